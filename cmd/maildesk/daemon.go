@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/httpapi"
+	"github.com/maildesk/maildesk/ingest"
+	"github.com/maildesk/maildesk/notify"
+	"github.com/maildesk/maildesk/scheduler"
+	"github.com/maildesk/maildesk/ticket"
+)
+
+// loopHeader is put on every mail the desk sends and recognised when such a
+// mail comes back in.
+const loopHeader = "X-Maildesk-Loop"
+
+func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
+	fs, path := newFlags("run")
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*path)
+	var ps config.Problems
+	if errors.As(err, &ps) {
+		for _, p := range ps {
+			fmt.Fprintln(stderr, p.String())
+		}
+		return errReported
+	}
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	return runDaemon(ctx, cfg, log)
+}
+
+func newLogger(c config.Log, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(c.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	format := c.Format
+	if format == "" || format == "auto" {
+		format = "json"
+		if f, ok := w.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				format = "text"
+			}
+		}
+	}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+// openRedis returns a client for url. It does not wait for the server: the
+// daemon must start (and report) while Redis is still unreachable.
+func openRedis(_ context.Context, url string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("redis url: %w", err)
+	}
+	return redis.NewClient(opt), nil
+}
+
+// daemon is maildesk's running parts, wired from one desk's config.
+type daemon struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	rdb      redis.UniversalClient
+	store    *ticket.Store
+	outbox   *notify.Outbox
+	watcher  *ingest.Watcher
+	delivery *notify.Delivery
+	sched    *scheduler.Scheduler
+	// outboxReady is set once the consumer group exists.
+	outboxReady atomic.Bool
+}
+
+func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
+	rdb, err := openRedis(context.Background(), cfg.Redis.URL)
+	if err != nil {
+		return nil, err
+	}
+	log = log.With("desk", cfg.Desk.ID)
+	d := &daemon{cfg: cfg, log: log, rdb: rdb}
+	d.outbox = notify.NewOutbox(rdb, cfg.Desk.ID)
+	d.store = ticket.NewStore(rdb, ticket.Options{
+		DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix,
+		OutboxKey: d.outbox.Key(), NoticeInterval: cfg.Desk.NoticeInterval.D(),
+	})
+	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
+	pipe := &ingest.Pipeline{
+		Store:    d.store,
+		Authz:    authz.NewDirectory(cfg.Customers),
+		Limits:   ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Own:      ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
+		Language: cfg.Desk.Language,
+		Priority: cfg.Desk.DefaultPriority,
+		Log:      log,
+	}
+	im := cfg.IMAP
+	d.watcher = ingest.NewWatcher(ingest.WatcherConfig{
+		Address: im.Address, Security: im.Security, TLSSkipVerify: im.TLSSkipVerify,
+		Username: im.Username, Password: im.Password, Mailbox: im.Mailbox,
+		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox,
+		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
+		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
+	}, pipe, log)
+	sm := cfg.SMTP
+	mailer := notify.NewMailer(notify.SMTPConfig{
+		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
+		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
+	}, notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language})
+	host, _ := os.Hostname()
+	d.delivery = &notify.Delivery{
+		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
+		Delivered: func(ctx context.Context, n notify.Notification) {
+			if n.Kind != notify.Ack {
+				return
+			}
+			if err := d.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {
+				log.Warn("cannot record acknowledgement", "ticket", n.Ticket, "err", err)
+			}
+		},
+	}
+	d.sched = scheduler.New(cfg.Desk.Location, rdb, ticket.KeyPrefix(cfg.Desk.ID), log)
+	// The outbox job needs no once-per-tick claim: the consumer group already
+	// gives each entry to one replica.
+	if err := d.sched.Add(scheduler.Job{Name: "outbox", Spec: "@every 1s", Run: d.sendOutbox}); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// sendOutbox is the cron job that delivers acknowledgements and notices.
+func (d *daemon) sendOutbox(ctx context.Context) error {
+	if !d.outboxReady.Load() {
+		if err := d.outbox.Init(ctx); err != nil {
+			return err
+		}
+		d.outboxReady.Store(true)
+	}
+	_, err := d.delivery.Drain(ctx)
+	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+		// Redis lost its data (restart without persistence): recreate.
+		d.outboxReady.Store(false)
+	}
+	return err
+}
+
+func (d *daemon) checks() []httpapi.Check {
+	return []httpapi.Check{
+		{Name: "redis", Check: func(ctx context.Context) (any, error) {
+			return nil, d.rdb.Ping(ctx).Err()
+		}},
+		{Name: "imap", Check: func(ctx context.Context) (any, error) {
+			st := d.watcher.Status()
+			switch st.State {
+			case "connected", "idle", "polling":
+				return st, nil
+			}
+			// Reconnecting briefly is normal; only a lasting outage is not ready.
+			if time.Since(st.Since) < 2*time.Minute {
+				return st, nil
+			}
+			return st, fmt.Errorf("mailbox %s %s since %s: %s", st.Mailbox, st.State, st.Since.Format(time.RFC3339), st.LastError)
+		}},
+	}
+}
+
+// runDaemon runs until ctx ends, then shuts down cleanly: the watcher
+// finishes the mail in hand, the scheduler the job in hand.
+func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
+	d, err := newDaemon(cfg, log)
+	if err != nil {
+		return err
+	}
+	defer d.rdb.Close()
+	return d.run(ctx)
+}
+
+func (d *daemon) run(ctx context.Context) error {
+	d.log.Info("maildesk starting", "version", versionString(), "mailbox", d.cfg.IMAP.Mailbox,
+		"imap", d.cfg.IMAP.Address, "smtp", d.cfg.SMTP.Address, "customers", len(d.cfg.Customers))
+	var srv *http.Server
+	if d.cfg.HTTP.Listen != "" {
+		ln, err := net.Listen("tcp", d.cfg.HTTP.Listen)
+		if err != nil {
+			return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
+		}
+		srv = &http.Server{Handler: httpapi.Handler(d.checks()), ReadHeaderTimeout: 10 * time.Second}
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				d.log.Error("http server stopped", "err", err)
+			}
+		}()
+		d.log.Info("http listening", "address", ln.Addr().String())
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = d.watcher.Run(ctx) })
+	wg.Go(func() { d.sched.Run(ctx) })
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	wg.Wait()
+	if srv != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}
+	d.log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,106 @@
+// Command maildesk turns e-mail to a servicedesk address into tickets.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = ""
+
+const usage = `maildesk turns e-mail to a servicedesk address into tickets.
+
+Usage:
+  maildesk run --config FILE             run the daemon (SIGINT/SIGTERM: finish the mail in hand, stop)
+  maildesk check-config --config FILE    validate the configuration and the contacts file
+  maildesk tickets list --config FILE [--json]
+  maildesk tickets show --config FILE [--json] NUMBER
+  maildesk version
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// errUsage marks command-line mistakes: they exit 2 after the usage text.
+var errUsage = errors.New("usage")
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch args[0] {
+	case "run":
+		err = cmdRun(ctx, args[1:], stderr)
+	case "check-config":
+		err = cmdCheckConfig(args[1:], stdout)
+	case "tickets":
+		err = cmdTickets(ctx, args[1:], stdout)
+	case "version", "--version", "-v":
+		fmt.Fprintln(stdout, "maildesk", versionString())
+		return 0
+	case "help", "--help", "-h":
+		fmt.Fprint(stdout, usage)
+		return 0
+	default:
+		err = fmt.Errorf("%w: unknown command %q", errUsage, args[0])
+	}
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage), errors.Is(err, flag.ErrHelp):
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(stderr, "maildesk:", err)
+		}
+		fmt.Fprint(stderr, usage)
+		return 2
+	case errors.Is(err, errReported):
+		return 1
+	default:
+		fmt.Fprintln(stderr, "maildesk:", err)
+		return 1
+	}
+}
+
+// errReported: the command has printed its own failure.
+var errReported = errors.New("reported")
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+// configFlag parses "--config FILE" plus extra flags for a subcommand.
+func newFlags(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	cfg := fs.String("config", "", "path to the YAML configuration")
+	return fs, cfg
+}
+
+func parseFlags(fs *flag.FlagSet, cfg *string, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+	}
+	if *cfg == "" {
+		return fmt.Errorf("%w: %s needs --config FILE", errUsage, fs.Name())
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+// Package config is maildesk's configuration: the YAML schema, its defaults,
+// validation that names the offending field, secrets read from files and
+// environment overrides. It reads files and nothing else.
+package config
+
+import "time"
+
+// Config is one desk's configuration as loaded by Load.
+type Config struct {
+	Desk  Desk  `yaml:"desk"`
+	Redis Redis `yaml:"redis"`
+	IMAP  IMAP  `yaml:"imap"`
+	SMTP  SMTP  `yaml:"smtp"`
+	HTTP  HTTP  `yaml:"http"`
+	Log   Log   `yaml:"log"`
+	// ContactsFile is resolved relative to the config file's directory.
+	ContactsFile string `yaml:"contacts_file"`
+
+	// Customers is the content of ContactsFile, loaded and validated by Load.
+	Customers []Customer `yaml:"-"`
+	// Path is the absolute path of the config file that was loaded.
+	Path string `yaml:"-"`
+}
+
+type Desk struct {
+	ID           string `yaml:"id"`
+	Name         string `yaml:"name"`
+	Address      string `yaml:"address"`
+	TicketPrefix string `yaml:"ticket_prefix"`
+	Timezone     string `yaml:"timezone"`
+	Language     string `yaml:"language"`
+	// DefaultPriority is given to new tickets until plans and priority rules exist.
+	DefaultPriority string `yaml:"default_priority"`
+	// NoticeInterval is the least time between two rejection notices to one sender.
+	NoticeInterval Duration `yaml:"notice_interval"`
+
+	// Location is Timezone loaded by Load.
+	Location *time.Location `yaml:"-"`
+}
+
+type Redis struct {
+	URL string `yaml:"url"`
+}
+
+type IMAP struct {
+	Address           string   `yaml:"address"`
+	Security          string   `yaml:"security"` // none | starttls | tls
+	TLSSkipVerify     bool     `yaml:"tls_skip_verify"`
+	Username          string   `yaml:"username"`
+	Password          string   `yaml:"password"`
+	PasswordFile      string   `yaml:"password_file"`
+	Mailbox           string   `yaml:"mailbox"`
+	ProcessedMailbox  string   `yaml:"processed_mailbox"`
+	RejectedMailbox   string   `yaml:"rejected_mailbox"`
+	QuarantineMailbox string   `yaml:"quarantine_mailbox"`
+	PollInterval      Duration `yaml:"poll_interval"`
+	CommandTimeout    Duration `yaml:"command_timeout"`
+	IdleRestart       Duration `yaml:"idle_restart"`
+	MaxMessageSize    ByteSize `yaml:"max_message_size"`
+	BatchSize         int      `yaml:"batch_size"`
+}
+
+type SMTP struct {
+	Address       string   `yaml:"address"`
+	Security      string   `yaml:"security"` // none | starttls | tls
+	TLSSkipVerify bool     `yaml:"tls_skip_verify"`
+	Username      string   `yaml:"username"`
+	Password      string   `yaml:"password"`
+	PasswordFile  string   `yaml:"password_file"`
+	Timeout       Duration `yaml:"timeout"`
+	// HELO is the name given in EHLO; defaults to the desk address's domain.
+	HELO string `yaml:"helo"`
+}
+
+type HTTP struct {
+	Listen string `yaml:"listen"`
+}
+
+type Log struct {
+	Level  string `yaml:"level"`  // debug | info | warn | error
+	Format string `yaml:"format"` // auto | json | text
+}
+
+// Customer and Contact are the entries of the contacts file.
+type Customer struct {
+	ID       string    `yaml:"id"`
+	Name     string    `yaml:"name"`
+	Plan     string    `yaml:"plan"`
+	Contacts []Contact `yaml:"contacts"`
+}
+
+type Contact struct {
+	Email    string `yaml:"email"`
+	Name     string `yaml:"name"`
+	Main     bool   `yaml:"main"`
+	Language string `yaml:"language"`
+}

@@ -1,0 +1,52 @@
+// Package httpapi serves maildesk's HTTP endpoints. For now: /healthz
+// (process alive) and /readyz (Redis reachable, mailbox connected). It
+// calls into other packages and holds no business rules.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// Check is one readiness probe: nil when healthy. Detail is shown as is.
+type Check struct {
+	Name  string
+	Check func(ctx context.Context) (detail any, err error)
+}
+
+// Handler returns the HTTP handler.
+func Handler(checks []Check) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+		defer cancel()
+		type result struct {
+			OK     bool   `json:"ok"`
+			Error  string `json:"error,omitempty"`
+			Detail any    `json:"detail,omitempty"`
+		}
+		out := map[string]result{}
+		ready := true
+		for _, c := range checks {
+			detail, err := c.Check(ctx)
+			res := result{OK: err == nil, Detail: detail}
+			if err != nil {
+				res.Error = err.Error()
+				ready = false
+			}
+			out[c.Name] = res
+		}
+		w.Header().Set("Content-Type", "application/json")
+		if !ready {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		_ = json.NewEncoder(w).Encode(map[string]any{"ready": ready, "checks": out})
+	})
+	return mux
+}

@@ -1,0 +1,89 @@
+package ingest
+
+import (
+	"net/mail"
+	"time"
+)
+
+// Message is what ingest knows of one incoming mail after parsing. It holds
+// text and metadata only: the raw mail stays in the IMAP mailbox.
+type Message struct {
+	// MessageID is the Message-ID without angle brackets; "" when absent.
+	MessageID  string
+	InReplyTo  []string // ids without angle brackets
+	References []string // ids without angle brackets, oldest first
+	Subject    string   // decoded (RFC 2047), whitespace-folded
+	From       mail.Address
+	ReplyTo    []mail.Address
+	To         []mail.Address
+	Cc         []mail.Address
+	Date       time.Time // zero when absent or unparseable
+	// ReturnPath is the Return-Path address without brackets; NullReturnPath
+	// is true for "Return-Path: <>" (a bounce's null sender).
+	ReturnPath     string
+	NullReturnPath bool
+	// Header holds every header field, keys in canonical MIME form, values
+	// decoded where they are RFC 2047 words. Classify reads it.
+	Header map[string][]string
+	// Text is the body as plain text: text/plain preferred inside
+	// multipart/alternative, HTML converted to text otherwise.
+	Text        string
+	Attachments []Attachment
+	ContentType string // media type of the top-level entity, lower case
+	// Size is the number of raw bytes read; ContentHash their SHA-256 (hex).
+	Size        int64
+	ContentHash string
+	// Warnings lists what was repaired or guessed while parsing (lenient
+	// address fallback, unknown charset, ...): worth a log line, not a reject.
+	Warnings []string
+}
+
+// Attachment is the metadata of one non-body part; its bytes are not kept.
+type Attachment struct {
+	Filename    string
+	ContentType string
+	Size        int64
+	SHA256      string
+	Inline      bool
+}
+
+// Class is what kind of sender a mail came from, as far as loops go.
+type Class int
+
+const (
+	// Human mail may be answered automatically.
+	Human Class = iota
+	// AutoReply: out-of-office and other automatic answers (Auto-Submitted:
+	// auto-replied, X-Autoreply, ...). Never answered, never a new ticket.
+	AutoReply
+	// Bounce: delivery status notifications and mailer-daemon mail.
+	Bounce
+	// Generated: automatic but not a reply (Auto-Submitted: auto-generated,
+	// Precedence: bulk/list/junk, List-Id): may become a ticket, never answered.
+	Generated
+	// Spam: flagged as spam by an upstream filter.
+	Spam
+	// Loop: the desk's own mail coming back (a mail loop in the making).
+	Loop
+)
+
+func (c Class) String() string {
+	switch c {
+	case Human:
+		return "human"
+	case AutoReply:
+		return "auto-reply"
+	case Bounce:
+		return "bounce"
+	case Generated:
+		return "generated"
+	case Spam:
+		return "spam"
+	case Loop:
+		return "loop"
+	}
+	return "unknown"
+}
+
+// Machine reports whether mail of this class must never get an automatic answer.
+func (c Class) Machine() bool { return c != Human }

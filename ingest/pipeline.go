@@ -1,0 +1,169 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/notify"
+	"github.com/maildesk/maildesk/ticket"
+)
+
+// Outcome is where a mail goes once its fate is committed.
+type Outcome int
+
+const (
+	// Processed: the mail became (or already was) a ticket.
+	Processed Outcome = iota
+	// Rejected: no ticket; an unauthorised sender, or machine mail.
+	Rejected
+	// Quarantined: the mail could not be read; an operator looks at it.
+	Quarantined
+)
+
+func (o Outcome) String() string {
+	switch o {
+	case Processed:
+		return "processed"
+	case Rejected:
+		return "rejected"
+	case Quarantined:
+		return "quarantined"
+	}
+	return "unknown"
+}
+
+// Committer is the part of the ticket store the pipeline writes to.
+type Committer interface {
+	Create(ctx context.Context, dedupe string, t ticket.New, note []string) (ticket.Result, error)
+	Reject(ctx context.Context, dedupe string, r ticket.Rejection, note []string) (ticket.Result, error)
+}
+
+// Authorizer judges a sender.
+type Authorizer interface {
+	Decide(sender string) authz.Decision
+}
+
+// Pipeline turns one raw mail into its committed outcome: parse, classify,
+// authorise, commit. It never touches IMAP; the watcher moves the mail
+// according to the Result once Process returned without error.
+type Pipeline struct {
+	Store  Committer
+	Authz  Authorizer
+	Limits Limits
+	Own    Own
+	// Language and Priority are the desk's defaults.
+	Language string
+	Priority string
+	Log      *slog.Logger
+	Now      func() time.Time
+}
+
+// Result is what happened to one mail.
+type Result struct {
+	Outcome   Outcome
+	Ticket    string // ticket number when Processed
+	MessageID string
+	Reason    string // why Rejected or Quarantined
+	Replay    bool   // the outcome had been committed before
+	Notified  bool   // an acknowledgement or notice was queued
+}
+
+// Process commits the outcome of the mail read from r. A mail that cannot
+// be parsed is not an error: it is Quarantined. An error means the outcome
+// could not be committed (Redis unreachable): the mail must stay where it
+// is and be processed again later, which is safe because commits are
+// idempotent.
+func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) (Result, error) {
+	msg, err := Parse(r, p.Limits)
+	if err != nil {
+		reason := "unparseable: " + err.Error()
+		if errors.Is(err, ErrTooLarge) {
+			reason = "too large: " + err.Error()
+		}
+		return Result{Outcome: Quarantined, Reason: reason}, nil
+	}
+	log := p.log().With("message_id", msg.MessageID, "from", msg.From.Address, "uid", src.UID)
+	for _, w := range msg.Warnings {
+		log.Debug("parse warning", "warning", w)
+	}
+	class, why := Classify(msg, p.Own)
+	dedupe := msg.MessageID
+	if dedupe == "" {
+		dedupe = "sha256:" + msg.ContentHash
+	}
+	now := p.now()
+	res := Result{MessageID: msg.MessageID}
+
+	// Mail from machines is never answered; whether it may still become a
+	// ticket depends on the kind: a monitoring alert from an authorised
+	// address may, an out-of-office reply to our acknowledgement may not.
+	if class != Human && class != Generated {
+		reason := "machine mail: " + class.String() + " (" + why + ")"
+		cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
+			Sender: msg.From.Address, Reason: reason,
+			MessageID: msg.MessageID, Subject: msg.Subject, At: now,
+		}, nil)
+		if err != nil {
+			return res, err
+		}
+		res.Outcome, res.Reason, res.Replay = Rejected, reason, !cr.Created
+		return res, nil
+	}
+
+	d := p.Authz.Decide(msg.From.Address)
+	if d.Authorised {
+		lang := cmp.Or(d.Contact.Language, p.Language)
+		var note []string
+		if class == Human {
+			note = notify.Notification{
+				Kind: notify.Ack, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
+				Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
+			}.Fields()
+		}
+		cr, err := p.Store.Create(ctx, dedupe, ticket.New{
+			Subject: msg.Subject, Priority: p.Priority, Customer: d.Customer.ID,
+			Contact: d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
+			MessageID: msg.MessageID, Text: msg.Text, Source: src, CreatedAt: now,
+		}, note)
+		if err != nil {
+			return res, err
+		}
+		res.Outcome, res.Ticket, res.Replay, res.Notified = Processed, cr.Number, !cr.Created, cr.Notified
+		return res, nil
+	}
+
+	var note []string
+	if class == Human && !msg.NullReturnPath {
+		note = notify.Notification{
+			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: p.Language,
+			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
+		}.Fields()
+	}
+	cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
+		Sender: msg.From.Address, Reason: string(d.Reason), MessageID: msg.MessageID, Subject: msg.Subject, At: now,
+	}, note)
+	if err != nil {
+		return res, err
+	}
+	res.Outcome, res.Reason, res.Replay, res.Notified = Rejected, string(d.Reason), !cr.Created, cr.Notified
+	return res, nil
+}
+
+func (p *Pipeline) now() time.Time {
+	if p.Now != nil {
+		return p.Now()
+	}
+	return time.Now()
+}
+
+func (p *Pipeline) log() *slog.Logger {
+	if p.Log != nil {
+		return p.Log
+	}
+	return slog.Default()
+}

@@ -1,0 +1,549 @@
+package ingest
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"mime"
+	"net"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	"github.com/emersion/go-message/charset"
+
+	"github.com/maildesk/maildesk/ticket"
+)
+
+// WatcherConfig is the IMAP side of one desk mailbox.
+type WatcherConfig struct {
+	Address       string
+	Security      string // none | starttls | tls
+	TLSSkipVerify bool
+	Username      string
+	Password      string
+	Mailbox       string
+	// Folders the mail is moved to once its outcome is committed.
+	Processed, Rejected, Quarantine string
+	PollInterval                    time.Duration // used when the server has no IDLE
+	CommandTimeout                  time.Duration // no IMAP command may take longer
+	IdleRestart                     time.Duration // IDLE is renewed this often
+	BatchSize                       int
+	MaxMessageSize                  int64
+}
+
+// Watcher keeps one mailbox drained: it processes the mail waiting at start,
+// then waits for new mail with IDLE (or polls), and re-establishes a dropped
+// connection with exponential backoff and jitter.
+type Watcher struct {
+	cfg  WatcherConfig
+	pipe *Pipeline
+	log  *slog.Logger
+
+	mu     sync.Mutex
+	status Status
+
+	// next is the lowest UID not yet dealt with. Mail normally leaves the
+	// inbox once committed; next only matters on servers where it cannot
+	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
+	next        imap.UID
+	uidValidity uint32
+}
+
+// Status is the watcher's connection state, for health checks and logs.
+type Status struct {
+	Mailbox    string    `json:"mailbox"`
+	State      string    `json:"state"` // connecting | connected | idle | polling | disconnected | stopped
+	Since      time.Time `json:"since"`
+	LastError  string    `json:"last_error,omitempty"`
+	Reconnects int       `json:"reconnects"`
+	Processed  int64     `json:"processed"`
+}
+
+// NewWatcher returns a watcher of cfg.Mailbox that hands each mail to pipe.
+func NewWatcher(cfg WatcherConfig, pipe *Pipeline, log *slog.Logger) *Watcher {
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 100
+	}
+	if cfg.CommandTimeout <= 0 {
+		cfg.CommandTimeout = time.Minute
+	}
+	if cfg.PollInterval <= 0 {
+		cfg.PollInterval = 30 * time.Second
+	}
+	if cfg.IdleRestart <= 0 {
+		cfg.IdleRestart = 25 * time.Minute
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	w := &Watcher{cfg: cfg, pipe: pipe, log: log.With("mailbox", cfg.Mailbox), next: 1}
+	w.status = Status{Mailbox: cfg.Mailbox, State: "connecting", Since: time.Now()}
+	return w
+}
+
+// Status returns a snapshot of the connection state.
+func (w *Watcher) Status() Status {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.status
+}
+
+func (w *Watcher) setState(state string, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status.State != state {
+		w.status.State, w.status.Since = state, time.Now()
+	}
+	if err != nil {
+		w.status.LastError = err.Error()
+	}
+	if state == "disconnected" {
+		w.status.Reconnects++
+	}
+}
+
+// Run watches the mailbox until ctx ends. The mail in hand when ctx ends is
+// finished (committed and moved) before Run returns.
+func (w *Watcher) Run(ctx context.Context) error {
+	const minBackoff, maxBackoff = time.Second, 5 * time.Minute
+	backoff := minBackoff
+	for {
+		start := time.Now()
+		err := w.session(ctx)
+		if ctx.Err() != nil {
+			w.setState("stopped", nil)
+			return nil
+		}
+		// A session that ran a while was healthy: start backing off afresh.
+		if time.Since(start) > maxBackoff {
+			backoff = minBackoff
+		}
+		// Full jitter keeps several replicas from reconnecting in lockstep.
+		wait := backoff/2 + rand.N(backoff/2+1)
+		w.setState("disconnected", err)
+		w.log.Warn("imap session ended, reconnecting", "err", err, "retry_in", wait.Round(time.Millisecond))
+		select {
+		case <-ctx.Done():
+			w.setState("stopped", nil)
+			return nil
+		case <-time.After(wait):
+		}
+		backoff = min(backoff*2, maxBackoff)
+	}
+}
+
+// watchdog closes the client when a command outlives its deadline: go-imap
+// has no response timeout, and a silent server would block Wait forever.
+// Closing makes every pending Wait return an error.
+type watchdog struct {
+	t *time.Timer
+	d time.Duration
+}
+
+func newWatchdog(c *imapclient.Client, d time.Duration) *watchdog {
+	return &watchdog{t: time.AfterFunc(d, func() { c.Close() }), d: d}
+}
+
+func (wd *watchdog) reset()         { wd.t.Reset(wd.d) }
+func (wd *watchdog) stop()          { wd.t.Stop() }
+func (wd *watchdog) extend(n int64) { wd.t.Reset(wd.d * time.Duration(n)) }
+
+// guarded runs one IMAP command under a watchdog.
+func (w *Watcher) guarded(c *imapclient.Client, what string, f func() error) error {
+	wd := newWatchdog(c, w.cfg.CommandTimeout)
+	defer wd.stop()
+	if err := f(); err != nil {
+		return fmt.Errorf("imap %s: %w", what, err)
+	}
+	return nil
+}
+
+func (w *Watcher) dial(wake chan<- struct{}) (*imapclient.Client, error) {
+	opts := &imapclient.Options{
+		Dialer:      &net.Dialer{Timeout: w.cfg.CommandTimeout, KeepAlive: 30 * time.Second},
+		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
+		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
+			// Runs on the client's reader goroutine: never block here.
+			Mailbox: func(data *imapclient.UnilateralDataMailbox) {
+				if data.NumMessages != nil {
+					select {
+					case wake <- struct{}{}:
+					default:
+					}
+				}
+			},
+		},
+	}
+	host, _, _ := net.SplitHostPort(w.cfg.Address)
+	opts.TLSConfig = &tls.Config{ServerName: host, InsecureSkipVerify: w.cfg.TLSSkipVerify, MinVersion: tls.VersionTLS12}
+	var c *imapclient.Client
+	var err error
+	switch w.cfg.Security {
+	case "tls":
+		c, err = imapclient.DialTLS(w.cfg.Address, opts)
+	case "starttls":
+		c, err = imapclient.DialStartTLS(w.cfg.Address, opts)
+	default:
+		c, err = imapclient.DialInsecure(w.cfg.Address, opts)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connect to imap %s: %w", w.cfg.Address, err)
+	}
+	return c, nil
+}
+
+// session is one connection's life: connect, prepare folders, then drain
+// and wait until the connection fails or ctx ends.
+func (w *Watcher) session(ctx context.Context) error {
+	w.setState("connecting", nil)
+	wake := make(chan struct{}, 1)
+	c, err := w.dial(wake)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := w.guarded(c, "greeting", c.WaitGreeting); err != nil {
+		return err
+	}
+	if err := w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
+		return err
+	}
+	if err := w.ensureFolders(c); err != nil {
+		return err
+	}
+	var sel *imap.SelectData
+	if err := w.guarded(c, "select "+w.cfg.Mailbox, func() (err error) {
+		sel, err = c.Select(w.cfg.Mailbox, nil).Wait()
+		return err
+	}); err != nil {
+		return err
+	}
+	if sel.UIDValidity != w.uidValidity {
+		// UIDs of another validity mean nothing: rescan. Commits are
+		// idempotent, so mail seen before is not made a ticket twice.
+		if w.uidValidity != 0 {
+			w.log.Warn("mailbox UIDVALIDITY changed, rescanning", "old", w.uidValidity, "new", sel.UIDValidity)
+		}
+		w.uidValidity, w.next = sel.UIDValidity, 1
+	}
+	caps := c.Caps()
+	w.setState("connected", nil)
+	w.log.Info("imap connected", "address", w.cfg.Address, "messages", sel.NumMessages,
+		"idle", caps.Has(imap.CapIdle), "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
+
+	for {
+		if err := w.drain(ctx, c); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if caps.Has(imap.CapIdle) {
+			err = w.idle(ctx, c, wake)
+		} else {
+			err = w.poll(ctx, c, wake)
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (w *Watcher) ensureFolders(c *imapclient.Client) error {
+	var have []*imap.ListData
+	if err := w.guarded(c, "list folders", func() (err error) {
+		have, err = c.List("", "*", nil).Collect()
+		return err
+	}); err != nil {
+		return err
+	}
+	for _, f := range []string{w.cfg.Processed, w.cfg.Rejected, w.cfg.Quarantine} {
+		if slices.ContainsFunc(have, func(l *imap.ListData) bool { return l.Mailbox == f }) {
+			continue
+		}
+		err := w.guarded(c, "create folder "+f, func() error { return c.Create(f, nil).Wait() })
+		var ierr *imap.Error
+		if errors.As(err, &ierr) && ierr.Code == imap.ResponseCodeAlreadyExists {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		w.log.Info("created imap folder", "folder", f)
+	}
+	return nil
+}
+
+// idle waits for new mail with IDLE. It returns nil to drain again.
+func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+	var cmd *imapclient.IdleCommand
+	if err := w.guarded(c, "idle", func() (err error) { cmd, err = c.Idle(); return err }); err != nil {
+		return err
+	}
+	w.setState("idle", nil)
+	renew := time.NewTimer(w.cfg.IdleRestart)
+	defer renew.Stop()
+	var closed bool
+	select {
+	case <-wake:
+	case <-renew.C:
+	case <-ctx.Done():
+	case <-c.Closed():
+		closed = true
+	}
+	if closed {
+		return errors.New("imap connection closed while idling")
+	}
+	return w.guarded(c, "end idle", func() error {
+		if err := cmd.Close(); err != nil {
+			return err
+		}
+		return cmd.Wait()
+	})
+}
+
+// poll waits for the poll interval on servers without IDLE. A NOOP keeps the
+// connection checked and lets the server report new mail.
+func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+	w.setState("polling", nil)
+	t := time.NewTimer(w.cfg.PollInterval)
+	defer t.Stop()
+	select {
+	case <-wake:
+	case <-t.C:
+	case <-ctx.Done():
+		return nil
+	case <-c.Closed():
+		return errors.New("imap connection closed while polling")
+	}
+	return w.guarded(c, "noop", func() error { return c.Noop().Wait() })
+}
+
+// drain processes every mail in the mailbox at or above next, in batches,
+// until a search finds nothing new. Searching again after each batch is what
+// keeps mail arriving during a backlog from waiting for the whole backlog.
+func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
+	for ctx.Err() == nil {
+		var uids []imap.UID
+		if err := w.guarded(c, "search", func() error {
+			data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: w.next, Stop: 0}}}}, nil).Wait()
+			if err != nil {
+				return err
+			}
+			// "UID n:*" matches the last message even when all UIDs are < n.
+			for _, u := range data.AllUIDs() {
+				if u >= w.next {
+					uids = append(uids, u)
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if len(uids) == 0 {
+			return nil
+		}
+		slices.Sort(uids)
+		batch := uids[:min(len(uids), w.cfg.BatchSize)]
+		if err := w.batch(ctx, c, batch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// handled is one mail whose outcome is committed and which now has to move.
+type handled struct {
+	uid imap.UID
+	res Result
+}
+
+// batch fetches and processes the given UIDs, then moves each mail to the
+// folder of its outcome. Mail is moved only after its outcome is committed;
+// a failure in between leaves it in the inbox to be processed again, which
+// the idempotent commit turns into a move without side effects.
+func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.UID) error {
+	w.setState("connected", nil)
+	done, ferr := w.fetch(ctx, c, uids)
+	if err := w.move(c, done); err != nil {
+		return err
+	}
+	if ferr != nil {
+		return ferr
+	}
+	// Mail that stayed (servers without MOVE/UIDPLUS) is not fetched again.
+	w.next = max(w.next, uids[len(uids)-1]+1)
+	return nil
+}
+
+func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, uids []imap.UID) ([]handled, error) {
+	var set imap.UIDSet
+	set.AddNum(uids...)
+	wd := newWatchdog(c, w.cfg.CommandTimeout)
+	defer wd.stop()
+	cmd := c.Fetch(set, &imap.FetchOptions{
+		UID: true, RFC822Size: true,
+		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+	})
+	var done []handled
+	var perr error
+	for {
+		msg := cmd.Next()
+		if msg == nil {
+			break
+		}
+		wd.reset()
+		// Stop taking new mail on shutdown or after a commit failure; Close
+		// below discards the rest of the response.
+		if perr != nil || ctx.Err() != nil {
+			continue
+		}
+		h, err := w.one(ctx, msg, wd)
+		if err != nil {
+			perr = err
+			continue
+		}
+		if h.uid != 0 {
+			done = append(done, h)
+		}
+	}
+	if err := cmd.Close(); err != nil && perr == nil {
+		return done, fmt.Errorf("imap fetch: %w", err)
+	}
+	return done, perr
+}
+
+// one processes one fetched message. The body is read straight off the
+// socket into the parser, never buffered whole. The go-imap reader waits
+// meanwhile, so only the Redis commit happens here, no other IMAP command.
+func (w *Watcher) one(ctx context.Context, msg *imapclient.FetchMessageData, wd *watchdog) (handled, error) {
+	var h handled
+	var body imap.LiteralReader
+	var seen bool
+	for {
+		item := msg.Next()
+		if item == nil {
+			break
+		}
+		switch it := item.(type) {
+		case imapclient.FetchItemDataUID:
+			h.uid = it.UID
+		case imapclient.FetchItemDataBodySection:
+			body = it.Literal
+		}
+		if body != nil && !seen {
+			seen = true
+			// The mail in hand is finished even when shutdown begins now.
+			pctx := context.WithoutCancel(ctx)
+			// A large literal may legitimately take longer than one command.
+			wd.extend(1 + body.Size()/(8<<20))
+			res, err := w.process(pctx, body, h.uid)
+			if err != nil {
+				return h, err
+			}
+			h.res = res
+		}
+	}
+	if !seen {
+		h.res = Result{Outcome: Quarantined, Reason: "server sent no body"}
+	}
+	w.logResult(h)
+	return h, nil
+}
+
+func (w *Watcher) process(ctx context.Context, body imap.LiteralReader, uid imap.UID) (Result, error) {
+	if body == nil {
+		return Result{Outcome: Quarantined, Reason: "server sent no body"}, nil
+	}
+	if w.cfg.MaxMessageSize > 0 && body.Size() > w.cfg.MaxMessageSize {
+		return Result{Outcome: Quarantined, Reason: fmt.Sprintf("too large: %d bytes, limit %d", body.Size(), w.cfg.MaxMessageSize)}, nil
+	}
+	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(uid)}
+	res, err := w.pipe.Process(ctx, body, src)
+	if err != nil {
+		return res, fmt.Errorf("commit mail uid %d: %w", uid, err)
+	}
+	return res, nil
+}
+
+func (w *Watcher) logResult(h handled) {
+	log := w.log.With("uid", h.uid, "message_id", h.res.MessageID, "outcome", h.res.Outcome.String())
+	switch {
+	case h.res.Outcome == Quarantined:
+		log.Error("mail quarantined", "reason", h.res.Reason)
+	case h.res.Replay:
+		log.Info("mail was committed before, moving it only", "ticket", h.res.Ticket)
+	case h.res.Outcome == Processed:
+		log.Info("ticket created", "ticket", h.res.Ticket, "acknowledge", h.res.Notified)
+	default:
+		log.Info("mail rejected", "reason", h.res.Reason, "notice", h.res.Notified)
+	}
+	w.mu.Lock()
+	w.status.Processed++
+	w.mu.Unlock()
+}
+
+func (w *Watcher) folder(o Outcome) string {
+	switch o {
+	case Processed:
+		return w.cfg.Processed
+	case Rejected:
+		return w.cfg.Rejected
+	}
+	return w.cfg.Quarantine
+}
+
+// move files committed mail into the folder of its outcome, one command per
+// folder.
+func (w *Watcher) move(c *imapclient.Client, done []handled) error {
+	byFolder := map[string][]imap.UID{}
+	var order []string
+	for _, h := range done {
+		f := w.folder(h.res.Outcome)
+		if _, ok := byFolder[f]; !ok {
+			order = append(order, f)
+		}
+		byFolder[f] = append(byFolder[f], h.uid)
+	}
+	for _, f := range order {
+		var set imap.UIDSet
+		set.AddNum(byFolder[f]...)
+		if err := w.moveSet(c, set, f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// moveSet moves set to folder. Without MOVE it does not use go-imap's
+// fallback, which pipelines COPY, STORE \Deleted and EXPUNGE without waiting
+// for COPY: a failed COPY would still delete the mail. Here the mail is
+// flagged deleted only after the copy succeeded, and expunged by UID only
+// (UIDPLUS) so that nobody else's \Deleted mail goes with it. Without
+// UIDPLUS the original stays, marked \Seen, and next skips it.
+func (w *Watcher) moveSet(c *imapclient.Client, set imap.UIDSet, folder string) error {
+	caps := c.Caps()
+	if caps.Has(imap.CapMove) {
+		return w.guarded(c, "move to "+folder, func() error { _, err := c.Move(set, folder).Wait(); return err })
+	}
+	if err := w.guarded(c, "copy to "+folder, func() error { _, err := c.Copy(set, folder).Wait(); return err }); err != nil {
+		return err
+	}
+	if !caps.Has(imap.CapUIDPlus) {
+		return w.guarded(c, "flag seen", func() error {
+			return c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagSeen}}, nil).Close()
+		})
+	}
+	if err := w.guarded(c, "flag deleted", func() error {
+		return c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+	}); err != nil {
+		return err
+	}
+	return w.guarded(c, "expunge", func() error { return c.UIDExpunge(set).Close() })
+}

@@ -1,0 +1,87 @@
+package notify
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind names a type of outgoing mail; each has a template per language.
+type Kind string
+
+const (
+	// Ack acknowledges a new ticket to the contact who opened it.
+	Ack Kind = "ack"
+	// Rejection tells an unauthorised sender that no ticket was made.
+	Rejection Kind = "rejection"
+)
+
+// Notification is one outgoing mail as it waits in the outbox: everything
+// needed to render and send it, so that delivery needs no other lookup.
+type Notification struct {
+	// ID is stable for the life of the notification ("SD-1/ack"); the
+	// outgoing Message-ID derives from it so that a resend is recognisable.
+	ID       string
+	Kind     Kind
+	To       string // address
+	ToName   string
+	Language string // nl | en
+	Ticket   string // "SD-1"; empty for a rejection
+	// Subject is the subject of the mail being answered.
+	Subject string
+	// InReplyTo is the Message-ID (without brackets) of the mail answered;
+	// References are the ids it referenced, to which InReplyTo is appended.
+	InReplyTo  string
+	References []string
+	// Customer is the customer's display name, for templates; may be empty.
+	Customer string
+}
+
+// Fields encodes n as stream field/value pairs. ID is left out when empty:
+// the ticket script assigns it together with the ticket number.
+func (n Notification) Fields() []string {
+	f := []string{
+		"kind", string(n.Kind),
+		"to", n.To,
+		"to_name", n.ToName,
+		"language", n.Language,
+		"subject", n.Subject,
+		"in_reply_to", n.InReplyTo,
+		"references", strings.Join(n.References, " "),
+		"customer", n.Customer,
+	}
+	if n.ID != "" {
+		f = append(f, "id", n.ID)
+	}
+	if n.Ticket != "" {
+		f = append(f, "ticket", n.Ticket)
+	}
+	return f
+}
+
+// FromFields decodes a stream entry written from Fields.
+func FromFields(v map[string]any) (Notification, error) {
+	s := func(k string) string { x, _ := v[k].(string); return x }
+	n := Notification{
+		ID:        s("id"),
+		Kind:      Kind(s("kind")),
+		To:        s("to"),
+		ToName:    s("to_name"),
+		Language:  s("language"),
+		Ticket:    s("ticket"),
+		Subject:   s("subject"),
+		InReplyTo: s("in_reply_to"),
+		Customer:  s("customer"),
+	}
+	if r := s("references"); r != "" {
+		n.References = strings.Fields(r)
+	}
+	if n.ID == "" || n.To == "" {
+		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
+	}
+	switch n.Kind {
+	case Ack, Rejection:
+	default:
+		return n, fmt.Errorf("outbox entry %s: unknown kind %q", n.ID, n.Kind)
+	}
+	return n, nil
+}

@@ -1,0 +1,305 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Outbox is a desk's queue of outgoing mail: a Redis stream read through a
+// consumer group, so that several replicas share the sending and an entry
+// whose sender died is picked up again by another.
+type Outbox struct {
+	rdb    redis.UniversalClient
+	kp     string
+	stream string
+	dead   string
+	group  string
+}
+
+// NewOutbox returns the outbox of one desk. Its keys share the desk's hash
+// tag with the ticket store, whose commit script writes into it.
+func NewOutbox(rdb redis.UniversalClient, deskID string) *Outbox {
+	kp := "md:{" + deskID + "}:"
+	return &Outbox{rdb: rdb, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", group: "senders"}
+}
+
+// Key is the stream that producers XADD notifications to.
+func (o *Outbox) Key() string { return o.stream }
+
+// Init creates the stream and its consumer group. Starting at id 0 (not $)
+// means entries queued before the first sender ever ran are still sent.
+func (o *Outbox) Init(ctx context.Context) error {
+	err := o.rdb.XGroupCreateMkStream(ctx, o.stream, o.group, "0").Err()
+	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+		return fmt.Errorf("create outbox group on %s: %w", o.stream, err)
+	}
+	return nil
+}
+
+// Depth is the number of notifications not yet delivered or dead-lettered.
+func (o *Outbox) Depth(ctx context.Context) (int64, error) {
+	n, err := o.rdb.XLen(ctx, o.stream).Result()
+	if err != nil {
+		return 0, fmt.Errorf("outbox depth: %w", err)
+	}
+	return n, nil
+}
+
+// DeadLetter is a notification given up on, with the reason.
+type DeadLetter struct {
+	Notification Notification
+	Reason       string
+	At           time.Time
+}
+
+// Dead lists the dead-lettered notifications, oldest first.
+func (o *Outbox) Dead(ctx context.Context) ([]DeadLetter, error) {
+	msgs, err := o.rdb.XRange(ctx, o.dead, "-", "+").Result()
+	if err != nil {
+		return nil, fmt.Errorf("list dead letters: %w", err)
+	}
+	out := make([]DeadLetter, 0, len(msgs))
+	for _, m := range msgs {
+		n, _ := FromFields(m.Values)
+		reason, _ := m.Values["reason"].(string)
+		out = append(out, DeadLetter{Notification: n, Reason: reason, At: streamTime(m.ID)})
+	}
+	return out, nil
+}
+
+// Sender delivers one notification; *Mailer is the SMTP one.
+type Sender interface {
+	Send(ctx context.Context, n Notification) error
+}
+
+// Delivery drains an outbox through a Sender. Temporary failures stay
+// pending in the group and are retried with exponential backoff; permanent
+// ones, and temporary ones older than MaxAge, are dead-lettered.
+type Delivery struct {
+	Outbox   *Outbox
+	Sender   Sender
+	Consumer string // this replica's name in the consumer group
+	Log      *slog.Logger
+	// Retry is the first backoff after a temporary failure; it doubles per
+	// attempt up to MaxBackoff.
+	Retry      time.Duration
+	MaxBackoff time.Duration
+	MaxAge     time.Duration
+	// Delivered is called after a notification was accepted by the server
+	// and recorded (e.g. to mark a ticket acknowledged).
+	Delivered func(ctx context.Context, n Notification)
+	Now       func() time.Time
+}
+
+// Stats counts what one Drain did.
+type Stats struct {
+	Sent, Skipped, Failed, Dead int
+}
+
+// sentTTL is how long a delivered id is remembered; entries can only be
+// redelivered while pending, and MaxAge bounds that well below it.
+const sentTTL = 7 * 24 * time.Hour
+
+// Drain delivers the entries that are due now: new ones, then failed ones
+// whose backoff has passed. It returns when nothing more is due, so a cron
+// job can call it every tick.
+func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
+	var st Stats
+	if err := d.retryDue(ctx, &st); err != nil {
+		return st, err
+	}
+	for {
+		streams, err := d.Outbox.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
+			Group: d.Outbox.group, Consumer: d.Consumer,
+			Streams: []string{d.Outbox.stream, ">"}, Count: 50, Block: -1,
+		}).Result()
+		if errors.Is(err, redis.Nil) {
+			return st, nil
+		}
+		if err != nil {
+			return st, fmt.Errorf("read outbox %s: %w", d.Outbox.stream, err)
+		}
+		if len(streams) == 0 || len(streams[0].Messages) == 0 {
+			return st, nil
+		}
+		for _, m := range streams[0].Messages {
+			// On shutdown the rest stays pending and is claimed again later.
+			if ctx.Err() != nil {
+				return st, nil
+			}
+			if err := d.deliver(ctx, m, 1, &st); err != nil {
+				return st, err
+			}
+		}
+	}
+}
+
+// retryDue claims failed entries whose backoff has passed. Pending entries
+// of a replica that died are claimed the same way.
+func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
+	retry := d.retry()
+	pend, err := d.Outbox.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: retry, Start: "-", End: "+", Count: 100,
+	}).Result()
+	if err != nil {
+		return fmt.Errorf("list pending outbox entries: %w", err)
+	}
+	for _, p := range pend {
+		if ctx.Err() != nil {
+			return nil
+		}
+		wait := d.backoff(p.RetryCount)
+		if p.Idle < wait {
+			continue
+		}
+		msgs, err := d.Outbox.rdb.XClaim(ctx, &redis.XClaimArgs{
+			Stream: d.Outbox.stream, Group: d.Outbox.group, Consumer: d.Consumer,
+			MinIdle: wait, Messages: []string{p.ID},
+		}).Result()
+		if err != nil {
+			return fmt.Errorf("claim outbox entry %s: %w", p.ID, err)
+		}
+		for _, m := range msgs {
+			if err := d.deliver(ctx, m, p.RetryCount+1, st); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64, st *Stats) error {
+	// Once begun, an entry is finished even on shutdown: abandoning it after
+	// the server accepted the mail would send it twice.
+	ctx = context.WithoutCancel(ctx)
+	log := d.log().With("outbox_entry", m.ID)
+	n, err := FromFields(m.Values)
+	if err != nil {
+		st.Dead++
+		log.Error("outbox entry unreadable, dead-lettered", "err", err)
+		return d.finish(ctx, m, n, "unreadable entry: "+err.Error())
+	}
+	log = log.With("notification", n.ID, "kind", n.Kind, "ticket", n.Ticket, "to", n.To)
+	sentKey := d.Outbox.kp + "sent:" + n.ID
+	done, err := d.Outbox.rdb.Exists(ctx, sentKey).Result()
+	if err != nil {
+		return fmt.Errorf("check delivery record of %s: %w", n.ID, err)
+	}
+	if done == 1 {
+		// Sent before, then the process died before the entry was acked.
+		st.Skipped++
+		log.Info("notification already delivered, not sending again")
+		return d.finish(ctx, m, n, "")
+	}
+	err = d.Sender.Send(ctx, n)
+	switch {
+	case err == nil:
+		st.Sent++
+		log.Info("notification delivered", "attempt", attempt)
+		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, sentKey, d.now().UTC().Format(time.RFC3339), sentTTL)
+			p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
+			p.XDel(ctx, d.Outbox.stream, m.ID)
+			return nil
+		}); err != nil {
+			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
+		}
+		if d.Delivered != nil {
+			d.Delivered(ctx, n)
+		}
+		return nil
+	case IsPermanent(err):
+		st.Dead++
+		log.Error("notification refused permanently, dead-lettered", "err", err, "attempt", attempt)
+		return d.finish(ctx, m, n, err.Error())
+	case d.now().Sub(streamTime(m.ID)) > d.maxAge():
+		st.Dead++
+		log.Error("notification still failing after max age, dead-lettered", "err", err, "attempt", attempt)
+		return d.finish(ctx, m, n, "gave up after "+d.maxAge().String()+": "+err.Error())
+	default:
+		st.Failed++
+		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.backoff(attempt))
+		return nil
+	}
+}
+
+// finish removes an entry from the outbox; with a reason it is kept in the
+// dead-letter stream first.
+func (d *Delivery) finish(ctx context.Context, m redis.XMessage, n Notification, reason string) error {
+	_, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		if reason != "" {
+			vals := map[string]any{"reason": reason, "outbox_id": m.ID}
+			for k, v := range m.Values {
+				vals[k] = v
+			}
+			p.XAdd(ctx, &redis.XAddArgs{Stream: d.Outbox.dead, Values: vals})
+		}
+		p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
+		p.XDel(ctx, d.Outbox.stream, m.ID)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("remove outbox entry %s (%s): %w", m.ID, n.ID, err)
+	}
+	return nil
+}
+
+func (d *Delivery) backoff(attempt int64) time.Duration {
+	b := d.retry()
+	for i := int64(1); i < attempt && b < d.maxBackoff(); i++ {
+		b *= 2
+	}
+	return min(b, d.maxBackoff())
+}
+
+func (d *Delivery) retry() time.Duration {
+	if d.Retry > 0 {
+		return d.Retry
+	}
+	return 30 * time.Second
+}
+
+func (d *Delivery) maxBackoff() time.Duration {
+	if d.MaxBackoff > 0 {
+		return d.MaxBackoff
+	}
+	return time.Hour
+}
+
+func (d *Delivery) maxAge() time.Duration {
+	if d.MaxAge > 0 {
+		return d.MaxAge
+	}
+	return 48 * time.Hour
+}
+
+func (d *Delivery) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func (d *Delivery) log() *slog.Logger {
+	if d.Log != nil {
+		return d.Log
+	}
+	return slog.Default()
+}
+
+// streamTime is the time Redis gave a stream entry id ("ms-seq").
+func streamTime(id string) time.Time {
+	ms, _, _ := strings.Cut(id, "-")
+	v, err := strconv.ParseInt(ms, 10, 64)
+	if err != nil {
+		return time.Time{}
+	}
+	return time.UnixMilli(v)
+}

@@ -1,0 +1,61 @@
+-- Commits the outcome of one incoming mail atomically. Idempotent on the
+-- dedupe key (Message-ID, or content hash): replaying the same mail after a
+-- crash or a reconnect changes nothing twice.
+--
+-- KEYS[1] seen hash       dedupe key -> ticket number | "rejected"
+-- KEYS[2] seq counter     last ticket number
+-- KEYS[3] tickets zset    number -> sequence
+-- KEYS[4] outbox stream   notifications to send
+-- KEYS[5] rejections      audit stream of refused mail
+-- ARGV[1] mode            "ticket" | "reject"
+-- ARGV[2] dedupe key
+-- ARGV[3] key prefix      "md:{desk}:" (ticket and rate-limit keys share the slot)
+-- ARGV[4] ticket prefix   "SD"
+-- ARGV[5] notify          "1" to queue the notification
+-- ARGV[6] notice window   seconds between two rejection notices to one sender
+-- ARGV[7] sender          lower-case address, for the notice rate limit
+-- ARGV[8] n               number of record field/value pairs that follow
+-- ARGV[9 .. 8+2n]         record fields (ticket hash or rejection audit)
+-- ARGV[9+2n ..]           notification field/value pairs
+-- Returns {outcome, created, notified}: outcome is the ticket number or
+-- "rejected"; created is 1 when this call did the work.
+local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
+local prev = redis.call('HGET', KEYS[1], dkey)
+-- A rejected mail may come back once its sender has been authorised (an
+-- operator moves it back to the inbox): that must make a ticket.
+if prev and not (prev == 'rejected' and mode == 'ticket') then
+  return {prev, 0, 0}
+end
+
+local n = tonumber(ARGV[8])
+local rec = {}
+for i = 9, 8 + 2 * n do rec[#rec + 1] = ARGV[i] end
+local note = {}
+for i = 9 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+
+if mode == 'ticket' then
+  local seq = redis.call('INCR', KEYS[2])
+  local number = ARGV[4] .. '-' .. seq
+  redis.call('HSET', kp .. 't:' .. number, 'number', number, unpack(rec))
+  redis.call('ZADD', KEYS[3], seq, number)
+  redis.call('HSET', KEYS[1], dkey, number)
+  local notified = 0
+  if ARGV[5] == '1' then
+    redis.call('XADD', KEYS[4], '*', 'id', number .. '/ack', 'ticket', number, unpack(note))
+    notified = 1
+  end
+  return {number, 1, notified}
+end
+
+-- mode == 'reject'
+redis.call('HSET', KEYS[1], dkey, 'rejected')
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', unpack(rec))
+local notified = 0
+if ARGV[5] == '1' then
+  local ok = redis.call('SET', kp .. 'notice:' .. ARGV[7], '1', 'NX', 'EX', ARGV[6])
+  if ok then
+    redis.call('XADD', KEYS[4], '*', 'id', 'rejection/' .. dkey, unpack(note))
+    notified = 1
+  end
+end
+return {'rejected', 1, notified}

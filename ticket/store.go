@@ -1,0 +1,220 @@
+package ticket
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+//go:embed commit.lua
+var commitSrc string
+
+var commitScript = redis.NewScript(commitSrc)
+
+// ErrNotFound is returned for a ticket number the desk does not know.
+var ErrNotFound = errors.New("ticket not found")
+
+// Store keeps one desk's tickets in Redis. Every key carries the desk id as
+// a hash tag, so a desk's keys share one Cluster slot and one script may
+// touch them all; different desks spread over the cluster.
+type Store struct {
+	rdb    redis.UniversalClient
+	kp     string // "md:{desk}:"
+	prefix string // ticket prefix, "SD"
+	outbox string // outbox stream key, owned by notify
+	window time.Duration
+}
+
+// Options configure a Store.
+type Options struct {
+	DeskID       string
+	TicketPrefix string
+	// OutboxKey is the stream notifications are queued on (notify.Outbox.Key).
+	OutboxKey string
+	// NoticeInterval is the least time between two rejection notices to one sender.
+	NoticeInterval time.Duration
+}
+
+// NewStore returns the store of one desk.
+func NewStore(rdb redis.UniversalClient, o Options) *Store {
+	if o.NoticeInterval <= 0 {
+		o.NoticeInterval = 24 * time.Hour
+	}
+	return &Store{rdb: rdb, kp: KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, window: o.NoticeInterval}
+}
+
+// KeyPrefix is the namespace of one desk's Redis keys.
+func KeyPrefix(deskID string) string { return "md:{" + deskID + "}:" }
+
+func (s *Store) key(name string) string { return s.kp + name }
+
+// Create makes a ticket from a mail, queuing note (notification field/value
+// pairs, see notify.Notification.Fields) as its acknowledgement when not
+// nil. dedupe is the mail's Message-ID or content hash.
+func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string) (Result, error) {
+	rec := []string{
+		"subject", t.Subject,
+		"status", StatusNew,
+		"priority", t.Priority,
+		"customer", t.Customer,
+		"contact", t.Contact,
+		"contact_name", t.ContactName,
+		"language", t.Language,
+		"created_at", t.CreatedAt.UTC().Format(time.RFC3339Nano),
+		"message_id", t.MessageID,
+		"text", t.Text,
+		"src_mailbox", t.Source.Mailbox,
+		"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
+		"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
+	}
+	return s.commit(ctx, "ticket", dedupe, "", rec, note)
+}
+
+// Reject records a refused mail and, when note is not nil and the sender
+// has had no notice within the notice interval, queues note as the notice.
+func (s *Store) Reject(ctx context.Context, dedupe string, r Rejection, note []string) (Result, error) {
+	rec := []string{
+		"at", r.At.UTC().Format(time.RFC3339Nano),
+		"sender", r.Sender,
+		"reason", r.Reason,
+		"message_id", r.MessageID,
+		"subject", r.Subject,
+	}
+	return s.commit(ctx, "reject", dedupe, strings.ToLower(r.Sender), rec, note)
+}
+
+func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, rec, note []string) (Result, error) {
+	if dedupe == "" {
+		return Result{}, errors.New("commit mail: empty dedupe key")
+	}
+	notify := "0"
+	if note != nil {
+		notify = "1"
+	}
+	args := make([]any, 0, 8+len(rec)+len(note))
+	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.window/time.Second), sender, len(rec)/2)
+	for _, v := range rec {
+		args = append(args, v)
+	}
+	for _, v := range note {
+		args = append(args, v)
+	}
+	keys := []string{s.key("seen"), s.key("seq"), s.key("tickets"), s.outbox, s.key("rejections")}
+	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Slice()
+	if err != nil {
+		return Result{}, fmt.Errorf("commit %s for %q: %w", mode, dedupe, err)
+	}
+	if len(res) != 3 {
+		return Result{}, fmt.Errorf("commit %s for %q: unexpected script reply %v", mode, dedupe, res)
+	}
+	out, _ := res[0].(string)
+	created, _ := res[1].(int64)
+	notified, _ := res[2].(int64)
+	return Result{Number: out, Created: created == 1, Notified: notified == 1}, nil
+}
+
+// Get returns one ticket by number ("SD-1"; case-insensitive).
+func (s *Store) Get(ctx context.Context, number string) (*Ticket, error) {
+	number = strings.ToUpper(strings.TrimSpace(number))
+	m, err := s.rdb.HGetAll(ctx, s.key("t:"+number)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read ticket %s: %w", number, err)
+	}
+	if len(m) == 0 {
+		return nil, fmt.Errorf("ticket %s: %w", number, ErrNotFound)
+	}
+	return fromHash(m), nil
+}
+
+// List returns all tickets, oldest first.
+func (s *Store) List(ctx context.Context) ([]Ticket, error) {
+	numbers, err := s.rdb.ZRange(ctx, s.key("tickets"), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	cmds := make([]*redis.MapStringStringCmd, len(numbers))
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range numbers {
+			cmds[i] = p.HGetAll(ctx, s.key("t:"+n))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list tickets: %w", err)
+	}
+	out := make([]Ticket, 0, len(numbers))
+	for _, c := range cmds {
+		if m := c.Val(); len(m) > 0 {
+			out = append(out, *fromHash(m))
+		}
+	}
+	return out, nil
+}
+
+// Rejections returns the audit records of refused mail, oldest first.
+func (s *Store) Rejections(ctx context.Context) ([]Rejection, error) {
+	msgs, err := s.rdb.XRange(ctx, s.key("rejections"), "-", "+").Result()
+	if err != nil {
+		return nil, fmt.Errorf("list rejections: %w", err)
+	}
+	out := make([]Rejection, 0, len(msgs))
+	for _, m := range msgs {
+		str := func(k string) string { v, _ := m.Values[k].(string); return v }
+		at, _ := time.Parse(time.RFC3339Nano, str("at"))
+		out = append(out, Rejection{Sender: str("sender"), Reason: str("reason"), MessageID: str("message_id"), Subject: str("subject"), At: at})
+	}
+	return out, nil
+}
+
+// MarkAcknowledged records that the acknowledgement of ticket number was
+// delivered. Only the first delivery counts.
+func (s *Store) MarkAcknowledged(ctx context.Context, number string, at time.Time) error {
+	k := s.key("t:" + number)
+	// HSETNX keeps the first time if a resend is recorded again; EXISTS guards
+	// against resurrecting a ticket key that was deleted meanwhile.
+	n, err := s.rdb.Exists(ctx, k).Result()
+	if err != nil {
+		return fmt.Errorf("mark %s acknowledged: %w", number, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("mark %s acknowledged: %w", number, ErrNotFound)
+	}
+	if err := s.rdb.HSetNX(ctx, k, "acknowledged_at", at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+		return fmt.Errorf("mark %s acknowledged: %w", number, err)
+	}
+	return nil
+}
+
+func fromHash(m map[string]string) *Ticket {
+	t := &Ticket{
+		Number:      m["number"],
+		Subject:     m["subject"],
+		Status:      m["status"],
+		Priority:    m["priority"],
+		Customer:    m["customer"],
+		Contact:     m["contact"],
+		ContactName: m["contact_name"],
+		Language:    m["language"],
+		MessageID:   m["message_id"],
+		Text:        m["text"],
+		Source:      Source{Mailbox: m["src_mailbox"]},
+	}
+	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
+	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {
+		t.Source.UIDValidity = uint32(v)
+	}
+	if v, err := strconv.ParseUint(m["src_uid"], 10, 32); err == nil {
+		t.Source.UID = uint32(v)
+	}
+	if v, err := time.Parse(time.RFC3339Nano, m["acknowledged_at"]); err == nil {
+		t.AcknowledgedAt = &v
+	}
+	return t
+}
+

@@ -1,0 +1,185 @@
+package ticket
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/internal/testserver"
+)
+
+func newStore(t *testing.T) (*Store, *redis.Client) {
+	t.Helper()
+	srv := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	return NewStore(rdb, Options{DeskID: "acme-it", TicketPrefix: "SD", OutboxKey: KeyPrefix("acme-it") + "outbox", NoticeInterval: time.Hour}), rdb
+}
+
+var note = []string{"kind", "ack", "to", "jan@acme.example"}
+
+func outboxLen(t *testing.T, rdb *redis.Client) int64 {
+	t.Helper()
+	n, err := rdb.XLen(context.Background(), KeyPrefix("acme-it")+"outbox").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestCreateIsIdempotent(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	nt := New{Subject: "Printer on fire", Priority: "P3", Customer: "acme", Contact: "jan@acme.example",
+		MessageID: "m1@acme.example", CreatedAt: at, Source: Source{Mailbox: "INBOX", UIDValidity: 7, UID: 3}}
+
+	first, err := s.Create(ctx, "m1@acme.example", nt, note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first != (Result{Number: "SD-1", Created: true, Notified: true}) {
+		t.Fatalf("first create = %+v", first)
+	}
+	again, err := s.Create(ctx, "m1@acme.example", nt, note)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again != (Result{Number: "SD-1"}) {
+		t.Fatalf("replay = %+v, want SD-1 not created", again)
+	}
+	if n := outboxLen(t, rdb); n != 1 {
+		t.Fatalf("outbox has %d entries, want 1 acknowledgement", n)
+	}
+	second, err := s.Create(ctx, "m2@acme.example", nt, nil)
+	if err != nil || second.Number != "SD-2" || second.Notified {
+		t.Fatalf("second ticket = %+v, %v", second, err)
+	}
+	if n := outboxLen(t, rdb); n != 1 {
+		t.Fatalf("a ticket without note queued mail: outbox %d", n)
+	}
+
+	got, err := s.Get(ctx, "sd-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != nt.Subject || got.Status != StatusNew || !got.CreatedAt.Equal(at) || got.Source != nt.Source || got.AcknowledgedAt != nil {
+		t.Fatalf("stored ticket = %+v", got)
+	}
+	ts, err := s.List(ctx)
+	if err != nil || len(ts) != 2 || ts[0].Number != "SD-1" || ts[1].Number != "SD-2" {
+		t.Fatalf("list = %+v, %v", ts, err)
+	}
+	if _, err := s.Get(ctx, "SD-99"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Get(SD-99) err = %v, want ErrNotFound", err)
+	}
+	if err := s.MarkAcknowledged(ctx, "SD-1", at.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.MarkAcknowledged(ctx, "SD-1", at.Add(time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.Get(ctx, "SD-1")
+	if got.AcknowledgedAt == nil || !got.AcknowledgedAt.Equal(at.Add(time.Minute)) {
+		t.Fatalf("acknowledged_at = %v, want the first delivery", got.AcknowledgedAt)
+	}
+	if err := s.MarkAcknowledged(ctx, "SD-99", at); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("MarkAcknowledged(SD-99) = %v", err)
+	}
+}
+
+// Several replicas or a replay racing the first run must still make one ticket.
+func TestCreateConcurrentSameMail(t *testing.T) {
+	s, rdb := newStore(t)
+	var wg sync.WaitGroup
+	results := make([]Result, 20)
+	for i := range results {
+		wg.Go(func() {
+			r, err := s.Create(context.Background(), "same@acme.example", New{Subject: "x"}, note)
+			if err != nil {
+				t.Error(err)
+			}
+			results[i] = r
+		})
+	}
+	wg.Wait()
+	created := 0
+	for _, r := range results {
+		if r.Number != "SD-1" {
+			t.Fatalf("result %+v, want SD-1", r)
+		}
+		if r.Created {
+			created++
+		}
+	}
+	if created != 1 || outboxLen(t, rdb) != 1 {
+		t.Fatalf("created %d times, outbox %d; want once", created, outboxLen(t, rdb))
+	}
+}
+
+func TestRejectNoticeRateLimitAndReplay(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	rej := func(id string) Rejection {
+		return Rejection{Sender: "Stranger@Example.org", Reason: "unknown sender", MessageID: id, At: time.Now()}
+	}
+	tests := []struct {
+		name   string
+		dedupe string
+		note   []string
+		want   Result
+		outbox int64
+	}{
+		{"first mail gets a notice", "r1@x", note, Result{Number: "rejected", Created: true, Notified: true}, 1},
+		{"replay of it changes nothing", "r1@x", note, Result{Number: "rejected"}, 1},
+		{"second mail within the window: no notice", "r2@x", note, Result{Number: "rejected", Created: true}, 1},
+		{"machine mail: never a notice", "r3@x", nil, Result{Number: "rejected", Created: true}, 1},
+	}
+	for _, tt := range tests {
+		got, err := s.Reject(ctx, tt.dedupe, rej(tt.dedupe), tt.note)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got != tt.want || outboxLen(t, rdb) != tt.outbox {
+			t.Fatalf("%s: got %+v outbox %d, want %+v outbox %d", tt.name, got, outboxLen(t, rdb), tt.want, tt.outbox)
+		}
+	}
+	rs, err := s.Rejections(ctx)
+	if err != nil || len(rs) != 3 {
+		t.Fatalf("audit records = %d (%v), want 3 (the replay adds none)", len(rs), err)
+	}
+	// Once the sender is registered, an operator may move the mail back.
+	r, err := s.Create(ctx, "r1@x", New{Subject: "now allowed"}, note)
+	if err != nil || !r.Created || r.Number != "SD-1" {
+		t.Fatalf("create after rejection = %+v, %v", r, err)
+	}
+}
+
+// All of a desk's keys carry its hash tag so they live in one Cluster slot.
+func TestKeysShareHashTag(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "a@x", New{}, note); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reject(ctx, "b@x", Rejection{Sender: "s@x"}, note); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) < 5 {
+		t.Fatalf("keys = %v", keys)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "md:{acme-it}:") {
+			t.Errorf("key %q lacks the desk hash tag", k)
+		}
+	}
+}
