@@ -1,0 +1,155 @@
+package notify
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/internal/testserver"
+)
+
+// scripted answers Send with a preset outcome per recipient, standing in for
+// an SMTP server's replies (mailer_test covers real SMTP).
+type scripted struct {
+	mu    sync.Mutex
+	reply map[string][]error // per recipient, consumed in order; last repeats
+	sent  []string
+}
+
+func (s *scripted) Send(_ context.Context, n Notification) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, n.ID)
+	rs := s.reply[n.To]
+	if len(rs) == 0 {
+		return nil
+	}
+	err := rs[0]
+	if len(rs) > 1 {
+		s.reply[n.To] = rs[1:]
+	}
+	return err
+}
+
+func (s *scripted) count(id string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, x := range s.sent {
+		if x == id {
+			n++
+		}
+	}
+	return n
+}
+
+var (
+	errTemp = errors.New("dial tcp 127.0.0.1:25: connection refused")
+	errPerm = fmt.Errorf("render: %w", ErrInvalidNotification)
+)
+
+func TestDrainRetriesAndDeadLetters(t *testing.T) {
+	srv := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	ob := NewOutbox(rdb, "acme-it")
+	if err := ob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Init(ctx); err != nil {
+		t.Fatalf("second Init must tolerate the existing group: %v", err)
+	}
+	add := func(n Notification) {
+		vals := make([]any, 0)
+		for _, f := range n.Fields() {
+			vals = append(vals, f)
+		}
+		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), Values: vals}).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add(Notification{ID: "SD-1/ack", Kind: Ack, To: "ok@x", Ticket: "SD-1"})
+	add(Notification{ID: "SD-2/ack", Kind: Ack, To: "flaky@x", Ticket: "SD-2"})
+	add(Notification{ID: "SD-3/ack", Kind: Ack, To: "gone@x", Ticket: "SD-3"})
+	add(Notification{ID: "SD-4/ack", Kind: Ack, To: "ok@x", Ticket: "SD-4"})
+	// SD-4 was delivered by a replica that died before acking it.
+	rdb.Set(ctx, "md:{acme-it}:sent:SD-4/ack", "x", time.Hour)
+
+	sender := &scripted{reply: map[string][]error{"flaky@x": {errTemp, nil}, "gone@x": {errPerm}}}
+	var delivered []string
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 50 * time.Millisecond,
+		Delivered: func(_ context.Context, n Notification) { delivered = append(delivered, n.ID) }}
+
+	st, err := d.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (Stats{Sent: 1, Skipped: 1, Failed: 1, Dead: 1}) {
+		t.Fatalf("first drain %+v", st)
+	}
+	if n, _ := ob.Depth(ctx); n != 1 {
+		t.Fatalf("depth %d, want the failed one still queued", n)
+	}
+	// Before the backoff has passed nothing is retried.
+	if st, _ := d.Drain(ctx); st != (Stats{}) {
+		t.Fatalf("drain before backoff did %+v", st)
+	}
+	time.Sleep(80 * time.Millisecond)
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("retry drain %+v %v", st, err)
+	}
+	if n, _ := ob.Depth(ctx); n != 0 {
+		t.Fatalf("depth %d after retry", n)
+	}
+	if sender.count("SD-4/ack") != 0 || sender.count("SD-1/ack") != 1 || sender.count("SD-2/ack") != 2 {
+		t.Fatalf("sends %v", sender.sent)
+	}
+	if len(delivered) != 2 || delivered[0] != "SD-1/ack" || delivered[1] != "SD-2/ack" {
+		t.Fatalf("delivered hook saw %v", delivered)
+	}
+	dead, err := ob.Dead(ctx)
+	if err != nil || len(dead) != 1 || dead[0].Notification.ID != "SD-3/ack" || dead[0].Reason == "" {
+		t.Fatalf("dead letters %+v %v", dead, err)
+	}
+}
+
+// A temporary failure that outlives MaxAge is dead-lettered, not retried forever.
+func TestDrainGivesUpAfterMaxAge(t *testing.T) {
+	srv := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	ob := NewOutbox(rdb, "acme-it")
+	if err := ob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	vals := []any{}
+	for _, f := range (Notification{ID: "SD-9/ack", Kind: Ack, To: "flaky@x"}).Fields() {
+		vals = append(vals, f)
+	}
+	// An id from 1970: the entry is "old".
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), ID: "1000-1", Values: vals}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := &Delivery{Outbox: ob, Sender: &scripted{reply: map[string][]error{"flaky@x": {errTemp}}}, Consumer: "t1", MaxAge: time.Hour}
+	st, err := d.Drain(ctx)
+	if err != nil || st != (Stats{Dead: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+}
+
+func TestBackoffDoublesToCap(t *testing.T) {
+	d := &Delivery{Retry: time.Second, MaxBackoff: 10 * time.Second}
+	want := []time.Duration{time.Second, time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 10 * time.Second, 10 * time.Second}
+	for attempt, w := range want {
+		if got := d.backoff(int64(attempt)); got != w {
+			t.Errorf("backoff(%d) = %v, want %v", attempt, got, w)
+		}
+	}
+}
