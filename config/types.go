@@ -13,15 +13,18 @@ type Config struct {
 	SMTP  SMTP  `yaml:"smtp"`
 	HTTP  HTTP  `yaml:"http"`
 	Log   Log   `yaml:"log"`
-	// ContactsFile is resolved relative to the config file's directory.
+	// ContactsFile is relative to the config file's directory; after Load it
+	// is the resolved path.
 	ContactsFile string `yaml:"contacts_file"`
 
 	// Customers is the content of ContactsFile, loaded and validated by Load.
 	Customers []Customer `yaml:"-"`
-	// Path is the absolute path of the config file that was loaded.
+	// Path is the absolute path of the config file that was loaded; empty
+	// after Parse.
 	Path string `yaml:"-"`
 }
 
+// Desk is the servicedesk itself: its identity and ticket numbering.
 type Desk struct {
 	ID           string `yaml:"id"`
 	Name         string `yaml:"name"`
@@ -38,15 +41,20 @@ type Desk struct {
 	Location *time.Location `yaml:"-"`
 }
 
+// Redis holds the desk's data, under keys namespaced by Desk.ID.
 type Redis struct {
 	URL string `yaml:"url"`
 }
 
+// IMAP is the mailbox the desk reads customer mail from.
 type IMAP struct {
-	Address           string   `yaml:"address"`
-	Security          string   `yaml:"security"` // none | starttls | tls
-	TLSSkipVerify     bool     `yaml:"tls_skip_verify"`
-	Username          string   `yaml:"username"`
+	Address       string `yaml:"address"`
+	Security      string `yaml:"security"` // none | starttls | tls
+	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
+	Username      string `yaml:"username"`
+	// Password is set either directly or, after Load, from PasswordFile
+	// (resolved against the config file's directory, trailing newline
+	// dropped). Exactly one of the two must be given.
 	Password          string   `yaml:"password"`
 	PasswordFile      string   `yaml:"password_file"`
 	Mailbox           string   `yaml:"mailbox"`
@@ -60,28 +68,33 @@ type IMAP struct {
 	BatchSize         int      `yaml:"batch_size"`
 }
 
+// SMTP is the server the desk sends its mail through.
 type SMTP struct {
-	Address       string   `yaml:"address"`
-	Security      string   `yaml:"security"` // none | starttls | tls
-	TLSSkipVerify bool     `yaml:"tls_skip_verify"`
-	Username      string   `yaml:"username"`
-	Password      string   `yaml:"password"`
-	PasswordFile  string   `yaml:"password_file"`
-	Timeout       Duration `yaml:"timeout"`
+	Address       string `yaml:"address"`
+	Security      string `yaml:"security"` // none | starttls | tls
+	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
+	// Username, Password and PasswordFile are optional: at most one of
+	// Password and PasswordFile (read as for IMAP), and either needs Username.
+	Username     string   `yaml:"username"`
+	Password     string   `yaml:"password"`
+	PasswordFile string   `yaml:"password_file"`
+	Timeout      Duration `yaml:"timeout"`
 	// HELO is the name given in EHLO; defaults to the desk address's domain.
 	HELO string `yaml:"helo"`
 }
 
+// HTTP is the desk's own HTTP listener; an empty Listen turns it off.
 type HTTP struct {
 	Listen string `yaml:"listen"`
 }
 
+// Log configures the daemon's logging.
 type Log struct {
 	Level  string `yaml:"level"`  // debug | info | warn | error
 	Format string `yaml:"format"` // auto | json | text
 }
 
-// Customer and Contact are the entries of the contacts file.
+// Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {
 	ID       string    `yaml:"id"`
 	Name     string    `yaml:"name"`
@@ -89,6 +102,9 @@ type Customer struct {
 	Contacts []Contact `yaml:"contacts"`
 }
 
+// Contact is someone allowed to open tickets for a customer. After Load,
+// Email is lower case and unique across all customers, and at most one
+// contact per customer is Main. An empty Language means Desk.Language.
 type Contact struct {
 	Email    string `yaml:"email"`
 	Name     string `yaml:"name"`

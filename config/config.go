@@ -1,0 +1,354 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/mail"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	// Desk.Timezone must load on minimal container images without
+	// /usr/share/zoneinfo.
+	_ "time/tzdata"
+
+	"go.yaml.in/yaml/v3"
+)
+
+const (
+	maxConfigSize   = 4 << 20
+	maxContactsSize = 64 << 20
+	// A secret is a password, not a document; the limit also stops a
+	// password_file such as /dev/zero from eating memory.
+	maxSecretSize = 64 << 10
+)
+
+// Load reads the YAML config at path, applies defaults and environment
+// overrides (MAILDESK_<SECTION>_<KEY>), reads password_file secrets and
+// contacts_file (both relative to the config file's directory), validates
+// everything and returns either a ready Config or an error. When the
+// configuration itself is wrong the error is a Problems value listing all
+// problems found; failing to read the config file is a wrapped I/O error.
+func Load(path string) (*Config, error) {
+	data, err := readLimited(path, maxConfigSize)
+	if err != nil {
+		return nil, fmt.Errorf("reading config file: %w", err)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("resolving config file path %s: %w", path, err)
+	}
+	cfg, err := parse(path, data, filepath.Dir(abs), os.LookupEnv, readLimited)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Path = abs
+	return cfg, nil
+}
+
+// Parse is Load for a config that is already in memory: for tests and for the
+// embedded demo config. It still reads the password_file and contacts_file
+// the config names; relative ones resolve against dir. env looks up
+// environment variables (nil means os.LookupEnv), so that tests need not touch
+// the process environment. Problems from the config itself carry no file name.
+func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, error) {
+	return parse("", data, dir, env, readLimited)
+}
+
+type readFunc func(name string, limit int64) ([]byte, error)
+
+// loader holds the state of one Parse.
+type loader struct {
+	cfg    *Config
+	c      *collector
+	leaves map[string]reflect.Value
+	dir    string
+	read   readFunc
+}
+
+func parse(name string, data []byte, dir string, env func(string) (string, bool), read readFunc) (*Config, error) {
+	if env == nil {
+		env = os.LookupEnv
+	}
+	var ps Problems
+	cfg := &Config{}
+	c, ok := decodeFile(&ps, name, data, cfg)
+	if !ok {
+		return nil, ps
+	}
+	l := &loader{cfg: cfg, c: c, leaves: map[string]reflect.Value{}, dir: dir, read: read}
+	forEachLeaf(reflect.ValueOf(cfg).Elem(), "", func(path string, v reflect.Value) { l.leaves[path] = v })
+	l.applyEnv(env)
+	l.applyDefaults()
+	l.validate()
+	if len(ps) > 0 {
+		sortProblems(ps)
+		return nil, ps
+	}
+	return cfg, nil
+}
+
+// decodeFile decodes data strictly into v and indexes where each field is.
+// It reports whether v is worth validating.
+func decodeFile(out *Problems, name string, data []byte, v any) (*collector, bool) {
+	root := reflect.TypeOf(v).Elem()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		c := newCollector(out, name, newIndex(nil), root)
+		c.decodeError(err)
+		return c, false
+	}
+	c := newCollector(out, name, newIndex(&doc), root)
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	err := dec.Decode(v)
+	if errors.Is(err, io.EOF) {
+		return c, true // an empty file: every required field will be reported
+	}
+	if err != nil && !c.decodeError(err) {
+		return c, false
+	}
+	// A second document would be silently ignored, and with it whatever the
+	// operator meant by it.
+	var extra yaml.Node
+	switch err := dec.Decode(&extra); {
+	case errors.Is(err, io.EOF):
+	case err != nil:
+		c.decodeError(err)
+	default:
+		*out = append(*out, Problem{File: name, Line: extra.Line, Reason: "only one YAML document is allowed"})
+	}
+	return c, true
+}
+
+// forEachLeaf calls fn for every scalar field reachable through yaml-tagged
+// struct fields, with its dotted yaml path.
+func forEachLeaf(v reflect.Value, prefix string, fn func(path string, v reflect.Value)) {
+	t := v.Type()
+	for i := range t.NumField() {
+		name := tagName(t.Field(i))
+		if name == "" {
+			continue
+		}
+		f, path := v.Field(i), join(prefix, name)
+		switch {
+		case f.Kind() == reflect.Struct:
+			forEachLeaf(f, path, fn)
+		case isScalar(f.Type()):
+			fn(path, f)
+		}
+	}
+}
+
+var (
+	durationType = reflect.TypeFor[Duration]()
+	byteSizeType = reflect.TypeFor[ByteSize]()
+)
+
+func isScalar(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.String, reflect.Bool, reflect.Int, reflect.Int64:
+		return true
+	}
+	return false
+}
+
+// setText stores s in a leaf field, the way YAML would have.
+func setText(f reflect.Value, s string) error {
+	switch {
+	case f.Type() == durationType:
+		d, err := time.ParseDuration(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("must be a duration like 30s, 5m or 24h (got %q)", s)
+		}
+		f.SetInt(int64(d))
+	case f.Type() == byteSizeType:
+		b, err := ParseByteSize(s)
+		if err != nil {
+			return fmt.Errorf("must be a size like 25MB, 512KiB or a number of bytes (got %q)", s)
+		}
+		f.SetInt(int64(b))
+	case f.Kind() == reflect.String:
+		f.SetString(s)
+	case f.Kind() == reflect.Bool:
+		b, err := strconv.ParseBool(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("must be true or false (got %q)", s)
+		}
+		f.SetBool(b)
+	case f.Kind() == reflect.Int || f.Kind() == reflect.Int64:
+		n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+		if err != nil || f.OverflowInt(n) {
+			return fmt.Errorf("must be a whole number (got %q)", s)
+		}
+		f.SetInt(n)
+	default:
+		return fmt.Errorf("cannot be set from text")
+	}
+	return nil
+}
+
+// envName is the environment variable that overrides the config key at path:
+// "imap.poll_interval" -> "MAILDESK_IMAP_POLL_INTERVAL".
+func envName(path string) string {
+	return "MAILDESK_" + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
+}
+
+func (l *loader) applyEnv(env func(string) (string, bool)) {
+	paths := make([]string, 0, len(l.leaves))
+	for p := range l.leaves {
+		paths = append(paths, p)
+	}
+	sort.Strings(paths)
+	for _, path := range paths {
+		name := envName(path)
+		s, ok := env(name)
+		if !ok {
+			continue
+		}
+		if err := setText(l.leaves[path], s); err != nil {
+			*l.c.out = append(*l.c.out, Problem{Path: "env " + name, Reason: err.Error()})
+			continue
+		}
+		l.c.env[path] = name
+	}
+	// A secret given in the environment replaces the file's way of giving it
+	// rather than clashing with it: a deployment commonly keeps
+	// password_file in the shared config and injects the password per host.
+	for _, sec := range []string{"imap", "smtp"} {
+		pw, file := sec+".password", sec+".password_file"
+		_, envPW := l.c.env[pw]
+		_, envFile := l.c.env[file]
+		switch {
+		case envPW && !envFile:
+			l.leaves[file].SetString("")
+		case envFile && !envPW:
+			l.leaves[pw].SetString("")
+		}
+	}
+}
+
+var defaults = []struct{ path, value string }{
+	{"desk.language", "en"},
+	{"desk.timezone", "UTC"},
+	{"desk.default_priority", "P3"},
+	{"desk.notice_interval", "24h"},
+	{"desk.ticket_prefix", "SD"},
+	{"redis.url", "redis://127.0.0.1:6379/0"},
+	// TLS unless told otherwise: a forgotten setting must not send the
+	// mailbox password in clear text.
+	{"imap.security", "tls"},
+	{"imap.mailbox", "INBOX"},
+	{"imap.processed_mailbox", "Processed"},
+	{"imap.rejected_mailbox", "Rejected"},
+	{"imap.quarantine_mailbox", "Quarantine"},
+	{"imap.poll_interval", "30s"},
+	{"imap.command_timeout", "60s"},
+	{"imap.idle_restart", "25m"},
+	{"imap.max_message_size", "25MB"},
+	{"imap.batch_size", "100"},
+	{"smtp.security", "starttls"},
+	{"smtp.timeout", "30s"},
+	{"http.listen", "127.0.0.1:8080"},
+	{"log.level", "info"},
+	{"log.format", "auto"},
+}
+
+// applyDefaults fills in what the file and environment left out. It goes by
+// presence, not by zero value, so that an explicit `listen: ""` (HTTP off) or
+// `batch_size: 0` (a mistake worth reporting) is not overwritten.
+func (l *loader) applyDefaults() {
+	for _, d := range defaults {
+		if !l.c.set(d.path) {
+			if err := setText(l.leaves[d.path], d.value); err != nil {
+				panic("config: bad default for " + d.path + ": " + err.Error())
+			}
+		}
+	}
+	if !l.c.set("smtp.helo") {
+		if a, err := mail.ParseAddress(l.cfg.Desk.Address); err == nil {
+			if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
+				l.cfg.SMTP.HELO = strings.ToLower(a.Address[i+1:])
+			}
+		}
+	}
+}
+
+func (l *loader) resolvePath(p string) string {
+	if p == "" || filepath.IsAbs(p) || l.dir == "" {
+		return p
+	}
+	return filepath.Join(l.dir, p)
+}
+
+func readLimited(name string, limit int64) ([]byte, error) {
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", name, err)
+	}
+	if int64(len(data)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
+	}
+	return data, nil
+}
+
+// sortProblems orders problems by file, in the order the files were first
+// mentioned, then by line, so that they read top to bottom.
+func sortProblems(ps Problems) {
+	rank := map[string]int{}
+	for _, p := range ps {
+		if _, ok := rank[p.File]; !ok {
+			rank[p.File] = len(rank)
+		}
+	}
+	sort.SliceStable(ps, func(i, j int) bool {
+		if ri, rj := rank[ps[i].File], rank[ps[j].File]; ri != rj {
+			return ri < rj
+		}
+		return ps[i].Line < ps[j].Line
+	})
+}
+
+// Redacted returns a copy of c that is safe to log: passwords, including one
+// in the Redis URL, are replaced by "***".
+func (c *Config) Redacted() Config {
+	r := *c
+	if r.IMAP.Password != "" {
+		r.IMAP.Password = "***"
+	}
+	if r.SMTP.Password != "" {
+		r.SMTP.Password = "***"
+	}
+	if u, err := url.Parse(r.Redis.URL); err == nil && u.User != nil {
+		if _, has := u.User.Password(); has {
+			// url.URL would escape "***"; put it in after encoding.
+			u.User = url.UserPassword(u.User.Username(), "x")
+			r.Redis.URL = strings.Replace(u.String(), ":x@", ":***@", 1)
+		}
+	} else if err != nil {
+		r.Redis.URL = "***"
+	}
+	// Customers are copied so that a caller editing the copy cannot reach
+	// back into the live config.
+	r.Customers = make([]Customer, len(c.Customers))
+	for i, cu := range c.Customers {
+		cu.Contacts = append([]Contact(nil), cu.Contacts...)
+		r.Customers[i] = cu
+	}
+	if c.Customers == nil {
+		r.Customers = nil
+	}
+	return r
+}

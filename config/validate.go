@@ -1,0 +1,331 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/mail"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+var (
+	// IDs namespace Redis keys, so nothing that has a meaning there (braces
+	// select a cluster hash slot, colons separate key parts) or in a shell.
+	idRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,62}$`)
+	prefixRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,9}$`)
+	// A host name or an address literal, as EHLO allows.
+	heloRE = regexp.MustCompile(`^(\[[0-9A-Za-z:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$`)
+)
+
+const idRule = "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
+
+func (l *loader) validate() {
+	l.validateDesk()
+	l.validateRedis()
+	l.validateIMAP()
+	l.validateSMTP()
+	if l.cfg.HTTP.Listen != "" {
+		l.hostPort("http.listen", l.cfg.HTTP.Listen, true)
+	}
+	l.oneOf("log.level", l.cfg.Log.Level, "debug", "info", "warn", "error")
+	l.oneOf("log.format", l.cfg.Log.Format, "auto", "json", "text")
+	if l.required("contacts_file", l.cfg.ContactsFile) {
+		l.loadContacts()
+	}
+}
+
+func (l *loader) validateDesk() {
+	c, d := l.c, &l.cfg.Desk
+	if l.required("desk.id", d.ID) && !idRE.MatchString(d.ID) {
+		c.addf("desk.id", "%s (got %q)", idRule, d.ID)
+	}
+	if l.required("desk.address", d.Address) {
+		if err := bareAddress(d.Address); err != nil {
+			c.add("desk.address", err.Error())
+		}
+	}
+	if !prefixRE.MatchString(d.TicketPrefix) {
+		c.addf("desk.ticket_prefix", "must be an upper-case letter followed by at most 9 upper-case letters or digits (got %q)", d.TicketPrefix)
+	}
+	switch {
+	case d.Timezone == "":
+		c.add("desk.timezone", "must not be empty (e.g. Europe/Amsterdam or UTC)")
+	case d.Timezone == "Local":
+		// Local is whatever the host or container happens to have.
+		c.add("desk.timezone", "must name a time zone such as Europe/Amsterdam, not Local")
+	default:
+		loc, err := time.LoadLocation(d.Timezone)
+		if err != nil {
+			c.addf("desk.timezone", "unknown time zone %q (want e.g. Europe/Amsterdam or UTC)", d.Timezone)
+		} else {
+			d.Location = loc
+		}
+	}
+	l.oneOf("desk.language", d.Language, "nl", "en")
+	l.oneOf("desk.default_priority", d.DefaultPriority, "P1", "P2", "P3", "P4")
+	if d.NoticeInterval <= 0 {
+		c.addf("desk.notice_interval", "must be more than 0 (got %s)", d.NoticeInterval)
+	}
+}
+
+func (l *loader) validateRedis() {
+	c, s := l.c, l.cfg.Redis.URL
+	if !l.required("redis.url", s) {
+		return
+	}
+	// Error texts from net/url quote the URL, password and all; keep them
+	// out of problems, which end up in logs.
+	u, err := url.Parse(s)
+	if err != nil {
+		c.add("redis.url", "is not a valid URL (want e.g. redis://127.0.0.1:6379/0)")
+		return
+	}
+	switch u.Scheme {
+	case "redis", "rediss":
+		if u.Host == "" {
+			c.add("redis.url", "has no host (want e.g. redis://127.0.0.1:6379/0)")
+		}
+	case "unix":
+		if u.Path == "" {
+			c.add("redis.url", "has no socket path (want e.g. unix:///run/redis.sock)")
+		}
+	default:
+		c.addf("redis.url", "scheme must be one of redis, rediss, unix (got %q)", u.Scheme)
+	}
+}
+
+func (l *loader) validateIMAP() {
+	c, m := l.c, &l.cfg.IMAP
+	if l.required("imap.address", m.Address) {
+		l.hostPort("imap.address", m.Address, false)
+	}
+	l.oneOf("imap.security", m.Security, "none", "starttls", "tls")
+	l.required("imap.username", m.Username)
+	switch {
+	case m.Password != "" && m.PasswordFile != "":
+		c.add("imap.password_file", "set either password or password_file, not both")
+	case m.Password == "" && m.PasswordFile == "":
+		c.add("imap.password", "is required (or password_file)")
+	default:
+		l.readSecret("imap.password_file", &m.PasswordFile, &m.Password)
+	}
+
+	boxes := []struct{ path, name string }{
+		{"imap.mailbox", m.Mailbox},
+		{"imap.processed_mailbox", m.ProcessedMailbox},
+		{"imap.rejected_mailbox", m.RejectedMailbox},
+		{"imap.quarantine_mailbox", m.QuarantineMailbox},
+	}
+	for i, b := range boxes {
+		if b.name == "" {
+			c.add(b.path, "must not be empty")
+			continue
+		}
+		// Case-insensitively: INBOX is case-insensitive by RFC 3501, and
+		// mailboxes differing only in case are a trap on some servers.
+		for _, prev := range boxes[:i] {
+			if strings.EqualFold(b.name, prev.name) {
+				c.addf(b.path, "is the same mailbox as %s (%q)", prev.path, prev.name)
+				break
+			}
+		}
+	}
+
+	l.atLeast("imap.poll_interval", m.PollInterval, time.Second)
+	l.atLeast("imap.command_timeout", m.CommandTimeout, time.Second)
+	// RFC 2177: servers may log an idle client out after 30 minutes.
+	if r := m.IdleRestart.D(); r < time.Minute || r > 29*time.Minute {
+		c.addf("imap.idle_restart", "must be between 1m and 29m (got %s)", m.IdleRestart)
+	}
+	if m.MaxMessageSize < 1000 {
+		c.addf("imap.max_message_size", "must be at least 1KB (got %s)", m.MaxMessageSize)
+	}
+	if m.BatchSize < 1 || m.BatchSize > 10000 {
+		c.addf("imap.batch_size", "must be between 1 and 10000 (got %d)", m.BatchSize)
+	}
+}
+
+func (l *loader) validateSMTP() {
+	c, s := l.c, &l.cfg.SMTP
+	if l.required("smtp.address", s.Address) {
+		l.hostPort("smtp.address", s.Address, false)
+	}
+	l.oneOf("smtp.security", s.Security, "none", "starttls", "tls")
+	if s.Password != "" && s.PasswordFile != "" {
+		c.add("smtp.password_file", "set either password or password_file, not both")
+	} else {
+		l.readSecret("smtp.password_file", &s.PasswordFile, &s.Password)
+		if s.Password != "" && s.Username == "" {
+			c.add("smtp.username", "is required when a password is set")
+		}
+	}
+	l.atLeast("smtp.timeout", s.Timeout, time.Second)
+	// An empty HELO can only come from a desk.address that is already
+	// reported, unless it was set explicitly.
+	if (s.HELO != "" || l.c.set("smtp.helo")) && !heloRE.MatchString(s.HELO) {
+		c.addf("smtp.helo", "must be a host name or an address literal like [192.0.2.1] (got %q)", s.HELO)
+	}
+}
+
+// readSecret replaces *password with the content of *file, if a file is
+// given, and resolves *file against the config's directory.
+func (l *loader) readSecret(path string, file, password *string) {
+	if *file == "" {
+		return
+	}
+	*file = l.resolvePath(*file)
+	data, err := l.read(*file, maxSecretSize)
+	if err != nil {
+		l.c.addf(path, "cannot read: %v", err)
+		return
+	}
+	// Files written by `echo` or editors end in a newline that is not part
+	// of the password.
+	pw := strings.TrimRight(string(data), "\r\n")
+	if pw == "" {
+		l.c.addf(path, "%s is empty", *file)
+		return
+	}
+	*password = pw
+}
+
+func (l *loader) required(path, v string) bool {
+	if v == "" {
+		l.c.add(path, "is required")
+		return false
+	}
+	return true
+}
+
+func (l *loader) oneOf(path, v string, allowed ...string) {
+	for _, a := range allowed {
+		if v == a {
+			return
+		}
+	}
+	l.c.addf(path, "must be one of %s (got %q)", strings.Join(allowed, ", "), v)
+}
+
+func (l *loader) atLeast(path string, d Duration, least time.Duration) {
+	if d.D() < least {
+		l.c.addf(path, "must be at least %s (got %s)", least, d)
+	}
+}
+
+// hostPort checks a host:port. A listen address may leave out the host (all
+// interfaces) and use port 0 (any free port); an address to dial may not.
+func (l *loader) hostPort(path, v string, listen bool) {
+	host, port, err := net.SplitHostPort(v)
+	if err != nil {
+		l.c.addf(path, "must be host:port, e.g. 127.0.0.1:143 (got %q)", v)
+		return
+	}
+	n, err := strconv.ParseUint(port, 10, 16)
+	switch {
+	case err != nil:
+		l.c.addf(path, "port must be a number from 1 to 65535 (got %q)", port)
+	case n == 0 && !listen:
+		l.c.add(path, "port must be a number from 1 to 65535 (got 0)")
+	case host == "" && !listen:
+		l.c.addf(path, "host is missing (got %q)", v)
+	}
+}
+
+// bareAddress accepts "desk@example.com" but not "Desk <desk@example.com>",
+// "<desk@example.com>" or anything net/mail would have to rewrite: the value
+// is compared with addresses in mail headers and used as an SMTP envelope.
+func bareAddress(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Errorf("is not a valid e-mail address (got %q)", s)
+	}
+	if a.Address != s {
+		return fmt.Errorf("must be a bare e-mail address like desk@example.com, without a name or <> (got %q)", s)
+	}
+	return nil
+}
+
+// contactsFile is the schema of the contacts file.
+type contactsFile struct {
+	Customers []Customer `yaml:"customers"`
+}
+
+func (l *loader) loadContacts() {
+	given := l.cfg.ContactsFile
+	full := l.resolvePath(given)
+	data, err := l.read(full, maxContactsSize)
+	if err != nil {
+		l.c.addf("contacts_file", "cannot read contacts file: %v", err)
+		return
+	}
+	l.cfg.ContactsFile = full
+	var cf contactsFile
+	cc, ok := decodeFile(l.c.out, given, data, &cf)
+	if !ok {
+		return
+	}
+	validateCustomers(cc, cf.Customers)
+	l.cfg.Customers = cf.Customers
+}
+
+func validateCustomers(c *collector, customers []Customer) {
+	type first struct {
+		label string
+		line  int
+	}
+	ids := map[string]first{}
+	emails := map[string]first{}
+	for i := range customers {
+		cu := &customers[i]
+		cp := fmt.Sprintf("customers[%d]", i)
+		label := cu.ID
+		switch {
+		case cu.ID == "":
+			c.add(cp+".id", "is required")
+			label = cp
+		case !idRE.MatchString(cu.ID):
+			c.addf(cp+".id", "%s (got %q)", idRule, cu.ID)
+		default:
+			if f, dup := ids[cu.ID]; dup {
+				c.addf(cp+".id", "%s is already the id of %s (line %d)", cu.ID, f.label, f.line)
+			} else {
+				ids[cu.ID] = first{cp, c.ix.line(cp + ".id")}
+			}
+		}
+		mainAt := ""
+		for j := range cu.Contacts {
+			ct := &cu.Contacts[j]
+			p := fmt.Sprintf("%s.contacts[%d]", cp, j)
+			switch {
+			case ct.Email == "":
+				c.add(p+".email", "is required")
+			default:
+				if err := bareAddress(ct.Email); err != nil {
+					c.add(p+".email", err.Error())
+					break
+				}
+				// Local parts are case-sensitive in theory only; senders
+				// write them in any case and must still be recognised.
+				ct.Email = strings.ToLower(ct.Email)
+				if f, dup := emails[ct.Email]; dup {
+					c.addf(p+".email", "%s is already a contact of customer %s (line %d)", ct.Email, f.label, f.line)
+				} else {
+					emails[ct.Email] = first{label, c.ix.line(p + ".email")}
+				}
+			}
+			if ct.Language != "" && ct.Language != "nl" && ct.Language != "en" {
+				c.addf(p+".language", "must be empty or one of nl, en (got %q)", ct.Language)
+			}
+			if ct.Main {
+				if mainAt != "" {
+					c.addf(p+".main", "customer %s already has a main contact (%s)", label, mainAt)
+				} else {
+					mainAt = fmt.Sprintf("contacts[%d]", j)
+				}
+			}
+		}
+	}
+}
