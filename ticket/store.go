@@ -217,4 +217,3 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	return t
 }
-
