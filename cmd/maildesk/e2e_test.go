@@ -1,0 +1,333 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/maildesk/maildesk/internal/testserver"
+)
+
+const desk = "servicedesk@desk.example"
+
+// lockedBuffer collects the daemon's log for the failure message.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// env is a desk wired to real Redis, Dovecot and an SMTP server that
+// forwards what maildesk sends into Dovecot mailboxes.
+type env struct {
+	t      *testing.T
+	redis  *testserver.RedisServer
+	dc     *testserver.DovecotServer
+	smtp   *testserver.SMTPServer
+	config string
+	log    *lockedBuffer
+}
+
+func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	e := &env{t: t, redis: testserver.Redis(t), dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &lockedBuffer{}}
+	e.smtp.ForwardTo(e.dc)
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`desk:
+  id: acme-it
+  name: Acme IT Servicedesk
+  address: %s
+  ticket_prefix: SD
+  timezone: Europe/Amsterdam
+  language: en
+redis:
+  url: %s
+imap:
+  address: %s
+  security: none
+  username: %s
+  password_file: imap-password
+  poll_interval: 1s
+  command_timeout: 10s
+  max_message_size: 20KB
+smtp:
+  address: %s
+  security: none
+http:
+  listen: ""
+log:
+  level: debug
+  format: text
+contacts_file: contacts.yaml
+%s`, desk, e.redis.URL, e.dc.IMAPAddr, desk, e.smtp.Addr, extra)
+	contacts := `customers:
+  - id: acme
+    name: Acme BV
+    plan: standard
+    contacts:
+      - {email: jan@acme.example, name: Jan Jansen, main: true, language: nl}
+      - {email: Piet@Acme.example, name: Piet Pieters}
+`
+	write := func(name, content string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("maildesk.yaml", cfg)
+	write("contacts.yaml", contacts)
+	write("imap-password", e.dc.Password+"\n")
+	e.config = filepath.Join(dir, "maildesk.yaml")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("maildesk log:\n%s", e.log.String())
+		}
+	})
+	return e
+}
+
+// start runs the daemon until the returned stop is called; stop waits for
+// a clean shutdown.
+func (e *env) start() (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- cmdRun(ctx, []string{"--config", e.config}, e.log) }()
+	return func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				e.t.Errorf("maildesk run: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			e.t.Fatal("maildesk did not shut down within 30s")
+		}
+	}
+}
+
+func (e *env) deliver(raw string) {
+	e.dc.Deliver(e.t, desk, []byte(strings.ReplaceAll(raw, "\n", "\r\n")))
+}
+
+func (e *env) count(user, mailbox string) int {
+	return len(e.dc.Mailbox(e.t, user, mailbox))
+}
+
+type listedTicket struct {
+	Number    string    `json:"number"`
+	Subject   string    `json:"subject"`
+	Status    string    `json:"status"`
+	Priority  string    `json:"priority"`
+	Customer  string    `json:"customer"`
+	Contact   string    `json:"contact"`
+	CreatedAt time.Time `json:"created_at"`
+	MessageID string    `json:"message_id"`
+}
+
+// tickets runs "maildesk tickets list --json" as a user would.
+func (e *env) tickets() []listedTicket {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"tickets", "list", "--config", e.config, "--json"}, &out, &errOut); code != 0 {
+		e.t.Fatalf("tickets list exit %d: %s", code, errOut.String())
+	}
+	var ts []listedTicket
+	if err := json.Unmarshal(out.Bytes(), &ts); err != nil {
+		e.t.Fatalf("tickets list --json is not a JSON array: %v\n%s", err, out.String())
+	}
+	return ts
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func mail(from, subject, id string, headers ...string) string {
+	h := ""
+	for _, x := range headers {
+		h += x + "\n"
+	}
+	return fmt.Sprintf("From: %s\nTo: %s\nSubject: %s\nMessage-ID: <%s>\nDate: Sat, 21 Nov 2026 10:00:00 +0100\n%sContent-Type: text/plain; charset=utf-8\n\nHallo,\n\nDe printer op de tweede verdieping doet het niet.\n", from, desk, subject, id, h)
+}
+
+func header(raw []byte, name string) string {
+	head, _, _ := bytes.Cut(bytes.ReplaceAll(raw, []byte("\r\n"), []byte("\n")), []byte("\n\n"))
+	unfolded := strings.NewReplacer("\n ", " ", "\n\t", " ").Replace(string(head))
+	for _, line := range strings.Split(unfolded, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if ok && strings.EqualFold(k, name) {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
+
+// TestEndToEnd drives the first complete path through real servers: mail
+// waiting at start and mail arriving while idle, authorised and not,
+// machine mail, an oversized mail, a duplicate, and a restart.
+func TestEndToEnd(t *testing.T) {
+	e := newEnv(t, "")
+	// Waiting before the daemon starts.
+	e.deliver(mail("Jan Jansen <JAN@acme.example>", "Printer kapot", "m1@acme.example"))
+	e.deliver(mail("Stranger <stranger@elsewhere.example>", "Please help", "s1@elsewhere.example"))
+	e.deliver(mail("Jan Jansen <jan@acme.example>", "Automatisch antwoord: Printer kapot", "ooo@acme.example", "Auto-Submitted: auto-replied"))
+	e.deliver(mail("News <news@lists.example>", "Weekly digest", "list1@lists.example", "List-Id: <weekly.lists.example>", "Precedence: list"))
+	e.deliver(mail("Jan Jansen <jan@acme.example>", "Huge", "big@acme.example") + strings.Repeat("x", 30*1024) + "\n")
+
+	stop := e.start()
+	eventually(t, 20*time.Second, "inbox drained", func() bool { return e.count(desk, "INBOX") == 0 })
+	if n := e.count(desk, "Processed"); n != 1 {
+		t.Errorf("Processed has %d mails, want 1", n)
+	}
+	if n := e.count(desk, "Rejected"); n != 3 {
+		t.Errorf("Rejected has %d mails, want 3 (stranger, auto-reply, list mail)", n)
+	}
+	if n := e.count(desk, "Quarantine"); n != 1 {
+		t.Errorf("Quarantine has %d mails, want 1 (too large)", n)
+	}
+
+	ts := e.tickets()
+	if len(ts) != 1 {
+		t.Fatalf("tickets = %+v, want one", ts)
+	}
+	tk := ts[0]
+	if tk.Number != "SD-1" || tk.Subject != "Printer kapot" || tk.Status != "new" || tk.Priority != "P3" ||
+		tk.Customer != "acme" || tk.Contact != "jan@acme.example" || tk.MessageID != "m1@acme.example" || tk.CreatedAt.IsZero() {
+		t.Errorf("ticket = %+v", tk)
+	}
+
+	// Acknowledgement to Jan (in Dutch, his language) and a notice to the
+	// stranger; nothing to the auto-responder or the list.
+	e.smtp.WaitFor(t, 2, 15*time.Second)
+	time.Sleep(1500 * time.Millisecond) // a further, wrong mail would come within a tick
+	got := e.smtp.Messages()
+	if len(got) != 2 {
+		var to [][]string
+		for _, m := range got {
+			to = append(to, m.To)
+		}
+		t.Fatalf("sent %d mails, want 2; recipients %v", len(got), to)
+	}
+	byRcpt := map[string][]byte{}
+	for _, m := range got {
+		if len(m.To) != 1 {
+			t.Fatalf("mail to %v, want one recipient", m.To)
+		}
+		byRcpt[strings.ToLower(m.To[0])] = m.Data
+		if !strings.EqualFold(m.From, desk) {
+			t.Errorf("envelope sender %q, want the desk address", m.From)
+		}
+	}
+	ack := byRcpt["jan@acme.example"]
+	if ack == nil {
+		t.Fatalf("no acknowledgement to jan: %v", byRcpt)
+	}
+	for name, want := range map[string]string{
+		"Subject":        "[SD-1] Printer kapot",
+		"In-Reply-To":    "<m1@acme.example>",
+		"Auto-Submitted": "auto-replied",
+	} {
+		if got := header(ack, name); got != want {
+			t.Errorf("ack %s = %q, want %q", name, got, want)
+		}
+	}
+	if !strings.Contains(header(ack, "From"), desk) || !strings.Contains(header(ack, "References"), "<m1@acme.example>") {
+		t.Errorf("ack From/References: %q / %q", header(ack, "From"), header(ack, "References"))
+	}
+	if !bytes.Contains(ack, []byte("SD-1")) {
+		t.Errorf("ack body does not name the ticket:\n%s", ack)
+	}
+	notice := byRcpt["stranger@elsewhere.example"]
+	if notice == nil {
+		t.Fatalf("no notice to the stranger: %v", byRcpt)
+	}
+	if header(notice, "Auto-Submitted") != "auto-replied" || header(notice, "In-Reply-To") != "<s1@elsewhere.example>" {
+		t.Errorf("notice headers: %q %q", header(notice, "Auto-Submitted"), header(notice, "In-Reply-To"))
+	}
+	// The acknowledgement reaches Jan's own mailbox.
+	eventually(t, 10*time.Second, "ack in jan's mailbox", func() bool { return e.count("jan@acme.example", "INBOX") == 1 })
+
+	// New mail while idling becomes a ticket within seconds.
+	e.deliver(mail("Piet Pieters <piet@acme.example>", "VPN", "m2@acme.example"))
+	eventually(t, 10*time.Second, "ticket SD-2 from new mail", func() bool { return len(e.tickets()) == 2 })
+
+	// The same mail again (a resend, or a second copy): no second ticket or ack.
+	e.deliver(mail("Jan Jansen <jan@acme.example>", "Printer kapot", "m1@acme.example"))
+	eventually(t, 10*time.Second, "duplicate moved", func() bool { return e.count(desk, "Processed") == 3 })
+	stop()
+
+	// A restart with mail still in the inbox processes it; nothing earlier
+	// is redone.
+	e.deliver(mail("Jan Jansen <jan@acme.example>", "Printer kapot", "m1@acme.example"))
+	stop = e.start()
+	eventually(t, 20*time.Second, "inbox drained after restart", func() bool { return e.count(desk, "INBOX") == 0 })
+	time.Sleep(1500 * time.Millisecond)
+	stop()
+	if ts := e.tickets(); len(ts) != 2 {
+		t.Errorf("tickets after duplicates and restart = %d, want 2", len(ts))
+	}
+	if n := len(e.smtp.Messages()); n != 3 {
+		t.Errorf("sent %d mails in all, want 3 (two acks, one notice)", n)
+	}
+
+	var out, errOut bytes.Buffer
+	if code := run([]string{"tickets", "show", "--config", e.config, "--json", "sd-1"}, &out, &errOut); code != 0 {
+		t.Fatalf("tickets show exit %d: %s", code, errOut.String())
+	}
+	var shown struct {
+		Number         string     `json:"number"`
+		AcknowledgedAt *time.Time `json:"acknowledged_at"`
+		Text           string     `json:"text"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &shown); err != nil {
+		t.Fatal(err)
+	}
+	if shown.Number != "SD-1" || shown.AcknowledgedAt == nil || !strings.Contains(shown.Text, "printer") {
+		t.Errorf("tickets show = %+v", shown)
+	}
+}
+
+func TestCheckConfig(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(bad, []byte("desk:\n  id: Acme IT\n  address: nope\nimap:\n  security: ssl\ncontacts_file: missing.yaml\n"), 0o600)
+	var out, errOut bytes.Buffer
+	if code := run([]string{"check-config", "--config", bad}, &out, &errOut); code != 1 {
+		t.Fatalf("exit %d, want 1; out %s err %s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"desk.id", "desk.address", "imap.security", "imap.address"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("check-config output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code := run([]string{"check-config"}, &out, &errOut); code != 2 {
+		t.Errorf("check-config without --config: exit %d, want 2", code)
+	}
+	if code := run([]string{"version"}, &out, &errOut); code != 0 {
+		t.Errorf("version exit %d", code)
+	}
+}

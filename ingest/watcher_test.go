@@ -1,0 +1,219 @@
+package ingest
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/ticket"
+)
+
+func testMail(from, subject, id string) []byte {
+	return []byte(strings.ReplaceAll(fmt.Sprintf("From: %s\nTo: desk@desk.example\nSubject: %s\nMessage-ID: <%s>\n\nbody\n", from, subject, id), "\n", "\r\n"))
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// runWatcher wires a watcher on srv to a real Redis store and runs it until
+// the test ends.
+func runWatcher(t *testing.T, srv *testserver.MemIMAPServer, maxSize int64) (*ticket.Store, *Watcher) {
+	t.Helper()
+	rs := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix("d") + "outbox"})
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	pipe := &Pipeline{
+		Store:    store,
+		Authz:    authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
+		Own:      Own{Address: "desk@desk.example", MessageIDDomain: "desk.example", LoopHeader: "X-Maildesk-Loop", DeskID: "d"},
+		Language: "en", Priority: "P3", Log: log,
+	}
+	w := NewWatcher(WatcherConfig{
+		Address: srv.Addr, Security: "none", Username: srv.User, Password: srv.Password, Mailbox: "INBOX",
+		Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine",
+		PollInterval: 200 * time.Millisecond, CommandTimeout: 5 * time.Second, BatchSize: 2, MaxMessageSize: maxSize,
+	}, pipe, log)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		if t.Failed() {
+			t.Logf("watcher log:\n%s", logs.String())
+		}
+	})
+	return store, w
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// The same outcome on every kind of server: with MOVE, with only UIDPLUS
+// (copy, flag, expunge by UID), with neither (copy and flag seen), with and
+// without IDLE.
+func TestWatcherServerCapabilities(t *testing.T) {
+	tests := []struct {
+		name      string
+		caps      imap.CapSet
+		inboxLeft int // originals left behind (no way to remove only ours)
+	}{
+		{"move and idle", nil, 0},
+		{"uidplus without move", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}, imap.CapUIDPlus: {}}, 0},
+		{"neither move nor uidplus", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}}, 3},
+		{"no idle: polling", imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapMove: {}, imap.CapUIDPlus: {}}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{Caps: tt.caps})
+			srv.Append(t, "INBOX", testMail("jan@acme.example", "waiting at start", "a@acme.example"))
+			srv.Append(t, "INBOX", testMail("nobody@else.example", "stranger", "b@else.example"))
+			store, w := runWatcher(t, srv, 0)
+			waitFor(t, "mail waiting at start", func() bool { return len(srv.Mailbox(t, "Processed")) == 1 && len(srv.Mailbox(t, "Rejected")) == 1 })
+
+			// New mail while the watcher waits (IDLE or poll).
+			srv.Append(t, "INBOX", testMail("jan@acme.example", "arrives later", "c@acme.example"))
+			waitFor(t, "mail arriving later", func() bool { return len(srv.Mailbox(t, "Processed")) == 2 })
+			// A few more wake-ups must not process anything twice.
+			time.Sleep(600 * time.Millisecond)
+			if n := len(srv.Mailbox(t, "Processed")); n != 2 {
+				t.Errorf("Processed has %d copies, want 2", n)
+			}
+			if n := len(srv.Mailbox(t, "INBOX")); n != tt.inboxLeft {
+				t.Errorf("INBOX keeps %d mails, want %d", n, tt.inboxLeft)
+			}
+			ts, err := store.List(context.Background())
+			if err != nil || len(ts) != 2 || ts[0].Subject != "waiting at start" || ts[1].Subject != "arrives later" {
+				t.Fatalf("tickets %+v %v", ts, err)
+			}
+			if st := w.Status(); st.State != "idle" && st.State != "polling" {
+				t.Errorf("status %+v, want idle or polling", st)
+			}
+		})
+	}
+}
+
+// A mail the server says is larger than the limit is quarantined without
+// being parsed, and the next mail is processed.
+func TestWatcherQuarantinesAndContinues(t *testing.T) {
+	srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{})
+	big := append(testMail("jan@acme.example", "big", "big@acme.example"), bytes.Repeat([]byte("x"), 4096)...)
+	srv.Append(t, "INBOX", big)
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "small", "small@acme.example"))
+	store, _ := runWatcher(t, srv, 2048)
+	waitFor(t, "both handled", func() bool {
+		return len(srv.Mailbox(t, "Quarantine")) == 1 && len(srv.Mailbox(t, "Processed")) == 1
+	})
+	if ts, _ := store.List(context.Background()); len(ts) != 1 || ts[0].Subject != "small" {
+		t.Fatalf("tickets %+v", ts)
+	}
+}
+
+// A server that greets and then goes silent must not hang the watcher: the
+// watchdog closes the connection and the watcher reports and reconnects.
+func TestWatcherSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var accepted atomic.Int32
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			go func() {
+				defer c.Close()
+				c.Write([]byte("* OK IMAP4rev1 ready\r\n"))
+				io.Copy(io.Discard, c) // read everything, answer nothing
+			}()
+		}
+	}()
+	w := NewWatcher(WatcherConfig{Address: ln.Addr().String(), Security: "none", Username: "u", Password: "p",
+		Mailbox: "INBOX", Processed: "P", Rejected: "R", Quarantine: "Q", CommandTimeout: 300 * time.Millisecond}, &Pipeline{}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	waitFor(t, "watchdog to end the silent session", func() bool {
+		st := w.Status()
+		return st.Reconnects >= 1 && strings.Contains(st.LastError, "login")
+	})
+	waitFor(t, "a reconnect", func() bool { return accepted.Load() >= 2 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
+
+// While Redis is down no mail leaves the inbox; once it is back the mail
+// is processed. Nothing is lost or made twice.
+func TestWatcherRedisOutage(t *testing.T) {
+	srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{})
+	rs := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
+	defer rdb.Close()
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix("d") + "outbox"})
+	pipe := &Pipeline{Store: store, Authz: authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
+		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler)}
+	w := NewWatcher(WatcherConfig{Address: srv.Addr, Security: "none", Username: srv.User, Password: srv.Password,
+		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine", CommandTimeout: 5 * time.Second}, pipe, slog.New(slog.DiscardHandler))
+	rs.Stop()
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "during outage", "o@acme.example"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	waitFor(t, "the commit failure to be reported", func() bool { return strings.Contains(w.Status().LastError, "commit") })
+	if n := len(srv.Mailbox(t, "INBOX")); n != 1 {
+		t.Fatalf("INBOX has %d mails during the outage, want the mail kept", n)
+	}
+	rs.Restart(t)
+	waitFor(t, "processing after Redis is back", func() bool { return len(srv.Mailbox(t, "Processed")) == 1 })
+	if ts, err := store.List(context.Background()); err != nil || len(ts) != 1 {
+		t.Fatalf("tickets %+v %v", ts, err)
+	}
+}
