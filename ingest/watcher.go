@@ -377,6 +377,10 @@ func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.U
 	if ferr != nil {
 		return ferr
 	}
+	// On shutdown part of the batch was skipped: it must be fetched again.
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
 	// Mail that stayed (servers without MOVE/UIDPLUS) is not fetched again.
 	w.next = max(w.next, uids[len(uids)-1]+1)
 	return nil
