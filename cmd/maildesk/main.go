@@ -23,6 +23,10 @@ Usage:
   maildesk check-config --config FILE    validate the configuration and the contacts file
   maildesk tickets list --config FILE [--json]
   maildesk tickets show --config FILE [--json] NUMBER
+  maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
+                                         run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
+  maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]
+                                         send one mail to a running demo
   maildesk version
 `
 
@@ -48,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckConfig(args[1:], stdout)
 	case "tickets":
 		err = cmdTickets(ctx, args[1:], stdout)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "maildesk", versionString())
 		return 0
