@@ -1,0 +1,208 @@
+package ingest
+
+import (
+	"net/textproto"
+	"strings"
+)
+
+// Own describes the desk so that its own outgoing mail coming back is
+// recognised.
+type Own struct {
+	Address         string // desk address, e.g. servicedesk@desk.example
+	MessageIDDomain string // domain used in the Message-IDs the desk generates, e.g. desk.example
+	LoopHeader      string // header the desk puts on all its mail, e.g. "X-Maildesk-Loop"; value = DeskID
+	DeskID          string
+}
+
+// Classify decides which Class a mail belongs to. The reason names the
+// header that decided, e.g. "Auto-Submitted: auto-replied". Checks run in
+// the order Loop (own mail), Bounce, Spam, AutoReply, Generated: the first match wins,
+// so a bounce of our own mail is still Own and never answered.
+func Classify(m *Message, own Own) (Class, string) {
+	if m == nil {
+		return Human, ""
+	}
+	h := headerView(m.Header)
+	if why := ownReason(m, h, own); why != "" {
+		return Loop, why
+	}
+	if why := bounceReason(m, h); why != "" {
+		return Bounce, why
+	}
+	if why := spamReason(h); why != "" {
+		return Spam, why
+	}
+	if why := autoReplyReason(m, h); why != "" {
+		return AutoReply, why
+	}
+	// RFC 3834 asks auto-responders to send from the null sender, so a
+	// null Return-Path on an out-of-office is an AutoReply, not a Bounce.
+	if m.NullReturnPath {
+		return Bounce, "Return-Path: <>"
+	}
+	if why := generatedReason(m, h); why != "" {
+		return Generated, why
+	}
+	return Human, ""
+}
+
+type headerView map[string][]string
+
+func (h headerView) get(key string) (string, bool) {
+	vs, ok := h[textproto.CanonicalMIMEHeaderKey(key)]
+	if !ok || len(vs) == 0 {
+		return "", ok
+	}
+	return strings.TrimSpace(vs[0]), true
+}
+
+func (h headerView) has(key string) bool {
+	_, ok := h[textproto.CanonicalMIMEHeaderKey(key)]
+	return ok
+}
+
+func ownReason(m *Message, h headerView, own Own) string {
+	if own.LoopHeader != "" && own.DeskID != "" {
+		for _, v := range h[textproto.CanonicalMIMEHeaderKey(own.LoopHeader)] {
+			if strings.EqualFold(strings.TrimSpace(v), own.DeskID) {
+				return own.LoopHeader + ": " + own.DeskID
+			}
+		}
+	}
+	if own.Address != "" && strings.EqualFold(m.From.Address, own.Address) {
+		return "From: " + m.From.Address
+	}
+	if own.MessageIDDomain != "" {
+		id := strings.ToLower(m.MessageID)
+		if strings.HasSuffix(id, "@"+strings.ToLower(own.MessageIDDomain)) && strings.Contains(id, ".maildesk.") {
+			return "Message-ID: <" + m.MessageID + ">"
+		}
+	}
+	return ""
+}
+
+func localPart(addr string) string {
+	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
+		return addr[:at]
+	}
+	return addr
+}
+
+func bounceReason(m *Message, h headerView) string {
+	if m.ContentType == "multipart/report" {
+		ct, _ := h.get("Content-Type")
+		_, params := parseParamHeader(ct)
+		if rt := strings.ToLower(params["report-type"]); rt == "delivery-status" || rt == "global-delivery-status" {
+			return "Content-Type: multipart/report; report-type=" + rt
+		}
+	}
+	for _, a := range m.Attachments {
+		if a.ContentType == "message/delivery-status" || a.ContentType == "message/global-delivery-status" {
+			return "Content-Type: " + a.ContentType + " part"
+		}
+	}
+	// "From: MAILER-DAEMON (Mail Delivery System)" has no address: look at
+	// the first word of the raw header then.
+	sender := m.From.Address
+	if sender == "" {
+		v, _ := h.get("From")
+		if f := strings.Fields(stripComments(v)); len(f) > 0 {
+			sender = strings.Trim(f[0], "<>\"")
+		}
+	}
+	switch lp := strings.ToLower(localPart(sender)); lp {
+	case "mailer-daemon", "postmaster":
+		return "From: " + sender
+	}
+	if h.has("X-Failed-Recipients") {
+		return "X-Failed-Recipients present"
+	}
+	return ""
+}
+
+func spamReason(h headerView) string {
+	if v, _ := h.get("X-Spam-Flag"); strings.EqualFold(v, "yes") {
+		return "X-Spam-Flag: " + v
+	}
+	if v, _ := h.get("X-Spam-Status"); len(v) >= 3 && strings.EqualFold(v[:3], "yes") {
+		return "X-Spam-Status: " + truncate(v, 40)
+	}
+	return ""
+}
+
+// autoReplySubjects are subject prefixes of out-of-office and other
+// automatic answers, lower case.
+var autoReplySubjects = []string{
+	"out of office", "automatic reply", "auto reply", "auto-reply", "autoreply", "auto:",
+	"automatisch antwoord", "afwezigheidsbericht", "abwesenheitsnotiz", "automatische antwort",
+	"réponse automatique", "reponse automatique", "risposta automatica", "respuesta automática",
+}
+
+// autoReplyWords are looser hints, only trusted together with
+// X-Auto-Response-Suppress, which Exchange also puts on other mail.
+var autoReplyWords = []string{
+	"out of office", "out of the office", "automatic reply", "autoreply", "auto-reply", "auto reply",
+	"vacation", "abwesend", "afwezig", "absence", "away from",
+}
+
+func autoReplyReason(m *Message, h headerView) string {
+	if v, ok := h.get("Auto-Submitted"); ok && autoSubmittedKind(v) == "auto-replied" {
+		return "Auto-Submitted: " + v
+	}
+	for _, k := range []string{"X-Autoreply", "X-Autorespond", "X-Autoresponder", "X-MS-Exchange-Inbox-Rules-Loop"} {
+		if h.has(k) {
+			return k + " present"
+		}
+	}
+	if v, _ := h.get("Precedence"); strings.EqualFold(v, "auto_reply") {
+		return "Precedence: " + v
+	}
+	subj := strings.ToLower(m.Subject)
+	for _, p := range autoReplySubjects {
+		if strings.HasPrefix(subj, p) {
+			return "Subject: " + truncate(m.Subject, 40)
+		}
+	}
+	if v, ok := h.get("X-Auto-Response-Suppress"); ok {
+		lv := strings.ToLower(v)
+		if strings.Contains(lv, "all") || strings.Contains(lv, "oof") || strings.Contains(lv, "autoreply") {
+			for _, w := range autoReplyWords {
+				if strings.Contains(subj, w) {
+					return "X-Auto-Response-Suppress: " + v + " with subject " + truncate(m.Subject, 40)
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// autoSubmittedKind returns the keyword of an Auto-Submitted value without
+// its parameters and comments.
+func autoSubmittedKind(v string) string {
+	v, _ = parseParamHeader(v)
+	return strings.ToLower(strings.TrimSpace(v))
+}
+
+func generatedReason(m *Message, h headerView) string {
+	if v, ok := h.get("Auto-Submitted"); ok {
+		if k := autoSubmittedKind(v); k != "no" && k != "" {
+			return "Auto-Submitted: " + v
+		}
+	}
+	if v, _ := h.get("Precedence"); v != "" {
+		switch strings.ToLower(v) {
+		case "bulk", "list", "junk":
+			return "Precedence: " + v
+		}
+	}
+	for _, k := range []string{"List-Id", "List-Unsubscribe", "X-Autogenerated"} {
+		if h.has(k) {
+			return k + " present"
+		}
+	}
+	lp := strings.NewReplacer("-", "", "_", "", ".", "").Replace(strings.ToLower(localPart(m.From.Address)))
+	if strings.HasPrefix(lp, "noreply") || strings.HasPrefix(lp, "donotreply") {
+		return "From: " + m.From.Address
+	}
+	return ""
+}

@@ -1,0 +1,137 @@
+package ingest
+
+import (
+	"strings"
+	"testing"
+)
+
+var testOwn = Own{
+	Address:         "servicedesk@desk.example",
+	MessageIDDomain: "desk.example",
+	LoopHeader:      "X-Maildesk-Loop",
+	DeskID:          "acme-it",
+}
+
+func TestClassify(t *testing.T) {
+	tests := []struct {
+		name   string
+		header string // header lines added to a plain human mail
+		from   string
+		body   string
+		want   Class
+		reason string // substring of the reason
+	}{
+		// Loop: the desk's own mail coming back.
+		{name: "loop header", header: "X-Maildesk-Loop: acme-it", want: Loop, reason: "X-Maildesk-Loop: acme-it"},
+		{name: "loop header other desk", header: "X-Maildesk-Loop: other-desk", want: Human},
+		{name: "own from address", from: "Service Desk <ServiceDesk@Desk.Example>", want: Loop, reason: "From:"},
+		{name: "own message id", header: "Message-ID: <ack.SD-1.acme-it.maildesk.1a2b@desk.example>", want: Loop, reason: "Message-ID"},
+		{name: "foreign id on our domain", header: "Message-ID: <123.abc@desk.example>", want: Human},
+		{name: "loop beats bounce", header: "X-Maildesk-Loop: acme-it\nReturn-Path: <>", want: Loop},
+
+		// Bounce.
+		{name: "dsn report", header: "Content-Type: multipart/report; report-type=delivery-status; boundary=b",
+			body: "--b\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nAction: failed\n--b--\n", want: Bounce, reason: "report-type=delivery-status"},
+		{name: "delivery-status part", header: "Content-Type: multipart/mixed; boundary=b",
+			body: "--b\n\nfailed\n--b\nContent-Type: message/delivery-status\n\nAction: failed\n--b--\n", want: Bounce, reason: "message/delivery-status"},
+		{name: "null return path", header: "Return-Path: <>", want: Bounce, reason: "Return-Path: <>"},
+		{name: "mailer-daemon", from: "Mail Delivery System <MAILER-DAEMON@mx.example.com>", want: Bounce, reason: "MAILER-DAEMON"},
+		{name: "bare mailer-daemon", from: "MAILER-DAEMON (Mail Delivery System)", want: Bounce, reason: "MAILER-DAEMON"},
+		{name: "postmaster", from: "postmaster@example.com", want: Bounce},
+		{name: "x-failed-recipients", header: "X-Failed-Recipients: nobody@example.com", want: Bounce, reason: "X-Failed-Recipients"},
+
+		// Spam.
+		{name: "spam flag", header: "X-Spam-Flag: YES", want: Spam, reason: "X-Spam-Flag"},
+		{name: "spam status", header: "X-Spam-Status: Yes, score=9.1", want: Spam, reason: "X-Spam-Status"},
+		{name: "spam status no", header: "X-Spam-Status: No, score=0.1", want: Human},
+
+		// AutoReply.
+		{name: "auto-replied", header: "Auto-Submitted: auto-replied", want: AutoReply, reason: "Auto-Submitted: auto-replied"},
+		{name: "auto-replied with comment", header: "Auto-Submitted: auto-replied (vacation)", want: AutoReply},
+		{name: "x-autoreply", header: "X-Autoreply: yes", want: AutoReply, reason: "X-Autoreply"},
+		{name: "x-autorespond", header: "X-Autorespond: 1", want: AutoReply},
+		{name: "x-autoresponder", header: "X-Autoresponder: 1", want: AutoReply},
+		{name: "exchange rules loop", header: "X-MS-Exchange-Inbox-Rules-Loop: user@example.com", want: AutoReply, reason: "Inbox-Rules-Loop"},
+		{name: "precedence auto_reply", header: "Precedence: auto_reply", want: AutoReply},
+		{name: "suppress with ooo subject", header: "X-Auto-Response-Suppress: All\nSubject: I am on vacation", want: AutoReply, reason: "X-Auto-Response-Suppress"},
+		{name: "suppress alone", header: "X-Auto-Response-Suppress: All", want: Human},
+		{name: "null sender out of office", header: "Return-Path: <>\nAuto-Submitted: auto-replied", want: AutoReply},
+		{name: "subject out of office", header: "Subject: Out of Office: Re: printer", want: AutoReply, reason: "Subject"},
+		{name: "subject automatic reply", header: "Subject: Automatic reply: printer", want: AutoReply},
+		{name: "subject dutch", header: "Subject: Automatisch antwoord: printer", want: AutoReply},
+		{name: "subject dutch absence", header: "Subject: Afwezigheidsbericht", want: AutoReply},
+		{name: "subject autoreply", header: "Subject: Autoreply: printer", want: AutoReply},
+		{name: "subject auto:", header: "Subject: AUTO: Jan is out", want: AutoReply},
+		{name: "subject german", header: "Subject: Abwesenheitsnotiz: printer", want: AutoReply},
+		{name: "subject french", header: "Subject: =?utf-8?q?R=C3=A9ponse_automatique?=: printer", want: AutoReply},
+
+		// Generated.
+		{name: "auto-generated", header: "Auto-Submitted: auto-generated", want: Generated, reason: "Auto-Submitted: auto-generated"},
+		{name: "auto-notified", header: "Auto-Submitted: auto-notified", want: Generated},
+		{name: "auto-submitted no", header: "Auto-Submitted: no", want: Human},
+		{name: "precedence bulk", header: "Precedence: bulk", want: Generated, reason: "Precedence: bulk"},
+		{name: "precedence list", header: "Precedence: list", want: Generated},
+		{name: "precedence junk", header: "Precedence: junk", want: Generated},
+		{name: "list-id", header: "List-Id: <users.lists.example.com>", want: Generated, reason: "List-Id"},
+		{name: "list-unsubscribe", header: "List-Unsubscribe: <mailto:leave@example.com>", want: Generated},
+		{name: "x-autogenerated", header: "X-Autogenerated: Reply", want: Generated},
+		{name: "no-reply", from: "no-reply@shop.example", want: Generated, reason: "From:"},
+		{name: "noreply", from: "NoReply <noreply@shop.example>", want: Generated},
+		{name: "do-not-reply", from: "do-not-reply@shop.example", want: Generated},
+		{name: "donotreply", from: "donotreply@shop.example", want: Generated},
+
+		// Human mail that must stay Human.
+		{name: "plain", want: Human},
+		{name: "reply", header: "In-Reply-To: <ack.SD-1.acme-it.maildesk.1a2b@desk.example>\nSubject: Re: [SD-1] printer", want: Human},
+		{name: "office in subject", header: "Subject: New office chairs for the 3rd floor", want: Human},
+		{name: "reply to an out of office", header: "Subject: Re: Out of Office: printer", want: Human},
+		{name: "automation topic", header: "Subject: Automatic replies do not work in Outlook", want: Human},
+		{name: "reply-to noreply", header: "Reply-To: noreply@example.com", want: Human},
+		{name: "human named auto", from: "Auto Mechanic <autoshop@example.com>", want: Human},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := tt.from
+			if from == "" {
+				from = "Jan de Vries <jan@example.nl>"
+			}
+			header := tt.header
+			if !strings.Contains(header, "Subject:") {
+				header += "\nSubject: Printer broken"
+			}
+			if !strings.Contains(header, "Message-ID:") {
+				header += "\nMessage-ID: <CAF1@mail.example.nl>"
+			}
+			body := tt.body
+			if body == "" {
+				body = "The printer is broken.\n"
+			}
+			raw := "From: " + from + "\nTo: servicedesk@desk.example\n" + strings.TrimPrefix(header, "\n") + "\n\n" + body
+			m := parseString(t, raw, Limits{})
+			got, why := Classify(m, testOwn)
+			if got != tt.want {
+				t.Fatalf("Classify = %v (%q), want %v", got, why, tt.want)
+			}
+			if got != Human && why == "" {
+				t.Errorf("a machine class needs a reason")
+			}
+			if !strings.Contains(why, tt.reason) {
+				t.Errorf("reason %q does not name %q", why, tt.reason)
+			}
+		})
+	}
+}
+
+func TestClassifyEmptyOwn(t *testing.T) {
+	// A desk without configured identity must not call everything its own.
+	m := parseString(t, "From: jan@example.nl\nSubject: x\n\nbody\n", Limits{})
+	if got, why := Classify(m, Own{}); got != Human {
+		t.Errorf("Classify = %v (%q), want Human", got, why)
+	}
+	if got, _ := Classify(&Message{}, Own{}); got != Human {
+		t.Errorf("empty message: %v", got)
+	}
+	if got, _ := Classify(nil, testOwn); got != Human {
+		t.Errorf("nil message: %v", got)
+	}
+}

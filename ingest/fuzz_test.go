@@ -1,0 +1,120 @@
+package ingest
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+	"unicode/utf8"
+)
+
+// fuzzLimits are small so that the fuzzer reaches every limit quickly.
+var fuzzLimits = Limits{MaxSize: 1 << 20, MaxParts: 50, MaxDepth: 8, MaxText: 4096}
+
+func addSeeds(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("testdata", "*.eml"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range []string{
+		"",
+		"Subject: x\n\nbody",
+		"Subject: =?utf-8?q?=C3?= =?x?b?====?=\nContent-Type: multipart/mixed; boundary=a\n\n--a\n--a\n\n--a--",
+		"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=a\n\n--a\n--a--\n",
+		"Content-Type: text/html\n\n<a\nhref=x>y</a><<<>>><!--<script><style>&#99999999999;&amp",
+		"Content-Type: text/plain; charset*0*=utf-8''%E2; charset*1*=%82%AC; format=flowed\nContent-Transfer-Encoding: quoted-printable\n\n=E2=82=AC =\n \n",
+	} {
+		f.Add([]byte(s))
+	}
+}
+
+// parseBounded runs Parse with a deadline: a hang is a bug as much as a
+// panic is.
+func parseBounded(t *testing.T, data []byte) (*Message, error) {
+	t.Helper()
+	type result struct {
+		m   *Message
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		m, err := Parse(bytes.NewReader(data), fuzzLimits)
+		done <- result{m, err}
+	}()
+	select {
+	case r := <-done:
+		if errors.Is(r.err, errInternal) {
+			t.Fatalf("Parse recovered from a panic: %v", r.err)
+		}
+		return r.m, r.err
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Parse did not return within 10 s on %d bytes", len(data))
+		return nil, nil
+	}
+}
+
+func checkMessage(t *testing.T, data []byte, m *Message) {
+	t.Helper()
+	if m.Size != int64(len(data)) || m.ContentHash != sum(string(data)) {
+		t.Errorf("Size/ContentHash do not cover the input: %d vs %d", m.Size, len(data))
+	}
+	if len(m.Text) > fuzzLimits.MaxText {
+		t.Errorf("Text is %d bytes, over MaxText", len(m.Text))
+	}
+	if len(m.Attachments) > fuzzLimits.MaxParts {
+		t.Errorf("%d attachments, over MaxParts", len(m.Attachments))
+	}
+	if len(m.Warnings) > maxWarnings {
+		t.Errorf("%d warnings", len(m.Warnings))
+	}
+	for what, s := range map[string]string{"Text": m.Text, "Subject": m.Subject, "From.Name": m.From.Name, "From.Address": m.From.Address} {
+		if !utf8.ValidString(s) {
+			t.Errorf("%s is not valid UTF-8: %q", what, s)
+		}
+	}
+	for _, a := range m.Attachments {
+		if !utf8.ValidString(a.Filename) || a.Filename == "" || len(a.SHA256) != 64 || a.Size < 0 {
+			t.Errorf("bad attachment %+v", a)
+		}
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseBounded(t, data)
+		if err != nil {
+			if !errors.Is(err, ErrNotMail) && !errors.Is(err, ErrTooLarge) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			return
+		}
+		checkMessage(t, data, m)
+	})
+}
+
+func FuzzClassify(f *testing.F) {
+	addSeeds(f)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseBounded(t, data)
+		if err != nil {
+			return
+		}
+		c, why := Classify(m, testOwn)
+		if c < Human || c > Loop {
+			t.Fatalf("class %d out of range", c)
+		}
+		if c != Human && why == "" {
+			t.Fatalf("class %v without a reason", c)
+		}
+	})
+}
