@@ -1757,16 +1757,11 @@ func decodeUTF7(b []byte) string {
 	return strings.ToValidUTF8(out.String(), "\uFFFD")
 }
 
-// decodeWords decodes RFC 2047 encoded words, leniently: words inside other
-// text or quotes, spaces inside Q words, missing padding, and adjacent words
-// whose bytes only make a character together. It returns the charsets it
-// could not decode; those words are kept as decoded bytes.
-func decodeWords(s string) (string, []string) {
-	return decodeWordsHint(s, "")
-}
-
-// decodeWordsHint is decodeWords with a charset for raw 8-bit text between
-// the words.
+// decodeWordsHint decodes RFC 2047 encoded words, leniently: words inside
+// other text or quotes, spaces inside Q words, missing padding, and adjacent
+// words whose bytes only make a character together. hint is the charset for
+// raw 8-bit text between the words. It returns the charsets it could not
+// decode; those words are kept as decoded bytes.
 func decodeWordsHint(s, hint string) (string, []string) {
 	raw := func(t string) string {
 		return guess8bit([]byte(t), hint)

@@ -133,15 +133,17 @@ func TestWatcherServerCapabilities(t *testing.T) {
 }
 
 // A mail the server says is larger than the limit is quarantined without
-// being parsed, and the next mail is processed.
+// being parsed, so is one that is no mail at all, and the next mail is
+// processed.
 func TestWatcherQuarantinesAndContinues(t *testing.T) {
 	srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{})
 	big := append(testMail("jan@acme.example", "big", "big@acme.example"), bytes.Repeat([]byte("x"), 4096)...)
 	srv.Append(t, "INBOX", big)
+	srv.Append(t, "INBOX", []byte("\x00\x01 this is not a mail at all\r\n"))
 	srv.Append(t, "INBOX", testMail("jan@acme.example", "small", "small@acme.example"))
 	store, _ := runWatcher(t, srv, 2048)
-	waitFor(t, "both handled", func() bool {
-		return len(srv.Mailbox(t, "Quarantine")) == 1 && len(srv.Mailbox(t, "Processed")) == 1
+	waitFor(t, "all handled", func() bool {
+		return len(srv.Mailbox(t, "Quarantine")) == 2 && len(srv.Mailbox(t, "Processed")) == 1
 	})
 	if ts, _ := store.List(context.Background()); len(ts) != 1 || ts[0].Subject != "small" {
 		t.Fatalf("tickets %+v", ts)
