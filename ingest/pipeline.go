@@ -6,6 +6,8 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"regexp"
+	"sync"
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
@@ -52,15 +54,22 @@ type Authorizer interface {
 // authorise, commit. It never touches IMAP; the watcher moves the mail
 // according to the Result once Process returned without error.
 type Pipeline struct {
-	Store  Committer
-	Authz  Authorizer
-	Limits Limits
-	Own    Own
+	Store Committer
+	// Threads finds the ticket a follow-up belongs to; nil: every mail is new.
+	Threads Threads
+	// TicketPrefix is the desk's ticket prefix, for the subject tag.
+	TicketPrefix string
+	Authz        Authorizer
+	Limits       Limits
+	Own          Own
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
 	Log      *slog.Logger
 	Now      func() time.Time
+
+	tagOnce sync.Once
+	tag     *regexp.Regexp
 }
 
 // Result is what happened to one mail.
@@ -71,6 +80,7 @@ type Result struct {
 	Reason    string // why Rejected or Quarantined
 	Replay    bool   // the outcome had been committed before
 	Notified  bool   // an acknowledgement or notice was queued
+	FollowUp  bool   // appended to an existing ticket
 }
 
 // Process commits the outcome of the mail read from r. A mail that cannot
@@ -99,6 +109,37 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	now := p.now()
 	res := Result{MessageID: msg.MessageID}
 
+	// A follow-up from the ticket's own side joins its ticket, an
+	// auto-reply too (recorded, changing nothing). Loops, spam and bounces
+	// never thread.
+	if p.Threads != nil && (class == Human || class == Generated || class == AutoReply) {
+		p.tagOnce.Do(func() {
+			if p.TicketPrefix != "" {
+				p.tag = tagPattern(p.TicketPrefix)
+			}
+		})
+		t, err := p.findTicket(ctx, msg)
+		if err != nil {
+			return res, err
+		}
+		if t != nil && p.mayFollowUp(t, msg.From.Address) {
+			kind := ticket.EventReply
+			if class == AutoReply {
+				kind = ticket.EventAutoReply
+			}
+			fresh, quoted := SplitQuoted(msg.Text)
+			cr, err := p.Threads.Append(ctx, dedupe, t.Number, ticket.Event{
+				At: now, Kind: kind, From: msg.From.Address, MessageID: msg.MessageID,
+				Subject: msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
+			})
+			if err != nil {
+				return res, err
+			}
+			res.Outcome, res.Ticket, res.Replay, res.FollowUp = Processed, t.Number, !cr.Created, true
+			return res, nil
+		}
+	}
+
 	// Mail from machines is never answered; whether it may still become a
 	// ticket depends on the kind: a monitoring alert from an authorised
 	// address may, an out-of-office reply to our acknowledgement may not.
@@ -125,10 +166,11 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 				Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
 			}.Fields()
 		}
+		fresh, quoted := SplitQuoted(msg.Text)
 		cr, err := p.Store.Create(ctx, dedupe, ticket.New{
 			Subject: msg.Subject, Priority: p.Priority, Customer: d.Customer.ID,
 			Contact: d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
-			MessageID: msg.MessageID, Text: msg.Text, Source: src, CreatedAt: now,
+			MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: src, CreatedAt: now,
 		}, note)
 		if err != nil {
 			return res, err

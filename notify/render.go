@@ -336,3 +336,17 @@ func truncateRunes(s string, n int) string {
 	}
 	return s
 }
+
+// MessageID is the Message-ID (without brackets) that n is sent with, so
+// that the desk can thread replies to it.
+func MessageID(desk Desk, n Notification) (string, error) {
+	domain, _, err := deskDomain(desk)
+	if err != nil {
+		return "", err
+	}
+	to, err := mail.ParseAddress(n.To)
+	if err != nil {
+		return "", fmt.Errorf("message id of %q: %w: recipient %q: %v", n.ID, ErrInvalidNotification, n.To, err)
+	}
+	return messageID(desk.ID, domain, n.Kind, cleanHeaderText(n.Ticket), to.Address, n.ID), nil
+}

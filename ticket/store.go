@@ -69,6 +69,7 @@ func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string)
 		"created_at", t.CreatedAt.UTC().Format(time.RFC3339Nano),
 		"message_id", t.MessageID,
 		"text", t.Text,
+		"quoted", t.Quoted,
 		"src_mailbox", t.Source.Mailbox,
 		"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
 		"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
@@ -203,6 +204,7 @@ func fromHash(m map[string]string) *Ticket {
 		Language:    m["language"],
 		MessageID:   m["message_id"],
 		Text:        m["text"],
+		Quoted:      m["quoted"],
 		Source:      Source{Mailbox: m["src_mailbox"]},
 	}
 	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
@@ -214,6 +216,9 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	if v, err := time.Parse(time.RFC3339Nano, m["acknowledged_at"]); err == nil {
 		t.AcknowledgedAt = &v
+	}
+	if v, err := time.Parse(time.RFC3339Nano, m["updated_at"]); err == nil {
+		t.UpdatedAt = &v
 	}
 	return t
 }

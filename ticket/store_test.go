@@ -183,3 +183,54 @@ func TestKeysShareHashTag(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendAndThreadLookup(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "m1@acme.example", New{Subject: "x", MessageID: "m1@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RecordSent(ctx, "ack.sd-1.acme-it.maildesk.1a@desk.example", "SD-1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Reject(ctx, "r1@x", Rejection{Sender: "s@x"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
+	ev := Event{At: at, Kind: EventReply, From: "jan@acme.example", MessageID: "m2@acme.example", Text: "still broken"}
+	r, err := s.Append(ctx, "m2@acme.example", "SD-1", ev)
+	if err != nil || r != (Result{Number: "SD-1", Created: true}) {
+		t.Fatalf("append = %+v %v", r, err)
+	}
+	if r, err := s.Append(ctx, "m2@acme.example", "SD-1", ev); err != nil || r.Created {
+		t.Fatalf("replayed append = %+v %v, want no-op", r, err)
+	}
+	if _, err := s.Append(ctx, "m3@acme.example", "SD-9", ev); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("append to missing ticket: %v", err)
+	}
+	evs, err := s.Events(ctx, "SD-1")
+	if err != nil || len(evs) != 1 || evs[0].Text != "still broken" || !evs[0].At.Equal(at) {
+		t.Fatalf("events %+v %v", evs, err)
+	}
+	if tk, _ := s.Get(ctx, "SD-1"); tk.UpdatedAt == nil || !tk.UpdatedAt.Equal(at) {
+		t.Fatalf("updated_at not set: %+v", tk)
+	}
+	tests := []struct {
+		ids  []string
+		want string
+	}{
+		{[]string{"m1@acme.example"}, "SD-1"},                           // the mail that made it
+		{[]string{"m2@acme.example"}, "SD-1"},                           // a follow-up
+		{[]string{"ack.sd-1.acme-it.maildesk.1a@desk.example"}, "SD-1"}, // a mail the desk sent
+		{[]string{"unknown@x", "m1@acme.example"}, "SD-1"},              // the first known one
+		{[]string{"r1@x"}, ""},                                          // a rejected mail is no thread
+		{[]string{"unknown@x"}, ""},
+		{nil, ""},
+	}
+	for _, tt := range tests {
+		got, err := s.FindByMessageID(ctx, tt.ids...)
+		if err != nil || got != tt.want {
+			t.Errorf("FindByMessageID(%v) = %q, %v; want %q", tt.ids, got, err, tt.want)
+		}
+	}
+}

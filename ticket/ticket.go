@@ -12,8 +12,8 @@ const (
 	StatusNew = "new"
 )
 
-// Ticket is one ticket as stored. Text is the mail's body as text, capped
-// by ingest: Redis holds no raw mail, the original stays in IMAP (Source).
+// Ticket is one ticket as stored. Redis holds no raw mail: the original
+// stays in IMAP (Source).
 type Ticket struct {
 	Number         string     `json:"number"`
 	Subject        string     `json:"subject"`
@@ -27,7 +27,11 @@ type Ticket struct {
 	MessageID      string     `json:"message_id"`
 	Source         Source     `json:"source"`
 	AcknowledgedAt *time.Time `json:"acknowledged_at,omitempty"`
-	Text           string     `json:"text,omitempty"`
+	UpdatedAt      *time.Time `json:"updated_at,omitempty"`
+	// Text is what the contact wrote; Quoted the history and signature
+	// below it, kept apart so that the new text shows first.
+	Text   string `json:"text,omitempty"`
+	Quoted string `json:"quoted,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -49,6 +53,7 @@ type New struct {
 	Language    string
 	MessageID   string
 	Text        string
+	Quoted      string
 	Source      Source
 	CreatedAt   time.Time
 }

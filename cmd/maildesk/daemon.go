@@ -106,8 +106,10 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	})
 	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
 	pipe := &ingest.Pipeline{
-		Store:    d.store,
-		Authz:    authz.NewDirectory(cfg.Customers),
+		Store:        d.store,
+		Threads:      d.store,
+		TicketPrefix: cfg.Desk.TicketPrefix,
+		Authz:        authz.NewDirectory(cfg.Customers),
 		Limits:   ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
 		Own:      ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
 		Language: cfg.Desk.Language,
@@ -122,22 +124,16 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
 		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
 	}, pipe, log)
+	desk := notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language}
 	sm := cfg.SMTP
 	mailer := notify.NewMailer(notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
 		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
-	}, notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language})
+	}, desk)
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
-		Delivered: func(ctx context.Context, n notify.Notification) {
-			if n.Kind != notify.Ack {
-				return
-			}
-			if err := d.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {
-				log.Warn("cannot record acknowledgement", "ticket", n.Ticket, "err", err)
-			}
-		},
+		Delivered: func(ctx context.Context, n notify.Notification) { d.delivered(ctx, desk, n) },
 	}
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, ticket.KeyPrefix(cfg.Desk.ID), log)
 	// The outbox job needs no once-per-tick claim: the consumer group already
@@ -146,6 +142,25 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// delivered records what a delivered notification means for its ticket: a
+// reply to it threads by its Message-ID, and an acknowledgement is done.
+func (d *daemon) delivered(ctx context.Context, desk notify.Desk, n notify.Notification) {
+	if n.Ticket == "" {
+		return
+	}
+	log := d.log.With("ticket", n.Ticket, "notification", n.ID)
+	if id, err := notify.MessageID(desk, n); err != nil {
+		log.Warn("cannot compute message id of sent mail", "err", err)
+	} else if err := d.store.RecordSent(ctx, id, n.Ticket); err != nil {
+		log.Warn("cannot record sent mail for threading", "err", err)
+	}
+	if n.Kind == notify.Ack {
+		if err := d.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {
+			log.Warn("cannot record acknowledgement", "err", err)
+		}
+	}
 }
 
 // sendOutbox is the cron job that delivers acknowledgements and notices.

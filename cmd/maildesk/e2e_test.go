@@ -271,13 +271,22 @@ func TestEndToEnd(t *testing.T) {
 	// The acknowledgement reaches Jan's own mailbox.
 	eventually(t, 10*time.Second, "ack in jan's mailbox", func() bool { return e.count("jan@acme.example", "INBOX") == 1 })
 
+	// Jan answers the acknowledgement: his reply joins SD-1, no new ticket,
+	// no new acknowledgement.
+	ackID := header(e.dc.Mailbox(t, "jan@acme.example", "INBOX")[0].Raw, "Message-ID")
+	e.deliver(mail("Jan Jansen <jan@acme.example>", "Re: [SD-1] Printer kapot", "r1@acme.example", "In-Reply-To: "+ackID, "References: <m1@acme.example> "+ackID))
+	eventually(t, 10*time.Second, "reply moved to Processed", func() bool { return e.count(desk, "Processed") == 2 })
+	if ts := e.tickets(); len(ts) != 1 {
+		t.Fatalf("the reply made a ticket: %+v", ts)
+	}
+
 	// New mail while idling becomes a ticket within seconds.
 	e.deliver(mail("Piet Pieters <piet@acme.example>", "VPN", "m2@acme.example"))
 	eventually(t, 10*time.Second, "ticket SD-2 from new mail", func() bool { return len(e.tickets()) == 2 })
 
 	// The same mail again (a resend, or a second copy): no second ticket or ack.
 	e.deliver(mail("Jan Jansen <jan@acme.example>", "Printer kapot", "m1@acme.example"))
-	eventually(t, 10*time.Second, "duplicate moved", func() bool { return e.count(desk, "Processed") == 3 })
+	eventually(t, 10*time.Second, "duplicate moved", func() bool { return e.count(desk, "Processed") == 4 })
 	stop()
 
 	// A restart with mail still in the inbox processes it; nothing earlier
@@ -302,11 +311,16 @@ func TestEndToEnd(t *testing.T) {
 		Number         string     `json:"number"`
 		AcknowledgedAt *time.Time `json:"acknowledged_at"`
 		Text           string     `json:"text"`
+		Events         []struct {
+			Kind      string `json:"kind"`
+			MessageID string `json:"message_id"`
+		} `json:"events"`
 	}
 	if err := json.Unmarshal(out.Bytes(), &shown); err != nil {
 		t.Fatal(err)
 	}
-	if shown.Number != "SD-1" || shown.AcknowledgedAt == nil || !strings.Contains(shown.Text, "printer") {
+	if shown.Number != "SD-1" || shown.AcknowledgedAt == nil || !strings.Contains(shown.Text, "printer") ||
+		len(shown.Events) != 1 || shown.Events[0].Kind != "reply" || shown.Events[0].MessageID != "r1@acme.example" {
 		t.Errorf("tickets show = %+v", shown)
 	}
 }

@@ -65,8 +65,15 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		events, err := store.Events(ctx, t.Number)
+		if err != nil {
+			return err
+		}
 		if *asJSON {
-			return writeJSON(stdout, t)
+			return writeJSON(stdout, struct {
+				*ticket.Ticket
+				Events []ticket.Event `json:"events"`
+			}{t, events})
 		}
 		ack := "not yet"
 		if t.AcknowledgedAt != nil {
@@ -76,6 +83,13 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			t.Number, t.Subject, t.Status, t.Priority, t.Customer, t.ContactName, t.Contact,
 			t.CreatedAt.In(loc).Format(time.RFC3339), ack, t.MessageID,
 			t.Source.Mailbox, t.Source.UIDValidity, t.Source.UID, strings.TrimSpace(t.Text))
+		if t.Quoted != "" {
+			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
+		}
+		for _, e := range events {
+			fmt.Fprintf(stdout, "\n--- %s %s from %s (Message-ID <%s>)\n%s\n", e.At.In(loc).Format("2006-01-02 15:04"),
+				strings.ReplaceAll(e.Kind, "_", "-"), e.From, e.MessageID, strings.TrimSpace(e.Text))
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: unknown tickets command %q", errUsage, sub)
