@@ -110,11 +110,11 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		Threads:      d.store,
 		TicketPrefix: cfg.Desk.TicketPrefix,
 		Authz:        authz.NewDirectory(cfg.Customers),
-		Limits:   ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
-		Own:      ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
-		Language: cfg.Desk.Language,
-		Priority: cfg.Desk.DefaultPriority,
-		Log:      log,
+		Limits:       ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Own:          ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
+		Language:     cfg.Desk.Language,
+		Priority:     cfg.Desk.DefaultPriority,
+		Log:          log,
 	}
 	im := cfg.IMAP
 	d.watcher = ingest.NewWatcher(ingest.WatcherConfig{
