@@ -41,9 +41,14 @@ type WatcherConfig struct {
 // then waits for new mail with IDLE (or polls), and re-establishes a dropped
 // connection with exponential backoff and jitter.
 type Watcher struct {
+	// Checkpoints, when set, keep next across restarts.
+	Checkpoints Checkpoints
+
 	cfg  WatcherConfig
 	pipe *Pipeline
 	log  *slog.Logger
+	// loaded: the checkpoint has been read once.
+	loaded bool
 
 	mu     sync.Mutex
 	status Status
@@ -53,6 +58,15 @@ type Watcher struct {
 	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
 	next        imap.UID
 	uidValidity uint32
+}
+
+// Checkpoints persist how far the watcher got in a mailbox. Without them a
+// restart fetches again whatever is still in the mailbox, which is safe
+// (commits are idempotent) but, on servers where handled mail stays (no
+// MOVE, no UIDPLUS), copies it to the folders a second time.
+type Checkpoints interface {
+	LoadCheckpoint(ctx context.Context, mailbox string) (ticket.Checkpoint, error)
+	SaveCheckpoint(ctx context.Context, mailbox string, cp ticket.Checkpoint) error
 }
 
 // Status is the watcher's connection state, for health checks and logs.
@@ -224,6 +238,13 @@ func (w *Watcher) session(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
+	if !w.loaded && w.Checkpoints != nil {
+		cp, err := w.Checkpoints.LoadCheckpoint(ctx, w.cfg.Mailbox)
+		if err != nil {
+			return err
+		}
+		w.uidValidity, w.next, w.loaded = cp.Validity, max(imap.UID(cp.Next), 1), true
+	}
 	if sel.UIDValidity != w.uidValidity {
 		// UIDs of another validity mean nothing: rescan. Commits are
 		// idempotent, so mail seen before is not made a ticket twice.
@@ -231,6 +252,9 @@ func (w *Watcher) session(ctx context.Context) error {
 			w.log.Warn("mailbox UIDVALIDITY changed, rescanning", "old", w.uidValidity, "new", sel.UIDValidity)
 		}
 		w.uidValidity, w.next = sel.UIDValidity, 1
+		if err := w.saveCheckpoint(ctx); err != nil {
+			return err
+		}
 	}
 	caps := c.Caps()
 	w.setState("connected", nil)
@@ -383,7 +407,14 @@ func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.U
 	}
 	// Mail that stayed (servers without MOVE/UIDPLUS) is not fetched again.
 	w.next = max(w.next, uids[len(uids)-1]+1)
-	return nil
+	return w.saveCheckpoint(ctx)
+}
+
+func (w *Watcher) saveCheckpoint(ctx context.Context) error {
+	if w.Checkpoints == nil {
+		return nil
+	}
+	return w.Checkpoints.SaveCheckpoint(context.WithoutCancel(ctx), w.cfg.Mailbox, ticket.Checkpoint{Validity: w.uidValidity, Next: uint32(w.next)})
 }
 
 func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, uids []imap.UID) ([]handled, error) {

@@ -219,3 +219,46 @@ func TestWatcherRedisOutage(t *testing.T) {
 		t.Fatalf("tickets %+v %v", ts, err)
 	}
 }
+
+// On a server where handled mail must stay in the inbox (no MOVE, no
+// UIDPLUS), the checkpoint keeps a restarted watcher from handling it again;
+// a checkpoint of another UIDVALIDITY is ignored and the mailbox rescanned.
+func TestWatcherCheckpoint(t *testing.T) {
+	srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{Caps: imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIdle: {}}})
+	rs := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	defer rdb.Close()
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox"})
+	// A checkpoint from a mailbox of another validity must not skip mail.
+	if err := store.SaveCheckpoint(context.Background(), "INBOX", ticket.Checkpoint{Validity: 12345, Next: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	pipe := &Pipeline{Store: store, Authz: authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
+		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler)}
+	run := func() (stop func()) {
+		w := NewWatcher(WatcherConfig{Address: srv.Addr, Security: "none", Username: srv.User, Password: srv.Password,
+			Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine", CommandTimeout: 5 * time.Second}, pipe, slog.New(slog.DiscardHandler))
+		w.Checkpoints = store
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = w.Run(ctx) }()
+		return func() { cancel(); <-done }
+	}
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "one", "1@acme.example"))
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "two", "2@acme.example"))
+	stop := run()
+	waitFor(t, "both copied", func() bool { return len(srv.Mailbox(t, "Processed")) == 2 })
+	stop()
+	cp, _ := store.LoadCheckpoint(context.Background(), "INBOX")
+	if cp.Validity == 12345 || cp.Next != 3 {
+		t.Fatalf("checkpoint %+v, want the mailbox's validity and next 3", cp)
+	}
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "three", "3@acme.example"))
+	stop = run()
+	defer stop()
+	waitFor(t, "the new mail copied", func() bool { return len(srv.Mailbox(t, "Processed")) >= 3 })
+	time.Sleep(300 * time.Millisecond)
+	if n := len(srv.Mailbox(t, "Processed")); n != 3 {
+		t.Fatalf("Processed has %d copies after a restart, want 3: handled mail was copied again", n)
+	}
+}

@@ -124,6 +124,7 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
 		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
 	}, pipe, log)
+	d.watcher.Checkpoints = d.store
 	desk := notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language}
 	sm := cfg.SMTP
 	mailer := notify.NewMailer(notify.SMTPConfig{
