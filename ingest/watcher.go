@@ -212,22 +212,33 @@ func (w *Watcher) dial(wake chan<- struct{}) (*imapclient.Client, error) {
 	return c, nil
 }
 
+// connect dials and logs in. New mail the server reports wakes wake.
+func (w *Watcher) connect(wake chan<- struct{}) (*imapclient.Client, error) {
+	c, err := w.dial(wake)
+	if err != nil {
+		return nil, err
+	}
+	if err := w.guarded(c, "greeting", c.WaitGreeting); err != nil {
+		c.Close()
+		return nil, err
+	}
+	if err := w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
 // session is one connection's life: connect, prepare folders, then drain
 // and wait until the connection fails or ctx ends.
 func (w *Watcher) session(ctx context.Context) error {
 	w.setState("connecting", nil)
 	wake := make(chan struct{}, 1)
-	c, err := w.dial(wake)
+	c, err := w.connect(wake)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if err := w.guarded(c, "greeting", c.WaitGreeting); err != nil {
-		return err
-	}
-	if err := w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
-		return err
-	}
 	if err := w.ensureFolders(c); err != nil {
 		return err
 	}

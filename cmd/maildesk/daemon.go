@@ -116,14 +116,7 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		Priority:     cfg.Desk.DefaultPriority,
 		Log:          log,
 	}
-	im := cfg.IMAP
-	d.watcher = ingest.NewWatcher(ingest.WatcherConfig{
-		Address: im.Address, Security: im.Security, TLSSkipVerify: im.TLSSkipVerify,
-		Username: im.Username, Password: im.Password, Mailbox: im.Mailbox,
-		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox,
-		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
-		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
-	}, pipe, log)
+	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
 	desk := notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language}
 	sm := cfg.SMTP
@@ -143,6 +136,16 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+func watcherConfig(im config.IMAP) ingest.WatcherConfig {
+	return ingest.WatcherConfig{
+		Address: im.Address, Security: im.Security, TLSSkipVerify: im.TLSSkipVerify,
+		Username: im.Username, Password: im.Password, Mailbox: im.Mailbox,
+		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox,
+		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
+		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
+	}
 }
 
 // delivered records what a delivered notification means for its ticket: a

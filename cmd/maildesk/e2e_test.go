@@ -307,6 +307,18 @@ func TestEndToEnd(t *testing.T) {
 	if code := run([]string{"tickets", "show", "--config", e.config, "--json", "sd-1"}, &out, &errOut); code != 0 {
 		t.Fatalf("tickets show exit %d: %s", code, errOut.String())
 	}
+	// The original comes back from IMAP as it arrived.
+	out.Reset()
+	if code := run([]string{"tickets", "raw", "--config", e.config, "SD-1"}, &out, &errOut); code != 0 {
+		t.Fatalf("tickets raw exit %d: %s", code, errOut.String())
+	}
+	if !strings.Contains(out.String(), "Message-ID: <m1@acme.example>") || !strings.Contains(out.String(), "De printer op de tweede verdieping") {
+		t.Errorf("tickets raw printed:\n%s", out.String())
+	}
+	out.Reset()
+	if code := run([]string{"tickets", "show", "--config", e.config, "--json", "sd-1"}, &out, &errOut); code != 0 {
+		t.Fatalf("tickets show exit %d: %s", code, errOut.String())
+	}
 	var shown struct {
 		Number         string     `json:"number"`
 		AcknowledgedAt *time.Time `json:"acknowledged_at"`

@@ -23,6 +23,7 @@ Usage:
   maildesk check-config --config FILE    validate the configuration and the contacts file
   maildesk tickets list --config FILE [--json]
   maildesk tickets show --config FILE [--json] NUMBER
+  maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
   maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]

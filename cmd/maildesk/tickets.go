@@ -5,17 +5,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/ticket"
 )
 
 func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: tickets needs list or show", errUsage)
+		return fmt.Errorf("%w: tickets needs list, show or raw", errUsage)
 	}
 	sub := args[0]
 	fs, path := newFlags("tickets " + sub)
@@ -89,6 +91,19 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		for _, e := range events {
 			fmt.Fprintf(stdout, "\n--- %s %s from %s (Message-ID <%s>)\n%s\n", e.At.In(loc).Format("2006-01-02 15:04"),
 				strings.ReplaceAll(e.Kind, "_", "-"), e.From, e.MessageID, strings.TrimSpace(e.Text))
+		}
+		return nil
+	case "raw":
+		if fs.NArg() != 1 {
+			return fmt.Errorf("%w: tickets raw needs one ticket NUMBER", errUsage)
+		}
+		t, err := store.Get(ctx, fs.Arg(0))
+		if err != nil {
+			return err
+		}
+		w := ingest.NewWatcher(watcherConfig(cfg.IMAP), nil, slog.New(slog.DiscardHandler))
+		if err := w.Raw(ctx, t.Source, t.MessageID, stdout); err != nil {
+			return fmt.Errorf("original of %s (Message-ID <%s>): %w", t.Number, t.MessageID, err)
 		}
 		return nil
 	}
