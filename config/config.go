@@ -240,6 +240,7 @@ var defaults = []struct{ path, value string }{
 	{"desk.timezone", "UTC"},
 	{"desk.default_priority", "P3"},
 	{"desk.notice_interval", "24h"},
+	{"desk.bounce_suppression", "72h"},
 	{"desk.ticket_prefix", "SD"},
 	{"redis.url", "redis://127.0.0.1:6379/0"},
 	// TLS unless told otherwise: a forgotten setting must not send the

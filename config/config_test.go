@@ -104,6 +104,7 @@ func TestMinimalConfigAndDefaults(t *testing.T) {
 		{"desk.Location", cfg.Desk.Location, time.UTC},
 		{"desk.default_priority", cfg.Desk.DefaultPriority, "P3"},
 		{"desk.notice_interval", cfg.Desk.NoticeInterval, Duration(24 * time.Hour)},
+		{"desk.bounce_suppression", cfg.Desk.BounceSuppression, Duration(72 * time.Hour)},
 		{"desk.ticket_prefix", cfg.Desk.TicketPrefix, "SD"},
 		{"redis.url", cfg.Redis.URL, "redis://127.0.0.1:6379/0"},
 		{"imap.security", cfg.IMAP.Security, "none"},
@@ -177,6 +178,7 @@ func TestValidation(t *testing.T) {
 		{name: "desk.default_priority", old: "desk:\n", new: "desk:\n  default_priority: P5\n", path: "desk.default_priority", line: 2, reason: `must be one of P1, P2, P3, P4 (got "P5")`},
 		{name: "desk.notice_interval zero", old: "desk:\n", new: "desk:\n  notice_interval: 0s\n", path: "desk.notice_interval", line: 2, reason: "more than 0"},
 		{name: "desk.notice_interval negative", old: "desk:\n", new: "desk:\n  notice_interval: -1h\n", path: "desk.notice_interval", line: 2, reason: "more than 0"},
+		{name: "desk.bounce_suppression zero", old: "desk:\n", new: "desk:\n  bounce_suppression: 0s\n", path: "desk.bounce_suppression", line: 2, reason: "more than 0"},
 
 		// redis
 		{name: "redis.url scheme", new: "redis:\n  url: http://127.0.0.1:6379\n", path: "redis.url", line: 14, reason: `scheme must be one of redis, rediss, unix (got "http")`},

@@ -36,6 +36,9 @@ type Desk struct {
 	DefaultPriority string `yaml:"default_priority"`
 	// NoticeInterval is the least time between two rejection notices to one sender.
 	NoticeInterval Duration `yaml:"notice_interval"`
+	// BounceSuppression is how long no automatic mail goes to an address
+	// after a mail the desk sent to it bounced.
+	BounceSuppression Duration `yaml:"bounce_suppression"`
 
 	// Location is Timezone loaded by Load.
 	Location *time.Location `yaml:"-"`

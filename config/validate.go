@@ -69,6 +69,9 @@ func (l *loader) validateDesk() {
 	if d.NoticeInterval <= 0 {
 		c.addf("desk.notice_interval", "must be more than 0 (got %s)", d.NoticeInterval)
 	}
+	if d.BounceSuppression <= 0 {
+		c.addf("desk.bounce_suppression", "must be more than 0 (got %s)", d.BounceSuppression)
+	}
 }
 
 func (l *loader) validateRedis() {

@@ -2,6 +2,8 @@ package notify
 
 import (
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -13,7 +15,12 @@ const (
 	Ack Kind = "ack"
 	// Rejection tells an unauthorised sender that no ticket was made.
 	Rejection Kind = "rejection"
+	// TooLarge tells a contact that their mail exceeded the size limit.
+	TooLarge Kind = "too_large"
 )
+
+// kinds lists every Kind; each has a template per language (tested).
+var kinds = []Kind{Ack, Rejection, TooLarge}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -34,6 +41,8 @@ type Notification struct {
 	References []string
 	// Customer is the customer's display name, for templates; may be empty.
 	Customer string
+	// Size and Limit in bytes, for TooLarge.
+	Size, Limit int64
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:
@@ -51,6 +60,9 @@ func (n Notification) Fields() []string {
 	}
 	if n.ID != "" {
 		f = append(f, "id", n.ID)
+	}
+	if n.Size != 0 || n.Limit != 0 {
+		f = append(f, "size", strconv.FormatInt(n.Size, 10), "limit", strconv.FormatInt(n.Limit, 10))
 	}
 	if n.Ticket != "" {
 		f = append(f, "ticket", n.Ticket)
@@ -75,12 +87,12 @@ func FromFields(v map[string]any) (Notification, error) {
 	if r := s("references"); r != "" {
 		n.References = strings.Fields(r)
 	}
+	n.Size, _ = strconv.ParseInt(s("size"), 10, 64)
+	n.Limit, _ = strconv.ParseInt(s("limit"), 10, 64)
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
 	}
-	switch n.Kind {
-	case Ack, Rejection:
-	default:
+	if !slices.Contains(kinds, n.Kind) {
 		return n, fmt.Errorf("outbox entry %s: unknown kind %q", n.ID, n.Kind)
 	}
 	return n, nil

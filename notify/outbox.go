@@ -61,9 +61,13 @@ type DeadLetter struct {
 
 // Dead lists the dead-lettered notifications, oldest first.
 func (o *Outbox) Dead(ctx context.Context) ([]DeadLetter, error) {
-	msgs, err := o.rdb.XRange(ctx, o.dead, "-", "+").Result()
+	return o.records(ctx, o.dead)
+}
+
+func (o *Outbox) records(ctx context.Context, stream string) ([]DeadLetter, error) {
+	msgs, err := o.rdb.XRange(ctx, stream, "-", "+").Result()
 	if err != nil {
-		return nil, fmt.Errorf("list dead letters: %w", err)
+		return nil, fmt.Errorf("list %s: %w", stream, err)
 	}
 	out := make([]DeadLetter, 0, len(msgs))
 	for _, m := range msgs {
@@ -72,6 +76,33 @@ func (o *Outbox) Dead(ctx context.Context) ([]DeadLetter, error) {
 		out = append(out, DeadLetter{Notification: n, Reason: reason, At: streamTime(m.ID)})
 	}
 	return out, nil
+}
+
+// Suppress stops automatic mail to addr for d: its mail bounced. Entries
+// for it are skipped (and recorded as such) until then.
+func (o *Outbox) Suppress(ctx context.Context, addr string, d time.Duration, reason string) error {
+	if err := o.rdb.Set(ctx, o.kp+"suppress:"+strings.ToLower(addr), reason, d).Err(); err != nil {
+		return fmt.Errorf("suppress mail to %s: %w", addr, err)
+	}
+	return nil
+}
+
+// suppressed returns why mail to addr is suppressed, "" when it is not.
+func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
+	r, err := o.rdb.Get(ctx, o.kp+"suppress:"+strings.ToLower(addr)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("check suppression of %s: %w", addr, err)
+	}
+	return r, nil
+}
+
+// Skipped lists notifications that were not sent because their recipient
+// was suppressed, oldest first. Nothing is dropped silently.
+func (o *Outbox) Skipped(ctx context.Context) ([]DeadLetter, error) {
+	return o.records(ctx, o.kp+"outbox:skipped")
 }
 
 // Sender delivers one notification; *Mailer is the SMTP one.
@@ -198,6 +229,15 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Info("notification already delivered, not sending again")
 		return d.finish(ctx, m, n, "")
 	}
+	why, err := d.Outbox.suppressed(ctx, n.To)
+	if err != nil {
+		return err
+	}
+	if why != "" {
+		st.Skipped++
+		log.Warn("notification skipped: recipient suppressed", "reason", why)
+		return d.finishTo(ctx, d.Outbox.kp+"outbox:skipped", m, n, "recipient suppressed: "+why)
+	}
 	err = d.Sender.Send(ctx, n)
 	switch {
 	case err == nil:
@@ -233,13 +273,19 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 // finish removes an entry from the outbox; with a reason it is kept in the
 // dead-letter stream first.
 func (d *Delivery) finish(ctx context.Context, m redis.XMessage, n Notification, reason string) error {
+	return d.finishTo(ctx, d.Outbox.dead, m, n, reason)
+}
+
+// finishTo removes an entry from the outbox, keeping it with its reason in
+// stream when a reason is given.
+func (d *Delivery) finishTo(ctx context.Context, stream string, m redis.XMessage, n Notification, reason string) error {
 	_, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		if reason != "" {
 			vals := map[string]any{"reason": reason, "outbox_id": m.ID}
 			for k, v := range m.Values {
 				vals[k] = v
 			}
-			p.XAdd(ctx, &redis.XAddArgs{Stream: d.Outbox.dead, Values: vals})
+			p.XAdd(ctx, &redis.XAddArgs{Stream: stream, MaxLen: 100000, Approx: true, Values: vals})
 		}
 		p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 		p.XDel(ctx, d.Outbox.stream, m.ID)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -151,5 +152,40 @@ func TestBackoffDoublesToCap(t *testing.T) {
 		if got := d.backoff(int64(attempt)); got != w {
 			t.Errorf("backoff(%d) = %v, want %v", attempt, got, w)
 		}
+	}
+}
+
+// Mail to an address whose earlier mail bounced is skipped and recorded,
+// not sent and not silently dropped.
+func TestDrainSkipsSuppressed(t *testing.T) {
+	srv := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	ctx := context.Background()
+	ob := NewOutbox(rdb, "acme-it")
+	if err := ob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Suppress(ctx, "Gone@X", time.Hour, "bounced: 550 5.1.1 no such user"); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []Notification{{ID: "SD-1/ack", Kind: Ack, To: "gone@x", Ticket: "SD-1"}, {ID: "SD-2/ack", Kind: Ack, To: "ok@x", Ticket: "SD-2"}} {
+		vals := []any{}
+		for _, f := range n.Fields() {
+			vals = append(vals, f)
+		}
+		rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), Values: vals})
+	}
+	sender := &scripted{}
+	st, err := (&Delivery{Outbox: ob, Sender: sender, Consumer: "t"}).Drain(ctx)
+	if err != nil || st != (Stats{Sent: 1, Skipped: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	if sender.count("SD-1/ack") != 0 {
+		t.Fatal("mail to a suppressed address was sent")
+	}
+	sk, err := ob.Skipped(ctx)
+	if err != nil || len(sk) != 1 || sk[0].Notification.ID != "SD-1/ack" || !strings.Contains(sk[0].Reason, "550 5.1.1") {
+		t.Fatalf("skipped %+v %v", sk, err)
 	}
 }

@@ -47,9 +47,9 @@ const fallbackLanguage = "en"
 // subjectWords are the fixed subject parts; they live here rather than in
 // the templates because the subject rules (tag once, no dangling colon)
 // are code.
-var subjectWords = map[string]struct{ ackEmpty, rejection string }{
-	"nl": {ackEmpty: "Uw melding", rejection: "Niet in behandeling genomen"},
-	"en": {ackEmpty: "Your request", rejection: "Not processed"},
+var subjectWords = map[string]struct{ ackEmpty, rejection, tooLarge string }{
+	"nl": {ackEmpty: "Uw melding", rejection: "Niet in behandeling genomen", tooLarge: "Bericht te groot"},
+	"en": {ackEmpty: "Your request", rejection: "Not processed", tooLarge: "Message too large"},
 }
 
 // maxSubjectRunes keeps a pathological original subject from producing a
@@ -68,6 +68,8 @@ type templateData struct {
 	To          string // bare recipient address
 	ToName      string
 	Customer    string
+	// Size and Limit of a mail too large, written for people ("31.5 MB").
+	Size, Limit string
 }
 
 // Render fills the template for n.Kind in n.Language (falling back to
@@ -86,7 +88,7 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		if ticket == "" {
 			return Rendered{}, fmt.Errorf("rendering notification %q: %w: ack without ticket", n.ID, ErrInvalidNotification)
 		}
-	case Rejection:
+	case Rejection, TooLarge:
 	default:
 		return Rendered{}, fmt.Errorf("rendering notification %q: %w: unknown kind %q", n.ID, ErrInvalidNotification, n.Kind)
 	}
@@ -103,8 +105,11 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 	switch n.Kind {
 	case Ack:
 		out.Subject = ackSubject(ticket, subject, words.ackEmpty)
-	case Rejection:
+	case Rejection, TooLarge:
 		out.Subject = words.rejection
+		if n.Kind == TooLarge {
+			out.Subject = words.tooLarge
+		}
 		if subject != "" {
 			out.Subject += ": " + subject
 		}
@@ -119,6 +124,8 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		To:          to.Address,
 		ToName:      cleanHeaderText(n.ToName),
 		Customer:    cleanHeaderText(n.Customer),
+		Size:        humanBytes(n.Size),
+		Limit:       humanBytes(n.Limit),
 	}
 	if err := templates.ExecuteTemplate(&body, templateName(n.Kind, lang), data); err != nil {
 		return Rendered{}, fmt.Errorf("rendering %s template for notification %q: %w", templateName(n.Kind, lang), n.ID, err)
@@ -349,4 +356,16 @@ func MessageID(desk Desk, n Notification) (string, error) {
 		return "", fmt.Errorf("message id of %q: %w: recipient %q: %v", n.ID, ErrInvalidNotification, n.To, err)
 	}
 	return messageID(desk.ID, domain, n.Kind, cleanHeaderText(n.Ticket), to.Address, n.ID), nil
+}
+
+// humanBytes writes a size in decimal megabytes or kilobytes, as mail
+// clients show attachment sizes.
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	case n >= 1000:
+		return fmt.Sprintf("%d kB", n/1000)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }

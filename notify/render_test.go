@@ -40,7 +40,7 @@ func rejectionNote() Notification {
 }
 
 func TestEveryKindHasEveryLanguage(t *testing.T) {
-	for _, k := range []Kind{Ack, Rejection} {
+	for _, k := range kinds {
 		for lang := range subjectWords {
 			if templates.Lookup(templateName(k, lang)) == nil {
 				t.Errorf("no template %s", templateName(k, lang))
@@ -70,12 +70,15 @@ func TestRenderSubject(t *testing.T) {
 		{"rejection empty nl", Rejection, "nl", "", "Niet in behandeling genomen"},
 		{"rejection empty en", Rejection, "en", "", "Not processed"},
 		{"rejection CRLF stripped", Rejection, "en", "a\nb\rc", "Not processed: a b c"},
+		{"too large nl", TooLarge, "nl", "Scans", "Bericht te groot: Scans"},
+		{"too large en", TooLarge, "en", "", "Message too large"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			n := ackNote()
-			if tt.kind == Rejection {
+			if tt.kind != Ack {
 				n = rejectionNote()
+				n.Kind = tt.kind
 			}
 			n.Language = tt.lang
 			n.Subject = tt.subject
@@ -337,4 +340,30 @@ func TestRenderInvalid(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestRenderTooLargeNamesSizes(t *testing.T) {
+	n := rejectionNote()
+	n.Kind, n.Size, n.Limit, n.Language = TooLarge, 31_500_000, 25_000_000, "nl"
+	r, err := Render(testDesk, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"31.5 MB", "25.0 MB"} {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("body lacks %q:\n%s", want, r.Text)
+		}
+	}
+	back, err := FromFields(fieldsMap(n.Fields()))
+	if err != nil || back.Size != n.Size || back.Limit != n.Limit || back.Kind != TooLarge {
+		t.Fatalf("round trip %+v %v", back, err)
+	}
+}
+
+func fieldsMap(f []string) map[string]any {
+	m := map[string]any{}
+	for i := 0; i+1 < len(f); i += 2 {
+		m[f[i]] = f[i+1]
+	}
+	return m
 }
