@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"regexp"
@@ -208,4 +209,44 @@ func (p *Pipeline) log() *slog.Logger {
 		return p.Log
 	}
 	return slog.Default()
+}
+
+// headLimit is how much of an oversized mail is read to learn its sender
+// and subject: the header and the start of the body.
+const headLimit = 64 << 10
+
+// TooLarge handles a mail over the size limit, reading only its head: it is
+// quarantined unread, and its sender, when a human authorised contact, is
+// told (at most once per notice interval, like every notice).
+func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64, src ticket.Source) (Result, error) {
+	reason := fmt.Sprintf("too large: %d bytes, limit %d", size, limit)
+	res := Result{Outcome: Quarantined, Reason: reason}
+	msg, err := Parse(io.LimitReader(r, headLimit), Limits{MaxSize: headLimit + 1})
+	if err != nil {
+		return res, nil
+	}
+	res.MessageID = msg.MessageID
+	class, _ := Classify(msg, p.Own)
+	d := p.Authz.Decide(msg.From.Address)
+	if class != Human || !d.Authorised || msg.NullReturnPath {
+		return res, nil
+	}
+	dedupe := msg.MessageID
+	if dedupe == "" {
+		// The head alone is not the whole mail; size makes the key specific.
+		dedupe = fmt.Sprintf("sha256:%s:%d", msg.ContentHash, size)
+	}
+	note := notify.Notification{
+		Kind: notify.TooLarge, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name),
+		Language: cmp.Or(d.Contact.Language, p.Language), Subject: msg.Subject,
+		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
+	}.Fields()
+	cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
+		Sender: msg.From.Address, Reason: reason, MessageID: msg.MessageID, Subject: msg.Subject, At: p.now(),
+	}, note)
+	if err != nil {
+		return res, err
+	}
+	res.Replay, res.Notified = !cr.Created, cr.Notified
+	return res, nil
 }

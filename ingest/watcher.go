@@ -507,11 +507,14 @@ func (w *Watcher) process(ctx context.Context, body imap.LiteralReader, uid imap
 	if body == nil {
 		return Result{Outcome: Quarantined, Reason: "server sent no body"}, nil
 	}
-	if w.cfg.MaxMessageSize > 0 && body.Size() > w.cfg.MaxMessageSize {
-		return Result{Outcome: Quarantined, Reason: fmt.Sprintf("too large: %d bytes, limit %d", body.Size(), w.cfg.MaxMessageSize)}, nil
-	}
 	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(uid)}
-	res, err := w.pipe.Process(ctx, body, src)
+	var res Result
+	var err error
+	if w.cfg.MaxMessageSize > 0 && body.Size() > w.cfg.MaxMessageSize {
+		res, err = w.pipe.TooLarge(ctx, body, body.Size(), w.cfg.MaxMessageSize, src)
+	} else {
+		res, err = w.pipe.Process(ctx, body, src)
+	}
 	if err != nil {
 		return res, fmt.Errorf("commit mail uid %d: %w", uid, err)
 	}

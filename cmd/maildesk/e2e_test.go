@@ -220,34 +220,34 @@ func TestEndToEnd(t *testing.T) {
 		t.Errorf("ticket = %+v", tk)
 	}
 
-	// Acknowledgement to Jan (in Dutch, his language) and a notice to the
-	// stranger; nothing to the auto-responder or the list.
-	e.smtp.WaitFor(t, 2, 15*time.Second)
+	// An acknowledgement to Jan (in Dutch, his language), a notice to the
+	// stranger and one to Jan that his huge mail was too large; nothing to
+	// the auto-responder or the list.
+	e.smtp.WaitFor(t, 3, 15*time.Second)
 	time.Sleep(1500 * time.Millisecond) // a further, wrong mail would come within a tick
 	got := e.smtp.Messages()
-	if len(got) != 2 {
-		var to [][]string
-		for _, m := range got {
-			to = append(to, m.To)
-		}
-		t.Fatalf("sent %d mails, want 2; recipients %v", len(got), to)
-	}
-	byRcpt := map[string][]byte{}
+	bySubject := map[string]testserver.Received{}
+	var subjects []string
 	for _, m := range got {
+		s := header(m.Data, "Subject")
+		subjects = append(subjects, s+" -> "+strings.Join(m.To, ","))
+		bySubject[s] = m
 		if len(m.To) != 1 {
 			t.Fatalf("mail to %v, want one recipient", m.To)
 		}
-		byRcpt[strings.ToLower(m.To[0])] = m.Data
 		if !strings.EqualFold(m.From, desk) {
 			t.Errorf("envelope sender %q, want the desk address", m.From)
 		}
 	}
-	ack := byRcpt["jan@acme.example"]
-	if ack == nil {
-		t.Fatalf("no acknowledgement to jan: %v", byRcpt)
+	if len(got) != 3 {
+		t.Fatalf("sent %d mails, want 3: %v", len(got), subjects)
 	}
+	ackMail, ok := bySubject["[SD-1] Printer kapot"]
+	if !ok || !strings.EqualFold(ackMail.To[0], "jan@acme.example") {
+		t.Fatalf("no acknowledgement to jan: %v", subjects)
+	}
+	ack := ackMail.Data
 	for name, want := range map[string]string{
-		"Subject":        "[SD-1] Printer kapot",
 		"In-Reply-To":    "<m1@acme.example>",
 		"Auto-Submitted": "auto-replied",
 	} {
@@ -261,19 +261,23 @@ func TestEndToEnd(t *testing.T) {
 	if !bytes.Contains(ack, []byte("SD-1")) {
 		t.Errorf("ack body does not name the ticket:\n%s", ack)
 	}
-	notice := byRcpt["stranger@elsewhere.example"]
-	if notice == nil {
-		t.Fatalf("no notice to the stranger: %v", byRcpt)
+	noticeMail, ok := bySubject["Not processed: Please help"]
+	if !ok || noticeMail.To[0] != "stranger@elsewhere.example" {
+		t.Fatalf("no notice to the stranger: %v", subjects)
 	}
+	notice := noticeMail.Data
 	if header(notice, "Auto-Submitted") != "auto-replied" || header(notice, "In-Reply-To") != "<s1@elsewhere.example>" {
 		t.Errorf("notice headers: %q %q", header(notice, "Auto-Submitted"), header(notice, "In-Reply-To"))
 	}
+	if m, ok := bySubject["Bericht te groot: Huge"]; !ok || !strings.EqualFold(m.To[0], "jan@acme.example") {
+		t.Fatalf("no too-large notice to jan: %v", subjects)
+	}
 	// The acknowledgement reaches Jan's own mailbox.
-	eventually(t, 10*time.Second, "ack in jan's mailbox", func() bool { return e.count("jan@acme.example", "INBOX") == 1 })
+	eventually(t, 10*time.Second, "ack and notice in jan's mailbox", func() bool { return e.count("jan@acme.example", "INBOX") == 2 })
 
 	// Jan answers the acknowledgement: his reply joins SD-1, no new ticket,
 	// no new acknowledgement.
-	ackID := header(e.dc.Mailbox(t, "jan@acme.example", "INBOX")[0].Raw, "Message-ID")
+	ackID := header(ack, "Message-ID")
 	e.deliver(mail("Jan Jansen <jan@acme.example>", "Re: [SD-1] Printer kapot", "r1@acme.example", "In-Reply-To: "+ackID, "References: <m1@acme.example> "+ackID))
 	eventually(t, 10*time.Second, "reply moved to Processed", func() bool { return e.count(desk, "Processed") == 2 })
 	if ts := e.tickets(); len(ts) != 1 {
@@ -299,8 +303,8 @@ func TestEndToEnd(t *testing.T) {
 	if ts := e.tickets(); len(ts) != 2 {
 		t.Errorf("tickets after duplicates and restart = %d, want 2", len(ts))
 	}
-	if n := len(e.smtp.Messages()); n != 3 {
-		t.Errorf("sent %d mails in all, want 3 (two acks, one notice)", n)
+	if n := len(e.smtp.Messages()); n != 4 {
+		t.Errorf("sent %d mails in all, want 4 (two acks, two notices)", n)
 	}
 
 	var out, errOut bytes.Buffer
