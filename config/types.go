@@ -13,6 +13,13 @@ type Config struct {
 	SMTP  SMTP  `yaml:"smtp"`
 	HTTP  HTTP  `yaml:"http"`
 	Log   Log   `yaml:"log"`
+	// Plans are the support levels customers are on, by name. Without a
+	// plans section there is one plan, "standard", with the defaults.
+	Plans map[string]Plan `yaml:"plans"`
+	// Authz is how senders are authorised.
+	Authz Authz `yaml:"authz"`
+	// Priority is how a mail asks for a priority or a request type.
+	Priority Priority `yaml:"priority"`
 	// ContactsFile is relative to the config file's directory; after Load it
 	// is the resolved path.
 	ContactsFile string `yaml:"contacts_file"`
@@ -97,12 +104,71 @@ type Log struct {
 	Format string `yaml:"format"` // auto | json | text
 }
 
+// Plan is a support level (Kwikqy: standard, enhanced, premium; Oxineo: one
+// contract). SLA calendars and targets join it in a later issue.
+type Plan struct {
+	// MaxContacts caps the contacts per customer; 0 = no cap (Oxineo: 2).
+	MaxContacts int `yaml:"max_contacts"`
+	// CustomerSetsPriority: whether a customer may ask for a priority. When
+	// false (Oxineo) the plan's DefaultPriority always applies.
+	CustomerSetsPriority *bool `yaml:"customer_sets_priority"`
+	// DefaultPriority is given when the mail asks for none; "" = desk's.
+	DefaultPriority string `yaml:"default_priority"`
+}
+
+// SetsPriority reports CustomerSetsPriority, true when unset.
+func (p Plan) SetsPriority() bool { return p.CustomerSetsPriority == nil || *p.CustomerSetsPriority }
+
+// Authz says how senders are authorised beyond the contact list.
+type Authz struct {
+	// RequireAuthentication: the From domain must pass DMARC (or aligned
+	// DKIM/SPF) per the Authentication-Results of a trusted authserv-id.
+	// Customers may override it.
+	RequireAuthentication bool `yaml:"require_authentication"`
+	// TrustedAuthservIDs are the authserv-ids of the desk's own MTAs whose
+	// Authentication-Results header is believed; others are ignored.
+	TrustedAuthservIDs []string `yaml:"trusted_authserv_ids"`
+	// PlusAddressing: jan+x@acme.example counts as jan@acme.example.
+	PlusAddressing bool `yaml:"plus_addressing"`
+	// DomainNoticeInterval limits notices to one sender domain: at most
+	// DomainNoticeLimit per interval.
+	DomainNoticeInterval Duration `yaml:"domain_notice_interval"`
+	DomainNoticeLimit    int      `yaml:"domain_notice_limit"`
+	// RejectionRetention is how long rejection audit records are kept.
+	RejectionRetention Duration `yaml:"rejection_retention"`
+}
+
+// Priority configures how a requested priority and the request type are
+// read from a mail.
+type Priority struct {
+	// Words per priority, matched case-insensitively as whole words in the
+	// subject ("spoed", "urgent", "storing" for P1). [P1]..[P4] always work.
+	Words map[string][]string `yaml:"words"`
+	// FeatureWords mark a feature request ("[feature]", "functieverzoek").
+	FeatureWords []string `yaml:"feature_words"`
+}
+
 // Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {
-	ID       string    `yaml:"id"`
-	Name     string    `yaml:"name"`
-	Plan     string    `yaml:"plan"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Plan string `yaml:"plan"`
+	// Domains make any address at them known as this customer's. Such
+	// senders are authorised only with AuthoriseDomains; otherwise they get
+	// a notice naming the main contact.
+	Domains          []string `yaml:"domains"`
+	AuthoriseDomains bool     `yaml:"authorise_domains"`
+	// RequireAuthentication overrides authz.require_authentication.
+	RequireAuthentication *bool `yaml:"require_authentication"`
+	// Managers are alerted about this customer's tickets (SLA breaches).
+	Managers []Person  `yaml:"managers"`
 	Contacts []Contact `yaml:"contacts"`
+}
+
+// Person is a name and an address.
+type Person struct {
+	Email string `yaml:"email"`
+	Name  string `yaml:"name"`
 }
 
 // Contact is someone allowed to open tickets for a customer. After Load,
@@ -113,4 +179,9 @@ type Contact struct {
 	Name     string `yaml:"name"`
 	Main     bool   `yaml:"main"`
 	Language string `yaml:"language"`
+	// MaxPriority caps the priority this contact may ask for (QiQQ: only
+	// some may report at the rates of high priorities); "" = no cap.
+	MaxPriority string `yaml:"max_priority"`
+	// ReceivesProgress: progress mails go to this contact; default true.
+	ReceivesProgress *bool `yaml:"receives_progress"`
 }
