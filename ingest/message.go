@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"net/mail"
+	"net/textproto"
 	"time"
 )
 
@@ -87,3 +88,11 @@ func (c Class) String() string {
 
 // Machine reports whether mail of this class must never get an automatic answer.
 func (c Class) Machine() bool { return c != Human }
+
+// Get returns the first value of header field key, "" when absent.
+func (m *Message) Get(key string) string {
+	if v := m.Header[textproto.CanonicalMIMEHeaderKey(key)]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}

@@ -8,10 +8,13 @@ import (
 	"io"
 	"log/slog"
 	"regexp"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -52,8 +55,9 @@ type Authorizer interface {
 }
 
 // Pipeline turns one raw mail into its committed outcome: parse, classify,
-// authorise, commit. It never touches IMAP; the watcher moves the mail
-// according to the Result once Process returned without error.
+// authenticate, thread, authorise, commit. It never touches IMAP; the
+// watcher moves the mail according to the Result once Process returned
+// without error.
 type Pipeline struct {
 	Store Committer
 	// Threads finds the ticket a follow-up belongs to; nil: every mail is new.
@@ -63,6 +67,13 @@ type Pipeline struct {
 	Authz        Authorizer
 	Limits       Limits
 	Own          Own
+	// Plans by name; a customer without a plan is on "standard".
+	Plans map[string]config.Plan
+	Rules PriorityRules
+	// RequireAuth: the From domain must be authenticated by one of
+	// TrustedAuthserv (customers may override it).
+	RequireAuth     bool
+	TrustedAuthserv []string
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
@@ -102,99 +113,151 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	for _, w := range msg.Warnings {
 		log.Debug("parse warning", "warning", w)
 	}
-	class, why := Classify(msg, p.Own)
-	dedupe := msg.MessageID
-	if dedupe == "" {
-		dedupe = "sha256:" + msg.ContentHash
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID}
+	if m.dedupe == "" {
+		m.dedupe = "sha256:" + msg.ContentHash
 	}
-	now := p.now()
-	res := Result{MessageID: msg.MessageID}
+	m.class, m.why = Classify(msg, p.Own)
+	m.decision = p.Authz.Decide(msg.From.Address)
 
-	// A follow-up from the ticket's own side joins its ticket, an
-	// auto-reply too (recorded, changing nothing). Loops, spam and bounces
-	// never thread.
-	if p.Threads != nil && (class == Human || class == Generated || class == AutoReply) {
-		p.tagOnce.Do(func() {
-			if p.TicketPrefix != "" {
-				p.tag = tagPattern(p.TicketPrefix)
-			}
-		})
-		t, err := p.findTicket(ctx, msg)
-		if err != nil {
+	// Loops, spam and bounces are never answered nor threaded.
+	if m.class == Loop || m.class == Spam || m.class == Bounce {
+		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
+	}
+	if p.requireAuth(m.decision.Customer) {
+		_, domain, _ := strings.Cut(msg.From.Address, "@")
+		a := authz.Authenticate(msg.Header["Authentication-Results"], domain, p.TrustedAuthserv)
+		if !a.Pass {
+			// No notice: the From address is probably forged, and a notice
+			// would be backscatter to an innocent party.
+			log.Warn("sender not authenticated", "reason", a.Reason)
+			return p.reject(ctx, m, "authentication failed: "+a.Reason, nil)
+		}
+	}
+	if p.Threads != nil {
+		if res, ok, err := p.followUp(ctx, m); ok || err != nil {
 			return res, err
 		}
-		if t != nil && p.mayFollowUp(t, msg.From.Address) {
-			kind := ticket.EventReply
-			if class == AutoReply {
-				kind = ticket.EventAutoReply
-			}
-			fresh, quoted := SplitQuoted(msg.Text)
-			cr, err := p.Threads.Append(ctx, dedupe, t.Number, ticket.Event{
-				At: now, Kind: kind, From: msg.From.Address, MessageID: msg.MessageID,
-				Subject: msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
-			})
-			if err != nil {
-				return res, err
-			}
-			res.Outcome, res.Ticket, res.Replay, res.FollowUp = Processed, t.Number, !cr.Created, true
-			return res, nil
-		}
 	}
-
 	// Mail from machines is never answered; whether it may still become a
 	// ticket depends on the kind: a monitoring alert from an authorised
 	// address may, an out-of-office reply to our acknowledgement may not.
-	if class != Human && class != Generated {
-		reason := "machine mail: " + class.String() + " (" + why + ")"
-		cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
-			Sender: msg.From.Address, Reason: reason,
-			MessageID: msg.MessageID, Subject: msg.Subject, At: now,
-		}, nil)
-		if err != nil {
-			return res, err
-		}
-		res.Outcome, res.Reason, res.Replay = Rejected, reason, !cr.Created
-		return res, nil
+	if m.class == AutoReply {
+		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
 	}
-
-	d := p.Authz.Decide(msg.From.Address)
-	if d.Authorised {
-		lang := cmp.Or(d.Contact.Language, p.Language)
-		var note []string
-		if class == Human {
-			note = notify.Notification{
-				Kind: notify.Ack, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
-				Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
-			}.Fields()
-		}
-		fresh, quoted := SplitQuoted(msg.Text)
-		cr, err := p.Store.Create(ctx, dedupe, ticket.New{
-			Subject: msg.Subject, Priority: p.Priority, Customer: d.Customer.ID,
-			Contact: d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
-			MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: src, CreatedAt: now,
-		}, note)
-		if err != nil {
-			return res, err
-		}
-		res.Outcome, res.Ticket, res.Replay, res.Notified = Processed, cr.Number, !cr.Created, cr.Notified
-		return res, nil
+	if m.decision.Authorised {
+		return p.create(ctx, m)
 	}
-
 	var note []string
-	if class == Human && !msg.NullReturnPath {
-		note = notify.Notification{
+	if m.class == Human && !msg.NullReturnPath {
+		n := notify.Notification{
 			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: p.Language,
 			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
-		}.Fields()
+		}
+		if c := m.decision.Customer; c != nil {
+			// A sender at a customer's domain: tell them who can report.
+			n.Customer = c.Name
+			if mc := mainContact(c); mc != nil {
+				n.MainContact, n.MainContactName = mc.Email, mc.Name
+				n.Language = cmp.Or(mc.Language, p.Language)
+			}
+		}
+		note = n.Fields()
 	}
-	cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
-		Sender: msg.From.Address, Reason: string(d.Reason), MessageID: msg.MessageID, Subject: msg.Subject, At: now,
+	return p.reject(ctx, m, string(m.decision.Reason), note)
+}
+
+// inbound is one mail on its way through Process.
+type inbound struct {
+	msg      *Message
+	src      ticket.Source
+	now      time.Time
+	log      *slog.Logger
+	dedupe   string
+	class    Class
+	why      string
+	decision authz.Decision
+}
+
+func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
+	cr, err := p.Store.Reject(ctx, m.dedupe, ticket.Rejection{
+		Sender: m.msg.From.Address, Reason: reason, MessageID: m.msg.MessageID, Subject: m.msg.Subject, At: m.now,
 	}, note)
 	if err != nil {
-		return res, err
+		return Result{MessageID: m.msg.MessageID}, err
 	}
-	res.Outcome, res.Reason, res.Replay, res.Notified = Rejected, string(d.Reason), !cr.Created, cr.Notified
-	return res, nil
+	return Result{Outcome: Rejected, MessageID: m.msg.MessageID, Reason: reason, Replay: !cr.Created, Notified: cr.Notified}, nil
+}
+
+// create makes a ticket for an authorised sender, with the priority their
+// rights allow, and acknowledges it unless the mail came from a machine.
+func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
+	msg, d := m.msg, m.decision
+	plan := p.Plans[cmp.Or(d.Customer.Plan, "standard")]
+	requested, source := p.Rules.Requested(msg)
+	pr := authz.EffectivePriority(plan, d.Contact, requested, p.Priority)
+	if requested != "" {
+		m.log.Debug("priority requested", "requested", requested, "source", source, "priority", pr.Priority, "reason", pr.Reason)
+	}
+	typ, status := ticket.TypeIncident, ticket.StatusNew
+	if p.Rules.IsFeatureRequest(msg) {
+		// Stored for consideration and closed: no SLA clock (Kwikqy 2.5).
+		typ, status, pr = ticket.TypeFeatureRequest, ticket.StatusClosed, authz.Priority{Priority: pr.Priority}
+	}
+	lang := cmp.Or(d.Contact.Language, p.Language)
+	var note []string
+	if m.class == Human {
+		note = notify.Notification{
+			Kind: notify.Ack, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
+			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
+			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
+		}.Fields()
+	}
+	fresh, quoted := SplitQuoted(msg.Text)
+	cr, err := p.Store.Create(ctx, m.dedupe, ticket.New{
+		Subject: msg.Subject, Type: typ, Status: status, Customer: d.Customer.ID,
+		Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
+		Participants: p.participants(msg, d),
+		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
+		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now,
+	}, note)
+	if err != nil {
+		return Result{MessageID: msg.MessageID}, err
+	}
+	return Result{Outcome: Processed, Ticket: cr.Number, MessageID: msg.MessageID, Replay: !cr.Created, Notified: cr.Notified}, nil
+}
+
+// participants are the other contacts of the sender's customer in To or
+// Cc: they may follow up and will receive progress mails.
+func (p *Pipeline) participants(msg *Message, d authz.Decision) []string {
+	var out []string
+	for _, a := range append(slices.Clone(msg.To), msg.Cc...) {
+		addr := strings.ToLower(a.Address)
+		if addr == "" || strings.EqualFold(addr, d.Contact.Email) || slices.Contains(out, addr) {
+			continue
+		}
+		if o := p.Authz.Decide(addr); o.Authorised && o.Customer.ID == d.Customer.ID {
+			out = append(out, o.Contact.Email)
+		}
+	}
+	return out
+}
+
+// requireAuth: the customer's setting, else the desk's.
+func (p *Pipeline) requireAuth(c *config.Customer) bool {
+	if c != nil && c.RequireAuthentication != nil {
+		return *c.RequireAuthentication
+	}
+	return p.RequireAuth
+}
+
+func mainContact(c *config.Customer) *config.Contact {
+	for i := range c.Contacts {
+		if c.Contacts[i].Main {
+			return &c.Contacts[i]
+		}
+	}
+	return nil
 }
 
 func (p *Pipeline) now() time.Time {

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -56,10 +57,43 @@ func (p *Pipeline) findTicket(ctx context.Context, msg *Message) (*ticket.Ticket
 
 // mayFollowUp: only the ticket's customer's contacts and its participants
 // may add to it; anyone else quoting a tag is judged as a new mail.
-func (p *Pipeline) mayFollowUp(t *ticket.Ticket, sender string) bool {
-	if strings.EqualFold(sender, t.Contact) {
+func mayFollowUp(t *ticket.Ticket, sender string, d authz.Decision) bool {
+	if strings.EqualFold(sender, t.Contact) || slices.ContainsFunc(t.Participants, func(p string) bool { return strings.EqualFold(p, sender) }) {
 		return true
 	}
-	d := p.Authz.Decide(sender)
 	return d.Authorised && d.Customer.ID == t.Customer
+}
+
+// followUp appends m to the ticket it follows up on: a reply, or an
+// auto-reply (recorded, changing nothing). ok is false when m follows up
+// on nothing its sender may add to: it is then judged as a new mail.
+func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok bool, err error) {
+	res.MessageID = m.msg.MessageID
+	if m.class != Human && m.class != Generated && m.class != AutoReply {
+		return res, false, nil
+	}
+	p.tagOnce.Do(func() {
+		if p.TicketPrefix != "" {
+			p.tag = tagPattern(p.TicketPrefix)
+		}
+	})
+	t, err := p.findTicket(ctx, m.msg)
+	if err != nil || t == nil || !mayFollowUp(t, m.msg.From.Address, m.decision) {
+		return res, false, err
+	}
+	kind := ticket.EventReply
+	if m.class == AutoReply {
+		kind = ticket.EventAutoReply
+	}
+	fresh, quoted := SplitQuoted(m.msg.Text)
+	src := m.src
+	cr, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
+		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
+		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
+	})
+	if err != nil {
+		return res, false, err
+	}
+	res.Outcome, res.Ticket, res.Replay, res.FollowUp = Processed, t.Number, !cr.Created, true
+	return res, true, nil
 }

@@ -43,6 +43,13 @@ type Notification struct {
 	Customer string
 	// Size and Limit in bytes, for TooLarge.
 	Size, Limit int64
+	// For Ack: the ticket's type and priority, and when the desk set
+	// another priority than the mail asked for, the asked one and why
+	// (authz.ByPlan, authz.ByRights).
+	Type, Priority, RequestedPriority, PriorityReason string
+	// For Rejection of a sender at a customer's domain: who can report or
+	// have them registered.
+	MainContact, MainContactName string
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:
@@ -57,6 +64,14 @@ func (n Notification) Fields() []string {
 		"in_reply_to", n.InReplyTo,
 		"references", strings.Join(n.References, " "),
 		"customer", n.Customer,
+	}
+	for _, kv := range [][2]string{
+		{"type", n.Type}, {"priority", n.Priority}, {"requested_priority", n.RequestedPriority},
+		{"priority_reason", n.PriorityReason}, {"main_contact", n.MainContact}, {"main_contact_name", n.MainContactName},
+	} {
+		if kv[1] != "" {
+			f = append(f, kv[0], kv[1])
+		}
 	}
 	if n.ID != "" {
 		f = append(f, "id", n.ID)
@@ -83,6 +98,13 @@ func FromFields(v map[string]any) (Notification, error) {
 		Subject:   s("subject"),
 		InReplyTo: s("in_reply_to"),
 		Customer:  s("customer"),
+
+		Type:              s("type"),
+		Priority:          s("priority"),
+		RequestedPriority: s("requested_priority"),
+		PriorityReason:    s("priority_reason"),
+		MainContact:       s("main_contact"),
+		MainContactName:   s("main_contact_name"),
 	}
 	if r := s("references"); r != "" {
 		n.References = strings.Fields(r)

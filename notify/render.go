@@ -70,6 +70,12 @@ type templateData struct {
 	Customer    string
 	// Size and Limit of a mail too large, written for people ("31.5 MB").
 	Size, Limit string
+	// Ack: the ticket's priority and, when it differs from what was asked,
+	// the asked one and why; Feature for a feature request.
+	Priority, RequestedPriority, PriorityReason string
+	Feature                                     bool
+	// Rejection: the main contact of the sender's organisation, if known.
+	MainContact, MainContactName string
 }
 
 // Render fills the template for n.Kind in n.Language (falling back to
@@ -126,6 +132,13 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		Customer:    cleanHeaderText(n.Customer),
 		Size:        humanBytes(n.Size),
 		Limit:       humanBytes(n.Limit),
+
+		Priority:          cleanHeaderText(n.Priority),
+		RequestedPriority: cleanHeaderText(n.RequestedPriority),
+		PriorityReason:    n.PriorityReason,
+		Feature:           n.Type == "feature_request",
+		MainContact:       cleanHeaderText(n.MainContact),
+		MainContactName:   cleanHeaderText(n.MainContactName),
 	}
 	if err := templates.ExecuteTemplate(&body, templateName(n.Kind, lang), data); err != nil {
 		return Rendered{}, fmt.Errorf("rendering %s template for notification %q: %w", templateName(n.Kind, lang), n.ID, err)

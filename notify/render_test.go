@@ -367,3 +367,52 @@ func fieldsMap(f []string) map[string]any {
 	}
 	return m
 }
+
+func TestRenderAckExplainsPriorityAndFeature(t *testing.T) {
+	tests := []struct {
+		name     string
+		edit     func(*Notification)
+		contains []string
+		absent   []string
+	}{
+		{"as asked", func(n *Notification) { n.Priority = "P2" }, []string{"Priority: P2"}, []string{"You asked"}},
+		{"capped by rights", func(n *Notification) {
+			n.Priority, n.RequestedPriority, n.PriorityReason = "P2", "P1", "rights"
+		}, []string{"You asked for priority P1", "priority P2", "up to priority P2"}, nil},
+		{"set by plan, nl", func(n *Notification) {
+			n.Language, n.Priority, n.RequestedPriority, n.PriorityReason = "nl", "P3", "P1", "plan"
+		}, []string{"U vroeg om prioriteit P1", "prioriteit P3", "servicecontract"}, nil},
+		{"feature request", func(n *Notification) { n.Type = "feature_request" }, []string{"feature request", "closed", "no response time"}, []string{"keep you informed"}},
+	}
+	for _, tt := range tests {
+		n := ackNote()
+		n.Language = "en"
+		tt.edit(&n)
+		r, err := Render(testDesk, n)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		for _, c := range tt.contains {
+			if !strings.Contains(r.Text, c) {
+				t.Errorf("%s: body lacks %q:\n%s", tt.name, c, r.Text)
+			}
+		}
+		for _, a := range tt.absent {
+			if strings.Contains(r.Text, a) {
+				t.Errorf("%s: body has %q:\n%s", tt.name, a, r.Text)
+			}
+		}
+	}
+}
+
+func TestRenderRejectionNamesMainContact(t *testing.T) {
+	n := rejectionNote()
+	n.Language, n.Customer, n.MainContact, n.MainContactName = "nl", "Acme BV", "jan@acme.example", "Jan Jansen"
+	r, err := Render(testDesk, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(r.Text, "Jan Jansen (jan@acme.example)") || !strings.Contains(r.Text, "Acme BV") {
+		t.Fatalf("notice does not name the main contact:\n%s", r.Text)
+	}
+}

@@ -14,9 +14,13 @@
 -- ARGV[5] notify          "1" to queue the notification
 -- ARGV[6] notice window   seconds between two rejection notices to one sender
 -- ARGV[7] sender          lower-case address, for the notice rate limit
--- ARGV[8] n               number of record field/value pairs that follow
--- ARGV[9 .. 8+2n]         record fields (ticket hash or rejection audit)
--- ARGV[9+2n ..]           notification field/value pairs
+-- ARGV[8] sender domain   for the per-domain notice limit
+-- ARGV[9] domain window   seconds
+-- ARGV[10] domain limit   notices per domain per window
+-- ARGV[11] audit min id   rejection records older than this (ms) are trimmed
+-- ARGV[12] n              number of record field/value pairs that follow
+-- ARGV[13 .. 12+2n]       record fields (ticket hash or rejection audit)
+-- ARGV[13+2n ..]          notification field/value pairs
 -- Returns {outcome, created, notified}: outcome is the ticket number or
 -- "rejected"; created is 1 when this call did the work.
 local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
@@ -27,11 +31,11 @@ if prev and not (prev == 'rejected' and mode == 'ticket') then
   return {prev, 0, 0}
 end
 
-local n = tonumber(ARGV[8])
+local n = tonumber(ARGV[12])
 local rec = {}
-for i = 9, 8 + 2 * n do rec[#rec + 1] = ARGV[i] end
+for i = 13, 12 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 9 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 13 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
 
 if mode == 'ticket' then
   local seq = redis.call('INCR', KEYS[2])
@@ -49,11 +53,18 @@ end
 
 -- mode == 'reject'
 redis.call('HSET', KEYS[1], dkey, 'rejected')
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', '100000', '*', unpack(rec))
+-- Records older than the retention go; MINID keeps the trim O(trimmed).
+redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], '*', unpack(rec))
 local notified = 0
 if ARGV[5] == '1' then
-  local ok = redis.call('SET', kp .. 'notice:' .. ARGV[7], '1', 'NX', 'EX', ARGV[6])
-  if ok then
+  -- One notice per sender per window, and a cap per sender domain so that
+  -- a flood from many forged addresses of one domain stays bounded.
+  local dk = kp .. 'notice-domain:' .. ARGV[8]
+  local sent = tonumber(redis.call('GET', dk) or '0')
+  if sent < tonumber(ARGV[10]) and redis.call('SET', kp .. 'notice:' .. ARGV[7], '1', 'NX', 'EX', ARGV[6]) then
+    if redis.call('INCR', dk) == 1 then
+      redis.call('EXPIRE', dk, ARGV[9])
+    end
     redis.call('XADD', KEYS[4], '*', 'id', 'rejection/' .. dkey, unpack(note))
     notified = 1
   end

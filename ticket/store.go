@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"errors"
@@ -28,7 +29,7 @@ type Store struct {
 	kp     string // "md:{desk}:"
 	prefix string // ticket prefix, "SD"
 	outbox string // outbox stream key, owned by notify
-	window time.Duration
+	o      Options
 }
 
 // Options configure a Store.
@@ -39,6 +40,14 @@ type Options struct {
 	OutboxKey string
 	// NoticeInterval is the least time between two rejection notices to one sender.
 	NoticeInterval time.Duration
+	// DomainNoticeLimit notices at most go to one sender domain per
+	// DomainNoticeInterval.
+	DomainNoticeInterval time.Duration
+	DomainNoticeLimit    int
+	// RejectionRetention is how long rejection records are kept.
+	RejectionRetention time.Duration
+	// Now is the clock for retention; time.Now when nil.
+	Now func() time.Time
 }
 
 // NewStore returns the store of one desk.
@@ -46,7 +55,19 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.NoticeInterval <= 0 {
 		o.NoticeInterval = 24 * time.Hour
 	}
-	return &Store{rdb: rdb, kp: KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, window: o.NoticeInterval}
+	if o.DomainNoticeInterval <= 0 {
+		o.DomainNoticeInterval = time.Hour
+	}
+	if o.DomainNoticeLimit <= 0 {
+		o.DomainNoticeLimit = 10
+	}
+	if o.RejectionRetention <= 0 {
+		o.RejectionRetention = 90 * 24 * time.Hour
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	return &Store{rdb: rdb, kp: KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
 }
 
 // KeyPrefix is the namespace of one desk's Redis keys.
@@ -60,8 +81,12 @@ func (s *Store) key(name string) string { return s.kp + name }
 func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string) (Result, error) {
 	rec := []string{
 		"subject", t.Subject,
-		"status", StatusNew,
+		"status", cmp.Or(t.Status, StatusNew),
+		"type", cmp.Or(t.Type, TypeIncident),
 		"priority", t.Priority,
+		"requested_priority", t.RequestedPriority,
+		"priority_reason", t.PriorityReason,
+		"participants", strings.Join(t.Participants, " "),
 		"customer", t.Customer,
 		"contact", t.Contact,
 		"contact_name", t.ContactName,
@@ -98,8 +123,11 @@ func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, rec, no
 	if note != nil {
 		notify = "1"
 	}
-	args := make([]any, 0, 8+len(rec)+len(note))
-	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.window/time.Second), sender, len(rec)/2)
+	_, domain, _ := strings.Cut(sender, "@")
+	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
+	args := make([]any, 0, 12+len(rec)+len(note))
+	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
+		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, len(rec)/2)
 	for _, v := range rec {
 		args = append(args, v)
 	}
@@ -194,18 +222,22 @@ func (s *Store) MarkAcknowledged(ctx context.Context, number string, at time.Tim
 
 func fromHash(m map[string]string) *Ticket {
 	t := &Ticket{
-		Number:      m["number"],
-		Subject:     m["subject"],
-		Status:      m["status"],
-		Priority:    m["priority"],
-		Customer:    m["customer"],
-		Contact:     m["contact"],
-		ContactName: m["contact_name"],
-		Language:    m["language"],
-		MessageID:   m["message_id"],
-		Text:        m["text"],
-		Quoted:      m["quoted"],
-		Source:      Source{Mailbox: m["src_mailbox"]},
+		Number:            m["number"],
+		Subject:           m["subject"],
+		Status:            m["status"],
+		Type:              cmp.Or(m["type"], TypeIncident),
+		Priority:          m["priority"],
+		RequestedPriority: m["requested_priority"],
+		PriorityReason:    m["priority_reason"],
+		Participants:      strings.Fields(m["participants"]),
+		Customer:          m["customer"],
+		Contact:           m["contact"],
+		ContactName:       m["contact_name"],
+		Language:          m["language"],
+		MessageID:         m["message_id"],
+		Text:              m["text"],
+		Quoted:            m["quoted"],
+		Source:            Source{Mailbox: m["src_mailbox"]},
 	}
 	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
 	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {

@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -232,5 +233,46 @@ func TestAppendAndThreadLookup(t *testing.T) {
 		if err != nil || got != tt.want {
 			t.Errorf("FindByMessageID(%v) = %q, %v; want %q", tt.ids, got, err, tt.want)
 		}
+	}
+}
+
+// A flood from many addresses of one domain gets at most the domain's
+// limit of notices; old rejection records are trimmed after the retention.
+func TestRejectDomainLimitAndRetention(t *testing.T) {
+	srv := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer rdb.Close()
+	now := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	s := NewStore(rdb, Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox",
+		DomainNoticeLimit: 3, RejectionRetention: time.Hour, Now: func() time.Time { return now }})
+	ctx := context.Background()
+	notified := 0
+	for i := range 10 {
+		r, err := s.Reject(ctx, fmt.Sprintf("m%d@x", i), Rejection{Sender: fmt.Sprintf("user%d@flood.example", i)}, note)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Notified {
+			notified++
+		}
+	}
+	if notified != 3 {
+		t.Fatalf("%d notices to one domain, want the limit 3", notified)
+	}
+	if r, _ := s.Reject(ctx, "other@x", Rejection{Sender: "a@elsewhere.example"}, note); !r.Notified {
+		t.Fatal("another domain must still get its notice")
+	}
+	// Records written "two hours ago" by Redis's clock are older than the
+	// retention once the store's clock has moved on.
+	rs, _ := s.Rejections(ctx)
+	if len(rs) != 11 {
+		t.Fatalf("%d records", len(rs))
+	}
+	now = time.Now().Add(2 * time.Hour)
+	if _, err := s.Reject(ctx, "late@x", Rejection{Sender: "z@y.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _ := s.Rejections(ctx); len(rs) > 2 {
+		t.Fatalf("%d records after the retention passed, want the old ones trimmed", len(rs))
 	}
 }

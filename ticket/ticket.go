@@ -9,16 +9,32 @@ import (
 
 // Status of a ticket. Issue 7 adds the full lifecycle; ingest creates "new".
 const (
-	StatusNew = "new"
+	StatusNew    = "new"
+	StatusClosed = "closed"
+)
+
+// Types of ticket. A feature request is stored and closed without an SLA
+// (Kwikqy 2.5).
+const (
+	TypeIncident       = "incident"
+	TypeFeatureRequest = "feature_request"
 )
 
 // Ticket is one ticket as stored. Redis holds no raw mail: the original
 // stays in IMAP (Source).
 type Ticket struct {
-	Number         string     `json:"number"`
-	Subject        string     `json:"subject"`
-	Status         string     `json:"status"`
-	Priority       string     `json:"priority"`
+	Number   string `json:"number"`
+	Subject  string `json:"subject"`
+	Status   string `json:"status"`
+	Type     string `json:"type"`
+	Priority string `json:"priority"`
+	// RequestedPriority is what the mail asked for, PriorityReason why the
+	// ticket has another (authz.ByPlan, authz.ByRights); both may be empty.
+	RequestedPriority string `json:"requested_priority,omitempty"`
+	PriorityReason    string `json:"priority_reason,omitempty"`
+	// Participants are other contacts of the customer who were in Cc: they
+	// may follow up and receive progress mails.
+	Participants   []string   `json:"participants,omitempty"`
 	Customer       string     `json:"customer"`
 	Contact        string     `json:"contact"`
 	ContactName    string     `json:"contact_name,omitempty"`
@@ -45,17 +61,22 @@ type Source struct {
 
 // New is what ingest knows when it asks for a ticket.
 type New struct {
-	Subject     string
-	Priority    string
-	Customer    string
-	Contact     string
-	ContactName string
-	Language    string
-	MessageID   string
-	Text        string
-	Quoted      string
-	Source      Source
-	CreatedAt   time.Time
+	Subject           string
+	Type              string // TypeIncident when empty
+	Status            string // StatusNew when empty
+	Priority          string
+	RequestedPriority string
+	PriorityReason    string
+	Participants      []string
+	Customer          string
+	Contact           string
+	ContactName       string
+	Language          string
+	MessageID         string
+	Text              string
+	Quoted            string
+	Source            Source
+	CreatedAt         time.Time
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

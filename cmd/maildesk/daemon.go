@@ -103,18 +103,24 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	d.store = ticket.NewStore(rdb, ticket.Options{
 		DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix,
 		OutboxKey: d.outbox.Key(), NoticeInterval: cfg.Desk.NoticeInterval.D(),
+		DomainNoticeInterval: cfg.Authz.DomainNoticeInterval.D(), DomainNoticeLimit: cfg.Authz.DomainNoticeLimit,
+		RejectionRetention: cfg.Authz.RejectionRetention.D(),
 	})
 	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
 	pipe := &ingest.Pipeline{
-		Store:        d.store,
-		Threads:      d.store,
-		TicketPrefix: cfg.Desk.TicketPrefix,
-		Authz:        authz.NewDirectory(cfg.Customers),
-		Limits:       ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
-		Own:          ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
-		Language:     cfg.Desk.Language,
-		Priority:     cfg.Desk.DefaultPriority,
-		Log:          log,
+		Store:           d.store,
+		Threads:         d.store,
+		TicketPrefix:    cfg.Desk.TicketPrefix,
+		Authz:           authz.NewDirectory(cfg.Customers),
+		Limits:          ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Own:             ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
+		Plans:           cfg.Plans,
+		Rules:           ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
+		RequireAuth:     cfg.Authz.RequireAuthentication,
+		TrustedAuthserv: cfg.Authz.TrustedAuthservIDs,
+		Language:        cfg.Desk.Language,
+		Priority:        cfg.Desk.DefaultPriority,
+		Log:             log,
 	}
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store

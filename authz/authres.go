@@ -1,0 +1,91 @@
+package authz
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/emersion/go-msgauth/authres"
+	"golang.org/x/net/publicsuffix"
+)
+
+// Authentication is the verdict on whether a mail's From domain was
+// authenticated by one of the desk's own MTAs.
+type Authentication struct {
+	Pass   bool
+	Reason string // what passed, or why nothing did
+}
+
+// Authenticate reads the Authentication-Results headers of a mail (values
+// as received, newest first) and decides whether fromDomain passed DMARC,
+// or DKIM or SPF aligned with it (relaxed alignment: same organisational
+// domain). Only headers whose authserv-id is trusted count: anyone can add
+// an Authentication-Results header to a mail before it reaches us.
+func Authenticate(headers []string, fromDomain string, trusted []string) Authentication {
+	fromDomain = strings.ToLower(strings.TrimSpace(fromDomain))
+	if fromDomain == "" {
+		return Authentication{Reason: "no From domain"}
+	}
+	seen := false
+	var failures []string
+	for _, h := range headers {
+		id, results, err := authres.Parse(h)
+		if err != nil || !trustedID(id, trusted) {
+			continue
+		}
+		seen = true
+		for _, r := range results {
+			switch r := r.(type) {
+			case *authres.DMARCResult:
+				if r.Value == authres.ResultPass && (r.From == "" || aligned(r.From, fromDomain)) {
+					return Authentication{Pass: true, Reason: "dmarc=pass (" + id + ")"}
+				}
+				failures = append(failures, "dmarc="+string(r.Value))
+			case *authres.DKIMResult:
+				d := r.Domain
+				if d == "" {
+					_, d, _ = strings.Cut(r.Identifier, "@")
+				}
+				if r.Value == authres.ResultPass && aligned(d, fromDomain) {
+					return Authentication{Pass: true, Reason: "dkim=pass header.d=" + d + " (" + id + ")"}
+				}
+				failures = append(failures, fmt.Sprintf("dkim=%s header.d=%s", r.Value, d))
+			case *authres.SPFResult:
+				d := r.From
+				if i := strings.LastIndexByte(d, '@'); i >= 0 {
+					d = d[i+1:]
+				}
+				if r.Value == authres.ResultPass && aligned(d, fromDomain) {
+					return Authentication{Pass: true, Reason: "spf=pass smtp.mailfrom=" + d + " (" + id + ")"}
+				}
+				failures = append(failures, fmt.Sprintf("spf=%s smtp.mailfrom=%s", r.Value, d))
+			}
+		}
+	}
+	if !seen {
+		return Authentication{Reason: "no Authentication-Results from a trusted authserv-id"}
+	}
+	return Authentication{Reason: "not authenticated for " + fromDomain + ": " + strings.Join(failures, ", ")}
+}
+
+func trustedID(id string, trusted []string) bool {
+	for _, t := range trusted {
+		if strings.EqualFold(strings.TrimSpace(id), t) {
+			return true
+		}
+	}
+	return false
+}
+
+// aligned: relaxed DMARC alignment, the same organisational domain.
+func aligned(a, b string) bool {
+	a, b = strings.ToLower(strings.TrimSuffix(a, ".")), strings.ToLower(strings.TrimSuffix(b, "."))
+	if a == "" || b == "" {
+		return false
+	}
+	if a == b {
+		return true
+	}
+	oa, err1 := publicsuffix.EffectiveTLDPlusOne(a)
+	ob, err2 := publicsuffix.EffectiveTLDPlusOne(b)
+	return err1 == nil && err2 == nil && oa == ob
+}

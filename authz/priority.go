@@ -1,0 +1,53 @@
+package authz
+
+import "github.com/maildesk/maildesk/config"
+
+// Why a ticket's priority differs from what its mail asked for. The
+// acknowledgement tells the contact (Kwikqy's re-classification notice).
+const (
+	// ByPlan: the plan does not let customers set priority (Oxineo).
+	ByPlan = "plan"
+	// ByRights: the contact may not ask for priorities this urgent (QiQQ).
+	ByRights = "rights"
+)
+
+// Priority is the outcome of applying rights to a requested priority.
+type Priority struct {
+	Priority  string // what the ticket gets
+	Requested string // what the mail asked for; "" when nothing
+	Reason    string // "" when Priority is what was asked (or the default); ByPlan, ByRights
+}
+
+// Changed reports whether the contact must be told that the desk set
+// another priority than they asked for.
+func (p Priority) Changed() bool { return p.Reason != "" }
+
+// EffectivePriority applies the plan's and the contact's rights to the
+// priority a mail asked for. fallback is the desk's default priority.
+func EffectivePriority(plan config.Plan, contact *config.Contact, requested, fallback string) Priority {
+	def := plan.DefaultPriority
+	if def == "" {
+		def = fallback
+	}
+	out := Priority{Priority: def, Requested: requested}
+	switch {
+	case requested == "":
+	case !plan.SetsPriority():
+		if requested != def {
+			out.Reason = ByPlan
+		}
+	case contact != nil && contact.MaxPriority != "" && urgency(requested) < urgency(contact.MaxPriority):
+		out.Priority, out.Reason = contact.MaxPriority, ByRights
+	default:
+		out.Priority = requested
+	}
+	return out
+}
+
+// urgency orders P1 (most urgent, 1) to P4 (4).
+func urgency(p string) int {
+	if len(p) == 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '4' {
+		return int(p[1] - '0')
+	}
+	return 5
+}
