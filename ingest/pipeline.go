@@ -164,7 +164,14 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		}
 		note = n.Fields()
 	}
-	return p.reject(ctx, m, string(m.decision.Reason), note)
+	reason := string(m.decision.Reason)
+	switch {
+	case m.class != Human:
+		reason += " (no notice to machine mail: " + m.class.String() + ", " + m.why + ")"
+	case msg.NullReturnPath:
+		reason += " (no notice: null Return-Path)"
+	}
+	return p.reject(ctx, m, reason, note)
 }
 
 // inbound is one mail on its way through Process.

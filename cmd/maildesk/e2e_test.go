@@ -311,6 +311,31 @@ func TestEndToEnd(t *testing.T) {
 	if code := run([]string{"tickets", "show", "--config", e.config, "--json", "sd-1"}, &out, &errOut); code != 0 {
 		t.Fatalf("tickets show exit %d: %s", code, errOut.String())
 	}
+	// Every refusal is on record, the reasons readable.
+	out.Reset()
+	if code := run([]string{"rejections", "list", "--config", e.config, "--json"}, &out, &errOut); code != 0 {
+		t.Fatalf("rejections list exit %d: %s", code, errOut.String())
+	}
+	var rejected []struct{ Sender, Reason string }
+	if err := json.Unmarshal(out.Bytes(), &rejected); err != nil {
+		t.Fatal(err)
+	}
+	var records []string
+	for _, r := range rejected {
+		records = append(records, r.Sender+": "+r.Reason)
+	}
+	all := strings.Join(records, "\n")
+	for _, want := range []string{
+		"stranger@elsewhere.example: unknown sender",
+		"news@lists.example: unknown sender (no notice to machine mail: generated",
+		"jan@acme.example: machine mail: auto-reply",
+		"jan@acme.example: too large",
+	} {
+		if !strings.Contains(all, want) {
+			t.Errorf("rejections lack %q:\n%s", want, all)
+		}
+	}
+
 	// The original comes back from IMAP as it arrived.
 	out.Reset()
 	if code := run([]string{"tickets", "raw", "--config", e.config, "SD-1"}, &out, &errOut); code != 0 {
