@@ -3,6 +3,7 @@ package ingest
 import (
 	"net/mail"
 	"net/textproto"
+	"strings"
 	"time"
 )
 
@@ -34,9 +35,34 @@ type Message struct {
 	// Size is the number of raw bytes read; ContentHash their SHA-256 (hex).
 	Size        int64
 	ContentHash string
+	// Report is the delivery status report of a bounce (multipart/report;
+	// report-type=delivery-status), nil for other mail.
+	Report *DeliveryReport
 	// Warnings lists what was repaired or guessed while parsing (lenient
 	// address fallback, unknown charset, ...): worth a log line, not a reject.
 	Warnings []string
+}
+
+// DeliveryReport is what a bounce says (RFC 3464): which recipients of
+// which original mail failed.
+type DeliveryReport struct {
+	// OriginalMessageID is the Message-ID of the mail that bounced, from
+	// the returned message or its headers; "" when the report has none.
+	OriginalMessageID string
+	Recipients        []ReportRecipient
+}
+
+// ReportRecipient is one per-recipient block of a delivery status report.
+type ReportRecipient struct {
+	Address    string // Final-Recipient (or Original-Recipient), without "rfc822;"
+	Action     string // failed, delayed, delivered, relayed, expanded
+	Status     string // e.g. 5.1.1
+	Diagnostic string // Diagnostic-Code, e.g. "smtp; 550 5.1.1 no such user"
+}
+
+// Failed reports whether the recipient permanently failed.
+func (r ReportRecipient) Failed() bool {
+	return r.Action == "failed" || strings.HasPrefix(r.Status, "5.")
 }
 
 // Attachment is the metadata of one non-body part; its bytes are not kept.

@@ -74,6 +74,10 @@ type Pipeline struct {
 	// TrustedAuthserv (customers may override it).
 	RequireAuth     bool
 	TrustedAuthserv []string
+	// Suppress stops automatic mail to addresses whose mail bounced, for
+	// BounceSuppression; nil: bounces are only recorded.
+	Suppress          Suppressor
+	BounceSuppression time.Duration
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
@@ -121,6 +125,16 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	m.decision = p.Authz.Decide(msg.From.Address)
 
 	// Loops, spam and bounces are never answered nor threaded.
+	if m.class == Bounce {
+		number, err := p.bounced(ctx, m)
+		if err != nil {
+			return Result{MessageID: msg.MessageID}, err
+		}
+		if number != "" {
+			// Recorded in the ticket's history: filed with it.
+			return Result{Outcome: Processed, Ticket: number, MessageID: msg.MessageID, FollowUp: true}, nil
+		}
+	}
 	if m.class == Loop || m.class == Spam || m.class == Bounce {
 		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
 	}

@@ -528,6 +528,8 @@ func (w *Watcher) logResult(h handled) {
 		log.Error("mail quarantined", "reason", h.res.Reason)
 	case h.res.Replay:
 		log.Info("mail was committed before, moving it only", "ticket", h.res.Ticket)
+	case h.res.FollowUp:
+		log.Info("follow-up recorded on ticket", "ticket", h.res.Ticket)
 	case h.res.Outcome == Processed:
 		log.Info("ticket created", "ticket", h.res.Ticket, "acknowledge", h.res.Notified)
 	default:

@@ -24,6 +24,8 @@ const (
 	// EventAutoReply is an automatic answer (out of office) on a ticket: it
 	// is recorded but changes nothing.
 	EventAutoReply = "auto_reply"
+	// EventBounce: a mail the desk sent about the ticket bounced.
+	EventBounce = "bounce"
 )
 
 // Event is one entry of a ticket's history.

@@ -46,7 +46,22 @@ type env struct {
 	log    *lockedBuffer
 }
 
+const defaultContacts = `customers:
+  - id: acme
+    name: Acme BV
+    plan: standard
+    contacts:
+      - {email: jan@acme.example, name: Jan Jansen, main: true, language: nl}
+      - {email: Piet@Acme.example, name: Piet Pieters}
+`
+
 func newEnv(t *testing.T, extra string) *env {
+	t.Helper()
+	return newEnvWith(t, extra, defaultContacts)
+}
+
+// newEnvWith is newEnv with extra config YAML and a contacts file.
+func newEnvWith(t *testing.T, extra, contacts string) *env {
 	t.Helper()
 	e := &env{t: t, redis: testserver.Redis(t), dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &lockedBuffer{}}
 	e.smtp.ForwardTo(e.dc)
@@ -78,14 +93,6 @@ log:
   format: text
 contacts_file: contacts.yaml
 %s`, desk, e.redis.URL, e.dc.IMAPAddr, desk, e.smtp.Addr, extra)
-	contacts := `customers:
-  - id: acme
-    name: Acme BV
-    plan: standard
-    contacts:
-      - {email: jan@acme.example, name: Jan Jansen, main: true, language: nl}
-      - {email: Piet@Acme.example, name: Piet Pieters}
-`
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
@@ -150,6 +157,19 @@ func (e *env) tickets() []listedTicket {
 	var ts []listedTicket
 	if err := json.Unmarshal(out.Bytes(), &ts); err != nil {
 		e.t.Fatalf("tickets list --json is not a JSON array: %v\n%s", err, out.String())
+	}
+	return ts
+}
+
+// ticketsJSON is "tickets list --json" as generic maps.
+func (e *env) ticketsJSON() []map[string]any {
+	var out, errOut bytes.Buffer
+	if code := run([]string{"tickets", "list", "--config", e.config, "--json"}, &out, &errOut); code != 0 {
+		e.t.Fatalf("tickets list exit %d: %s", code, errOut.String())
+	}
+	var ts []map[string]any
+	if err := json.Unmarshal(out.Bytes(), &ts); err != nil {
+		e.t.Fatalf("tickets list --json: %v", err)
 	}
 	return ts
 }
