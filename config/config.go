@@ -260,7 +260,22 @@ var defaults = []struct{ path, value string }{
 	{"http.listen", "127.0.0.1:8080"},
 	{"log.level", "info"},
 	{"log.format", "auto"},
+	{"authz.domain_notice_interval", "1h"},
+	{"authz.domain_notice_limit", "10"},
+	// 90 days: long enough to answer "why did my mail not become a ticket"
+	// about last quarter.
+	{"authz.rejection_retention", "2160h"},
 }
+
+// The priority words of a config without a priority section, in the
+// languages the desks' customers write (Dutch and English).
+var (
+	defaultPriorityWords = map[string][]string{
+		"P1": {"spoed", "urgent", "storing", "service blocker"},
+		"P2": {"hoog", "high"},
+	}
+	defaultFeatureWords = []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}
+)
 
 // applyDefaults fills in what the file and environment left out. It goes by
 // presence, not by zero value, so that an explicit `listen: ""` (HTTP off) or
@@ -272,6 +287,22 @@ func (l *loader) applyDefaults() {
 				panic("config: bad default for " + d.path + ": " + err.Error())
 			}
 		}
+	}
+	// Maps and lists have no environment override, so the file is all that
+	// decides. An empty plans section counts as none: a desk without plans
+	// could have no customers. Giving priority words replaces the defaults
+	// as a whole: merging would leave no way to drop a default word.
+	if len(l.cfg.Plans) == 0 {
+		l.cfg.Plans = map[string]Plan{DefaultPlan: {}}
+	}
+	if !l.c.set("priority.words") {
+		l.cfg.Priority.Words = map[string][]string{}
+		for p, words := range defaultPriorityWords {
+			l.cfg.Priority.Words[p] = append([]string(nil), words...)
+		}
+	}
+	if !l.c.set("priority.feature_words") {
+		l.cfg.Priority.FeatureWords = append([]string(nil), defaultFeatureWords...)
 	}
 	if !l.c.set("smtp.helo") {
 		if a, err := mail.ParseAddress(l.cfg.Desk.Address); err == nil {

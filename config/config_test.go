@@ -332,7 +332,7 @@ func TestContactsProblems(t *testing.T) {
       - {email: jan@acme.example, main: true}
       - {email: piet@acme.example}
       - {email: kees@acme.example, main: true}
-`, "customers[0].contacts[2].main", 6, "customer acme already has a main contact (contacts[0])"},
+`, "customers[0].contacts[2].main", 6, "customer acme already has a main contact (jan@acme.example, contacts[0], line 4)"},
 		{"unknown key", `customers:
   - id: acme
     contacts:

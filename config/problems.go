@@ -413,6 +413,10 @@ func fieldNames(root reflect.Type, path string) []string {
 			if i := strings.IndexByte(seg, '['); i >= 0 {
 				name = seg[:i]
 			}
+			if t != nil && t.Kind() == reflect.Map {
+				t = t.Elem() // the segment is a key, as in plans.<name>
+				continue
+			}
 			if t == nil || t.Kind() != reflect.Struct {
 				return nil
 			}

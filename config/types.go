@@ -26,6 +26,9 @@ type Config struct {
 
 	// Customers is the content of ContactsFile, loaded and validated by Load.
 	Customers []Customer `yaml:"-"`
+	// ContactsSHA256 is "sha256:<hex>" of the ContactsFile content that
+	// Customers came from, for the import-if-changed rule.
+	ContactsSHA256 string `yaml:"-"`
 	// Path is the absolute path of the config file that was loaded; empty
 	// after Parse.
 	Path string `yaml:"-"`
@@ -150,38 +153,39 @@ type Priority struct {
 
 // Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {
-	ID   string `yaml:"id"`
-	Name string `yaml:"name"`
-	Plan string `yaml:"plan"`
+	ID   string `yaml:"id" json:"id,omitempty"`
+	Name string `yaml:"name" json:"name,omitempty"`
+	Plan string `yaml:"plan" json:"plan,omitempty"`
 	// Domains make any address at them known as this customer's. Such
 	// senders are authorised only with AuthoriseDomains; otherwise they get
 	// a notice naming the main contact.
-	Domains          []string `yaml:"domains"`
-	AuthoriseDomains bool     `yaml:"authorise_domains"`
+	Domains          []string `yaml:"domains" json:"domains,omitempty"`
+	AuthoriseDomains bool     `yaml:"authorise_domains" json:"authorise_domains,omitempty"`
 	// RequireAuthentication overrides authz.require_authentication.
-	RequireAuthentication *bool `yaml:"require_authentication"`
+	RequireAuthentication *bool `yaml:"require_authentication" json:"require_authentication,omitempty"`
 	// Managers are alerted about this customer's tickets (SLA breaches).
-	Managers []Person  `yaml:"managers"`
-	Contacts []Contact `yaml:"contacts"`
+	Managers []Person  `yaml:"managers" json:"managers,omitempty"`
+	Contacts []Contact `yaml:"contacts" json:"contacts,omitempty"`
 }
 
 // Person is a name and an address.
 type Person struct {
-	Email string `yaml:"email"`
-	Name  string `yaml:"name"`
+	Email string `yaml:"email" json:"email,omitempty"`
+	Name  string `yaml:"name" json:"name,omitempty"`
 }
 
 // Contact is someone allowed to open tickets for a customer. After Load,
-// Email is lower case and unique across all customers, and at most one
-// contact per customer is Main. An empty Language means Desk.Language.
+// Email is in canonical form (NormaliseAddress) and unique across all
+// customers, at most one contact per customer is Main and ReceivesProgress
+// is set. An empty Language means Desk.Language.
 type Contact struct {
-	Email    string `yaml:"email"`
-	Name     string `yaml:"name"`
-	Main     bool   `yaml:"main"`
-	Language string `yaml:"language"`
+	Email    string `yaml:"email" json:"email,omitempty"`
+	Name     string `yaml:"name" json:"name,omitempty"`
+	Main     bool   `yaml:"main" json:"main,omitempty"`
+	Language string `yaml:"language" json:"language,omitempty"`
 	// MaxPriority caps the priority this contact may ask for (QiQQ: only
 	// some may report at the rates of high priorities); "" = no cap.
-	MaxPriority string `yaml:"max_priority"`
+	MaxPriority string `yaml:"max_priority" json:"max_priority,omitempty"`
 	// ReceivesProgress: progress mails go to this contact; default true.
-	ReceivesProgress *bool `yaml:"receives_progress"`
+	ReceivesProgress *bool `yaml:"receives_progress" json:"receives_progress,omitempty"`
 }

@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,8 @@ var (
 	prefixRE = regexp.MustCompile(`^[A-Z][A-Z0-9]{0,9}$`)
 	// A host name or an address literal, as EHLO allows.
 	heloRE = regexp.MustCompile(`^(\[[0-9A-Za-z:.]+\]|[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?)$`)
+	// An authserv-id as MTAs write it: a host name.
+	hostRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$`)
 )
 
 const idRule = "must be 1 to 63 lower-case letters, digits, '-' or '_', starting with a letter or digit"
@@ -32,6 +35,9 @@ func (l *loader) validate() {
 	}
 	l.oneOf("log.level", l.cfg.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", l.cfg.Log.Format, "auto", "json", "text")
+	l.validatePlans()
+	l.validateAuthz()
+	l.validatePriority()
 	if l.required("contacts_file", l.cfg.ContactsFile) {
 		l.loadContacts()
 	}
@@ -251,84 +257,69 @@ func bareAddress(s string) error {
 	return nil
 }
 
-// contactsFile is the schema of the contacts file.
-type contactsFile struct {
-	Customers []Customer `yaml:"customers"`
+func (l *loader) validatePlans() {
+	names := make([]string, 0, len(l.cfg.Plans))
+	for name := range l.cfg.Plans {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		p, path := l.cfg.Plans[name], "plans."+name
+		if !idRE.MatchString(name) {
+			l.c.addf(path, "plan name %s (got %q)", idRule, name)
+		}
+		if p.MaxContacts < 0 {
+			l.c.addf(path+".max_contacts", "must be 0 (no limit) or more (got %d)", p.MaxContacts)
+		}
+		if !validPriority(p.DefaultPriority) {
+			l.c.addf(path+".default_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.DefaultPriority)
+		}
+	}
 }
 
-func (l *loader) loadContacts() {
-	given := l.cfg.ContactsFile
-	full := l.resolvePath(given)
-	data, err := l.read(full, maxContactsSize)
-	if err != nil {
-		l.c.addf("contacts_file", "cannot read contacts file: %v", err)
-		return
+func (l *loader) validateAuthz() {
+	c, a := l.c, &l.cfg.Authz
+	if a.DomainNoticeInterval <= 0 {
+		c.addf("authz.domain_notice_interval", "must be more than 0 (got %s)", a.DomainNoticeInterval)
 	}
-	l.cfg.ContactsFile = full
-	var cf contactsFile
-	cc, ok := decodeFile(l.c.out, given, data, &cf)
-	if !ok {
-		return
+	if a.DomainNoticeLimit < 1 {
+		c.addf("authz.domain_notice_limit", "must be at least 1 (got %d)", a.DomainNoticeLimit)
 	}
-	validateCustomers(cc, cf.Customers)
-	l.cfg.Customers = cf.Customers
+	if a.RejectionRetention <= 0 {
+		c.addf("authz.rejection_retention", "must be more than 0 (got %s)", a.RejectionRetention)
+	}
+	for i, id := range a.TrustedAuthservIDs {
+		if !hostRE.MatchString(id) {
+			c.addf(fmt.Sprintf("authz.trusted_authserv_ids[%d]", i), "must be the authserv-id your MTA writes, a host name like mx.desk.example (got %q)", id)
+		}
+	}
+	if a.RequireAuthentication && len(a.TrustedAuthservIDs) == 0 {
+		c.add("authz.require_authentication", "needs at least one authz.trusted_authserv_ids entry: without one no mail can pass")
+	}
 }
 
-func validateCustomers(c *collector, customers []Customer) {
-	type first struct {
-		label string
-		line  int
+func (l *loader) validatePriority() {
+	c, p := l.c, &l.cfg.Priority
+	keys := make([]string, 0, len(p.Words))
+	for k := range p.Words {
+		keys = append(keys, k)
 	}
-	ids := map[string]first{}
-	emails := map[string]first{}
-	for i := range customers {
-		cu := &customers[i]
-		cp := fmt.Sprintf("customers[%d]", i)
-		label := cu.ID
-		switch {
-		case cu.ID == "":
-			c.add(cp+".id", "is required")
-			label = cp
-		case !idRE.MatchString(cu.ID):
-			c.addf(cp+".id", "%s (got %q)", idRule, cu.ID)
-		default:
-			if f, dup := ids[cu.ID]; dup {
-				c.addf(cp+".id", "%s is already the id of %s (line %d)", cu.ID, f.label, f.line)
-			} else {
-				ids[cu.ID] = first{cp, c.ix.line(cp + ".id")}
+	sort.Strings(keys)
+	for _, k := range keys {
+		path := "priority.words." + k
+		if k == "" || !validPriority(k) {
+			c.addf(path, "must be one of P1, P2, P3, P4 (got %q)", k)
+			continue
+		}
+		for i, w := range p.Words[k] {
+			if strings.TrimSpace(w) == "" {
+				c.add(fmt.Sprintf("%s[%d]", path, i), "must not be empty")
 			}
 		}
-		mainAt := ""
-		for j := range cu.Contacts {
-			ct := &cu.Contacts[j]
-			p := fmt.Sprintf("%s.contacts[%d]", cp, j)
-			switch {
-			case ct.Email == "":
-				c.add(p+".email", "is required")
-			default:
-				if err := bareAddress(ct.Email); err != nil {
-					c.add(p+".email", err.Error())
-					break
-				}
-				// Local parts are case-sensitive in theory only; senders
-				// write them in any case and must still be recognised.
-				ct.Email = strings.ToLower(ct.Email)
-				if f, dup := emails[ct.Email]; dup {
-					c.addf(p+".email", "%s is already a contact of customer %s (line %d)", ct.Email, f.label, f.line)
-				} else {
-					emails[ct.Email] = first{label, c.ix.line(p + ".email")}
-				}
-			}
-			if ct.Language != "" && ct.Language != "nl" && ct.Language != "en" {
-				c.addf(p+".language", "must be empty or one of nl, en (got %q)", ct.Language)
-			}
-			if ct.Main {
-				if mainAt != "" {
-					c.addf(p+".main", "customer %s already has a main contact (%s)", label, mainAt)
-				} else {
-					mainAt = fmt.Sprintf("contacts[%d]", j)
-				}
-			}
+	}
+	for i, w := range p.FeatureWords {
+		if strings.TrimSpace(w) == "" {
+			c.add(fmt.Sprintf("priority.feature_words[%d]", i), "must not be empty")
 		}
 	}
 }

@@ -9,9 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -88,6 +90,8 @@ type daemon struct {
 	watcher  *ingest.Watcher
 	delivery *notify.Delivery
 	sched    *scheduler.Scheduler
+	// dir is the directory senders are judged by, refreshed from Redis.
+	dir *authz.Live
 	// outboxReady is set once the consumer group exists.
 	outboxReady atomic.Bool
 }
@@ -106,21 +110,27 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		DomainNoticeInterval: cfg.Authz.DomainNoticeInterval.D(), DomainNoticeLimit: cfg.Authz.DomainNoticeLimit,
 		RejectionRetention: cfg.Authz.RejectionRetention.D(),
 	})
+	// Until Redis answers, senders are judged by the contacts file.
+	dirOpts := []authz.Option{authz.PlusAddressing(cfg.Authz.PlusAddressing)}
+	d.dir = authz.NewLive(authz.NewStore(rdb, cfg.Desk.ID), authz.NewDirectory(cfg.Customers, dirOpts...), dirOpts...)
+	d.dir.QueueFile(cfg.Customers, fileOrigin(cfg, cfg.ContactsSHA256))
 	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
 	pipe := &ingest.Pipeline{
-		Store:           d.store,
-		Threads:         d.store,
-		TicketPrefix:    cfg.Desk.TicketPrefix,
-		Authz:           authz.NewDirectory(cfg.Customers),
-		Limits:          ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
-		Own:             ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
-		Plans:           cfg.Plans,
-		Rules:           ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
-		RequireAuth:     cfg.Authz.RequireAuthentication,
-		TrustedAuthserv: cfg.Authz.TrustedAuthservIDs,
-		Language:        cfg.Desk.Language,
-		Priority:        cfg.Desk.DefaultPriority,
-		Log:             log,
+		Store:             d.store,
+		Threads:           d.store,
+		TicketPrefix:      cfg.Desk.TicketPrefix,
+		Authz:             d.dir,
+		Limits:            ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Own:               ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
+		Plans:             cfg.Plans,
+		Rules:             ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
+		Suppress:          d.outbox,
+		BounceSuppression: cfg.Desk.BounceSuppression.D(),
+		RequireAuth:       cfg.Authz.RequireAuthentication,
+		TrustedAuthserv:   cfg.Authz.TrustedAuthservIDs,
+		Language:          cfg.Desk.Language,
+		Priority:          cfg.Desk.DefaultPriority,
+		Log:               log,
 	}
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
@@ -139,6 +149,11 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	// The outbox job needs no once-per-tick claim: the consumer group already
 	// gives each entry to one replica.
 	if err := d.sched.Add(scheduler.Job{Name: "outbox", Spec: "@every 1s", Run: d.sendOutbox}); err != nil {
+		return nil, err
+	}
+	// Every replica refreshes its own copy: CLI edits and other replicas'
+	// imports take effect without a restart.
+	if err := d.sched.Add(scheduler.Job{Name: "directory", Spec: "@every 30s", Run: d.refreshDirectory}); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -237,7 +252,16 @@ func (d *daemon) run(ctx context.Context) error {
 		}()
 		d.log.Info("http listening", "address", ln.Addr().String())
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	if err := d.refreshDirectory(sctx); err != nil {
+		d.log.Warn("directory not loaded from Redis; using the contacts file's customers and retrying every 30s", "err", err)
+	}
+	cancel()
 	var wg sync.WaitGroup
+	wg.Go(func() { d.reloadOnSignal(ctx, hup) })
 	wg.Go(func() { _ = d.watcher.Run(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
 	<-ctx.Done()

@@ -24,6 +24,13 @@ Usage:
   maildesk tickets list --config FILE [--json]
   maildesk tickets show --config FILE [--json] NUMBER
   maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
+  maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
+  maildesk contacts list --config FILE [--json]     the customers and contacts in use (kept in Redis)
+  maildesk contacts add --config FILE --customer ID --email ADDR [--name NAME] [--main]
+                        [--language nl|en] [--max-priority P1..P4] [--no-progress]
+  maildesk contacts remove --config FILE EMAIL
+  maildesk contacts import --config FILE PATH    replace all contacts by a YAML or CSV file
+                                         (validated whole: on any problem nothing changes)
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
   maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]
@@ -53,6 +60,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdCheckConfig(args[1:], stdout)
 	case "tickets":
 		err = cmdTickets(ctx, args[1:], stdout)
+	case "rejections":
+		err = cmdRejections(ctx, args[1:], stdout)
+	case "contacts":
+		err = cmdContacts(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

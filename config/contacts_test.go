@@ -1,0 +1,530 @@
+package config
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestNewSectionDefaults(t *testing.T) {
+	cfg, ps := parseWith(t, base, nil, nil)
+	if ps != nil {
+		t.Fatalf("unexpected problems:\n%v", ps)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"plans", cfg.Plans, map[string]Plan{"standard": {}}},
+		{"authz.domain_notice_interval", cfg.Authz.DomainNoticeInterval, Duration(time.Hour)},
+		{"authz.domain_notice_limit", cfg.Authz.DomainNoticeLimit, 10},
+		{"authz.rejection_retention", cfg.Authz.RejectionRetention, Duration(90 * 24 * time.Hour)},
+		{"authz.require_authentication", cfg.Authz.RequireAuthentication, false},
+		{"authz.plus_addressing", cfg.Authz.PlusAddressing, false},
+		{"priority.words", cfg.Priority.Words, map[string][]string{
+			"P1": {"spoed", "urgent", "storing", "service blocker"},
+			"P2": {"hoog", "high"},
+		}},
+		{"priority.feature_words", cfg.Priority.FeatureWords, []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}},
+		{"customer plan", cfg.Customers[0].Plan, "standard"},
+		{"receives_progress", *cfg.Customers[0].Contacts[1].ReceivesProgress, true},
+		{"contacts sha256", strings.HasPrefix(cfg.ContactsSHA256, "sha256:") && len(cfg.ContactsSHA256) == 71, true},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	// The defaults are copies: editing one config must not change the next.
+	cfg.Priority.Words["P1"][0] = "changed"
+	cfg.Priority.FeatureWords[0] = "changed"
+	cfg2, _ := parseWith(t, base, nil, nil)
+	if cfg2.Priority.Words["P1"][0] != "spoed" || cfg2.Priority.FeatureWords[0] != "[feature]" {
+		t.Error("default priority words are shared between configs")
+	}
+}
+
+func TestNewSectionsGiven(t *testing.T) {
+	cfg, ps := parseWith(t, base+`plans:
+  standard: {}
+  oxineo: {max_contacts: 2, customer_sets_priority: false, default_priority: P2}
+authz:
+  require_authentication: true
+  trusted_authserv_ids: [mx.desk.example]
+  plus_addressing: true
+  domain_notice_limit: 3
+priority:
+  words:
+    P3: [laag]
+  feature_words: []
+`, nil, map[string]string{"MAILDESK_AUTHZ_DOMAIN_NOTICE_INTERVAL": "2h"})
+	if ps != nil {
+		t.Fatalf("unexpected problems:\n%v", ps)
+	}
+	ox := cfg.Plans["oxineo"]
+	if len(cfg.Plans) != 2 || ox.MaxContacts != 2 || ox.SetsPriority() || ox.DefaultPriority != "P2" || !cfg.Plans["standard"].SetsPriority() {
+		t.Errorf("plans = %+v", cfg.Plans)
+	}
+	if !cfg.Authz.RequireAuthentication || !cfg.Authz.PlusAddressing || cfg.Authz.DomainNoticeLimit != 3 ||
+		cfg.Authz.DomainNoticeInterval != Duration(2*time.Hour) || cfg.Authz.RejectionRetention != Duration(2160*time.Hour) {
+		t.Errorf("authz = %+v", cfg.Authz)
+	}
+	// Given words replace the defaults; an explicit empty list means none.
+	if !reflect.DeepEqual(cfg.Priority.Words, map[string][]string{"P3": {"laag"}}) || len(cfg.Priority.FeatureWords) != 0 {
+		t.Errorf("priority = %+v", cfg.Priority)
+	}
+}
+
+// withPlans is base with a plans section, appended at line 13.
+const withPlans = base + `plans:
+  standard: {}
+  enhanced: {}
+  premium: {}
+  oxineo: {max_contacts: 2}
+`
+
+func TestNewSectionsValidation(t *testing.T) {
+	tests := []struct {
+		name   string
+		add    string // appended to base
+		env    map[string]string
+		path   string
+		line   int
+		reason string
+	}{
+		{name: "plan name", add: "plans:\n  standard: {}\n  Gold: {}\n", path: "plans.Gold", line: 15, reason: `plan name must be 1 to 63 lower-case letters`},
+		{name: "plan max_contacts negative", add: "plans:\n  standard: {max_contacts: -1}\n", path: "plans.standard.max_contacts", line: 14, reason: "must be 0 (no limit) or more (got -1)"},
+		{name: "plan default_priority", add: "plans:\n  standard:\n    default_priority: P0\n", path: "plans.standard.default_priority", line: 15, reason: `must be empty or one of P1, P2, P3, P4 (got "P0")`},
+		{name: "plan customer_sets_priority type", add: "plans:\n  standard: {customer_sets_priority: sometimes}\n", path: "plans.standard.customer_sets_priority", line: 14, reason: "true or false"},
+		{name: "plan unknown key", add: "plans:\n  standard: {max_contact: 2}\n", path: "plans.standard.max_contact", line: 14, reason: `did you mean "max_contacts"?`},
+		{name: "authz domain_notice_interval", add: "authz:\n  domain_notice_interval: 0s\n", path: "authz.domain_notice_interval", line: 14, reason: "must be more than 0"},
+		{name: "authz domain_notice_limit", add: "authz:\n  domain_notice_limit: 0\n", path: "authz.domain_notice_limit", line: 14, reason: "must be at least 1 (got 0)"},
+		{name: "authz rejection_retention", add: "authz:\n  rejection_retention: -1h\n", path: "authz.rejection_retention", line: 14, reason: "must be more than 0"},
+		{name: "authz trusted id empty", add: "authz:\n  trusted_authserv_ids: [mx.desk.example, \"\"]\n", path: "authz.trusted_authserv_ids[1]", line: 14, reason: `host name like mx.desk.example (got "")`},
+		{name: "authz trusted id not a host", add: "authz:\n  trusted_authserv_ids:\n    - \"mx desk\"\n", path: "authz.trusted_authserv_ids[0]", line: 15, reason: `(got "mx desk")`},
+		{name: "authz require_authentication without ids", add: "authz:\n  require_authentication: true\n", path: "authz.require_authentication", line: 14, reason: "needs at least one authz.trusted_authserv_ids"},
+		{name: "authz require_authentication by env", env: map[string]string{"MAILDESK_AUTHZ_REQUIRE_AUTHENTICATION": "true"}, path: "authz.require_authentication", reason: "(set by MAILDESK_AUTHZ_REQUIRE_AUTHENTICATION)"},
+		{name: "priority unknown key", add: "priority:\n  words:\n    P5: [later]\n", path: "priority.words.P5", line: 15, reason: `must be one of P1, P2, P3, P4 (got "P5")`},
+		{name: "priority lower-case key", add: "priority:\n  words:\n    p1: [spoed]\n", path: "priority.words.p1", line: 15, reason: `(got "p1")`},
+		{name: "priority empty word", add: "priority:\n  words:\n    P1: [spoed, \" \"]\n", path: "priority.words.P1[1]", line: 15, reason: "must not be empty"},
+		{name: "feature word empty", add: "priority:\n  feature_words:\n    - \"\"\n", path: "priority.feature_words[0]", line: 15, reason: "must not be empty"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ps := parseWith(t, base+tt.add, nil, tt.env)
+			for _, p := range ps {
+				if p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
+					if len(ps) > 1 {
+						t.Errorf("one mistake gave more than one problem:\n%v", ps)
+					}
+					return
+				}
+			}
+			t.Errorf("want problem at line %d, path %q, reason containing %q; got:\n%v", tt.line, tt.path, tt.reason, ps)
+		})
+	}
+}
+
+func TestCustomerRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		config   string // default withPlans
+		contacts string
+		path     string
+		line     int
+		reason   string
+	}{
+		{"unknown plan", "", `customers:
+  - id: acme
+    plan: gold
+`, "customers[0].plan", 3, `unknown plan "gold" (plans: enhanced, oxineo, premium, standard)`},
+		{"implicit standard plan missing", base + "plans:\n  gold: {}\n", `customers:
+  - id: acme
+`, "customers[0].plan", 2, `unknown plan "standard" (customers without a plan are on standard; plans: gold)`},
+		{"too many contacts for the plan", "", `customers:
+  - id: oxi
+    plan: oxineo
+    contacts:
+      - {email: a@oxi.example, main: true}
+      - {email: b@oxi.example}
+      - {email: c@oxi.example}
+`, "customers[0].contacts[2]", 7, "customer oxi has 3 contacts; plan oxineo allows at most 2"},
+		{"domain invalid", "", `customers:
+  - id: acme
+    domains: [acme.example, "acme..example"]
+`, "customers[0].domains[1]", 3, `must be a host name like acme.example (got "acme..example": idna: invalid label`},
+		{"domain without dot", "", `customers:
+  - id: acme
+    domains: [acme]
+`, "customers[0].domains[0]", 3, `must be a domain like acme.example (got "acme")`},
+		{"domain with space", "", `customers:
+  - id: acme
+    domains:
+      - "acme .example"
+`, "customers[0].domains[0]", 4, `(got "acme .example": idna: disallowed rune U+0020)`},
+		{"domain duplicate across customers (IDNA)", "", `customers:
+  - id: acme
+    domains: [xn--bcher-kva.example]
+  - id: globex
+    domains:
+      - Bücher.Example
+`, "customers[1].domains[0]", 6, "xn--bcher-kva.example is already a domain of customer acme (line 3)"},
+		{"authorise_domains without domains", "", `customers:
+  - id: acme
+    authorise_domains: true
+`, "customers[0].authorise_domains", 3, "needs domains"},
+		{"manager email invalid", "", `customers:
+  - id: acme
+    managers:
+      - {name: Boss, email: boss}
+`, "customers[0].managers[0].email", 4, `not a valid e-mail address (got "boss")`},
+		{"manager email missing", "", `customers:
+  - id: acme
+    managers:
+      - {name: Boss}
+`, "customers[0].managers[0].email", 4, "is required"},
+		{"max_priority", "", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, max_priority: high}
+`, "customers[0].contacts[0].max_priority", 4, `must be empty or one of P1, P2, P3, P4 (got "high")`},
+		{"receives_progress type", "", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, receives_progress: often}
+`, "customers[0].contacts[0].receives_progress", 4, "true or false"},
+		{"email duplicate by IDNA", "", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@xn--bcher-kva.example}
+  - id: globex
+    contacts:
+      - {email: Jan@BÜCHER.example}
+`, "customers[1].contacts[0].email", 7, "jan@xn--bcher-kva.example is already a contact of customer acme (line 4)"},
+		{"email bad domain", "", `customers:
+  - id: acme
+    contacts:
+      - {email: "jan@acme_bv.example"}
+`, "customers[0].contacts[0].email", 4, `is not a valid e-mail address (got "jan@acme_bv.example": domain: idna: disallowed rune U+005F)`},
+		{"require_authentication without trusted ids", "", `customers:
+  - id: acme
+    require_authentication: true
+`, "customers[0].require_authentication", 3, "needs at least one authz.trusted_authserv_ids"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			config := tt.config
+			if config == "" {
+				config = withPlans
+			}
+			_, ps := parseWith(t, config, map[string]string{"contacts.yaml": tt.contacts}, nil)
+			for _, p := range ps {
+				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
+					if len(ps) > 1 {
+						t.Errorf("one mistake gave more than one problem:\n%v", ps)
+					}
+					return
+				}
+			}
+			t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", tt.line, tt.path, tt.reason, ps)
+		})
+	}
+}
+
+func TestCustomerNormalisation(t *testing.T) {
+	cfg, ps := parseWith(t, withPlans+"authz:\n  trusted_authserv_ids: [mx.desk.example]\n", map[string]string{"contacts.yaml": `customers:
+  - id: oxi
+    plan: oxineo
+    require_authentication: true
+    domains: [Oxi.Example., bücher.example]
+    authorise_domains: true
+    managers: [{email: Boss@Desk.Example}]
+    contacts:
+      - {email: Jan@Bücher.Example, main: true, max_priority: P2, receives_progress: false}
+      - {email: piet@oxi.example}
+`}, nil)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	cu := cfg.Customers[0]
+	if !reflect.DeepEqual(cu.Domains, []string{"oxi.example", "xn--bcher-kva.example"}) {
+		t.Errorf("domains = %q", cu.Domains)
+	}
+	if cu.Managers[0].Email != "boss@desk.example" {
+		t.Errorf("manager = %q", cu.Managers[0].Email)
+	}
+	jan, piet := cu.Contacts[0], cu.Contacts[1]
+	if jan.Email != "jan@xn--bcher-kva.example" || *jan.ReceivesProgress || jan.MaxPriority != "P2" || !*piet.ReceivesProgress {
+		t.Errorf("contacts = %+v %+v", jan, piet)
+	}
+	if m := cu.MainContact(); m == nil || m.Email != jan.Email {
+		t.Errorf("MainContact = %v", m)
+	}
+}
+
+func TestParseContactsCSV(t *testing.T) {
+	plans := map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
+	csv := "\xef\xbb\xbfcustomer;customer_name;plan;email;name;main;language;max_priority;receives_progress\n" +
+		"acme;Acme BV;;Jan@Acme.example;Jan Jansen;yes;nl;;\n" +
+		"# a comment\n" +
+		"acme;;;piet@acme.example;\"Pieters; Piet\";;;P2;no\n" +
+		"oxi;Oxineo;oxineo;a@oxi.example;;true;en;;\n"
+	cs, err := ParseContacts([]byte(csv), "contacts.txt", plans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := false
+	want := []Customer{
+		{ID: "acme", Name: "Acme BV", Plan: "standard", Contacts: []Contact{
+			{Email: "jan@acme.example", Name: "Jan Jansen", Main: true, Language: "nl", ReceivesProgress: ptr(true)},
+			{Email: "piet@acme.example", Name: "Pieters; Piet", MaxPriority: "P2", ReceivesProgress: &no},
+		}},
+		{ID: "oxi", Name: "Oxineo", Plan: "oxineo", Contacts: []Contact{
+			{Email: "a@oxi.example", Main: true, Language: "en", ReceivesProgress: ptr(true)},
+		}},
+	}
+	if !reflect.DeepEqual(cs, want) {
+		t.Errorf("got  %+v\nwant %+v", cs, want)
+	}
+
+	// Column order is free and optional columns may be left out.
+	cs, err = ParseContacts([]byte("email,customer\njan@acme.example,acme\n"), "x.csv", nil)
+	if err != nil || len(cs) != 1 || cs[0].Contacts[0].Email != "jan@acme.example" || cs[0].Plan != "standard" {
+		t.Errorf("minimal CSV: %+v, %v", cs, err)
+	}
+	// Spreadsheet leftovers: unnamed columns and empty rows.
+	cs, err = ParseContacts([]byte("customer,email,,\r\nacme,jan@acme.example,,\r\n,,,\r\n"), "x.csv", nil)
+	if err != nil || len(cs) != 1 || len(cs[0].Contacts) != 1 {
+		t.Errorf("spreadsheet export: %+v, %v", cs, err)
+	}
+	// A header alone is an empty directory.
+	cs, err = ParseContacts([]byte("customer,email\n"), "x.csv", nil)
+	if err != nil || len(cs) != 0 {
+		t.Errorf("header only: %+v, %v", cs, err)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func TestParseContactsCSVProblems(t *testing.T) {
+	plans := map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
+	csv := `customer,plan,email,name,main,max_priority
+acme,,jan@acme.example,Jan,true,
+acme,,nobody,Nobody,,
+oxi,oxineo,a@oxi.example,,maybe,
+oxi,oxineo,b@oxi.example,,,P9
+oxi,oxineo,c@oxi.example,,,
+globex,gold,JAN@acme.example,,,
+acme,,kees@acme.example,,,
+acme,only,three
+`
+	_, err := ParseContacts([]byte(csv), "people.csv", plans)
+	var ps Problems
+	if !errors.As(err, &ps) {
+		t.Fatalf("err = %v, want Problems", err)
+	}
+	want := []string{
+		`people.csv:3: customers[0].contacts[1].email: is not a valid e-mail address (got "nobody")`,
+		`people.csv:4: customers[1].contacts[0].main: must be true or false (got "maybe")`,
+		`people.csv:5: customers[1].contacts[1].max_priority: must be empty or one of P1, P2, P3, P4 (got "P9")`,
+		`people.csv:6: customers[1].contacts[2]: customer oxi has 3 contacts; plan oxineo allows at most 2`,
+		`people.csv:7: customers[2].plan: unknown plan "gold" (plans: oxineo, standard)`,
+		`people.csv:7: customers[2].contacts[0].email: jan@acme.example is already a contact of customer acme (line 2)`,
+		`people.csv:8: customers[0].id: rows of customer acme must be together; its rows start at line 2`,
+		`people.csv:9: has 3 fields, the header has 6`,
+	}
+	got := strings.Split(ps.Error(), "\n")
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestParseContactsCSVHeaderProblems(t *testing.T) {
+	tests := []struct {
+		name, data, want string
+	}{
+		{"unknown column", "customer,email,mail\nacme,a@acme.example,x\n", `c.csv:1: unknown column "mail" (did you mean "email"?); columns are customer, customer_name`},
+		{"missing email", "customer,name\nacme,Jan\n", `c.csv:1: missing column "email"`},
+		{"duplicate column", "customer,email,Email\nacme,a@b.example,c@d.example\n", `c.csv:1: column "email" appears twice`},
+		{"bad quote", "customer,email\nacme,\"a@b.example\nx\"y,z\n", `c.csv:3: invalid CSV`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ParseContacts([]byte(tt.data), "c.csv", nil)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("err = %v, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestContactsFormatDetection(t *testing.T) {
+	tests := []struct {
+		name, file string
+		csv        bool
+	}{
+		{"people.csv", "customer,email\n", true},
+		{"PEOPLE.CSV", "", true},
+		{"contacts.yaml", "customers:\n  - id: acme\n", false},
+		{"contacts", "Customer , Email,name\n", true},
+		{"contacts", "\"customer\";\"email\"\n", true},
+		{"contacts", "# customer,email\ncustomers: []\n", false},
+	}
+	for _, tt := range tests {
+		if got := looksLikeCSV(tt.name, []byte(tt.file)); got != tt.csv {
+			t.Errorf("looksLikeCSV(%q, %q) = %v", tt.name, tt.file, got)
+		}
+	}
+}
+
+func TestContactsFileAsCSV(t *testing.T) {
+	config := strings.Replace(base, "contacts_file: contacts.yaml", "contacts_file: contacts.csv", 1)
+	cfg, ps := parseWith(t, config, map[string]string{"contacts.csv": "customer,email,main\nacme,Jan@Acme.example,true\n"}, nil)
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	if len(cfg.Customers) != 1 || cfg.Customers[0].Contacts[0].Email != "jan@acme.example" {
+		t.Errorf("customers = %+v", cfg.Customers)
+	}
+	_, ps = parseWith(t, config, map[string]string{"contacts.csv": "customer,email\nacme,nobody\n"}, nil)
+	if len(ps) != 1 || ps[0].File != "contacts.csv" || ps[0].Line != 2 {
+		t.Errorf("problems = %v", ps)
+	}
+}
+
+func TestParseContactsYAMLProblems(t *testing.T) {
+	_, err := ParseContacts([]byte(`customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example}
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, language: fr}
+`), "import.yaml", nil)
+	want := []string{
+		"import.yaml:5: customers[1].id: acme is already the id of customers[0] (line 2)",
+		"import.yaml:7: customers[1].contacts[0].email: jan@acme.example is already a contact of customer acme (line 4)",
+		`import.yaml:7: customers[1].contacts[0].language: must be empty or one of nl, en (got "fr")`,
+	}
+	if err == nil || err.Error() != strings.Join(want, "\n") {
+		t.Errorf("got:\n%v\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+}
+
+func TestValidateCustomers(t *testing.T) {
+	cs := []Customer{
+		{ID: "oxi", Plan: "oxineo", Contacts: []Contact{{Email: "A@Oxi.example"}, {Email: "b@oxi.example"}, {Email: "c@oxi.example"}}},
+		{ID: "acme", Contacts: []Contact{{Email: "a@oxi.example"}}},
+	}
+	ps := ValidateCustomers(cs, map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}})
+	want := "customers[0].contacts[2]: customer oxi has 3 contacts; plan oxineo allows at most 2\n" +
+		"customers[1].contacts[0].email: a@oxi.example is already a contact of customer oxi"
+	if ps.Error() != want {
+		t.Errorf("got:\n%v\nwant:\n%s", ps, want)
+	}
+	if cs[0].Contacts[0].Email != "a@oxi.example" || cs[1].Plan != "standard" {
+		t.Errorf("not normalised: %+v", cs)
+	}
+	if ps := ValidateCustomers([]Customer{{ID: "acme"}}, nil); ps != nil {
+		t.Errorf("nil plans mean the default plan: %v", ps)
+	}
+}
+
+func TestReadContacts(t *testing.T) {
+	dir := testDir(t, map[string]string{"maildesk.yaml": base, "contacts.yaml": baseContacts})
+	cfg, err := Load(filepath.Join(dir, "maildesk.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, sum, err := cfg.ReadContacts()
+	if err != nil || sum != cfg.ContactsSHA256 || !reflect.DeepEqual(cs, cfg.Customers) {
+		t.Fatalf("ReadContacts = %v, %q, %v; Load had %q", cs, sum, err, cfg.ContactsSHA256)
+	}
+	if err := os.WriteFile(cfg.ContactsFile, []byte("customers:\n  - id: acme\n    plan: gold\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = cfg.ReadContacts()
+	var ps Problems
+	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].File != cfg.ContactsFile || ps[0].Line != 3 {
+		t.Errorf("err = %v", err)
+	}
+	os.Remove(cfg.ContactsFile)
+	if _, _, err = cfg.ReadContacts(); err == nil || errors.As(err, &ps) {
+		t.Errorf("missing file: err = %v, want an I/O error", err)
+	}
+}
+
+func TestNormaliseAddress(t *testing.T) {
+	tests := []struct {
+		in, want string
+		bad      bool
+	}{
+		{in: "jan@acme.example", want: "jan@acme.example"},
+		{in: " Jan@ACME.Example ", want: "jan@acme.example"},
+		{in: "jan@bücher.example", want: "jan@xn--bcher-kva.example"},
+		{in: "JAN@BÜCHER.EXAMPLE", want: "jan@xn--bcher-kva.example"},
+		{in: "jan@XN--BCHER-KVA.example", want: "jan@xn--bcher-kva.example"},
+		{in: "jan@bu\u0308cher.example", want: "jan@xn--bcher-kva.example"}, // decomposed ü
+		{in: "jan@münchen.example.", want: "jan@xn--mnchen-3ya.example"},
+		{in: "jan@日本語。jp", want: "jan@xn--wgv71a119e.jp"},
+		{in: "jan@ＡＣＭＥ.example", want: "jan@acme.example"}, // full-width
+		{in: "jan+x@acme.example", want: "jan+x@acme.example"},
+		{in: "jan@acme..example", bad: true},
+		{in: "jan@-acme.example", bad: true},
+		{in: "jan@acme_bv.example", bad: true},
+		{in: "jan@" + strings.Repeat("a", 64) + ".example", bad: true},
+		{in: "jan@", bad: true},
+		{in: "@acme.example", bad: true},
+		{in: "jan", bad: true},
+		{in: "jan@[192.0.2.1]", bad: true},
+		{in: "jan@a\u0301cme.example", want: "jan@xn--cme-dla.example"}, // á composed by NFC
+		{in: "jan@\u0301acme.example", bad: true},                       // starts with a combining mark
+		{in: "jan@straße.example", want: "jan@xn--strae-oqa.example"},   // non-transitional: ß stays
+		{in: "jan@xn--zz.example", bad: true},                           // not valid punycode
+	}
+	for _, tt := range tests {
+		got, err := NormaliseAddress(tt.in)
+		if (err != nil) != tt.bad || got != tt.want {
+			t.Errorf("NormaliseAddress(%q) = %q, %v; want %q, error %v", tt.in, got, err, tt.want, tt.bad)
+		}
+	}
+}
+
+// FuzzParseContacts: imports come from spreadsheets and other programs, so
+// no input may panic, every failure must be Problems with a line inside the
+// file, and whatever passes must pass again (normalising twice
+// changes nothing).
+func FuzzParseContacts(f *testing.F) {
+	f.Add([]byte("customer;email;main\nacme;Jan@Bücher.example;yes\n"), true)
+	f.Add([]byte("customer,email\nacme,\"a@b.example\nx\"\n"), true)
+	f.Add([]byte(baseContacts), false)
+	plans := map[string]Plan{"standard": {}, "two": {MaxContacts: 2}}
+	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
+		name := "contacts.yaml"
+		if csv {
+			name = "contacts.csv"
+		}
+		cs, err := ParseContacts(data, name, plans)
+		if err != nil {
+			var ps Problems
+			if !errors.As(err, &ps) || len(ps) == 0 {
+				t.Fatalf("error is not Problems: %v", err)
+			}
+			// YAML also breaks lines at CR, NEL and U+2028: bound by size.
+			lines := len(data) + 1
+			for _, p := range ps {
+				if p.Line < 0 || p.Line > lines || p.Reason == "" || p.File != name {
+					t.Fatalf("malformed problem %#v in a file of %d lines", p, lines)
+				}
+			}
+			return
+		}
+		if ps := ValidateCustomers(cs, plans); ps != nil {
+			t.Fatalf("accepted customers fail validation again: %v", ps)
+		}
+	})
+}
