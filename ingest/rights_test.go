@@ -35,9 +35,9 @@ func TestRights(t *testing.T) {
 	dir := authz.NewDirectory(customers)
 	p := &Pipeline{
 		Store: store, Threads: store, TicketPrefix: "SD",
-		Authz: dir,
-		Plans: map[string]config.Plan{"standard": {DefaultPriority: "P3"}, "oxineo": {CustomerSetsPriority: &no, DefaultPriority: "P3"}},
-		Rules: PriorityRules{Words: map[string][]string{"P1": {"spoed"}}, FeatureWords: []string{"[feature]"}},
+		Authz:           dir,
+		Plans:           map[string]config.Plan{"standard": {DefaultPriority: "P3"}, "oxineo": {CustomerSetsPriority: &no, DefaultPriority: "P3"}},
+		Rules:           PriorityRules{Words: map[string][]string{"P1": {"spoed"}}, FeatureWords: []string{"[feature]"}},
 		TrustedAuthserv: []string{"mx.desk.example"},
 		Language:        "en", Priority: "P4", Log: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
