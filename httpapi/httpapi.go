@@ -1,6 +1,7 @@
 // Package httpapi serves maildesk's HTTP endpoints. For now: /healthz
-// (process alive) and /readyz (Redis reachable, mailbox connected). It
-// calls into other packages and holds no business rules.
+// (process alive), /readyz (Redis reachable, mailbox connected) and
+// /metrics (Prometheus). It calls into other packages and holds no
+// business rules.
 package httpapi
 
 import (
@@ -8,6 +9,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
 // Check is one readiness probe: nil when healthy. Detail is shown as is.
@@ -16,9 +19,12 @@ type Check struct {
 	Check func(ctx context.Context) (detail any, err error)
 }
 
-// Handler returns the HTTP handler.
-func Handler(checks []Check) http.Handler {
+// Handler returns the HTTP handler; metrics may be nil.
+func Handler(checks []Check, metrics *Metrics) http.Handler {
 	mux := http.NewServeMux()
+	if metrics != nil {
+		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))

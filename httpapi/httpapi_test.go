@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 )
 
 func TestReadyz(t *testing.T) {
@@ -24,7 +26,7 @@ func TestReadyz(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rec := httptest.NewRecorder()
-			Handler(tt.checks).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+			Handler(tt.checks, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
 			if rec.Code != tt.code {
 				t.Fatalf("code %d, want %d: %s", rec.Code, tt.code, rec.Body)
 			}
@@ -41,8 +43,28 @@ func TestReadyz(t *testing.T) {
 		})
 	}
 	rec := httptest.NewRecorder()
-	Handler(nil).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+	Handler(nil, nil).ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
 	if rec.Code != http.StatusOK {
 		t.Fatalf("healthz %d", rec.Code)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	m := NewMetrics("acme-it")
+	m.Mail("rejected", "new", "human", true, 0)
+	m.Mail("processed", "new", "human", false, 3*time.Millisecond)
+	m.Reconnected()
+	rec := httptest.NewRecorder()
+	Handler(nil, m).ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{
+		`maildesk_mails_total{class="human",desk="acme-it",kind="new",outcome="processed"} 1`,
+		`maildesk_authentication_failures_total{desk="acme-it"} 1`,
+		`maildesk_imap_reconnects_total{desk="acme-it"} 1`,
+		`maildesk_mail_processing_seconds_count{desk="acme-it"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
 	}
 }

@@ -97,6 +97,10 @@ type Result struct {
 	Replay    bool   // the outcome had been committed before
 	Notified  bool   // an acknowledgement or notice was queued
 	FollowUp  bool   // appended to an existing ticket
+	// Class is the mail's loop class; AuthFailed: refused because its From
+	// domain was not authenticated.
+	Class      Class
+	AuthFailed bool
 }
 
 // Process commits the outcome of the mail read from r. A mail that cannot
@@ -132,7 +136,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		}
 		if number != "" {
 			// Recorded in the ticket's history: filed with it.
-			return Result{Outcome: Processed, Ticket: number, MessageID: msg.MessageID, FollowUp: true}, nil
+			return Result{Outcome: Processed, Ticket: number, MessageID: msg.MessageID, FollowUp: true, Class: m.class}, nil
 		}
 	}
 	if m.class == Loop || m.class == Spam || m.class == Bounce {
@@ -145,7 +149,9 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 			// No notice: the From address is probably forged, and a notice
 			// would be backscatter to an innocent party.
 			log.Warn("sender not authenticated", "reason", a.Reason)
-			return p.reject(ctx, m, "authentication failed: "+a.Reason, nil)
+			res, err := p.reject(ctx, m, "authentication failed: "+a.Reason, nil)
+			res.AuthFailed = true
+			return res, err
 		}
 	}
 	if p.Threads != nil {
@@ -207,7 +213,7 @@ func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note [
 	if err != nil {
 		return Result{MessageID: m.msg.MessageID}, err
 	}
-	return Result{Outcome: Rejected, MessageID: m.msg.MessageID, Reason: reason, Replay: !cr.Created, Notified: cr.Notified}, nil
+	return Result{Outcome: Rejected, MessageID: m.msg.MessageID, Reason: reason, Replay: !cr.Created, Notified: cr.Notified, Class: m.class}, nil
 }
 
 // create makes a ticket for an authorised sender, with the priority their
@@ -245,7 +251,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
 	}
-	return Result{Outcome: Processed, Ticket: cr.Number, MessageID: msg.MessageID, Replay: !cr.Created, Notified: cr.Notified}, nil
+	return Result{Outcome: Processed, Ticket: cr.Number, MessageID: msg.MessageID, Replay: !cr.Created, Notified: cr.Notified, Class: m.class}, nil
 }
 
 // participants are the other contacts of the sender's customer in To or

@@ -97,7 +97,7 @@ func TestRights(t *testing.T) {
 			}
 		}, false},
 		{"unauthenticated contact where required: no ticket, no notice", "From: b@oxi.example\nSubject: help\n", func(t *testing.T, res Result, tk *ticket.Ticket) {
-			if res.Outcome != Rejected || !strings.Contains(res.Reason, "authentication failed") {
+			if res.Outcome != Rejected || !res.AuthFailed || !strings.Contains(res.Reason, "authentication failed") {
 				t.Fatalf("%+v", res)
 			}
 		}, false},

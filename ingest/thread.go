@@ -94,6 +94,6 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if err != nil {
 		return res, false, err
 	}
-	res.Outcome, res.Ticket, res.Replay, res.FollowUp = Processed, t.Number, !cr.Created, true
+	res.Outcome, res.Ticket, res.Replay, res.FollowUp, res.Class = Processed, t.Number, !cr.Created, true, m.class
 	return res, true, nil
 }

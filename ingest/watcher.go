@@ -43,6 +43,8 @@ type WatcherConfig struct {
 type Watcher struct {
 	// Checkpoints, when set, keep next across restarts.
 	Checkpoints Checkpoints
+	// Observer, when set, is told every mail's outcome (metrics).
+	Observer Observer
 
 	cfg  WatcherConfig
 	pipe *Pipeline
@@ -58,6 +60,13 @@ type Watcher struct {
 	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
 	next        imap.UID
 	uidValidity uint32
+}
+
+// Observer is told the outcome of each mail and how long it took from
+// fetch to commit.
+type Observer interface {
+	Observe(r Result, took time.Duration)
+	Reconnected()
 }
 
 // Checkpoints persist how far the watcher got in a mailbox. Without them a
@@ -141,6 +150,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 		// Full jitter keeps several replicas from reconnecting in lockstep.
 		wait := backoff/2 + rand.N(backoff/2+1)
 		w.setState("disconnected", err)
+		if w.Observer != nil {
+			w.Observer.Reconnected()
+		}
 		w.log.Warn("imap session ended, reconnecting", "err", err, "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
@@ -395,8 +407,9 @@ func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
 
 // handled is one mail whose outcome is committed and which now has to move.
 type handled struct {
-	uid imap.UID
-	res Result
+	uid  imap.UID
+	res  Result
+	took time.Duration
 }
 
 // batch fetches and processes the given UIDs, then moves each mail to the
@@ -485,6 +498,7 @@ func (w *Watcher) one(ctx context.Context, msg *imapclient.FetchMessageData, wd 
 		}
 		if body != nil && !seen {
 			seen = true
+			start := time.Now()
 			// The mail in hand is finished even when shutdown begins now.
 			pctx := context.WithoutCancel(ctx)
 			// A large literal may legitimately take longer than one command.
@@ -493,7 +507,7 @@ func (w *Watcher) one(ctx context.Context, msg *imapclient.FetchMessageData, wd 
 			if err != nil {
 				return h, err
 			}
-			h.res = res
+			h.res, h.took = res, time.Since(start)
 		}
 	}
 	if !seen {
@@ -538,6 +552,9 @@ func (w *Watcher) logResult(h handled) {
 	w.mu.Lock()
 	w.status.Processed++
 	w.mu.Unlock()
+	if w.Observer != nil {
+		w.Observer.Observe(h.res, h.took)
+	}
 }
 
 func (w *Watcher) folder(o Outcome) string {

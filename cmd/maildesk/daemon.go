@@ -90,6 +90,7 @@ type daemon struct {
 	watcher  *ingest.Watcher
 	delivery *notify.Delivery
 	sched    *scheduler.Scheduler
+	metrics  *httpapi.Metrics
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
 	// outboxReady is set once the consumer group exists.
@@ -134,6 +135,8 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	}
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
+	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
+	d.watcher.Observer = observer{d.metrics}
 	desk := notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language}
 	sm := cfg.SMTP
 	mailer := notify.NewMailer(notify.SMTPConfig{
@@ -244,7 +247,7 @@ func (d *daemon) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
 		}
-		srv = &http.Server{Handler: httpapi.Handler(d.checks()), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: httpapi.Handler(d.checks(), d.metrics), ReadHeaderTimeout: 10 * time.Second}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server stopped", "err", err)
@@ -275,3 +278,19 @@ func (d *daemon) run(ctx context.Context) error {
 	d.log.Info("stopped")
 	return nil
 }
+
+// observer feeds ingest's per-mail outcomes into the metrics.
+type observer struct{ m *httpapi.Metrics }
+
+func (o observer) Observe(r ingest.Result, took time.Duration) {
+	kind := "new"
+	switch {
+	case r.FollowUp:
+		kind = "follow_up"
+	case r.Replay:
+		kind = "replay"
+	}
+	o.m.Mail(r.Outcome.String(), kind, r.Class.String(), r.AuthFailed, took)
+}
+
+func (o observer) Reconnected() { o.m.Reconnected() }

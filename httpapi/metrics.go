@@ -1,0 +1,58 @@
+package httpapi
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are maildesk's Prometheus metrics, served at /metrics.
+type Metrics struct {
+	Registry   *prometheus.Registry
+	mails      *prometheus.CounterVec
+	authFailed prometheus.Counter
+	latency    prometheus.Histogram
+	reconnects prometheus.Counter
+}
+
+// NewMetrics registers the metrics of one desk.
+func NewMetrics(desk string) *Metrics {
+	labels := prometheus.Labels{"desk": desk}
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "maildesk_mails_total", Help: "Mails handled, by outcome (processed, rejected, quarantined), kind and loop class.",
+			ConstLabels: labels,
+		}, []string{"outcome", "kind", "class"}),
+		authFailed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "maildesk_authentication_failures_total", Help: "Mails refused because their From domain was not authenticated.",
+			ConstLabels: labels,
+		}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "maildesk_mail_processing_seconds", Help: "Time from the start of a mail's body to its committed outcome.",
+			ConstLabels: labels, Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "maildesk_imap_reconnects_total", Help: "IMAP sessions that ended and were re-established.",
+			ConstLabels: labels,
+		}),
+	}
+	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects,
+		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+	return m
+}
+
+// Mail counts one mail: its outcome (processed, rejected, quarantined),
+// kind (new, follow_up, replay) and loop class; took is fetch to commit.
+func (m *Metrics) Mail(outcome, kind, class string, authFailed bool, took time.Duration) {
+	m.mails.WithLabelValues(outcome, kind, class).Inc()
+	if authFailed {
+		m.authFailed.Inc()
+	}
+	if took > 0 {
+		m.latency.Observe(took.Seconds())
+	}
+}
+
+// Reconnected counts an IMAP reconnect.
+func (m *Metrics) Reconnected() { m.reconnects.Inc() }
