@@ -48,6 +48,15 @@ var (
 
 func startsHistory(lines []string, i int) bool {
 	l := lines[i]
+	t := strings.TrimSpace(l)
+	// Every marker but a quote block either contains a colon, starts with
+	// a dash, or is a mobile signature ("sent", "verzonden", "von",
+	// "envoyé"); skipping the regexps for other lines keeps long mails
+	// cheap.
+	if t == "" || !strings.ContainsRune(t, ':') && t[0] != '-' && t[0] != '>' && !mobileStart(t) &&
+		!(i+1 < len(lines) && strings.HasSuffix(strings.TrimSpace(lines[i+1]), ":")) {
+		return false
+	}
 	switch {
 	case l == "-- " || l == "--":
 		// RFC 3676 signature separator.
@@ -84,4 +93,15 @@ func nextNonBlank(lines []string, i int) string {
 		}
 	}
 	return ""
+}
+
+func mobileStart(t string) bool {
+	if len(t) < 3 {
+		return false
+	}
+	switch strings.ToLower(t[:3]) {
+	case "sen", "ver", "von", "env":
+		return true
+	}
+	return false
 }

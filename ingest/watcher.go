@@ -373,36 +373,64 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 }
 
 // drain processes every mail in the mailbox at or above next, in batches,
-// until a search finds nothing new. Searching again after each batch is what
-// keeps mail arriving during a backlog from waiting for the whole backlog.
+// until nothing is left. Each round searches only for UIDs above the
+// highest one known (UIDs only grow), so a backlog costs one full search,
+// not one per batch; mail that arrived meanwhile goes ahead of the rest of
+// the backlog, so a long backlog never keeps new mail waiting.
 func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
+	var queue []imap.UID // known, not yet handled
+	known := w.next - 1  // highest UID searched for
 	for ctx.Err() == nil {
-		var uids []imap.UID
-		if err := w.guarded(c, "search", func() error {
-			data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: w.next, Stop: 0}}}}, nil).Wait()
-			if err != nil {
-				return err
-			}
-			// "UID n:*" matches the last message even when all UIDs are < n.
-			for _, u := range data.AllUIDs() {
-				if u >= w.next {
-					uids = append(uids, u)
-				}
-			}
-			return nil
-		}); err != nil {
+		fresh, err := w.search(c, known+1)
+		if err != nil {
 			return err
 		}
-		if len(uids) == 0 {
+		if len(fresh) > 0 {
+			known = fresh[len(fresh)-1]
+			queue = append(fresh, queue...)
+		}
+		if len(queue) == 0 {
 			return nil
 		}
-		slices.Sort(uids)
-		batch := uids[:min(len(uids), w.cfg.BatchSize)]
+		n := min(len(queue), w.cfg.BatchSize)
+		batch := slices.Clone(queue[:n])
+		slices.Sort(batch)
 		if err := w.batch(ctx, c, batch); err != nil {
+			return err
+		}
+		queue = queue[n:]
+		// The checkpoint is the lowest UID not yet handled: with new mail
+		// served first, that can be below what was just handled.
+		next := known + 1
+		if len(queue) > 0 {
+			next = slices.Min(queue)
+		}
+		w.next = max(w.next, next)
+		if err := w.saveCheckpoint(ctx); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// search returns the UIDs at or above from, ascending.
+func (w *Watcher) search(c *imapclient.Client, from imap.UID) ([]imap.UID, error) {
+	var uids []imap.UID
+	err := w.guarded(c, "search", func() error {
+		data, err := c.UIDSearch(&imap.SearchCriteria{UID: []imap.UIDSet{{imap.UIDRange{Start: from, Stop: 0}}}}, nil).Wait()
+		if err != nil {
+			return err
+		}
+		// "UID n:*" matches the last message even when all UIDs are < n.
+		for _, u := range data.AllUIDs() {
+			if u >= from {
+				uids = append(uids, u)
+			}
+		}
+		return nil
+	})
+	slices.Sort(uids)
+	return uids, err
 }
 
 // handled is one mail whose outcome is committed and which now has to move.
@@ -426,12 +454,7 @@ func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.U
 		return ferr
 	}
 	// On shutdown part of the batch was skipped: it must be fetched again.
-	if ctx.Err() != nil {
-		return ctx.Err()
-	}
-	// Mail that stayed (servers without MOVE/UIDPLUS) is not fetched again.
-	w.next = max(w.next, uids[len(uids)-1]+1)
-	return w.saveCheckpoint(ctx)
+	return ctx.Err()
 }
 
 func (w *Watcher) saveCheckpoint(ctx context.Context) error {

@@ -262,3 +262,25 @@ func TestWatcherCheckpoint(t *testing.T) {
 		t.Fatalf("Processed has %d copies after a restart, want 3: handled mail was copied again", n)
 	}
 }
+
+// Mail arriving during a backlog is handled next, not after the backlog.
+func TestWatcherNewMailNotStarved(t *testing.T) {
+	srv := testserver.MemIMAP(t, testserver.MemIMAPOptions{})
+	for i := range 200 {
+		srv.Append(t, "INBOX", testMail("jan@acme.example", fmt.Sprintf("backlog %d", i), fmt.Sprintf("b%d@acme.example", i)))
+	}
+	store, _ := runWatcher(t, srv, 0) // batches of 2
+	waitFor(t, "the backlog to start", func() bool { ts, _ := store.List(context.Background()); return len(ts) > 0 })
+	srv.Append(t, "INBOX", testMail("jan@acme.example", "arrived during the backlog", "new@acme.example"))
+	waitFor(t, "all handled", func() bool { ts, _ := store.List(context.Background()); return len(ts) == 201 })
+	ts, _ := store.List(context.Background())
+	for i, tk := range ts {
+		if tk.Subject == "arrived during the backlog" {
+			if i > 150 {
+				t.Fatalf("new mail was ticket %d of 201: it waited for the backlog", i+1)
+			}
+			return
+		}
+	}
+	t.Fatal("new mail not found")
+}
