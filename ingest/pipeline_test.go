@@ -16,21 +16,29 @@ import (
 	"github.com/maildesk/maildesk/ticket"
 )
 
-// TestPipelineOutcomes: for each kind of mail, what is committed, where it
-// goes and whether anything is sent back. Machine mail never gets an answer.
-func TestPipelineOutcomes(t *testing.T) {
+// newPipeline is a pipeline of desk "d" over a real Redis with the given
+// customers, threading on, a fixed clock; tests adjust its fields.
+func newPipeline(t *testing.T, customers []config.Customer) (*Pipeline, *ticket.Store, *redis.Client) {
+	t.Helper()
 	rs := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer rdb.Close()
-	outboxKey := ticket.KeyPrefix("d") + "outbox"
-	p := &Pipeline{
-		Store: ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: outboxKey}),
-		Authz: authz.NewDirectory([]config.Customer{{ID: "acme", Name: "Acme BV", Contacts: []config.Contact{
-			{Email: "jan@acme.example", Name: "Jan", Language: "nl"}, {Email: "monitor@acme.example"}}}}),
+	t.Cleanup(func() { rdb.Close() })
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox"})
+	return &Pipeline{
+		Store: store, Threads: store, TicketPrefix: "SD",
+		Authz:    authz.NewDirectory(customers),
 		Own:      Own{Address: "desk@desk.example", MessageIDDomain: "desk.example", LoopHeader: "X-Maildesk-Loop", DeskID: "d"},
 		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler),
 		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
-	}
+	}, store, rdb
+}
+
+// TestPipelineOutcomes: for each kind of mail, what is committed, where it
+// goes and whether anything is sent back. Machine mail never gets an answer.
+func TestPipelineOutcomes(t *testing.T) {
+	p, _, rdb := newPipeline(t, []config.Customer{{ID: "acme", Name: "Acme BV", Contacts: []config.Contact{
+		{Email: "jan@acme.example", Name: "Jan", Language: "nl"}, {Email: "monitor@acme.example"}}}})
+	outboxKey := ticket.KeyPrefix("d") + "outbox"
 	tests := []struct {
 		name    string
 		from    string
@@ -103,14 +111,7 @@ func addrOf(from string) string {
 
 // A mail with no Message-ID is deduplicated by its content.
 func TestPipelineNoMessageIDDedupe(t *testing.T) {
-	rs := testserver.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer rdb.Close()
-	p := &Pipeline{
-		Store:    ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox"}),
-		Authz:    authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
-		Language: "en", Priority: "P3",
-	}
+	p, _, _ := newPipeline(t, []config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}})
 	raw := "From: jan@acme.example\nSubject: no id\n\nbody\n"
 	first, err := p.Process(context.Background(), strings.NewReader(raw), ticket.Source{})
 	if err != nil {

@@ -2,16 +2,11 @@ package ingest
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
-	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -20,10 +15,6 @@ import (
 // decides, feature requests, participants, spoofing, notices naming the
 // main contact.
 func TestRights(t *testing.T) {
-	rs := testserver.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer rdb.Close()
-	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox"})
 	no, yes := false, true
 	customers := []config.Customer{
 		{ID: "qiqq", Name: "QiQQ klant", Plan: "standard", Contacts: []config.Contact{
@@ -32,16 +23,11 @@ func TestRights(t *testing.T) {
 			{Email: "a@oxi.example", Name: "Anna", Main: true, Language: "nl"}, {Email: "b@oxi.example"}}},
 		{ID: "other", Contacts: []config.Contact{{Email: "x@other.example"}}},
 	}
-	dir := authz.NewDirectory(customers)
-	p := &Pipeline{
-		Store: store, Threads: store, TicketPrefix: "SD",
-		Authz:           dir,
-		Plans:           map[string]config.Plan{"standard": {DefaultPriority: "P3"}, "oxineo": {CustomerSetsPriority: &no, DefaultPriority: "P3"}},
-		Rules:           PriorityRules{Words: map[string][]string{"P1": {"spoed"}}, FeatureWords: []string{"[feature]"}},
-		TrustedAuthserv: []string{"mx.desk.example"},
-		Language:        "en", Priority: "P4", Log: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
-	}
+	p, store, rdb := newPipeline(t, customers)
+	p.Plans = map[string]config.Plan{"standard": {DefaultPriority: "P3"}, "oxineo": {CustomerSetsPriority: &no, DefaultPriority: "P3"}}
+	p.Rules = PriorityRules{Words: map[string][]string{"P1": {"spoed"}}, FeatureWords: []string{"[feature]"}}
+	p.TrustedAuthserv = []string{"mx.desk.example"}
+	p.Priority = "P4"
 	ctx := context.Background()
 	lastNote := func() notify.Notification {
 		msgs, _ := rdb.XRevRangeN(ctx, "md:{d}:outbox", "+", "-", 1).Result()

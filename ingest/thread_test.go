@@ -2,36 +2,20 @@ package ingest
 
 import (
 	"context"
-	"log/slog"
 	"strings"
 	"testing"
-	"time"
 
-	"github.com/redis/go-redis/v9"
-
-	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
-	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/ticket"
 )
 
 // TestThreading: which mails join an existing ticket and which are judged
 // as new, in order, against one store.
 func TestThreading(t *testing.T) {
-	rs := testserver.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
-	defer rdb.Close()
-	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: "md:{d}:outbox"})
-	p := &Pipeline{
-		Store: store, Threads: store, TicketPrefix: "SD",
-		Authz: authz.NewDirectory([]config.Customer{
-			{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}, {Email: "piet@acme.example"}}},
-			{ID: "globex", Contacts: []config.Contact{{Email: "ann@globex.example"}}},
-		}),
-		Own:      Own{Address: "desk@desk.example", MessageIDDomain: "desk.example", LoopHeader: "X-Maildesk-Loop", DeskID: "d"},
-		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler),
-		Now: func() time.Time { return time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC) },
-	}
+	p, store, rdb := newPipeline(t, []config.Customer{
+		{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}, {Email: "piet@acme.example"}}},
+		{ID: "globex", Contacts: []config.Contact{{Email: "ann@globex.example"}}},
+	})
 	ctx := context.Background()
 	if err := store.RecordSent(ctx, "ack.sd-1.d.maildesk.0a1b@desk.example", "SD-1"); err != nil {
 		t.Fatal(err)

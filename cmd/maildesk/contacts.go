@@ -129,11 +129,7 @@ func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return fmt.Errorf("%w: contacts %s takes no arguments", errUsage, sub)
 	}
 
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis.URL)
+	cfg, rdb, err := openDesk(ctx, *path)
 	if err != nil {
 		return err
 	}

@@ -80,6 +80,20 @@ func openRedis(_ context.Context, url string) (redis.UniversalClient, error) {
 	return redis.NewClient(opt), nil
 }
 
+// openDesk loads the config at path and opens its Redis: what every
+// command that reads or changes a desk's state starts with.
+func openDesk(ctx context.Context, path string) (*config.Config, redis.UniversalClient, error) {
+	cfg, err := config.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	rdb, err := openRedis(ctx, cfg.Redis.URL)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, rdb, nil
+}
+
 // daemon is maildesk's running parts, wired from one desk's config.
 type daemon struct {
 	cfg      *config.Config

@@ -6,7 +6,6 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -20,11 +19,7 @@ func cmdRejections(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, path, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis.URL)
+	cfg, rdb, err := openDesk(ctx, *path)
 	if err != nil {
 		return err
 	}

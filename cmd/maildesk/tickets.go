@@ -10,7 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -25,11 +24,7 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if err := parseFlags(fs, path, args[1:]); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path)
-	if err != nil {
-		return err
-	}
-	rdb, err := openRedis(ctx, cfg.Redis.URL)
+	cfg, rdb, err := openDesk(ctx, *path)
 	if err != nil {
 		return err
 	}
