@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 )
 
 // Metrics are maildesk's Prometheus metrics, served at /metrics.
@@ -38,7 +39,7 @@ func NewMetrics(desk string) *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
