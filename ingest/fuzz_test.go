@@ -37,9 +37,9 @@ func addSeeds(f *testing.F) {
 	}
 }
 
-// parseBounded runs Parse with a deadline: a hang is a bug as much as a
-// panic is.
-func parseBounded(t *testing.T, data []byte) (*Message, error) {
+// parseBounded runs Parse with a deadline: a hang (or superlinear work on
+// hostile input) is a bug as much as a panic is.
+func parseBounded(t *testing.T, data []byte, lim Limits, bound time.Duration) (*Message, error) {
 	t.Helper()
 	type result struct {
 		m   *Message
@@ -47,7 +47,7 @@ func parseBounded(t *testing.T, data []byte) (*Message, error) {
 	}
 	done := make(chan result, 1)
 	go func() {
-		m, err := Parse(bytes.NewReader(data), fuzzLimits)
+		m, err := Parse(bytes.NewReader(data), lim)
 		done <- result{m, err}
 	}()
 	select {
@@ -56,8 +56,8 @@ func parseBounded(t *testing.T, data []byte) (*Message, error) {
 			t.Fatalf("Parse recovered from a panic: %v", r.err)
 		}
 		return r.m, r.err
-	case <-time.After(10 * time.Second):
-		t.Fatalf("Parse did not return within 10 s on %d bytes", len(data))
+	case <-time.After(bound):
+		t.Fatalf("Parse did not return within %v on %d bytes", bound, len(data))
 		return nil, nil
 	}
 }
@@ -91,7 +91,7 @@ func checkMessage(t *testing.T, data []byte, m *Message) {
 func FuzzParse(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseBounded(t, data)
+		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
 		if err != nil {
 			if !errors.Is(err, ErrNotMail) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("unexpected error kind: %v", err)
@@ -105,7 +105,7 @@ func FuzzParse(f *testing.F) {
 func FuzzClassify(f *testing.F) {
 	addSeeds(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseBounded(t, data)
+		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
 		if err != nil {
 			return
 		}

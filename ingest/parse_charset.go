@@ -1,0 +1,363 @@
+package ingest
+
+// Charsets and RFC 2047 words. Labels are resolved in one place,
+// charsetEncoding (htmlindex, then go-message's IANA table in toUTF8);
+// encoded words are decoded by mime.WordDecoder. What stays hand-written is
+// guessing the charset of undeclared 8-bit bytes, and UTF-7, which x/text
+// does not have.
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"mime"
+	"regexp"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/emersion/go-message/charset"
+	"golang.org/x/text/encoding"
+	"golang.org/x/text/encoding/charmap"
+	"golang.org/x/text/encoding/htmlindex"
+	"golang.org/x/text/encoding/japanese"
+	"golang.org/x/text/encoding/korean"
+	"golang.org/x/text/encoding/simplifiedchinese"
+	"golang.org/x/text/encoding/traditionalchinese"
+	xunicode "golang.org/x/text/encoding/unicode"
+)
+
+// charsetAliases maps labels before the lookup: "" means no conversion
+// (UTF-8 kept, stray 8-bit bytes read as windows-1252, see fix8bit), which
+// is what mislabelled "us-ascii" mail needs; the others are names seen in
+// mail that htmlindex does not know.
+var charsetAliases = map[string]string{
+	"us-ascii": "", "ascii": "", "utf-8": "", "utf8": "", "x-unknown": "", "unknown-8bit": "",
+	"default": "", "7bit": "", "8bit": "",
+	"unicode-1-1-utf-7": "utf-7", "csunicode11utf7": "utf-7", "x-utf-7": "utf-7",
+	"iso-2022-jp-2": "iso-2022-jp", "iso-2022-jp-3": "iso-2022-jp",
+	"cp936": "gbk", "ms936": "gbk", "windows-936": "gbk", "euc-cn": "gbk",
+	"cp932": "shift_jis", "cp949": "euc-kr", "cp950": "big5",
+}
+
+// normCharset lower-cases a label and drops quotes and an RFC 2231
+// language suffix; it returns the alias when there is one.
+func normCharset(label string) string {
+	label = strings.ToLower(strings.Trim(strings.TrimSpace(label), "\"'"))
+	if i := strings.IndexByte(label, '*'); i >= 0 {
+		label = label[:i]
+	}
+	if a, ok := charsetAliases[label]; ok {
+		return a
+	}
+	return label
+}
+
+// charsetEncoding resolves a normalised label by WHATWG rules, as mail
+// clients read labels (latin1 is windows-1252, gb2312 is GBK); nil if
+// unknown there.
+func charsetEncoding(label string) encoding.Encoding {
+	enc, _ := htmlindex.Get(label)
+	if enc == simplifiedchinese.GBK {
+		return simplifiedchinese.GB18030 // gb2312 mail carries GBK and GB18030 characters
+	}
+	return enc
+}
+
+// toUTF8 decodes b from the charset label. known is false for a label no
+// decoder knows; the text is then kept as is (UTF-8 or windows-1252).
+func toUTF8(b []byte, label string) (s string, known bool) {
+	label = normCharset(label)
+	switch label {
+	case "":
+		return fix8bit(b), true
+	case "utf-7":
+		return decodeUTF7(b), true
+	}
+	var r io.Reader
+	switch enc := charsetEncoding(label); {
+	case enc == japanese.ISO2022JP && !isASCII(b):
+		// 8-bit bytes under that 7-bit label are Shift_JIS from Japanese
+		// mailers that label everything ISO-2022-JP.
+		r = japanese.ShiftJIS.NewDecoder().Reader(bytes.NewReader(b))
+	case enc != nil:
+		r = enc.NewDecoder().Reader(bytes.NewReader(b))
+	default:
+		var err error
+		if r, err = charset.Reader(label, bytes.NewReader(b)); err != nil {
+			return fix8bit(b), false
+		}
+	}
+	out, err := io.ReadAll(r)
+	if err != nil {
+		return fix8bit(b), false
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD"), true
+}
+
+func isASCII(b []byte) bool {
+	for _, c := range b {
+		if c >= 0x80 {
+			return false
+		}
+	}
+	return true
+}
+
+// noteCharset records a declared charset as hint; multi-byte (CJK)
+// charsets win over single-byte ones because their raw bytes would
+// otherwise be misread as Latin-1 mojibake.
+func (p *parser) noteCharset(label string) {
+	label = strings.ToLower(strings.Trim(strings.TrimSpace(label), "\"'"))
+	if a, ok := charsetAliases[label]; label == "" || ok && a == "" {
+		return
+	}
+	if p.hint == "" || (!isMultibyteCharset(p.hint) && isMultibyteCharset(label)) {
+		p.hint = label
+	}
+}
+
+func isMultibyteCharset(label string) bool {
+	switch charsetEncoding(normCharset(label)) {
+	case simplifiedchinese.GB18030, traditionalchinese.Big5, japanese.EUCJP, japanese.ISO2022JP,
+		japanese.ShiftJIS, korean.EUCKR, encoding.Replacement: // the latter for ISO-2022-KR/CN, HZ
+		return true
+	}
+	return false
+}
+
+// isLatinCharset reports a charset that accepts any bytes, so it says
+// nothing about what raw 8-bit bytes really are.
+func isLatinCharset(label string) bool {
+	enc := charsetEncoding(normCharset(label))
+	return enc == charmap.Windows1252 || enc == charmap.ISO8859_15
+}
+
+func (p *parser) decode8(b []byte) string {
+	return guess8bit(b, p.hint)
+}
+
+// guess8bit turns raw 8-bit bytes into UTF-8: UTF-8 as is; else a CJK sniff
+// when there is no hint or a Latin one (which would accept any bytes);
+// else the hint charset when the bytes are valid in it; else windows-1252.
+func guess8bit(b []byte, hint string) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	if hint == "" || isLatinCharset(hint) {
+		if s, ok := sniffCJK(b); ok {
+			return s
+		}
+	}
+	if hint != "" {
+		if s, ok := decodeStrict(b, hint); ok {
+			return s
+		}
+	}
+	return fix8bit(b)
+}
+
+// fix8bit returns b as a string, reading every byte that is not part of a
+// valid UTF-8 sequence as windows-1252: undeclared 8-bit mail is mostly
+// UTF-8 or Latin-1, and a UTF-8 text with one stray Latin-1 byte keeps its
+// UTF-8 characters.
+func fix8bit(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	var out strings.Builder
+	out.Grow(len(b) + len(b)/4)
+	for len(b) > 0 {
+		r, n := utf8.DecodeRune(b)
+		if r == utf8.RuneError && n == 1 {
+			r = charmap.Windows1252.DecodeByte(b[0])
+		}
+		out.WriteRune(r)
+		b = b[n:]
+	}
+	return out.String()
+}
+
+// sniffCJK reads raw 8-bit text without any declared charset as GB18030
+// when it is mostly 8-bit and decodes to CJK characters only; Latin-1 text
+// has a few high bytes between ASCII letters and fails the ratio.
+func sniffCJK(b []byte) (string, bool) {
+	high, total := 0, 0
+	for _, c := range b {
+		if c == ' ' || c == '\t' {
+			continue
+		}
+		total++
+		if c >= 0x80 {
+			high++
+		}
+	}
+	if total == 0 || high*2 < total {
+		return "", false
+	}
+	s, ok := decodeStrict(b, "gb18030")
+	if !ok {
+		return "", false
+	}
+	for _, r := range s {
+		if r >= 0x80 && !unicode.In(r, unicode.Han, unicode.Hiragana, unicode.Katakana, unicode.Hangul) &&
+			!(r >= 0x3000 && r <= 0x303f) && !(r >= 0xff00 && r <= 0xffef) {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+// decodeStrict decodes b with a guessed charset and reports whether that
+// looked right: no replacement characters and no C1 controls.
+func decodeStrict(b []byte, label string) (string, bool) {
+	switch l := strings.ToLower(label); {
+	case strings.Contains(l, "2022-jp"):
+		label = "shift_jis"
+	case strings.Contains(l, "2022-kr"):
+		label = "euc-kr"
+	}
+	s, known := toUTF8(b, label)
+	if !known || strings.ContainsRune(s, utf8.RuneError) {
+		return "", false
+	}
+	for _, r := range s {
+		if r >= 0x80 && r < 0xa0 {
+			return "", false
+		}
+	}
+	return s, true
+}
+
+var utf16be = xunicode.UTF16(xunicode.BigEndian, xunicode.IgnoreBOM)
+
+// decodeUTF7 implements RFC 2152: base64 runs after '+' are UTF-16, and a
+// '-' right after a run (or "+-", a plain '+') is dropped.
+func decodeUTF7(b []byte) string {
+	var out []byte
+	for {
+		i := bytes.IndexByte(b, '+')
+		if i < 0 {
+			out = append(out, b...)
+			break
+		}
+		out, b = append(out, b[:i]...), b[i+1:]
+		j := 0
+		for j < len(b) && isBase64(b[j]) {
+			j++
+		}
+		run := b[:j]
+		b = b[j:]
+		if len(run) == 0 {
+			out = append(out, '+')
+		}
+		if len(run)%4 == 1 {
+			run = run[:len(run)-1] // a lone last character carries no bits of a byte
+		}
+		raw, _ := base64.RawStdEncoding.DecodeString(string(run))
+		dec, _ := utf16be.NewDecoder().Bytes(raw[:len(raw)&^1])
+		out = append(out, dec...)
+		b = bytes.TrimPrefix(b, []byte("-"))
+	}
+	return strings.ToValidUTF8(string(out), "\uFFFD")
+}
+
+// encodedWordRE finds RFC 2047 words leniently: inside other text or
+// quotes, with spaces or '?' in the encoded text.
+var encodedWordRE = regexp.MustCompile(`(?s)=\?([^?\s=]{1,64})\?([bBqQ])\?(.*?)\?=`)
+
+// encodedWords returns the submatch indexes of the encoded words in s.
+func encodedWords(s string) [][]int {
+	if !strings.Contains(s, "=?") {
+		return nil
+	}
+	words := encodedWordRE.FindAllStringSubmatchIndex(s, -1)
+	return slices.DeleteFunc(words, func(w []int) bool { return w[3]-w[2] > 64 }) // bytes, not runes
+}
+
+// rawWords decodes the encoded text of a word without converting its
+// charset: adjacent words of one charset are converted together, as
+// mailers split multibyte characters across words.
+var rawWords = mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
+
+// qRepairRE matches what the standard Q decoder rejects: '?', a '=' that
+// starts no escape, bytes outside printable ASCII. They are kept literally.
+var qRepairRE = regexp.MustCompile(`=(?:[0-9A-Fa-f]{2})?|[^\t -~]+|\?`)
+
+// wordBytes decodes one word's text with the standard decoder, after the
+// lenient repairs it needs: junk and missing padding in B text, stray
+// characters in Q text.
+func wordBytes(enc, text string) ([]byte, error) {
+	if enc == "b" || enc == "B" {
+		text = strings.Map(func(r rune) rune {
+			if r < 0x80 && isBase64(byte(r)) {
+				return r
+			}
+			return -1
+		}, text)
+		if len(text)%4 == 1 {
+			text = text[:len(text)-1]
+		}
+		text += "=="[:(4-len(text)%4)%4]
+	} else {
+		text = qRepairRE.ReplaceAllStringFunc(text, func(m string) string {
+			if len(m) == 3 && m[0] == '=' {
+				return m
+			}
+			var b strings.Builder
+			for i := range len(m) {
+				fmt.Fprintf(&b, "=%02X", m[i])
+			}
+			return b.String()
+		})
+	}
+	s, err := rawWords.Decode("=?x?" + enc + "?" + text + "?=")
+	return []byte(s), err
+}
+
+// decodeWords decodes the RFC 2047 words of s. hint is the charset for raw
+// 8-bit text between the words. It returns the charsets it could not
+// decode; those words are kept as decoded bytes.
+func decodeWords(s, hint string) (string, []string) {
+	words := encodedWords(s)
+	if len(words) == 0 {
+		return guess8bit([]byte(s), hint), nil
+	}
+	var out strings.Builder
+	var pend []byte
+	pendCS := ""
+	var bad []string
+	flush := func() {
+		if len(pend) > 0 {
+			t, known := toUTF8(pend, pendCS)
+			if !known && !slices.Contains(bad, pendCS) {
+				bad = append(bad, pendCS)
+			}
+			out.WriteString(t)
+		}
+		pend = pend[:0]
+	}
+	last := -1 // end of the previous word
+	for _, w := range words {
+		data, err := wordBytes(s[w[4]:w[5]], s[w[6]:w[7]])
+		if err != nil {
+			continue // stays as text
+		}
+		// White space between two words is not part of the text.
+		if gap := s[max(last, 0):w[0]]; last < 0 || strings.TrimSpace(gap) != "" {
+			flush()
+			out.WriteString(guess8bit([]byte(gap), hint))
+		}
+		if cs := normCharset(s[w[2]:w[3]]); cs != pendCS {
+			flush()
+			pendCS = cs
+		}
+		pend = append(pend, data...)
+		last = w[1]
+	}
+	flush()
+	out.WriteString(guess8bit([]byte(s[max(last, 0):]), hint))
+	return out.String(), bad
+}
