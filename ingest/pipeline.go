@@ -118,8 +118,10 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		return Result{Outcome: Quarantined, Reason: reason}, nil
 	}
 	log := p.log().With("message_id", msg.MessageID, "from", msg.From.Address, "uid", src.UID)
-	for _, w := range msg.Warnings {
-		log.Debug("parse warning", "warning", w)
+	if len(msg.Warnings) > 0 {
+		// What was repaired or guessed (an address list read leniently, an
+		// unknown charset) is worth knowing when a ticket looks wrong.
+		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
 	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID}
 	if m.dedupe == "" {
