@@ -54,27 +54,38 @@ var (
 	errPerm = fmt.Errorf("render: %w", ErrInvalidNotification)
 )
 
-func TestDrainRetriesAndDeadLetters(t *testing.T) {
+// newOutbox is an initialised outbox of desk "acme-it" on a real Redis.
+func newOutbox(t *testing.T) (*Outbox, *redis.Client) {
+	t.Helper()
 	srv := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer rdb.Close()
-	ctx := context.Background()
+	t.Cleanup(func() { rdb.Close() })
 	ob := NewOutbox(rdb, "acme-it")
-	if err := ob.Init(ctx); err != nil {
+	if err := ob.Init(context.Background()); err != nil {
 		t.Fatal(err)
 	}
+	return ob, rdb
+}
+
+// enqueue adds n to the outbox as a producer would; id "" lets Redis pick.
+func enqueue(t *testing.T, rdb *redis.Client, ob *Outbox, id string, n Notification) {
+	t.Helper()
+	vals := []any{}
+	for _, f := range n.Fields() {
+		vals = append(vals, f)
+	}
+	if err := rdb.XAdd(context.Background(), &redis.XAddArgs{Stream: ob.Key(), ID: id, Values: vals}).Err(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDrainRetriesAndDeadLetters(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
 	if err := ob.Init(ctx); err != nil {
 		t.Fatalf("second Init must tolerate the existing group: %v", err)
 	}
-	add := func(n Notification) {
-		vals := make([]any, 0)
-		for _, f := range n.Fields() {
-			vals = append(vals, f)
-		}
-		if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), Values: vals}).Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	add := func(n Notification) { enqueue(t, rdb, ob, "", n) }
 	add(Notification{ID: "SD-1/ack", Kind: Ack, To: "ok@x", Ticket: "SD-1"})
 	add(Notification{ID: "SD-2/ack", Kind: Ack, To: "flaky@x", Ticket: "SD-2"})
 	add(Notification{ID: "SD-3/ack", Kind: Ack, To: "gone@x", Ticket: "SD-3"})
@@ -122,22 +133,10 @@ func TestDrainRetriesAndDeadLetters(t *testing.T) {
 
 // A temporary failure that outlives MaxAge is dead-lettered, not retried forever.
 func TestDrainGivesUpAfterMaxAge(t *testing.T) {
-	srv := testserver.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer rdb.Close()
+	ob, rdb := newOutbox(t)
 	ctx := context.Background()
-	ob := NewOutbox(rdb, "acme-it")
-	if err := ob.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
-	vals := []any{}
-	for _, f := range (Notification{ID: "SD-9/ack", Kind: Ack, To: "flaky@x"}).Fields() {
-		vals = append(vals, f)
-	}
 	// An id from 1970: the entry is "old".
-	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), ID: "1000-1", Values: vals}).Err(); err != nil {
-		t.Fatal(err)
-	}
+	enqueue(t, rdb, ob, "1000-1", Notification{ID: "SD-9/ack", Kind: Ack, To: "flaky@x"})
 	d := &Delivery{Outbox: ob, Sender: &scripted{reply: map[string][]error{"flaky@x": {errTemp}}}, Consumer: "t1", MaxAge: time.Hour}
 	st, err := d.Drain(ctx)
 	if err != nil || st != (Stats{Dead: 1}) {
@@ -158,24 +157,13 @@ func TestBackoffDoublesToCap(t *testing.T) {
 // Mail to an address whose earlier mail bounced is skipped and recorded,
 // not sent and not silently dropped.
 func TestDrainSkipsSuppressed(t *testing.T) {
-	srv := testserver.Redis(t)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
-	defer rdb.Close()
+	ob, rdb := newOutbox(t)
 	ctx := context.Background()
-	ob := NewOutbox(rdb, "acme-it")
-	if err := ob.Init(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if err := ob.Suppress(ctx, "Gone@X", time.Hour, "bounced: 550 5.1.1 no such user"); err != nil {
 		t.Fatal(err)
 	}
-	for _, n := range []Notification{{ID: "SD-1/ack", Kind: Ack, To: "gone@x", Ticket: "SD-1"}, {ID: "SD-2/ack", Kind: Ack, To: "ok@x", Ticket: "SD-2"}} {
-		vals := []any{}
-		for _, f := range n.Fields() {
-			vals = append(vals, f)
-		}
-		rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), Values: vals})
-	}
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "gone@x", Ticket: "SD-1"})
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "ok@x", Ticket: "SD-2"})
 	sender := &scripted{}
 	st, err := (&Delivery{Outbox: ob, Sender: sender, Consumer: "t"}).Drain(ctx)
 	if err != nil || st != (Stats{Sent: 1, Skipped: 1}) {
