@@ -11,33 +11,35 @@ import (
 // Authentication is the verdict on whether a mail's From domain was
 // authenticated by one of the desk's own MTAs.
 type Authentication struct {
-	Pass   bool
-	Reason string // what passed, or why nothing did
+	Pass bool
+	// Checked: a trusted Authentication-Results header was there; without
+	// one nothing is known either way.
+	Checked bool
+	Reason  string // what passed, or why nothing did
 }
 
 // Authenticate reads the Authentication-Results headers of a mail (values
 // as received, newest first) and decides whether fromDomain passed DMARC,
 // or DKIM or SPF aligned with it (relaxed alignment: same organisational
-// domain). Only headers whose authserv-id is trusted count: anyone can add
-// an Authentication-Results header to a mail before it reaches us.
+// domain). Only the topmost header whose authserv-id is trusted counts: it
+// is the one our own MTA added; anyone can add headers further down, even
+// with our authserv-id, before the mail reaches us.
 func Authenticate(headers []string, fromDomain string, trusted []string) Authentication {
 	fromDomain = strings.ToLower(strings.TrimSpace(fromDomain))
-	if fromDomain == "" {
-		return Authentication{Reason: "no From domain"}
-	}
-	seen := false
 	var failures []string
 	for _, h := range headers {
 		id, results, err := authres.Parse(h)
 		if err != nil || !trustedID(id, trusted) {
 			continue
 		}
-		seen = true
+		if fromDomain == "" {
+			return Authentication{Checked: true, Reason: "no From domain"}
+		}
 		for _, r := range results {
 			switch r := r.(type) {
 			case *authres.DMARCResult:
 				if r.Value == authres.ResultPass && (r.From == "" || aligned(r.From, fromDomain)) {
-					return Authentication{Pass: true, Reason: "dmarc=pass (" + id + ")"}
+					return Authentication{Pass: true, Checked: true, Reason: "dmarc=pass (" + id + ")"}
 				}
 				failures = append(failures, "dmarc="+string(r.Value))
 			case *authres.DKIMResult:
@@ -46,7 +48,7 @@ func Authenticate(headers []string, fromDomain string, trusted []string) Authent
 					_, d, _ = strings.Cut(r.Identifier, "@")
 				}
 				if r.Value == authres.ResultPass && aligned(d, fromDomain) {
-					return Authentication{Pass: true, Reason: "dkim=pass header.d=" + d + " (" + id + ")"}
+					return Authentication{Pass: true, Checked: true, Reason: "dkim=pass header.d=" + d + " (" + id + ")"}
 				}
 				failures = append(failures, fmt.Sprintf("dkim=%s header.d=%s", r.Value, d))
 			case *authres.SPFResult:
@@ -55,16 +57,14 @@ func Authenticate(headers []string, fromDomain string, trusted []string) Authent
 					d = d[i+1:]
 				}
 				if r.Value == authres.ResultPass && aligned(d, fromDomain) {
-					return Authentication{Pass: true, Reason: "spf=pass smtp.mailfrom=" + d + " (" + id + ")"}
+					return Authentication{Pass: true, Checked: true, Reason: "spf=pass smtp.mailfrom=" + d + " (" + id + ")"}
 				}
 				failures = append(failures, fmt.Sprintf("spf=%s smtp.mailfrom=%s", r.Value, d))
 			}
 		}
+		return Authentication{Checked: true, Reason: "not authenticated for " + fromDomain + ": " + strings.Join(failures, ", ")}
 	}
-	if !seen {
-		return Authentication{Reason: "no Authentication-Results from a trusted authserv-id"}
-	}
-	return Authentication{Reason: "not authenticated for " + fromDomain + ": " + strings.Join(failures, ", ")}
+	return Authentication{Reason: "no Authentication-Results from a trusted authserv-id"}
 }
 
 func trustedID(id string, trusted []string) bool {

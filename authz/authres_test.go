@@ -18,6 +18,7 @@ func TestAuthenticate(t *testing.T) {
 		{"dmarc fail", []string{"mx.desk.example; dmarc=fail header.from=acme.example"}, "acme.example", false},
 		{"untrusted authserv-id is ignored", []string{"attacker.example; dmarc=pass header.from=acme.example"}, "acme.example", false},
 		{"trusted after untrusted", []string{"attacker.example; dmarc=pass", "MX.desk.example; dmarc=pass header.from=acme.example"}, "acme.example", true},
+		{"only the topmost trusted header counts", []string{"mx.desk.example; dmarc=fail header.from=acme.example", "mx.desk.example; dmarc=pass header.from=acme.example"}, "acme.example", false},
 		{"no header", nil, "acme.example", false},
 		{"garbage", []string{";;;==="}, "acme.example", false},
 	}

@@ -170,8 +170,14 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	if m.decision.Authorised {
 		return p.create(ctx, m)
 	}
+	// A notice to a sender whose domain our own MTA found forged would be
+	// backscatter to an innocent party; this holds whether or not
+	// authentication is required for tickets.
+	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
+	auth := authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
+	forged := auth.Checked && !auth.Pass
 	var note []string
-	if m.class == Human && !msg.NullReturnPath {
+	if m.class == Human && !msg.NullReturnPath && !forged {
 		n := notify.Notification{
 			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: p.Language,
 			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
@@ -192,6 +198,8 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		reason += " (no notice to machine mail: " + m.class.String() + ", " + m.why + ")"
 	case msg.NullReturnPath:
 		reason += " (no notice: null Return-Path)"
+	case forged:
+		reason += " (no notice: " + auth.Reason + ")"
 	}
 	return p.reject(ctx, m, reason, note)
 }

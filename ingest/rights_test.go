@@ -92,6 +92,11 @@ func TestRights(t *testing.T) {
 				t.Fatalf("%+v", res)
 			}
 		}, false},
+		{"stranger whose domain failed our MTA's checks: no notice (backscatter)", "From: someone@forged.example\nSubject: help\nAuthentication-Results: mx.desk.example; dmarc=fail header.from=forged.example\n", func(t *testing.T, res Result, tk *ticket.Ticket) {
+			if res.Outcome != Rejected || !strings.Contains(res.Reason, "no notice") {
+				t.Fatalf("%+v", res)
+			}
+		}, false},
 		{"known domain, not a contact: notice names the main contact", "From: c@oxi.example\nSubject: help\n" + oxiAuth, func(t *testing.T, res Result, tk *ticket.Ticket) {
 			n := lastNote()
 			if res.Outcome != Rejected || n.Kind != notify.Rejection || n.MainContact != "a@oxi.example" || n.MainContactName != "Anna" || n.Language != "nl" {

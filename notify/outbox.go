@@ -127,6 +127,8 @@ type Delivery struct {
 	// and recorded (e.g. to mark a ticket acknowledged).
 	Delivered func(ctx context.Context, n Notification)
 	Now       func() time.Time
+	// SendTimeout is the longest one Send may take (the SMTP timeout).
+	SendTimeout time.Duration
 }
 
 // Stats counts what one Drain did.
@@ -229,6 +231,19 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Info("notification already delivered, not sending again")
 		return d.finish(ctx, m, n, "")
 	}
+	// The group gives an entry to one replica, but a replica whose sends are
+	// slow can have an entry claimed away (retryDue) while it still sends
+	// it: a claim per notification keeps the second one from sending too.
+	claim := d.Outbox.kp + "sending:" + n.ID
+	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
+	if err != nil {
+		return fmt.Errorf("claim notification %s: %w", n.ID, err)
+	}
+	if !got {
+		log.Info("notification being sent by another replica, leaving it")
+		return nil
+	}
+	defer d.Outbox.rdb.Del(context.WithoutCancel(ctx), claim)
 	why, err := d.Outbox.suppressed(ctx, n.To)
 	if err != nil {
 		return err
@@ -303,6 +318,15 @@ func (d *Delivery) backoff(attempt int64) time.Duration {
 		b *= 2
 	}
 	return min(b, d.maxBackoff())
+}
+
+// claimTTL outlasts the longest send (the SMTP timeout covers dial and
+// send), so a claim only expires when its replica died.
+func (d *Delivery) claimTTL() time.Duration {
+	if d.SendTimeout > 0 {
+		return 2*d.SendTimeout + time.Minute
+	}
+	return 5 * time.Minute
 }
 
 func (d *Delivery) retry() time.Duration {

@@ -177,3 +177,20 @@ func TestDrainSkipsSuppressed(t *testing.T) {
 		t.Fatalf("skipped %+v %v", sk, err)
 	}
 }
+
+// An entry another replica is still sending (its claim is held) is left
+// alone, even when it was claimed away from that replica.
+func TestDrainLeavesEntryBeingSentElsewhere(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	rdb.Set(ctx, "md:{acme-it}:sending:SD-1/ack", "replica-a", time.Minute)
+	sender := &scripted{}
+	st, err := (&Delivery{Outbox: ob, Sender: sender, Consumer: "replica-b"}).Drain(ctx)
+	if err != nil || sender.count("SD-1/ack") != 0 || st.Sent != 0 {
+		t.Fatalf("sent an entry another replica is sending: %+v %v", st, err)
+	}
+	if n, _ := ob.Depth(ctx); n != 1 {
+		t.Fatalf("depth %d: the entry must stay for its retry", n)
+	}
+}

@@ -160,7 +160,8 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
-		Delivered: func(ctx context.Context, n notify.Notification) { d.delivered(ctx, desk, n) },
+		SendTimeout: cfg.SMTP.Timeout.D(),
+		Delivered:   func(ctx context.Context, n notify.Notification) { d.delivered(ctx, desk, n) },
 	}
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, ticket.KeyPrefix(cfg.Desk.ID), log)
 	// The outbox job needs no once-per-tick claim: the consumer group already
