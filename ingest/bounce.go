@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -64,6 +65,12 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 		At: m.now, Kind: ticket.EventBounce, From: m.msg.From.Address, MessageID: m.msg.MessageID,
 		Subject: m.msg.Subject, Text: "Delivery failed for mail <" + orig + "> to " + strings.Join(failed, ", "),
 	})
+	if errors.Is(err, ticket.ErrNotFound) {
+		// The ticket is gone (deleted by hand): the suppression stands, the
+		// bounce is filed as machine mail. Failing here would fail this
+		// mail on every try and hold up the mailbox.
+		return "", nil
+	}
 	if err != nil {
 		return "", err
 	}

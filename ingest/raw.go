@@ -21,7 +21,7 @@ var ErrRawNotFound = errors.New("original mail not found in the desk's folders")
 // is found by its Message-ID in the folders it can have been filed to (UIDs
 // change when mail moves); a mail without Message-ID by its recorded UID.
 func (w *Watcher) Raw(ctx context.Context, src ticket.Source, messageID string, out io.Writer) error {
-	c, err := w.connect(make(chan struct{}, 1))
+	c, err := w.connect(ctx, make(chan struct{}, 1))
 	if err != nil {
 		return err
 	}

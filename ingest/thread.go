@@ -91,6 +91,11 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
 		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
 	})
+	if errors.Is(err, ticket.ErrNotFound) {
+		// Deleted between lookup and append: judge the mail as new rather
+		// than fail it on every try.
+		return res, false, nil
+	}
 	if err != nil {
 		return res, false, err
 	}

@@ -190,9 +190,11 @@ func (w *Watcher) guarded(c *imapclient.Client, what string, f func() error) err
 	return nil
 }
 
-func (w *Watcher) dial(wake chan<- struct{}) (*imapclient.Client, error) {
+// dial connects, under a timer and ctx that close the raw connection: the
+// library's STARTTLS exchange and TLS handshake have no deadline of their
+// own, and a server that greets and then goes silent would block here.
+func (w *Watcher) dial(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
 	opts := &imapclient.Options{
-		Dialer:      &net.Dialer{Timeout: w.cfg.CommandTimeout, KeepAlive: 30 * time.Second},
 		WordDecoder: &mime.WordDecoder{CharsetReader: charset.Reader},
 		UnilateralDataHandler: &imapclient.UnilateralDataHandler{
 			// Runs on the client's reader goroutine: never block here.
@@ -208,25 +210,39 @@ func (w *Watcher) dial(wake chan<- struct{}) (*imapclient.Client, error) {
 	}
 	host, _, _ := net.SplitHostPort(w.cfg.Address)
 	opts.TLSConfig = &tls.Config{ServerName: host, InsecureSkipVerify: w.cfg.TLSSkipVerify, MinVersion: tls.VersionTLS12}
-	var c *imapclient.Client
-	var err error
-	switch w.cfg.Security {
-	case "tls":
-		c, err = imapclient.DialTLS(w.cfg.Address, opts)
-	case "starttls":
-		c, err = imapclient.DialStartTLS(w.cfg.Address, opts)
-	default:
-		c, err = imapclient.DialInsecure(w.cfg.Address, opts)
-	}
+	d := &net.Dialer{Timeout: w.cfg.CommandTimeout, KeepAlive: 30 * time.Second}
+	conn, err := d.DialContext(ctx, "tcp", w.cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("connect to imap %s: %w", w.cfg.Address, err)
+	}
+	timer := time.AfterFunc(w.cfg.CommandTimeout, func() { conn.Close() })
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
+	defer timer.Stop()
+	var c *imapclient.Client
+	switch w.cfg.Security {
+	case "tls":
+		tc := tls.Client(conn, opts.TLSConfig)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("tls handshake with imap %s: %w", w.cfg.Address, err)
+		}
+		c = imapclient.New(tc, opts)
+	case "starttls":
+		c, err = imapclient.NewStartTLS(conn, opts)
+		if err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("starttls with imap %s: %w", w.cfg.Address, err)
+		}
+	default:
+		c = imapclient.New(conn, opts)
 	}
 	return c, nil
 }
 
 // connect dials and logs in. New mail the server reports wakes wake.
-func (w *Watcher) connect(wake chan<- struct{}) (*imapclient.Client, error) {
-	c, err := w.dial(wake)
+func (w *Watcher) connect(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
+	c, err := w.dial(ctx, wake)
 	if err != nil {
 		return nil, err
 	}
@@ -246,7 +262,7 @@ func (w *Watcher) connect(wake chan<- struct{}) (*imapclient.Client, error) {
 func (w *Watcher) session(ctx context.Context) error {
 	w.setState("connecting", nil)
 	wake := make(chan struct{}, 1)
-	c, err := w.connect(wake)
+	c, err := w.connect(ctx, wake)
 	if err != nil {
 		return err
 	}
@@ -395,15 +411,24 @@ func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
 		n := min(len(queue), w.cfg.BatchSize)
 		batch := slices.Clone(queue[:n])
 		slices.Sort(batch)
-		if err := w.batch(ctx, c, batch); err != nil {
+		handled, err := w.batch(ctx, c, batch)
+		if err != nil {
 			return err
 		}
 		queue = queue[n:]
 		// The checkpoint is the lowest UID not yet handled: with new mail
-		// served first, that can be below what was just handled.
+		// served first, that can be below what was just handled. A UID the
+		// server did not return is not handled either: the next session
+		// looks again (and if it is gone, the search skips it).
 		next := known + 1
 		if len(queue) > 0 {
 			next = slices.Min(queue)
+		}
+		for _, u := range batch {
+			if !slices.Contains(handled, u) {
+				next = min(next, u)
+				w.log.Warn("server returned no body for a UID: it is looked at again next session", "uid", u)
+			}
 		}
 		w.next = max(w.next, next)
 		if err := w.saveCheckpoint(ctx); err != nil {
@@ -444,17 +469,25 @@ type handled struct {
 // folder of its outcome. Mail is moved only after its outcome is committed;
 // a failure in between leaves it in the inbox to be processed again, which
 // the idempotent commit turns into a move without side effects.
-func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.UID) error {
+// It returns the UIDs that were handled.
+func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.UID) ([]imap.UID, error) {
 	w.setState("connected", nil)
 	done, ferr := w.fetch(ctx, c, uids)
 	if err := w.move(c, done); err != nil {
-		return err
+		return nil, err
 	}
 	if ferr != nil {
-		return ferr
+		return nil, ferr
 	}
 	// On shutdown part of the batch was skipped: it must be fetched again.
-	return ctx.Err()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	handled := make([]imap.UID, 0, len(done))
+	for _, h := range done {
+		handled = append(handled, h.uid)
+	}
+	return handled, nil
 }
 
 func (w *Watcher) saveCheckpoint(ctx context.Context) error {

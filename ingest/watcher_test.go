@@ -284,3 +284,38 @@ func TestWatcherNewMailNotStarved(t *testing.T) {
 	}
 	t.Fatal("new mail not found")
 }
+
+// A server that greets and then never answers STARTTLS must not hang the
+// connect: the dial runs under the command timeout too.
+func TestWatcherSilentStartTLS(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				c.Write([]byte("* OK [CAPABILITY IMAP4rev1 STARTTLS] ready\r\n"))
+				io.Copy(io.Discard, c)
+			}()
+		}
+	}()
+	w := NewWatcher(WatcherConfig{Address: ln.Addr().String(), Security: "starttls", Username: "u", Password: "p",
+		Mailbox: "INBOX", Processed: "P", Rejected: "R", Quarantine: "Q", CommandTimeout: 300 * time.Millisecond}, &Pipeline{}, slog.New(slog.DiscardHandler))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	waitFor(t, "the silent STARTTLS to be given up", func() bool { return w.Status().Reconnects >= 1 })
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after cancel")
+	}
+}
