@@ -32,6 +32,10 @@ type Mailer struct {
 	now  func() time.Time
 }
 
+// SetSecret sets the key of the Message-IDs (Desk.Secret). Call it before
+// the first Send, from the goroutine that sends.
+func (m *Mailer) SetSecret(secret []byte) { m.desk.Secret = secret }
+
 // NewMailer returns a Mailer; configuration errors surface on Send, where
 // they are classified as temporary so nothing is dead-lettered while the
 // configuration is being fixed.

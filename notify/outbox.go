@@ -2,6 +2,8 @@ package notify
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -41,6 +43,25 @@ func (o *Outbox) Init(ctx context.Context) error {
 		return fmt.Errorf("create outbox group on %s: %w", o.stream, err)
 	}
 	return nil
+}
+
+// Secret returns the desk's Message-ID key, made at random the first time
+// and kept in Redis so every replica and restart uses the same one (a
+// resent mail keeps its Message-ID).
+func (o *Outbox) Secret(ctx context.Context) ([]byte, error) {
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("make message id secret: %w", err)
+	}
+	key := o.kp + "secret"
+	if err := o.rdb.SetNX(ctx, key, hex.EncodeToString(b), 0).Err(); err != nil {
+		return nil, fmt.Errorf("store message id secret: %w", err)
+	}
+	v, err := o.rdb.Get(ctx, key).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read message id secret: %w", err)
+	}
+	return hex.DecodeString(v)
 }
 
 // Depth is the number of notifications not yet delivered or dead-lettered.

@@ -194,3 +194,15 @@ func TestDrainLeavesEntryBeingSentElsewhere(t *testing.T) {
 		t.Fatalf("depth %d: the entry must stay for its retry", n)
 	}
 }
+
+func TestSecretIsMadeOnceAndKept(t *testing.T) {
+	ob, _ := newOutbox(t)
+	s1, err := ob.Secret(context.Background())
+	if err != nil || len(s1) != 32 {
+		t.Fatalf("secret %x %v", s1, err)
+	}
+	s2, _ := NewOutbox(ob.rdb, "acme-it").Secret(context.Background())
+	if string(s1) != string(s2) {
+		t.Fatal("a second replica got another secret")
+	}
+}

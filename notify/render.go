@@ -2,6 +2,7 @@ package notify
 
 import (
 	"bytes"
+	"crypto/hmac"
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
@@ -24,6 +25,10 @@ type Desk struct {
 	Name            string // "Acme IT Servicedesk"
 	Address         string // "servicedesk@desk.example"
 	DefaultLanguage string // "nl" | "en"
+	// Secret keys the Message-IDs the desk sends (Outbox.Secret): a bounce
+	// naming one of them must be about a mail the desk really sent, which
+	// only works if outsiders cannot compute the ids.
+	Secret []byte
 }
 
 // Rendered is a notification turned into a mail, ready for SMTP.
@@ -144,7 +149,7 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("rendering %s template for notification %q: %w", templateName(n.Kind, lang), n.ID, err)
 	}
 	out.Text = body.String()
-	out.MessageID = messageID(desk.ID, domain, n.Kind, ticket, to.Address, n.ID)
+	out.MessageID = messageID(desk, domain, n.Kind, ticket, to.Address, n.ID)
 
 	out.Headers = map[string]string{
 		// RFC 3834: both kinds answer a mail, so well-behaved responders
@@ -232,7 +237,7 @@ func isIDRune(r rune) bool {
 // messageID is deterministic so that a retried send carries the same id and
 // the receiving side can deduplicate; the ".maildesk." marker plus the desk
 // domain lets ingest recognise replies to (and bounces of) its own mail.
-func messageID(deskID, domain string, kind Kind, ticket, to, id string) string {
+func messageID(desk Desk, domain string, kind Kind, ticket, to, id string) string {
 	ref := ticket
 	if ref == "" {
 		// Without a ticket the recipient is the most useful correlation; it
@@ -240,9 +245,11 @@ func messageID(deskID, domain string, kind Kind, ticket, to, id string) string {
 		h := sha256.Sum256([]byte(strings.ToLower(to)))
 		ref = hex.EncodeToString(h[:4])
 	}
-	sum := sha256.Sum256([]byte(id))
+	mac := hmac.New(sha256.New, desk.Secret)
+	mac.Write([]byte(id))
+	sum := mac.Sum(nil)
 	return strings.Join([]string{
-		idAtom(string(kind)), idAtom(ref), idAtom(deskID), "maildesk", hex.EncodeToString(sum[:6]),
+		idAtom(string(kind)), idAtom(ref), idAtom(desk.ID), "maildesk", hex.EncodeToString(sum[:8]),
 	}, ".") + "@" + domain
 }
 
@@ -368,7 +375,7 @@ func MessageID(desk Desk, n Notification) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("message id of %q: %w: recipient %q: %v", n.ID, ErrInvalidNotification, n.To, err)
 	}
-	return messageID(desk.ID, domain, n.Kind, cleanHeaderText(n.Ticket), to.Address, n.ID), nil
+	return messageID(desk, domain, n.Kind, cleanHeaderText(n.Ticket), to.Address, n.ID), nil
 }
 
 // humanBytes writes a size in decimal megabytes or kilobytes, as mail

@@ -416,3 +416,18 @@ func TestRenderRejectionNamesMainContact(t *testing.T) {
 		t.Fatalf("notice does not name the main contact:\n%s", r.Text)
 	}
 }
+
+// Message-IDs are keyed by the desk's secret: stable for one secret (a
+// resend keeps its id), not computable without it (no forged bounces).
+func TestMessageIDKeyedBySecret(t *testing.T) {
+	n := ackNote()
+	a, b := testDesk, testDesk
+	a.Secret, b.Secret = []byte("one secret"), []byte("another")
+	idA1, _ := MessageID(a, n)
+	idA2, _ := MessageID(a, n)
+	idB, _ := MessageID(b, n)
+	r, _ := Render(a, n)
+	if idA1 != idA2 || idA1 == idB || r.MessageID != idA1 {
+		t.Fatalf("ids %q %q %q render %q", idA1, idA2, idB, r.MessageID)
+	}
+}

@@ -105,6 +105,8 @@ type daemon struct {
 	delivery *notify.Delivery
 	sched    *scheduler.Scheduler
 	metrics  *httpapi.Metrics
+	mailer   *notify.Mailer
+	desk     notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
 	// outboxReady is set once the consumer group exists.
@@ -157,11 +159,12 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
 		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
 	}, desk)
+	d.mailer, d.desk = mailer, desk
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
 		SendTimeout: cfg.SMTP.Timeout.D(),
-		Delivered:   func(ctx context.Context, n notify.Notification) { d.delivered(ctx, desk, n) },
+		Delivered:   func(ctx context.Context, n notify.Notification) { d.delivered(ctx, d.desk, n) },
 	}
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, ticket.KeyPrefix(cfg.Desk.ID), log)
 	// The outbox job needs no once-per-tick claim: the consumer group already
@@ -212,6 +215,14 @@ func (d *daemon) sendOutbox(ctx context.Context) error {
 		if err := d.outbox.Init(ctx); err != nil {
 			return err
 		}
+		// Only this job sends, so the secret is set before any Send and
+		// never changes under one.
+		secret, err := d.outbox.Secret(ctx)
+		if err != nil {
+			return err
+		}
+		d.desk.Secret = secret
+		d.mailer.SetSecret(secret)
 		d.outboxReady.Store(true)
 	}
 	_, err := d.delivery.Drain(ctx)
