@@ -55,9 +55,9 @@ var ErrNotFound = errors.New("not found")
 const maxAttempts = 5
 
 // NewStore returns the store of desk deskID. Its key shares the desk's hash
-// tag with ticket.KeyPrefix ("md:{desk}:").
+// tag as every other key of the desk (config.KeyPrefix).
 func NewStore(rdb redis.UniversalClient, deskID string) *Store {
-	return &Store{rdb: rdb, key: "md:{" + deskID + "}:directory"}
+	return &Store{rdb: rdb, key: config.KeyPrefix(deskID) + "directory"}
 }
 
 // Origin says where a directory written by Replace comes from.

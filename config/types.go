@@ -189,3 +189,8 @@ type Contact struct {
 	// ReceivesProgress: progress mails go to this contact; default true.
 	ReceivesProgress *bool `yaml:"receives_progress" json:"receives_progress,omitempty"`
 }
+
+// KeyPrefix is the namespace of a desk's Redis keys. The desk id is a hash
+// tag, so all keys of one desk share a Cluster slot (one script may touch
+// them all) while different desks spread over the cluster.
+func KeyPrefix(deskID string) string { return "md:{" + deskID + "}:" }

@@ -384,7 +384,7 @@ func BenchmarkIngestBacklog(b *testing.B) {
 			b.Fatalf("bare fetch: %d of %d mails: %v\n%s", got, n, err, dc.LogTail())
 		}
 
-		tc := newTimedCommitter(ticket.NewStore(rdb, ticket.Options{DeskID: deskID, TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix(deskID) + "outbox"}))
+		tc := newTimedCommitter(ticket.NewStore(rdb, ticket.Options{DeskID: deskID, TicketPrefix: "SD", OutboxKey: config.KeyPrefix(deskID) + "outbox"}))
 		pipe, log := benchPipeline(tc, customers, desk)
 		w := NewWatcher(benchWatcherConfig(dc.IMAPAddr, desk, dc.Password), pipe, log)
 		// The clock includes connecting, LOGIN, LIST/CREATE of the folders
@@ -437,7 +437,7 @@ func BenchmarkIngestBacklog(b *testing.B) {
 				b.Fatalf("after the run %s holds %d mails, want %d (all: %v)", mb, counts[mb], c, counts)
 			}
 		}
-		kp := ticket.KeyPrefix(deskID)
+		kp := config.KeyPrefix(deskID)
 		if tickets, err := rdb.ZCard(context.Background(), kp+"tickets").Result(); err != nil || tickets != int64(authorised) {
 			b.Fatalf("Redis holds %d tickets, want %d: %v", tickets, authorised, err)
 		}
@@ -537,7 +537,7 @@ func BenchmarkIngestLatency(b *testing.B) {
 	for i := range b.N {
 		desk := fmt.Sprintf("idle%d@%s", i, benchDomain)
 		deskID := fmt.Sprintf("idle%d", i)
-		tc := newTimedCommitter(ticket.NewStore(rdb, ticket.Options{DeskID: deskID, TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix(deskID) + "outbox"}))
+		tc := newTimedCommitter(ticket.NewStore(rdb, ticket.Options{DeskID: deskID, TicketPrefix: "SD", OutboxKey: config.KeyPrefix(deskID) + "outbox"}))
 		pipe, log := benchPipeline(tc, customers, desk)
 		// The first delivery creates the user's Maildir; the watcher must be
 		// able to log in and SELECT INBOX before, which Dovecot allows.

@@ -129,6 +129,8 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	}
 	m.class, m.why = Classify(msg, p.Own)
 	m.decision = p.Authz.Decide(msg.From.Address)
+	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
+	m.auth = authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
 
 	// Loops, spam and bounces are never answered nor threaded.
 	if m.class == Bounce {
@@ -145,13 +147,11 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
 	}
 	if p.requireAuth(m.decision.Customer) {
-		_, domain, _ := strings.Cut(msg.From.Address, "@")
-		a := authz.Authenticate(msg.Header["Authentication-Results"], domain, p.TrustedAuthserv)
-		if !a.Pass {
+		if !m.auth.Pass {
 			// No notice: the From address is probably forged, and a notice
 			// would be backscatter to an innocent party.
-			log.Warn("sender not authenticated", "reason", a.Reason)
-			res, err := p.reject(ctx, m, "authentication failed: "+a.Reason, nil)
+			log.Warn("sender not authenticated", "reason", m.auth.Reason)
+			res, err := p.reject(ctx, m, "authentication failed: "+m.auth.Reason, nil)
 			res.AuthFailed = true
 			return res, err
 		}
@@ -173,9 +173,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	// A notice to a sender whose domain our own MTA found forged would be
 	// backscatter to an innocent party; this holds whether or not
 	// authentication is required for tickets.
-	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
-	auth := authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
-	forged := auth.Checked && !auth.Pass
+	forged := m.auth.Checked && !m.auth.Pass
 	var note []string
 	if m.class == Human && !msg.NullReturnPath && !forged {
 		n := notify.Notification{
@@ -199,7 +197,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	case msg.NullReturnPath:
 		reason += " (no notice: null Return-Path)"
 	case forged:
-		reason += " (no notice: " + auth.Reason + ")"
+		reason += " (no notice: " + m.auth.Reason + ")"
 	}
 	return p.reject(ctx, m, reason, note)
 }
@@ -214,6 +212,9 @@ type inbound struct {
 	class    Class
 	why      string
 	decision authz.Decision
+	// auth is what our own MTA's Authentication-Results say of the From
+	// domain; Checked is false when it said nothing.
+	auth authz.Authentication
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {

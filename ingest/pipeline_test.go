@@ -38,7 +38,7 @@ func newPipeline(t *testing.T, customers []config.Customer) (*Pipeline, *ticket.
 func TestPipelineOutcomes(t *testing.T) {
 	p, _, rdb := newPipeline(t, []config.Customer{{ID: "acme", Name: "Acme BV", Contacts: []config.Contact{
 		{Email: "jan@acme.example", Name: "Jan", Language: "nl"}, {Email: "monitor@acme.example"}}}})
-	outboxKey := ticket.KeyPrefix("d") + "outbox"
+	outboxKey := config.KeyPrefix("d") + "outbox"
 	tests := []struct {
 		name    string
 		from    string

@@ -105,3 +105,21 @@ func TestBounceOfOwnMail(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 }
+
+// A bounce of a mail about a ticket that no longer exists still suppresses
+// the address, and is filed as machine mail instead of failing on every try.
+func TestBounceOfVanishedTicket(t *testing.T) {
+	p, store, rdb := newPipeline(t, nil)
+	p.Suppress = notify.NewOutbox(rdb, "d")
+	ctx := context.Background()
+	if err := store.RecordSent(ctx, "ack.sd-1.d.maildesk.0a1b@desk.example", "SD-1"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Process(ctx, strings.NewReader(bounceOfAck), ticket.Source{})
+	if err != nil || res.Outcome != Rejected {
+		t.Fatalf("bounce of a vanished ticket: %+v %v", res, err)
+	}
+	if n, _ := rdb.Exists(ctx, "md:{d}:suppress:jan@acme.example").Result(); n != 1 {
+		t.Fatal("the bounced address was not suppressed")
+	}
+}

@@ -50,7 +50,7 @@ func runWatcher(t *testing.T, srv *testserver.MemIMAPServer, maxSize int64) (*ti
 	rs := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { rdb.Close() })
-	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix("d") + "outbox"})
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: config.KeyPrefix("d") + "outbox"})
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pipe := &Pipeline{
@@ -198,7 +198,7 @@ func TestWatcherRedisOutage(t *testing.T) {
 	rs := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, MaxRetries: -1})
 	defer rdb.Close()
-	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ticket.KeyPrefix("d") + "outbox"})
+	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: config.KeyPrefix("d") + "outbox"})
 	pipe := &Pipeline{Store: store, Authz: authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
 		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler)}
 	w := NewWatcher(WatcherConfig{Address: srv.Addr, Security: "none", Username: srv.User, Password: srv.Password,

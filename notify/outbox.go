@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // Outbox is a desk's queue of outgoing mail: a Redis stream read through a
@@ -28,7 +30,7 @@ type Outbox struct {
 // NewOutbox returns the outbox of one desk. Its keys share the desk's hash
 // tag with the ticket store, whose commit script writes into it.
 func NewOutbox(rdb redis.UniversalClient, deskID string) *Outbox {
-	kp := "md:{" + deskID + "}:"
+	kp := config.KeyPrefix(deskID)
 	return &Outbox{rdb: rdb, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", group: "senders"}
 }
 

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 //go:embed commit.lua
@@ -21,9 +23,7 @@ var commitScript = redis.NewScript(commitSrc)
 // ErrNotFound is returned for a ticket number the desk does not know.
 var ErrNotFound = errors.New("ticket not found")
 
-// Store keeps one desk's tickets in Redis. Every key carries the desk id as
-// a hash tag, so a desk's keys share one Cluster slot and one script may
-// touch them all; different desks spread over the cluster.
+// Store keeps one desk's tickets in Redis, under config.KeyPrefix.
 type Store struct {
 	rdb    redis.UniversalClient
 	kp     string // "md:{desk}:"
@@ -67,11 +67,8 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Store{rdb: rdb, kp: KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
+	return &Store{rdb: rdb, kp: config.KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
 }
-
-// KeyPrefix is the namespace of one desk's Redis keys.
-func KeyPrefix(deskID string) string { return "md:{" + deskID + "}:" }
 
 func (s *Store) key(name string) string { return s.kp + name }
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
 )
 
@@ -19,14 +20,14 @@ func newStore(t *testing.T) (*Store, *redis.Client) {
 	srv := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
 	t.Cleanup(func() { rdb.Close() })
-	return NewStore(rdb, Options{DeskID: "acme-it", TicketPrefix: "SD", OutboxKey: KeyPrefix("acme-it") + "outbox", NoticeInterval: time.Hour}), rdb
+	return NewStore(rdb, Options{DeskID: "acme-it", TicketPrefix: "SD", OutboxKey: config.KeyPrefix("acme-it") + "outbox", NoticeInterval: time.Hour}), rdb
 }
 
 var note = []string{"kind", "ack", "to", "jan@acme.example"}
 
 func outboxLen(t *testing.T, rdb *redis.Client) int64 {
 	t.Helper()
-	n, err := rdb.XLen(context.Background(), KeyPrefix("acme-it")+"outbox").Result()
+	n, err := rdb.XLen(context.Background(), config.KeyPrefix("acme-it")+"outbox").Result()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -166,7 +166,7 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		SendTimeout: cfg.SMTP.Timeout.D(),
 		Delivered:   func(ctx context.Context, n notify.Notification) { d.delivered(ctx, d.desk, n) },
 	}
-	d.sched = scheduler.New(cfg.Desk.Location, rdb, ticket.KeyPrefix(cfg.Desk.ID), log)
+	d.sched = scheduler.New(cfg.Desk.Location, rdb, config.KeyPrefix(cfg.Desk.ID), log)
 	// The outbox job needs no once-per-tick claim: the consumer group already
 	// gives each entry to one replica.
 	if err := d.sched.Add(scheduler.Job{Name: "outbox", Spec: "@every 1s", Run: d.sendOutbox}); err != nil {
