@@ -257,6 +257,13 @@ var defaults = []struct{ path, value string }{
 	{"imap.batch_size", "100"},
 	{"smtp.security", "starttls"},
 	{"smtp.timeout", "30s"},
+	{"escalation.warn_at", "75"},
+	{"escalation.interval", "30s"},
+	{"escalation.late_after", "5m"},
+	{"escalation.digest_time", "08:00"},
+	{"outbox.retry", "30s"},
+	{"outbox.max_backoff", "1h"},
+	{"outbox.max_age", "48h"},
 	{"http.listen", "127.0.0.1:8080"},
 	{"log.level", "info"},
 	{"log.format", "auto"},
@@ -275,6 +282,11 @@ var (
 		"P2": {"hoog", "high"},
 	}
 	defaultFeatureWords = []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}
+	// A person gets a handful of automatic mails in a busy hour; more than
+	// this is a loop or abuse. The desk cap protects the relay's reputation
+	// against anything the per-recipient limits do not catch.
+	defaultRecipientLimits = []RateLimit{{Max: 10, Per: Duration(10 * time.Minute)}, {Max: 30, Per: Duration(time.Hour)}}
+	defaultDeskLimits      = []RateLimit{{Max: 1000, Per: Duration(time.Hour)}}
 )
 
 // applyDefaults fills in what the file and environment left out. It goes by
@@ -300,6 +312,12 @@ func (l *loader) applyDefaults() {
 		for p, words := range defaultPriorityWords {
 			l.cfg.Priority.Words[p] = append([]string(nil), words...)
 		}
+	}
+	if !l.c.set("outbox.recipient_limits") {
+		l.cfg.Outbox.RecipientLimits = append([]RateLimit(nil), defaultRecipientLimits...)
+	}
+	if !l.c.set("outbox.desk_limits") {
+		l.cfg.Outbox.DeskLimits = append([]RateLimit(nil), defaultDeskLimits...)
 	}
 	if !l.c.set("priority.feature_words") {
 		l.cfg.Priority.FeatureWords = append([]string(nil), defaultFeatureWords...)

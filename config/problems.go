@@ -236,7 +236,7 @@ type entry struct {
 }
 
 const (
-	// The schema is at most five levels deep; anything deeper cannot be a
+	// The schema is at most seven levels deep; anything deeper cannot be a
 	// field we know, so there is no point in indexing it.
 	maxIndexDepth = 16
 	// Bounds the work on alias-heavy documents ("billion laughs"), which the

@@ -11,11 +11,18 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	IMAP  IMAP  `yaml:"imap"`
 	SMTP  SMTP  `yaml:"smtp"`
-	HTTP  HTTP  `yaml:"http"`
-	Log   Log   `yaml:"log"`
+	// Outbox is how outgoing mail is retried and limited.
+	Outbox Outbox `yaml:"outbox"`
+	// Escalation is when SLA warnings, breach alerts and digests go out.
+	Escalation Escalation `yaml:"escalation"`
+	HTTP       HTTP       `yaml:"http"`
+	Log        Log        `yaml:"log"`
 	// Plans are the support levels customers are on, by name. Without a
 	// plans section there is one plan, "standard", with the defaults.
 	Plans map[string]Plan `yaml:"plans"`
+	// Calendars are the business calendars plans count SLA time in, by
+	// name (config/sla.go).
+	Calendars map[string]Calendar `yaml:"calendars"`
 	// Authz is how senders are authorised.
 	Authz Authz `yaml:"authz"`
 	// Priority is how a mail asks for a priority or a request type.
@@ -49,6 +56,13 @@ type Desk struct {
 	// BounceSuppression is how long no automatic mail goes to an address
 	// after a mail the desk sent to it bounced.
 	BounceSuppression Duration `yaml:"bounce_suppression"`
+	// Agents work the tickets: they get SLA warnings.
+	Agents []Person `yaml:"agents"`
+	// Managers get SLA warnings, breach alerts and the morning digest.
+	Managers []Person `yaml:"managers"`
+	// TemplatesDir holds templates that replace the embedded ones (same
+	// file names); relative to the config file. Empty = embedded only.
+	TemplatesDir string `yaml:"templates_dir"`
 
 	// Location is Timezone loaded by Load.
 	Location *time.Location `yaml:"-"`
@@ -94,6 +108,51 @@ type SMTP struct {
 	Timeout      Duration `yaml:"timeout"`
 	// HELO is the name given in EHLO; defaults to the desk address's domain.
 	HELO string `yaml:"helo"`
+	// ReturnPath is the envelope sender of mail to contacts; defaults to
+	// desk.address. Bounces to it must reach the desk's mailbox.
+	ReturnPath string `yaml:"return_path"`
+	// NoticeReturnPath: notices to unknown senders also use ReturnPath
+	// instead of the null reverse-path (RFC 3834), for relays that refuse
+	// MAIL FROM:<>.
+	NoticeReturnPath bool `yaml:"notice_return_path"`
+}
+
+// Outbox is how the desk's outgoing mail is retried and limited.
+type Outbox struct {
+	// Retry is the wait after the first temporary failure; it doubles per
+	// attempt up to MaxBackoff. After MaxAge a failing mail is dead-lettered.
+	Retry      Duration `yaml:"retry"`
+	MaxBackoff Duration `yaml:"max_backoff"`
+	MaxAge     Duration `yaml:"max_age"`
+	// RecipientLimits cap automatic mail to one address; what exceeds them
+	// is recorded as skipped, not sent.
+	RecipientLimits []RateLimit `yaml:"recipient_limits"`
+	// DeskLimits cap all automatic mail of the desk; what exceeds them
+	// waits and is sent when there is room again.
+	DeskLimits []RateLimit `yaml:"desk_limits"`
+}
+
+// Escalation configures the SLA alerts. Warnings go to desk.agents and
+// desk.managers, breach alerts to desk.managers and the customer's
+// managers, the digest to desk.managers.
+type Escalation struct {
+	// WarnAt is the share of the first-response target, in percent, after
+	// which the desk is warned.
+	WarnAt int `yaml:"warn_at"`
+	// Interval is how often due alerts are looked for.
+	Interval Duration `yaml:"interval"`
+	// LateAfter: an alert sent this long after its time (the daemon was
+	// down) says that it is late.
+	LateAfter Duration `yaml:"late_after"`
+	// DigestTime is when the morning digest goes out, HH:MM in the desk's
+	// time zone, Monday to Friday; "" for none.
+	DigestTime string `yaml:"digest_time"`
+}
+
+// RateLimit is at most Max mails per Per.
+type RateLimit struct {
+	Max int      `yaml:"max"`
+	Per Duration `yaml:"per"`
 }
 
 // HTTP is the desk's own HTTP listener; an empty Listen turns it off.
@@ -108,7 +167,7 @@ type Log struct {
 }
 
 // Plan is a support level (Kwikqy: standard, enhanced, premium; Oxineo: one
-// contract). SLA calendars and targets join it in a later issue.
+// contract), with its SLA calendar and targets.
 type Plan struct {
 	// MaxContacts caps the contacts per customer; 0 = no cap (Oxineo: 2).
 	MaxContacts int `yaml:"max_contacts"`
@@ -117,6 +176,12 @@ type Plan struct {
 	CustomerSetsPriority *bool `yaml:"customer_sets_priority"`
 	// DefaultPriority is given when the mail asks for none; "" = desk's.
 	DefaultPriority string `yaml:"default_priority"`
+	// Calendar names the calendar the plan's SLA time counts in; Targets
+	// are per priority (P1..P4); Languages change either for tickets in one
+	// language (config/sla.go). Without Calendar the plan has no SLA clock.
+	Calendar  string                  `yaml:"calendar"`
+	Targets   map[string]PlanTarget   `yaml:"targets"`
+	Languages map[string]LanguageRule `yaml:"languages"`
 }
 
 // SetsPriority reports CustomerSetsPriority, true when unset.

@@ -1,10 +1,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"net"
 	"net/mail"
 	"net/url"
+	"os"
 	"regexp"
 	"sort"
 	"strconv"
@@ -30,12 +33,15 @@ func (l *loader) validate() {
 	l.validateRedis()
 	l.validateIMAP()
 	l.validateSMTP()
+	l.validateOutbox()
+	l.validateEscalation()
 	if l.cfg.HTTP.Listen != "" {
 		l.hostPort("http.listen", l.cfg.HTTP.Listen, true)
 	}
 	l.oneOf("log.level", l.cfg.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", l.cfg.Log.Format, "auto", "json", "text")
 	l.validatePlans()
+	l.validateSLA()
 	l.validateAuthz()
 	l.validatePriority()
 	if l.required("contacts_file", l.cfg.ContactsFile) {
@@ -77,6 +83,12 @@ func (l *loader) validateDesk() {
 	}
 	if d.BounceSuppression <= 0 {
 		c.addf("desk.bounce_suppression", "must be more than 0 (got %s)", d.BounceSuppression)
+	}
+	if d.TemplatesDir != "" {
+		d.TemplatesDir = l.resolvePath(d.TemplatesDir)
+		if fi, err := os.Stat(d.TemplatesDir); err != nil || !fi.IsDir() {
+			c.addf("desk.templates_dir", "must be a directory (%s)", statReason(d.TemplatesDir, err))
+		}
 	}
 }
 
@@ -176,6 +188,56 @@ func (l *loader) validateSMTP() {
 	// reported, unless it was set explicitly.
 	if (s.HELO != "" || l.c.set("smtp.helo")) && !heloRE.MatchString(s.HELO) {
 		c.addf("smtp.helo", "must be a host name or an address literal like [192.0.2.1] (got %q)", s.HELO)
+	}
+	if s.ReturnPath != "" {
+		if err := bareAddress(s.ReturnPath); err != nil {
+			c.add("smtp.return_path", err.Error())
+		}
+	}
+}
+
+func (l *loader) validateEscalation() {
+	c, e := l.c, &l.cfg.Escalation
+	if e.WarnAt < 1 || e.WarnAt > 99 {
+		c.addf("escalation.warn_at", "must be a percentage from 1 to 99 (got %d)", e.WarnAt)
+	}
+	l.atLeast("escalation.interval", e.Interval, time.Second)
+	l.atLeast("escalation.late_after", e.LateAfter, time.Second)
+	if e.DigestTime != "" {
+		t, err := time.Parse("15:04", e.DigestTime)
+		switch {
+		case err != nil:
+			c.addf("escalation.digest_time", "must be a time like 08:00, or \"\" for no digest (got %q)", e.DigestTime)
+		case t.Hour() == 2:
+			c.addf("escalation.digest_time", "must not be between 02:00 and 03:00, which daylight saving skips or doubles (got %q)", e.DigestTime)
+		}
+	}
+	for name, ps := range map[string][]Person{"desk.agents": l.cfg.Desk.Agents, "desk.managers": l.cfg.Desk.Managers} {
+		for i, p := range ps {
+			if err := bareAddress(p.Email); err != nil {
+				c.add(fmt.Sprintf("%s[%d].email", name, i), err.Error())
+			}
+		}
+	}
+}
+
+func (l *loader) validateOutbox() {
+	c, o := l.c, &l.cfg.Outbox
+	l.atLeast("outbox.retry", o.Retry, time.Second)
+	if o.MaxBackoff < o.Retry {
+		c.addf("outbox.max_backoff", "must be at least outbox.retry (%s) (got %s)", o.Retry, o.MaxBackoff)
+	}
+	if o.MaxAge < o.Retry {
+		c.addf("outbox.max_age", "must be at least outbox.retry (%s) (got %s)", o.Retry, o.MaxAge)
+	}
+	for name, limits := range map[string][]RateLimit{"outbox.recipient_limits": o.RecipientLimits, "outbox.desk_limits": o.DeskLimits} {
+		for i, r := range limits {
+			path := fmt.Sprintf("%s[%d]", name, i)
+			if r.Max < 1 {
+				c.addf(path+".max", "must be at least 1 (got %d)", r.Max)
+			}
+			l.atLeast(path+".per", r.Per, time.Second)
+		}
 	}
 }
 
@@ -322,4 +384,14 @@ func (l *loader) validatePriority() {
 			c.add(fmt.Sprintf("priority.feature_words[%d]", i), "must not be empty")
 		}
 	}
+}
+
+func statReason(path string, err error) string {
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return path + " does not exist"
+	case err != nil:
+		return err.Error()
+	}
+	return path + " is a file"
 }

@@ -14,6 +14,7 @@ type Metrics struct {
 	authFailed prometheus.Counter
 	latency    prometheus.Histogram
 	reconnects prometheus.Counter
+	slaAlerts  *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics of one desk.
@@ -37,8 +38,12 @@ func NewMetrics(desk string) *Metrics {
 			Name: "maildesk_imap_reconnects_total", Help: "IMAP sessions that ended and were re-established.",
 			ConstLabels: labels,
 		}),
+		slaAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "maildesk_sla_alerts_total", Help: "SLA alerts queued, by kind (warning, breach); late ones (sent after downtime) also as kind late.",
+			ConstLabels: labels,
+		}, []string{"kind"}),
 	}
-	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects,
+	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects, m.slaAlerts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -57,3 +62,10 @@ func (m *Metrics) Mail(outcome, kind, class string, authFailed bool, took time.D
 
 // Reconnected counts an IMAP reconnect.
 func (m *Metrics) Reconnected() { m.reconnects.Inc() }
+
+// SLAAlerts counts the alerts one sweep queued.
+func (m *Metrics) SLAAlerts(warnings, breaches, late int) {
+	m.slaAlerts.WithLabelValues("warning").Add(float64(warnings))
+	m.slaAlerts.WithLabelValues("breach").Add(float64(breaches))
+	m.slaAlerts.WithLabelValues("late").Add(float64(late))
+}

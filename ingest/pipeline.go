@@ -15,6 +15,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/language"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -78,6 +79,8 @@ type Pipeline struct {
 	// BounceSuppression; nil: bounces are only recorded.
 	Suppress          Suppressor
 	BounceSuppression time.Duration
+	// Clock starts the SLA clock of a new ticket; nil: no deadlines.
+	Clock ClockStarter
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
@@ -176,8 +179,12 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	forged := m.auth.Checked && !m.auth.Pass
 	var note []string
 	if m.class == Human && !msg.NullReturnPath && !forged {
+		// A stranger is answered in the language they wrote in; failing
+		// that, their organisation's main contact's.
+		fresh, _ := SplitQuoted(msg.Text)
+		written := language.Detect(msg.Subject + "\n\n" + fresh)
 		n := notify.Notification{
-			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: p.Language,
+			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: cmp.Or(written, p.Language),
 			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
 		}
 		if c := m.decision.Customer; c != nil {
@@ -185,7 +192,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 			n.Customer = c.Name
 			if mc := mainContact(c); mc != nil {
 				n.MainContact, n.MainContactName = mc.Email, mc.Name
-				n.Language = cmp.Or(mc.Language, p.Language)
+				n.Language = cmp.Or(written, mc.Language, p.Language)
 			}
 		}
 		note = n.Fields()
@@ -231,7 +238,8 @@ func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note [
 // rights allow, and acknowledges it unless the mail came from a machine.
 func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	msg, d := m.msg, m.decision
-	plan := p.Plans[cmp.Or(d.Customer.Plan, "standard")]
+	planName := cmp.Or(d.Customer.Plan, config.DefaultPlan)
+	plan := p.Plans[planName]
 	requested, source := p.Rules.Requested(msg)
 	pr := authz.EffectivePriority(plan, d.Contact, requested, p.Priority)
 	if requested != "" {
@@ -242,27 +250,47 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		// Stored for consideration and closed: no SLA clock (Kwikqy 2.5).
 		typ, status, pr = ticket.TypeFeatureRequest, ticket.StatusClosed, authz.Priority{Priority: pr.Priority}
 	}
-	lang := cmp.Or(d.Contact.Language, p.Language)
+	fresh, quoted := SplitQuoted(msg.Text)
+	// Answers go in the contact's language, else the mail's; the SLA rules
+	// go by the language the request was written in (Kwikqy: Dutch
+	// requests are handled in Dutch opening hours).
+	written := language.Detect(msg.Subject + "\n\n" + fresh)
+	lang := cmp.Or(d.Contact.Language, written, p.Language)
+	var clock *ticket.Clock
+	if typ == ticket.TypeIncident && p.Clock != nil {
+		var err error
+		// A ticket without deadlines is better than no ticket: the mail is
+		// kept and the problem is in the log.
+		if clock, err = p.Clock.Start(planName, pr.Priority, cmp.Or(written, lang), m.now); err != nil {
+			m.log.Error("ticket gets no SLA clock", "plan", planName, "priority", pr.Priority, "err", err)
+		}
+	}
 	var note []string
 	if m.class == Human {
 		note = notify.Notification{
 			Kind: notify.Ack, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
 			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
+			Received: m.now,
 		}.Fields()
 	}
-	fresh, quoted := SplitQuoted(msg.Text)
 	cr, err := p.Store.Create(ctx, m.dedupe, ticket.New{
 		Subject: msg.Subject, Type: typ, Status: status, Customer: d.Customer.ID,
 		Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
-		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now,
+		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
 	}, note)
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
 	}
 	return Result{Outcome: Processed, Ticket: cr.Number, MessageID: msg.MessageID, Replay: !cr.Created, Notified: cr.Notified, Class: m.class}, nil
+}
+
+// ClockStarter computes a new ticket's SLA clock (escalation.Escalator);
+// nil when its plan has none.
+type ClockStarter interface {
+	Start(plan, priority, language string, arrival time.Time) (*ticket.Clock, error)
 }
 
 // participants are the other contacts of the sender's customer in To or
@@ -339,7 +367,7 @@ func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64,
 	}
 	note := notify.Notification{
 		Kind: notify.TooLarge, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name),
-		Language: cmp.Or(d.Contact.Language, p.Language), Subject: msg.Subject,
+		Language: cmp.Or(d.Contact.Language, language.Detect(msg.Subject), p.Language), Subject: msg.Subject,
 		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
 	}.Fields()
 	cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{

@@ -125,3 +125,42 @@ func TestPipelineNoMessageIDDedupe(t *testing.T) {
 		t.Fatalf("first %+v second %+v", first, second)
 	}
 }
+
+// The answer's language: the contact's own, else the one the mail was
+// written in (its new text, not the quoted history), else the desk's.
+func TestPipelineAnswerLanguage(t *testing.T) {
+	p, _, rdb := newPipeline(t, []config.Customer{{ID: "acme", Name: "Acme BV", Domains: []string{"acme.example"}, Contacts: []config.Contact{
+		{Email: "jan@acme.example", Language: "en"}, {Email: "piet@acme.example"},
+		{Email: "boss@acme.example", Main: true, Language: "en"}}}})
+	dutch := "Goedemorgen,\n\nSinds vanochtend kunnen wij niet meer inloggen op de server. Kunnen jullie hier naar kijken?\n"
+	english := "Good morning,\n\nSince this morning we cannot log in to the server any more. Could you please look into it?\n"
+	tests := []struct {
+		name, from, body, want string
+	}{
+		{"contact's language wins", "jan@acme.example", dutch, "en"},
+		{"detected Dutch", "piet@acme.example", dutch, "nl"},
+		{"detected English", "piet@acme.example", english, "en"},
+		{"quoted history does not count", "piet@acme.example", dutch + "\nOn Mon, 2 Nov 2026, desk wrote:\n> " + strings.ReplaceAll(english, "\n", "\n> "), "nl"},
+		{"too short: desk's", "piet@acme.example", "Zie bijlage.\n", "en"},
+		{"stranger in Dutch", "x@elsewhere.example", dutch, "nl"},
+		{"colleague of a customer in Dutch before main contact's language", "new@acme.example", dutch, "nl"},
+		{"colleague too short: main contact's", "new2@acme.example", "Zie bijlage.\n", "en"},
+	}
+	ctx := context.Background()
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := "From: " + tt.from + "\nTo: desk@desk.example\nSubject: server\nMessage-ID: <lang" + string(rune('a'+i)) + "@t>\n\n" + tt.body
+			if _, err := p.Process(ctx, strings.NewReader(raw), ticket.Source{Mailbox: "INBOX", UID: uint32(100 + i)}); err != nil {
+				t.Fatal(err)
+			}
+			msgs, _ := rdb.XRevRangeN(ctx, config.KeyPrefix("d")+"outbox", "+", "-", 1).Result()
+			n, err := notify.FromFields(msgs[0].Values)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n.To != tt.from || n.Language != tt.want {
+				t.Errorf("answer to %s in %q, want %q", n.To, n.Language, tt.want)
+			}
+		})
+	}
+}

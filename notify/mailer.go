@@ -9,6 +9,7 @@ import (
 	netmail "net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/wneessen/go-mail"
@@ -23,13 +24,28 @@ type SMTPConfig struct {
 	Username, Password string
 	Timeout            time.Duration
 	HELO               string
+	// ReturnPath is the envelope sender of mail to contacts (acks, progress,
+	// alerts); "" = the desk address. Its bounces must reach the desk.
+	ReturnPath string
+	// NoticeReturnPath sends notices to strangers with ReturnPath too,
+	// instead of the null reverse-path; for relays that refuse MAIL FROM:<>.
+	NoticeReturnPath bool
 }
 
-// Mailer sends rendered notifications over SMTP with go-mail.
+// Mailer sends rendered notifications over SMTP. go-mail composes the
+// message and sets up the connection (TLS, AUTH); the transaction itself is
+// ours (session.go), because go-mail cannot send with the null reverse-path
+// RFC 3834 asks of automatic notices.
+//
+// One connection serves a burst: it stays open between Sends until Close,
+// which the outbox calls when a drain ends.
 type Mailer struct {
 	cfg  SMTPConfig
 	desk Desk
 	now  func() time.Time
+
+	mu   sync.Mutex
+	sess *session
 }
 
 // SetSecret sets the key of the Message-IDs (Desk.Secret). Call it before
@@ -43,77 +59,80 @@ func NewMailer(cfg SMTPConfig, desk Desk) *Mailer {
 	return &Mailer{cfg: cfg, desk: desk, now: time.Now}
 }
 
-// Send renders and delivers n. A non-nil error is permanent when
-// IsPermanent says so, temporary otherwise.
+// Send renders and delivers n, on the connection of the previous Send when
+// it is still open. A non-nil error is permanent when IsPermanent says so,
+// temporary otherwise. Each Send gets the full Timeout of its own.
 func (m *Mailer) Send(ctx context.Context, n Notification) error {
-	return m.SendBatch(ctx, []Notification{n})[0]
+	msg, err := m.buildMsg(n)
+	if err != nil {
+		return err
+	}
+	to, _ := netmail.ParseAddress(n.To) // validated by buildMsg
+	from := m.returnPath(n.Kind)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		reused := m.sess != nil
+		if m.sess == nil {
+			s, err := m.dial(ctx)
+			if err != nil {
+				return fmt.Errorf("sending notification %q: %w", n.ID, withContextErr(ctx, err))
+			}
+			m.sess = s
+		}
+		err := m.sess.send(ctx, from, to.Address, msg, m.cfg.Timeout)
+		if err == nil {
+			return nil
+		}
+		var se *SMTPError
+		answered := errors.As(err, &se) && se.Code != 0 && se.Code != 421
+		if !answered || m.sess.broken {
+			m.closeSession()
+		}
+		// A kept connection the server has meanwhile dropped fails before
+		// anything was accepted: one more try on a fresh one is safe.
+		if reused && !answered && se != nil && se.Stage == StageMail {
+			continue
+		}
+		return fmt.Errorf("sending notification %q to %s via %s: %w", n.ID, to.Address, m.cfg.Address, withContextErr(ctx, err))
+	}
 }
 
-// SendBatch delivers ns over one connection and returns one error per
-// notification, in order. Each message gets the full Timeout of its own.
-func (m *Mailer) SendBatch(ctx context.Context, ns []Notification) []error {
-	errs := make([]error, len(ns))
-	msgs := make([]*mail.Msg, len(ns))
-	pending := 0
-	for i, n := range ns {
-		msg, err := m.buildMsg(n)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		msgs[i] = msg
-		pending++
-	}
-	if pending == 0 {
-		return errs
-	}
-	failAll := func(err error) []error {
-		for i, msg := range msgs {
-			if msg != nil {
-				errs[i] = fmt.Errorf("sending notification %q: %w", ns[i].ID, err)
-			}
-		}
-		return errs
-	}
+// Close ends the open connection, if any, with QUIT.
+func (m *Mailer) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closeSession()
+	return nil
+}
 
-	var cleanups []func()
-	defer func() {
-		for _, c := range cleanups {
-			c()
-		}
-	}()
-	client, err := m.newClient(ctx, &cleanups)
-	if err != nil {
-		return failAll(fmt.Errorf("configuring SMTP client for %s: %w", m.cfg.Address, err))
+func (m *Mailer) closeSession() {
+	if m.sess != nil {
+		m.sess.close()
+		m.sess = nil
 	}
-	sc, err := client.DialToSMTPClientWithContext(ctx)
-	if err != nil {
-		return failAll(withContextErr(ctx, fmt.Errorf("connecting to SMTP server %s: %w", m.cfg.Address, err)))
-	}
-	// QUIT failing after every message's fate is known changes nothing.
-	defer func() { _ = client.CloseWithSMTPClient(sc) }()
+}
 
-	for i, msg := range msgs {
-		if msg == nil {
-			continue
-		}
-		if ctx.Err() != nil {
-			errs[i] = fmt.Errorf("sending notification %q: %w", ns[i].ID, context.Cause(ctx))
-			continue
-		}
-		// One SendWithSMTPClient per message rather than DialAndSend with all
-		// of them: go-mail extends the connection deadline only once per call,
-		// so a batch would have to fit in a single Timeout.
-		err := client.SendWithSMTPClient(sc, msg)
-		if err == nil || msg.IsDelivered() {
-			// IsDelivered with an error means the server accepted the DATA
-			// and only the following RSET failed: retrying would duplicate.
-			continue
-		}
-		errs[i] = withContextErr(ctx, fmt.Errorf("sending notification %q to %s via %s: %w",
-			ns[i].ID, ns[i].To, m.cfg.Address, err))
+// returnPath is the envelope sender for a kind of mail: null ("") for
+// notices to people who are not (known to be) contacts, as RFC 3834 3.3
+// asks, so that a bounce of a notice cannot start a loop or hit a forged
+// sender's victim twice. Mail to contacts carries a real return path
+// because the desk handles delivery failures itself (it recognises its own
+// bounces, suppresses the address and never answers them), which RFC 3834
+// allows, and an operator wants to learn that a contact's address is dead.
+func (m *Mailer) returnPath(k Kind) string {
+	if k.IsNotice() && !m.cfg.NoticeReturnPath {
+		return ""
 	}
-	return errs
+	if m.cfg.ReturnPath != "" {
+		return m.cfg.ReturnPath
+	}
+	a, _ := netmail.ParseAddress(m.desk.Address)
+	if a == nil {
+		return ""
+	}
+	return a.Address
 }
 
 // withContextErr makes a send aborted by ctx report context.Canceled or
@@ -137,21 +156,27 @@ func IsPermanent(err error) bool {
 	if errors.Is(err, ErrInvalidNotification) {
 		return true
 	}
-	var se *mail.SendError
-	if !errors.As(err, &se) || se.IsTemp() {
+	var se *SMTPError
+	if !errors.As(err, &se) || se.Code < 500 || se.Code > 599 {
 		return false
 	}
-	code := se.ErrorCode()
-	switch se.Reason {
-	case mail.ErrSMTPRcptTo:
+	switch se.Stage {
+	case StageRcpt:
 		// RFC 5321 4.5.3.1.10: 552 (mailbox full) at RCPT is to be treated
 		// as temporary.
-		return code >= 500 && code < 600 && code != 552
-	case mail.ErrSMTPData, mail.ErrSMTPDataClose:
-		return code >= 500 && code < 600
+		return se.Code != 552
+	case StageData, StageDataEnd:
+		return true
 	default:
 		return false
 	}
+}
+
+// RecipientRefused reports whether err is a permanent refusal of the
+// recipient address itself: the desk stops mailing that address for a while.
+func RecipientRefused(err error) bool {
+	var se *SMTPError
+	return IsPermanent(err) && errors.As(err, &se) && se.Stage == StageRcpt
 }
 
 func (m *Mailer) buildMsg(n Notification) (*mail.Msg, error) {
@@ -178,22 +203,21 @@ func (m *Mailer) buildMsg(n Notification) (*mail.Msg, error) {
 		msg.SetGenHeader(mail.Header(k), v)
 	}
 	msg.SetBodyString(mail.TypeTextPlain, r.Text)
+	if r.HTML != "" {
+		msg.AddAlternativeString(mail.TypeTextHTML, r.HTML)
+	}
 	return msg, nil
 }
 
-// newClient builds a go-mail client for one send. A client per send is
-// deliberate: go-mail's auth negotiation writes to the client's fields, so
-// sharing one between concurrent sends would race.
-//
-// The dialer arranges for every connection to be closed when ctx ends:
-// go-mail only honours ctx while dialling, after which a stalled server would
-// hold the send for Timeout per command regardless of ctx. It also records a
-// cleanup that closes the connection unconditionally, because go-mail leaks
-// it when EHLO, STARTTLS or AUTH fail.
-func (m *Mailer) newClient(ctx context.Context, cleanups *[]func()) (*mail.Client, error) {
+// dial opens a connection through go-mail: TCP or TLS, EHLO, STARTTLS and
+// AUTH. The connection is closed unconditionally by session.close, because
+// go-mail leaks it when EHLO, STARTTLS or AUTH fail. A client per
+// connection is deliberate: go-mail's auth negotiation writes to the
+// client's fields.
+func (m *Mailer) dial(ctx context.Context) (*session, error) {
 	host, port, err := splitHostPort(m.cfg.Address, m.cfg.Security)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("configuring SMTP client for %s: %w", m.cfg.Address, err)
 	}
 	tlsConf := &tls.Config{
 		ServerName:         host,
@@ -202,8 +226,8 @@ func (m *Mailer) newClient(ctx context.Context, cleanups *[]func()) (*mail.Clien
 	}
 	opts := []mail.Option{mail.WithPort(port), mail.WithTLSConfig(tlsConf)}
 
-	netDialer := &net.Dialer{}
-	dial := netDialer.DialContext
+	netDialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	dialFn := netDialer.DialContext
 	switch strings.ToLower(strings.TrimSpace(m.cfg.Security)) {
 	case "none":
 		// go-mail defaults to TLSMandatory, which fails on plain relays.
@@ -214,23 +238,19 @@ func (m *Mailer) newClient(ctx context.Context, cleanups *[]func()) (*mail.Clien
 		// With a custom dial function go-mail no longer wraps the
 		// connection in TLS itself; WithSSL still makes it skip STARTTLS.
 		opts = append(opts, mail.WithSSL())
-		dial = (&tls.Dialer{NetDialer: netDialer, Config: tlsConf}).DialContext
+		dialFn = (&tls.Dialer{NetDialer: netDialer, Config: tlsConf}).DialContext
 	default:
 		return nil, fmt.Errorf("unknown SMTP security %q (want none, starttls or tls)", m.cfg.Security)
 	}
+	s := &session{}
 	opts = append(opts, mail.WithDialContextFunc(func(dctx context.Context, network, addr string) (net.Conn, error) {
-		conn, err := dial(dctx, network, addr)
+		conn, err := dialFn(dctx, network, addr)
 		if err != nil {
 			return nil, err
 		}
-		stop := context.AfterFunc(ctx, func() { _ = conn.Close() })
-		*cleanups = append(*cleanups, func() {
-			stop()
-			_ = conn.Close()
-		})
+		s.conn = conn
 		return conn, nil
 	}))
-
 	if m.cfg.Timeout > 0 {
 		opts = append(opts, mail.WithTimeout(m.cfg.Timeout))
 	}
@@ -248,7 +268,22 @@ func (m *Mailer) newClient(ctx context.Context, cleanups *[]func()) (*mail.Clien
 			mail.WithUsername(m.cfg.Username),
 			mail.WithPassword(m.cfg.Password))
 	}
-	return mail.NewClient(host, opts...)
+	client, err := mail.NewClient(host, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("configuring SMTP client for %s: %w", m.cfg.Address, err)
+	}
+	s.client = client
+	// go-mail honours ctx only while dialling; a stalled greeting, EHLO or
+	// AUTH would otherwise hold us for Timeout per command.
+	stop := context.AfterFunc(ctx, s.closeConn)
+	defer stop()
+	sc, err := client.DialToSMTPClientWithContext(ctx)
+	if err != nil {
+		s.close()
+		return nil, fmt.Errorf("connecting to SMTP server %s: %w", m.cfg.Address, err)
+	}
+	s.sc = sc
+	return s, nil
 }
 
 func splitHostPort(address, security string) (string, int, error) {

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math/big"
 	"mime"
+	"mime/multipart"
 	"mime/quotedprintable"
 	"net"
 	netmail "net/mail"
@@ -44,6 +45,13 @@ type testSMTP struct {
 	user      string
 	pass      string
 	hold      chan struct{} // when set, DATA blocks until it is closed
+	conns     int
+}
+
+func (ts *testSMTP) connections() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.conns
 }
 
 type smtpOpts struct {
@@ -53,11 +61,14 @@ type smtpOpts struct {
 	pass     string
 }
 
-func startSMTP(t *testing.T, o smtpOpts) *testSMTP {
+func startSMTP(t testing.TB, o smtpOpts) *testSMTP {
 	t.Helper()
 	ts := &testSMTP{rcptReply: map[string]*smtp.SMTPError{}, user: o.user, pass: o.pass}
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
 		s := &testSession{srv: ts}
+		ts.mu.Lock()
+		ts.conns++
+		ts.mu.Unlock()
 		if ts.user != "" {
 			return &authSession{s}, nil
 		}
@@ -175,7 +186,7 @@ func (a *authSession) Auth(string) (sasl.Server, error) {
 	}), nil
 }
 
-func selfSignedTLS(t *testing.T) *tls.Config {
+func selfSignedTLS(t testing.TB) *tls.Config {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -206,7 +217,9 @@ func plainMailer(addr string) *Mailer {
 type parsed struct {
 	header  netmail.Header
 	subject string
-	body    string
+	body    string // the text/plain part
+	html    string // the text/html alternative, if any
+	textCT  string // Content-Type of the text part
 	raw     string
 }
 
@@ -220,16 +233,40 @@ func parse(t *testing.T, data []byte) parsed {
 	if err != nil {
 		t.Fatalf("decoding subject: %v", err)
 	}
-	var body []byte
-	if strings.EqualFold(msg.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-		body, err = io.ReadAll(quotedprintable.NewReader(msg.Body))
-	} else {
-		body, err = io.ReadAll(msg.Body)
+	p := parsed{header: msg.Header, subject: subject, raw: string(data)}
+	decode := func(cte string, r io.Reader) string {
+		if strings.EqualFold(cte, "quoted-printable") {
+			r = quotedprintable.NewReader(r)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("reading body: %v", err)
+		}
+		return string(b)
 	}
-	if err != nil {
-		t.Fatalf("reading body: %v", err)
+	ct := msg.Header.Get("Content-Type")
+	mt, params, err := mime.ParseMediaType(ct)
+	if err != nil || mt != "multipart/alternative" {
+		p.textCT, p.body = ct, decode(msg.Header.Get("Content-Transfer-Encoding"), msg.Body)
+		return p
 	}
-	return parsed{header: msg.Header, subject: subject, body: string(body), raw: string(data)}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		part, err := mr.NextRawPart()
+		if err == io.EOF {
+			return p
+		}
+		if err != nil {
+			t.Fatalf("reading part: %v", err)
+		}
+		body := decode(part.Header.Get("Content-Transfer-Encoding"), part)
+		switch pct := part.Header.Get("Content-Type"); {
+		case strings.HasPrefix(pct, "text/plain"):
+			p.textCT, p.body = pct, body
+		case strings.HasPrefix(pct, "text/html"):
+			p.html = body
+		}
+	}
 }
 
 func TestSendHeaders(t *testing.T) {
@@ -285,8 +322,12 @@ func TestSendHeaders(t *testing.T) {
 				t.Fatalf("server has %d messages, want %d", len(got), i+1)
 			}
 			rcv := got[i]
-			if rcv.from != testDesk.Address {
-				t.Errorf("envelope sender %q, want %q", rcv.from, testDesk.Address)
+			wantFrom := testDesk.Address
+			if tt.note.Kind.IsNotice() {
+				wantFrom = "" // RFC 3834 null reverse-path, see TestSendReturnPath
+			}
+			if rcv.from != wantFrom {
+				t.Errorf("envelope sender %q, want %q", rcv.from, wantFrom)
 			}
 			if len(rcv.to) != 1 || rcv.to[0] != tt.note.To {
 				t.Errorf("envelope recipients %q, want [%s]", rcv.to, tt.note.To)
@@ -329,8 +370,14 @@ func TestSendHeaders(t *testing.T) {
 					t.Errorf("%s: %q present", h, v)
 				}
 			}
-			if ct := p.header.Get("Content-Type"); !strings.HasPrefix(ct, "text/plain") || !strings.Contains(strings.ToLower(ct), "utf-8") {
-				t.Errorf("Content-Type = %q", ct)
+			if ct := p.header.Get("Content-Type"); !strings.HasPrefix(ct, "multipart/alternative") {
+				t.Errorf("Content-Type = %q, want multipart/alternative", ct)
+			}
+			if !strings.HasPrefix(p.textCT, "text/plain") || !strings.Contains(strings.ToLower(p.textCT), "utf-8") {
+				t.Errorf("text part Content-Type = %q", p.textCT)
+			}
+			if !strings.Contains(p.html, "<html") || !strings.Contains(p.html, tt.note.Ticket) {
+				t.Errorf("HTML part missing or without the ticket:\n%s", p.html)
 			}
 			if !strings.Contains(p.body, tt.bodyHas) {
 				t.Errorf("body lacks %q:\n%s", tt.bodyHas, p.body)
@@ -503,28 +550,99 @@ func TestSendContextBoundsWholeSend(t *testing.T) {
 	}
 }
 
-func TestSendBatch(t *testing.T) {
+func TestSendReusesOneConnectionPerBurst(t *testing.T) {
 	srv := startSMTP(t, smtpOpts{})
 	srv.refuseRcpt("refused@customer.example", 550, smtp.EnhancedCode{5, 1, 1})
-	ok1, bad, ok2, invalid := ackNote(), ackNote(), rejectionNote(), ackNote()
+	srv.refuseRcpt("later@customer.example", 451, smtp.EnhancedCode{4, 2, 0})
+	ok1, bad, soon, ok2, invalid := ackNote(), ackNote(), ackNote(), rejectionNote(), ackNote()
 	bad.ID, bad.To = "SD-2/ack", "refused@customer.example"
+	soon.ID, soon.To = "SD-3/ack", "later@customer.example"
 	invalid.ID, invalid.Kind = "x", "unknown"
 
-	errs := plainMailer(srv.addr).SendBatch(t.Context(), []Notification{ok1, bad, ok2, invalid})
-	if len(errs) != 4 {
-		t.Fatalf("got %d errors, want 4", len(errs))
+	m := plainMailer(srv.addr)
+	var errs []error
+	for _, n := range []Notification{ok1, bad, soon, ok2, invalid} {
+		errs = append(errs, m.Send(t.Context(), n))
 	}
-	if errs[0] != nil || errs[2] != nil {
-		t.Errorf("delivered notifications report errors: %v, %v", errs[0], errs[2])
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
 	}
-	if !IsPermanent(errs[1]) || !strings.Contains(errs[1].Error(), "SD-2/ack") {
+	if errs[0] != nil || errs[3] != nil {
+		t.Errorf("delivered notifications report errors: %v, %v", errs[0], errs[3])
+	}
+	if !IsPermanent(errs[1]) || !RecipientRefused(errs[1]) || !strings.Contains(errs[1].Error(), "SD-2/ack") {
 		t.Errorf("refused notification: %v", errs[1])
 	}
-	if !IsPermanent(errs[3]) {
-		t.Errorf("invalid notification: %v", errs[3])
+	if errs[2] == nil || IsPermanent(errs[2]) || !strings.Contains(errs[2].Error(), "451") {
+		t.Errorf("temporarily refused notification: %v", errs[2])
+	}
+	if !IsPermanent(errs[4]) || RecipientRefused(errs[4]) {
+		t.Errorf("invalid notification: %v", errs[4])
 	}
 	got := srv.received()
 	if len(got) != 2 || got[0].to[0] != ok1.To || got[1].to[0] != ok2.To {
 		t.Errorf("server received %+v", got)
+	}
+	if c := srv.connections(); c != 1 {
+		t.Errorf("%d connections for one burst, want 1", c)
+	}
+
+	// After Close the next Send opens a new connection.
+	if err := m.Send(t.Context(), ok1); err != nil {
+		t.Fatal(err)
+	}
+	m.Close()
+	if c := srv.connections(); c != 2 {
+		t.Errorf("%d connections after a second burst, want 2", c)
+	}
+}
+
+func TestSendRedialsWhenKeptConnectionDropped(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	m := plainMailer(srv.addr)
+	defer m.Close()
+	if err := m.Send(t.Context(), ackNote()); err != nil {
+		t.Fatal(err)
+	}
+	// The server (or a NAT box) drops the idle connection.
+	m.mu.Lock()
+	m.sess.closeConn()
+	m.mu.Unlock()
+	if err := m.Send(t.Context(), rejectionNote()); err != nil {
+		t.Fatalf("Send after the kept connection died: %v", err)
+	}
+	if n := len(srv.received()); n != 2 {
+		t.Errorf("server has %d messages, want 2", n)
+	}
+}
+
+// RFC 3834 3.3: notices to strangers go with the null reverse-path, mail to
+// contacts with a return path whose bounces reach the desk.
+func TestSendReturnPath(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  func(*SMTPConfig)
+		n    Notification
+		want string
+	}{
+		{"ack from the desk address", func(*SMTPConfig) {}, ackNote(), "servicedesk@desk.example"},
+		{"ack from a configured return path", func(c *SMTPConfig) { c.ReturnPath = "bounces@desk.example" }, ackNote(), "bounces@desk.example"},
+		{"rejection with null sender", func(*SMTPConfig) {}, rejectionNote(), ""},
+		{"rejection with return path when the relay needs one", func(c *SMTPConfig) { c.NoticeReturnPath = true }, rejectionNote(), "servicedesk@desk.example"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := startSMTP(t, smtpOpts{})
+			cfg := SMTPConfig{Address: srv.addr, Security: "none", Timeout: 5 * time.Second}
+			tt.cfg(&cfg)
+			m := NewMailer(cfg, testDesk)
+			defer m.Close()
+			if err := m.Send(t.Context(), tt.n); err != nil {
+				t.Fatal(err)
+			}
+			if got := srv.received(); len(got) != 1 || got[0].from != tt.want {
+				t.Errorf("envelope sender = %+v, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -1,10 +1,12 @@
 package notify
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Kind names a type of outgoing mail; each has a template per language.
@@ -17,10 +19,19 @@ const (
 	Rejection Kind = "rejection"
 	// TooLarge tells a contact that their mail exceeded the size limit.
 	TooLarge Kind = "too_large"
+	// SLAWarning tells the desk's agents and managers that a ticket has
+	// used most of its first-response time without a first response.
+	SLAWarning Kind = "sla_warning"
+	// SLABreach tells desk managers and the customer's account managers
+	// that a ticket's first-response deadline passed without a response.
+	SLABreach Kind = "sla_breach"
+	// Digest is the managers' morning overview of tickets at risk and
+	// breached, grouped per customer.
+	Digest Kind = "digest"
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -50,6 +61,35 @@ type Notification struct {
 	// For Rejection of a sender at a customer's domain: who can report or
 	// have them registered.
 	MainContact, MainContactName string
+	// Received is when the mail answered arrived; zero when unknown.
+	Received time.Time
+
+	// For SLAWarning and SLABreach: the ticket's first-response deadline
+	// (the real one, also when the alert is sent late); the target it was
+	// computed from, as configured ("4h", "3 workdays"); whether the alert
+	// is sent later than planned because maildesk was not running; and who
+	// reported the ticket ("Name <addr>" or the address).
+	Deadline   time.Time
+	Target     string
+	Late       bool
+	ReportedBy string
+
+	// For Digest: the moment the overview describes (its day is in the
+	// subject) and the tickets at risk or breached. The caller does not
+	// queue an empty digest.
+	AsOf  time.Time
+	Items []DigestItem
+}
+
+// DigestItem is one ticket in a Digest: at risk (warned, deadline not yet
+// passed) or breached.
+type DigestItem struct {
+	Ticket   string    `json:"ticket"`
+	Customer string    `json:"customer,omitempty"`
+	Subject  string    `json:"subject,omitempty"`
+	Priority string    `json:"priority,omitempty"`
+	Deadline time.Time `json:"deadline,omitzero"`
+	Breached bool      `json:"breached,omitempty"`
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:
@@ -82,7 +122,49 @@ func (n Notification) Fields() []string {
 	if n.Ticket != "" {
 		f = append(f, "ticket", n.Ticket)
 	}
+	if !n.Received.IsZero() {
+		f = append(f, "received", n.Received.Format(time.RFC3339))
+	}
+	if !n.Deadline.IsZero() {
+		f = append(f, "deadline", n.Deadline.Format(time.RFC3339))
+	}
+	if n.Target != "" {
+		f = append(f, "target", n.Target)
+	}
+	if n.Late {
+		f = append(f, "late", "1")
+	}
+	if n.ReportedBy != "" {
+		f = append(f, "reported_by", n.ReportedBy)
+	}
+	if !n.AsOf.IsZero() {
+		f = append(f, "as_of", n.AsOf.Format(time.RFC3339))
+	}
+	if len(n.Items) > 0 {
+		f = append(f, "items", encodeItems(n.Items))
+	}
 	return f
+}
+
+// encodeItems writes items as a JSON array, deadlines in RFC 3339 UTC to
+// the second. A deadline JSON cannot write (a year outside 0-9999, never a
+// real one) is left out rather than failing the whole entry.
+func encodeItems(items []DigestItem) string {
+	out := make([]DigestItem, len(items))
+	for i, it := range items {
+		if !it.Deadline.IsZero() {
+			it.Deadline = it.Deadline.UTC().Truncate(time.Second)
+			if y := it.Deadline.Year(); y < 0 || y > 9999 {
+				it.Deadline = time.Time{}
+			}
+		}
+		out[i] = it
+	}
+	b, err := json.Marshal(out)
+	if err != nil {
+		panic("notify: encoding digest items: " + err.Error()) // cannot happen: strings, a bool and valid times
+	}
+	return string(b)
 }
 
 // FromFields decodes a stream entry written from Fields.
@@ -111,11 +193,26 @@ func FromFields(v map[string]any) (Notification, error) {
 	}
 	n.Size, _ = strconv.ParseInt(s("size"), 10, 64)
 	n.Limit, _ = strconv.ParseInt(s("limit"), 10, 64)
+	// A bad date only loses the "Received:" line, not the mail.
+	n.Received, _ = time.Parse(time.RFC3339, s("received"))
+	// Likewise a bad deadline only loses the date in the alert.
+	n.Deadline, _ = time.Parse(time.RFC3339, s("deadline"))
+	n.AsOf, _ = time.Parse(time.RFC3339, s("as_of"))
+	n.Target = s("target")
+	n.Late = s("late") == "1"
+	n.ReportedBy = s("reported_by")
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
 	}
 	if !slices.Contains(kinds, n.Kind) {
 		return n, fmt.Errorf("outbox entry %s: unknown kind %q", n.ID, n.Kind)
+	}
+	if items := s("items"); items != "" {
+		// Unlike a bad date, unreadable items cannot be sent around: an
+		// empty digest would say that nothing is at risk.
+		if err := json.Unmarshal([]byte(items), &n.Items); err != nil {
+			return n, fmt.Errorf("outbox entry %s: items are not a JSON array of digest items: %v", n.ID, err)
+		}
 	}
 	return n, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"strconv"
 	"strings"
@@ -20,18 +21,20 @@ import (
 // consumer group, so that several replicas share the sending and an entry
 // whose sender died is picked up again by another.
 type Outbox struct {
-	rdb    redis.UniversalClient
-	kp     string
-	stream string
-	dead   string
-	group  string
+	rdb     redis.UniversalClient
+	kp      string
+	stream  string
+	dead    string
+	skipped string // notifications not sent on purpose, with the reason
+	errors  string // hash: stream id -> latest temporary failure
+	group   string
 }
 
 // NewOutbox returns the outbox of one desk. Its keys share the desk's hash
 // tag with the ticket store, whose commit script writes into it.
 func NewOutbox(rdb redis.UniversalClient, deskID string) *Outbox {
 	kp := config.KeyPrefix(deskID)
-	return &Outbox{rdb: rdb, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", group: "senders"}
+	return &Outbox{rdb: rdb, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", skipped: kp + "outbox:skipped", errors: kp + "outbox:errors", group: "senders"}
 }
 
 // Key is the stream that producers XADD notifications to.
@@ -66,6 +69,23 @@ func (o *Outbox) Secret(ctx context.Context) ([]byte, error) {
 	return hex.DecodeString(v)
 }
 
+// Enqueue queues n for delivery. Its ID must be stable (the same alert
+// queued twice is sent once: delivery skips ids it has sent).
+func (o *Outbox) Enqueue(ctx context.Context, n Notification) error {
+	if n.ID == "" {
+		return fmt.Errorf("queue %s notification to %s: %w: empty id", n.Kind, n.To, ErrInvalidNotification)
+	}
+	f := n.Fields()
+	vals := make([]any, len(f))
+	for i, v := range f {
+		vals[i] = v
+	}
+	if err := o.rdb.XAdd(ctx, &redis.XAddArgs{Stream: o.stream, Values: vals}).Err(); err != nil {
+		return fmt.Errorf("queue notification %s: %w", n.ID, err)
+	}
+	return nil
+}
+
 // Depth is the number of notifications not yet delivered or dead-lettered.
 func (o *Outbox) Depth(ctx context.Context) (int64, error) {
 	n, err := o.rdb.XLen(ctx, o.stream).Result()
@@ -73,32 +93,6 @@ func (o *Outbox) Depth(ctx context.Context) (int64, error) {
 		return 0, fmt.Errorf("outbox depth: %w", err)
 	}
 	return n, nil
-}
-
-// DeadLetter is a notification given up on, with the reason.
-type DeadLetter struct {
-	Notification Notification
-	Reason       string
-	At           time.Time
-}
-
-// Dead lists the dead-lettered notifications, oldest first.
-func (o *Outbox) Dead(ctx context.Context) ([]DeadLetter, error) {
-	return o.records(ctx, o.dead)
-}
-
-func (o *Outbox) records(ctx context.Context, stream string) ([]DeadLetter, error) {
-	msgs, err := o.rdb.XRange(ctx, stream, "-", "+").Result()
-	if err != nil {
-		return nil, fmt.Errorf("list %s: %w", stream, err)
-	}
-	out := make([]DeadLetter, 0, len(msgs))
-	for _, m := range msgs {
-		n, _ := FromFields(m.Values)
-		reason, _ := m.Values["reason"].(string)
-		out = append(out, DeadLetter{Notification: n, Reason: reason, At: streamTime(m.ID)})
-	}
-	return out, nil
 }
 
 // Suppress stops automatic mail to addr for d: its mail bounced. Entries
@@ -120,12 +114,6 @@ func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
 		return "", fmt.Errorf("check suppression of %s: %w", addr, err)
 	}
 	return r, nil
-}
-
-// Skipped lists notifications that were not sent because their recipient
-// was suppressed, oldest first. Nothing is dropped silently.
-func (o *Outbox) Skipped(ctx context.Context) ([]DeadLetter, error) {
-	return o.records(ctx, o.kp+"outbox:skipped")
 }
 
 // Sender delivers one notification; *Mailer is the SMTP one.
@@ -152,6 +140,12 @@ type Delivery struct {
 	Now       func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
+	// Limits caps automatic mail per recipient and in total; the zero
+	// value limits nothing.
+	Limits Limits
+	// RefusedSuppression is how long an address the relay refused
+	// permanently (5xx at RCPT) gets no more automatic mail; 0 = not at all.
+	RefusedSuppression time.Duration
 }
 
 // Stats counts what one Drain did.
@@ -168,6 +162,11 @@ const sentTTL = 7 * 24 * time.Hour
 // job can call it every tick.
 func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
 	var st Stats
+	// The Sender may keep its connection open across the burst; the burst
+	// ends here.
+	if c, ok := d.Sender.(io.Closer); ok {
+		defer c.Close()
+	}
 	if err := d.retryDue(ctx, &st); err != nil {
 		return st, err
 	}
@@ -201,34 +200,41 @@ func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
 // of a replica that died are claimed the same way.
 func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
 	retry := d.retry()
-	pend, err := d.Outbox.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-		Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: retry, Start: "-", End: "+", Count: 100,
-	}).Result()
-	if err != nil {
-		return fmt.Errorf("list pending outbox entries: %w", err)
-	}
-	for _, p := range pend {
-		if ctx.Err() != nil {
-			return nil
-		}
-		wait := d.backoff(p.RetryCount)
-		if p.Idle < wait {
-			continue
-		}
-		msgs, err := d.Outbox.rdb.XClaim(ctx, &redis.XClaimArgs{
-			Stream: d.Outbox.stream, Group: d.Outbox.group, Consumer: d.Consumer,
-			MinIdle: wait, Messages: []string{p.ID},
+	// Paged, so that a long queue of failures (a relay down for an hour)
+	// cannot hide the entries behind its first page.
+	for start := "-"; ; {
+		pend, err := d.Outbox.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: retry, Start: start, End: "+", Count: 100,
 		}).Result()
 		if err != nil {
-			return fmt.Errorf("claim outbox entry %s: %w", p.ID, err)
+			return fmt.Errorf("list pending outbox entries: %w", err)
 		}
-		for _, m := range msgs {
-			if err := d.deliver(ctx, m, p.RetryCount+1, st); err != nil {
-				return err
+		for _, p := range pend {
+			if ctx.Err() != nil {
+				return nil
+			}
+			wait := d.backoff(p.RetryCount)
+			if p.Idle < wait {
+				continue
+			}
+			msgs, err := d.Outbox.rdb.XClaim(ctx, &redis.XClaimArgs{
+				Stream: d.Outbox.stream, Group: d.Outbox.group, Consumer: d.Consumer,
+				MinIdle: wait, Messages: []string{p.ID},
+			}).Result()
+			if err != nil {
+				return fmt.Errorf("claim outbox entry %s: %w", p.ID, err)
+			}
+			for _, m := range msgs {
+				if err := d.deliver(ctx, m, p.RetryCount+1, st); err != nil {
+					return err
+				}
 			}
 		}
+		if len(pend) < 100 {
+			return nil
+		}
+		start = "(" + pend[len(pend)-1].ID
 	}
-	return nil
 }
 
 func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64, st *Stats) error {
@@ -274,7 +280,24 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	if why != "" {
 		st.Skipped++
 		log.Warn("notification skipped: recipient suppressed", "reason", why)
-		return d.finishTo(ctx, d.Outbox.kp+"outbox:skipped", m, n, "recipient suppressed: "+why)
+		return d.finishTo(ctx, d.Outbox.skipped, m, n, "recipient suppressed: "+why)
+	}
+	verdict, err := d.Limits.admit(ctx, d.Outbox, n, d.now())
+	if err != nil {
+		return err
+	}
+	switch {
+	case verdict.global:
+		// A flood of legitimate mail (an outage, many tickets at once) is
+		// slowed down, not dropped: the entry stays pending and comes back
+		// with the retries.
+		st.Failed++
+		log.Warn("notification held back: desk-wide limit reached", "limit", verdict.reason)
+		return d.noteFailure(ctx, m, attempt, "held back: "+verdict.reason)
+	case verdict.reason != "":
+		st.Skipped++
+		log.Warn("notification skipped: recipient rate limit", "limit", verdict.reason)
+		return d.finishTo(ctx, d.Outbox.skipped, m, n, "rate limited: "+verdict.reason)
 	}
 	err = d.Sender.Send(ctx, n)
 	switch {
@@ -285,6 +308,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 			p.Set(ctx, sentKey, d.now().UTC().Format(time.RFC3339), sentTTL)
 			p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 			p.XDel(ctx, d.Outbox.stream, m.ID)
+			p.HDel(ctx, d.Outbox.errors, m.ID)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
@@ -296,6 +320,11 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	case IsPermanent(err):
 		st.Dead++
 		log.Error("notification refused permanently, dead-lettered", "err", err, "attempt", attempt)
+		if RecipientRefused(err) && d.RefusedSuppression > 0 {
+			if serr := d.Outbox.Suppress(ctx, n.To, d.RefusedSuppression, "refused by the relay: "+err.Error()); serr != nil {
+				log.Error("could not suppress refused recipient", "err", serr)
+			}
+		}
 		return d.finish(ctx, m, n, err.Error())
 	case d.now().Sub(streamTime(m.ID)) > d.maxAge():
 		st.Dead++
@@ -304,8 +333,18 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	default:
 		st.Failed++
 		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.backoff(attempt))
-		return nil
+		return d.noteFailure(ctx, m, attempt, err.Error())
 	}
+}
+
+// noteFailure keeps the latest temporary failure of a pending entry for
+// `maildesk outbox list`.
+func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt int64, reason string) error {
+	v := fmt.Sprintf("attempt %d at %s: %s", attempt, d.now().UTC().Format(time.RFC3339), reason)
+	if err := d.Outbox.rdb.HSet(ctx, d.Outbox.errors, m.ID, v).Err(); err != nil {
+		return fmt.Errorf("record failure of outbox entry %s: %w", m.ID, err)
+	}
+	return nil
 }
 
 // finish removes an entry from the outbox; with a reason it is kept in the
@@ -327,6 +366,7 @@ func (d *Delivery) finishTo(ctx context.Context, stream string, m redis.XMessage
 		}
 		p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 		p.XDel(ctx, d.Outbox.stream, m.ID)
+		p.HDel(ctx, d.Outbox.errors, m.ID)
 		return nil
 	})
 	if err != nil {

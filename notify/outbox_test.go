@@ -55,7 +55,7 @@ var (
 )
 
 // newOutbox is an initialised outbox of desk "acme-it" on a real Redis.
-func newOutbox(t *testing.T) (*Outbox, *redis.Client) {
+func newOutbox(t testing.TB) (*Outbox, *redis.Client) {
 	t.Helper()
 	srv := testserver.Redis(t)
 	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
@@ -68,7 +68,7 @@ func newOutbox(t *testing.T) (*Outbox, *redis.Client) {
 }
 
 // enqueue adds n to the outbox as a producer would; id "" lets Redis pick.
-func enqueue(t *testing.T, rdb *redis.Client, ob *Outbox, id string, n Notification) {
+func enqueue(t testing.TB, rdb *redis.Client, ob *Outbox, id string, n Notification) {
 	t.Helper()
 	vals := []any{}
 	for _, f := range n.Fields() {
@@ -125,7 +125,7 @@ func TestDrainRetriesAndDeadLetters(t *testing.T) {
 	if len(delivered) != 2 || delivered[0] != "SD-1/ack" || delivered[1] != "SD-2/ack" {
 		t.Fatalf("delivered hook saw %v", delivered)
 	}
-	dead, err := ob.Dead(ctx)
+	dead, err := ob.ListDead(ctx)
 	if err != nil || len(dead) != 1 || dead[0].Notification.ID != "SD-3/ack" || dead[0].Reason == "" {
 		t.Fatalf("dead letters %+v %v", dead, err)
 	}
@@ -172,7 +172,7 @@ func TestDrainSkipsSuppressed(t *testing.T) {
 	if sender.count("SD-1/ack") != 0 {
 		t.Fatal("mail to a suppressed address was sent")
 	}
-	sk, err := ob.Skipped(ctx)
+	sk, err := ob.ListSkipped(ctx)
 	if err != nil || len(sk) != 1 || sk[0].Notification.ID != "SD-1/ack" || !strings.Contains(sk[0].Reason, "550 5.1.1") {
 		t.Fatalf("skipped %+v %v", sk, err)
 	}
@@ -206,3 +206,112 @@ func TestSecretIsMadeOnceAndKept(t *testing.T) {
 		t.Fatal("a second replica got another secret")
 	}
 }
+
+// A flood of automatic mail to one address (a loop, abuse) stops at the
+// recipient's limit and is recorded as skipped; the desk-wide cap holds
+// mail back instead, to send when there is room.
+func TestDrainRateLimits(t *testing.T) {
+	ctx := context.Background()
+	t.Run("per recipient", func(t *testing.T) {
+		ob, rdb := newOutbox(t)
+		for i := range 4 {
+			enqueue(t, rdb, ob, "", Notification{ID: fmt.Sprintf("rej/%d", i), Kind: Rejection, To: "Loop@X"})
+		}
+		enqueue(t, rdb, ob, "", Notification{ID: "rej/other", Kind: Rejection, To: "other@x"})
+		sender := &scripted{}
+		d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1",
+			Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 5}, {Window: 10 * time.Minute, Max: 2}}}}
+		st, err := d.Drain(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st != (Stats{Sent: 3, Skipped: 2}) {
+			t.Fatalf("drain %+v, want 2 to loop@x, 1 to other@x, 2 skipped", st)
+		}
+		skipped, err := ob.ListSkipped(ctx)
+		if err != nil || len(skipped) != 2 {
+			t.Fatalf("skipped %+v %v", skipped, err)
+		}
+		if want := "rate limited: 2 per 10m0s to loop@x"; skipped[0].Reason != want {
+			t.Errorf("reason %q, want %q", skipped[0].Reason, want)
+		}
+	})
+	t.Run("a retry is not counted twice", func(t *testing.T) {
+		ob, rdb := newOutbox(t)
+		enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+		enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "jan@x", Ticket: "SD-2"})
+		sender := &scripted{reply: map[string][]error{"jan@x": {errTemp, nil}}}
+		d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 20 * time.Millisecond,
+			Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 2}}}}
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1, Failed: 1}) {
+			t.Fatalf("first drain %+v %v", st, err)
+		}
+		time.Sleep(40 * time.Millisecond)
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+			t.Fatalf("retry drain %+v %v: the failed attempt must not use up the limit", st, err)
+		}
+	})
+	t.Run("desk cap holds back", func(t *testing.T) {
+		ob, rdb := newOutbox(t)
+		enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "a@x", Ticket: "SD-1"})
+		enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "b@x", Ticket: "SD-2"})
+		sender := &scripted{}
+		d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 20 * time.Millisecond,
+			Limits: Limits{Desk: []Rate{{Window: 300 * time.Millisecond, Max: 1}}}}
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1, Failed: 1}) {
+			t.Fatalf("first drain %+v %v", st, err)
+		}
+		if n, _ := ob.Depth(ctx); n != 1 {
+			t.Fatalf("depth %d: the held-back mail must wait in the outbox", n)
+		}
+		if e, _ := rdb.HGetAll(ctx, "md:{acme-it}:outbox:errors").Result(); len(e) != 1 {
+			t.Errorf("last errors %v, want the hold-back recorded", e)
+		}
+		time.Sleep(350 * time.Millisecond)
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+			t.Fatalf("drain after the window %+v %v", st, err)
+		}
+		if e, _ := rdb.HGetAll(ctx, "md:{acme-it}:outbox:errors").Result(); len(e) != 0 {
+			t.Errorf("last errors %v left after delivery", e)
+		}
+	})
+}
+
+// An address the relay refuses permanently gets no automatic mail for a
+// while, like one that bounced.
+func TestDrainSuppressesRefusedRecipient(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "gone@x", Ticket: "SD-1"})
+	refused := &SMTPError{Stage: StageRcpt, Code: 550, Err: errors.New("550 5.1.1 no such user")}
+	d := &Delivery{Outbox: ob, Sender: &scripted{reply: map[string][]error{"gone@x": {refused}}}, Consumer: "t1",
+		RefusedSuppression: time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Dead: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	why, err := ob.suppressed(ctx, "gone@x")
+	if err != nil || !strings.Contains(why, "550 5.1.1") {
+		t.Fatalf("suppression %q %v", why, err)
+	}
+}
+
+// One connection serves a whole drain: the sender is closed when it ends.
+func TestDrainClosesSenderAfterBurst(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "a@x", Ticket: "SD-1"})
+	s := &closingSender{}
+	d := &Delivery{Outbox: ob, Sender: s, Consumer: "t1"}
+	if _, err := d.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s.closed != 1 {
+		t.Errorf("sender closed %d times, want 1", s.closed)
+	}
+}
+
+type closingSender struct {
+	scripted
+	closed int
+}
+
+func (c *closingSender) Close() error { c.closed++; return nil }

@@ -59,14 +59,24 @@ func (s *Scheduler) Add(j Job) error {
 	if err != nil {
 		return fmt.Errorf("schedule job %s: bad spec %q: %w", j.Name, j.Spec, err)
 	}
-	s.cron.Schedule(sched, cron.FuncJob(func() { s.run(j) }))
+	if spec, ok := sched.(*cron.SpecSchedule); ok && spec.Hour&allHours != allHours && spec.Hour&(1<<2) != 0 {
+		// Daylight saving skips 02:00-03:00 once a year and runs it twice
+		// once a year (Europe/Amsterdam); a daily job there misbehaves.
+		return fmt.Errorf("schedule job %s: spec %q runs between 02:00 and 03:00, which daylight saving skips or doubles; pick another hour", j.Name, j.Spec)
+	}
+	var id cron.EntryID
+	id = s.cron.Schedule(sched, cron.FuncJob(func() { s.run(j, s.cron.Entry(id).Prev) }))
 	return nil
 }
 
-func (s *Scheduler) run(j Job) {
+// allHours is a cron hour field that matches every hour.
+const allHours = 1<<24 - 1
+
+// run runs j for the tick scheduled at tick (zero if unknown).
+func (s *Scheduler) run(j Job, tick time.Time) {
 	log := s.log.With("job", j.Name)
 	if j.Once {
-		ok, err := s.claim(j)
+		ok, err := s.claim(j, tick)
 		if err != nil {
 			log.Warn("cannot claim tick, skipping it", "err", err)
 			return
@@ -81,11 +91,14 @@ func (s *Scheduler) run(j Job) {
 }
 
 // claim takes this tick of j for this replica. The key names the tick's
-// scheduled time, truncated to the second, so replicas whose clocks differ
-// slightly still agree on it; it expires after a day.
-func (s *Scheduler) claim(j Job) (bool, error) {
-	now := time.Now().Truncate(time.Second)
-	key := fmt.Sprintf("%stick:%s:%d", s.kp, j.Name, now.Unix())
+// scheduled time (not the time the job happened to start, which differs
+// between replicas and across a second boundary), so that replicas agree
+// on it; it expires after a day.
+func (s *Scheduler) claim(j Job, tick time.Time) (bool, error) {
+	if tick.IsZero() {
+		tick = time.Now()
+	}
+	key := fmt.Sprintf("%stick:%s:%d", s.kp, j.Name, tick.Truncate(time.Second).Unix())
 	ok, err := s.rdb.SetNX(s.ctx, key, "1", 24*time.Hour).Result()
 	if err != nil {
 		return false, fmt.Errorf("claim tick %s: %w", key, err)

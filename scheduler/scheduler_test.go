@@ -57,3 +57,24 @@ func TestBadSpecNamesJob(t *testing.T) {
 		t.Fatalf("err = %v, want it to name the job", err)
 	}
 }
+
+// A daily job between 02:00 and 03:00 would be skipped or run twice on the
+// daylight-saving weekends; jobs that run every hour are not affected.
+func TestNoDailyJobInDSTHour(t *testing.T) {
+	s := New(time.UTC, nil, "", nil)
+	for spec, ok := range map[string]bool{
+		"0 30 2 * * *":    false,
+		"0 0 1-3 * * *":   false,
+		"0 30 7 * * 1-5":  true,
+		"0 */5 * * * *":   true,
+		"@every 30s":      true,
+		"0 0 */1 * * *":   true,
+		"0 0 0,12 * * *":  true,
+		"0 15 2,14 * * *": false,
+	} {
+		err := s.Add(Job{Name: "digest", Spec: spec, Run: func(context.Context) error { return nil }})
+		if (err == nil) != ok {
+			t.Errorf("Add(%q) = %v, want ok=%v", spec, err, ok)
+		}
+	}
+}

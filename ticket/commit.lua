@@ -18,9 +18,13 @@
 -- ARGV[9] domain window   seconds
 -- ARGV[10] domain limit   notices per domain per window
 -- ARGV[11] audit min id   rejection records older than this (ms) are trimmed
--- ARGV[12] n              number of record field/value pairs that follow
--- ARGV[13 .. 12+2n]       record fields (ticket hash or rejection audit)
--- ARGV[13+2n ..]          notification field/value pairs
+-- ARGV[12] warn at        ms of the SLA warning, "" for none (KEYS[6])
+-- ARGV[13] breach at      ms of the first-response deadline, "" for none (KEYS[7])
+-- ARGV[14] n              number of record field/value pairs that follow
+-- ARGV[15 .. 14+2n]       record fields (ticket hash or rejection audit)
+-- ARGV[15+2n ..]          notification field/value pairs
+-- KEYS[6] SLA warn zset   number -> when to warn
+-- KEYS[7] SLA breach zset number -> first-response deadline
 -- Returns {outcome, created, notified}: outcome is the ticket number or
 -- "rejected"; created is 1 when this call did the work.
 local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
@@ -31,11 +35,11 @@ if prev and not (prev == 'rejected' and mode == 'ticket') then
   return {prev, 0, 0}
 end
 
-local n = tonumber(ARGV[12])
+local n = tonumber(ARGV[14])
 local rec = {}
-for i = 13, 12 + 2 * n do rec[#rec + 1] = ARGV[i] end
+for i = 15, 14 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 13 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 15 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
 
 if mode == 'ticket' then
   local seq = redis.call('INCR', KEYS[2])
@@ -43,6 +47,8 @@ if mode == 'ticket' then
   redis.call('HSET', kp .. 't:' .. number, 'number', number, unpack(rec))
   redis.call('ZADD', KEYS[3], seq, number)
   redis.call('HSET', KEYS[1], dkey, number)
+  if ARGV[12] ~= '' then redis.call('ZADD', KEYS[6], ARGV[12], number) end
+  if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], ARGV[13], number) end
   local notified = 0
   if ARGV[5] == '1' then
     redis.call('XADD', KEYS[4], '*', 'id', number .. '/ack', 'ticket', number, unpack(note))

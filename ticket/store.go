@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	_ "embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -96,7 +97,16 @@ func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string)
 		"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
 		"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
 	}
-	return s.commit(ctx, "ticket", dedupe, "", rec, note)
+	var sched [2]string
+	if c := t.Clock; c != nil {
+		b, err := json.Marshal(c)
+		if err != nil {
+			return Result{}, fmt.Errorf("commit ticket for %q: encode SLA clock: %w", dedupe, err)
+		}
+		rec = append(rec, "sla", string(b))
+		sched = c.schedule()
+	}
+	return s.commit(ctx, "ticket", dedupe, "", sched, rec, note)
 }
 
 // Reject records a refused mail and, when note is not nil and the sender
@@ -109,10 +119,12 @@ func (s *Store) Reject(ctx context.Context, dedupe string, r Rejection, note []s
 		"message_id", r.MessageID,
 		"subject", r.Subject,
 	}
-	return s.commit(ctx, "reject", dedupe, strings.ToLower(r.Sender), rec, note)
+	return s.commit(ctx, "reject", dedupe, strings.ToLower(r.Sender), [2]string{}, rec, note)
 }
 
-func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, rec, note []string) (Result, error) {
+// commit runs commit.lua; sched are the SLA warn and breach times (ms, ""
+// for none) of a new ticket.
+func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, sched [2]string, rec, note []string) (Result, error) {
 	if dedupe == "" {
 		return Result{}, errors.New("commit mail: empty dedupe key")
 	}
@@ -124,14 +136,14 @@ func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, rec, no
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
 	args := make([]any, 0, 12+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
-		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, len(rec)/2)
+		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1], len(rec)/2)
 	for _, v := range rec {
 		args = append(args, v)
 	}
 	for _, v := range note {
 		args = append(args, v)
 	}
-	keys := []string{s.key("seen"), s.key("seq"), s.key("tickets"), s.outbox, s.key("rejections")}
+	keys := []string{s.key("seen"), s.key("seq"), s.key("tickets"), s.outbox, s.key("rejections"), s.key(warnSet), s.key(breachSet)}
 	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Slice()
 	if err != nil {
 		return Result{}, fmt.Errorf("commit %s for %q: %w", mode, dedupe, err)
@@ -248,6 +260,19 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	if v, err := time.Parse(time.RFC3339Nano, m["updated_at"]); err == nil {
 		t.UpdatedAt = &v
+	}
+	if raw := m["sla"]; raw != "" {
+		var c Clock
+		if json.Unmarshal([]byte(raw), &c) == nil {
+			// The alert markers are written by escalate.lua, not with the clock.
+			if v, err := time.Parse(time.RFC3339Nano, m["sla_warned_at"]); err == nil {
+				c.WarnedAt = v
+			}
+			if v, err := time.Parse(time.RFC3339Nano, m["sla_breached_at"]); err == nil {
+				c.BreachedAt = v
+			}
+			t.SLA = &c
+		}
 	}
 	return t
 }

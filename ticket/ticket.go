@@ -48,6 +48,9 @@ type Ticket struct {
 	// below it, kept apart so that the new text shows first.
 	Text   string `json:"text,omitempty"`
 	Quoted string `json:"quoted,omitempty"`
+	// SLA is the first-response (and resolution) clock; nil for tickets
+	// without one (feature requests, plans without a calendar).
+	SLA *Clock `json:"sla,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -77,6 +80,8 @@ type New struct {
 	Quoted            string
 	Source            Source
 	CreatedAt         time.Time
+	// Clock is the SLA clock computed on arrival; nil for none.
+	Clock *Clock
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

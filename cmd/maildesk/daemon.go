@@ -20,10 +20,12 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
+	"github.com/maildesk/maildesk/sla"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -36,7 +38,7 @@ func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
-	cfg, err := config.Load(*path)
+	cfg, _, err := loadConfig(*path)
 	var ps config.Problems
 	if errors.As(err, &ps) {
 		for _, p := range ps {
@@ -103,6 +105,7 @@ type daemon struct {
 	outbox   *notify.Outbox
 	watcher  *ingest.Watcher
 	delivery *notify.Delivery
+	esc      *escalation.Escalator
 	sched    *scheduler.Scheduler
 	metrics  *httpapi.Metrics
 	mailer   *notify.Mailer
@@ -149,22 +152,48 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		Priority:          cfg.Desk.DefaultPriority,
 		Log:               log,
 	}
+	plans, err := sla.FromConfig(cfg)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("SLA plans: %w", err)
+	}
+	d.esc = &escalation.Escalator{
+		Store: d.store, Plans: plans, Outbox: d.outbox,
+		Customer:  func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
+		WarnShare: float64(cfg.Escalation.WarnAt) / 100, LateAfter: cfg.Escalation.LateAfter.D(),
+		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
+	}
+	pipe.Clock = d.esc
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
 	d.watcher.Observer = observer{d.metrics}
-	desk := notify.Desk{ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language}
+	tpl, err := notify.LoadTemplates(cfg.Desk.TemplatesDir)
+	if err != nil {
+		rdb.Close()
+		return nil, fmt.Errorf("loading templates from desk.templates_dir: %w", err)
+	}
+	desk := notify.Desk{
+		ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language,
+		Location: cfg.Desk.Location, Templates: tpl,
+	}
 	sm := cfg.SMTP
 	mailer := notify.NewMailer(notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
 		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
+		ReturnPath: sm.ReturnPath, NoticeReturnPath: sm.NoticeReturnPath,
 	}, desk)
 	d.mailer, d.desk = mailer, desk
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
 		SendTimeout: cfg.SMTP.Timeout.D(),
-		Delivered:   func(ctx context.Context, n notify.Notification) { d.delivered(ctx, d.desk, n) },
+		Retry:       cfg.Outbox.Retry.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(), MaxAge: cfg.Outbox.MaxAge.D(),
+		Limits: notify.Limits{
+			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
+		},
+		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
+		Delivered:          func(ctx context.Context, n notify.Notification) { d.delivered(ctx, d.desk, n) },
 	}
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, config.KeyPrefix(cfg.Desk.ID), log)
 	// The outbox job needs no once-per-tick claim: the consumer group already
@@ -177,7 +206,44 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	if err := d.sched.Add(scheduler.Job{Name: "directory", Spec: "@every 30s", Run: d.refreshDirectory}); err != nil {
 		return nil, err
 	}
+	// SLA alerts: each tick once across replicas; the work is whatever the
+	// due-time sets hold, so a missed tick is caught up by the next.
+	esc := cfg.Escalation
+	if err := d.sched.Add(scheduler.Job{Name: "escalation", Spec: "@every " + esc.Interval.D().String(), Once: true, Run: d.sweep}); err != nil {
+		return nil, err
+	}
+	if esc.DigestTime != "" {
+		at, _ := time.Parse("15:04", esc.DigestTime) // validated by config
+		spec := fmt.Sprintf("0 %d %d * * 1-5", at.Minute(), at.Hour())
+		if err := d.sched.Add(scheduler.Job{Name: "digest", Spec: spec, Once: true, Run: d.digest}); err != nil {
+			return nil, err
+		}
+	}
 	return d, nil
+}
+
+// sweep is the cron job that sends due SLA warnings and breach alerts.
+func (d *daemon) sweep(ctx context.Context) error {
+	st, err := d.esc.Sweep(ctx, time.Now())
+	d.metrics.SLAAlerts(st.Warnings, st.Breaches, st.Late)
+	return err
+}
+
+// digest is the cron job that sends the managers' morning digest.
+func (d *daemon) digest(ctx context.Context) error {
+	n, err := d.esc.Digest(ctx, time.Now())
+	if n > 0 {
+		d.log.Info("SLA digest queued", "tickets", n, "managers", len(d.cfg.Desk.Managers))
+	}
+	return err
+}
+
+func rates(ls []config.RateLimit) []notify.Rate {
+	out := make([]notify.Rate, len(ls))
+	for i, l := range ls {
+		out[i] = notify.Rate{Window: l.Per.D(), Max: l.Max}
+	}
+	return out
 }
 
 func watcherConfig(im config.IMAP) ingest.WatcherConfig {

@@ -25,12 +25,20 @@ Usage:
   maildesk tickets show --config FILE [--json] NUMBER
   maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
+  maildesk outbox list --config FILE [--json] [--dead | --skipped]
+                                         outgoing mail waiting (attempts, last error), dead or skipped
+  maildesk outbox retry --config FILE [--unsuppress] (ID... | --all-dead)
+                                         send again now (ID: stream id or notification id, e.g. SD-4/ack)
+  maildesk outbox drop --config FILE --reason TEXT ID...
+                                         give up on mail (kept as a dead letter) or delete a dead/skipped one
   maildesk contacts list --config FILE [--json]     the customers and contacts in use (kept in Redis)
   maildesk contacts add --config FILE --customer ID --email ADDR [--name NAME] [--main]
                         [--language nl|en] [--max-priority P1..P4] [--no-progress]
   maildesk contacts remove --config FILE EMAIL
   maildesk contacts import --config FILE PATH    replace all contacts by a YAML or CSV file
                                          (validated whole: on any problem nothing changes)
+  maildesk sla due --config FILE --plan NAME --priority P [--language nl|en] --at TIME
+                                         first-response deadline of a ticket arriving at TIME (RFC 3339)
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
   maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]
@@ -62,10 +70,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdTickets(ctx, args[1:], stdout)
 	case "rejections":
 		err = cmdRejections(ctx, args[1:], stdout)
+	case "outbox":
+		err = cmdOutbox(ctx, args[1:], stdout, stderr)
 	case "contacts":
 		err = cmdContacts(ctx, args[1:], stdout, stderr)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
+	case "sla":
+		err = cmdSLA(args[1:], stdout)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "maildesk", versionString())
 		return 0

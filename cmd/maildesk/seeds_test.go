@@ -75,8 +75,8 @@ priority:
 	if !strings.Contains(string(ack), "U vroeg om prioriteit P1") {
 		t.Errorf("ack to Bas does not explain the priority:\n%s", ack)
 	}
-	// The desk's language (en here): a stranger has no language of record.
-	if m, ok := got["Not processed: Wachtwoord vergeten"]; !ok || m.To[0] != "kees@elders.example" {
+	// A stranger has no language of record: the one they wrote in (Dutch).
+	if m, ok := got["Niet in behandeling genomen: Wachtwoord vergeten"]; !ok || m.To[0] != "kees@elders.example" || m.From != "" {
 		t.Errorf("no notice to the unauthorised sender")
 	}
 	if n := len(e.tickets()); n != 2 {

@@ -1,0 +1,262 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/maildesk/maildesk/notify"
+)
+
+// cmdOutbox inspects the outgoing mail and acts on single entries.
+func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: outbox needs list, retry or drop", errUsage)
+	}
+	sub := args[0]
+	fs, path := newFlags("outbox " + sub)
+	var (
+		asJSON, dead, skipped, allDead, unsuppress *bool
+		reason                                     *string
+	)
+	switch sub {
+	case "list":
+		asJSON = fs.Bool("json", false, "print JSON")
+		dead = fs.Bool("dead", false, "list the dead letters")
+		skipped = fs.Bool("skipped", false, "list the skipped notifications")
+	case "retry":
+		allDead = fs.Bool("all-dead", false, "retry every dead letter")
+		unsuppress = fs.Bool("unsuppress", false, "lift the recipient's suppression")
+	case "drop":
+		reason = fs.String("reason", "", "why (recorded with a dropped entry)")
+	default:
+		return fmt.Errorf("%w: unknown outbox command %q", errUsage, sub)
+	}
+	ids, err := parseInterspersed(fs, path, args[1:])
+	if err != nil {
+		return err
+	}
+	switch {
+	case sub == "list" && len(ids) != 0:
+		return fmt.Errorf("%w: outbox list takes no arguments", errUsage)
+	case sub == "list" && *dead && *skipped:
+		return fmt.Errorf("%w: outbox list takes --dead or --skipped, not both", errUsage)
+	case sub == "retry" && len(ids) == 0 && !*allDead:
+		return fmt.Errorf("%w: outbox retry needs an ID (stream id or notification id) or --all-dead", errUsage)
+	case sub == "drop" && len(ids) == 0:
+		return fmt.Errorf("%w: outbox drop needs an ID (stream id or notification id)", errUsage)
+	case sub == "drop" && strings.TrimSpace(*reason) == "":
+		return fmt.Errorf("%w: outbox drop needs --reason TEXT", errUsage)
+	}
+	cfg, rdb, err := openDesk(ctx, *path)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	ob := notify.NewOutbox(rdb, cfg.Desk.ID)
+	loc := cfg.Desk.Location
+	switch {
+	case sub == "list" && (*dead || *skipped):
+		list, what := ob.ListDead, "dead letters"
+		if *skipped {
+			list, what = ob.ListSkipped, "skipped notifications"
+		}
+		rs, err := list(ctx)
+		if err != nil {
+			return fmt.Errorf("list %s: %w", what, err)
+		}
+		return printRecords(stdout, rs, *asJSON, loc)
+	case sub == "list":
+		es, err := ob.List(ctx)
+		if err != nil {
+			return err
+		}
+		return printEntries(stdout, es, *asJSON, loc)
+	}
+
+	if sub == "retry" && *allDead {
+		ds, err := ob.ListDead(ctx)
+		if err != nil {
+			return fmt.Errorf("list dead letters: %w", err)
+		}
+		if len(ds) == 0 && len(ids) == 0 {
+			fmt.Fprintln(stdout, "no dead letters")
+		}
+		for _, d := range ds {
+			ids = append(ids, string(notify.QueueDead)+":"+d.StreamID)
+		}
+	}
+	failed := 0
+	for _, id := range ids {
+		var a notify.Action
+		var err error
+		if sub == "retry" {
+			a, err = ob.Retry(ctx, id, *unsuppress)
+		} else {
+			a, err = ob.Drop(ctx, id, *reason)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "maildesk:", err)
+			failed++
+			continue
+		}
+		fmt.Fprintln(stdout, describeAction(sub, a))
+	}
+	if failed > 0 {
+		if len(ids) > 1 {
+			fmt.Fprintf(stderr, "maildesk: outbox %s: %d of %d failed\n", sub, failed, len(ids))
+		}
+		return errReported
+	}
+	return nil
+}
+
+// parseInterspersed parses flags given before, between or after the
+// positional arguments ("drop --config F ID --reason TEXT") and returns
+// those arguments.
+func parseInterspersed(fs *flag.FlagSet, cfg *string, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	if *cfg == "" {
+		return nil, fmt.Errorf("%w: %s needs --config FILE", errUsage, fs.Name())
+	}
+	return pos, nil
+}
+
+func describeAction(sub string, a notify.Action) string {
+	n := a.Notification
+	what := n.ID
+	if what == "" {
+		what = "unreadable entry"
+	}
+	var s string
+	switch {
+	case sub == "retry" && a.NewID != "":
+		s = fmt.Sprintf("requeued %s to %s (%s %s) as outbox entry %s", what, n.To, queueName(a.Queue), a.StreamID, a.NewID)
+	case sub == "retry" && a.Consumer == "":
+		s = fmt.Sprintf("%s to %s (outbox entry %s) has not been tried yet: it goes out with the next send run", what, n.To, a.StreamID)
+	case sub == "retry":
+		s = fmt.Sprintf("%s to %s (outbox entry %s, %d attempts) is due now: the next send run retries it", what, n.To, a.StreamID, a.Attempts)
+	case a.NewID != "":
+		s = fmt.Sprintf("dropped %s to %s (outbox entry %s); recorded as dead letter %s", what, n.To, a.StreamID, a.NewID)
+	default:
+		s = fmt.Sprintf("deleted %s %s: %s to %s (%s)", queueName(a.Queue), a.StreamID, what, n.To, oneLine(a.Reason))
+	}
+	if a.Unsuppressed {
+		s += "; mail to " + n.To + " is no longer suppressed"
+	}
+	return s
+}
+
+func queueName(q notify.Queue) string {
+	switch q {
+	case notify.QueueDead:
+		return "dead letter"
+	case notify.QueueSkipped:
+		return "skipped entry"
+	}
+	return "outbox entry"
+}
+
+// oneLine keeps an SMTP reply or error (which may span lines) in one
+// table cell.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func printEntries(w io.Writer, es []notify.Entry, asJSON bool, loc *time.Location) error {
+	if asJSON {
+		type row struct {
+			StreamID    string  `json:"stream_id"`
+			ID          string  `json:"id"`
+			Kind        string  `json:"kind"`
+			Ticket      string  `json:"ticket,omitempty"`
+			To          string  `json:"to"`
+			QueuedAt    string  `json:"queued_at"`
+			Attempts    int64   `json:"attempts"`
+			Consumer    string  `json:"consumer,omitempty"`
+			IdleSeconds float64 `json:"idle_seconds"`
+			RetryNow    bool    `json:"retry_requested,omitempty"`
+			LastError   string  `json:"last_error,omitempty"`
+			Invalid     string  `json:"invalid,omitempty"`
+		}
+		out := make([]row, 0, len(es))
+		for _, e := range es {
+			n := e.Notification
+			out = append(out, row{e.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, e.QueuedAt.UTC().Format(time.RFC3339),
+				e.Attempts, e.Consumer, e.Idle.Seconds(), e.RetryRequested, e.LastError, e.Invalid})
+		}
+		return writeJSON(w, out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM-ID\tNOTIFICATION\tKIND\tTICKET\tTO\tQUEUED\tATTEMPTS\tIDLE\tLAST-ERROR")
+	for _, e := range es {
+		n := e.Notification
+		idle := "-"
+		switch {
+		case e.RetryRequested:
+			idle = "retry now"
+		case e.Consumer != "":
+			idle = e.Idle.Round(time.Second).String()
+		}
+		last := e.LastError
+		if e.Invalid != "" {
+			last = "unreadable: " + e.Invalid
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.StreamID, orDash(n.ID), orDash(string(n.Kind)), orDash(n.Ticket),
+			orDash(n.To), e.QueuedAt.In(loc).Format("2006-01-02 15:04:05"), strconv.FormatInt(e.Attempts, 10), idle, orDash(oneLine(last)))
+	}
+	return tw.Flush()
+}
+
+func printRecords(w io.Writer, rs []notify.Record, asJSON bool, loc *time.Location) error {
+	if asJSON {
+		type row struct {
+			StreamID string `json:"stream_id"`
+			ID       string `json:"id"`
+			Kind     string `json:"kind"`
+			Ticket   string `json:"ticket,omitempty"`
+			To       string `json:"to"`
+			At       string `json:"at"`
+			Reason   string `json:"reason"`
+			OutboxID string `json:"outbox_id,omitempty"`
+			Invalid  string `json:"invalid,omitempty"`
+		}
+		out := make([]row, 0, len(rs))
+		for _, r := range rs {
+			n := r.Notification
+			out = append(out, row{r.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, r.At.UTC().Format(time.RFC3339), r.Reason, r.OutboxID, r.Invalid})
+		}
+		return writeJSON(w, out)
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "STREAM-ID\tNOTIFICATION\tKIND\tTICKET\tTO\tTIME\tREASON")
+	for _, r := range rs {
+		n := r.Notification
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.StreamID, orDash(n.ID), orDash(string(n.Kind)), orDash(n.Ticket),
+			orDash(n.To), r.At.In(loc).Format("2006-01-02 15:04:05"), orDash(oneLine(r.Reason)))
+	}
+	return tw.Flush()
+}

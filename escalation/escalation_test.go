@@ -1,0 +1,281 @@
+package escalation
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/notify"
+	"github.com/maildesk/maildesk/sla"
+	"github.com/maildesk/maildesk/ticket"
+)
+
+var ams, _ = time.LoadLocation("Europe/Amsterdam")
+
+func at(t testing.TB, s string) time.Time {
+	t.Helper()
+	v, err := time.ParseInLocation("2006-01-02 15:04", s, ams)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+// fixture is a desk with an office calendar (Mon-Fri 09-17, Dutch
+// holidays), plan "standard" (P1 4h, P3 24h) and a plan without clock,
+// on a real Redis.
+type fixture struct {
+	e   *Escalator
+	st  *ticket.Store
+	rdb *redis.Client
+	ob  *notify.Outbox
+}
+
+func newFixture(t testing.TB) *fixture {
+	t.Helper()
+	rs := testserver.Redis(t)
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	ob := notify.NewOutbox(rdb, "d")
+	st := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ob.Key()})
+	p1, _ := config.ParseTarget("4h")
+	p3, _ := config.ParseTarget("24h")
+	plans, err := sla.FromConfig(&config.Config{
+		Calendars: map[string]config.Calendar{"office": {
+			Hours: map[string][]string{"mon-fri": {"09:00-17:00"}}, Holidays: "nl", Location: ams}},
+		Plans: map[string]config.Plan{
+			"standard": {Calendar: "office", Targets: map[string]config.PlanTarget{"P1": {FirstResponse: p1}, "P3": {FirstResponse: p3}}},
+			"none":     {},
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	customers := map[string]*config.Customer{"acme": {ID: "acme", Name: "Acme BV",
+		Managers: []config.Person{{Email: "am@desk.example", Name: "Account Manager"}, {Email: "Boss@desk.example"}}}}
+	e := &Escalator{
+		Store: st, Plans: plans, Outbox: ob,
+		Customer:  func(id string) *config.Customer { return customers[id] },
+		WarnShare: 0.75, LateAfter: 5 * time.Minute,
+		Agents:   []config.Person{{Email: "agent@desk.example", Name: "Agent"}, {Email: "boss@desk.example"}},
+		Managers: []config.Person{{Email: "boss@desk.example", Name: "Boss"}},
+		Language: "en", Log: slog.New(slog.DiscardHandler),
+	}
+	return &fixture{e: e, st: st, rdb: rdb, ob: ob}
+}
+
+// create makes a ticket of plan and priority arriving at arrival.
+func (f *fixture) create(t testing.TB, id, plan, prio string, arrival time.Time) string {
+	t.Helper()
+	c, err := f.e.Start(plan, prio, "en", arrival)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.st.Create(context.Background(), id, ticket.New{
+		Subject: "Printer " + id, Priority: prio, Customer: "acme", Contact: "jan@acme.example", ContactName: "Jan",
+		MessageID: id, CreatedAt: arrival, Clock: c,
+	}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r.Number
+}
+
+// queued returns the outbox's notifications as "kind to late" lines, sorted,
+// and empties it.
+func (f *fixture) queued(t testing.TB) []string {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := f.rdb.XRange(ctx, f.ob.Key(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range msgs {
+		n, err := notify.FromFields(m.Values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, fmt.Sprintf("%s %s %s late=%v", n.Ticket, n.Kind, n.To, n.Late))
+		f.rdb.XDel(ctx, f.ob.Key(), m.ID)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func same(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
+
+func TestSweepWarnsThenAlertsOnce(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n := f.create(t, "m1", "standard", "P1", at(t, "2026-11-23 09:00")) // Monday: due 13:00, warn 12:00
+	tk, _ := f.st.Get(ctx, n)
+	if c := tk.SLA; c == nil || !c.FirstResponseDue.Equal(at(t, "2026-11-23 13:00")) || !c.WarnAt.Equal(at(t, "2026-11-23 12:00")) || c.Target != "4h" {
+		t.Fatalf("clock %+v", tk.SLA)
+	}
+	steps := []struct {
+		now  string
+		want []string
+	}{
+		{"2026-11-23 11:59", nil},
+		{"2026-11-23 12:00", []string{"SD-1 sla_warning agent@desk.example late=false", "SD-1 sla_warning boss@desk.example late=false"}},
+		{"2026-11-23 12:30", nil},
+		{"2026-11-23 13:01", []string{"SD-1 sla_breach am@desk.example late=false", "SD-1 sla_breach boss@desk.example late=false"}},
+		{"2026-11-23 16:00", nil},
+	}
+	for _, s := range steps {
+		if _, err := f.e.Sweep(ctx, at(t, s.now)); err != nil {
+			t.Fatal(err)
+		}
+		if got := f.queued(t); !same(got, s.want) {
+			t.Errorf("sweep at %s queued %q, want %q", s.now, got, s.want)
+		}
+	}
+	tk, _ = f.st.Get(ctx, n)
+	if tk.SLA.WarnedAt.IsZero() || tk.SLA.BreachedAt.IsZero() {
+		t.Errorf("alerts not recorded on the ticket: %+v", tk.SLA)
+	}
+}
+
+// After downtime, missed alerts go late rather than never; a warning whose
+// deadline has passed too is dropped for the breach alert.
+func TestSweepAfterDowntimeSendsLate(t *testing.T) {
+	f := newFixture(t)
+	f.create(t, "m1", "standard", "P1", at(t, "2026-11-23 09:00"))
+	st, err := f.e.Sweep(context.Background(), at(t, "2026-11-23 15:00"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"SD-1 sla_breach am@desk.example late=true", "SD-1 sla_breach boss@desk.example late=true"}
+	if got := f.queued(t); !same(got, want) {
+		t.Errorf("queued %q, want %q", got, want)
+	}
+	if st != (Stats{Breaches: 1, Late: 1}) {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestClockPauseResumeReprioritise(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n := f.create(t, "m1", "standard", "P1", at(t, "2026-11-23 09:00"))
+	// Waiting for the customer from 10:00 (1h used) to Tuesday 09:00.
+	if err := f.e.Pause(ctx, n, at(t, "2026-11-23 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.Sweep(ctx, at(t, "2026-11-23 14:00")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.queued(t); len(got) != 0 {
+		t.Fatalf("a paused clock alerted: %q", got)
+	}
+	if err := f.e.Resume(ctx, n, at(t, "2026-11-24 09:00")); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := f.st.Get(ctx, n)
+	if want := at(t, "2026-11-24 12:00"); !tk.SLA.FirstResponseDue.Equal(want) || tk.SLA.Paused != 7*time.Hour {
+		t.Fatalf("after resuming: due %v paused %v, want %v and 7h", tk.SLA.FirstResponseDue, tk.SLA.Paused, want)
+	}
+	// Re-classified to P3 at 10:00 on Tuesday: 2h used of 24h.
+	if err := f.e.Reprioritise(ctx, n, "P3", at(t, "2026-11-24 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ = f.st.Get(ctx, n)
+	// 22h from Tuesday 10:00: Tue 7h, Wed 8h, Thu 7h -> Thursday 16:00.
+	if want := at(t, "2026-11-26 16:00"); !tk.SLA.FirstResponseDue.Equal(want) || tk.SLA.Priority != "P3" {
+		t.Fatalf("after re-classifying: %+v, want due %v", tk.SLA, want)
+	}
+	if _, err := f.e.Sweep(ctx, at(t, "2026-11-24 12:30")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.queued(t); len(got) != 0 {
+		t.Fatalf("the old deadline still alerted: %q", got)
+	}
+	// Answered: no alerts any more.
+	if err := f.e.Responded(ctx, n, at(t, "2026-11-24 11:00")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.e.Sweep(ctx, at(t, "2026-12-01 12:00")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.queued(t); len(got) != 0 {
+		t.Fatalf("an answered ticket alerted: %q", got)
+	}
+}
+
+func TestNoClockWithoutCalendar(t *testing.T) {
+	f := newFixture(t)
+	c, err := f.e.Start("none", "P1", "en", at(t, "2026-11-23 09:00"))
+	if err != nil || c != nil {
+		t.Fatalf("Start = %+v, %v; want no clock", c, err)
+	}
+	if _, err := f.e.Start("gold", "P1", "en", at(t, "2026-11-23 09:00")); err == nil {
+		t.Fatal("unknown plan accepted")
+	}
+}
+
+// Three replicas sweep at once: each alert goes exactly once.
+func TestConcurrentSweepsSendOnce(t *testing.T) {
+	f := newFixture(t)
+	for i := range 30 {
+		f.create(t, fmt.Sprintf("m%d", i), "standard", "P1", at(t, "2026-11-23 09:00"))
+	}
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := f.e.Sweep(context.Background(), at(t, "2026-11-23 12:10")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := len(f.queued(t)); got != 60 {
+		t.Fatalf("%d warnings queued for 30 tickets and 2 recipients, want 60", got)
+	}
+}
+
+func TestDigest(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	if n, err := f.e.Digest(ctx, at(t, "2026-11-23 08:00")); err != nil || n != 0 {
+		t.Fatalf("digest without tickets at risk: %d, %v", n, err)
+	}
+	if got := f.queued(t); len(got) != 0 {
+		t.Fatalf("empty digest queued: %q", got)
+	}
+	f.create(t, "m1", "standard", "P1", at(t, "2026-11-23 09:00")) // breached at 13:00
+	f.create(t, "m2", "standard", "P1", at(t, "2026-11-23 11:00")) // warned at 14:00, due 15:00
+	f.create(t, "m3", "standard", "P3", at(t, "2026-11-23 11:00")) // fine
+	if _, err := f.e.Sweep(ctx, at(t, "2026-11-23 14:30")); err != nil {
+		t.Fatal(err)
+	}
+	f.queued(t)
+	if n, err := f.e.Digest(ctx, at(t, "2026-11-23 14:30")); err != nil || n != 2 {
+		t.Fatalf("digest listed %d, %v; want 2", n, err)
+	}
+	msgs, _ := f.rdb.XRange(ctx, f.ob.Key(), "-", "+").Result()
+	if len(msgs) != 1 {
+		t.Fatalf("%d digests, want one to the one manager", len(msgs))
+	}
+	d, err := notify.FromFields(msgs[0].Values)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Kind != notify.Digest || len(d.Items) != 2 || d.Items[0].Ticket != "SD-1" || !d.Items[0].Breached || d.Items[1].Breached {
+		t.Fatalf("digest %+v", d)
+	}
+	if _, err := notify.Render(notify.Desk{ID: "d", Address: "desk@desk.example", Location: ams}, d); err != nil {
+		t.Fatalf("digest does not render: %v", err)
+	}
+}

@@ -1,0 +1,262 @@
+package sla
+
+import (
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/maildesk/maildesk/config"
+)
+
+// Targets are the targets of one priority.
+type Targets struct {
+	FirstResponse Target
+	Resolution    Target
+}
+
+// rules is a calendar with targets per priority: what a ticket's clock is
+// computed from.
+type rules struct {
+	cal     *Calendar
+	targets map[string]Targets
+	desc    string // for Due.Rule
+}
+
+// language is a plan's rule for tickets in one language.
+type language struct {
+	rules
+	// outside applies instead when a ticket arrives while rules.cal is
+	// closed; nil = no such rule.
+	outside *rules
+}
+
+type plan struct {
+	base  *rules // nil: the plan has no SLA clock
+	langs map[string]*language
+}
+
+// Plans are a configuration's plans with their calendars, ready to compute
+// deadlines. Immutable; safe for concurrent use.
+type Plans struct {
+	plans map[string]*plan
+}
+
+// FromConfig builds the SLA side of a validated configuration. A plan
+// without a calendar has no SLA clock: its tickets get no deadlines.
+func FromConfig(cfg *config.Config) (*Plans, error) {
+	cals := map[string]*Calendar{}
+	for name, spec := range cfg.Calendars {
+		c, err := NewCalendar(name, spec)
+		if err != nil {
+			return nil, err
+		}
+		cals[name] = c
+	}
+	calendar := func(what, name string) (*Calendar, error) {
+		c, ok := cals[name]
+		if !ok {
+			return nil, fmt.Errorf("%s: unknown calendar %q", what, name)
+		}
+		return c, nil
+	}
+	ps := &Plans{plans: map[string]*plan{}}
+	// First every plan's own rules, then the outside-hours fallbacks, which
+	// point at other plans' rules.
+	for name, p := range cfg.Plans {
+		pl := &plan{langs: map[string]*language{}}
+		ps.plans[name] = pl
+		if p.Calendar == "" {
+			continue
+		}
+		what := fmt.Sprintf("plan %q", name)
+		c, err := calendar(what, p.Calendar)
+		if err != nil {
+			return nil, err
+		}
+		pl.base = &rules{cal: c, targets: targetsOf(p.Targets), desc: what}
+		for lang, r := range p.Languages {
+			l := &language{rules: *pl.base}
+			l.desc = fmt.Sprintf("plan %q, language %q", name, lang)
+			if r.Calendar != "" {
+				if l.cal, err = calendar(l.desc, r.Calendar); err != nil {
+					return nil, err
+				}
+			}
+			if len(r.Targets) > 0 {
+				l.targets = targetsOf(r.Targets)
+			}
+			pl.langs[lang] = l
+		}
+	}
+	for name, p := range cfg.Plans {
+		for lang, r := range p.Languages {
+			if r.OutsideHoursPlan == "" {
+				continue
+			}
+			fb, ok := ps.plans[r.OutsideHoursPlan]
+			if !ok || fb.base == nil || r.OutsideHoursPlan == name {
+				return nil, fmt.Errorf("plan %q, language %q: outside_hours_plan %q is not another plan with an SLA calendar", name, lang, r.OutsideHoursPlan)
+			}
+			// The other plan's rules for the same language, but never its
+			// own fallback: one step, no chains or cycles.
+			out := *fb.rulesFor(lang)
+			out.desc = fmt.Sprintf("plan %q, language %q, arrived outside its opening hours: %s", name, lang, out.desc)
+			ps.plans[name].langs[lang].outside = &out
+		}
+	}
+	return ps, nil
+}
+
+func targetsOf(m map[string]config.PlanTarget) map[string]Targets {
+	out := make(map[string]Targets, len(m))
+	for prio, t := range m {
+		out[prio] = Targets{Target(t.FirstResponse), Target(t.Resolution)}
+	}
+	return out
+}
+
+func (p *plan) rulesFor(lang string) *rules {
+	if l, ok := p.langs[lang]; ok {
+		return &l.rules
+	}
+	return p.base
+}
+
+// Due is the SLA clock of one ticket as computed on arrival.
+type Due struct {
+	Arrival  time.Time
+	Priority string
+	// Start is when the clock started: the calendar's next opening at or
+	// after Arrival.
+	Start time.Time
+	// FirstResponse and Resolution are the deadlines, in the calendar's
+	// zone; the zero time where the plan sets no such target.
+	FirstResponse time.Time
+	Resolution    time.Time
+	// Calendar and Targets are what the deadlines were computed from; nil
+	// Calendar: the plan has no SLA clock, and both deadlines are zero.
+	Calendar *Calendar
+	Targets  Targets
+	// Rule says which plan rule applied, for logs and agents.
+	Rule string
+
+	rules *rules
+	// from is where the targets were counted from: Start, or later by the
+	// time the clock stood still.
+	from time.Time
+}
+
+var priorities = []string{"P1", "P2", "P3", "P4"}
+
+// Due computes the deadlines of a ticket of plan with priority (P1..P4) in
+// language ("nl", "en"; a language the plan has no rule for, or "", gets the
+// plan's own calendar and targets) that arrived at arrival. An unknown plan
+// or priority is an error; a plan without SLA clock is not (see Due).
+//
+// A language rule with an outside-hours plan (Kwikqy) is decided once, on
+// arrival: a Dutch request that arrives while Dutch opening hours are
+// closed keeps the fallback plan's calendar and targets even after the
+// desk opens.
+func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Due, error) {
+	p, ok := ps.plans[planName]
+	if !ok {
+		return Due{}, fmt.Errorf("unknown plan %q (plans: %s)", planName, strings.Join(ps.Names(), ", "))
+	}
+	if !validPriority(priority) {
+		return Due{}, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+	}
+	r := p.base
+	if l, ok := p.langs[language]; ok {
+		r = &l.rules
+		if l.outside != nil && !l.cal.IsOpen(arrival) {
+			r = l.outside
+		}
+	}
+	d := Due{Arrival: arrival, Priority: priority, rules: r}
+	if r == nil {
+		d.Rule = fmt.Sprintf("plan %q has no SLA calendar", planName)
+		return d, nil
+	}
+	return d.compute(priority, arrival, 0)
+}
+
+// Recompute is d for a new priority set at `at` (the desk re-classified the
+// ticket). The rule chosen on arrival stays (calendar, language,
+// outside-hours decision); the business time between Start and at counts
+// towards the new targets (Target.Recompute).
+func (d Due) Recompute(priority string, at time.Time) (Due, error) {
+	if !validPriority(priority) {
+		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+	}
+	if d.rules == nil {
+		d.Priority = priority
+		return d, nil
+	}
+	return d.compute(priority, at, d.Calendar.Between(d.Start, at))
+}
+
+// At is d for priority at `at` when only `used` business time has counted
+// since Start: the clock stood still meanwhile (waiting for the customer).
+// Resuming a paused clock and re-classifying a paused-before ticket both
+// come here; used is never more than the business time since Start.
+func (d Due) At(priority string, at time.Time, used time.Duration) (Due, error) {
+	if !validPriority(priority) {
+		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+	}
+	if d.rules == nil {
+		d.Priority = priority
+		return d, nil
+	}
+	return d.compute(priority, at, min(used, d.Calendar.Between(d.Start, at)))
+}
+
+// WarnAt is when share (0 to 1) of the first-response time has passed, in
+// business time; zero without a first-response deadline.
+func (d Due) WarnAt(share float64) time.Time {
+	if d.Calendar == nil || d.FirstResponse.IsZero() || d.from.IsZero() {
+		return time.Time{}
+	}
+	total := d.Calendar.Between(d.from, d.FirstResponse)
+	return d.Calendar.Add(d.from, time.Duration(float64(total)*share))
+}
+
+// compute fills in the deadlines for priority from rule d.rules, with used
+// business time already spent at `at` (for Due: at is the arrival, used 0).
+func (d Due) compute(priority string, at time.Time, used time.Duration) (Due, error) {
+	r := d.rules
+	d.Priority, d.Calendar, d.Targets, d.Rule = priority, r.cal, r.targets[priority], r.desc
+	d.FirstResponse, d.Resolution = time.Time{}, time.Time{}
+	if d.Start.IsZero() {
+		if d.Start = r.cal.NextOpen(d.Arrival); d.Start.IsZero() {
+			return d, fmt.Errorf("%s: calendar %q has no opening hours within ten years of %s", r.desc, r.cal.name, d.Arrival.Format(time.RFC3339))
+		}
+	}
+	d.from = r.cal.Add(at, -max(used, 0))
+	var err error
+	for _, x := range []struct {
+		t   Target
+		out *time.Time
+	}{{d.Targets.FirstResponse, &d.FirstResponse}, {d.Targets.Resolution, &d.Resolution}} {
+		if x.t.IsZero() {
+			continue
+		}
+		if *x.out, err = x.t.Recompute(r.cal, at, used); err != nil {
+			return d, fmt.Errorf("%s, %s: %w", r.desc, priority, err)
+		}
+	}
+	return d, nil
+}
+
+// Names lists the plans, sorted.
+func (ps *Plans) Names() []string {
+	names := make([]string, 0, len(ps.plans))
+	for n := range ps.plans {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+func validPriority(p string) bool { return slices.Contains(priorities, p) }

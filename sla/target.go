@@ -1,0 +1,72 @@
+package sla
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/maildesk/maildesk/config"
+)
+
+// Target is a first-response or resolution target: business time
+// (Business) or workdays (Workdays, EndOfDay for "within N workdays"). The
+// zero Target is no target. It is config.Target, whose parser is the only
+// one, with the arithmetic added.
+type Target config.Target
+
+// ParseTarget reads "4h", "30m", "1h30m", "3 workdays" or
+// "within 3 workdays" (see config.ParseTarget).
+func ParseTarget(s string) (Target, error) {
+	t, err := config.ParseTarget(s)
+	return Target(t), err
+}
+
+func (t Target) String() string { return config.Target(t).String() }
+
+// IsZero reports whether t is no target.
+func (t Target) IsZero() bool { return t == Target{} }
+
+// Deadline is when t runs out for a ticket that arrived at arrival. The
+// clock starts at the calendar's next opening (at arrival if open then):
+//   - business time: that much open time later (Calendar.Add);
+//   - "N workdays": the same clock time as the start, on the N-th workday
+//     after the start's date;
+//   - "within N workdays": closing time of that N-th workday.
+//
+// A ticket on Saturday thus counts as arriving at Monday's opening.
+func (t Target) Deadline(c *Calendar, arrival time.Time) (time.Time, error) {
+	var d time.Time
+	switch {
+	case t.Workdays > 0:
+		d = c.addWorkdays(arrival, t.Workdays, t.EndOfDay)
+	case t.Business > 0:
+		d = c.Add(arrival, t.Business)
+	default:
+		return time.Time{}, errors.New("computing a deadline: no target")
+	}
+	if d.IsZero() {
+		return d, fmt.Errorf("computing the %s deadline from %s in calendar %q: no opening hours within ten years",
+			t, arrival.Format(time.RFC3339), c.name)
+	}
+	return d, nil
+}
+
+// Recompute is the deadline under target t for a ticket whose target changes
+// at `at` (the desk re-classified its priority) when used business time has
+// already counted against it since its clock started. That time counts
+// towards the new target: the clock is taken back by used from at (to the
+// latest instant with that much open time until at) and t runs from there.
+// Without pauses that is the deadline the ticket would have had with t from
+// the start; a target that is already used up gives a deadline before at,
+// so the ticket is overdue at once, as the contract has it.
+func (t Target) Recompute(c *Calendar, at time.Time, used time.Duration) (time.Time, error) {
+	if used < 0 {
+		used = 0
+	}
+	start := c.Add(at, -used)
+	if start.IsZero() {
+		return start, fmt.Errorf("recomputing the %s deadline at %s in calendar %q: %s of business time does not fit in ten years",
+			t, at.Format(time.RFC3339), c.name, used)
+	}
+	return t.Deadline(c, start)
+}
