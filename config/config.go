@@ -241,6 +241,7 @@ var defaults = []struct{ path, value string }{
 	{"desk.default_priority", "P3"},
 	{"desk.notice_interval", "24h"},
 	{"desk.bounce_suppression", "72h"},
+	{"desk.reopen_days", "14"},
 	{"desk.ticket_prefix", "SD"},
 	{"redis.url", "redis://127.0.0.1:6379/0"},
 	// TLS unless told otherwise: a forgotten setting must not send the
@@ -380,6 +381,15 @@ func (c *Config) Redacted() Config {
 	}
 	if r.SMTP.Password != "" {
 		r.SMTP.Password = "***"
+	}
+	if c.HTTP.Tokens != nil {
+		r.HTTP.Tokens = make([]HTTPToken, len(c.HTTP.Tokens))
+		for i, t := range c.HTTP.Tokens {
+			if t.Token != "" {
+				t.Token = "***"
+			}
+			r.HTTP.Tokens[i] = t
+		}
 	}
 	if u, err := url.Parse(r.Redis.URL); err == nil && u.User != nil {
 		if _, has := u.User.Password(); has {

@@ -56,8 +56,17 @@ type Desk struct {
 	// BounceSuppression is how long no automatic mail goes to an address
 	// after a mail the desk sent to it bounced.
 	BounceSuppression Duration `yaml:"bounce_suppression"`
-	// Agents work the tickets: they get SLA warnings.
+	// Agents work the tickets: they get SLA warnings, and their mail on a
+	// ticket is an agent reply (with #commands).
 	Agents []Person `yaml:"agents"`
+	// AgentDomains: mail from any address at these domains is agent mail
+	// too (the desk's own company); IDNA-normalised by Load. An address
+	// that is a contact of a customer stays a contact.
+	AgentDomains []string `yaml:"agent_domains"`
+	// ReopenDays: a customer's reply within this many days of a ticket
+	// being resolved reopens it; later, or once closed, it starts a new
+	// ticket linked to the old one. 0: never reopen.
+	ReopenDays int `yaml:"reopen_days"`
 	// Managers get SLA warnings, breach alerts and the morning digest.
 	Managers []Person `yaml:"managers"`
 	// TemplatesDir holds templates that replace the embedded ones (same
@@ -158,6 +167,21 @@ type RateLimit struct {
 // HTTP is the desk's own HTTP listener; an empty Listen turns it off.
 type HTTP struct {
 	Listen string `yaml:"listen"`
+	// Tokens may use the agent API (/api/v1) and the dashboard. Without
+	// tokens the API is open, which validation allows only on a loopback
+	// Listen address.
+	Tokens []HTTPToken `yaml:"tokens"`
+}
+
+// HTTPToken is one bearer token of the HTTP API. Name is who acts: it is
+// recorded in a ticket's history and shown to customers as the agent.
+// Token is set either directly or, after Load, from TokenFile (resolved
+// against the config file's directory, trailing newline dropped); exactly
+// one of the two must be given.
+type HTTPToken struct {
+	Name      string `yaml:"name"`
+	Token     string `yaml:"token"`
+	TokenFile string `yaml:"token_file"`
 }
 
 // Log configures the daemon's logging.
@@ -229,8 +253,12 @@ type Customer struct {
 	// RequireAuthentication overrides authz.require_authentication.
 	RequireAuthentication *bool `yaml:"require_authentication" json:"require_authentication,omitempty"`
 	// Managers are alerted about this customer's tickets (SLA breaches).
-	Managers []Person  `yaml:"managers" json:"managers,omitempty"`
-	Contacts []Contact `yaml:"contacts" json:"contacts,omitempty"`
+	Managers []Person `yaml:"managers" json:"managers,omitempty"`
+	// ProgressToAll: progress mails about any of the customer's tickets go
+	// to all its contacts (Oxineo: both contact persons follow progress),
+	// not only to the ticket's contact and participants.
+	ProgressToAll bool      `yaml:"progress_to_all" json:"progress_to_all,omitempty"`
+	Contacts      []Contact `yaml:"contacts" json:"contacts,omitempty"`
 }
 
 // Person is a name and an address.

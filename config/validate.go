@@ -35,9 +35,7 @@ func (l *loader) validate() {
 	l.validateSMTP()
 	l.validateOutbox()
 	l.validateEscalation()
-	if l.cfg.HTTP.Listen != "" {
-		l.hostPort("http.listen", l.cfg.HTTP.Listen, true)
-	}
+	l.validateHTTP()
 	l.oneOf("log.level", l.cfg.Log.Level, "debug", "info", "warn", "error")
 	l.oneOf("log.format", l.cfg.Log.Format, "auto", "json", "text")
 	l.validatePlans()
@@ -83,6 +81,21 @@ func (l *loader) validateDesk() {
 	}
 	if d.BounceSuppression <= 0 {
 		c.addf("desk.bounce_suppression", "must be more than 0 (got %s)", d.BounceSuppression)
+	}
+	if d.ReopenDays < 0 {
+		c.addf("desk.reopen_days", "must be 0 (never reopen) or more (got %d)", d.ReopenDays)
+	}
+	for i, dom := range d.AgentDomains {
+		p := fmt.Sprintf("desk.agent_domains[%d]", i)
+		nd, err := NormaliseDomain(dom)
+		switch {
+		case err != nil:
+			c.addf(p, "must be a host name like desk.example (got %q: %v)", dom, err)
+		case !strings.Contains(nd, "."):
+			c.addf(p, "must be a domain like desk.example (got %q)", dom)
+		default:
+			d.AgentDomains[i] = nd
+		}
 	}
 	if d.TemplatesDir != "" {
 		d.TemplatesDir = l.resolvePath(d.TemplatesDir)

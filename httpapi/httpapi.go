@@ -1,7 +1,8 @@
-// Package httpapi serves maildesk's HTTP endpoints. For now: /healthz
-// (process alive), /readyz (Redis reachable, mailbox connected) and
-// /metrics (Prometheus). It calls into other packages and holds no
-// business rules.
+// Package httpapi serves maildesk's HTTP endpoints: /healthz (process
+// alive), /readyz (Redis reachable, mailbox connected), /metrics
+// (Prometheus) and the agent API under /api/v1 (api.go, behind bearer
+// tokens: auth.go). It calls into other packages and holds no business
+// rules.
 package httpapi
 
 import (
@@ -19,9 +20,21 @@ type Check struct {
 	Check func(ctx context.Context) (detail any, err error)
 }
 
-// Handler returns the HTTP handler; metrics may be nil.
-func Handler(checks []Check, metrics *Metrics) http.Handler {
+// Mount is a handler served next to the probes, under Pattern (a
+// ServeMux pattern such as "/api/v1/"); it does its own authentication.
+type Mount struct {
+	Pattern string
+	Handler http.Handler
+}
+
+// Handler returns the HTTP handler; metrics may be nil. /healthz, /readyz
+// and /metrics are unauthenticated (probes); mounts (the API, the
+// dashboard) bring their own authentication (RequireToken).
+func Handler(checks []Check, metrics *Metrics, mounts ...Mount) http.Handler {
 	mux := http.NewServeMux()
+	for _, m := range mounts {
+		mux.Handle(m.Pattern, m.Handler)
+	}
 	if metrics != nil {
 		mux.Handle("GET /metrics", promhttp.HandlerFor(metrics.Registry, promhttp.HandlerOpts{}))
 	}

@@ -15,6 +15,9 @@ type Metrics struct {
 	latency    prometheus.Histogram
 	reconnects prometheus.Counter
 	slaAlerts  *prometheus.CounterVec
+	tickets    prometheus.Counter
+	notes      *prometheus.CounterVec
+	labels     prometheus.Labels
 }
 
 // NewMetrics registers the metrics of one desk.
@@ -38,12 +41,21 @@ func NewMetrics(desk string) *Metrics {
 			Name: "maildesk_imap_reconnects_total", Help: "IMAP sessions that ended and were re-established.",
 			ConstLabels: labels,
 		}),
+		tickets: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "maildesk_tickets_created_total", Help: "Tickets made from mail.",
+			ConstLabels: labels,
+		}),
+		notes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "maildesk_notifications_total", Help: "Outgoing mails by result: sent, skipped (suppressed, rate-limited, sent before), failed (will be retried, or held back by the desk limit), dead (dead-lettered).",
+			ConstLabels: labels,
+		}, []string{"result"}),
 		slaAlerts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "maildesk_sla_alerts_total", Help: "SLA alerts queued, by kind (warning, breach); late ones (sent after downtime) also as kind late.",
 			ConstLabels: labels,
 		}, []string{"kind"}),
 	}
-	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects, m.slaAlerts,
+	m.labels = labels
+	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects, m.slaAlerts, m.tickets, m.notes,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -52,6 +64,9 @@ func NewMetrics(desk string) *Metrics {
 // kind (new, follow_up, replay) and loop class; took is fetch to commit.
 func (m *Metrics) Mail(outcome, kind, class string, authFailed bool, took time.Duration) {
 	m.mails.WithLabelValues(outcome, kind, class).Inc()
+	if outcome == "processed" && kind == "new" {
+		m.tickets.Inc()
+	}
 	if authFailed {
 		m.authFailed.Inc()
 	}
@@ -68,4 +83,20 @@ func (m *Metrics) SLAAlerts(warnings, breaches, late int) {
 	m.slaAlerts.WithLabelValues("warning").Add(float64(warnings))
 	m.slaAlerts.WithLabelValues("breach").Add(float64(breaches))
 	m.slaAlerts.WithLabelValues("late").Add(float64(late))
+}
+
+// Notifications counts what one outbox drain did.
+func (m *Metrics) Notifications(sent, skipped, failed, dead int) {
+	for result, n := range map[string]int{"sent": sent, "skipped": skipped, "failed": failed, "dead": dead} {
+		m.notes.WithLabelValues(result).Add(float64(n))
+	}
+}
+
+// OutboxDepth makes the gauge maildesk_outbox_depth report depth(), the
+// notifications waiting to be sent, at each scrape.
+func (m *Metrics) OutboxDepth(depth func() float64) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "maildesk_outbox_depth", Help: "Notifications waiting in the outbox (new and being retried).",
+		ConstLabels: m.labels,
+	}, depth))
 }

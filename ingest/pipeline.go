@@ -79,8 +79,20 @@ type Pipeline struct {
 	// BounceSuppression; nil: bounces are only recorded.
 	Suppress          Suppressor
 	BounceSuppression time.Duration
-	// Clock starts the SLA clock of a new ticket; nil: no deadlines.
+	// Clock starts the SLA clock of a new ticket; nil: no deadlines. When
+	// it can also Resume a clock (escalation.Escalator), a customer's reply
+	// that reopens a ticket or ends waiting_customer resumes it.
 	Clock ClockStarter
+	// Agents acts on agents' mail (workflow.Service); nil: nobody is an
+	// agent and all mail is judged as the customers'. AgentAddresses
+	// (desk.agents) and AgentDomains (desk.agent_domains) say who is one.
+	Agents         Agents
+	AgentAddresses []config.Person
+	AgentDomains   []string
+	// ReopenDays (desk.reopen_days): a customer's reply reopens a ticket
+	// resolved at most this many days ago; later, or when it is closed, it
+	// starts a new ticket linked to the old one. 0: never reopen.
+	ReopenDays int
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
@@ -89,6 +101,9 @@ type Pipeline struct {
 
 	tagOnce sync.Once
 	tag     *regexp.Regexp
+
+	agentsOnce sync.Once
+	agents     *agentIndex
 }
 
 // Result is what happened to one mail.
@@ -100,6 +115,9 @@ type Result struct {
 	Replay    bool   // the outcome had been committed before
 	Notified  bool   // an acknowledgement or notice was queued
 	FollowUp  bool   // appended to an existing ticket
+	// Agent: the mail came from one of the desk's agents (a reply, note or
+	// commands on a ticket, or rejected as such).
+	Agent bool
 	// Class is the mail's loop class; AuthFailed: refused because its From
 	// domain was not authenticated.
 	Class      Class
@@ -148,6 +166,11 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	}
 	if m.class == Loop || m.class == Spam || m.class == Bounce {
 		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
+	}
+	// The desk's own people answer customers and change tickets by mail;
+	// their mail never becomes a ticket.
+	if by, ok := p.agent(m); ok {
+		return p.agentMail(ctx, m, by)
 	}
 	if p.requireAuth(m.decision.Customer) {
 		if !m.auth.Pass {
@@ -222,6 +245,9 @@ type inbound struct {
 	// auth is what our own MTA's Authentication-Results say of the From
 	// domain; Checked is false when it said nothing.
 	auth authz.Authentication
+	// linkTo is the closed (or long resolved) ticket the mail followed up
+	// on: a new ticket made from it links to that one.
+	linkTo string
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
@@ -280,9 +306,13 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
+		LinkedTo: m.linkTo,
 	}, note)
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
+	}
+	if cr.Created && m.linkTo != "" {
+		m.log.Info("follow-up on a finished ticket starts a new one", "ticket", cr.Number, "linked_to", m.linkTo)
 	}
 	return Result{Outcome: Processed, Ticket: cr.Number, MessageID: msg.MessageID, Replay: !cr.Created, Notified: cr.Notified, Class: m.class}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/ticket"
@@ -16,6 +17,14 @@ type Threads interface {
 	FindByMessageID(ctx context.Context, ids ...string) (string, error)
 	Get(ctx context.Context, number string) (*ticket.Ticket, error)
 	Append(ctx context.Context, dedupe, number string, e ticket.Event) (ticket.Result, error)
+	// Apply changes a ticket (a customer's reply reopening it); false when
+	// c.Dedupe was applied before.
+	Apply(ctx context.Context, number string, c ticket.Change, notes [][]string) (bool, error)
+}
+
+// clockResumer is a ClockStarter that can also restart a paused clock.
+type clockResumer interface {
+	Resume(ctx context.Context, number string, at time.Time) error
 }
 
 // tagPattern matches the desk's subject tag ("[SD-12]") anywhere in a
@@ -64,25 +73,40 @@ func mayFollowUp(t *ticket.Ticket, sender string, d authz.Decision) bool {
 	return d.Authorised && d.Customer.ID == t.Customer
 }
 
-// followUp appends m to the ticket it follows up on: a reply, or an
-// auto-reply (recorded, changing nothing). ok is false when m follows up
-// on nothing its sender may add to: it is then judged as a new mail.
-func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok bool, err error) {
-	res.MessageID = m.msg.MessageID
-	if m.class != Human && m.class != Generated && m.class != AutoReply {
-		return res, false, nil
-	}
+func (p *Pipeline) initTag() {
 	p.tagOnce.Do(func() {
 		if p.TicketPrefix != "" {
 			p.tag = tagPattern(p.TicketPrefix)
 		}
 	})
+}
+
+// followUp appends m to the ticket it follows up on: a reply, or an
+// auto-reply (recorded, changing nothing). ok is false when m follows up
+// on nothing its sender may add to: it is then judged as a new mail.
+//
+// A reply (a person's, or a monitoring system's) on a ticket the desk
+// waits on or resolved lately puts it back in progress; on a closed one,
+// or one resolved more than ReopenDays ago, ok is false and m.linkTo is
+// set: the mail starts a new ticket that links to the old one. Feature
+// requests are closed when made: replies on them are only recorded.
+func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok bool, err error) {
+	res.MessageID = m.msg.MessageID
+	if m.class != Human && m.class != Generated && m.class != AutoReply {
+		return res, false, nil
+	}
+	p.initTag()
 	t, err := p.findTicket(ctx, m.msg)
 	if err != nil || t == nil || !mayFollowUp(t, m.msg.From.Address, m.decision) {
 		return res, false, err
 	}
+	reply := m.class != AutoReply
+	if reply && t.Type != ticket.TypeFeatureRequest && p.finished(t, m) {
+		m.linkTo = t.Number
+		return res, false, nil
+	}
 	kind := ticket.EventReply
-	if m.class == AutoReply {
+	if !reply {
 		kind = ticket.EventAutoReply
 	}
 	fresh, quoted := SplitQuoted(m.msg.Text)
@@ -99,6 +123,71 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if err != nil {
 		return res, false, err
 	}
+	if reply && t.Type != ticket.TypeFeatureRequest {
+		// Also after a replayed append: the step has its own key, so that a
+		// crash between the two leaves nothing undone and nothing twice.
+		if err := p.resume(ctx, m, t); err != nil {
+			return res, false, err
+		}
+	}
 	res.Outcome, res.Ticket, res.Replay, res.FollowUp, res.Class = Processed, t.Number, !cr.Created, true, m.class
 	return res, true, nil
+}
+
+// finished: a reply on t must start a new ticket, t being closed or
+// resolved too long ago (or ReopenDays being 0).
+func (p *Pipeline) finished(t *ticket.Ticket, m *inbound) bool {
+	switch t.Status {
+	case ticket.StatusClosed:
+		return true
+	case ticket.StatusResolved:
+		return p.ReopenDays <= 0 || t.ResolvedAt == nil || m.now.Sub(*t.ResolvedAt) > time.Duration(p.ReopenDays)*24*time.Hour
+	}
+	return false
+}
+
+// resume puts t back in progress after the customer's reply when the desk
+// was waiting for them or had resolved it, and restarts its SLA clock.
+// It is idempotent on the mail: a replay changes nothing.
+func (p *Pipeline) resume(ctx context.Context, m *inbound, t *ticket.Ticket) error {
+	for attempt := 0; ; attempt++ {
+		if t.Status != ticket.StatusWaitingCustomer && t.Status != ticket.StatusResolved {
+			return nil
+		}
+		why := "the customer replied"
+		if t.Status == ticket.StatusResolved {
+			why = "reopened by the customer's reply"
+		}
+		applied, err := p.Threads.Apply(ctx, t.Number, ticket.Change{
+			At: m.now, ExpectStatus: t.Status, Status: ticket.StatusInProgress, Dedupe: m.dedupe + " #reopen",
+			Event: &ticket.Event{At: m.now, Kind: ticket.EventChange, From: m.msg.From.Address, MessageID: m.msg.MessageID,
+				Changes: []ticket.FieldChange{{Field: "status", Old: t.Status, New: ticket.StatusInProgress, Reason: why}}},
+		}, nil)
+		switch {
+		case errors.Is(err, ticket.ErrConflict) && attempt < 2:
+			// An agent changed it meanwhile: judge its new status.
+			if t, err = p.Threads.Get(ctx, t.Number); err != nil {
+				return err
+			}
+			continue
+		case errors.Is(err, ticket.ErrConflict), errors.Is(err, ticket.ErrNotFound):
+			// The reply is recorded; the ticket is someone else's business now.
+			m.log.Warn("reply recorded, status left as it is", "ticket", t.Number, "err", err)
+			return nil
+		case err != nil:
+			return err
+		}
+		if !applied {
+			return nil
+		}
+		m.log.Info("customer's reply puts the ticket back in progress", "ticket", t.Number, "was", t.Status)
+		if c, ok := p.Clock.(clockResumer); ok && t.SLA != nil {
+			// The change is made; a clock left paused is logged, not retried
+			// (the mail is done): the next status change sets it right.
+			if err := c.Resume(ctx, t.Number, m.now); err != nil {
+				m.log.Error("SLA clock not resumed", "ticket", t.Number, "err", err)
+			}
+		}
+		return nil
+	}
 }

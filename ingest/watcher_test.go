@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -26,23 +25,6 @@ func testMail(from, subject, id string) []byte {
 	return []byte(strings.ReplaceAll(fmt.Sprintf("From: %s\nTo: desk@desk.example\nSubject: %s\nMessage-ID: <%s>\n\nbody\n", from, subject, id), "\n", "\r\n"))
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // runWatcher wires a watcher on srv to a real Redis store and runs it until
 // the test ends.
 func runWatcher(t *testing.T, srv *testserver.MemIMAPServer, maxSize int64) (*ticket.Store, *Watcher) {
@@ -51,7 +33,7 @@ func runWatcher(t *testing.T, srv *testserver.MemIMAPServer, maxSize int64) (*ti
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr})
 	t.Cleanup(func() { rdb.Close() })
 	store := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: config.KeyPrefix("d") + "outbox"})
-	logs := &syncBuffer{}
+	logs := &testserver.Buffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	pipe := &Pipeline{
 		Store:    store,

@@ -629,6 +629,10 @@ func TestSendReturnPath(t *testing.T) {
 		{"ack from a configured return path", func(c *SMTPConfig) { c.ReturnPath = "bounces@desk.example" }, ackNote(), "bounces@desk.example"},
 		{"rejection with null sender", func(*SMTPConfig) {}, rejectionNote(), ""},
 		{"rejection with return path when the relay needs one", func(c *SMTPConfig) { c.NoticeReturnPath = true }, rejectionNote(), "servicedesk@desk.example"},
+		// A reply is mail to a contact like any other: its bounces must reach the desk.
+		{"agent reply from the desk address", func(*SMTPConfig) {}, replyNote(), "servicedesk@desk.example"},
+		{"agent reply from a configured return path", func(c *SMTPConfig) { c.ReturnPath = "bounces@desk.example" }, replyNote(), "bounces@desk.example"},
+		{"progress from the desk address", func(*SMTPConfig) {}, progressNote(), "servicedesk@desk.example"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -644,5 +648,51 @@ func TestSendReturnPath(t *testing.T) {
 				t.Errorf("envelope sender = %+v, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// An agent's reply on the wire: threaded under the ticket, the desk's loop
+// header and Message-ID, none of the automatic-mail headers, and the text
+// as written, whose line breaks cannot start header lines.
+func TestSendAgentReply(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	m := plainMailer(srv.addr)
+	n := replyNote()
+	n.Text = "Beste Jan,\r\n\r\nBcc: victim@x.example\r\nSubject: hacked\r\n\r\nGroet,"
+	if err := m.Send(t.Context(), n); err != nil {
+		t.Fatal(err)
+	}
+	got := srv.received()
+	if len(got) != 1 || len(got[0].to) != 1 || got[0].to[0] != n.To || got[0].from != testDesk.Address {
+		t.Fatalf("envelope %+v", got)
+	}
+	p := parse(t, got[0].data)
+	for _, h := range []string{"Auto-Submitted", "Precedence", "X-Auto-Response-Suppress", "Bcc"} {
+		if v, ok := p.header[h]; ok {
+			t.Errorf("%s present: %q", h, v)
+		}
+	}
+	want := map[string]string{
+		"X-Maildesk-Loop": "acme-it",
+		"In-Reply-To":     "<orig.1@mail.customer.example>",
+		"References":      "<orig.1@mail.customer.example>",
+	}
+	for k, v := range want {
+		if got := p.header.Get(k); got != v {
+			t.Errorf("%s = %q, want %q", k, got, v)
+		}
+	}
+	if p.subject != "[SD-4] Re: Printer kapot" {
+		t.Errorf("Subject = %q", p.subject)
+	}
+	if mid := p.header.Get("Message-ID"); !strings.HasPrefix(mid, "<reply.sd-4.acme-it.maildesk.") {
+		t.Errorf("Message-ID = %q", mid)
+	}
+	body := strings.ReplaceAll(p.body, "\r\n", "\n")
+	if !strings.HasPrefix(body, "Beste Jan,\n\nBcc: victim@x.example\nSubject: hacked\n\nGroet,\n\nPiet Agent\nAcme IT Servicedesk\n") {
+		t.Errorf("body:\n%s", p.body)
+	}
+	if !strings.Contains(p.html, "Bcc: victim@x.example<br>Subject: hacked") {
+		t.Errorf("HTML:\n%s", p.html)
 	}
 }

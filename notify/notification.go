@@ -28,10 +28,18 @@ const (
 	// Digest is the managers' morning overview of tickets at risk and
 	// breached, grouped per customer.
 	Digest Kind = "digest"
+	// AgentReply is an agent's answer on a ticket, relayed by the desk to
+	// the ticket's contact and participants (one notification each). It is
+	// a person's mail, not automatic mail: no Auto-Submitted, Precedence or
+	// X-Auto-Response-Suppress, and no rate limits (Kind.Automatic).
+	AgentReply Kind = "reply"
+	// Progress tells the ticket's contact and participants what changed on
+	// their ticket (status, priority, assignee; Notification.Changes).
+	Progress Kind = "progress"
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -79,6 +87,30 @@ type Notification struct {
 	// queue an empty digest.
 	AsOf  time.Time
 	Items []DigestItem
+
+	// For AgentReply: the agent's display name and the reply as written
+	// (plain text, line breaks kept; callers cap its size).
+	Agent string
+	Text  string
+	// For Progress: what changed on the ticket, in the order to tell it.
+	Changes []Change
+}
+
+// Fields a Change can be about.
+const (
+	ChangeStatus   = "status"   // Old, New: ticket statuses ("in_progress")
+	ChangePriority = "priority" // Old, New: "P3", "P1"
+	ChangeAssignee = "assignee" // Old, New: display names; New "" = no longer assigned
+)
+
+// Change is one change on a ticket told in a Progress mail. Reason is why,
+// as the agent wrote it (may be empty). It has the fields and encoding of
+// ticket.FieldChange, so that one converts to the other.
+type Change struct {
+	Field  string `json:"field"` // ChangeStatus, ChangePriority or ChangeAssignee
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new,omitempty"`
+	Reason string `json:"reason,omitempty"`
 }
 
 // DigestItem is one ticket in a Digest: at risk (warned, deadline not yet
@@ -143,6 +175,19 @@ func (n Notification) Fields() []string {
 	if len(n.Items) > 0 {
 		f = append(f, "items", encodeItems(n.Items))
 	}
+	if n.Agent != "" {
+		f = append(f, "agent", n.Agent)
+	}
+	if n.Text != "" {
+		f = append(f, "text", n.Text)
+	}
+	if len(n.Changes) > 0 {
+		b, err := json.Marshal(n.Changes)
+		if err != nil {
+			panic("notify: encoding changes: " + err.Error()) // cannot happen: strings only
+		}
+		f = append(f, "changes", string(b))
+	}
 	return f
 }
 
@@ -201,6 +246,8 @@ func FromFields(v map[string]any) (Notification, error) {
 	n.Target = s("target")
 	n.Late = s("late") == "1"
 	n.ReportedBy = s("reported_by")
+	n.Agent = s("agent")
+	n.Text = s("text")
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
 	}
@@ -212,6 +259,12 @@ func FromFields(v map[string]any) (Notification, error) {
 		// empty digest would say that nothing is at risk.
 		if err := json.Unmarshal([]byte(items), &n.Items); err != nil {
 			return n, fmt.Errorf("outbox entry %s: items are not a JSON array of digest items: %v", n.ID, err)
+		}
+	}
+	if changes := s("changes"); changes != "" {
+		// Likewise: an update that lost its changes would say nothing.
+		if err := json.Unmarshal([]byte(changes), &n.Changes); err != nil {
+			return n, fmt.Errorf("outbox entry %s: changes are not a JSON array of changes: %v", n.ID, err)
 		}
 	}
 	return n, nil

@@ -140,8 +140,8 @@ type Delivery struct {
 	Now       func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
-	// Limits caps automatic mail per recipient and in total; the zero
-	// value limits nothing.
+	// Limits caps automatic mail (Kind.Automatic: everything but agents'
+	// replies) per recipient and in total; the zero value limits nothing.
 	Limits Limits
 	// RefusedSuppression is how long an address the relay refused
 	// permanently (5xx at RCPT) gets no more automatic mail; 0 = not at all.
@@ -282,9 +282,13 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Warn("notification skipped: recipient suppressed", "reason", why)
 		return d.finishTo(ctx, d.Outbox.skipped, m, n, "recipient suppressed: "+why)
 	}
-	verdict, err := d.Limits.admit(ctx, d.Outbox, n, d.now())
-	if err != nil {
-		return err
+	// The limits are for automatic mail: an agent's reply is a person's
+	// answer and is neither held back nor skipped by them.
+	var verdict verdict
+	if n.Kind.Automatic() {
+		if verdict, err = d.Limits.admit(ctx, d.Outbox, n, d.now()); err != nil {
+			return err
+		}
 	}
 	switch {
 	case verdict.global:

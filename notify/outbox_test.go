@@ -277,6 +277,50 @@ func TestDrainRateLimits(t *testing.T) {
 	})
 }
 
+// An agent's reply is not automatic mail: limits that hold back or skip
+// automatic mail neither stop it nor count it, while updates to the same
+// recipient stay limited.
+func TestDrainRateLimitsSpareAgentReplies(t *testing.T) {
+	ctx := context.Background()
+	ob, rdb := newOutbox(t)
+	add := func(id string, k Kind, to string) {
+		n := Notification{ID: id, Kind: k, To: to, Ticket: "SD-1", Text: "Hallo", Changes: []Change{{Field: ChangeStatus, New: "in_progress"}}}
+		enqueue(t, rdb, ob, "", n)
+	}
+	add("SD-1/ack", Ack, "jan@x")                   // uses up jan's limit and half the desk's
+	add("SD-1/reply/1/jan@x", AgentReply, "jan@x")  // over jan's limit: sent
+	add("SD-1/reply/2/jan@x", AgentReply, "jan@x")  // likewise
+	add("SD-1/progress/1/jan@x", Progress, "jan@x") // over jan's limit: skipped
+	add("SD-1/progress/1/piet@x", Progress, "piet@x")
+	add("SD-1/reply/3/kees@x", AgentReply, "kees@x") // the desk is full now: sent
+	add("SD-1/ack/kees@x", Ack, "kees@x")            // the desk is full: held back
+	sender := &scripted{}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour,
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 1}}, Desk: []Rate{{Window: time.Hour, Max: 2}}}}
+	st, err := d.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (Stats{Sent: 5, Skipped: 1, Failed: 1}) {
+		t.Fatalf("drain %+v, want the three replies, the ack and piet's update sent", st)
+	}
+	for _, id := range []string{"SD-1/reply/1/jan@x", "SD-1/reply/2/jan@x", "SD-1/reply/3/kees@x"} {
+		if sender.count(id) != 1 {
+			t.Errorf("reply %s sent %d times", id, sender.count(id))
+		}
+	}
+	if sender.count("SD-1/progress/1/jan@x") != 0 || sender.count("SD-1/ack/kees@x") != 0 {
+		t.Errorf("automatic mail over the limits sent: %v", sender.sent)
+	}
+	// Replies are not counted against the automatic mail.
+	if n, _ := rdb.ZCard(ctx, "md:{acme-it}:rate:desk").Result(); n != 2 {
+		t.Errorf("desk window holds %d, want the ack and the update", n)
+	}
+	if n, _ := rdb.Exists(ctx, "md:{acme-it}:rate:kees@x").Result(); n != 0 {
+		t.Errorf("kees's reply was counted")
+	}
+}
+
 // An address the relay refuses permanently gets no automatic mail for a
 // while, like one that bounced.
 func TestDrainSuppressesRefusedRecipient(t *testing.T) {

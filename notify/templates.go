@@ -300,6 +300,8 @@ func templateFuncs(lang string, loc *time.Location) ttemplate.FuncMap {
 	return ttemplate.FuncMap{
 		// {{date .Received}}: "zaterdag 21 november 2026 om 20:25".
 		"date": func(t time.Time) string { return formatDate(t, lang, loc) },
+		// {{status .New}}: "in behandeling" for in_progress.
+		"status": func(s string) string { return statusText(lang, s) },
 	}
 }
 
@@ -473,6 +475,12 @@ func sampleNotifications(kind Kind) []Notification {
 	if spec.needsTicket {
 		minimal.Ticket = "SD-1"
 	}
+	if spec.needsText {
+		minimal.Text = "Ok."
+	}
+	if spec.needsChanges {
+		minimal.Changes = []Change{{Field: ChangeStatus, New: "in_progress"}}
+	}
 	full := Notification{
 		ID: "sample/" + string(kind), Kind: kind,
 		To: "jan@customer.example", ToName: "Jan Jansen", Ticket: "SD-1",
@@ -491,12 +499,20 @@ func sampleNotifications(kind Kind) []Notification {
 			{Ticket: "SD-6", Customer: "Another Company", Subject: "New laptop", Priority: "P4", Deadline: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)},
 			{Ticket: "SD-5", Customer: "Another Company", Subject: "Mail bounces", Priority: "P2", Deadline: time.Date(2026, 11, 23, 5, 30, 0, 0, time.UTC), Breached: true},
 		},
+		Agent: "Piet Agent",
+		Text:  "Dear Jan,\n\nThe printer has a new fuser now.\nPlease try again.\n\nKind regards,",
+		Changes: []Change{
+			{Field: ChangeStatus, Old: "acknowledged", New: "in_progress"},
+			{Field: ChangePriority, Old: "P3", New: "P1", Reason: "the whole floor cannot print"},
+			{Field: ChangeAssignee, New: "Piet Agent"},
+		},
 	}
 	out := []Notification{minimal, full}
 	for _, v := range spec.samples {
 		n := full
 		n.References = slices.Clone(full.References)
 		n.Items = slices.Clone(full.Items)
+		n.Changes = slices.Clone(full.Changes)
 		v(&n)
 		out = append(out, n)
 	}

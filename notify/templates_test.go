@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -34,11 +35,20 @@ func TestRenderEveryKindAndLanguage(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				wants := []string{greeting[lang], automatic[lang], "Acme IT Servicedesk"}
+				if !k.Automatic() {
+					// An agent's reply is the agent's text, signed; the
+					// desk adds no greeting and does not call it automatic.
+					wants = []string{"The printer has a new fuser now.", "Piet Agent", "Acme IT Servicedesk"}
+				}
 				for name, body := range map[string]string{"text": r.Text, "html": r.HTML} {
-					for _, want := range []string{greeting[lang], automatic[lang], "Acme IT Servicedesk"} {
+					for _, want := range wants {
 						if !strings.Contains(body, want) {
 							t.Errorf("%s lacks %q:\n%s", name, want, body)
 						}
+					}
+					if !k.Automatic() && strings.Contains(body, automatic[lang]) {
+						t.Errorf("%s of a person's reply says it is automatic:\n%s", name, body)
 					}
 					for _, bad := range []string{"<no value>", "ZgotmplZ", "%!"} {
 						if strings.Contains(body, bad) {
@@ -127,7 +137,10 @@ func TestRenderHTMLEscapesCustomerText(t *testing.T) {
 				t.Run(fmt.Sprintf("%s/%s/%d", k, lang, i), func(t *testing.T) {
 					n := fullNote(k, lang)
 					n.Subject, n.ToName, n.Customer, n.MainContactName, n.Priority = a, a, a, a, a
-					n.ReportedBy, n.Target = a, a
+					n.ReportedBy, n.Target, n.Agent, n.Text = a, a, a, a
+					for i := range n.Changes {
+						n.Changes[i].Old, n.Changes[i].New, n.Changes[i].Reason = a, a, a
+					}
 					for i := range n.Items {
 						n.Items[i].Ticket, n.Items[i].Customer, n.Items[i].Subject, n.Items[i].Priority = a, a, a, a
 					}
@@ -187,7 +200,10 @@ func TestRenderCannotAddHeaders(t *testing.T) {
 		t.Run(string(k), func(t *testing.T) {
 			n := fullNote(k, "nl")
 			n.ToName, n.Subject, n.Customer, n.Ticket = evil, evil, evil, "SD-1\nBcc: v@x.example"
-			n.ReportedBy, n.Target = evil, evil
+			n.ReportedBy, n.Target, n.Agent, n.Text = evil, evil, evil, evil
+			for i := range n.Changes {
+				n.Changes[i].Field, n.Changes[i].Old, n.Changes[i].New, n.Changes[i].Reason = evil, evil, evil, evil
+			}
 			for i := range n.Items {
 				n.Items[i].Ticket, n.Items[i].Customer, n.Items[i].Subject = evil, evil, evil
 			}
@@ -221,6 +237,9 @@ func TestAutoSubmittedByKind(t *testing.T) {
 		{SLAWarning, "auto-generated"},
 		{SLABreach, "auto-generated"},
 		{Digest, "auto-generated"},
+		{Progress, "auto-generated"},
+		// A person's reply relayed by the desk.
+		{AgentReply, "no"},
 		// A kind without a spec is not answering anybody.
 		{"reminder", "auto-generated"},
 	}
@@ -228,14 +247,21 @@ func TestAutoSubmittedByKind(t *testing.T) {
 		if got := tt.kind.AutoSubmitted(); got != tt.want {
 			t.Errorf("%s.AutoSubmitted() = %q, want %q", tt.kind, got, tt.want)
 		}
+		if got, want := tt.kind.Automatic(), tt.want != "no"; got != want {
+			t.Errorf("%s.Automatic() = %v, want %v", tt.kind, got, want)
+		}
 	}
 	for _, k := range kinds {
 		r, err := Render(testDesk, fullNote(k, "en"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if r.Headers["Auto-Submitted"] != k.AutoSubmitted() {
-			t.Errorf("%s: Auto-Submitted %q", k, r.Headers["Auto-Submitted"])
+		want := k.AutoSubmitted()
+		if !k.Automatic() {
+			want = "" // sent without the header
+		}
+		if got, ok := r.Headers["Auto-Submitted"]; got != want || ok != (want != "") {
+			t.Errorf("%s: Auto-Submitted %q (present %v)", k, got, ok)
 		}
 	}
 }
@@ -587,6 +613,18 @@ func FuzzRender(f *testing.F) {
 		"a\r\nBcc: v@x.example", "\x00\x7f\u2028\u2029", "\xff\xfe", "{{.DeskName}}", strings.Repeat("é", 400)} {
 		f.Add(s, s, uint8(0))
 	}
+	// Replies and updates: reply prefixes, multi-line text, odd statuses.
+	reply, progress := uint8(slices.Index(kinds, AgentReply)), uint8(slices.Index(kinds, Progress))
+	for _, s := range [][2]string{
+		{"RE: [SD-1] Antw: Re[2]: Printer", "Piet <b>Agent</b>"},
+		{"Re:", "line one\r\nline two\rline three\n\n\n<script>x</script>"},
+		{"\r\n\r\n", "\t  \r\n"},
+		{"waiting_customer", "in_progress"},
+	} {
+		for _, pick := range []uint8{reply, reply + 8, progress, progress + 8} {
+			f.Add(s[0], s[1], pick)
+		}
+	}
 	f.Fuzz(func(t *testing.T, subject, name string, pick uint8) {
 		k := kinds[int(pick)%len(kinds)]
 		lang := languages[int(pick/8)%len(languages)]
@@ -594,6 +632,10 @@ func FuzzRender(f *testing.F) {
 		n.Subject, n.ToName, n.Customer, n.MainContactName = subject, name, name, name
 		n.RequestedPriority, n.Ticket = name, "SD-"+subject
 		n.ReportedBy, n.Target, n.Late = name, subject, (pick>>4)&1 == 1
+		n.Agent, n.Text = name, "Tekst\r\n"+subject+"\n"+name
+		for i := range n.Changes {
+			n.Changes[i].Old, n.Changes[i].New, n.Changes[i].Reason = subject, name, subject
+		}
 		for i := range n.Items {
 			n.Items[i].Ticket, n.Items[i].Customer, n.Items[i].Subject, n.Items[i].Priority = "SD-"+name, name, subject, name
 		}
@@ -615,5 +657,74 @@ func FuzzRender(f *testing.F) {
 		if r.Text == "" || r.HTML == "" {
 			t.Error("empty part")
 		}
+		if k == AgentReply && (!strings.HasPrefix(r.Text, "Tekst\n") || strings.Contains(r.Text, "\r")) {
+			t.Errorf("reply text not kept as written:\n%q", r.Text)
+		}
 	})
+}
+
+// LoadTemplates executes the update templates on every branch the defaults
+// have (each closing status, an unassignment, an unknown field, a reason)
+// and the reply templates on a reply without an agent's name.
+func TestSamplesCoverRepliesAndProgress(t *testing.T) {
+	seen := map[string]bool{}
+	for _, n := range sampleNotifications(Progress) {
+		changes, status := cleanChanges(n.Changes)
+		seen["status "+status] = true
+		for _, c := range changes {
+			switch {
+			case c.Field == ChangeAssignee && c.New == "":
+				seen["unassigned"] = true
+			case c.Field == ChangeAssignee:
+				seen["assigned"] = true
+			case c.Field != ChangeStatus && c.Field != ChangePriority:
+				seen["other field"] = true
+			}
+			if c.Reason != "" {
+				seen["reason"] = true
+			}
+		}
+	}
+	for _, want := range []string{"status waiting_customer", "status resolved", "status closed", "status in_progress", "unassigned", "assigned", "other field", "reason"} {
+		if !seen[want] {
+			t.Errorf("progress samples lack %s", want)
+		}
+	}
+	var anonymous bool
+	for _, n := range sampleNotifications(AgentReply) {
+		anonymous = anonymous || n.Agent == "" && n.Text != ""
+	}
+	if !anonymous {
+		t.Error("reply samples lack one without an agent")
+	}
+
+	bad := map[string]map[string]string{
+		"progress.en.txt.tmpl": {
+			"progress.en.txt.tmpl":  "{{range .Changes}}{{if eq .Field \"assignee\"}}{{if not .New}}{{.Nope}}{{end}}{{end}}{{end}}\n",
+			"progress.en.html.tmpl": defaultSource(t, "progress.en.html.tmpl"),
+		},
+		"reply.nl.html.tmpl": {
+			"reply.nl.txt.tmpl":  defaultSource(t, "reply.nl.txt.tmpl"),
+			"reply.nl.html.tmpl": "<p>{{range .Paragraphs}}{{range .}}{{.Nope}}{{end}}{{end}}</p>\n",
+		},
+	}
+	for file, files := range bad {
+		dir := writeDir(t, files)
+		_, err := LoadTemplates(dir)
+		if err == nil || !strings.HasPrefix(err.Error(), filepath.Join(dir, file)+":") {
+			t.Errorf("%s: LoadTemplates: %v", file, err)
+		}
+	}
+	files := map[string]string{}
+	for _, k := range []Kind{AgentReply, Progress} {
+		for _, lang := range languages {
+			for _, f := range formats {
+				name := templateKey{k, lang, f}.fileName()
+				files[name] = defaultSource(t, name)
+			}
+		}
+	}
+	if _, err := LoadTemplates(writeDir(t, files)); err != nil {
+		t.Error(err)
+	}
 }

@@ -139,7 +139,7 @@ func (s *Store) DueNow(ctx context.Context, e Escalation, now time.Time, limit i
 //go:embed escalate.lua
 var escalateSrc string
 
-var escalateScript = redis.NewScript(escalateSrc)
+var escalateScript = redis.NewScript(queueSrc + escalateSrc)
 
 // Escalate records alert d of kind e (of a ticket whose first response is
 // due at deadline) as sent at `at` and queues its

@@ -12,7 +12,7 @@
 -- ARGV[3] marker field ("sla_warned_at" | "sla_breached_at")
 -- ARGV[4] now (RFC 3339)
 -- ARGV[5] first-response deadline (ms), the digest's order
--- ARGV[6..] notifications: a count of field/value strings, then those
+-- ARGV[6..] notifications, as queue.lua reads them
 -- Returns 1 when this call sent the alert, 0 when it was not due any more.
 local n = ARGV[1]
 local score = redis.call('ZSCORE', KEYS[1], n)
@@ -31,12 +31,5 @@ if ARGV[3] == 'sla_breached_at' then
 elseif redis.call('HEXISTS', KEYS[2], 'sla_breached_at') == 0 then
   redis.call('ZADD', KEYS[3], ARGV[5], n)
 end
-local i = 6
-while i <= #ARGV do
-  local c = tonumber(ARGV[i])
-  local f = {}
-  for j = i + 1, i + c do f[#f + 1] = ARGV[j] end
-  redis.call('XADD', KEYS[5], '*', unpack(f))
-  i = i + c + 1
-end
+queue(KEYS[5], 6)
 return 1

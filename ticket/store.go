@@ -97,6 +97,9 @@ func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string)
 		"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
 		"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
 	}
+	if t.LinkedTo != "" {
+		rec = append(rec, "linked_to", t.LinkedTo)
+	}
 	var sched [2]string
 	if c := t.Clock; c != nil {
 		b, err := json.Marshal(c)
@@ -211,19 +214,23 @@ func (s *Store) Rejections(ctx context.Context) ([]Rejection, error) {
 }
 
 // MarkAcknowledged records that the acknowledgement of ticket number was
-// delivered. Only the first delivery counts.
+// delivered: a new ticket becomes acknowledged. Only the first delivery
+// counts.
 func (s *Store) MarkAcknowledged(ctx context.Context, number string, at time.Time) error {
-	k := s.key("t:" + number)
-	// HSETNX keeps the first time if a resend is recorded again; EXISTS guards
-	// against resurrecting a ticket key that was deleted meanwhile.
-	n, err := s.rdb.Exists(ctx, k).Result()
+	_, err := s.Apply(ctx, number, Change{
+		At: at, ExpectStatus: StatusNew, Status: StatusAcknowledged,
+		Event: &Event{At: at, Kind: EventChange, From: "maildesk",
+			Changes: []FieldChange{{Field: "status", Old: StatusNew, New: StatusAcknowledged}}},
+	}, nil)
+	if errors.Is(err, ErrConflict) {
+		// An agent was faster, or this is a resend: the status stays.
+		err = nil
+	}
 	if err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
-	if n == 0 {
-		return fmt.Errorf("mark %s acknowledged: %w", number, ErrNotFound)
-	}
-	if err := s.rdb.HSetNX(ctx, k, "acknowledged_at", at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+	// HSETNX keeps the first time if a resend is recorded again.
+	if err := s.rdb.HSetNX(ctx, s.key("t:"+number), "acknowledged_at", at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
 	return nil
@@ -247,6 +254,13 @@ func fromHash(m map[string]string) *Ticket {
 		Text:              m["text"],
 		Quoted:            m["quoted"],
 		Source:            Source{Mailbox: m["src_mailbox"]},
+		Assignee:          m["assignee"],
+		LinkedTo:          m["linked_to"],
+	}
+	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt} {
+		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
+			*dst = &v
+		}
 	}
 	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
 	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {

@@ -30,14 +30,17 @@ const (
 
 // Event is one entry of a ticket's history.
 type Event struct {
-	At        time.Time `json:"at"`
-	Kind      string    `json:"kind"`
-	From      string    `json:"from"`
-	MessageID string    `json:"message_id,omitempty"`
-	Subject   string    `json:"subject,omitempty"`
-	Text      string    `json:"text,omitempty"`
-	Quoted    string    `json:"quoted,omitempty"`
-	Source    *Source   `json:"source,omitempty"`
+	At   time.Time `json:"at"`
+	Kind string    `json:"kind"`
+	// From is the mail's sender, or the agent who acted ("Name <addr>").
+	From      string  `json:"from"`
+	MessageID string  `json:"message_id,omitempty"`
+	Subject   string  `json:"subject,omitempty"`
+	Text      string  `json:"text,omitempty"`
+	Quoted    string  `json:"quoted,omitempty"`
+	Source    *Source `json:"source,omitempty"`
+	// Changes are the fields an agent (or the customer's reply) changed.
+	Changes []FieldChange `json:"changes,omitempty"`
 }
 
 // Append records a follow-up on ticket number. dedupe is the mail's

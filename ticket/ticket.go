@@ -4,14 +4,39 @@
 package ticket
 
 import (
+	"slices"
 	"time"
 )
 
-// Status of a ticket. Issue 7 adds the full lifecycle; ingest creates "new".
+// Statuses of a ticket; Transitions says which follow which.
 const (
-	StatusNew    = "new"
-	StatusClosed = "closed"
+	StatusNew             = "new"
+	StatusAcknowledged    = "acknowledged"
+	StatusInProgress      = "in_progress"
+	StatusWaitingCustomer = "waiting_customer"
+	StatusResolved        = "resolved"
+	StatusClosed          = "closed"
 )
+
+// Statuses lists every status in lifecycle order.
+var Statuses = []string{StatusNew, StatusAcknowledged, StatusInProgress, StatusWaitingCustomer, StatusResolved, StatusClosed}
+
+// Transitions are the allowed status changes. Closed is final: mail on a
+// closed ticket starts a new one that links to it.
+var Transitions = map[string][]string{
+	StatusNew:             {StatusAcknowledged, StatusInProgress, StatusWaitingCustomer, StatusResolved, StatusClosed},
+	StatusAcknowledged:    {StatusInProgress, StatusWaitingCustomer, StatusResolved, StatusClosed},
+	StatusInProgress:      {StatusWaitingCustomer, StatusResolved, StatusClosed},
+	StatusWaitingCustomer: {StatusInProgress, StatusResolved, StatusClosed},
+	StatusResolved:        {StatusInProgress, StatusClosed},
+	StatusClosed:          {},
+}
+
+// CanTransition reports whether a ticket may go from one status to another.
+func CanTransition(from, to string) bool { return slices.Contains(Transitions[from], to) }
+
+// Open reports whether a ticket in status s still needs work.
+func Open(s string) bool { return s != StatusResolved && s != StatusClosed }
 
 // Types of ticket. A feature request is stored and closed without an SLA
 // (Kwikqy 2.5).
@@ -51,6 +76,14 @@ type Ticket struct {
 	// SLA is the first-response (and resolution) clock; nil for tickets
 	// without one (feature requests, plans without a calendar).
 	SLA *Clock `json:"sla,omitempty"`
+	// Assignee is the agent working the ticket; "" for nobody.
+	Assignee string `json:"assignee,omitempty"`
+	// FirstResponseAt is the first agent reply; ResolvedAt the last time it
+	// was resolved.
+	FirstResponseAt *time.Time `json:"first_response_at,omitempty"`
+	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
+	// LinkedTo is the closed ticket a mail on it started this one from.
+	LinkedTo string `json:"linked_to,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -82,6 +115,8 @@ type New struct {
 	CreatedAt         time.Time
 	// Clock is the SLA clock computed on arrival; nil for none.
 	Clock *Clock
+	// LinkedTo is the closed ticket this mail was a follow-up to.
+	LinkedTo string
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

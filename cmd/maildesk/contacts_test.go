@@ -286,7 +286,7 @@ func TestContactsUsage(t *testing.T) {
 // testDaemon builds the daemon of the desk's config as `maildesk run` would,
 // without starting its loops: enough to drive the directory's start,
 // refresh and SIGHUP paths.
-func (c *contactsDesk) daemon(log *lockedBuffer) *daemon {
+func (c *contactsDesk) daemon(log *testserver.Buffer) *daemon {
 	c.t.Helper()
 	cfg, err := config.Load(c.config)
 	if err != nil {
@@ -303,7 +303,7 @@ func (c *contactsDesk) daemon(log *lockedBuffer) *daemon {
 func TestDirectoryImportIfChanged(t *testing.T) {
 	c := newContactsDesk(t)
 	ctx := context.Background()
-	log := &lockedBuffer{}
+	log := &testserver.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("daemon log:\n%s", log.String())
@@ -385,7 +385,7 @@ func TestDirectoryImportIfChanged(t *testing.T) {
 func TestDaemonStartsWithRedisDown(t *testing.T) {
 	c := newContactsDesk(t)
 	ctx := context.Background()
-	log := &lockedBuffer{}
+	log := &testserver.Buffer{}
 	c.redis.Stop()
 	d := c.daemon(log)
 	down, cancel := context.WithTimeout(ctx, time.Second) // as the daemon's start does, shorter

@@ -25,8 +25,8 @@ import (
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
-	"github.com/maildesk/maildesk/sla"
 	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/workflow"
 )
 
 // loopHeader is put on every mail the desk sends and recognised when such a
@@ -106,6 +106,7 @@ type daemon struct {
 	watcher  *ingest.Watcher
 	delivery *notify.Delivery
 	esc      *escalation.Escalator
+	work     *workflow.Service
 	sched    *scheduler.Scheduler
 	metrics  *httpapi.Metrics
 	mailer   *notify.Mailer
@@ -123,16 +124,12 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 	}
 	log = log.With("desk", cfg.Desk.ID)
 	d := &daemon{cfg: cfg, log: log, rdb: rdb}
-	d.outbox = notify.NewOutbox(rdb, cfg.Desk.ID)
-	d.store = ticket.NewStore(rdb, ticket.Options{
-		DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix,
-		OutboxKey: d.outbox.Key(), NoticeInterval: cfg.Desk.NoticeInterval.D(),
-		DomainNoticeInterval: cfg.Authz.DomainNoticeInterval.D(), DomainNoticeLimit: cfg.Authz.DomainNoticeLimit,
-		RejectionRetention: cfg.Authz.RejectionRetention.D(),
-	})
-	// Until Redis answers, senders are judged by the contacts file.
-	dirOpts := []authz.Option{authz.PlusAddressing(cfg.Authz.PlusAddressing)}
-	d.dir = authz.NewLive(authz.NewStore(rdb, cfg.Desk.ID), authz.NewDirectory(cfg.Customers, dirOpts...), dirOpts...)
+	p, err := newParts(cfg, rdb, log)
+	if err != nil {
+		rdb.Close()
+		return nil, err
+	}
+	d.store, d.outbox, d.dir, d.esc, d.work = p.store, p.outbox, p.dir, p.esc, p.work
 	d.dir.QueueFile(cfg.Customers, fileOrigin(cfg, cfg.ContactsSHA256))
 	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
 	pipe := &ingest.Pipeline{
@@ -150,24 +147,29 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		TrustedAuthserv:   cfg.Authz.TrustedAuthservIDs,
 		Language:          cfg.Desk.Language,
 		Priority:          cfg.Desk.DefaultPriority,
+		Agents:            d.work,
+		AgentAddresses:    cfg.Desk.Agents,
+		AgentDomains:      cfg.Desk.AgentDomains,
+		ReopenDays:        cfg.Desk.ReopenDays,
 		Log:               log,
 	}
-	plans, err := sla.FromConfig(cfg)
-	if err != nil {
-		rdb.Close()
-		return nil, fmt.Errorf("SLA plans: %w", err)
-	}
-	d.esc = &escalation.Escalator{
-		Store: d.store, Plans: plans, Outbox: d.outbox,
-		Customer:  func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
-		WarnShare: float64(cfg.Escalation.WarnAt) / 100, LateAfter: cfg.Escalation.LateAfter.D(),
-		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
+	for _, w := range pipe.Warnings() {
+		log.Warn(w)
 	}
 	pipe.Clock = d.esc
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
 	d.watcher.Observer = observer{d.metrics}
+	d.metrics.OutboxDepth(func() float64 {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		n, err := d.outbox.Depth(ctx)
+		if err != nil {
+			return -1 // Redis down: /readyz says so; -1 keeps the series from looking empty
+		}
+		return float64(n)
+	})
 	tpl, err := notify.LoadTemplates(cfg.Desk.TemplatesDir)
 	if err != nil {
 		rdb.Close()
@@ -291,12 +293,35 @@ func (d *daemon) sendOutbox(ctx context.Context) error {
 		d.mailer.SetSecret(secret)
 		d.outboxReady.Store(true)
 	}
-	_, err := d.delivery.Drain(ctx)
+	st, err := d.delivery.Drain(ctx)
+	d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead)
 	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
 		// Redis lost its data (restart without persistence): recreate.
 		d.outboxReady.Store(false)
 	}
 	return err
+}
+
+// httpHandler serves the probes and metrics (open), the agent API and the
+// dashboard (behind the tokens).
+func (d *daemon) httpHandler() http.Handler {
+	tokens := httpapi.TokensFromConfig(d.cfg.HTTP.Tokens)
+	api := httpapi.NewAPI(httpapi.APIConfig{
+		Tickets:  d.store,
+		Workflow: d.work,
+		Contacts: authz.NewStore(d.rdb, d.cfg.Desk.ID),
+		Outbox:   d.outbox,
+		Plans:    d.cfg.Plans,
+		// Before an edit: import a changed contacts file; after: use the edit at once.
+		Refresh: d.refreshDirectory,
+		Tokens:  tokens,
+		Log:     d.log,
+	})
+	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
+		d.cfg.Desk.Name, time.Now, d.cfg.Desk.Location)
+	return httpapi.Handler(d.checks(), d.metrics,
+		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
+		httpapi.Mount{Pattern: "GET /{$}", Handler: httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))})
 }
 
 func (d *daemon) checks() []httpapi.Check {
@@ -339,7 +364,12 @@ func (d *daemon) run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("http listen on %s: %w", d.cfg.HTTP.Listen, err)
 		}
-		srv = &http.Server{Handler: httpapi.Handler(d.checks(), d.metrics), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{
+			Handler:           d.httpHandler(),
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       30 * time.Second, // request bodies are at most 1 MiB
+			IdleTimeout:       2 * time.Minute,
+		}
 		go func() {
 			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				d.log.Error("http server stopped", "err", err)

@@ -17,6 +17,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/maildesk/maildesk/demo"
+	"github.com/maildesk/maildesk/internal/testserver"
 )
 
 // demoWait bounds every wait of the demo test.
@@ -35,7 +36,7 @@ func TestDemo(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	stdout, stderr := &lockedBuffer{}, &lockedBuffer{}
+	stdout, stderr := &testserver.Buffer{}, &testserver.Buffer{}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("demo stdout:\n%s\ndemo log:\n%s", stdout.String(), stderr.String())

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +15,6 @@ import (
 )
 
 const desk = "servicedesk@desk.example"
-
-// lockedBuffer collects the daemon's log for the failure message.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // env is a desk wired to real Redis, Dovecot and an SMTP server that
 // forwards what maildesk sends into Dovecot mailboxes.
@@ -43,7 +24,7 @@ type env struct {
 	dc     *testserver.DovecotServer
 	smtp   *testserver.SMTPServer
 	config string
-	log    *lockedBuffer
+	log    *testserver.Buffer
 }
 
 const defaultContacts = `customers:
@@ -63,7 +44,7 @@ func newEnv(t *testing.T, extra string) *env {
 // newEnvWith is newEnv with extra config YAML and a contacts file.
 func newEnvWith(t *testing.T, extra, contacts string) *env {
 	t.Helper()
-	e := &env{t: t, redis: testserver.Redis(t), dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &lockedBuffer{}}
+	e := &env{t: t, redis: testserver.Redis(t), dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &testserver.Buffer{}}
 	e.smtp.ForwardTo(e.dc)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`desk:
@@ -379,6 +360,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	var shown struct {
 		Number         string     `json:"number"`
+		Status         string     `json:"status"`
 		AcknowledgedAt *time.Time `json:"acknowledged_at"`
 		Text           string     `json:"text"`
 		Events         []struct {
@@ -389,8 +371,11 @@ func TestEndToEnd(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &shown); err != nil {
 		t.Fatal(err)
 	}
-	if shown.Number != "SD-1" || shown.AcknowledgedAt == nil || !strings.Contains(shown.Text, "printer") ||
-		len(shown.Events) != 1 || shown.Events[0].Kind != "reply" || shown.Events[0].MessageID != "r1@acme.example" {
+	// History: the delivered acknowledgement made it "acknowledged", then
+	// Jan's reply.
+	if shown.Number != "SD-1" || shown.AcknowledgedAt == nil || shown.Status != "acknowledged" || !strings.Contains(shown.Text, "printer") ||
+		len(shown.Events) != 2 || shown.Events[0].Kind != "change" ||
+		shown.Events[1].Kind != "reply" || shown.Events[1].MessageID != "r1@acme.example" {
 		t.Errorf("tickets show = %+v", shown)
 	}
 }

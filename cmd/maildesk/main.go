@@ -24,6 +24,11 @@ Usage:
   maildesk tickets list --config FILE [--json]
   maildesk tickets show --config FILE [--json] NUMBER
   maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
+  maildesk tickets reply --config FILE NUMBER --message TEXT [--as NAME]
+                                         answer the customer (mailed to the contact and participants)
+  maildesk tickets note --config FILE NUMBER --message TEXT [--as NAME]   internal note, not mailed
+  maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [reason=TEXT] [assignee=NAME]
+                                         change a ticket; the customer's side is told
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (attempts, last error), dead or skipped
@@ -125,8 +130,24 @@ func newFlags(name string) (*flag.FlagSet, *string) {
 	return fs, cfg
 }
 
+// parseFlags parses flags given before, between or after the positional
+// arguments ("tickets reply --config F SD-1 --message TEXT"); fs.Args() are
+// the positional ones afterwards.
 func parseFlags(fs *flag.FlagSet, cfg *string, args []string) error {
-	if err := fs.Parse(args); err != nil {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			break
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+	// Parse again so that fs.Args() are the positional arguments.
+	if err := fs.Parse(append([]string{"--"}, pos...)); err != nil {
 		return fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
 	}
 	if *cfg == "" {

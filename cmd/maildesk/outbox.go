@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"strconv"
@@ -37,7 +36,8 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	default:
 		return fmt.Errorf("%w: unknown outbox command %q", errUsage, sub)
 	}
-	ids, err := parseInterspersed(fs, path, args[1:])
+	err := parseFlags(fs, path, args[1:])
+	ids := fs.Args()
 	if err != nil {
 		return err
 	}
@@ -114,28 +114,6 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return errReported
 	}
 	return nil
-}
-
-// parseInterspersed parses flags given before, between or after the
-// positional arguments ("drop --config F ID --reason TEXT") and returns
-// those arguments.
-func parseInterspersed(fs *flag.FlagSet, cfg *string, args []string) ([]string, error) {
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return nil, fmt.Errorf("%w: %s: %v", errUsage, fs.Name(), err)
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			break
-		}
-		pos = append(pos, args[0])
-		args = args[1:]
-	}
-	if *cfg == "" {
-		return nil, fmt.Errorf("%w: %s needs --config FILE", errUsage, fs.Name())
-	}
-	return pos, nil
 }
 
 func describeAction(sub string, a notify.Action) string {

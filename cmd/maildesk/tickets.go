@@ -1,17 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/workflow"
 )
 
 func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
@@ -21,8 +24,18 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	sub := args[0]
 	fs, path := newFlags("tickets " + sub)
 	asJSON := fs.Bool("json", false, "print JSON")
+	var message, as *string
+	if sub == "reply" || sub == "note" || sub == "set" {
+		as = fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+		if sub != "set" {
+			message = fs.String("message", "", "the text")
+		}
+	}
 	if err := parseFlags(fs, path, args[1:]); err != nil {
 		return err
+	}
+	if sub == "reply" || sub == "note" || sub == "set" {
+		return cmdTicketAction(ctx, sub, *path, *as, message, fs.Args(), stdout)
 	}
 	cfg, rdb, err := openDesk(ctx, *path)
 	if err != nil {
@@ -84,8 +97,21 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
 		}
 		for _, e := range events {
-			fmt.Fprintf(stdout, "\n--- %s %s from %s (Message-ID <%s>)\n%s\n", e.At.In(loc).Format("2006-01-02 15:04"),
-				strings.ReplaceAll(e.Kind, "_", "-"), e.From, e.MessageID, strings.TrimSpace(e.Text))
+			fmt.Fprintf(stdout, "\n--- %s %s by %s", e.At.In(loc).Format("2006-01-02 15:04"), strings.ReplaceAll(e.Kind, "_", "-"), e.From)
+			if e.MessageID != "" {
+				fmt.Fprintf(stdout, " (Message-ID <%s>)", e.MessageID)
+			}
+			fmt.Fprintln(stdout)
+			for _, c := range e.Changes {
+				fmt.Fprintf(stdout, "%s: %s -> %s", c.Field, cmp.Or(c.Old, "(none)"), cmp.Or(c.New, "(none)"))
+				if c.Reason != "" {
+					fmt.Fprintf(stdout, " (%s)", c.Reason)
+				}
+				fmt.Fprintln(stdout)
+			}
+			if text := strings.TrimSpace(e.Text); text != "" {
+				fmt.Fprintln(stdout, text)
+			}
 		}
 		return nil
 	case "raw":
@@ -103,6 +129,68 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 	return fmt.Errorf("%w: unknown tickets command %q", errUsage, sub)
+}
+
+// cmdTicketAction is tickets reply, note and set: the agent's actions,
+// through the same workflow as the API and agent mail.
+func cmdTicketAction(ctx context.Context, sub, path, as string, message *string, args []string, stdout io.Writer) error {
+	if len(args) == 0 || (sub != "set" && len(args) != 1) {
+		return fmt.Errorf("%w: tickets %s needs one ticket NUMBER", errUsage, sub)
+	}
+	if message != nil && strings.TrimSpace(*message) == "" {
+		return fmt.Errorf("%w: tickets %s needs --message TEXT", errUsage, sub)
+	}
+	var change workflow.Change
+	for _, kv := range args[1:] {
+		k, v, ok := strings.Cut(kv, "=")
+		switch {
+		case !ok:
+			return fmt.Errorf("%w: tickets set: %q is not field=value (fields: status, priority, reason, assignee)", errUsage, kv)
+		case k == "status":
+			change.Status = v
+		case k == "priority":
+			change.Priority = strings.ToUpper(v)
+		case k == "reason":
+			change.Reason = v
+		case k == "assignee":
+			change.Assignee = &v
+		default:
+			return fmt.Errorf("%w: tickets set: unknown field %q (fields: status, priority, reason, assignee)", errUsage, k)
+		}
+	}
+	if sub == "set" && len(args) == 1 {
+		return fmt.Errorf("%w: tickets set needs field=value pairs, e.g. status=resolved priority=P2 assignee=NAME", errUsage)
+	}
+	cfg, rdb, err := openDesk(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler))
+	if err != nil {
+		return err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	agent, number := workflow.Agent{Name: as}, strings.ToUpper(args[0])
+	switch sub {
+	case "reply":
+		err = p.work.Reply(ctx, number, agent, *message, "", "")
+	case "note":
+		err = p.work.Note(ctx, number, agent, *message)
+	case "set":
+		_, err = p.work.Set(ctx, number, agent, change, "")
+	}
+	if err != nil {
+		return err
+	}
+	t, err := p.store.Get(ctx, number)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s: %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, cmp.Or(t.Assignee, "nobody"))
+	return nil
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -1,0 +1,368 @@
+package httpapi
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"embed"
+	"fmt"
+	"html/template"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ticket"
+)
+
+// TicketLister is where the dashboard reads tickets from; *ticket.Store
+// satisfies it.
+type TicketLister interface {
+	List(ctx context.Context) ([]ticket.Ticket, error)
+}
+
+// DashboardRefresh is how often the page reloads itself (a meta refresh,
+// so the page needs no JavaScript).
+const DashboardRefresh = 30 * time.Second
+
+// dashboardTimeout bounds one read of the tickets.
+const dashboardTimeout = 10 * time.Second
+
+//go:embed templates/dashboard.html
+var dashboardFS embed.FS
+
+var dashboardTmpl = template.Must(template.ParseFS(dashboardFS, "templates/dashboard.html"))
+
+// Clock states of a ticket on the dashboard; each is a CSS class of its bar.
+const (
+	clockBreached = "breached" // first response overdue: red
+	clockWarning  = "warning"  // past the warning time: amber
+	clockOK       = "ok"       // running, in time: green
+	clockPaused   = "paused"   // waiting for the customer
+	clockAnswered = "answered" // first response given
+	clockNone     = "none"     // no SLA (feature request, plan without calendar)
+)
+
+// rank orders the states: what needs attention first.
+var clockRank = map[string]int{clockBreached: 0, clockWarning: 1, clockOK: 2, clockPaused: 3, clockAnswered: 4, clockNone: 5}
+
+// NewDashboard returns the dashboard page: the open tickets per customer
+// with priority, age and the first-response clock, breached first. It
+// serves GET (and HEAD) of "/" only. customer names customer ids (nil or
+// a nil result shows the id); now is the clock (time.Now when nil); times
+// are shown in loc (time.Local when nil).
+//
+// It does no authentication: mount it behind the API's token check.
+func NewDashboard(tickets TicketLister, customer func(string) *config.Customer, deskName string, now func() time.Time, loc *time.Location) http.Handler {
+	d := &dashboard{tickets: tickets, customer: customer, desk: deskName, now: now, loc: loc}
+	if d.now == nil {
+		d.now = time.Now
+	}
+	if d.loc == nil {
+		d.loc = time.Local
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /{$}", d)
+	return mux
+}
+
+type dashboard struct {
+	tickets  TicketLister
+	customer func(string) *config.Customer
+	desk     string
+	now      func() time.Time
+	loc      *time.Location
+}
+
+// dashPage is what the template renders.
+type dashPage struct {
+	Desk       string
+	Refresh    int // seconds
+	Updated    string
+	UpdatedISO string
+	Zone       string
+	Open       int
+	AtRisk     int
+	Breached   int
+	Groups     []dashGroup
+	Error      string
+}
+
+type dashGroup struct {
+	ID       string
+	Name     string
+	Open     int
+	AtRisk   int
+	Breached int
+	Rows     []dashRow
+}
+
+type dashRow struct {
+	Number      string
+	Subject     string
+	Priority    string
+	Status      string
+	Contact     string
+	Assignee    string
+	Age         string
+	CreatedText string
+	CreatedISO  string
+	State       string // one of the clock* constants, the bar's CSS class
+	Clock       string // the bar's text equivalent: "2h 10m left", "overdue 35m", ...
+	DueText     string // the first-response deadline in the desk's zone, "" for none
+	DueISO      string
+	Pct         int // bar width, 0-100
+
+	due     time.Time
+	created time.Time
+}
+
+func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), dashboardTimeout)
+	defer cancel()
+	now := d.now()
+	code := http.StatusOK
+	list, err := d.tickets.List(ctx)
+	var page dashPage
+	if err != nil {
+		// Still a page that refreshes itself: a screen on the wall
+		// recovers by itself once Redis is back.
+		code = http.StatusServiceUnavailable
+		page = dashPage{Error: "The tickets cannot be read right now; this page tries again by itself."}
+	} else {
+		page = d.build(list, now)
+	}
+	page.Desk = d.desk
+	page.Refresh = int(DashboardRefresh / time.Second)
+	page.Updated = now.In(d.loc).Format("Mon 2 Jan 15:04:05")
+	page.UpdatedISO = now.UTC().Format(time.RFC3339)
+	page.Zone = zoneName(d.loc, now)
+
+	var buf bytes.Buffer
+	if err := dashboardTmpl.Execute(&buf, page); err != nil {
+		http.Error(w, "dashboard: "+err.Error(), http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	// No scripts at all; inline styles only (the <style> element and the
+	// bars' widths).
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	w.WriteHeader(code)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// build groups the open tickets by customer, most urgent first.
+func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
+	var page dashPage
+	groups := map[string]*dashGroup{}
+	for i := range list {
+		t := &list[i]
+		if !ticket.Open(t.Status) {
+			continue
+		}
+		row := d.row(t, now)
+		g := groups[t.Customer]
+		if g == nil {
+			g = &dashGroup{ID: t.Customer, Name: d.customerName(t.Customer)}
+			groups[t.Customer] = g
+		}
+		g.Rows = append(g.Rows, row)
+		g.Open++
+		page.Open++
+		switch row.State {
+		case clockBreached:
+			g.Breached++
+			page.Breached++
+		case clockWarning:
+			g.AtRisk++
+			page.AtRisk++
+		}
+	}
+	for _, g := range groups {
+		slices.SortFunc(g.Rows, compareRows)
+		page.Groups = append(page.Groups, *g)
+	}
+	// Customers with breached tickets first, then by their most urgent
+	// ticket (so at-risk customers come next), then by name.
+	slices.SortFunc(page.Groups, func(a, b dashGroup) int {
+		if c := cmp.Compare(min(b.Breached, 1), min(a.Breached, 1)); c != 0 {
+			return c
+		}
+		if c := compareRows(a.Rows[0], b.Rows[0]); c != 0 {
+			return c
+		}
+		return cmp.Or(strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)), strings.Compare(a.ID, b.ID))
+	})
+	return page
+}
+
+// compareRows: breached first, then running clocks by deadline, then
+// paused, answered and tickets without SLA, oldest first.
+func compareRows(a, b dashRow) int {
+	if c := cmp.Compare(clockRank[a.State], clockRank[b.State]); c != 0 {
+		return c
+	}
+	if c := a.due.Compare(b.due); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Priority, b.Priority); c != 0 {
+		return c
+	}
+	if c := a.created.Compare(b.created); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Number, b.Number)
+}
+
+func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
+	r := dashRow{
+		Number:   t.Number,
+		Subject:  cmp.Or(strings.TrimSpace(t.Subject), "(no subject)"),
+		Priority: t.Priority,
+		Status:   statusText(t.Status),
+		Contact:  cmp.Or(t.ContactName, t.Contact),
+		Assignee: t.Assignee,
+		created:  t.CreatedAt,
+	}
+	if !t.CreatedAt.IsZero() {
+		r.Age = compact(now.Sub(t.CreatedAt), 2, true)
+		r.CreatedText = t.CreatedAt.In(d.loc).Format("Mon 2 Jan 2006 15:04")
+		r.CreatedISO = t.CreatedAt.UTC().Format(time.RFC3339)
+	}
+	c := t.SLA
+	if c == nil || c.FirstResponseDue.IsZero() {
+		r.State, r.Clock = clockNone, "no SLA"
+		return r
+	}
+	r.due = c.FirstResponseDue
+	// The bar is the share of Start -> FirstResponseDue elapsed in wall
+	// time. The deadline itself counts business hours, so over a night
+	// or a weekend the bar moves faster than the clock really runs: good
+	// enough for a display, and the text says what is left exactly.
+	at := now
+	switch {
+	case !c.RespondedAt.IsZero():
+		at = c.RespondedAt
+		r.State, r.Clock = clockAnswered, "answered"
+		if c.RespondedAt.After(c.FirstResponseDue) {
+			r.Clock = "answered late"
+		}
+	case !c.PausedAt.IsZero():
+		at = c.PausedAt
+		r.State, r.Clock = clockPaused, "paused"
+	case !now.Before(c.FirstResponseDue):
+		r.State, r.Clock = clockBreached, "overdue "+compact(now.Sub(c.FirstResponseDue), 2, false)
+	case !c.WarnAt.IsZero() && !now.Before(c.WarnAt):
+		r.State, r.Clock = clockWarning, compact(c.FirstResponseDue.Sub(now), 2, false)+" left"
+	default:
+		r.State, r.Clock = clockOK, compact(c.FirstResponseDue.Sub(now), 2, false)+" left"
+	}
+	r.Pct = share(c.Start, c.FirstResponseDue, at)
+	if r.State != clockPaused && r.State != clockAnswered {
+		// A paused clock's deadline moves when it resumes; an answered
+		// one's no longer matters.
+		r.DueText = d.when(c.FirstResponseDue, now)
+		r.DueISO = c.FirstResponseDue.UTC().Format(time.RFC3339)
+	}
+	return r
+}
+
+// share is the percentage of start -> end elapsed at `at`, 0-100.
+func share(start, end, at time.Time) int {
+	if start.IsZero() || !end.After(start) {
+		if at.Before(end) {
+			return 0
+		}
+		return 100
+	}
+	p := int(100 * at.Sub(start) / end.Sub(start))
+	return max(0, min(100, p))
+}
+
+// compact writes d with at most units units: "2d 4h", "2h 10m", "35m".
+// With coarse, under a day it gives hours only ("3h") as an age does;
+// less than a minute is "0m" (coarse) or "<1m".
+func compact(d time.Duration, units int, coarse bool) string {
+	d = max(d, 0)
+	if d < time.Minute {
+		if coarse {
+			return "0m"
+		}
+		return "<1m"
+	}
+	days := int(d / (24 * time.Hour))
+	hours := int(d % (24 * time.Hour) / time.Hour)
+	mins := int(d % time.Hour / time.Minute)
+	if coarse && days == 0 && hours > 0 {
+		mins = 0
+	}
+	var parts []string
+	for _, p := range []struct {
+		n    int
+		unit string
+	}{{days, "d"}, {hours, "h"}, {mins, "m"}} {
+		if len(parts) == units {
+			break
+		}
+		if p.n > 0 || len(parts) > 0 {
+			parts = append(parts, fmt.Sprintf("%d%s", p.n, p.unit))
+		}
+	}
+	// "2d 0h" reads worse than "2d".
+	for len(parts) > 1 && strings.HasPrefix(parts[len(parts)-1], "0") {
+		parts = parts[:len(parts)-1]
+	}
+	return strings.Join(parts, " ")
+}
+
+// when writes a time in the desk's zone as short as it stays clear: "14:20"
+// today, "Tue 09:30" within a few days, "2 Dec 09:30" otherwise.
+func (d *dashboard) when(t, now time.Time) string {
+	t, now = t.In(d.loc), now.In(d.loc)
+	switch {
+	case t.Year() == now.Year() && t.YearDay() == now.YearDay():
+		return t.Format("15:04")
+	case t.Sub(now).Abs() < 6*24*time.Hour:
+		return t.Format("Mon 15:04")
+	default:
+		return t.Format("2 Jan 15:04")
+	}
+}
+
+// statusText is a status as people write it.
+func statusText(s string) string {
+	if s == ticket.StatusWaitingCustomer {
+		return "waiting for customer"
+	}
+	return strings.ReplaceAll(s, "_", " ")
+}
+
+func (d *dashboard) customerName(id string) string {
+	if d.customer != nil {
+		if c := d.customer(id); c != nil && c.Name != "" {
+			return c.Name
+		}
+	}
+	if id == "" {
+		return "(no customer)"
+	}
+	return id
+}
+
+// zoneName is the location's name and, when it differs, the abbreviation
+// in force at t: "Europe/Amsterdam (CET)".
+func zoneName(loc *time.Location, t time.Time) string {
+	abbr, _ := t.In(loc).Zone()
+	name := loc.String()
+	if name == "Local" || name == abbr {
+		return abbr
+	}
+	return name + " (" + abbr + ")"
+}

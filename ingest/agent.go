@@ -1,0 +1,302 @@
+package ingest
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/workflow"
+)
+
+// Agents is what the pipeline does with an agent's mail on a ticket
+// (*workflow.Service): answer the customer, or change the ticket.
+type Agents interface {
+	Reply(ctx context.Context, number string, by workflow.Agent, text, status, dedupe string) error
+	Set(ctx context.Context, number string, by workflow.Agent, c workflow.Change, dedupe string) (*ticket.Ticket, error)
+}
+
+// agentIndex is who counts as an agent, in canonical form.
+type agentIndex struct {
+	byAddr  map[string]config.Person
+	domains map[string]bool
+}
+
+func (p *Pipeline) agentIndex() *agentIndex {
+	p.agentsOnce.Do(func() {
+		ix := &agentIndex{byAddr: map[string]config.Person{}, domains: map[string]bool{}}
+		for _, a := range p.AgentAddresses {
+			if n, err := config.NormaliseAddress(a.Email); err == nil {
+				ix.byAddr[n] = a
+			}
+		}
+		for _, d := range p.AgentDomains {
+			if n, err := config.NormaliseDomain(d); err == nil {
+				ix.domains[n] = true
+			}
+		}
+		p.agents = ix
+	})
+	return p.agents
+}
+
+// agent reports whether m comes from one of the desk's agents: an address
+// listed in desk.agents, or any address at an agent domain that is not
+// also a listed contact of a customer (an explicit contact stays one).
+// Nobody is an agent while the pipeline has no Agents to act through.
+func (p *Pipeline) agent(m *inbound) (workflow.Agent, bool) {
+	if p.Agents == nil {
+		return workflow.Agent{}, false
+	}
+	addr, err := config.NormaliseAddress(m.msg.From.Address)
+	if err != nil {
+		return workflow.Agent{}, false
+	}
+	ix := p.agentIndex()
+	if a, ok := ix.byAddr[addr]; ok {
+		return workflow.Agent{Name: cmp.Or(a.Name, m.msg.From.Name), Email: addr}, true
+	}
+	_, domain, _ := strings.Cut(addr, "@")
+	if !ix.domains[domain] || explicitContact(m) {
+		return workflow.Agent{}, false
+	}
+	return workflow.Agent{Name: m.msg.From.Name, Email: addr}, true
+}
+
+// explicitContact: the sender is listed as a contact of a customer (not
+// merely at a domain the customer authorises).
+func explicitContact(m *inbound) bool {
+	d := m.decision
+	if !d.Authorised || d.Customer == nil || d.Contact == nil {
+		return false
+	}
+	return slices.ContainsFunc(d.Customer.Contacts, func(c config.Contact) bool { return strings.EqualFold(c.Email, d.Contact.Email) })
+}
+
+// Warnings are what the daemon should log at start about how the pipeline
+// is set up: agent mail accepted without authentication.
+func (p *Pipeline) Warnings() []string {
+	if p.Agents == nil || len(p.AgentAddresses)+len(p.AgentDomains) == 0 || len(p.TrustedAuthserv) > 0 {
+		return nil
+	}
+	return []string{"agent mail is not authenticated (authz.trusted_authserv_ids is empty): anyone who forges an " +
+		"agent's From address can answer customers and change tickets by mail"}
+}
+
+// agentMail handles a mail from an agent: a reply on a ticket, with
+// optional #commands at the top, or a note. Whatever is wrong with it
+// (not authenticated, machine mail, no ticket, a bad command) rejects it
+// without changing anything; the reason is in the rejection record and
+// the log.
+func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent) (Result, error) {
+	log := m.log.With("agent", by.String())
+	if len(p.TrustedAuthserv) > 0 && !m.auth.Pass {
+		// No notice: the From address is probably forged.
+		log.Warn("agent mail not authenticated", "reason", m.auth.Reason)
+		res, err := p.reject(ctx, m, "agent mail not authenticated: "+m.auth.Reason, nil)
+		res.AuthFailed, res.Agent = true, true
+		return res, err
+	}
+	if m.class != Human {
+		// An agent's out-of-office is not an answer to the customer.
+		res, err := p.reject(ctx, m, "machine mail from an agent: "+m.class.String()+" ("+m.why+")", nil)
+		res.Agent = true
+		return res, err
+	}
+	if p.Threads == nil {
+		return p.agentReject(ctx, m, log, "agent mail without a ticket")
+	}
+	// A mail already applied (a replay after a crash) is done, whatever
+	// the ticket's state now: its commands are not judged again.
+	if number, err := p.Threads.FindByMessageID(ctx, m.dedupe); err != nil {
+		return Result{MessageID: m.msg.MessageID}, err
+	} else if number != "" {
+		return Result{Outcome: Processed, Ticket: number, MessageID: m.msg.MessageID, Replay: true, FollowUp: true, Class: m.class, Agent: true}, nil
+	}
+	fresh, quoted := SplitQuoted(m.msg.Text)
+	cmds, text, err := parseCommands(fresh)
+	if err != nil {
+		return p.agentReject(ctx, m, log, "agent command: "+err.Error())
+	}
+	for attempt := 0; ; attempt++ {
+		p.initTag()
+		t, err := p.findTicket(ctx, m.msg)
+		if err != nil {
+			return Result{MessageID: m.msg.MessageID}, err
+		}
+		if t == nil {
+			// Agents do not open tickets by mail for themselves.
+			return p.agentReject(ctx, m, log, "agent mail without a ticket")
+		}
+		if err := cmds.validate(t, text); err != nil {
+			return p.agentReject(ctx, m, log, fmt.Sprintf("agent command on %s: %v", t.Number, err))
+		}
+		err = p.applyAgent(ctx, m, t, by, cmds, text, quoted)
+		switch {
+		case err == nil:
+			log.Info("agent mail applied", "ticket", t.Number, "note", cmds.note, "reply", text != "" && !cmds.note,
+				"commands", cmds.String(), "authenticated", m.auth.Pass)
+			return Result{Outcome: Processed, Ticket: t.Number, MessageID: m.msg.MessageID, FollowUp: true, Class: m.class, Agent: true}, nil
+		case errors.Is(err, ticket.ErrConflict) && attempt < 2:
+			// Someone changed the ticket meanwhile: judge again.
+			continue
+		case errors.Is(err, workflow.ErrInvalid):
+			return p.agentReject(ctx, m, log, "agent mail on "+t.Number+": "+err.Error())
+		case errors.Is(err, ticket.ErrNotFound):
+			return p.agentReject(ctx, m, log, "agent mail without a ticket ("+t.Number+" is gone)")
+		}
+		return Result{MessageID: m.msg.MessageID}, err
+	}
+}
+
+func (p *Pipeline) agentReject(ctx context.Context, m *inbound, log *slog.Logger, reason string) (Result, error) {
+	log.Warn("agent mail rejected", "reason", reason)
+	res, err := p.reject(ctx, m, reason, nil)
+	res.Agent = true
+	return res, err
+}
+
+// applyAgent carries out an agent's mail on t. Each step is idempotent on
+// the mail's dedupe key (with a suffix for the commands before a reply or
+// note), and the reply or note, which holds the key itself, comes last:
+// once it is there, a replay stops at the check in agentMail.
+func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket, by workflow.Agent, c commands, text, quoted string) error {
+	if text == "" {
+		// Commands only: one change, no mail but the progress mail.
+		_, err := p.Agents.Set(ctx, t.Number, by, c.change(true), m.dedupe)
+		return err
+	}
+	if ch := c.change(c.note); ch != (workflow.Change{}) {
+		if _, err := p.Agents.Set(ctx, t.Number, by, ch, m.dedupe+" #set"); err != nil {
+			return err
+		}
+	}
+	if c.note {
+		// An internal note: history only. Appended like a follow-up, so
+		// that it is idempotent on the mail and keeps its quoted part.
+		src := m.src
+		_, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
+			At: m.now, Kind: ticket.EventNote, From: by.String(), MessageID: m.msg.MessageID,
+			Subject: m.msg.Subject, Text: text, Quoted: quoted, Source: &src,
+		})
+		return err
+	}
+	return p.Agents.Reply(ctx, t.Number, by, text, c.status, m.dedupe)
+}
+
+// commands are the #lines at the top of an agent's mail.
+type commands struct {
+	status           string
+	priority, reason string
+	// assignee: nil leaves it, "" clears it.
+	assignee *string
+	note     bool
+	given    []string // in order, for the log
+}
+
+// commandNames are the commands an agent may give.
+var commandNames = []string{"status", "priority", "assign", "unassign", "note"}
+
+// parseCommands reads the command lines at the top of text: lines that
+// start with "#" and a letter, before any other text (blank lines between
+// them are fine). It returns them and the text after them.
+func parseCommands(text string) (commands, string, error) {
+	var c commands
+	lines := strings.Split(text, "\n")
+	i := 0
+	for ; i < len(lines); i++ {
+		line := strings.TrimSpace(lines[i])
+		if line == "" {
+			continue
+		}
+		if len(line) < 2 || line[0] != '#' || !isLetter(line[1]) {
+			break
+		}
+		name, arg, _ := strings.Cut(line[1:], " ")
+		name, arg = strings.ToLower(name), strings.TrimSpace(arg)
+		if slices.Contains(c.given, name) {
+			return c, "", fmt.Errorf("#%s given twice", name)
+		}
+		switch name {
+		case "status":
+			// "in progress", "in-progress" and "In_Progress" all mean in_progress.
+			s := strings.Join(strings.FieldsFunc(strings.ToLower(arg), func(r rune) bool { return r == ' ' || r == '-' || r == '_' || r == '\t' }), "_")
+			if !slices.Contains(ticket.Statuses, s) {
+				return c, "", fmt.Errorf("#status %q: unknown status (want one of %s)", arg, strings.Join(ticket.Statuses, ", "))
+			}
+			c.status = s
+		case "priority":
+			pr, reason, _ := strings.Cut(arg, " ")
+			pr = strings.ToUpper(pr)
+			if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, pr) {
+				return c, "", fmt.Errorf("#priority %q: unknown priority (want P1, P2, P3 or P4, then the reason)", arg)
+			}
+			c.priority, c.reason = pr, strings.TrimSpace(reason)
+		case "assign":
+			if arg == "" {
+				return c, "", errors.New("#assign needs a name")
+			}
+			if c.assignee != nil {
+				return c, "", errors.New("#assign and #unassign together")
+			}
+			c.assignee = &arg
+		case "unassign", "note":
+			if arg != "" {
+				return c, "", fmt.Errorf("#%s takes nothing after it (got %q)", name, arg)
+			}
+			if name == "note" {
+				c.note = true
+				break
+			}
+			if c.assignee != nil {
+				return c, "", errors.New("#assign and #unassign together")
+			}
+			none := ""
+			c.assignee = &none
+		default:
+			return c, "", fmt.Errorf("unknown command #%s (known: #%s)", name, strings.Join(commandNames, ", #"))
+		}
+		c.given = append(c.given, name)
+	}
+	return c, strings.TrimSpace(strings.Join(lines[i:], "\n")), nil
+}
+
+func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' }
+
+// validate checks c and text against t before anything is applied, so that
+// a mail is applied whole or not at all.
+func (c commands) validate(t *ticket.Ticket, text string) error {
+	if c.status != "" && c.status != t.Status && !ticket.CanTransition(t.Status, c.status) {
+		return fmt.Errorf("a %s ticket cannot become %s (it can become: %s)", t.Status, c.status,
+			cmp.Or(strings.Join(ticket.Transitions[t.Status], ", "), "nothing, it is final"))
+	}
+	if len(text) > workflow.MaxText {
+		return fmt.Errorf("the text is %d bytes, at most %d", len(text), workflow.MaxText)
+	}
+	switch {
+	case text == "" && len(c.given) == 0:
+		return errors.New("no text and no command")
+	case text == "" && c.note && len(c.given) == 1:
+		return errors.New("#note without text")
+	}
+	return nil
+}
+
+// change is what Set applies: priority and assignee, and the status too
+// when no reply carries it (withStatus).
+func (c commands) change(withStatus bool) workflow.Change {
+	ch := workflow.Change{Priority: c.priority, Reason: c.reason, Assignee: c.assignee}
+	if withStatus {
+		ch.Status = c.status
+	}
+	return ch
+}
+
+func (c commands) String() string {
+	return strings.Join(c.given, ",")
+}

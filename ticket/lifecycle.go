@@ -1,0 +1,120 @@
+package ticket
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// More event kinds: what agents do.
+const (
+	// EventAgentReply is an agent's answer, sent on to the customer.
+	EventAgentReply = "agent_reply"
+	// EventNote is an internal note, never sent.
+	EventNote = "note"
+	// EventChange is a change of status, priority or assignee.
+	EventChange = "change"
+)
+
+// FieldChange is one field of a ticket changed by an event.
+type FieldChange struct {
+	Field  string `json:"field"` // status | priority | assignee
+	Old    string `json:"old,omitempty"`
+	New    string `json:"new,omitempty"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ErrConflict: the ticket changed (its status) since the caller read it.
+var ErrConflict = errors.New("ticket changed meanwhile")
+
+//go:embed change.lua
+var changeSrc string
+
+var changeScript = redis.NewScript(queueSrc + changeSrc)
+
+//go:embed queue.lua
+var queueSrc string
+
+// Change is one step in a ticket's life, applied atomically with its
+// history event and the notifications it causes.
+type Change struct {
+	At time.Time
+	// ExpectStatus: apply only while the ticket is in this status (the one
+	// the transition was validated against); "" for any.
+	ExpectStatus string
+	// Status, Priority: "" leaves them. PriorityReason goes with Priority.
+	Status, Priority, PriorityReason string
+	// Assignee: nil leaves it, "" clears it.
+	Assignee *string
+	// FirstResponse records At as the first agent reply, unless there was one.
+	FirstResponse bool
+	// Event goes into the history; nil for none.
+	Event *Event
+	// Dedupe makes a change made by mail idempotent on its Message-ID,
+	// which afterwards threads to the ticket; "" for none.
+	Dedupe string
+}
+
+// Apply makes change c to ticket number and queues notes (notification
+// field/value pairs, each with its "id"). It reports false when c.Dedupe
+// was applied before.
+func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]string) (bool, error) {
+	at := c.At.UTC().Format(time.RFC3339Nano)
+	var set, setnx []string
+	if c.Status != "" {
+		set = append(set, "status", c.Status)
+		if c.Status == StatusResolved {
+			set = append(set, "resolved_at", at)
+		}
+	}
+	if c.Priority != "" {
+		set = append(set, "priority", c.Priority, "priority_reason", c.PriorityReason)
+	}
+	if c.Assignee != nil {
+		set = append(set, "assignee", *c.Assignee)
+	}
+	if c.FirstResponse {
+		setnx = append(setnx, "first_response_at", at)
+	}
+	ev := ""
+	if c.Event != nil {
+		b, err := json.Marshal(c.Event)
+		if err != nil {
+			return false, fmt.Errorf("change %s: encode event: %w", number, err)
+		}
+		ev = string(b)
+	}
+	args := []any{number, c.Dedupe, c.ExpectStatus, ev, at, len(set) / 2}
+	for _, v := range set {
+		args = append(args, v)
+	}
+	args = append(args, len(setnx)/2)
+	for _, v := range setnx {
+		args = append(args, v)
+	}
+	for _, n := range notes {
+		args = append(args, len(n))
+		for _, v := range n {
+			args = append(args, v)
+		}
+	}
+	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox}
+	done, err := changeScript.Run(ctx, s.rdb, keys, args...).Int()
+	switch {
+	case err == nil:
+		return done == 1, nil
+	case strings.HasPrefix(err.Error(), "NOTICKET"):
+		return false, fmt.Errorf("change %s: %w", number, ErrNotFound)
+	case strings.HasPrefix(err.Error(), "CONFLICT"):
+		cur := strings.TrimSpace(strings.TrimPrefix(err.Error(), "CONFLICT"))
+		return false, fmt.Errorf("change %s: %w: it is %s now, not %s", number, ErrConflict, cur, c.ExpectStatus)
+	default:
+		return false, fmt.Errorf("change %s: %w", number, err)
+	}
+}
