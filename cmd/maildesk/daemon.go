@@ -113,18 +113,28 @@ type daemon struct {
 	desk     notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
+	// now is the business clock (newDaemonAt).
+	now func() time.Time
 	// outboxReady is set once the consumer group exists.
 	outboxReady atomic.Bool
 }
 
 func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
+	return newDaemonAt(cfg, log, time.Now)
+}
+
+// newDaemonAt is newDaemon on a clock of the caller's: the demo's runs
+// faster so that SLA warnings and breaches show within minutes. Every
+// business time (ticket arrival, deadlines, sweeps, history) comes from
+// it; timeouts and retries stay in real time.
+func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*daemon, error) {
 	rdb, err := openRedis(context.Background(), cfg.Redis.URL)
 	if err != nil {
 		return nil, err
 	}
 	log = log.With("desk", cfg.Desk.ID)
-	d := &daemon{cfg: cfg, log: log, rdb: rdb}
-	p, err := newParts(cfg, rdb, log)
+	d := &daemon{cfg: cfg, log: log, rdb: rdb, now: now}
+	p, err := newParts(cfg, rdb, log, now)
 	if err != nil {
 		rdb.Close()
 		return nil, err
@@ -147,6 +157,7 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 		TrustedAuthserv:   cfg.Authz.TrustedAuthservIDs,
 		Language:          cfg.Desk.Language,
 		Priority:          cfg.Desk.DefaultPriority,
+		Now:               now,
 		Agents:            d.work,
 		AgentAddresses:    cfg.Desk.Agents,
 		AgentDomains:      cfg.Desk.AgentDomains,
@@ -226,14 +237,14 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 
 // sweep is the cron job that sends due SLA warnings and breach alerts.
 func (d *daemon) sweep(ctx context.Context) error {
-	st, err := d.esc.Sweep(ctx, time.Now())
+	st, err := d.esc.Sweep(ctx, d.now())
 	d.metrics.SLAAlerts(st.Warnings, st.Breaches, st.Late)
 	return err
 }
 
 // digest is the cron job that sends the managers' morning digest.
 func (d *daemon) digest(ctx context.Context) error {
-	n, err := d.esc.Digest(ctx, time.Now())
+	n, err := d.esc.Digest(ctx, d.now())
 	if n > 0 {
 		d.log.Info("SLA digest queued", "tickets", n, "managers", len(d.cfg.Desk.Managers))
 	}
@@ -271,7 +282,7 @@ func (d *daemon) delivered(ctx context.Context, desk notify.Desk, n notify.Notif
 		log.Warn("cannot record sent mail for threading", "err", err)
 	}
 	if n.Kind == notify.Ack {
-		if err := d.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {
+		if err := d.store.MarkAcknowledged(ctx, n.Ticket, d.now()); err != nil {
 			log.Warn("cannot record acknowledgement", "err", err)
 		}
 	}
@@ -318,7 +329,7 @@ func (d *daemon) httpHandler() http.Handler {
 		Log:     d.log,
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
-		d.cfg.Desk.Name, time.Now, d.cfg.Desk.Location)
+		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location)
 	return httpapi.Handler(d.checks(), d.metrics,
 		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
 		httpapi.Mount{Pattern: "GET /{$}", Handler: httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))})
@@ -347,7 +358,11 @@ func (d *daemon) checks() []httpapi.Check {
 // runDaemon runs until ctx ends, then shuts down cleanly: the watcher
 // finishes the mail in hand, the scheduler the job in hand.
 func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	d, err := newDaemon(cfg, log)
+	return runDaemonAt(ctx, cfg, log, time.Now)
+}
+
+func runDaemonAt(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) error {
+	d, err := newDaemonAt(cfg, log, now)
 	if err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/demo"
+	"github.com/maildesk/maildesk/sla"
 )
 
 // demoDesk is the desk address of the embedded demo config.
@@ -34,21 +35,43 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	imapPort := fs.Int("imap-port", demo.DefaultIMAPPort, "IMAP port on 127.0.0.1; 0 = any free port")
 	smtpPort := fs.Int("smtp-port", demo.DefaultSMTPPort, "SMTP port on 127.0.0.1; 0 = any free port")
 	redisURL := fs.String("redis", "", "a real Redis (redis://...); default an embedded in-memory one")
-	httpListen := fs.String("http", demo.DefaultHTTPListen, `health listener; "" turns it off`)
+	httpListen := fs.String("http", demo.DefaultHTTPListen, `dashboard, API and health listener; "" turns it off`)
+	speed := fs.Float64("speed", 1, "run the SLA clock this many times faster (e.g. 60: an hour a minute)")
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: demo: %v", errUsage, err)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: demo takes no arguments (did you mean demo send?)", errUsage)
 	}
+	if *speed < 1 || *speed > 1e6 {
+		return fmt.Errorf("%w: demo --speed must be from 1 to 1000000 (got %g)", errUsage, *speed)
+	}
 	opts := demo.Options{IMAPPort: *imapPort, SMTPPort: *smtpPort, RedisURL: *redisURL, HTTPListen: *httpListen}
-	return runDemo(ctx, opts, stdout, stderr, nil)
+	return runDemo(ctx, opts, *speed, stdout, stderr, nil)
+}
+
+// demoClock runs speed times faster than real time. Sped up, it starts at
+// the next opening of the demo's office hours, so that the clock has
+// business time to count at any hour the demo is tried.
+func demoClock(cfg *config.Config, speed float64) (func() time.Time, error) {
+	if speed <= 1 {
+		return time.Now, nil
+	}
+	cal, err := sla.NewCalendar("kantoor", cfg.Calendars["kantoor"])
+	if err != nil {
+		return nil, fmt.Errorf("demo calendar: %w", err)
+	}
+	t0 := time.Now()
+	v0 := cal.NextOpen(t0)
+	return func() time.Time {
+		return v0.Add(time.Duration(float64(time.Since(t0)) * speed))
+	}, nil
 }
 
 // runDemo starts the embedded servers, tells the user what to do, and runs
 // the real daemon on them until ctx ends. started, if not nil, is called
 // once everything is up (for tests).
-func runDemo(ctx context.Context, opts demo.Options, stdout, stderr io.Writer, started func(*demo.Demo)) error {
+func runDemo(ctx context.Context, opts demo.Options, speed float64, stdout, stderr io.Writer, started func(*demo.Demo)) error {
 	// The demo config asks for the same; the servers need the logger before
 	// that config exists.
 	log := newLogger(config.Log{Level: "info", Format: "text"}, stderr)
@@ -61,18 +84,22 @@ func runDemo(ctx context.Context, opts demo.Options, stdout, stderr io.Writer, s
 	if d.HTTPBusy != "" {
 		log.Warn("HTTP address in use, health endpoints moved", "wanted", d.HTTPBusy, "using", d.HTTPListen)
 	}
-	printDemoBanner(stdout, d)
+	now, err := demoClock(d.Config, speed)
+	if err != nil {
+		return err
+	}
+	printDemoBanner(stdout, d, speed, now())
 	if started != nil {
 		started(d)
 	}
-	if err := runDaemon(ctx, d.Config, log); err != nil {
+	if err := runDaemonAt(ctx, d.Config, log, now); err != nil {
 		return err
 	}
 	fmt.Fprintln(stdout, "maildesk demo stopped; its mailboxes were in memory and are gone.")
 	return nil
 }
 
-func printDemoBanner(w io.Writer, d *demo.Demo) {
+func printDemoBanner(w io.Writer, d *demo.Demo, speed float64, now time.Time) {
 	self := selfCommand()
 	send := self + " demo send"
 	if d.SMTPAddr != net.JoinHostPort("127.0.0.1", strconv.Itoa(demo.DefaultSMTPPort)) {
@@ -91,12 +118,18 @@ func printDemoBanner(w io.Writer, d *demo.Demo) {
 	if len(contacts) > 0 {
 		first = contacts[0].Email
 	}
-	health := `off (--http "")`
+	health, dashboard := `off (--http "")`, `off (--http "")`
 	if d.HTTPListen != "" {
-		health = "http://" + d.HTTPListen + "/readyz"
+		health = "http://" + d.HTTPListen + "/readyz, /metrics; agent API under /api/v1"
+		dashboard = "http://" + d.HTTPListen + "/"
 		if d.HTTPBusy != "" {
-			health += "  (" + d.HTTPBusy + " was in use)"
+			dashboard += "  (" + d.HTTPBusy + " was in use)"
 		}
+	}
+	clock := "real time; --speed 60 makes an hour a minute, to see SLA warnings and breaches"
+	if speed > 1 {
+		clock = fmt.Sprintf("%g× real time, now %s (next office hours: QiQQ, Mon-Fri 09-17)", speed,
+			now.In(d.Config.Desk.Location).Format("Mon 2 Jan 15:04"))
 	}
 	redisLine := d.Config.Redacted().Redis.URL
 	if d.EmbeddedRedis {
@@ -109,12 +142,17 @@ func printDemoBanner(w io.Writer, d *demo.Demo) {
   Authorised:     %[7]s
   Try a stranger: %[4]s --from iemand@elders.demo --subject "Hallo"  (gets a notice, no ticket)
   Read replies:   IMAP %[2]s, user = the address, password %[3]q (no TLS)
+  Priorities:     "Direct" or "spoed" in the subject is P1 (answer within 1 office hour), "Hoog" P2
+  SLA alerts:     to agent@demo.example (warnings) and teamleider@demo.example (breaches), same IMAP login
+  SLA clock:      %[12]s
+  Dashboard:      %[13]s
   Tickets:        %[8]s tickets list --config %[9]s  (while the demo runs)
+  Answer one:     %[8]s tickets reply --config %[9]s SD-1 --message "..."
   Health:         %[10]s
   Redis:          %[11]s
   Stop:           Ctrl-C (the mailboxes are in memory and go with it)
 `, demoDesk, d.IMAPAddr, demo.Password, send, first, d.SMTPAddr, strings.Join(authorised, ", "),
-		self, shellQuote(d.ConfigPath), health, redisLine)
+		self, shellQuote(d.ConfigPath), health, redisLine, clock, dashboard)
 }
 
 // selfCommand is how the user started this program, for commands to copy:

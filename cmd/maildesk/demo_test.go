@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"mime"
 	"net"
 	"net/http"
@@ -45,7 +46,7 @@ func TestDemo(t *testing.T) {
 	started := make(chan *demo.Demo, 1)
 	done := make(chan error, 1)
 	opts := demo.Options{IMAPPort: 0, SMTPPort: 0, HTTPListen: busy.Addr().String()}
-	go func() { done <- runDemo(ctx, opts, stdout, stderr, func(d *demo.Demo) { started <- d }) }()
+	go func() { done <- runDemo(ctx, opts, 1, stdout, stderr, func(d *demo.Demo) { started <- d }) }()
 	var d *demo.Demo
 	select {
 	case d = <-started:
@@ -62,7 +63,8 @@ func TestDemo(t *testing.T) {
 		"demo send --smtp " + d.SMTPAddr + " --from anna@korenschoof.demo",
 		"anna@korenschoof.demo, bas@korenschoof.demo (Bakkerij De Korenschoof), chris@techstart.demo (TechStart BV)",
 		"tickets list --config " + d.ConfigPath,
-		"http://" + d.HTTPListen + "/readyz  (" + busy.Addr().String() + " was in use)",
+		"http://" + d.HTTPListen + "/readyz",
+		"Dashboard:      http://" + d.HTTPListen + "/  (" + busy.Addr().String() + " was in use)",
 		demo.EmbeddedRedisNotice,
 	} {
 		if !strings.Contains(banner, want) {
@@ -122,6 +124,15 @@ func TestDemo(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Errorf("readyz status %d", resp.StatusCode)
 	}
+	resp, err = client.Get("http://" + d.HTTPListen + "/")
+	if err != nil {
+		t.Fatalf("dashboard: %v", err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !bytes.Contains(page, []byte("SD-1")) || !bytes.Contains(page, []byte("Bakkerij De Korenschoof")) {
+		t.Errorf("dashboard %d:\n%s", resp.StatusCode, page)
+	}
 
 	cancel()
 	select {
@@ -143,6 +154,56 @@ func TestDemo(t *testing.T) {
 	}
 	if _, err := os.Stat(d.ConfigPath); !os.IsNotExist(err) {
 		t.Errorf("demo config %s left behind (stat: %v)", d.ConfigPath, err)
+	}
+}
+
+// With --speed the SLA clock runs fast: a Direct (P1, one office hour)
+// ticket warns the agent and then alerts the manager within seconds (12 s
+// at 300 times real time).
+func TestDemoSpeed(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stdout, stderr := &testserver.Buffer{}, &testserver.Buffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("demo stdout:\n%s\ndemo log:\n%s", stdout.String(), stderr.String())
+		}
+	})
+	started := make(chan *demo.Demo, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- runDemo(ctx, demo.Options{HTTPListen: ""}, 300, stdout, stderr, func(d *demo.Demo) { started <- d })
+	}()
+	var d *demo.Demo
+	select {
+	case d = <-started:
+	case err := <-done:
+		t.Fatalf("demo ended before it started: %v", err)
+	case <-time.After(demoWait):
+		t.Fatalf("demo did not start within %s", demoWait)
+	}
+	if !strings.Contains(stdout.String(), "300× real time") {
+		t.Errorf("banner does not tell the clock's speed:\n%s", stdout.String())
+	}
+	demoSend(t, ctx, "--from", "anna@korenschoof.demo", "--subject", "Direct: kassa werkt niet", "--smtp", d.SMTPAddr)
+	subjects := func(user string) string {
+		msgs, _ := demoMailbox(d, user, "INBOX")
+		var s []string
+		for _, m := range msgs {
+			s = append(s, demoHeader(m, "Subject"))
+		}
+		return strings.Join(s, " | ")
+	}
+	eventually(t, 30*time.Second, "SLA warning to the agent and breach alert to the manager", func() bool {
+		return strings.Contains(subjects("agent@demo.example"), "[SD-1] SLA-waarschuwing") &&
+			strings.Contains(subjects("teamleider@demo.example"), "[SD-1] SLA-waarschuwing") &&
+			strings.Contains(subjects("teamleider@demo.example"), "[SD-1] SLA overschreden")
+	})
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("demo did not shut down within 10s")
 	}
 }
 

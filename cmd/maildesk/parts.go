@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -27,13 +28,13 @@ type parts struct {
 	work *workflow.Service
 }
 
-func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) (*parts, error) {
+func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (*parts, error) {
 	p := &parts{outbox: notify.NewOutbox(rdb, cfg.Desk.ID)}
 	p.store = ticket.NewStore(rdb, ticket.Options{
 		DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix,
 		OutboxKey: p.outbox.Key(), NoticeInterval: cfg.Desk.NoticeInterval.D(),
 		DomainNoticeInterval: cfg.Authz.DomainNoticeInterval.D(), DomainNoticeLimit: cfg.Authz.DomainNoticeLimit,
-		RejectionRetention: cfg.Authz.RejectionRetention.D(),
+		RejectionRetention: cfg.Authz.RejectionRetention.D(), Now: now,
 	})
 	// Until Redis answers, senders are judged by the contacts file.
 	dirOpts := []authz.Option{authz.PlusAddressing(cfg.Authz.PlusAddressing)}
@@ -48,6 +49,6 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger) (
 		WarnShare: float64(cfg.Escalation.WarnAt) / 100, LateAfter: cfg.Escalation.LateAfter.D(),
 		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
 	}
-	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Language: cfg.Desk.Language, Log: log}
+	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Language: cfg.Desk.Language, Log: log, Now: now}
 	return p, nil
 }

@@ -166,7 +166,7 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 		return err
 	}
 	defer rdb.Close()
-	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler))
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
 	if err != nil {
 		return err
 	}
