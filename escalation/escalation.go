@@ -104,15 +104,61 @@ func (e *Escalator) clock(ctx context.Context, number string) (*ticket.Ticket, *
 // set at `at`: the business time already used counts towards the new
 // target (sla.Due.At).
 func (e *Escalator) Reprioritise(ctx context.Context, number, priority string, at time.Time) error {
+	return e.reclassify(ctx, number, "", priority, at)
+}
+
+// Replan recomputes the deadlines of ticket number for the plan its
+// customer moved to at `at`, the same way: the business time already used
+// (counted in the old plan's calendar) counts towards the new plan's
+// target. A plan without SLA calendar leaves the ticket without deadlines.
+func (e *Escalator) Replan(ctx context.Context, number, plan string, at time.Time) error {
+	t, err := e.Store.Get(ctx, number)
+	if err != nil {
+		return err
+	}
+	if t.SLA == nil {
+		// From a plan without clock: the new plan's clock runs from the
+		// ticket's arrival, as if it had always been on it.
+		if t.Type != ticket.TypeIncident || !ticket.Open(t.Status) || t.FirstResponseAt != nil {
+			return nil
+		}
+		c, err := e.Start(plan, t.Priority, t.Language, t.CreatedAt)
+		if err != nil || c == nil {
+			return err
+		}
+		return e.Store.SetClock(ctx, number, c)
+	}
+	return e.reclassify(ctx, number, plan, "", at)
+}
+
+func (e *Escalator) reclassify(ctx context.Context, number, plan, priority string, at time.Time) error {
 	_, c, err := e.clock(ctx, number)
 	if err != nil || c == nil {
 		return err
 	}
-	d, err := e.due(c)
+	old, err := e.due(c)
 	if err != nil {
 		return err
 	}
-	nd, err := d.At(priority, at, used(d, c, at))
+	spent := used(old, c, at)
+	priority = cmp.Or(priority, c.Priority)
+	d := old
+	if plan != "" && plan != c.Plan {
+		if d, err = e.Plans.Due(plan, priority, c.Language, c.Arrival); err != nil {
+			return fmt.Errorf("moving %s to plan %q: %w", number, plan, err)
+		}
+		c.Plan = plan
+		if d.Calendar == nil {
+			c.Priority, c.Rule, c.Target = priority, d.Rule, ""
+			c.FirstResponseDue, c.ResolutionDue, c.WarnAt = time.Time{}, time.Time{}, time.Time{}
+			return e.Store.SetClock(ctx, number, c)
+		}
+		// Keep the time the clock stood still in the new calendar's terms,
+		// so that a later resumption counts the same used time.
+		c.Paused = 0
+		c.Paused = max(used(d, c, at)-spent, 0)
+	}
+	nd, err := d.At(priority, at, spent)
 	if err != nil {
 		return fmt.Errorf("recomputing the SLA clock of %s: %w", number, err)
 	}

@@ -279,3 +279,36 @@ func TestDigest(t *testing.T) {
 		t.Fatalf("digest does not render: %v", err)
 	}
 }
+
+// A customer moving to another plan moves its open tickets' deadlines; the
+// business time used so far counts.
+func TestReplan(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n := f.create(t, "m1", "standard", "P3", at(t, "2026-11-23 09:00")) // 24h: due Thursday 09:00
+	if err := f.e.Replan(ctx, n, "none", at(t, "2026-11-23 11:00")); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ := f.st.Get(ctx, n)
+	if tk.SLA.Plan != "none" || !tk.SLA.FirstResponseDue.IsZero() {
+		t.Fatalf("moved to a plan without clock: %+v", tk.SLA)
+	}
+	if due, _ := f.st.DueNow(ctx, ticket.Breach, at(t, "2027-01-01 00:00"), 10); len(due) != 0 {
+		t.Fatalf("a ticket without clock is still scheduled: %v", due)
+	}
+	n2 := f.create(t, "m2", "none", "P1", at(t, "2026-11-23 09:00"))
+	if tk, _ := f.st.Get(ctx, n2); tk.SLA != nil {
+		t.Fatalf("a plan without calendar gave a clock: %+v", tk.SLA)
+	}
+	// Onto a plan with a clock: as if it had been on it from arrival.
+	if err := f.e.Replan(ctx, n2, "standard", at(t, "2026-11-23 10:00")); err != nil {
+		t.Fatal(err)
+	}
+	tk, _ = f.st.Get(ctx, n2)
+	if tk.SLA == nil || !tk.SLA.FirstResponseDue.Equal(at(t, "2026-11-23 13:00")) {
+		t.Fatalf("clock after moving onto a plan with one: %+v", tk.SLA)
+	}
+	if due, _ := f.st.DueNow(ctx, ticket.Breach, at(t, "2026-11-23 13:00"), 10); len(due) != 1 || due[0].Number != n2 {
+		t.Fatalf("breach not scheduled: %v", due)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"io"
 	"log/slog"
 	"strconv"
@@ -213,7 +214,7 @@ func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
 			if ctx.Err() != nil {
 				return nil
 			}
-			wait := d.backoff(p.RetryCount)
+			wait := d.wait(p.ID, p.RetryCount)
 			if p.Idle < wait {
 				continue
 			}
@@ -336,7 +337,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		return d.finish(ctx, m, n, "gave up after "+d.maxAge().String()+": "+err.Error())
 	default:
 		st.Failed++
-		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.backoff(attempt))
+		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.wait(m.ID, attempt))
 		return d.noteFailure(ctx, m, attempt, err.Error())
 	}
 }
@@ -377,6 +378,17 @@ func (d *Delivery) finishTo(ctx context.Context, stream string, m redis.XMessage
 		return fmt.Errorf("remove outbox entry %s (%s): %w", m.ID, n.ID, err)
 	}
 	return nil
+}
+
+// wait is how long entry id waits after its attempt-th try: the backoff,
+// spread by up to half again, so that entries that failed together (a
+// relay outage) do not all come back in the same second. The spread is a
+// hash of the entry, so every replica computes the same wait.
+func (d *Delivery) wait(id string, attempt int64) time.Duration {
+	b := d.backoff(attempt)
+	h := fnv.New32a()
+	fmt.Fprintf(h, "%s/%d", id, attempt)
+	return b + time.Duration(float64(b)*0.5*float64(h.Sum32()%1024)/1024)
 }
 
 func (d *Delivery) backoff(attempt int64) time.Duration {

@@ -154,6 +154,27 @@ func TestBackoffDoublesToCap(t *testing.T) {
 	}
 }
 
+// Entries that failed together come back spread out, each by at most half
+// its backoff again, the same on every replica.
+func TestWaitIsJittered(t *testing.T) {
+	d := &Delivery{Retry: time.Minute, MaxBackoff: time.Hour}
+	seen := map[time.Duration]bool{}
+	for i := range 50 {
+		id := fmt.Sprintf("17000000000%02d-0", i)
+		w := d.wait(id, 3)
+		if b := d.backoff(3); w < b || w >= b+b/2 {
+			t.Fatalf("wait %v outside [%v, %v)", w, b, b+b/2)
+		}
+		if w != d.wait(id, 3) {
+			t.Fatal("wait differs between calls")
+		}
+		seen[w] = true
+	}
+	if len(seen) < 40 {
+		t.Errorf("only %d different waits for 50 entries", len(seen))
+	}
+}
+
 // Mail to an address whose earlier mail bounced is skipped and recorded,
 // not sent and not silently dropped.
 func TestDrainSkipsSuppressed(t *testing.T) {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/ticket"
 )
 
 const contactsYAML = `customers:
@@ -56,9 +57,11 @@ imap:
 smtp:
   address: 127.0.0.1:1
   security: none
+calendars:
+  always: {hours: {mon-sun: ["00:00-24:00"]}}
 plans:
   standard: {}
-  oxineo: {max_contacts: 2}
+  oxineo: {max_contacts: 2, calendar: always, targets: {P3: {first_response: 4h}}}
 contacts_file: contacts.yaml
 `, c.redis.URL))
 	c.write("contacts.yaml", contactsYAML)
@@ -402,5 +405,36 @@ func TestDaemonStartsWithRedisDown(t *testing.T) {
 	}
 	if d.dir.Version() != 1 || !strings.Contains(log.String(), "contacts file imported") {
 		t.Errorf("after Redis came back: version %d\n%s", d.dir.Version(), log.String())
+	}
+}
+
+// A customer moved to another plan (here by an import) gets its open
+// tickets' deadlines moved too, in every replica that loads the change.
+func TestPlanChangeMovesOpenTickets(t *testing.T) {
+	c := newContactsDesk(t)
+	ctx := context.Background()
+	log := &testserver.Buffer{}
+	d := c.daemon(log)
+	if err := d.refreshDirectory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	arrival := time.Now().Add(-time.Hour).UTC()
+	r, err := d.store.Create(ctx, "m1@acme.example", ticket.New{Subject: "x", Priority: "P3", Customer: "acme",
+		Contact: "jan@acme.example", MessageID: "m1@acme.example", CreatedAt: arrival}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := strings.Replace(contactsYAML, "    domains: [acme.example]\n", "    domains: [acme.example]\n    plan: oxineo\n", 1)
+	c.write("moved.yaml", moved)
+	c.mustCLI("import", filepath.Join(c.dir, "moved.yaml"))
+	if err := d.refreshDirectory(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tk, err := d.store.Get(ctx, r.Number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tk.SLA == nil || tk.SLA.Plan != "oxineo" || !tk.SLA.FirstResponseDue.Equal(arrival.Add(4*time.Hour)) {
+		t.Fatalf("after the move: %+v\n%s", tk.SLA, log.String())
 	}
 }
