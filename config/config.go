@@ -222,7 +222,7 @@ func (l *loader) applyEnv(env func(string) (string, bool)) {
 	// A secret given in the environment replaces the file's way of giving it
 	// rather than clashing with it: a deployment commonly keeps
 	// password_file in the shared config and injects the password per host.
-	for _, sec := range []string{"imap", "smtp"} {
+	for _, sec := range []string{"imap", "smtp", "redis", "redis.sentinel"} {
 		pw, file := sec+".password", sec+".password_file"
 		_, envPW := l.c.env[pw]
 		_, envFile := l.c.env[file]
@@ -256,6 +256,7 @@ var defaults = []struct{ path, value string }{
 	{"imap.idle_restart", "25m"},
 	{"imap.max_message_size", "25MB"},
 	{"imap.batch_size", "100"},
+	{"imap.lease", "15s"},
 	{"smtp.security", "starttls"},
 	{"smtp.timeout", "30s"},
 	{"escalation.warn_at", "75"},
@@ -382,6 +383,16 @@ func (c *Config) Redacted() Config {
 	if r.SMTP.Password != "" {
 		r.SMTP.Password = "***"
 	}
+	if r.Redis.Password != "" {
+		r.Redis.Password = "***"
+	}
+	if r.Redis.Sentinel.Password != "" {
+		r.Redis.Sentinel.Password = "***"
+	}
+	// The lists are copied so that a caller editing the copy cannot reach
+	// back into the live config.
+	r.Redis.Cluster = append([]string(nil), c.Redis.Cluster...)
+	r.Redis.Sentinel.Addresses = append([]string(nil), c.Redis.Sentinel.Addresses...)
 	if c.HTTP.Tokens != nil {
 		r.HTTP.Tokens = make([]HTTPToken, len(c.HTTP.Tokens))
 		for i, t := range c.HTTP.Tokens {

@@ -77,9 +77,51 @@ type Desk struct {
 	Location *time.Location `yaml:"-"`
 }
 
-// Redis holds the desk's data, under keys namespaced by Desk.ID.
+// Redis holds the desk's data, under keys namespaced by Desk.ID. Exactly
+// one of URL (one server), Cluster (a Redis Cluster) and Sentinel (a
+// primary found through Redis Sentinel) says where; URL is the default.
 type Redis struct {
 	URL string `yaml:"url"`
+	// Cluster are host:port seed nodes of a Redis Cluster; the client
+	// learns the other nodes and the slot map from them.
+	Cluster []string `yaml:"cluster"`
+	// Sentinel finds the primary through Redis Sentinel.
+	Sentinel RedisSentinel `yaml:"sentinel"`
+	// Username and Password authenticate to the Redis servers (the cluster
+	// nodes, the primary and replicas behind Sentinel, or the server of URL
+	// when its URL carries none). Password is given directly or, after
+	// Load, read from PasswordFile as for IMAP; at most one of the two.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// TLS connects to the cluster nodes, or to the sentinels and the
+	// servers behind them, over TLS. With URL the scheme (rediss://)
+	// decides instead.
+	TLS bool `yaml:"tls"`
+}
+
+// RedisSentinel is a primary monitored by Redis Sentinel.
+type RedisSentinel struct {
+	// Master is the name the sentinels know the primary by.
+	Master string `yaml:"master"`
+	// Addresses are host:port of the sentinels.
+	Addresses []string `yaml:"addresses"`
+	// Username and Password (or PasswordFile) authenticate to the
+	// sentinels themselves, when they require it.
+	Username     string `yaml:"username"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+}
+
+// Mode is how the desk reaches Redis: "url", "cluster" or "sentinel".
+func (r Redis) Mode() string {
+	switch {
+	case len(r.Cluster) > 0:
+		return "cluster"
+	case r.Sentinel.Master != "" || len(r.Sentinel.Addresses) > 0:
+		return "sentinel"
+	}
+	return "url"
 }
 
 // IMAP is the mailbox the desk reads customer mail from.
@@ -102,6 +144,10 @@ type IMAP struct {
 	IdleRestart       Duration `yaml:"idle_restart"`
 	MaxMessageSize    ByteSize `yaml:"max_message_size"`
 	BatchSize         int      `yaml:"batch_size"`
+	// Lease is how long one replica's claim on the mailbox lasts without
+	// renewal: when the replica fetching from it dies, another takes over
+	// within this time.
+	Lease Duration `yaml:"lease"`
 }
 
 // SMTP is the server the desk sends its mail through.

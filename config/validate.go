@@ -106,13 +106,66 @@ func (l *loader) validateDesk() {
 }
 
 func (l *loader) validateRedis() {
-	c, s := l.c, l.cfg.Redis.URL
-	if !l.required("redis.url", s) {
+	c, r := l.c, &l.cfg.Redis
+	// Which way of reaching Redis the file and the environment give. The
+	// URL has a default, which counts only when neither of the others is
+	// given.
+	var given []string
+	describe := func(path string) string {
+		if name, ok := c.env[path]; ok {
+			return path + " (env " + name + ")"
+		}
+		return path
+	}
+	urlGiven := c.set("redis.url")
+	if urlGiven {
+		given = append(given, describe("redis.url"))
+	}
+	if c.set("redis.cluster") {
+		given = append(given, describe("redis.cluster"))
+	}
+	sentinelGiven := c.set("redis.sentinel")
+	for _, leaf := range []string{"master", "username", "password", "password_file"} {
+		if _, env := c.env["redis.sentinel."+leaf]; env {
+			sentinelGiven = true
+		}
+	}
+	if sentinelGiven {
+		given = append(given, describe("redis.sentinel"))
+	}
+	if len(given) > 1 {
+		c.addf("redis", "set only one of redis.url (one server), redis.cluster and redis.sentinel (got %s)", strings.Join(given, " and "))
+	}
+	if !urlGiven && (c.set("redis.cluster") || sentinelGiven) {
+		r.URL = ""
+	}
+
+	l.redisSecret("redis", &r.Password, &r.PasswordFile)
+	switch {
+	case c.set("redis.cluster"):
+		l.redisAddresses("redis.cluster", r.Cluster, "a cluster node")
+	case sentinelGiven:
+		s := &r.Sentinel
+		if l.required("redis.sentinel.master", s.Master) && strings.ContainsAny(s.Master, " \t\r\n") {
+			c.addf("redis.sentinel.master", "must be the master name the sentinels monitor, without spaces (got %q)", s.Master)
+		}
+		l.redisAddresses("redis.sentinel.addresses", s.Addresses, "a sentinel")
+		l.redisSecret("redis.sentinel", &s.Password, &s.PasswordFile)
+	default:
+		l.validateRedisURL()
+	}
+}
+
+// validateRedisURL checks redis.url, the one-server form, and that the
+// settings meant for the other forms do not clash with it.
+func (l *loader) validateRedisURL() {
+	c, r := l.c, &l.cfg.Redis
+	if !l.required("redis.url", r.URL) {
 		return
 	}
 	// Error texts from net/url quote the URL, password and all; keep them
 	// out of problems, which end up in logs.
-	u, err := url.Parse(s)
+	u, err := url.Parse(r.URL)
 	if err != nil {
 		c.add("redis.url", "is not a valid URL (want e.g. redis://127.0.0.1:6379/0)")
 		return
@@ -129,6 +182,49 @@ func (l *loader) validateRedis() {
 	default:
 		c.addf("redis.url", "scheme must be one of redis, rediss, unix (got %q)", u.Scheme)
 	}
+	if r.TLS {
+		c.add("redis.tls", "is for redis.cluster and redis.sentinel; with redis.url use the rediss:// scheme")
+	}
+	if u.User != nil {
+		if _, has := u.User.Password(); has && r.Password != "" {
+			path := "redis.password"
+			if r.PasswordFile != "" {
+				path = "redis.password_file"
+			}
+			c.add(path, "redis.url has a password already; give it in one place")
+		}
+		if u.User.Username() != "" && r.Username != "" {
+			c.add("redis.username", "redis.url has a user name already; give it in one place")
+		}
+	}
+}
+
+// redisAddresses checks a list of host:port that must not be empty.
+func (l *loader) redisAddresses(path string, addrs []string, what string) {
+	if len(addrs) == 0 {
+		l.c.addf(path, "must list at least one host:port of %s", what)
+		return
+	}
+	seen := map[string]int{}
+	for i, a := range addrs {
+		p := fmt.Sprintf("%s[%d]", path, i)
+		if j, dup := seen[strings.ToLower(a)]; dup {
+			l.c.addf(p, "is listed twice (also %s[%d])", path, j)
+			continue
+		}
+		seen[strings.ToLower(a)] = i
+		l.hostPort(p, a, false)
+	}
+}
+
+// redisSecret checks the password and password_file under path and reads
+// the password file.
+func (l *loader) redisSecret(path string, password, file *string) {
+	if *password != "" && *file != "" {
+		l.c.add(path+".password_file", "set either password or password_file, not both")
+		return
+	}
+	l.readSecret(path+".password_file", file, password)
 }
 
 func (l *loader) validateIMAP() {
@@ -171,6 +267,9 @@ func (l *loader) validateIMAP() {
 	l.atLeast("imap.poll_interval", m.PollInterval, time.Second)
 	l.atLeast("imap.command_timeout", m.CommandTimeout, time.Second)
 	// RFC 2177: servers may log an idle client out after 30 minutes.
+	if l := m.Lease.D(); l < 3*time.Second || l > 10*time.Minute {
+		c.addf("imap.lease", "must be between 3s and 10m (got %s)", m.Lease)
+	}
 	if r := m.IdleRestart.D(); r < time.Minute || r > 29*time.Minute {
 		c.addf("imap.idle_restart", "must be between 1m and 29m (got %s)", m.IdleRestart)
 	}

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +25,7 @@ import (
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
+	"github.com/maildesk/maildesk/lease"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
 	"github.com/maildesk/maildesk/ticket"
@@ -34,23 +37,41 @@ import (
 const loopHeader = "X-Maildesk-Loop"
 
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	fs, path := newFlags("run")
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	path := new(string)
+	// Several --config: several desks in one process.
+	var paths []string
+	fs.Func("config", "a desk's configuration (repeat for several desks)", func(p string) error {
+		paths = append(paths, p)
+		*path = p
+		return nil
+	})
 	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
-	cfg, _, err := loadConfig(*path)
-	var ps config.Problems
-	if errors.As(err, &ps) {
-		for _, p := range ps {
-			fmt.Fprintln(stderr, p.String())
+	var cfgs []*config.Config
+	reported := false
+	for _, p := range paths {
+		cfg, _, err := loadConfig(p)
+		var ps config.Problems
+		if errors.As(err, &ps) {
+			for _, p := range ps {
+				fmt.Fprintln(stderr, p.String())
+			}
+			reported = true
+			continue
 		}
+		if err != nil {
+			return err
+		}
+		cfgs = append(cfgs, cfg)
+	}
+	if reported {
 		return errReported
 	}
-	if err != nil {
-		return err
-	}
-	log := newLogger(cfg.Log, stderr)
-	return runDaemon(ctx, cfg, log)
+	log := newLogger(cfgs[0].Log, stderr)
+	return runDesks(ctx, cfgs, log, time.Now)
 }
 
 func newLogger(c config.Log, w io.Writer) *slog.Logger {
@@ -72,16 +93,6 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// openRedis returns a client for url. It does not wait for the server: the
-// daemon must start (and report) while Redis is still unreachable.
-func openRedis(_ context.Context, url string) (redis.UniversalClient, error) {
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		return nil, fmt.Errorf("redis url: %w", err)
-	}
-	return redis.NewClient(opt), nil
-}
-
 // openDesk loads the config at path and opens its Redis: what every
 // command that reads or changes a desk's state starts with.
 func openDesk(ctx context.Context, path string) (*config.Config, redis.UniversalClient, error) {
@@ -89,7 +100,7 @@ func openDesk(ctx context.Context, path string) (*config.Config, redis.Universal
 	if err != nil {
 		return nil, nil, err
 	}
-	rdb, err := openRedis(ctx, cfg.Redis.URL)
+	rdb, err := openRedis(ctx, cfg.Redis)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -113,6 +124,9 @@ type daemon struct {
 	desk     notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
+	// leases decide which replica fetches; nil: this one always does.
+	leases    *lease.Manager
+	leaseHeld atomic.Bool
 	// now is the business clock (newDaemonAt).
 	now func() time.Time
 	// outboxReady is set once the consumer group exists.
@@ -128,7 +142,7 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 // business time (ticket arrival, deadlines, sweeps, history) comes from
 // it; timeouts and retries stay in real time.
 func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*daemon, error) {
-	rdb, err := openRedis(context.Background(), cfg.Redis.URL)
+	rdb, err := openRedis(context.Background(), cfg.Redis)
 	if err != nil {
 		return nil, err
 	}
@@ -335,12 +349,30 @@ func (d *daemon) httpHandler() http.Handler {
 		httpapi.Mount{Pattern: "GET /{$}", Handler: httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))})
 }
 
+// watch fetches from the mailbox while this replica holds its lease (all
+// the time without a lease manager).
+func (d *daemon) watch(ctx context.Context) {
+	if d.leases == nil {
+		_ = d.watcher.Run(ctx)
+		return
+	}
+	d.leases.Hold(ctx, lease.Key(config.KeyPrefix(d.cfg.Desk.ID), d.cfg.IMAP.Mailbox), func(ctx context.Context) error {
+		d.leaseHeld.Store(true)
+		defer d.leaseHeld.Store(false)
+		return d.watcher.Run(ctx)
+	})
+}
+
 func (d *daemon) checks() []httpapi.Check {
 	return []httpapi.Check{
 		{Name: "redis", Check: func(ctx context.Context) (any, error) {
 			return nil, d.rdb.Ping(ctx).Err()
 		}},
 		{Name: "imap", Check: func(ctx context.Context) (any, error) {
+			if d.leases != nil && !d.leaseHeld.Load() {
+				// Another replica fetches; this one takes over if it dies.
+				return map[string]any{"state": "standby", "mailbox": d.cfg.IMAP.Mailbox}, nil
+			}
 			st := d.watcher.Status()
 			switch st.State {
 			case "connected", "idle", "polling":
@@ -362,12 +394,61 @@ func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error 
 }
 
 func runDaemonAt(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) error {
-	d, err := newDaemonAt(cfg, log, now)
-	if err != nil {
-		return err
+	return runDesks(ctx, []*config.Config{cfg}, log, now)
+}
+
+// runDesks runs one daemon per desk in this process until ctx ends. Desks
+// on one Redis share a lease manager, so that replicas running the same
+// desks spread the mailboxes between them.
+func runDesks(ctx context.Context, cfgs []*config.Config, log *slog.Logger, now func() time.Time) error {
+	listens := map[string]string{}
+	for _, c := range cfgs {
+		if other, dup := listens[c.HTTP.Listen]; dup && c.HTTP.Listen != "" {
+			return fmt.Errorf("desks %s and %s both have http.listen %s: give each its own address, or \"\" to one", other, c.Desk.ID, c.HTTP.Listen)
+		}
+		listens[c.HTTP.Listen] = c.Desk.ID
 	}
-	defer d.rdb.Close()
-	return d.run(ctx)
+	host, _ := os.Hostname()
+	// Unique per start, so that a restarted replica is a new one.
+	replica := fmt.Sprintf("%s-%d-%s", host, os.Getpid(), strings.ToLower(rand.Text()[:6]))
+	managers := map[string]*lease.Manager{}
+	var ds []*daemon
+	defer func() {
+		for _, d := range ds {
+			d.rdb.Close()
+		}
+	}()
+	for _, c := range cfgs {
+		d, err := newDaemonAt(c, log, now)
+		if err != nil {
+			return fmt.Errorf("desk %s: %w", c.Desk.ID, err)
+		}
+		ds = append(ds, d)
+		m, ok := managers[c.Redis.URL]
+		if !ok {
+			m = lease.NewManager(d.rdb, replica, c.IMAP.Lease.D(), log)
+			managers[c.Redis.URL] = m
+		}
+		d.leases = m
+	}
+	var wg sync.WaitGroup
+	for _, m := range managers {
+		wg.Go(func() { m.Heartbeat(ctx) })
+	}
+	// A desk that cannot run (its HTTP address is taken) stops them all:
+	// half a daemon is harder to notice than none.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(ds))
+	for i, d := range ds {
+		wg.Go(func() {
+			if errs[i] = d.run(ctx); errs[i] != nil {
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
 
 func (d *daemon) run(ctx context.Context) error {
@@ -402,7 +483,7 @@ func (d *daemon) run(ctx context.Context) error {
 	cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.reloadOnSignal(ctx, hup) })
-	wg.Go(func() { _ = d.watcher.Run(ctx) })
+	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
 	<-ctx.Done()
 	d.log.Info("shutting down")
