@@ -19,7 +19,8 @@ var version = ""
 const usage = `maildesk turns e-mail to a servicedesk address into tickets.
 
 Usage:
-  maildesk run --config FILE             run the daemon (SIGINT/SIGTERM: finish the mail in hand, stop)
+  maildesk run --config FILE [--config FILE ...]
+                                         run the daemon, one desk per config (SIGINT/SIGTERM: finish the mail in hand, stop)
   maildesk check-config --config FILE    validate the configuration and the contacts file
   maildesk tickets list --config FILE [--json]
   maildesk tickets show --config FILE [--json] NUMBER
@@ -48,6 +49,8 @@ Usage:
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
   maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]
                                          send one mail to a running demo
+  maildesk healthcheck [--url URL | --config FILE] [--ready] [--timeout 3s]
+                                         exit 0 when the daemon's /healthz (--ready: /readyz) answers 200
   maildesk version
 `
 
@@ -83,6 +86,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "sla":
 		err = cmdSLA(args[1:], stdout)
+	case "healthcheck":
+		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "maildesk", versionString())
 		return 0

@@ -93,6 +93,19 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			t.Number, t.Subject, t.Status, t.Priority, t.Customer, t.ContactName, t.Contact,
 			t.CreatedAt.In(loc).Format(time.RFC3339), ack, t.MessageID,
 			t.Source.Mailbox, t.Source.UIDValidity, t.Source.UID, strings.TrimSpace(t.Text))
+		if c := t.SLA; c != nil && !c.FirstResponseDue.IsZero() {
+			state := "running"
+			switch {
+			case !c.RespondedAt.IsZero():
+				state = "answered " + c.RespondedAt.In(loc).Format(time.RFC3339)
+			case !c.PausedAt.IsZero():
+				state = "paused since " + c.PausedAt.In(loc).Format(time.RFC3339)
+			case !c.BreachedAt.IsZero():
+				state = "breached"
+			}
+			fmt.Fprintf(stdout, "SLA:          first response due %s (%s, plan %s, %s)\n",
+				c.FirstResponseDue.In(loc).Format(time.RFC3339), c.Target, c.Plan, state)
+		}
 		if t.Quoted != "" {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
 		}
