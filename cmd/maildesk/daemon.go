@@ -387,12 +387,8 @@ func (d *daemon) checks() []httpapi.Check {
 	}
 }
 
-// runDaemon runs until ctx ends, then shuts down cleanly: the watcher
-// finishes the mail in hand, the scheduler the job in hand.
-func runDaemon(ctx context.Context, cfg *config.Config, log *slog.Logger) error {
-	return runDaemonAt(ctx, cfg, log, time.Now)
-}
-
+// runDaemonAt runs one desk on the business clock now until ctx ends, then
+// shuts down cleanly: the watcher finishes the mail in hand, the scheduler the job in hand.
 func runDaemonAt(ctx context.Context, cfg *config.Config, log *slog.Logger, now func() time.Time) error {
 	return runDesks(ctx, []*config.Config{cfg}, log, now)
 }
@@ -424,10 +420,10 @@ func runDesks(ctx context.Context, cfgs []*config.Config, log *slog.Logger, now 
 			return fmt.Errorf("desk %s: %w", c.Desk.ID, err)
 		}
 		ds = append(ds, d)
-		m, ok := managers[c.Redis.URL]
+		m, ok := managers[redisTarget(c.Redis)]
 		if !ok {
 			m = lease.NewManager(d.rdb, replica, c.IMAP.Lease.D(), log)
-			managers[c.Redis.URL] = m
+			managers[redisTarget(c.Redis)] = m
 		}
 		d.leases = m
 	}

@@ -44,7 +44,8 @@ func newEnv(t *testing.T, extra string) *env {
 // newEnvWith is newEnv with extra config YAML and a contacts file.
 func newEnvWith(t *testing.T, extra, contacts string) *env {
 	t.Helper()
-	e := &env{t: t, redis: testserver.Redis(t), dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &testserver.Buffer{}}
+	rs, redisYAML := testRedis(t) // MAILDESK_TEST_REDIS=cluster: rs is nil (cluster_e2e_test.go)
+	e := &env{t: t, redis: rs, dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &testserver.Buffer{}}
 	e.smtp.ForwardTo(e.dc)
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`desk:
@@ -57,7 +58,7 @@ func newEnvWith(t *testing.T, extra, contacts string) *env {
   agents: [{email: agent@desk.example, name: Agent}]
   managers: [{email: boss@desk.example, name: Boss}]
 redis:
-  url: %s
+%s
 imap:
   address: %s
   security: none
@@ -75,7 +76,7 @@ log:
   level: debug
   format: text
 contacts_file: contacts.yaml
-%s`, desk, e.redis.URL, e.dc.IMAPAddr, desk, e.smtp.Addr, extra)
+%s`, desk, redisYAML, e.dc.IMAPAddr, desk, e.smtp.Addr, extra)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
