@@ -137,13 +137,17 @@ func Start(opts Options) (_ *Demo, err error) {
 	if d.ConfigPath, d.Config, err = d.writeConfig(); err != nil {
 		return nil, err
 	}
-	// The desk and the contacts exist from the start, so that each can log
-	// in before any mail has reached them.
-	if err := d.imap.ensureUser(d.Config.Desk.Address); err != nil {
-		return nil, err
-	}
+	// The desk, the contacts, agents and managers exist from the start, so
+	// that each can log in before any mail has reached them.
+	users := []string{d.Config.Desk.Address}
 	for _, c := range Contacts(d.Config) {
-		if err := d.imap.ensureUser(c.Email); err != nil {
+		users = append(users, c.Email)
+	}
+	for _, p := range append(append([]config.Person(nil), d.Config.Desk.Agents...), d.Config.Desk.Managers...) {
+		users = append(users, p.Email)
+	}
+	for _, u := range users {
+		if err := d.imap.ensureUser(u); err != nil {
 			return nil, err
 		}
 	}
