@@ -136,8 +136,12 @@ type Delivery struct {
 	MaxBackoff time.Duration
 	MaxAge     time.Duration
 	// Delivered is called after a notification was accepted by the server
+	// and its delivery recorded, before the entry leaves the outbox: an
+	// error (Redis away) keeps the entry, and the next attempt, finding it
+	// sent, calls Delivered again instead of sending. It must therefore be
+	// safe to repeat.
 	// and recorded (e.g. to mark a ticket acknowledged).
-	Delivered func(ctx context.Context, n Notification)
+	Delivered func(ctx context.Context, n Notification) error
 	Now       func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
@@ -256,7 +260,13 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		return fmt.Errorf("check delivery record of %s: %w", n.ID, err)
 	}
 	if done == 1 {
-		// Sent before, then the process died before the entry was acked.
+		// Sent before, then the process died (or Redis went away) before
+		// the entry was finished: finish what the delivery means, not the
+		// sending.
+		if err := d.delivered(ctx, n); err != nil {
+			log.Warn("notification delivered, but what it means for its ticket is not recorded yet; will retry", "err", err)
+			return d.noteFailure(ctx, m, attempt, "recording the delivery: "+err.Error())
+		}
 		st.Skipped++
 		log.Info("notification already delivered, not sending again")
 		return d.finish(ctx, m, n, "")
@@ -309,17 +319,23 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	case err == nil:
 		st.Sent++
 		log.Info("notification delivered", "attempt", attempt)
+		// The record first, so that a crash from here on never sends again;
+		// then what the delivery means (a ticket acknowledged); only then
+		// the entry goes, so that nothing of it is lost to a crash between.
+		if err := d.Outbox.rdb.Set(ctx, sentKey, d.now().UTC().Format(time.RFC3339), sentTTL).Err(); err != nil {
+			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
+		}
+		if err := d.delivered(ctx, n); err != nil {
+			log.Warn("notification delivered, but what it means for its ticket is not recorded yet; will retry", "err", err)
+			return d.noteFailure(ctx, m, attempt, "recording the delivery: "+err.Error())
+		}
 		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-			p.Set(ctx, sentKey, d.now().UTC().Format(time.RFC3339), sentTTL)
 			p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 			p.XDel(ctx, d.Outbox.stream, m.ID)
 			p.HDel(ctx, d.Outbox.errors, m.ID)
 			return nil
 		}); err != nil {
-			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
-		}
-		if d.Delivered != nil {
-			d.Delivered(ctx, n)
+			return fmt.Errorf("finish delivered outbox entry %s (%s): %w", m.ID, n.ID, err)
 		}
 		return nil
 	case IsPermanent(err):
@@ -340,6 +356,13 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.wait(m.ID, attempt))
 		return d.noteFailure(ctx, m, attempt, err.Error())
 	}
+}
+
+func (d *Delivery) delivered(ctx context.Context, n Notification) error {
+	if d.Delivered == nil {
+		return nil
+	}
+	return d.Delivered(ctx, n)
 }
 
 // noteFailure keeps the latest temporary failure of a pending entry for

@@ -124,6 +124,8 @@ type daemon struct {
 	desk     notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
+	// kick asks sendLoop for a drain now.
+	kick chan struct{}
 	// leases decide which replica fetches; nil: this one always does.
 	leases    *lease.Manager
 	leaseHeld atomic.Bool
@@ -185,7 +187,8 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*d
 	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
 	d.watcher.Checkpoints = d.store
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
-	d.watcher.Observer = observer{d.metrics}
+	d.kick = make(chan struct{}, 1)
+	d.watcher.Observer = observer{m: d.metrics, kick: d.kickOutbox}
 	d.metrics.OutboxDepth(func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -220,14 +223,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*d
 			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
 		},
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
-		Delivered:          func(ctx context.Context, n notify.Notification) { d.delivered(ctx, d.desk, n) },
+		Delivered:          func(ctx context.Context, n notify.Notification) error { return d.delivered(ctx, d.desk, n) },
 	}
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, config.KeyPrefix(cfg.Desk.ID), log)
-	// The outbox job needs no once-per-tick claim: the consumer group already
-	// gives each entry to one replica.
-	if err := d.sched.Add(scheduler.Job{Name: "outbox", Spec: "@every 1s", Run: d.sendOutbox}); err != nil {
-		return nil, err
-	}
 	// Every replica refreshes its own copy: CLI edits and other replicas'
 	// imports take effect without a restart.
 	if err := d.sched.Add(scheduler.Job{Name: "directory", Spec: "@every 30s", Run: d.refreshDirectory}); err != nil {
@@ -285,24 +283,56 @@ func watcherConfig(im config.IMAP) ingest.WatcherConfig {
 
 // delivered records what a delivered notification means for its ticket: a
 // reply to it threads by its Message-ID, and an acknowledgement is done.
-func (d *daemon) delivered(ctx context.Context, desk notify.Desk, n notify.Notification) {
+func (d *daemon) delivered(ctx context.Context, desk notify.Desk, n notify.Notification) error {
 	if n.Ticket == "" {
-		return
+		return nil
 	}
-	log := d.log.With("ticket", n.Ticket, "notification", n.ID)
-	if id, err := notify.MessageID(desk, n); err != nil {
-		log.Warn("cannot compute message id of sent mail", "err", err)
+	id, err := notify.MessageID(desk, n)
+	if err != nil {
+		// Not something a retry changes: threading by this id is lost.
+		d.log.Warn("cannot compute message id of sent mail", "ticket", n.Ticket, "notification", n.ID, "err", err)
 	} else if err := d.store.RecordSent(ctx, id, n.Ticket); err != nil {
-		log.Warn("cannot record sent mail for threading", "err", err)
+		return err
 	}
 	if n.Kind == notify.Ack {
-		if err := d.store.MarkAcknowledged(ctx, n.Ticket, d.now()); err != nil {
-			log.Warn("cannot record acknowledgement", "err", err)
+		if err := d.store.MarkAcknowledged(ctx, n.Ticket, d.now()); err != nil && !errors.Is(err, ticket.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+// kickOutbox asks the sender to drain now: a mail was just acknowledged.
+func (d *daemon) kickOutbox() {
+	select {
+	case d.kick <- struct{}{}:
+	default: // a drain is already asked for
+	}
+}
+
+// sendLoop drains the outbox every second and whenever ingest queued an
+// acknowledgement or notice, so that the answer follows the commit at once.
+// One loop per replica: a drain is never run twice at the same time here,
+// and the consumer group shares the entries between replicas (no
+// once-per-tick claim needed).
+func (d *daemon) sendLoop(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-d.kick:
+		}
+		if err := d.sendOutbox(ctx); err != nil && ctx.Err() == nil {
+			d.log.Warn("sending the outbox failed", "err", err)
 		}
 	}
 }
 
-// sendOutbox is the cron job that delivers acknowledgements and notices.
+// sendOutbox delivers what the outbox holds: acknowledgements, notices,
+// replies and alerts.
 func (d *daemon) sendOutbox(ctx context.Context) error {
 	if !d.outboxReady.Load() {
 		if err := d.outbox.Init(ctx); err != nil {
@@ -481,6 +511,7 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Go(func() { d.reloadOnSignal(ctx, hup) })
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
+	wg.Go(func() { d.sendLoop(ctx) })
 	<-ctx.Done()
 	d.log.Info("shutting down")
 	wg.Wait()
@@ -494,9 +525,15 @@ func (d *daemon) run(ctx context.Context) error {
 }
 
 // observer feeds ingest's per-mail outcomes into the metrics.
-type observer struct{ m *httpapi.Metrics }
+type observer struct {
+	m    *httpapi.Metrics
+	kick func()
+}
 
 func (o observer) Observe(r ingest.Result, took time.Duration) {
+	if r.Notified {
+		o.kick()
+	}
 	kind := "new"
 	switch {
 	case r.FollowUp:

@@ -57,7 +57,14 @@ func Dovecot(t testing.TB) *DovecotServer {
 
 	d := &DovecotServer{dir: dir, Password: "secret"}
 	for attempt := 0; attempt < 5; attempt++ {
-		if err = d.start(bin, acct); err == nil || !errors.Is(err, errBindRace) {
+		var imapPort, lmtpPort int
+		if imapPort, err = freePort(); err != nil {
+			break
+		}
+		if lmtpPort, err = freePort(); err != nil {
+			break
+		}
+		if err = d.start(bin, acct, imapPort, lmtpPort); err == nil || !errors.Is(err, errBindRace) {
 			break
 		}
 	}
@@ -140,15 +147,8 @@ func worldTraversable(dir string) bool {
 	}
 }
 
-func (d *DovecotServer) start(bin string, acct dovecotAccount) error {
-	imapPort, err := freePort()
-	if err != nil {
-		return err
-	}
-	lmtpPort, err := freePort()
-	if err != nil {
-		return err
-	}
+// start runs Dovecot on the given ports (Restart passes the old ones).
+func (d *DovecotServer) start(bin string, acct dovecotAccount, imapPort, lmtpPort int) error {
 	greeting := "testserver " + filepath.Base(d.dir) + " ready"
 	conf := strings.NewReplacer(
 		"@DIR@", d.dir,
