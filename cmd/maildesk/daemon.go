@@ -457,14 +457,14 @@ func runDesks(ctx context.Context, cfgs []*config.Config, log *slog.Logger, now 
 		}
 		d.leases = m
 	}
-	var wg sync.WaitGroup
-	for _, m := range managers {
-		wg.Go(func() { m.Heartbeat(ctx) })
-	}
 	// A desk that cannot run (its HTTP address is taken) stops them all:
 	// half a daemon is harder to notice than none.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	var wg sync.WaitGroup
+	for _, m := range managers {
+		wg.Go(func() { m.Heartbeat(ctx) })
+	}
 	errs := make([]error, len(ds))
 	for i, d := range ds {
 		wg.Go(func() {
