@@ -6,13 +6,17 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -92,13 +96,19 @@ func benchDirectory() ([]config.Customer, []config.Contact) {
 // io.Discard so that the cost of a log sink is not.
 func benchPipeline(store Committer, customers []config.Customer, desk string) (*Pipeline, *slog.Logger) {
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
-	return &Pipeline{
+	p := &Pipeline{
 		Store:    store,
 		Authz:    authz.NewDirectory(customers),
 		Limits:   Limits{MaxSize: 25 << 20},
 		Own:      Own{Address: desk, MessageIDDomain: benchDomain, LoopHeader: "X-Maildesk-Loop", DeskID: "bench"},
-		Language: "en", Priority: "P3", Log: log,
-	}, log
+		Language: "en", Priority: "P3", Log: log, TicketPrefix: "SD",
+	}
+	// Threading on, as in the daemon (the backlog's mails follow up on
+	// nothing, but every mail is checked).
+	if th, ok := store.(Threads); ok {
+		p.Threads = th
+	}
+	return p, log
 }
 
 func benchWatcherConfig(addr, user, password string) WatcherConfig {
@@ -287,6 +297,78 @@ func bareFetch(addr, user, password, mailbox string) (n int, size int64, err err
 	return n, size, c.Logout().Wait()
 }
 
+// runFetchmail is the classic first step of a fetchmail-to-helpdesk
+// pipeline: Debian's fetchmail downloads every mail of user's INBOX over
+// plain IMAP and hands each to an MDA, here one that reads and discards it
+// (so this is fetchmail's part alone). --keep leaves the mails for the
+// next measurement. It returns how many mails fetchmail delivered.
+func runFetchmail(b *testing.B, bin, addr, user, password string) (int, error) {
+	b.Helper()
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return 0, err
+	}
+	dir := b.TempDir()
+	// fetchmail refuses an rc file others can read.
+	rc := filepath.Join(dir, "fetchmailrc")
+	conf := fmt.Sprintf("set no bouncemail\npoll %s port %s protocol IMAP auth password\n"+
+		"  user %q there with password %q\n  options keep fetchall limit 0 batchlimit 0 fetchlimit 0 no sslcertck sslproto \"\"\n  mda \"cat >/dev/null\"\n",
+		host, port, user, password)
+	if err := os.WriteFile(rc, []byte(conf), 0o600); err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(bin, "--fetchmailrc", rc, "--nodetach", "--nosyslog", "--idfile", filepath.Join(dir, "ids"),
+		"--pidfile", filepath.Join(dir, "pid"))
+	cmd.Env = append(os.Environ(), "HOME="+dir, "FETCHMAILHOME="+dir, "LC_ALL=C")
+	out, err := cmd.CombinedOutput()
+	// Exit 0: mail was retrieved. Every mail gives one "reading message" line.
+	n := strings.Count(string(out), "reading message ")
+	if err != nil {
+		tail := string(out)
+		if len(tail) > 2000 {
+			tail = tail[len(tail)-2000:]
+		}
+		return n, fmt.Errorf("fetchmail: %v\n%s", err, tail)
+	}
+	return n, nil
+}
+
+// machineCPU returns the busy and total time of all CPUs (/proc/stat), to
+// tell how loaded the machine was, whoever loaded it.
+func machineCPU() (busy, total float64) {
+	data, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, 0
+	}
+	line, _, _ := strings.Cut(string(data), "\n")
+	f := strings.Fields(line)
+	for i, v := range f[1:] {
+		x, _ := strconv.ParseFloat(v, 64)
+		total += x
+		if i != 3 && i != 4 { // idle, iowait
+			busy += x
+		}
+	}
+	return busy, total
+}
+
+// redisCPU is the CPU time redis-server reports for itself.
+func redisCPU(rdb *redis.Client) time.Duration {
+	info, err := rdb.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		return 0
+	}
+	var sec float64
+	for _, line := range strings.Split(info, "\n") {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			x, _ := strconv.ParseFloat(v, 64)
+			sec += x
+		}
+	}
+	return time.Duration(sec * float64(time.Second))
+}
+
 // mailboxCounts returns the number of messages in each mailbox.
 func mailboxCounts(addr, user, password string, mailboxes ...string) (map[string]uint32, error) {
 	c, wd, err := dialBench(addr, user, password)
@@ -348,8 +430,15 @@ func BenchmarkIngestBacklog(b *testing.B) {
 	b.Cleanup(func() { rdb.Close() })
 	customers, contacts := benchDirectory()
 
-	var ingestTime, fetchTime, fillTime, cpuTime, commitTime, firstTenthTime, lastTenthTime time.Duration
+	var ingestTime, fetchTime, fillTime, cpuTime, commitTime, firstTenthTime, lastTenthTime, redisTime time.Duration
+	var fetchmailTime time.Duration
 	var fetchBytes, tenthMails int64
+	var busyJiffies, allJiffies float64
+	fetchmail, _ := exec.LookPath("fetchmail")
+	if fetchmail == "" || os.Getenv("MAILDESK_BENCH_FETCHMAIL") == "0" {
+		b.Log("fetchmail not installed (or MAILDESK_BENCH_FETCHMAIL=0): no fetchmail figure")
+		fetchmail = ""
+	}
 	b.StopTimer()
 	for i := range b.N {
 		desk := fmt.Sprintf("desk%d@%s", i, benchDomain)
@@ -383,13 +472,22 @@ func BenchmarkIngestBacklog(b *testing.B) {
 		if err != nil || got != n {
 			b.Fatalf("bare fetch: %d of %d mails: %v\n%s", got, n, err, dc.LogTail())
 		}
+		if fetchmail != "" {
+			t0 = time.Now()
+			got, err := runFetchmail(b, fetchmail, dc.IMAPAddr, desk, dc.Password)
+			fetchmailTime += time.Since(t0)
+			if err != nil || got != n {
+				b.Fatalf("fetchmail: %d of %d mails: %v", got, n, err)
+			}
+		}
 
 		tc := newTimedCommitter(ticket.NewStore(rdb, ticket.Options{DeskID: deskID, TicketPrefix: "SD", OutboxKey: config.KeyPrefix(deskID) + "outbox"}))
 		pipe, log := benchPipeline(tc, customers, desk)
 		w := NewWatcher(benchWatcherConfig(dc.IMAPAddr, desk, dc.Password), pipe, log)
 		// The clock includes connecting, LOGIN, LIST/CREATE of the folders
 		// and SELECT: the daemon pays them too when it starts on a backlog.
-		cpu0 := processCPU()
+		cpu0, redis0 := processCPU(), redisCPU(rdb)
+		busy0, total0 := machineCPU()
 		b.StartTimer()
 		t0 = time.Now()
 		stop := runWatcherLabelled(w)
@@ -423,6 +521,9 @@ func BenchmarkIngestBacklog(b *testing.B) {
 		tenthMails += tenth
 		b.StopTimer()
 		cpuTime += processCPU() - cpu0
+		redisTime += redisCPU(rdb) - redis0
+		busy1, total1 := machineCPU()
+		busyJiffies, allJiffies = busyJiffies+busy1-busy0, allJiffies+total1-total0
 		commitTime += tc.busyTime()
 		stop()
 
@@ -451,11 +552,22 @@ func BenchmarkIngestBacklog(b *testing.B) {
 	b.ReportMetric(ingestRate, "ingest-mails/s")
 	b.ReportMetric(fetchRate, "bare-fetch-mails/s")
 	b.ReportMetric(ingestRate/fetchRate, "ingest/bare")
+	if fetchmail != "" {
+		fetchmailRate := total / fetchmailTime.Seconds()
+		b.ReportMetric(fetchmailRate, "fetchmail-mails/s")
+		b.ReportMetric(ingestRate/fetchmailRate, "ingest/fetchmail")
+	}
 	b.ReportMetric(total/fillTime.Seconds(), "fill-mails/s")
 	b.ReportMetric(float64(fetchBytes)/total, "bytes/mail")
 	// CPU of this process per mail while ingesting: the rest of the wall
 	// time is spent waiting for Dovecot and Redis.
 	b.ReportMetric(float64(cpuTime.Microseconds())/total, "maildesk-cpu-us/mail")
+	b.ReportMetric(float64(redisTime.Microseconds())/total, "redis-cpu-us/mail")
+	// Share of all CPUs busy during the end-to-end phase: maildesk,
+	// Dovecot, Redis and whatever else ran.
+	if allJiffies > 0 {
+		b.ReportMetric(busyJiffies/allJiffies, "machine-busy")
+	}
 	// Share of the wall time spent waiting for the Redis commit, during
 	// which the mail's IMAP literal is not being read.
 	b.ReportMetric(commitTime.Seconds()/ingestTime.Seconds(), "commit-share")
@@ -487,6 +599,19 @@ func (tc *timedCommitter) mark(key string, start time.Time) {
 	tc.mu.Unlock()
 }
 
+// markAll is mark for the commits of one round trip.
+func (tc *timedCommitter) markAll(keys []string, start time.Time) {
+	now := time.Now()
+	tc.mu.Lock()
+	for _, key := range keys {
+		if _, ok := tc.at[key]; !ok {
+			tc.at[key] = now
+		}
+	}
+	tc.busy += now.Sub(start)
+	tc.mu.Unlock()
+}
+
 func (tc *timedCommitter) committed(key string) (time.Time, bool) {
 	tc.mu.Lock()
 	defer tc.mu.Unlock()
@@ -507,6 +632,21 @@ func (tc *timedCommitter) Create(ctx context.Context, dedupe string, t ticket.Ne
 		tc.mark(dedupe, start)
 	}
 	return r, err
+}
+
+// CommitBatch marks every commit of a batch at the moment the batch's
+// round trip returned.
+func (tc *timedCommitter) CommitBatch(ctx context.Context, cs []ticket.Commit) []ticket.CommitResult {
+	start := time.Now()
+	rs := tc.next.(BatchCommitter).CommitBatch(ctx, cs)
+	keys := make([]string, 0, len(rs))
+	for i, r := range rs {
+		if r.Err == nil {
+			keys = append(keys, cs[i].Dedupe)
+		}
+	}
+	tc.markAll(keys, start)
+	return rs
 }
 
 func (tc *timedCommitter) Reject(ctx context.Context, dedupe string, r ticket.Rejection, note []string) (ticket.Result, error) {
@@ -586,4 +726,44 @@ func BenchmarkIngestLatency(b *testing.B) {
 	b.ReportMetric(pct(0.99), "p99-ms")
 	b.ReportMetric(float64(lat[len(lat)-1].Microseconds())/1000, "max-ms")
 	b.ReportMetric(float64(lat[0].Microseconds())/1000, "min-ms")
+}
+
+// nopCommitter accepts every commit without storing it.
+type nopCommitter struct{}
+
+func (nopCommitter) Create(context.Context, string, ticket.New, []string) (ticket.Result, error) {
+	return ticket.Result{Number: "SD-1", Created: true, Notified: true}, nil
+}
+
+func (nopCommitter) Reject(context.Context, string, ticket.Rejection, []string) (ticket.Result, error) {
+	return ticket.Result{Number: "rejected", Created: true}, nil
+}
+
+// BenchmarkProcess is maildesk's own CPU work per mail, without IMAP or
+// Redis: parse, classify, authorise, detect the language, build the
+// commit (against a store that does nothing), for the backlog benchmark's
+// mix of mail.
+//
+//	go test ./ingest/ -run XXX -bench Process -benchmem
+func BenchmarkProcess(b *testing.B) {
+	customers, contacts := benchDirectory()
+	desk := "desk@" + benchDomain
+	gen := newMailGen(1, contacts, desk)
+	mails := make([][]byte, 1000)
+	for i := range mails {
+		mails[i], _, _ = gen.next()
+	}
+	pipe, _ := benchPipeline(nopCommitter{}, customers, desk)
+	ctx := context.Background()
+	i := 0
+	cpu0 := processCPU()
+	for b.Loop() {
+		if _, err := pipe.Process(ctx, bytes.NewReader(mails[i%len(mails)]), ticket.Source{Mailbox: "INBOX", UID: uint32(i + 1)}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	// CPU time, GC included, rather than wall time: other load on the
+	// machine does not count.
+	b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/float64(b.N), "cpu-us/mail")
 }

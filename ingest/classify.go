@@ -200,9 +200,12 @@ func generatedReason(m *Message, h headerView) string {
 			return k + " present"
 		}
 	}
-	lp := strings.NewReplacer("-", "", "_", "", ".", "").Replace(strings.ToLower(localPart(m.From.Address)))
+	lp := localPartPunct.Replace(strings.ToLower(localPart(m.From.Address)))
 	if strings.HasPrefix(lp, "noreply") || strings.HasPrefix(lp, "donotreply") {
 		return "From: " + m.From.Address
 	}
 	return ""
 }
+
+// localPartPunct drops the punctuation that spells "no-reply" many ways.
+var localPartPunct = strings.NewReplacer("-", "", "_", "", ".", "")

@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"sync"
 )
 
 // Limits bound what one mail may cost.
@@ -72,9 +73,15 @@ func (l Limits) withDefaults() Limits {
 func Parse(r io.Reader, lim Limits) (m *Message, err error) {
 	lim = lim.withDefaults()
 	raw := &rawReader{r: r, limit: lim.MaxSize, h: sha256.New()}
+	br := readers.Get().(*bufio.Reader)
+	br.Reset(raw)
+	defer func() {
+		br.Reset(nil) // keep no reference to this mail
+		readers.Put(br)
+	}()
 	p := &parser{
 		lim:    lim,
-		lr:     &lineReader{br: bufio.NewReaderSize(raw, 32<<10)},
+		lr:     &lineReader{br: br},
 		msg:    &Message{},
 		budget: 16 * lim.MaxText,
 	}
@@ -101,6 +108,9 @@ func Parse(r io.Reader, lim Limits) (m *Message, err error) {
 	}
 	return p.msg, nil
 }
+
+// readers are the parsers' read buffers, reused from mail to mail.
+var readers = sync.Pool{New: func() any { return bufio.NewReaderSize(nil, 32<<10) }}
 
 // rawReader counts and hashes the raw bytes and enforces MaxSize: it reads at
 // most limit+1 bytes so a mail of exactly limit bytes still passes.

@@ -18,6 +18,7 @@ import (
 	"net/textproto"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // lineReader hands out lines with their terminators. Lines longer than the
@@ -347,7 +348,7 @@ func (p *parser) entity(n *node, depth int, stack []string) hit {
 // skip consumes lines up to a delimiter in stack or the end of input.
 func (p *parser) skip(stack []string) hit {
 	b := &bodyReader{lr: p.lr, stack: stack}
-	io.Copy(io.Discard, b)
+	copyPooled(io.Discard, b)
 	return b.hit
 }
 
@@ -481,7 +482,7 @@ func (p *parser) leaf(n *node, stack []string) hit {
 		p.warn("unknown transfer encoding %q: content kept as is", n.cte)
 	}
 	decodeBody(sink, body, n.cte)
-	io.Copy(io.Discard, body) // up to the delimiter, whatever the decoder left
+	copyPooled(io.Discard, body) // up to the delimiter, whatever the decoder left
 	if report && !n.capture {
 		p.noteReport(n.mediaType, sink.keep)
 		sink.keep = nil // read for the report, not text
@@ -549,10 +550,20 @@ func decodeBody(w io.Writer, src io.Reader, cte string) {
 	case "base64":
 		decodeBase64(w, src)
 	case "quoted-printable":
-		io.Copy(w, quotedprintable.NewReader(&qpFilter{src: bufio.NewReader(src)}))
+		copyPooled(w, quotedprintable.NewReader(&qpFilter{src: bufio.NewReader(src)}))
 	default:
-		io.Copy(w, src)
+		copyPooled(w, src)
 	}
+}
+
+// copyBuffers keep io.Copy from allocating 32 KiB for every part of every
+// mail (neither side has WriteTo or ReadFrom).
+var copyBuffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func copyPooled(w io.Writer, r io.Reader) {
+	buf := copyBuffers.Get().(*[]byte)
+	defer copyBuffers.Put(buf)
+	_, _ = io.CopyBuffer(w, r, *buf)
 }
 
 // decodeBase64 feeds base64.RawStdEncoding only alphabet bytes, as mail in

@@ -130,7 +130,36 @@ type Result struct {
 // is and be processed again later, which is safe because commits are
 // idempotent.
 func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) (Result, error) {
+	return p.decide(ctx, p.read(r, src), nil)
+}
+
+// readMail is a mail read off its source and parsed, its outcome not yet
+// decided. Reading is all the I/O on the mail itself and most of the CPU
+// time; what follows (decide) works on the parsed Message, so the watcher
+// can read the next mail meanwhile.
+type readMail struct {
+	src ticket.Source
+	msg *Message
+	err error // Parse failed: the mail is quarantined
+	// size and limit are set for a mail over the size limit, of which only
+	// the head was read (TooLarge).
+	size, limit int64
+}
+
+func (p *Pipeline) read(r io.Reader, src ticket.Source) *readMail {
 	msg, err := Parse(r, p.Limits)
+	return &readMail{src: src, msg: msg, err: err}
+}
+
+// decide judges a read mail and commits its outcome. With a gate (the
+// watcher's ordered committer), the commit is queued with those of the
+// mails around it and sent in one round trip, and a mail that has to read
+// Redis first waits until the mails before it are committed.
+func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, error) {
+	if rm.limit > 0 {
+		return p.decideTooLarge(ctx, rm, g)
+	}
+	msg, src, err := rm.msg, rm.src, rm.err
 	if err != nil {
 		reason := "unparseable: " + err.Error()
 		if errors.Is(err, ErrTooLarge) {
@@ -144,7 +173,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID}
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -155,6 +184,12 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 
 	// Loops, spam and bounces are never answered nor threaded.
 	if m.class == Bounce {
+		if m.msg.Report != nil {
+			// bounced reads and writes Redis (suppression, thread lookup).
+			if err := m.exclusive(); err != nil {
+				return Result{MessageID: msg.MessageID}, err
+			}
+		}
 		number, err := p.bounced(ctx, m)
 		if err != nil {
 			return Result{MessageID: msg.MessageID}, err
@@ -170,6 +205,9 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 	// The desk's own people answer customers and change tickets by mail;
 	// their mail never becomes a ticket.
 	if by, ok := p.agent(m); ok {
+		if err := m.exclusive(); err != nil {
+			return Result{MessageID: msg.MessageID}, err
+		}
 		return p.agentMail(ctx, m, by)
 	}
 	if p.requireAuth(m.decision.Customer) {
@@ -183,6 +221,13 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 		}
 	}
 	if p.Threads != nil {
+		if p.mightThread(m) {
+			// The ticket it follows up may have been made by a mail just
+			// before it: read Redis only once that is committed.
+			if err := m.exclusive(); err != nil {
+				return Result{MessageID: msg.MessageID}, err
+			}
+		}
 		if res, ok, err := p.followUp(ctx, m); ok || err != nil {
 			return res, err
 		}
@@ -248,12 +293,50 @@ type inbound struct {
 	// linkTo is the closed (or long resolved) ticket the mail followed up
 	// on: a new ticket made from it links to that one.
 	linkTo string
+	// gate orders the mail's Redis work among a batch's; nil: direct.
+	gate *gate
+}
+
+// mightThread reports whether followUp would read Redis for m: it has
+// threading headers or the desk's tag in its subject, and is of a class
+// that may follow up.
+func (p *Pipeline) mightThread(m *inbound) bool {
+	if m.class != Human && m.class != Generated && m.class != AutoReply {
+		return false
+	}
+	if len(m.msg.InReplyTo) > 0 || len(m.msg.References) > 0 {
+		return true
+	}
+	p.initTag()
+	return p.tag != nil && p.tag.MatchString(m.msg.Subject)
+}
+
+// exclusive waits, when the mail is one of a batch, until the mails before
+// it are committed, so that what it reads of Redis includes them; the
+// mails after it wait for it meanwhile. It is called before the first read.
+func (m *inbound) exclusive() error {
+	if m.gate == nil {
+		return nil
+	}
+	return m.gate.exclusive()
+}
+
+// commit commits one mail's outcome: through the gate when the mail is one
+// of a batch, else straight to the store.
+func (p *Pipeline) commit(ctx context.Context, g *gate, c ticket.Commit) (ticket.Result, error) {
+	if g != nil {
+		return g.commit(ctx, c)
+	}
+	if c.Ticket != nil {
+		return p.Store.Create(ctx, c.Dedupe, *c.Ticket, c.Note)
+	}
+	return p.Store.Reject(ctx, c.Dedupe, *c.Rejection, c.Note)
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
-	cr, err := p.Store.Reject(ctx, m.dedupe, ticket.Rejection{
+	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: m.dedupe, Rejection: &ticket.Rejection{
 		Sender: m.msg.From.Address, Reason: reason, MessageID: m.msg.MessageID, Subject: m.msg.Subject, At: m.now,
-	}, note)
+	}, Note: note})
 	if err != nil {
 		return Result{MessageID: m.msg.MessageID}, err
 	}
@@ -300,14 +383,14 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			Received: m.now,
 		}.Fields()
 	}
-	cr, err := p.Store.Create(ctx, m.dedupe, ticket.New{
+	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: m.dedupe, Ticket: &ticket.New{
 		Subject: msg.Subject, Type: typ, Status: status, Customer: d.Customer.ID,
 		Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
 		LinkedTo: m.linkTo,
-	}, note)
+	}, Note: note})
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
 	}
@@ -378,9 +461,19 @@ const headLimit = 64 << 10
 // quarantined unread, and its sender, when a human authorised contact, is
 // told (at most once per notice interval, like every notice).
 func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64, src ticket.Source) (Result, error) {
+	return p.decide(ctx, p.readTooLarge(r, size, limit, src), nil)
+}
+
+func (p *Pipeline) readTooLarge(r io.Reader, size, limit int64, src ticket.Source) *readMail {
+	msg, err := Parse(io.LimitReader(r, headLimit), Limits{MaxSize: headLimit + 1})
+	return &readMail{src: src, msg: msg, err: err, size: size, limit: limit}
+}
+
+func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (Result, error) {
+	size, limit := rm.size, rm.limit
 	reason := fmt.Sprintf("too large: %d bytes, limit %d", size, limit)
 	res := Result{Outcome: Quarantined, Reason: reason}
-	msg, err := Parse(io.LimitReader(r, headLimit), Limits{MaxSize: headLimit + 1})
+	msg, err := rm.msg, rm.err
 	if err != nil {
 		return res, nil
 	}
@@ -400,9 +493,9 @@ func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64,
 		Language: cmp.Or(d.Contact.Language, language.Detect(msg.Subject), p.Language), Subject: msg.Subject,
 		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
 	}.Fields()
-	cr, err := p.Store.Reject(ctx, dedupe, ticket.Rejection{
+	cr, err := p.commit(ctx, g, ticket.Commit{Dedupe: dedupe, Rejection: &ticket.Rejection{
 		Sender: msg.From.Address, Reason: reason, MessageID: msg.MessageID, Subject: msg.Subject, At: p.now(),
-	}, note)
+	}, Note: note})
 	if err != nil {
 		return res, err
 	}

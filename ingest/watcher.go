@@ -1,16 +1,20 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"mime"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -60,6 +64,13 @@ type Watcher struct {
 	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
 	next        imap.UID
 	uidValidity uint32
+
+	// slots bounds the mails parsed at once to the CPUs; buffered is the
+	// bytes of mail read into memory and not yet parsed; inflight the bytes
+	// of mail fetched and not yet finished.
+	slots    chan struct{}
+	buffered atomic.Int64
+	inflight atomic.Int64
 }
 
 // Observer is told the outcome of each mail and how long it took from
@@ -105,7 +116,8 @@ func NewWatcher(cfg WatcherConfig, pipe *Pipeline, log *slog.Logger) *Watcher {
 	if log == nil {
 		log = slog.Default()
 	}
-	w := &Watcher{cfg: cfg, pipe: pipe, log: log.With("mailbox", cfg.Mailbox), next: 1}
+	w := &Watcher{cfg: cfg, pipe: pipe, log: log.With("mailbox", cfg.Mailbox), next: 1,
+		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
 	w.status = Status{Mailbox: cfg.Mailbox, State: "connecting", Since: time.Now()}
 	return w
 }
@@ -393,49 +405,169 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 // highest one known (UIDs only grow), so a backlog costs one full search,
 // not one per batch; mail that arrived meanwhile goes ahead of the rest of
 // the backlog, so a long backlog never keeps new mail waiting.
+//
+// The work overlaps: up to aheadMails mails are fetched (and are being
+// parsed, judged and committed, see fetch and committer) before the oldest
+// batch's outcomes are collected, and committed mail is moved in sets of
+// up to moveMails, once the outcomes of all of them are committed. A MOVE
+// costs the server about as much per command (an fsync, index updates) as
+// for a thousand mails, so a backlog is moved in large sets; mail that
+// arrives on its own is moved at once, as soon as nothing else is waiting.
 func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
-	var queue []imap.UID // known, not yet handled
-	known := w.next - 1  // highest UID searched for
+	cm := w.newCommitter(ctx)
+	defer cm.close()
+	d := &drainer{w: w, c: c, cm: cm, known: w.next - 1}
+	return d.run(ctx)
+}
+
+const (
+	aheadMails      = 500
+	maxAheadBatches = 8
+	moveMails       = 1000
+)
+
+// drainer is one drain's state.
+type drainer struct {
+	w  *Watcher
+	c  *imapclient.Client
+	cm *committer
+
+	queue    []imap.UID // known, not yet fetched
+	known    imap.UID   // highest UID searched for
+	inflight []*batchRun
+	unmoved  []handled // committed, not yet moved
+	// floor is the lowest UID of this drain found unhandled (0: none): the
+	// checkpoint stays at or below it.
+	floor imap.UID
+	// failed is the lowest UID whose commit failed (0: none). Mail above
+	// it is not moved even when committed (commits after a failure in the
+	// same round trip were sent): the next session replays it, which
+	// changes nothing but moving it, so that on a server where handled mail
+	// stays in the inbox (and only the checkpoint says how far the desk
+	// got) it is copied to its folder exactly once.
+	failed imap.UID
+}
+
+func (d *drainer) run(ctx context.Context) error {
+	w := d.w
+	// Several batches, but not so many small ones that new mail waits for
+	// a long queue fetched ahead of it.
+	ahead := min(max(2, aheadMails/w.cfg.BatchSize), maxAheadBatches)
 	for ctx.Err() == nil {
-		fresh, err := w.search(c, known+1)
-		if err != nil {
-			return err
-		}
-		if len(fresh) > 0 {
-			known = fresh[len(fresh)-1]
-			queue = append(fresh, queue...)
-		}
-		if len(queue) == 0 {
-			return nil
-		}
-		n := min(len(queue), w.cfg.BatchSize)
-		batch := slices.Clone(queue[:n])
-		slices.Sort(batch)
-		handled, err := w.batch(ctx, c, batch)
-		if err != nil {
-			return err
-		}
-		queue = queue[n:]
-		// The checkpoint is the lowest UID not yet handled: with new mail
-		// served first, that can be below what was just handled. A UID the
-		// server did not return is not handled either: the next session
-		// looks again (and if it is gone, the search skips it).
-		next := known + 1
-		if len(queue) > 0 {
-			next = slices.Min(queue)
-		}
-		for _, u := range batch {
-			if !slices.Contains(handled, u) {
-				next = min(next, u)
-				w.log.Warn("server returned no body for a UID: it is looked at again next session", "uid", u)
+		// New mail is looked for before each batch is fetched (it goes
+		// first), and before deciding there is nothing to do; not while
+		// waiting for batches in flight, as a SEARCH costs the server time.
+		if len(d.queue) == 0 || len(d.inflight) < ahead && w.inflight.Load() < inflightBudget {
+			fresh, err := w.search(d.c, d.known+1)
+			if err != nil {
+				return d.abandon(ctx, err)
+			}
+			if len(fresh) > 0 {
+				d.known = fresh[len(fresh)-1]
+				d.queue = append(fresh, d.queue...)
 			}
 		}
-		w.next = max(w.next, next)
-		if err := w.saveCheckpoint(ctx); err != nil {
-			return err
+		// Large mails in the batches in flight keep the next batch back: what
+		// waits for its commit (the parsed text, a buffered body) stays bounded.
+		if len(d.queue) > 0 && len(d.inflight) < ahead && (len(d.inflight) == 0 || w.inflight.Load() < inflightBudget) {
+			n := min(len(d.queue), w.cfg.BatchSize)
+			batch := slices.Clone(d.queue[:n])
+			slices.Sort(batch)
+			d.queue = d.queue[n:]
+			run, err := w.fetch(ctx, d.c, d.cm, batch)
+			d.inflight = append(d.inflight, run)
+			if err != nil {
+				return d.abandon(ctx, err)
+			}
+			continue
+		}
+		if len(d.inflight) == 0 {
+			if len(d.unmoved) == 0 {
+				return nil
+			}
+			// Search again after the move: mail may have come meanwhile.
+			if err := d.move(ctx); err != nil {
+				return d.abandon(ctx, err)
+			}
+			continue
+		}
+		if err := d.collect(ctx); err != nil {
+			return d.abandon(ctx, err)
+		}
+		if len(d.unmoved) >= moveMails || len(d.queue) == 0 && len(d.inflight) == 0 {
+			if err := d.move(ctx); err != nil {
+				return d.abandon(ctx, err)
+			}
 		}
 	}
-	return nil
+	return d.abandon(ctx, ctx.Err())
+}
+
+// collect waits for the outcomes of the oldest batch in flight.
+func (d *drainer) collect(ctx context.Context) error {
+	run := d.inflight[0]
+	d.inflight = d.inflight[1:]
+	r := <-run.result
+	for _, u := range run.uids {
+		if !slices.ContainsFunc(r.done, func(h handled) bool { return h.uid == u }) {
+			if d.floor == 0 || u < d.floor {
+				d.floor = u
+			}
+			if r.err == nil && ctx.Err() == nil {
+				d.w.log.Warn("server returned no body for a UID: it is looked at again next session", "uid", u)
+			}
+		}
+	}
+	if r.failed != 0 && (d.failed == 0 || r.failed < d.failed) {
+		d.failed = r.failed
+	}
+	d.unmoved = append(d.unmoved, r.done...)
+	return r.err
+}
+
+// move moves the committed mails and advances the checkpoint to the lowest
+// UID not yet handled: below the rest of the queue, the batches in flight
+// and any UID of this drain that was not handled.
+func (d *drainer) move(ctx context.Context) error {
+	if d.failed != 0 {
+		d.unmoved = slices.DeleteFunc(d.unmoved, func(h handled) bool { return h.uid > d.failed })
+	}
+	if err := d.w.move(d.c, d.unmoved); err != nil {
+		return err
+	}
+	d.unmoved = d.unmoved[:0]
+	// With new mail served first, the lowest unhandled UID can be below
+	// what was just handled. A UID the server did not return is not
+	// handled either: the next session looks again (and if it is gone,
+	// the search skips it).
+	next := d.known + 1
+	if len(d.queue) > 0 {
+		next = min(next, slices.Min(d.queue))
+	}
+	for _, run := range d.inflight {
+		if len(run.uids) > 0 {
+			next = min(next, run.uids[0])
+		}
+	}
+	if d.floor != 0 {
+		next = min(next, d.floor)
+	}
+	d.w.next = max(d.w.next, next)
+	return d.w.saveCheckpoint(ctx)
+}
+
+// abandon ends a drain on err (nil or ctx's error on shutdown): the mails
+// in flight are finished as far as they go, what was committed is moved,
+// then err is returned.
+func (d *drainer) abandon(ctx context.Context, err error) error {
+	for len(d.inflight) > 0 {
+		// Their errors are consequences of err, or the same.
+		_ = d.collect(ctx)
+	}
+	if merr := d.move(ctx); err == nil {
+		err = merr
+	}
+	return err
 }
 
 // search returns the UIDs at or above from, ascending.
@@ -465,31 +597,6 @@ type handled struct {
 	took time.Duration
 }
 
-// batch fetches and processes the given UIDs, then moves each mail to the
-// folder of its outcome. Mail is moved only after its outcome is committed;
-// a failure in between leaves it in the inbox to be processed again, which
-// the idempotent commit turns into a move without side effects.
-// It returns the UIDs that were handled.
-func (w *Watcher) batch(ctx context.Context, c *imapclient.Client, uids []imap.UID) ([]imap.UID, error) {
-	w.setState("connected", nil)
-	done, ferr := w.fetch(ctx, c, uids)
-	if err := w.move(c, done); err != nil {
-		return nil, err
-	}
-	if ferr != nil {
-		return nil, ferr
-	}
-	// On shutdown part of the batch was skipped: it must be fetched again.
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	handled := make([]imap.UID, 0, len(done))
-	for _, h := range done {
-		handled = append(handled, h.uid)
-	}
-	return handled, nil
-}
-
 func (w *Watcher) saveCheckpoint(ctx context.Context) error {
 	if w.Checkpoints == nil {
 		return nil
@@ -497,7 +604,28 @@ func (w *Watcher) saveCheckpoint(ctx context.Context) error {
 	return w.Checkpoints.SaveCheckpoint(context.WithoutCancel(ctx), w.cfg.Mailbox, ticket.Checkpoint{Validity: w.uidValidity, Next: uint32(w.next)})
 }
 
-func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, uids []imap.UID) ([]handled, error) {
+// Mails up to smallMail bytes are read off the socket into memory and
+// parsed on another goroutine, up to bufferBudget bytes of them at a time
+// (and as many at once as there are CPUs); a larger one, or one beyond the
+// budget, is parsed straight off the socket while the fetch waits, never
+// held whole. Either way only its parsed text stays until it is committed;
+// no further batch is fetched while inflightBudget bytes of mail are in
+// flight.
+const (
+	smallMail      = 1 << 20
+	bufferBudget   = 16 << 20
+	inflightBudget = 32 << 20
+)
+
+// fetch UID FETCHes uids and hands each mail to the committer in order:
+// its body is read (and parsed), and its outcome judged and committed on
+// its own goroutine while the next mails arrive. The go-imap reader waits
+// while a body is read, so nothing here waits for the committer or issues
+// another IMAP command. The returned run gets the outcomes.
+func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer, uids []imap.UID) (*batchRun, error) {
+	w.setState("connected", nil)
+	run := &batchRun{uids: uids, result: make(chan batchResult, 1)}
+	defer cm.end(run)
 	var set imap.UIDSet
 	set.AddNum(uids...)
 	wd := newWatchdog(c, w.cfg.CommandTimeout)
@@ -506,8 +634,6 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, uids []imap.U
 		UID: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
-	var done []handled
-	var perr error
 	for {
 		msg := cmd.Next()
 		if msg == nil {
@@ -516,29 +642,22 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, uids []imap.U
 		wd.reset()
 		// Stop taking new mail on shutdown or after a commit failure; Close
 		// below discards the rest of the response.
-		if perr != nil || ctx.Err() != nil {
+		if ctx.Err() != nil || cm.hasFailed() {
 			continue
 		}
-		h, err := w.one(ctx, msg, wd)
-		if err != nil {
-			perr = err
-			continue
-		}
-		if h.uid != 0 {
-			done = append(done, h)
-		}
+		cm.add(w.take(ctx, msg, wd))
 	}
-	if err := cmd.Close(); err != nil && perr == nil {
-		return done, fmt.Errorf("imap fetch: %w", err)
+	if err := cmd.Close(); err != nil {
+		return run, fmt.Errorf("imap fetch: %w", err)
 	}
-	return done, perr
+	// On shutdown part of the batch was skipped: it must be fetched again.
+	return run, ctx.Err()
 }
 
-// one processes one fetched message. The body is read straight off the
-// socket into the parser, never buffered whole. The go-imap reader waits
-// meanwhile, so only the Redis commit happens here, no other IMAP command.
-func (w *Watcher) one(ctx context.Context, msg *imapclient.FetchMessageData, wd *watchdog) (handled, error) {
-	var h handled
+// take reads one fetched message's body and starts judging it.
+func (w *Watcher) take(ctx context.Context, msg *imapclient.FetchMessageData, wd *watchdog) *job {
+	j := &job{start: time.Now()}
+	j.gate = newGate(w.pipe, func() {})
 	var body imap.LiteralReader
 	var seen bool
 	for {
@@ -548,47 +667,65 @@ func (w *Watcher) one(ctx context.Context, msg *imapclient.FetchMessageData, wd 
 		}
 		switch it := item.(type) {
 		case imapclient.FetchItemDataUID:
-			h.uid = it.UID
+			j.uid = it.UID
 		case imapclient.FetchItemDataBodySection:
 			body = it.Literal
 		}
 		if body != nil && !seen {
 			seen = true
-			start := time.Now()
-			// The mail in hand is finished even when shutdown begins now.
-			pctx := context.WithoutCancel(ctx)
+			j.start = time.Now()
 			// A large literal may legitimately take longer than one command.
 			wd.extend(1 + body.Size()/(8<<20))
-			res, err := w.process(pctx, body, h.uid)
-			if err != nil {
-				return h, err
-			}
-			h.res, h.took = res, time.Since(start)
+			w.read(ctx, j, body)
 		}
 	}
 	if !seen {
-		h.res = Result{Outcome: Quarantined, Reason: "server sent no body"}
+		j.gate.events <- gateEvent{kind: gateDone, res: Result{Outcome: Quarantined, Reason: "server sent no body"}, at: time.Now()}
 	}
-	w.logResult(h)
-	return h, nil
+	return j
 }
 
-func (w *Watcher) process(ctx context.Context, body imap.LiteralReader, uid imap.UID) (Result, error) {
-	if body == nil {
-		return Result{Outcome: Quarantined, Reason: "server sent no body"}, nil
+// read reads body for j and starts a goroutine that judges it.
+func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
+	// The mail in hand is finished even when shutdown begins now.
+	pctx := context.WithoutCancel(ctx)
+	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(j.uid)}
+	size := body.Size()
+	w.inflight.Add(size)
+	decide := func(rm *readMail) {
+		res, err := w.pipe.decide(pctx, rm, j.gate)
+		w.inflight.Add(-size)
+		j.gate.done(res, err)
 	}
-	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(uid)}
-	var res Result
-	var err error
-	if w.cfg.MaxMessageSize > 0 && body.Size() > w.cfg.MaxMessageSize {
-		res, err = w.pipe.TooLarge(ctx, body, body.Size(), w.cfg.MaxMessageSize, src)
-	} else {
-		res, err = w.pipe.Process(ctx, body, src)
+	switch {
+	case w.cfg.MaxMessageSize > 0 && size > w.cfg.MaxMessageSize:
+		rm := w.pipe.readTooLarge(body, size, w.cfg.MaxMessageSize, src)
+		go decide(rm)
+	case size <= smallMail && w.buffered.Add(size) <= bufferBudget:
+		buf := make([]byte, size)
+		n, err := io.ReadFull(body, buf)
+		go func() {
+			w.slots <- struct{}{}
+			release := sync.OnceFunc(func() { <-w.slots })
+			j.gate.release = release
+			var rm *readMail
+			if err != nil {
+				// As Parse reports a broken read of a streamed body.
+				rm = &readMail{src: src, err: fmt.Errorf("reading mail: %w", err)}
+			} else {
+				rm = w.pipe.read(bytes.NewReader(buf[:n]), src)
+			}
+			w.buffered.Add(-size)
+			decide(rm)
+			release()
+		}()
+	default:
+		if size <= smallMail {
+			w.buffered.Add(-size)
+		}
+		rm := w.pipe.read(body, src)
+		go decide(rm)
 	}
-	if err != nil {
-		return res, fmt.Errorf("commit mail uid %d: %w", uid, err)
-	}
-	return res, nil
 }
 
 func (w *Watcher) logResult(h handled) {

@@ -6,8 +6,6 @@ package language
 import (
 	"strings"
 	"unicode"
-
-	"github.com/abadojack/whatlanggo"
 )
 
 // The languages maildesk has templates and calendars for.
@@ -15,8 +13,6 @@ const (
 	Dutch   = "nl"
 	English = "en"
 )
-
-var candidates = whatlanggo.Options{Whitelist: map[whatlanggo.Lang]bool{whatlanggo.Nld: true, whatlanggo.Eng: true}}
 
 // minLetters: below this a trigram guess is noise ("Hi", "Printer kapot").
 const minLetters = 20
@@ -48,15 +44,10 @@ func Detect(text string) string {
 	if letters < minLetters {
 		return ""
 	}
-	info := whatlanggo.DetectWithOptions(text, candidates)
-	if info.Confidence < minConfidence {
+	// whatlanggo's detection limited to Dutch and English (trigram.go).
+	lang, confidence := detect(text)
+	if confidence < minConfidence {
 		return ""
 	}
-	switch info.Lang {
-	case whatlanggo.Nld:
-		return Dutch
-	case whatlanggo.Eng:
-		return English
-	}
-	return ""
+	return lang
 }

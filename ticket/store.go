@@ -77,59 +77,152 @@ func (s *Store) key(name string) string { return s.kp + name }
 // pairs, see notify.Notification.Fields) as its acknowledgement when not
 // nil. dedupe is the mail's Message-ID or content hash.
 func (s *Store) Create(ctx context.Context, dedupe string, t New, note []string) (Result, error) {
-	rec := []string{
-		"subject", t.Subject,
-		"status", cmp.Or(t.Status, StatusNew),
-		"type", cmp.Or(t.Type, TypeIncident),
-		"priority", t.Priority,
-		"requested_priority", t.RequestedPriority,
-		"priority_reason", t.PriorityReason,
-		"participants", strings.Join(t.Participants, " "),
-		"customer", t.Customer,
-		"contact", t.Contact,
-		"contact_name", t.ContactName,
-		"language", t.Language,
-		"created_at", t.CreatedAt.UTC().Format(time.RFC3339Nano),
-		"message_id", t.MessageID,
-		"text", t.Text,
-		"quoted", t.Quoted,
-		"src_mailbox", t.Source.Mailbox,
-		"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
-		"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
-	}
-	if t.LinkedTo != "" {
-		rec = append(rec, "linked_to", t.LinkedTo)
-	}
-	var sched [2]string
-	if c := t.Clock; c != nil {
-		b, err := json.Marshal(c)
-		if err != nil {
-			return Result{}, fmt.Errorf("commit ticket for %q: encode SLA clock: %w", dedupe, err)
-		}
-		rec = append(rec, "sla", string(b))
-		sched = c.schedule()
-	}
-	return s.commit(ctx, "ticket", dedupe, "", sched, rec, note)
+	return s.commitOne(ctx, Commit{Dedupe: dedupe, Ticket: &t, Note: note})
 }
 
 // Reject records a refused mail and, when note is not nil and the sender
 // has had no notice within the notice interval, queues note as the notice.
 func (s *Store) Reject(ctx context.Context, dedupe string, r Rejection, note []string) (Result, error) {
-	rec := []string{
-		"at", r.At.UTC().Format(time.RFC3339Nano),
-		"sender", r.Sender,
-		"reason", r.Reason,
-		"message_id", r.MessageID,
-		"subject", r.Subject,
-	}
-	return s.commit(ctx, "reject", dedupe, strings.ToLower(r.Sender), [2]string{}, rec, note)
+	return s.commitOne(ctx, Commit{Dedupe: dedupe, Rejection: &r, Note: note})
 }
 
-// commit runs commit.lua; sched are the SLA warn and breach times (ms, ""
-// for none) of a new ticket.
-func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, sched [2]string, rec, note []string) (Result, error) {
+// Commit is one mail's outcome: a new ticket (Ticket set) or a refusal
+// (Rejection set), with the notification to queue (nil: none). See Create
+// and Reject.
+type Commit struct {
+	Dedupe    string
+	Ticket    *New
+	Rejection *Rejection
+	Note      []string
+}
+
+// CommitResult is the result of one Commit of a batch.
+type CommitResult struct {
+	Result
+	Err error
+}
+
+// CommitBatch commits several mails' outcomes in one round trip: the commit
+// script runs once per mail, in the order given, pipelined. Each commit is
+// atomic and idempotent on its own, exactly as Create and Reject are; one
+// that fails does not undo or stop the others, and each has its own result.
+func (s *Store) CommitBatch(ctx context.Context, cs []Commit) []CommitResult {
+	out := make([]CommitResult, len(cs))
+	calls := make([]commitCall, len(cs))
+	for i, c := range cs {
+		calls[i], out[i].Err = s.commitCall(c)
+	}
+	cmds := make([]*redis.Cmd, len(cs))
+	run := func(eval bool) {
+		pipe := s.rdb.Pipeline()
+		for i, c := range calls {
+			if out[i].Err != nil || (eval && !isNoScript(cmds[i].Err())) {
+				continue
+			}
+			if eval {
+				cmds[i] = commitScript.Eval(ctx, pipe, c.keys, c.args...)
+			} else {
+				cmds[i] = commitScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			}
+		}
+		// Each command carries its own error; Exec's is the first of them.
+		_, _ = pipe.Exec(ctx)
+	}
+	run(false)
+	// A server that does not have the script yet (first use, restart)
+	// answers NOSCRIPT without running anything: send those again with
+	// the source, which also caches it.
+	for i := range cmds {
+		if cmds[i] != nil && isNoScript(cmds[i].Err()) {
+			run(true)
+			break
+		}
+	}
+	for i, c := range calls {
+		if out[i].Err != nil {
+			continue
+		}
+		out[i].Result, out[i].Err = c.result(cmds[i].Slice())
+	}
+	return out
+}
+
+func isNoScript(err error) bool {
+	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
+}
+
+func (s *Store) commitOne(ctx context.Context, c Commit) (Result, error) {
+	call, err := s.commitCall(c)
+	if err != nil {
+		return Result{}, err
+	}
+	return call.result(commitScript.Run(ctx, s.rdb, call.keys, call.args...).Slice())
+}
+
+// commitCall is one run of commit.lua.
+type commitCall struct {
+	mode, dedupe string
+	keys         []string
+	args         []any
+}
+
+// commitCall builds the arguments of commit.lua for c.
+func (s *Store) commitCall(c Commit) (commitCall, error) {
+	switch {
+	case c.Ticket != nil:
+		t := c.Ticket
+		rec := []string{
+			"subject", t.Subject,
+			"status", cmp.Or(t.Status, StatusNew),
+			"type", cmp.Or(t.Type, TypeIncident),
+			"priority", t.Priority,
+			"requested_priority", t.RequestedPriority,
+			"priority_reason", t.PriorityReason,
+			"participants", strings.Join(t.Participants, " "),
+			"customer", t.Customer,
+			"contact", t.Contact,
+			"contact_name", t.ContactName,
+			"language", t.Language,
+			"created_at", t.CreatedAt.UTC().Format(time.RFC3339Nano),
+			"message_id", t.MessageID,
+			"text", t.Text,
+			"quoted", t.Quoted,
+			"src_mailbox", t.Source.Mailbox,
+			"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
+			"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
+		}
+		if t.LinkedTo != "" {
+			rec = append(rec, "linked_to", t.LinkedTo)
+		}
+		var sched [2]string
+		if clk := t.Clock; clk != nil {
+			b, err := json.Marshal(clk)
+			if err != nil {
+				return commitCall{}, fmt.Errorf("commit ticket for %q: encode SLA clock: %w", c.Dedupe, err)
+			}
+			rec = append(rec, "sla", string(b))
+			sched = clk.schedule()
+		}
+		return s.call("ticket", c.Dedupe, "", sched, rec, c.Note)
+	case c.Rejection != nil:
+		r := c.Rejection
+		rec := []string{
+			"at", r.At.UTC().Format(time.RFC3339Nano),
+			"sender", r.Sender,
+			"reason", r.Reason,
+			"message_id", r.MessageID,
+			"subject", r.Subject,
+		}
+		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, rec, c.Note)
+	}
+	return commitCall{}, fmt.Errorf("commit mail %q: neither a ticket nor a rejection", c.Dedupe)
+}
+
+// call prepares commit.lua; sched are the SLA warn and breach times (ms,
+// "" for none) of a new ticket.
+func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []string) (commitCall, error) {
 	if dedupe == "" {
-		return Result{}, errors.New("commit mail: empty dedupe key")
+		return commitCall{}, errors.New("commit mail: empty dedupe key")
 	}
 	notify := "0"
 	if note != nil {
@@ -137,7 +230,7 @@ func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, sched [
 	}
 	_, domain, _ := strings.Cut(sender, "@")
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
-	args := make([]any, 0, 12+len(rec)+len(note))
+	args := make([]any, 0, 14+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
 		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1], len(rec)/2)
 	for _, v := range rec {
@@ -147,12 +240,16 @@ func (s *Store) commit(ctx context.Context, mode, dedupe, sender string, sched [
 		args = append(args, v)
 	}
 	keys := []string{s.key("seen"), s.key("seq"), s.key("tickets"), s.outbox, s.key("rejections"), s.key(warnSet), s.key(breachSet)}
-	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Slice()
+	return commitCall{mode: mode, dedupe: dedupe, keys: keys, args: args}, nil
+}
+
+// result reads commit.lua's reply.
+func (c commitCall) result(res []any, err error) (Result, error) {
 	if err != nil {
-		return Result{}, fmt.Errorf("commit %s for %q: %w", mode, dedupe, err)
+		return Result{}, fmt.Errorf("commit %s for %q: %w", c.mode, c.dedupe, err)
 	}
 	if len(res) != 3 {
-		return Result{}, fmt.Errorf("commit %s for %q: unexpected script reply %v", mode, dedupe, res)
+		return Result{}, fmt.Errorf("commit %s for %q: unexpected script reply %v", c.mode, c.dedupe, res)
 	}
 	out, _ := res[0].(string)
 	created, _ := res[1].(int64)

@@ -277,3 +277,61 @@ func TestRejectDomainLimitAndRetention(t *testing.T) {
 		t.Fatalf("%d records after the retention passed, want the old ones trimmed", len(rs))
 	}
 }
+
+// A batch commits like the same calls one after the other: in order (ticket
+// numbers follow it), idempotent within the batch and across batches, each
+// commit with its own result; a bad entry fails alone. The first batch on a
+// fresh server also covers the script not being cached yet (NOSCRIPT).
+func TestCommitBatch(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	if err := rdb.ScriptFlush(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
+	ticketOf := func(id string) *New {
+		return &New{Subject: "about " + id, Priority: "P3", Customer: "acme", Contact: "jan@acme.example", MessageID: id, CreatedAt: at}
+	}
+	rej := &Rejection{Sender: "Stranger@Example.org", Reason: "unknown sender", At: at}
+	batch := []Commit{
+		{Dedupe: "a@x", Ticket: ticketOf("a@x"), Note: note},
+		{Dedupe: "r1@x", Rejection: rej, Note: note},
+		{Dedupe: "", Ticket: ticketOf("")}, // no dedupe key: refused before Redis
+		{Dedupe: "b@x", Ticket: ticketOf("b@x")},
+		{Dedupe: "a@x", Ticket: ticketOf("a@x"), Note: note}, // the same mail twice in one batch
+		{Dedupe: "r2@x", Rejection: rej, Note: note},         // within the notice window
+	}
+	want := []Result{
+		{Number: "SD-1", Created: true, Notified: true},
+		{Number: "rejected", Created: true, Notified: true},
+		{},
+		{Number: "SD-2", Created: true},
+		{Number: "SD-1"},
+		{Number: "rejected", Created: true},
+	}
+	got := s.CommitBatch(ctx, batch)
+	for i := range want {
+		if (got[i].Err != nil) != (i == 2) || got[i].Result != want[i] {
+			t.Errorf("commit %d = %+v, want %+v (error only for the one without dedupe key)", i, got[i], want[i])
+		}
+	}
+	if n := outboxLen(t, rdb); n != 2 {
+		t.Errorf("outbox has %d entries, want 2 (ack of SD-1, one notice)", n)
+	}
+	// Replayed as a whole: nothing new.
+	for i, r := range s.CommitBatch(ctx, batch) {
+		if i != 2 && (r.Err != nil || r.Created || r.Notified) {
+			t.Errorf("replay of commit %d = %+v", i, r)
+		}
+	}
+	if n := outboxLen(t, rdb); n != 2 {
+		t.Errorf("outbox has %d entries after the replay, want 2", n)
+	}
+	// Redis gone: every commit fails, none claims success.
+	rdb.Close()
+	for i, r := range s.CommitBatch(ctx, batch[:2]) {
+		if r.Err == nil {
+			t.Errorf("commit %d without Redis = %+v, want an error", i, r)
+		}
+	}
+}
