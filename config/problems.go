@@ -473,16 +473,18 @@ func suggest(key string, candidates []string) string {
 	}
 	sort.Strings(candidates)
 	for _, c := range candidates {
-		if d := editDistance(key, c); d < bestDist {
+		if d := EditDistance(key, c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
 }
 
-// editDistance is the optimal string alignment distance: Levenshtein plus
-// transposition of neighbours, the commonest typo ("pasword", "mian").
-func editDistance(a, b string) int {
+// EditDistance is the optimal string alignment distance: Levenshtein plus
+// transposition of neighbours, the commonest typo ("pasword", "mian"). It
+// is what every "did you mean" of maildesk's configuration (keys here,
+// template file names in notify) is measured with.
+func EditDistance(a, b string) int {
 	if len(a) > 64 || len(b) > 64 {
 		return 1 << 30 // not a typo of any of our keys, and keeps this cheap
 	}

@@ -91,9 +91,12 @@ type Checkpoints interface {
 
 // Status is the watcher's connection state, for health checks and logs.
 type Status struct {
-	Mailbox    string    `json:"mailbox"`
-	State      string    `json:"state"` // connecting | connected | idle | polling | disconnected | stopped
-	Since      time.Time `json:"since"`
+	Mailbox string    `json:"mailbox"`
+	State   string    `json:"state"` // connecting | connected | idle | polling | disconnected | stopped
+	Since   time.Time `json:"since"`
+	// Up is when the mailbox was last connected (or the watcher started):
+	// how long an outage has lasted, across reconnect attempts.
+	Up         time.Time `json:"up"`
 	LastError  string    `json:"last_error,omitempty"`
 	Reconnects int       `json:"reconnects"`
 	Processed  int64     `json:"processed"`
@@ -132,8 +135,16 @@ func (w *Watcher) Status() Status {
 func (w *Watcher) setState(state string, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	now := time.Now()
 	if w.status.State != state {
-		w.status.State, w.status.Since = state, time.Now()
+		w.status.State, w.status.Since = state, now
+	}
+	switch state {
+	case "connected", "idle", "polling":
+		w.status.Up = now
+	}
+	if w.status.Up.IsZero() {
+		w.status.Up = now
 	}
 	if err != nil {
 		w.status.LastError = err.Error()

@@ -18,6 +18,8 @@ import (
 	ttemplate "text/template"
 	"time"
 	"unicode/utf8"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // Every mail has a template per kind, language and format, in a file named
@@ -426,40 +428,11 @@ func templateProblem(file string, err error) TemplateProblem {
 func closest(name string, candidates []string) string {
 	best, bestDist := "", 5
 	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(name), c); d < bestDist {
+		if d := config.EditDistance(strings.ToLower(name), c); d < bestDist {
 			best, bestDist = c, d
 		}
 	}
 	return best
-}
-
-// editDistance is the optimal string alignment distance: Levenshtein plus
-// transposition of neighbours.
-func editDistance(a, b string) int {
-	if len(a) > 64 || len(b) > 64 {
-		return 1 << 30
-	}
-	d := make([][]int, len(a)+1)
-	for i := range d {
-		d[i] = make([]int, len(b)+1)
-		d[i][0] = i
-	}
-	for j := range d[0] {
-		d[0][j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			d[i][j] = min(d[i-1][j]+1, d[i][j-1]+1, d[i-1][j-1]+cost)
-			if i > 1 && j > 1 && a[i-1] == b[j-2] && a[i-2] == b[j-1] {
-				d[i][j] = min(d[i][j], d[i-2][j-2]+1)
-			}
-		}
-	}
-	return d[len(a)][len(b)]
 }
 
 // sampleDesk renders the samples templates are checked against at load.

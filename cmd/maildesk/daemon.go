@@ -408,11 +408,14 @@ func (d *daemon) checks() []httpapi.Check {
 			case "connected", "idle", "polling":
 				return st, nil
 			}
-			// Reconnecting briefly is normal; only a lasting outage is not ready.
-			if time.Since(st.Since) < 2*time.Minute {
+			// Reconnecting briefly is normal; only a lasting outage is not
+			// ready. It counts from the last time the mailbox was up, not
+			// from the last state change: every reconnect attempt changes
+			// the state, which would make a lasting outage look new.
+			if time.Since(st.Up) < 2*time.Minute {
 				return st, nil
 			}
-			return st, fmt.Errorf("mailbox %s %s since %s: %s", st.Mailbox, st.State, st.Since.Format(time.RFC3339), st.LastError)
+			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
 		}},
 	}
 }
