@@ -258,10 +258,15 @@ func (e *Escalator) escalate(ctx context.Context, kind ticket.Escalation, d tick
 		return err
 	}
 	c := t.SLA
+	if c == nil {
+		// No readable clock any more: nothing to alert about.
+		_, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
+		return err
+	}
 	var notes [][]string
 	late := now.Sub(d.At) > e.LateAfter
 	switch {
-	case !c.Running():
+	case !c.Running() || !clockApplies(t):
 		// Unscheduled meanwhile (answered, paused): nothing to say.
 	case kind == ticket.Warning && !now.Before(c.FirstResponseDue):
 		// Already overdue: the breach alert said all there is.
@@ -341,7 +346,7 @@ func (e *Escalator) Digest(ctx context.Context, now time.Time) (int, error) {
 			if err != nil {
 				return 0, err
 			}
-			if t.SLA == nil || !t.SLA.Running() {
+			if t.SLA == nil || !t.SLA.Running() || !clockApplies(t) {
 				continue
 			}
 			items = append(items, notify.DigestItem{
@@ -364,6 +369,14 @@ func (e *Escalator) Digest(ctx context.Context, now time.Time) (int, error) {
 		}
 	}
 	return len(items), nil
+}
+
+// clockApplies checks what the ticket's own fields (written atomically with
+// each status change and reply) say, in case its clock was not updated
+// after them (a crash or a Redis blip in between): an answered, waiting,
+// resolved or closed ticket gets no alerts.
+func clockApplies(t *ticket.Ticket) bool {
+	return t.FirstResponseAt == nil && t.Status != ticket.StatusWaitingCustomer && ticket.Open(t.Status)
 }
 
 func (e *Escalator) customer(id string) *config.Customer {

@@ -73,6 +73,11 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for {
+		if m.sess != nil && m.sess.broken {
+			// A reply may still be on its way (a failed RSET): a fresh
+			// connection keeps replies and commands in step.
+			m.closeSession()
+		}
 		reused := m.sess != nil
 		if m.sess == nil {
 			s, err := m.dial(ctx)

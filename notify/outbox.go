@@ -140,7 +140,6 @@ type Delivery struct {
 	// error (Redis away) keeps the entry, and the next attempt, finding it
 	// sent, calls Delivered again instead of sending. It must therefore be
 	// safe to repeat.
-	// and recorded (e.g. to mark a ticket acknowledged).
 	Delivered func(ctx context.Context, n Notification) error
 	Now       func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
@@ -254,6 +253,22 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		return d.finish(ctx, m, n, "unreadable entry: "+err.Error())
 	}
 	log = log.With("notification", n.ID, "kind", n.Kind, "ticket", n.Ticket, "to", n.To)
+	// The group gives an entry to one replica, but a replica whose sends are
+	// slow can have an entry claimed away (retryDue) while it still sends
+	// it: a claim per notification keeps the second one from sending too.
+	// The claim comes before the check of the delivery record, so that the
+	// record cannot appear between the check and the send.
+	claim := d.Outbox.kp + "sending:" + n.ID
+	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
+	if err != nil {
+		return fmt.Errorf("claim notification %s: %w", n.ID, err)
+	}
+	if !got {
+		log.Info("notification being sent by another replica, leaving it")
+		return nil
+	}
+	// Released only while still ours: an expired claim may be another's.
+	defer releaseScript.Run(context.WithoutCancel(ctx), d.Outbox.rdb, []string{claim}, d.Consumer)
 	sentKey := d.Outbox.kp + "sent:" + n.ID
 	done, err := d.Outbox.rdb.Exists(ctx, sentKey).Result()
 	if err != nil {
@@ -271,19 +286,6 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Info("notification already delivered, not sending again")
 		return d.finish(ctx, m, n, "")
 	}
-	// The group gives an entry to one replica, but a replica whose sends are
-	// slow can have an entry claimed away (retryDue) while it still sends
-	// it: a claim per notification keeps the second one from sending too.
-	claim := d.Outbox.kp + "sending:" + n.ID
-	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
-	if err != nil {
-		return fmt.Errorf("claim notification %s: %w", n.ID, err)
-	}
-	if !got {
-		log.Info("notification being sent by another replica, leaving it")
-		return nil
-	}
-	defer d.Outbox.rdb.Del(context.WithoutCancel(ctx), claim)
 	why, err := d.Outbox.suppressed(ctx, n.To)
 	if err != nil {
 		return err
@@ -374,6 +376,9 @@ func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt in
 	}
 	return nil
 }
+
+// releaseScript deletes a claim only if it still holds this consumer's name.
+var releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
 // finish removes an entry from the outbox; with a reason it is kept in the
 // dead-letter stream first.

@@ -100,8 +100,13 @@ func (s *Service) Reply(ctx context.Context, number string, by Agent, text, stat
 		notes = append(notes, n.Fields())
 	}
 	applied, err := s.Store.Apply(ctx, t.Number, ch, notes)
-	if err != nil || !applied {
+	if err != nil {
 		return err
+	}
+	if !applied {
+		// A replay: the clock calls are idempotent, and may not have been
+		// made the first time (a crash between).
+		return s.clock(ctx, t, ch, true, now)
 	}
 	s.log().Info("agent replied", "ticket", t.Number, "agent", by.String(), "recipients", len(notes), "status", t.Status+"->"+cmp.Or(ch.Status, t.Status))
 	return s.clock(ctx, t, ch, true, now)
@@ -163,9 +168,11 @@ func (s *Service) Set(ctx context.Context, number string, by Agent, c Change, de
 	}
 	if applied {
 		s.log().Info("ticket changed", "ticket", t.Number, "agent", by.String(), "changes", changes)
-		if err := s.clock(ctx, t, ch, false, now); err != nil {
-			return nil, err
-		}
+	}
+	// Also on a replay: the clock calls are idempotent, and may not have
+	// been made the first time (a crash between).
+	if err := s.clock(ctx, t, ch, false, now); err != nil {
+		return nil, err
 	}
 	return s.Store.Get(ctx, t.Number)
 }

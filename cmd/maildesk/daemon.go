@@ -143,16 +143,20 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 // faster so that SLA warnings and breaches show within minutes. Every
 // business time (ticket arrival, deadlines, sweeps, history) comes from
 // it; timeouts and retries stay in real time.
-func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*daemon, error) {
+func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ *daemon, err error) {
 	rdb, err := openRedis(context.Background(), cfg.Redis)
 	if err != nil {
 		return nil, err
 	}
+	defer func() {
+		if err != nil {
+			rdb.Close()
+		}
+	}()
 	log = log.With("desk", cfg.Desk.ID)
 	d := &daemon{cfg: cfg, log: log, rdb: rdb, now: now}
 	p, err := newParts(cfg, rdb, log, now)
 	if err != nil {
-		rdb.Close()
 		return nil, err
 	}
 	d.store, d.outbox, d.dir, d.esc, d.work = p.store, p.outbox, p.dir, p.esc, p.work
@@ -200,7 +204,6 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (*d
 	})
 	tpl, err := notify.LoadTemplates(cfg.Desk.TemplatesDir)
 	if err != nil {
-		rdb.Close()
 		return nil, fmt.Errorf("loading templates from desk.templates_dir: %w", err)
 	}
 	desk := notify.Desk{
