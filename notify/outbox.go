@@ -253,11 +253,35 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		return d.finish(ctx, m, n, "unreadable entry: "+err.Error())
 	}
 	log = log.With("notification", n.ID, "kind", n.Kind, "ticket", n.Ticket, "to", n.To)
+	// Sent before, then the process died (or Redis went away) before the
+	// entry was finished: finish what the delivery means, not the sending.
+	// No claim is needed for that; a dead sender's claim may still stand.
+	sentKey := d.Outbox.kp + "sent:" + n.ID
+	alreadySent := func() (bool, error) {
+		done, err := d.Outbox.rdb.Exists(ctx, sentKey).Result()
+		if err != nil {
+			return false, fmt.Errorf("check delivery record of %s: %w", n.ID, err)
+		}
+		return done == 1, nil
+	}
+	finishSent := func() error {
+		if err := d.delivered(ctx, n); err != nil {
+			log.Warn("notification delivered, but what it means for its ticket is not recorded yet; will retry", "err", err)
+			return d.noteFailure(ctx, m, attempt, "recording the delivery: "+err.Error())
+		}
+		st.Skipped++
+		log.Info("notification already delivered, not sending again")
+		return d.finish(ctx, m, n, "")
+	}
+	if sent, err := alreadySent(); err != nil || sent {
+		if err != nil {
+			return err
+		}
+		return finishSent()
+	}
 	// The group gives an entry to one replica, but a replica whose sends are
 	// slow can have an entry claimed away (retryDue) while it still sends
 	// it: a claim per notification keeps the second one from sending too.
-	// The claim comes before the check of the delivery record, so that the
-	// record cannot appear between the check and the send.
 	claim := d.Outbox.kp + "sending:" + n.ID
 	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
 	if err != nil {
@@ -269,22 +293,13 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	}
 	// Released only while still ours: an expired claim may be another's.
 	defer releaseScript.Run(context.WithoutCancel(ctx), d.Outbox.rdb, []string{claim}, d.Consumer)
-	sentKey := d.Outbox.kp + "sent:" + n.ID
-	done, err := d.Outbox.rdb.Exists(ctx, sentKey).Result()
-	if err != nil {
-		return fmt.Errorf("check delivery record of %s: %w", n.ID, err)
-	}
-	if done == 1 {
-		// Sent before, then the process died (or Redis went away) before
-		// the entry was finished: finish what the delivery means, not the
-		// sending.
-		if err := d.delivered(ctx, n); err != nil {
-			log.Warn("notification delivered, but what it means for its ticket is not recorded yet; will retry", "err", err)
-			return d.noteFailure(ctx, m, attempt, "recording the delivery: "+err.Error())
+	// Again under the claim: the other sender may have finished between
+	// the first check and the claim.
+	if sent, err := alreadySent(); err != nil || sent {
+		if err != nil {
+			return err
 		}
-		st.Skipped++
-		log.Info("notification already delivered, not sending again")
-		return d.finish(ctx, m, n, "")
+		return finishSent()
 	}
 	why, err := d.Outbox.suppressed(ctx, n.To)
 	if err != nil {
