@@ -84,6 +84,8 @@ type Record struct {
 	OutboxID string
 }
 
+// The keys delivery and the admin scripts share: one definition each, so
+// that they cannot drift apart.
 func (o *Outbox) sentKey(id string) string     { return o.kp + "sent:" + id }
 func (o *Outbox) sendingKey(id string) string  { return o.kp + "sending:" + id }
 func (o *Outbox) suppressKey(to string) string { return o.kp + "suppress:" + strings.ToLower(to) }

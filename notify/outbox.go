@@ -99,7 +99,7 @@ func (o *Outbox) Depth(ctx context.Context) (int64, error) {
 // Suppress stops automatic mail to addr for d: its mail bounced. Entries
 // for it are skipped (and recorded as such) until then.
 func (o *Outbox) Suppress(ctx context.Context, addr string, d time.Duration, reason string) error {
-	if err := o.rdb.Set(ctx, o.kp+"suppress:"+strings.ToLower(addr), reason, d).Err(); err != nil {
+	if err := o.rdb.Set(ctx, o.suppressKey(addr), reason, d).Err(); err != nil {
 		return fmt.Errorf("suppress mail to %s: %w", addr, err)
 	}
 	return nil
@@ -107,7 +107,7 @@ func (o *Outbox) Suppress(ctx context.Context, addr string, d time.Duration, rea
 
 // suppressed returns why mail to addr is suppressed, "" when it is not.
 func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
-	r, err := o.rdb.Get(ctx, o.kp+"suppress:"+strings.ToLower(addr)).Result()
+	r, err := o.rdb.Get(ctx, o.suppressKey(addr)).Result()
 	if errors.Is(err, redis.Nil) {
 		return "", nil
 	}
@@ -256,7 +256,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	// Sent before, then the process died (or Redis went away) before the
 	// entry was finished: finish what the delivery means, not the sending.
 	// No claim is needed for that; a dead sender's claim may still stand.
-	sentKey := d.Outbox.kp + "sent:" + n.ID
+	sentKey := d.Outbox.sentKey(n.ID)
 	alreadySent := func() (bool, error) {
 		done, err := d.Outbox.rdb.Exists(ctx, sentKey).Result()
 		if err != nil {
@@ -282,7 +282,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	// The group gives an entry to one replica, but a replica whose sends are
 	// slow can have an entry claimed away (retryDue) while it still sends
 	// it: a claim per notification keeps the second one from sending too.
-	claim := d.Outbox.kp + "sending:" + n.ID
+	claim := d.Outbox.sendingKey(n.ID)
 	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
 	if err != nil {
 		return fmt.Errorf("claim notification %s: %w", n.ID, err)
