@@ -259,6 +259,12 @@ var defaults = []struct{ path, value string }{
 	{"imap.lease", "15s"},
 	{"smtp.security", "starttls"},
 	{"smtp.timeout", "30s"},
+	{"imap.auth", "password"},
+	{"smtp.auth", "password"},
+	{"oauth2.mechanism", "xoauth2"},
+	// Long enough that a server restart or a token refresh does not mail
+	// anyone, short enough that a desk is not deaf for a morning.
+	{"alerts.after", "15m"},
 	{"escalation.warn_at", "75"},
 	{"escalation.interval", "30s"},
 	{"escalation.late_after", "5m"},
@@ -386,6 +392,14 @@ func (c *Config) Redacted() Config {
 	if r.Redis.Password != "" {
 		r.Redis.Password = "***"
 	}
+	for _, s := range []*string{&r.OAuth2.ClientSecret, &r.OAuth2.RefreshToken} {
+		if *s != "" {
+			*s = "***"
+		}
+	}
+	r.OAuth2.TokenKey, r.OAuth2.ServiceAccount, r.OAuth2.PrivateKey = nil, nil, nil
+	r.OAuth2.Scopes = append([]string(nil), c.OAuth2.Scopes...)
+	r.Alerts.To = append([]string(nil), c.Alerts.To...)
 	if r.Redis.Sentinel.Password != "" {
 		r.Redis.Sentinel.Password = "***"
 	}

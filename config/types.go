@@ -3,7 +3,11 @@
 // environment overrides. It reads files and nothing else.
 package config
 
-import "time"
+import (
+	"crypto/rsa"
+	"crypto/x509"
+	"time"
+)
 
 // Config is one desk's configuration as loaded by Load.
 type Config struct {
@@ -11,6 +15,11 @@ type Config struct {
 	Redis Redis `yaml:"redis"`
 	IMAP  IMAP  `yaml:"imap"`
 	SMTP  SMTP  `yaml:"smtp"`
+	// OAuth2 is where the access tokens come from when imap.auth or
+	// smtp.auth is "oauth2".
+	OAuth2 OAuth2 `yaml:"oauth2"`
+	// Alerts is who is told when the desk cannot reach its mail.
+	Alerts Alerts `yaml:"alerts"`
 	// Outbox is how outgoing mail is retried and limited.
 	Outbox Outbox `yaml:"outbox"`
 	// Escalation is when SLA warnings, breach alerts and digests go out.
@@ -130,9 +139,12 @@ type IMAP struct {
 	Security      string `yaml:"security"` // none | starttls | tls
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	Username      string `yaml:"username"`
+	// Auth is how the desk signs in: "password" or "oauth2" (a token from
+	// the oauth2 section, over SASL XOAUTH2 or OAUTHBEARER).
+	Auth string `yaml:"auth"`
 	// Password is set either directly or, after Load, from PasswordFile
 	// (resolved against the config file's directory, trailing newline
-	// dropped). Exactly one of the two must be given.
+	// dropped). With auth password exactly one of the two must be given.
 	Password          string   `yaml:"password"`
 	PasswordFile      string   `yaml:"password_file"`
 	Mailbox           string   `yaml:"mailbox"`
@@ -157,7 +169,10 @@ type SMTP struct {
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	// Username, Password and PasswordFile are optional: at most one of
 	// Password and PasswordFile (read as for IMAP), and either needs Username.
-	Username     string   `yaml:"username"`
+	Username string `yaml:"username"`
+	// Auth is "password" (with Username: PLAIN or LOGIN; without: none) or
+	// "oauth2" (XOAUTH2 or OAUTHBEARER as Username, which is then required).
+	Auth         string   `yaml:"auth"`
 	Password     string   `yaml:"password"`
 	PasswordFile string   `yaml:"password_file"`
 	Timeout      Duration `yaml:"timeout"`
@@ -170,6 +185,93 @@ type SMTP struct {
 	// instead of the null reverse-path (RFC 3834), for relays that refuse
 	// MAIL FROM:<>.
 	NoticeReturnPath bool `yaml:"notice_return_path"`
+}
+
+// OAuth2 is the authorization server the desk gets its IMAP and SMTP access
+// tokens from, and the grant it holds there. Secrets are read from files by
+// Load; the stored grant (a rotating refresh token) lives in Redis,
+// encrypted with the key of TokenKeyFile.
+type OAuth2 struct {
+	Provider string `yaml:"provider"` // microsoft | google | generic
+	// Grant: client_credentials, device_code, refresh_token or
+	// service_account; which ones a provider allows is in OAuth2Grants.
+	Grant    string `yaml:"grant"`
+	Tenant   string `yaml:"tenant"`
+	ClientID string `yaml:"client_id"`
+	// ClientSecretFile holds the client secret; ClientSecret is its
+	// content after Load.
+	ClientSecretFile string `yaml:"client_secret_file"`
+	// ClientSecretExpires is the secret's expiry (YYYY-MM-DD), which
+	// nothing can read from the secret itself: warnings go out ahead of it.
+	ClientSecretExpires string `yaml:"client_secret_expires"`
+	// CertificateFile and PrivateKeyFile are a certificate credential
+	// (Microsoft client assertion) instead of a secret.
+	CertificateFile    string `yaml:"certificate_file"`
+	PrivateKeyFile     string `yaml:"private_key_file"`
+	ServiceAccountFile string `yaml:"service_account_file"`
+	// TokenURL and DeviceAuthURL are required for the generic provider
+	// and override the provider's endpoints otherwise.
+	TokenURL      string   `yaml:"token_url"`
+	DeviceAuthURL string   `yaml:"device_auth_url"`
+	Scopes        []string `yaml:"scopes"`
+	// RefreshTokenFile holds the first refresh token of the refresh_token
+	// grant; once a grant is stored in Redis it is not read again.
+	RefreshTokenFile string `yaml:"refresh_token_file"`
+	// TokenKeyFile holds the 32-byte key (base64 or hex) that encrypts the
+	// stored grant.
+	TokenKeyFile string `yaml:"token_key_file"`
+	Mechanism    string `yaml:"mechanism"` // xoauth2 | oauthbearer
+
+	// Read from the files by Load.
+	ClientSecret    string    `yaml:"-"`
+	RefreshToken    string    `yaml:"-"`
+	TokenKey        []byte    `yaml:"-"`
+	ServiceAccount  []byte    `yaml:"-"`
+	SecretExpiresAt time.Time `yaml:"-"`
+	// Certificate and PrivateKey are the certificate credential, parsed
+	// and checked to belong together.
+	Certificate *x509.Certificate `yaml:"-"`
+	PrivateKey  *rsa.PrivateKey   `yaml:"-"`
+}
+
+// OAuth2Enabled reports whether any part of the desk signs in with OAuth2.
+func (c *Config) OAuth2Enabled() bool {
+	return c.IMAP.Auth == AuthOAuth2 || c.SMTP.Auth == AuthOAuth2
+}
+
+// Sign-in methods of imap.auth and smtp.auth.
+const (
+	AuthPassword = "password"
+	AuthOAuth2   = "oauth2"
+)
+
+// OAuth2 grants.
+const (
+	GrantClientCredentials = "client_credentials"
+	GrantDeviceCode        = "device_code"
+	GrantRefreshToken      = "refresh_token"
+	GrantServiceAccount    = "service_account"
+)
+
+// OAuth2Grants are the grants each provider allows.
+var OAuth2Grants = map[string][]string{
+	"microsoft": {GrantClientCredentials, GrantDeviceCode, GrantRefreshToken},
+	"google":    {GrantServiceAccount, GrantRefreshToken},
+	"generic":   {GrantClientCredentials, GrantRefreshToken, GrantDeviceCode},
+}
+
+// Delegated reports whether the grant acts for a user through a refresh
+// token, which must be kept (and rotates).
+func (o OAuth2) Delegated() bool {
+	return o.Grant == GrantRefreshToken || o.Grant == GrantDeviceCode
+}
+
+// Alerts says who is told, and after how long, when the desk cannot sign in
+// to or connect to its mailbox or SMTP relay, and when a client secret or
+// certificate is about to expire.
+type Alerts struct {
+	To    []string `yaml:"to"`
+	After Duration `yaml:"after"`
 }
 
 // Outbox is how the desk's outgoing mail is retried and limited.

@@ -33,6 +33,8 @@ func (l *loader) validate() {
 	l.validateRedis()
 	l.validateIMAP()
 	l.validateSMTP()
+	l.validateOAuth2()
+	l.validateAlerts()
 	l.validateOutbox()
 	l.validateEscalation()
 	l.validateHTTP()
@@ -234,11 +236,16 @@ func (l *loader) validateIMAP() {
 	}
 	l.oneOf("imap.security", m.Security, "none", "starttls", "tls")
 	l.required("imap.username", m.Username)
+	l.oneOf("imap.auth", m.Auth, AuthPassword, AuthOAuth2)
 	switch {
+	case m.Auth == AuthOAuth2:
+		if m.Password != "" || m.PasswordFile != "" {
+			c.add("imap.password", "must not be set with auth oauth2 (the token comes from the oauth2 section)")
+		}
 	case m.Password != "" && m.PasswordFile != "":
 		c.add("imap.password_file", "set either password or password_file, not both")
 	case m.Password == "" && m.PasswordFile == "":
-		c.add("imap.password", "is required (or password_file)")
+		c.add("imap.password", "is required (or password_file), or set imap.auth to oauth2")
 	default:
 		l.readSecret("imap.password_file", &m.PasswordFile, &m.Password)
 	}
@@ -287,7 +294,13 @@ func (l *loader) validateSMTP() {
 		l.hostPort("smtp.address", s.Address, false)
 	}
 	l.oneOf("smtp.security", s.Security, "none", "starttls", "tls")
-	if s.Password != "" && s.PasswordFile != "" {
+	l.oneOf("smtp.auth", s.Auth, AuthPassword, AuthOAuth2)
+	if s.Auth == AuthOAuth2 {
+		l.required("smtp.username", s.Username)
+		if s.Password != "" || s.PasswordFile != "" {
+			c.add("smtp.password", "must not be set with auth oauth2 (the token comes from the oauth2 section)")
+		}
+	} else if s.Password != "" && s.PasswordFile != "" {
 		c.add("smtp.password_file", "set either password or password_file, not both")
 	} else {
 		l.readSecret("smtp.password_file", &s.PasswordFile, &s.Password)

@@ -17,6 +17,7 @@ type Metrics struct {
 	slaAlerts  *prometheus.CounterVec
 	tickets    prometheus.Counter
 	notes      *prometheus.CounterVec
+	signIn     *prometheus.CounterVec
 	labels     prometheus.Labels
 }
 
@@ -54,8 +55,12 @@ func NewMetrics(desk string) *Metrics {
 			ConstLabels: labels,
 		}, []string{"kind"}),
 	}
+	m.signIn = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "maildesk_signin_failures_total", Help: "Failed attempts to connect and sign in, by server (imap, smtp) and reason (refused, token_<OAuth2 error code>, token_unreachable, no_grant, timeout, tls, connect, other).",
+		ConstLabels: labels,
+	}, []string{"server", "reason"})
 	m.labels = labels
-	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects, m.slaAlerts, m.tickets, m.notes,
+	m.Registry.MustRegister(m.mails, m.authFailed, m.latency, m.reconnects, m.slaAlerts, m.tickets, m.notes, m.signIn,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -99,4 +104,37 @@ func (m *Metrics) OutboxDepth(depth func() float64) {
 		Name: "maildesk_outbox_depth", Help: "Notifications waiting in the outbox (new and being retried).",
 		ConstLabels: m.labels,
 	}, depth))
+}
+
+// SignInFailed counts one failed attempt to connect and sign in to server
+// (imap, smtp), by reason (signin.Reason).
+func (m *Metrics) SignInFailed(server, reason string) {
+	m.signIn.WithLabelValues(server, reason).Inc()
+}
+
+// Reachable registers maildesk_mailbox_up and maildesk_smtp_up: 1 while the
+// last attempt to connect and sign in worked (or none was made here: a
+// standby replica does not fetch), 0 while it fails.
+func (m *Metrics) Reachable(mailbox, smtp func() bool) {
+	gauge := func(name, help string, up func() bool) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: m.labels}, func() float64 {
+			if up() {
+				return 1
+			}
+			return 0
+		})
+	}
+	m.Registry.MustRegister(
+		gauge("maildesk_mailbox_up", "1 while the desk reaches and signs in to its mailbox (or, on a standby replica, nothing failed), 0 while that fails.", mailbox),
+		gauge("maildesk_smtp_up", "1 while the desk reaches and signs in to its SMTP relay (or has not needed it yet), 0 while that fails.", smtp))
+}
+
+// CredentialExpiry registers maildesk_credential_expiry_seconds: the time
+// left until the OAuth2 client secret or certificate expires (negative once
+// it has).
+func (m *Metrics) CredentialExpiry(expiry time.Time, credential string) {
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "maildesk_credential_expiry_seconds", Help: "Seconds until the OAuth2 client secret or certificate the desk signs in with expires.",
+		ConstLabels: prometheus.Labels{"desk": m.labels["desk"], "credential": credential},
+	}, func() float64 { return time.Until(expiry).Seconds() }))
 }

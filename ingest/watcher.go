@@ -13,6 +13,7 @@ import (
 	"net"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-message/charset"
 
+	"github.com/maildesk/maildesk/signin"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -39,6 +41,20 @@ type WatcherConfig struct {
 	IdleRestart                     time.Duration // IDLE is renewed this often
 	BatchSize                       int
 	MaxMessageSize                  int64
+	// OAuth2, when set, signs in as Username with an access token over
+	// Mechanism (signin.MechXOAuth2 or MechOAuthBearer) instead of Password.
+	OAuth2    Tokens
+	Mechanism string
+	// Connected, when set, is told the outcome of every attempt to connect
+	// and sign in (health, metrics, alarms).
+	Connected func(err error)
+}
+
+// Tokens hand out OAuth2 access tokens (signin.Source).
+type Tokens interface {
+	Token(ctx context.Context, subject string) (string, error)
+	// Refused: the server refused the token for subject; the next is new.
+	Refused(subject string)
 }
 
 // Watcher keeps one mailbox drained: it processes the mail waiting at start,
@@ -263,8 +279,23 @@ func (w *Watcher) dial(ctx context.Context, wake chan<- struct{}) (*imapclient.C
 	return c, nil
 }
 
-// connect dials and logs in. New mail the server reports wakes wake.
+// connect dials and signs in. New mail the server reports wakes wake. A
+// refused OAuth2 token is replaced and tried once more on a new connection
+// at once: it may have expired early (Exchange Online ends a session whose
+// token expired), or been revoked and made anew.
 func (w *Watcher) connect(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
+	c, err := w.signIn(ctx, wake)
+	if err != nil && w.cfg.OAuth2 != nil && refused(err) {
+		w.cfg.OAuth2.Refused(w.cfg.Username)
+		c, err = w.signIn(ctx, wake)
+	}
+	if w.cfg.Connected != nil && ctx.Err() == nil {
+		w.cfg.Connected(err)
+	}
+	return c, err
+}
+
+func (w *Watcher) signIn(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
 	c, err := w.dial(ctx, wake)
 	if err != nil {
 		return nil, err
@@ -273,11 +304,39 @@ func (w *Watcher) connect(ctx context.Context, wake chan<- struct{}) (*imapclien
 		c.Close()
 		return nil, err
 	}
-	if err := w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() }); err != nil {
+	if w.cfg.OAuth2 == nil {
+		err = w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() })
+	} else {
+		err = w.authenticate(ctx, c)
+	}
+	if err != nil {
+		// After a failed SASL exchange the connection's state is unknown.
 		c.Close()
 		return nil, err
 	}
 	return c, nil
+}
+
+// authenticate signs in with an OAuth2 access token.
+func (w *Watcher) authenticate(ctx context.Context, c *imapclient.Client) error {
+	tok, err := w.cfg.OAuth2.Token(ctx, w.cfg.Username)
+	if err != nil {
+		return fmt.Errorf("signing in to imap %s as %s: %w", w.cfg.Address, w.cfg.Username, err)
+	}
+	mech := strings.ToUpper(w.cfg.Mechanism)
+	return w.guarded(c, "authenticate "+mech+" as "+w.cfg.Username, func() error {
+		// Caps may ask the server, hence under the watchdog too.
+		if !c.Caps().Has(imap.Cap("AUTH=" + mech)) {
+			return fmt.Errorf("the server does not offer %s (oauth2.mechanism)", mech)
+		}
+		return c.Authenticate(signin.NewIMAPClient(w.cfg.Mechanism, w.cfg.Username, tok))
+	})
+}
+
+// refused reports whether err is the server refusing the credentials.
+func refused(err error) bool {
+	var ie *imap.Error
+	return signin.IsRefused(err) || errors.As(err, &ie) && ie.Code == imap.ResponseCodeAuthenticationFailed
 }
 
 // session is one connection's life: connect, prepare folders, then drain

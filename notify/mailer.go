@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
+
+	"github.com/maildesk/maildesk/signin"
 )
 
 // SMTPConfig says how to reach the outgoing relay.
@@ -30,6 +32,20 @@ type SMTPConfig struct {
 	// NoticeReturnPath sends notices to strangers with ReturnPath too,
 	// instead of the null reverse-path; for relays that refuse MAIL FROM:<>.
 	NoticeReturnPath bool
+	// OAuth2, when set, signs in as Username with an access token over
+	// Mechanism (signin.MechXOAuth2 or MechOAuthBearer) instead of Password.
+	OAuth2    Tokens
+	Mechanism string
+	// Connected, when set, is told the outcome of every connection and
+	// sign-in attempt (health, metrics, alarms).
+	Connected func(err error)
+}
+
+// Tokens hand out OAuth2 access tokens (signin.Source).
+type Tokens interface {
+	Token(ctx context.Context, subject string) (string, error)
+	// Refused: the server refused the token for subject; the next is new.
+	Refused(subject string)
 }
 
 // Mailer sends rendered notifications over SMTP. go-mail composes the
@@ -80,7 +96,7 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 		}
 		reused := m.sess != nil
 		if m.sess == nil {
-			s, err := m.dial(ctx)
+			s, err := m.connect(ctx)
 			if err != nil {
 				return fmt.Errorf("sending notification %q: %w", n.ID, withContextErr(ctx, err))
 			}
@@ -214,6 +230,39 @@ func (m *Mailer) buildMsg(n Notification) (*mail.Msg, error) {
 	return msg, nil
 }
 
+// connect dials and signs in. A refused OAuth2 token is replaced and tried
+// once more at once: it may have expired early, or been revoked and made
+// anew. The outcome is the relay's health (Health).
+func (m *Mailer) connect(ctx context.Context) (*session, error) {
+	s, err := m.dial(ctx)
+	if err != nil && m.cfg.OAuth2 != nil && signin.IsRefused(err) {
+		m.cfg.OAuth2.Refused(m.cfg.Username)
+		s, err = m.dial(ctx)
+	}
+	if m.cfg.Connected != nil && ctx.Err() == nil {
+		m.cfg.Connected(err)
+	}
+	return s, err
+}
+
+// Probe signs in to the relay and leaves at once, so that a broken sign-in
+// is found while there is nothing to send. It uses the open connection
+// when there is one.
+func (m *Mailer) Probe(ctx context.Context) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sess != nil && !m.sess.broken {
+		return nil
+	}
+	m.closeSession()
+	s, err := m.connect(ctx)
+	if err != nil {
+		return err
+	}
+	s.close()
+	return nil
+}
+
 // dial opens a connection through go-mail: TCP or TLS, EHLO, STARTTLS and
 // AUTH. The connection is closed unconditionally by session.close, because
 // go-mail leaks it when EHLO, STARTTLS or AUTH fail. A client per
@@ -262,7 +311,15 @@ func (m *Mailer) dial(ctx context.Context) (*session, error) {
 	if m.cfg.HELO != "" {
 		opts = append(opts, mail.WithHELO(m.cfg.HELO))
 	}
-	if m.cfg.Username != "" {
+	var auth *signin.SMTPAuth
+	if m.cfg.OAuth2 != nil {
+		tok, err := m.cfg.OAuth2.Token(ctx, m.cfg.Username)
+		if err != nil {
+			return nil, fmt.Errorf("signing in to SMTP server %s as %s: %w", m.cfg.Address, m.cfg.Username, err)
+		}
+		auth = signin.NewSMTPAuth(m.cfg.Mechanism, m.cfg.Username, tok)
+		opts = append(opts, mail.WithSMTPAuthCustom(auth))
+	} else if m.cfg.Username != "" {
 		// Not SMTPAuthAutoDiscover: it prefers SCRAM/CRAM-MD5 (which fail on
 		// servers whose password store cannot do them) and refuses PLAIN and
 		// LOGIN whenever go-mail believes the connection is unencrypted,
@@ -285,6 +342,9 @@ func (m *Mailer) dial(ctx context.Context) (*session, error) {
 	sc, err := client.DialToSMTPClientWithContext(ctx)
 	if err != nil {
 		s.close()
+		if auth != nil {
+			err = auth.Refused(err)
+		}
 		return nil, fmt.Errorf("connecting to SMTP server %s: %w", m.cfg.Address, err)
 	}
 	s.sc = sc

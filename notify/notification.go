@@ -36,10 +36,26 @@ const (
 	// Progress tells the ticket's contact and participants what changed on
 	// their ticket (status, priority, assignee; Notification.Changes).
 	Progress Kind = "progress"
+	// AlarmDown tells the operators (alerts.to) that the desk has not been
+	// able to connect or sign in to its mailbox or relay (Server) since
+	// AsOf, and why (Reason).
+	AlarmDown Kind = "alarm_down"
+	// AlarmUp tells them that Server works again since AsOf.
+	AlarmUp Kind = "alarm_up"
+	// CredentialExpiry warns them that the OAuth2 credential the desk signs
+	// in with (Reason: CredentialCertificate or CredentialSecret) expires
+	// at Deadline.
+	CredentialExpiry Kind = "credential_expiry"
+)
+
+// The credentials a CredentialExpiry is about.
+const (
+	CredentialCertificate = "certificate"
+	CredentialSecret      = "client secret"
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -94,6 +110,14 @@ type Notification struct {
 	Text  string
 	// For Progress: what changed on the ticket, in the order to tell it.
 	Changes []Change
+
+	// For AlarmDown and AlarmUp: what cannot be reached ("IMAP
+	// imap.example.com:993 as desk@example.com") and why; Reason is also
+	// the credential of a CredentialExpiry.
+	Server string
+	Reason string
+	// Part is "imap" or "smtp": which of the two Server is.
+	Part string
 }
 
 // Fields a Change can be about.
@@ -181,6 +205,15 @@ func (n Notification) Fields() []string {
 	if n.Text != "" {
 		f = append(f, "text", n.Text)
 	}
+	if n.Server != "" {
+		f = append(f, "server", n.Server)
+	}
+	if n.Reason != "" {
+		f = append(f, "reason", n.Reason)
+	}
+	if n.Part != "" {
+		f = append(f, "part", n.Part)
+	}
 	if len(n.Changes) > 0 {
 		b, err := json.Marshal(n.Changes)
 		if err != nil {
@@ -248,6 +281,9 @@ func FromFields(v map[string]any) (Notification, error) {
 	n.ReportedBy = s("reported_by")
 	n.Agent = s("agent")
 	n.Text = s("text")
+	n.Server = s("server")
+	n.Reason = s("reason")
+	n.Part = s("part")
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
 	}

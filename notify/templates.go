@@ -472,8 +472,11 @@ func sampleNotifications(kind Kind) []Notification {
 			{Ticket: "SD-6", Customer: "Another Company", Subject: "New laptop", Priority: "P4", Deadline: time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)},
 			{Ticket: "SD-5", Customer: "Another Company", Subject: "Mail bounces", Priority: "P2", Deadline: time.Date(2026, 11, 23, 5, 30, 0, 0, time.UTC), Breached: true},
 		},
-		Agent: "Piet Agent",
-		Text:  "Dear Jan,\n\nThe printer has a new fuser now.\nPlease try again.\n\nKind regards,",
+		Server: "IMAP outlook.office365.com:993 as servicedesk@desk.example",
+		Reason: "oauth2 client_credentials token request to https://login.microsoftonline.com/x/oauth2/v2.0/token: invalid_client: AADSTS7000215: Invalid client secret provided.",
+		Part:   "imap",
+		Agent:  "Piet Agent",
+		Text:   "Dear Jan,\n\nThe printer has a new fuser now.\nPlease try again.\n\nKind regards,",
 		Changes: []Change{
 			{Field: ChangeStatus, Old: "acknowledged", New: "in_progress"},
 			{Field: ChangePriority, Old: "P3", New: "P1", Reason: "the whole floor cannot print"},

@@ -20,6 +20,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/alarm"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/escalation"
@@ -28,6 +29,7 @@ import (
 	"github.com/maildesk/maildesk/lease"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
+	"github.com/maildesk/maildesk/signin"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
 )
@@ -133,6 +135,10 @@ type daemon struct {
 	now func() time.Time
 	// outboxReady is set once the consumer group exists.
 	outboxReady atomic.Bool
+	// imapPart and smtpPart are how this replica finds its mail servers;
+	// alarms tells the operators when they stay unreachable.
+	imapPart, smtpPart *alarm.Part
+	alarms             *alarm.Monitor
 }
 
 func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
@@ -188,9 +194,28 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		log.Warn(w)
 	}
 	pipe.Clock = d.esc
-	d.watcher = ingest.NewWatcher(watcherConfig(cfg.IMAP), pipe, log)
-	d.watcher.Checkpoints = d.store
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
+	var tokens *signin.Source
+	if cfg.OAuth2Enabled() {
+		if tokens, err = signin.New(cfg.OAuth2, signin.Options{Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID), Log: log}); err != nil {
+			return nil, err
+		}
+	}
+	d.imapPart = alarm.NewPart(alarm.IMAP, fmt.Sprintf("IMAP %s as %s", cfg.IMAP.Address, cfg.IMAP.Username),
+		func(reason string) { d.metrics.SignInFailed(alarm.IMAP, reason) })
+	smtpServer := "SMTP " + cfg.SMTP.Address
+	if cfg.SMTP.Username != "" {
+		smtpServer += " as " + cfg.SMTP.Username
+	}
+	d.smtpPart = alarm.NewPart(alarm.SMTP, smtpServer, func(reason string) { d.metrics.SignInFailed(alarm.SMTP, reason) })
+	d.metrics.Reachable(func() bool { return !d.failing(d.imapPart) }, func() bool { return !d.failing(d.smtpPart) })
+	wc := watcherConfig(cfg.IMAP)
+	if cfg.IMAP.Auth == config.AuthOAuth2 {
+		wc.OAuth2, wc.Mechanism = tokens, cfg.OAuth2.Mechanism
+	}
+	wc.Connected = func(err error) { d.imapPart.Record(err, time.Now()) }
+	d.watcher = ingest.NewWatcher(wc, pipe, log)
+	d.watcher.Checkpoints = d.store
 	d.kick = make(chan struct{}, 1)
 	d.watcher.Observer = observer{m: d.metrics, kick: d.kickOutbox}
 	d.metrics.OutboxDepth(func() float64 {
@@ -211,11 +236,16 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		Location: cfg.Desk.Location, Templates: tpl,
 	}
 	sm := cfg.SMTP
-	mailer := notify.NewMailer(notify.SMTPConfig{
+	smc := notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
 		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
 		ReturnPath: sm.ReturnPath, NoticeReturnPath: sm.NoticeReturnPath,
-	}, desk)
+		Connected: func(err error) { d.smtpPart.Record(err, time.Now()) },
+	}
+	if sm.Auth == config.AuthOAuth2 {
+		smc.OAuth2, smc.Mechanism = tokens, cfg.OAuth2.Mechanism
+	}
+	mailer := notify.NewMailer(smc, desk)
 	d.mailer, d.desk = mailer, desk
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
@@ -228,7 +258,30 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
 		Delivered:          func(ctx context.Context, n notify.Notification) error { return d.delivered(ctx, d.desk, n) },
 	}
+	ac := alarm.Config{
+		Parts: []*alarm.Part{d.imapPart, d.smtpPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
+		Language: cfg.Desk.Language, Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID), Queue: d.outbox, Log: log,
+	}
+	if cfg.OAuth2Enabled() {
+		ac.Expiry, ac.Credential = signin.CredentialExpiry(cfg.OAuth2)
+		if !ac.Expiry.IsZero() {
+			d.metrics.CredentialExpiry(ac.Expiry, ac.Credential)
+		}
+	}
+	d.alarms = alarm.New(ac)
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, config.KeyPrefix(cfg.Desk.ID), log)
+	// Every replica checks; the alarm keys in Redis make each mail go once.
+	if err := d.sched.Add(scheduler.Job{Name: "alarms", Spec: "@every 15s", Run: func(ctx context.Context) error {
+		return d.alarms.Check(ctx, time.Now())
+	}}); err != nil {
+		return nil, err
+	}
+	// A relay is only used when there is mail: sign in now and then
+	// anyway, so that broken credentials are found before a customer
+	// waits for an acknowledgement.
+	if err := d.sched.Add(scheduler.Job{Name: "smtp-probe", Spec: "@every 1m", Run: d.probeSMTP}); err != nil {
+		return nil, err
+	}
 	// Every replica refreshes its own copy: CLI edits and other replicas'
 	// imports take effect without a restart.
 	if err := d.sched.Add(scheduler.Job{Name: "directory", Spec: "@every 30s", Run: d.refreshDirectory}); err != nil {
@@ -249,6 +302,32 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	}
 	return d, nil
 }
+
+// smtpProbeEvery is how long the relay may go unused before a probe signs
+// in to it; while it fails the outbox's retries and the probe both try.
+const smtpProbeEvery = 10 * time.Minute
+
+func (d *daemon) probeSMTP(ctx context.Context) error {
+	st := d.smtpPart.State()
+	if st.Known && st.Up && time.Since(st.LastOK) < smtpProbeEvery {
+		return nil
+	}
+	if err := d.mailer.Probe(ctx); err != nil {
+		d.log.Warn("smtp relay probe failed", "err", err)
+	}
+	return nil
+}
+
+// failing reports whether p has been failing for longer than a reconnect
+// takes: a brief outage is normal.
+func (d *daemon) failing(p *alarm.Part) bool {
+	st := p.State()
+	return st.Known && !st.Up && time.Since(st.FailingSince) >= notReadyAfter
+}
+
+// notReadyAfter: reconnecting briefly is normal; only a lasting outage
+// makes the replica not ready.
+const notReadyAfter = 2 * time.Minute
 
 // sweep is the cron job that sends due SLA warnings and breach alerts.
 func (d *daemon) sweep(ctx context.Context) error {
@@ -415,10 +494,17 @@ func (d *daemon) checks() []httpapi.Check {
 			// ready. It counts from the last time the mailbox was up, not
 			// from the last state change: every reconnect attempt changes
 			// the state, which would make a lasting outage look new.
-			if time.Since(st.Up) < 2*time.Minute {
+			if time.Since(st.Up) < notReadyAfter {
 				return st, nil
 			}
 			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
+		}},
+		{Name: "smtp", Check: func(ctx context.Context) (any, error) {
+			st := d.smtpPart.State()
+			if !d.failing(d.smtpPart) {
+				return st, nil
+			}
+			return st, fmt.Errorf("smtp relay %s failing since %s (%s): %s", d.cfg.SMTP.Address, st.FailingSince.Format(time.RFC3339), st.Reason, st.Error)
 		}},
 	}
 }

@@ -43,6 +43,10 @@ Usage:
   maildesk contacts remove --config FILE EMAIL
   maildesk contacts import --config FILE PATH    replace all contacts by a YAML or CSV file
                                          (validated whole: on any problem nothing changes)
+  maildesk auth login --config FILE      OAuth2 device_code: sign in (prints a URL and a code) and store the grant;
+                                         refresh_token: store oauth2.refresh_token_file's token anew
+  maildesk auth status --config FILE [--json]
+                                         sign-in method, account, grant, token and credential expiry, last sign-ins
   maildesk sla due --config FILE --plan NAME --priority P [--language nl|en] --at TIME
                                          first-response deadline of a ticket arriving at TIME (RFC 3339)
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
@@ -80,6 +84,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdRejections(ctx, args[1:], stdout)
 	case "outbox":
 		err = cmdOutbox(ctx, args[1:], stdout, stderr)
+	case "auth":
+		err = cmdAuth(ctx, args[1:], stdout, stderr)
 	case "contacts":
 		err = cmdContacts(ctx, args[1:], stdout, stderr)
 	case "demo":

@@ -1,0 +1,187 @@
+package alarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/notify"
+)
+
+// expiryWarnings are how long before a credential expires its warnings go
+// out, the latest first.
+var expiryWarnings = []int{1, 7, 30} // days
+
+// Queue takes the alarm mails (notify.Outbox).
+type Queue interface {
+	Enqueue(ctx context.Context, n notify.Notification) error
+}
+
+// Config is what a Monitor watches and whom it tells.
+type Config struct {
+	Parts []*Part
+	// After is how long a part must fail before the alarm.
+	After time.Duration
+	// To are the operators' addresses; none: log, readiness and metrics only.
+	To       []string
+	Language string
+	// Expiry is when the sign-in credential expires and Credential which one
+	// it is (notify.CredentialSecret, CredentialCertificate); zero: unknown.
+	Expiry     time.Time
+	Credential string
+	Redis      redis.UniversalClient
+	KeyPrefix  string
+	Queue      Queue
+	Log        *slog.Logger
+}
+
+// Monitor decides when to raise and clear alarms. Check runs in every
+// replica; the Redis keys make each alarm go out once.
+type Monitor struct {
+	cfg Config
+}
+
+// New returns a Monitor of cfg.
+func New(cfg Config) *Monitor {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	return &Monitor{cfg: cfg}
+}
+
+// alarmKey holds, while an alarm is raised, when the outage began.
+func (m *Monitor) alarmKey(part string) string { return m.cfg.KeyPrefix + "alarm:" + part }
+
+// LastOKKey holds the last successful sign-in to part (RFC 3339), as any
+// replica saw it, for auth status.
+func LastOKKey(prefix, part string) string { return prefix + "signin:ok:" + part }
+
+// Check raises the alarm for parts that have failed for After, clears it
+// for parts that work again, records the last successful sign-ins and
+// warns of an expiring credential.
+func (m *Monitor) Check(ctx context.Context, now time.Time) error {
+	var errs []error
+	for _, p := range m.cfg.Parts {
+		if err := m.checkPart(ctx, p, now); err != nil {
+			errs = append(errs, fmt.Errorf("alarm for %s: %w", p.Name, err))
+		}
+	}
+	if err := m.checkExpiry(ctx, now); err != nil {
+		errs = append(errs, fmt.Errorf("credential expiry warning: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Monitor) checkPart(ctx context.Context, p *Part, now time.Time) error {
+	st := p.State()
+	rdb, key := m.cfg.Redis, m.alarmKey(p.Name)
+	switch {
+	case !st.Known:
+		return nil
+	case st.Up:
+		if err := rdb.Set(ctx, LastOKKey(m.cfg.KeyPrefix, p.Name), st.LastOK.UTC().Format(time.RFC3339), 0).Err(); err != nil {
+			return err
+		}
+		since, err := rdb.GetDel(ctx, key).Result()
+		if errors.Is(err, redis.Nil) {
+			return nil // no alarm raised, or another replica cleared it
+		}
+		if err != nil {
+			return err
+		}
+		m.cfg.Log.Info("mail server reachable again; alarm cleared", "part", p.Name, "server", p.Server, "down_since", since)
+		if p.Name == SMTP {
+			return nil // no alarm mail went out either
+		}
+		return m.mail(ctx, p, notify.AlarmUp, "", st.LastOK, "up/"+strconv.FormatInt(st.LastOK.Unix(), 10))
+	case now.Sub(st.FailingSince) >= m.cfg.After:
+		ok, err := rdb.SetNX(ctx, key, st.FailingSince.UTC().Format(time.RFC3339), 0).Result()
+		if err != nil || !ok {
+			return err
+		}
+		m.cfg.Log.Error("cannot reach the mail server; alarm raised", "part", p.Name, "server", p.Server,
+			"since", st.FailingSince, "reason", st.Reason, "err", st.Error)
+		if p.Name == SMTP {
+			// The alarm would wait in the outbox behind the very relay it
+			// is about: the log, /readyz and /metrics carry it.
+			return nil
+		}
+		return m.mail(ctx, p, notify.AlarmDown, st.Error, st.FailingSince, "down/"+strconv.FormatInt(st.FailingSince.Unix(), 10))
+	}
+	return nil
+}
+
+func (m *Monitor) mail(ctx context.Context, p *Part, kind notify.Kind, reason string, at time.Time, id string) error {
+	for _, to := range m.cfg.To {
+		n := notify.Notification{
+			ID: "alarm/" + p.Name + "/" + id + "/" + strings.ToLower(to), Kind: kind, To: to,
+			Language: m.cfg.Language, Subject: p.Server, Server: p.Server, Part: p.Name, Reason: reason, AsOf: at,
+		}
+		if err := m.cfg.Queue.Enqueue(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Monitor) checkExpiry(ctx context.Context, now time.Time) error {
+	if m.cfg.Expiry.IsZero() {
+		return nil
+	}
+	left := m.cfg.Expiry.Sub(now)
+	for _, days := range expiryWarnings {
+		if left > time.Duration(days)*24*time.Hour {
+			continue
+		}
+		day := m.cfg.Expiry.UTC().Format(time.DateOnly)
+		key := fmt.Sprintf("%salarm:expiry:%s:%dd", m.cfg.KeyPrefix, day, days)
+		ok, err := m.cfg.Redis.SetNX(ctx, key, now.UTC().Format(time.RFC3339), time.Duration(days+31)*24*time.Hour).Result()
+		if err != nil || !ok {
+			return err
+		}
+		m.cfg.Log.Warn("the OAuth2 sign-in credential expires soon", "credential", m.cfg.Credential,
+			"expires", m.cfg.Expiry, "days_left", int(left.Hours()/24))
+		for _, to := range m.cfg.To {
+			n := notify.Notification{
+				ID:   fmt.Sprintf("alarm/expiry/%s/%dd/%s", day, days, strings.ToLower(to)),
+				Kind: notify.CredentialExpiry, To: to, Language: m.cfg.Language,
+				Reason: m.cfg.Credential, Deadline: m.cfg.Expiry,
+			}
+			if err := m.cfg.Queue.Enqueue(ctx, n); err != nil {
+				return err
+			}
+		}
+		return nil // one warning per check: the nearest threshold
+	}
+	return nil
+}
+
+// LastOK reads the last successful sign-in to part recorded by any replica.
+func LastOK(ctx context.Context, rdb redis.UniversalClient, prefix, part string) (time.Time, error) {
+	s, err := rdb.Get(ctx, LastOKKey(prefix, part)).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339, s)
+}
+
+// Raised reads since when an alarm about part is raised; zero when none is.
+func Raised(ctx context.Context, rdb redis.UniversalClient, prefix, part string) (time.Time, error) {
+	s, err := rdb.Get(ctx, prefix+"alarm:"+part).Result()
+	if errors.Is(err, redis.Nil) {
+		return time.Time{}, nil
+	}
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339, s)
+}

@@ -1,0 +1,358 @@
+// Package signin is how the desk signs in to its mail servers with OAuth2:
+// access tokens from the configured authorization server (by
+// golang.org/x/oauth2), the grant kept in Redis and rotated there, and the
+// SASL mechanisms (XOAUTH2, OAUTHBEARER) that carry a token to IMAP and
+// SMTP. No secret or token leaves this package except in the SASL exchange.
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"sync"
+	"time"
+
+	"github.com/bsm/redislock"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+	"golang.org/x/oauth2/google"
+	"golang.org/x/oauth2/microsoft"
+
+	"github.com/maildesk/maildesk/config"
+)
+
+// Default scopes by provider and kind of grant.
+var (
+	microsoftAppScopes       = []string{"https://outlook.office365.com/.default"}
+	microsoftDelegatedScopes = []string{
+		"https://outlook.office.com/IMAP.AccessAsUser.All", "https://outlook.office.com/SMTP.Send", "offline_access",
+	}
+	googleScopes = []string{"https://mail.google.com/"}
+)
+
+// earlyRefresh is how long before its expiry a token is replaced: at most
+// this, and at most a quarter of its lifetime (short-lived test tokens).
+const earlyRefresh = 5 * time.Minute
+
+// requestTimeout bounds one token request: x/oauth2 has none of its own.
+const requestTimeout = 30 * time.Second
+
+// Source hands out access tokens for one desk's oauth2 section. It is safe
+// for concurrent use by the IMAP watcher and the SMTP sender.
+type Source struct {
+	cfg    config.OAuth2
+	oauth  *oauth2.Config // delegated grants
+	grants *grantStore    // delegated grants
+	locks  *redislock.Client
+	lock   string
+	log    *slog.Logger
+	now    func() time.Time
+	client *http.Client
+
+	mu sync.Mutex
+	// tokens are the access tokens in hand, by subject ("" unless the
+	// grant makes one per mailbox: service_account).
+	tokens map[string]*held
+}
+
+type held struct {
+	tok    *oauth2.Token
+	issued time.Time
+	// bad: the server refused it; never hand it out again.
+	bad bool
+}
+
+// Options are what New needs besides the config.
+type Options struct {
+	// Redis and KeyPrefix keep delegated grants (config.KeyPrefix).
+	Redis     redis.UniversalClient
+	KeyPrefix string
+	Log       *slog.Logger
+	Now       func() time.Time
+	// HTTPClient makes the token requests; its Timeout is set if zero.
+	HTTPClient *http.Client
+}
+
+// New returns the token source of cfg, which config.Load has validated.
+func New(cfg config.OAuth2, o Options) (*Source, error) {
+	s := &Source{cfg: cfg, log: o.Log, now: o.Now, client: o.HTTPClient, tokens: map[string]*held{}}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.client == nil {
+		s.client = &http.Client{Timeout: requestTimeout}
+	}
+	if cfg.Delegated() {
+		if o.Redis == nil {
+			return nil, errors.New("signin: a delegated grant needs Redis to keep its refresh token")
+		}
+		gs, err := newGrantStore(o.Redis, o.KeyPrefix+"oauth2:grant", cfg.TokenKey)
+		if err != nil {
+			return nil, err
+		}
+		s.grants = gs
+		s.locks = redislock.New(o.Redis)
+		s.lock = o.KeyPrefix + "oauth2:grant:lock"
+		s.oauth = &oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: s.endpoint(), Scopes: s.scopes()}
+	}
+	return s, nil
+}
+
+// Config is the section the source was made from.
+func (s *Source) Config() config.OAuth2 { return s.cfg }
+
+// endpoint is the provider's, with the configured URLs in its place.
+func (s *Source) endpoint() oauth2.Endpoint {
+	var e oauth2.Endpoint
+	switch s.cfg.Provider {
+	case "microsoft":
+		e = microsoft.AzureADEndpoint(s.cfg.Tenant)
+	case "google":
+		e = google.Endpoint
+	}
+	if s.cfg.TokenURL != "" {
+		e.TokenURL = s.cfg.TokenURL
+	}
+	if s.cfg.DeviceAuthURL != "" {
+		e.DeviceAuthURL = s.cfg.DeviceAuthURL
+	}
+	return e
+}
+
+func (s *Source) scopes() []string {
+	if len(s.cfg.Scopes) > 0 {
+		return s.cfg.Scopes
+	}
+	switch {
+	case s.cfg.Provider == "microsoft" && s.cfg.Grant == config.GrantClientCredentials:
+		return microsoftAppScopes
+	case s.cfg.Provider == "microsoft":
+		return microsoftDelegatedScopes
+	case s.cfg.Provider == "google":
+		return googleScopes
+	}
+	return nil
+}
+
+// Token returns an access token for signing in as subject (the mailbox's
+// login name), fetching a new one when the one in hand is near its expiry
+// or was refused.
+func (s *Source) Token(ctx context.Context, subject string) (string, error) {
+	if s.cfg.Grant != config.GrantServiceAccount {
+		subject = "" // one token serves every mailbox of the grant
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.tokens[subject]; h != nil && !h.bad && s.fresh(h.tok, h.issued) {
+		return h.tok.AccessToken, nil
+	}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.client)
+	var (
+		tok    *oauth2.Token
+		issued time.Time
+		err    error
+	)
+	if s.cfg.Delegated() {
+		var bad string
+		if h := s.tokens[subject]; h != nil && h.bad {
+			bad = h.tok.AccessToken
+		}
+		tok, issued, err = s.delegated(ctx, bad)
+	} else {
+		issued = s.now()
+		tok, err = s.appToken(ctx, subject)
+	}
+	if err != nil {
+		return "", s.describe(err)
+	}
+	if tok.AccessToken == "" {
+		return "", fmt.Errorf("oauth2 token request to %s answered no access token", s.tokenURL())
+	}
+	s.tokens[subject] = &held{tok: tok, issued: issued}
+	return tok.AccessToken, nil
+}
+
+// Refused marks the access token handed out for subject as refused by a
+// mail server: the next Token fetches a new one.
+func (s *Source) Refused(subject string) {
+	if s.cfg.Grant != config.GrantServiceAccount {
+		subject = ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.tokens[subject]; h != nil {
+		h.bad = true
+	}
+}
+
+// Expiry is when the access token in hand for subject expires; zero when
+// none is held.
+func (s *Source) Expiry(subject string) time.Time {
+	if s.cfg.Grant != config.GrantServiceAccount {
+		subject = ""
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h := s.tokens[subject]; h != nil && !h.bad {
+		return h.tok.Expiry
+	}
+	return time.Time{}
+}
+
+// fresh reports whether tok can still be used: it expires neither within
+// earlyRefresh nor within the last quarter of its lifetime.
+func (s *Source) fresh(tok *oauth2.Token, issued time.Time) bool {
+	if tok == nil || tok.AccessToken == "" {
+		return false
+	}
+	if tok.Expiry.IsZero() {
+		return true
+	}
+	margin := earlyRefresh
+	if life := tok.Expiry.Sub(issued); life > 0 && life/4 < margin {
+		margin = life / 4
+	}
+	return s.now().Add(margin).Before(tok.Expiry)
+}
+
+func (s *Source) tokenURL() string {
+	if s.cfg.Grant == config.GrantServiceAccount && s.cfg.TokenURL == "" {
+		return "the service account's token_uri"
+	}
+	return s.endpoint().TokenURL
+}
+
+// appToken requests a token without a user: client credentials (secret or
+// certificate) or a service account acting for subject.
+func (s *Source) appToken(ctx context.Context, subject string) (*oauth2.Token, error) {
+	if s.cfg.Grant == config.GrantServiceAccount {
+		jc, err := google.JWTConfigFromJSON(s.cfg.ServiceAccount, s.scopes()...)
+		if err != nil {
+			return nil, fmt.Errorf("reading oauth2.service_account_file: %w", err)
+		}
+		jc.Subject = subject
+		if s.cfg.TokenURL != "" {
+			jc.TokenURL = s.cfg.TokenURL
+		}
+		return jc.TokenSource(ctx).Token()
+	}
+	cc := &clientcredentials.Config{
+		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
+		TokenURL: s.endpoint().TokenURL, Scopes: s.scopes(),
+	}
+	if s.cfg.Certificate != nil {
+		// A fresh assertion per request: each is short-lived and single-use.
+		a, err := clientAssertion(s.cfg.Certificate, s.cfg.PrivateKey, s.cfg.ClientID, cc.TokenURL, s.now(), newJTI())
+		if err != nil {
+			return nil, err
+		}
+		cc.AuthStyle = oauth2.AuthStyleInParams
+		cc.EndpointParams = url.Values{
+			"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+			"client_assertion":      {a},
+		}
+	}
+	return cc.Token(ctx)
+}
+
+// delegated returns the grant's access token, refreshing it when it is
+// stale or is bad (refused). One replica refreshes at a time, under a Redis
+// lock, and stores a rotated refresh token before anyone uses the new
+// access token: a crash between the two would otherwise lose the grant
+// where the server revokes the old refresh token.
+func (s *Source) delegated(ctx context.Context, bad string) (*oauth2.Token, time.Time, error) {
+	lock, err := s.locks.Obtain(ctx, s.lock, requestTimeout+10*time.Second, &redislock.Options{
+		RetryStrategy: redislock.LimitRetry(redislock.LinearBackoff(100*time.Millisecond), 400),
+	})
+	if err != nil {
+		return nil, time.Time{}, fmt.Errorf("taking the OAuth2 grant lock: %w", err)
+	}
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	g, err := s.grants.load(ctx)
+	if errors.Is(err, ErrNoGrant) && s.cfg.Grant == config.GrantRefreshToken {
+		// The first start: the file's token becomes the stored grant.
+		g = &Grant{RefreshToken: s.cfg.RefreshToken, RefreshIssued: s.now(), Origin: "refresh_token_file"}
+		if err = s.grants.save(ctx, g); err == nil {
+			s.log.Info("oauth2 grant stored from oauth2.refresh_token_file; the file is not read again")
+		}
+	}
+	if errors.Is(err, ErrNoGrant) {
+		return nil, time.Time{}, fmt.Errorf("%w: run maildesk auth login --config FILE", err)
+	}
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	stored := &oauth2.Token{AccessToken: g.AccessToken, Expiry: g.Expiry}
+	if g.AccessToken != "" && g.AccessToken != bad && s.fresh(stored, g.Issued) {
+		return stored, g.Issued, nil // another replica refreshed it
+	}
+	issued := s.now()
+	tok, err := s.oauth.TokenSource(ctx, &oauth2.Token{RefreshToken: g.RefreshToken}).Token()
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	next := *g
+	if tok.RefreshToken != "" && tok.RefreshToken != g.RefreshToken {
+		next.RefreshToken, next.RefreshIssued = tok.RefreshToken, issued
+	}
+	next.AccessToken, next.Expiry, next.Issued = tok.AccessToken, tok.Expiry, issued
+	if err := s.grants.save(ctx, &next); err != nil {
+		// Using a token whose rotated refresh token is not stored risks
+		// the grant; fail and retry instead.
+		return nil, time.Time{}, err
+	}
+	return tok, issued, nil
+}
+
+// describe turns a token request's failure into an error that names the
+// endpoint and the authorization server's reason, never a secret.
+func (s *Source) describe(err error) error {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		msg := re.ErrorCode
+		if msg == "" && re.Response != nil {
+			msg = re.Response.Status
+		}
+		if re.ErrorDescription != "" {
+			msg += ": " + firstLine(re.ErrorDescription)
+		}
+		hint := ""
+		if re.ErrorCode == "invalid_grant" && s.cfg.Delegated() {
+			hint = " (the grant was revoked or expired: sign in again with maildesk auth login)"
+		}
+		return &TokenError{Grant: s.cfg.Grant, URL: s.tokenURL(), Code: re.ErrorCode, Msg: msg + hint}
+	}
+	return &TokenError{Grant: s.cfg.Grant, URL: s.tokenURL(), Msg: err.Error(), err: err}
+}
+
+// TokenError is a failed token request.
+type TokenError struct {
+	Grant, URL string
+	// Code is RFC 6749's error code (invalid_client, invalid_grant, ...);
+	// empty when the server could not be reached or answered no code.
+	Code string
+	Msg  string
+	err  error
+}
+
+func (e *TokenError) Error() string {
+	return fmt.Sprintf("oauth2 %s token request to %s: %s", e.Grant, e.URL, e.Msg)
+}
+
+func (e *TokenError) Unwrap() error { return e.err }
+
+func firstLine(s string) string {
+	for i, r := range s {
+		if r == '\r' || r == '\n' {
+			return s[:i]
+		}
+	}
+	return s
+}
