@@ -152,8 +152,8 @@ func TestOAuth2Consistency(t *testing.T) {
 	if !hasProblem(ps, "smtp.username", "is required") {
 		t.Errorf("smtp oauth2 without username: %v", ps)
 	}
-	_, ps = parseWith(t, base+"alerts:\n  to: [not an address]\n  after: 10s\n", nil, nil)
-	if !hasProblem(ps, "alerts.to[0]", "not a valid e-mail address") || !hasProblem(ps, "alerts.after", "at least 1m") {
+	_, ps = parseWith(t, base+"alerts:\n  to: [not an address]\n  after: 10ms\n", nil, nil)
+	if !hasProblem(ps, "alerts.to[0]", "not a valid e-mail address") || !hasProblem(ps, "alerts.after", "at least 1s") {
 		t.Errorf("alerts: %v", ps)
 	}
 }

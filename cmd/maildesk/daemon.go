@@ -322,12 +322,15 @@ func (d *daemon) probeSMTP(ctx context.Context) error {
 // takes: a brief outage is normal.
 func (d *daemon) failing(p *alarm.Part) bool {
 	st := p.State()
-	return st.Known && !st.Up && time.Since(st.FailingSince) >= notReadyAfter
+	return st.Known && !st.Up && time.Since(st.FailingSince) >= d.notReadyAfter()
 }
 
-// notReadyAfter: reconnecting briefly is normal; only a lasting outage
-// makes the replica not ready.
-const notReadyAfter = 2 * time.Minute
+// notReadyAfter: reconnecting briefly is normal; only an outage of 2
+// minutes, or of alerts.after when that is shorter, makes the replica not
+// ready.
+func (d *daemon) notReadyAfter() time.Duration {
+	return min(2*time.Minute, d.cfg.Alerts.After.D())
+}
 
 // sweep is the cron job that sends due SLA warnings and breach alerts.
 func (d *daemon) sweep(ctx context.Context) error {
@@ -494,7 +497,7 @@ func (d *daemon) checks() []httpapi.Check {
 			// ready. It counts from the last time the mailbox was up, not
 			// from the last state change: every reconnect attempt changes
 			// the state, which would make a lasting outage look new.
-			if time.Since(st.Up) < notReadyAfter {
+			if time.Since(st.Up) < d.notReadyAfter() {
 				return st, nil
 			}
 			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
