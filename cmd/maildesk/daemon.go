@@ -271,7 +271,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	d.alarms = alarm.New(ac)
 	d.sched = scheduler.New(cfg.Desk.Location, rdb, config.KeyPrefix(cfg.Desk.ID), log)
 	// Every replica checks; the alarm keys in Redis make each mail go once.
-	if err := d.sched.Add(scheduler.Job{Name: "alarms", Spec: "@every 15s", Run: func(ctx context.Context) error {
+	if err := d.sched.Add(scheduler.Job{Name: "alarms", Spec: "@every 5s", Run: func(ctx context.Context) error {
 		return d.alarms.Check(ctx, time.Now())
 	}}); err != nil {
 		return nil, err

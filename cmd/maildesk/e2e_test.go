@@ -24,6 +24,7 @@ type env struct {
 	dc     *testserver.DovecotServer
 	smtp   *testserver.SMTPServer
 	config string
+	dir    string // the config's directory
 	log    *testserver.Buffer
 }
 
@@ -44,9 +45,43 @@ func newEnv(t *testing.T, extra string) *env {
 // newEnvWith is newEnv with extra config YAML and a contacts file.
 func newEnvWith(t *testing.T, extra, contacts string) *env {
 	t.Helper()
+	return newEnvOpts(t, envOptions{extra: extra, contacts: contacts})
+}
+
+// envOptions change how the desk signs in (OAuth2 tests).
+type envOptions struct {
+	extra, contacts string
+	// dovecot, when set, is the IMAP server (and with signIn the SMTP
+	// submission server, relaying to the test's SMTP server); smtp is that
+	// sink, which must then forward to dovecot.
+	dovecot *testserver.DovecotServer
+	smtp    *testserver.SMTPServer
+	// imapAuth and smtpAuth replace the password lines of the imap and
+	// smtp sections; smtpAddr the relay's address.
+	imapAuth, smtpAuth, smtpAddr string
+}
+
+func newEnvOpts(t *testing.T, o envOptions) *env {
+	t.Helper()
 	rs, redisYAML := testRedis(t) // MAILDESK_TEST_REDIS=cluster: rs is nil (cluster_e2e_test.go)
-	e := &env{t: t, redis: rs, dc: testserver.Dovecot(t), smtp: testserver.SMTP(t), log: &testserver.Buffer{}}
-	e.smtp.ForwardTo(e.dc)
+	if o.dovecot == nil {
+		o.dovecot = testserver.Dovecot(t)
+	}
+	if o.smtp == nil {
+		o.smtp = testserver.SMTP(t)
+		o.smtp.ForwardTo(o.dovecot)
+	}
+	if o.contacts == "" {
+		o.contacts = defaultContacts
+	}
+	if o.imapAuth == "" {
+		o.imapAuth = "password_file: imap-password"
+	}
+	if o.smtpAddr == "" {
+		o.smtpAddr = o.smtp.Addr
+	}
+	e := &env{t: t, redis: rs, dc: o.dovecot, smtp: o.smtp, log: &testserver.Buffer{}}
+	extra, contacts := o.extra, o.contacts
 	dir := t.TempDir()
 	cfg := fmt.Sprintf(`desk:
   id: acme-it
@@ -63,20 +98,21 @@ imap:
   address: %s
   security: none
   username: %s
-  password_file: imap-password
+  %s
   poll_interval: 1s
   command_timeout: 10s
   max_message_size: 20KB
 smtp:
   address: %s
   security: none
+  %s
 http:
   listen: ""
 log:
   level: debug
   format: text
 contacts_file: contacts.yaml
-%s`, desk, redisYAML, e.dc.IMAPAddr, desk, e.smtp.Addr, extra)
+%s`, desk, redisYAML, e.dc.IMAPAddr, desk, o.imapAuth, o.smtpAddr, o.smtpAuth, extra)
 	write := func(name, content string) {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
 			t.Fatal(err)
@@ -86,6 +122,7 @@ contacts_file: contacts.yaml
 	write("contacts.yaml", contacts)
 	write("imap-password", e.dc.Password+"\n")
 	e.config = filepath.Join(dir, "maildesk.yaml")
+	e.dir = dir
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Logf("maildesk log:\n%s", e.log.String())
