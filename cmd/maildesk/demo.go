@@ -150,6 +150,8 @@ func printDemoBanner(w io.Writer, d *demo.Demo, speed float64, now time.Time) {
   Answer one:     %[8]s tickets reply --config %[9]s SD-1 --message "..."
   Health:         %[10]s
   Redis:          %[11]s
+  Your mailbox:   password, or OAuth2 for Microsoft 365 and Google Workspace (imap.auth/smtp.auth: oauth2;
+                  docs/signin.md); %[8]s auth status --config FILE shows the sign-in
   Stop:           Ctrl-C (the mailboxes are in memory and go with it)
 `, demoDesk, d.IMAPAddr, demo.Password, send, first, d.SMTPAddr, strings.Join(authorised, ", "),
 		self, shellQuote(d.ConfigPath), health, redisLine, clock, dashboard)

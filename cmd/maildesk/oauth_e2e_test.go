@@ -123,6 +123,10 @@ func TestOAuth2Grants(t *testing.T) {
 			if n := as.Requests(tt.grant); n == 0 {
 				t.Errorf("no %s token request was made", tt.grant)
 			}
+			// Access tokens are JWTs here: none may reach the log.
+			if strings.Contains(e.log.String(), "eyJ") || strings.Contains(e.log.String(), "s3cret") {
+				t.Error("a token or secret is in the log")
+			}
 			st := authStatusJSON(t, e.env)
 			if st.IMAP.LastOK.IsZero() && !eventuallyOK(func() bool { return !authStatusJSON(t, e.env).IMAP.LastOK.IsZero() }) {
 				t.Errorf("auth status shows no IMAP sign-in: %+v", st)
