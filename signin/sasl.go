@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/textproto"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/emersion/go-sasl"
 	"github.com/wneessen/go-mail/smtp"
@@ -62,17 +64,33 @@ func failure(mech string, challenge []byte) *RefusedError {
 		Scope  string `json:"scope"`
 	}
 	if err := json.Unmarshal(challenge, &body); err == nil {
-		e.Status = body.Status
+		e.Status = printable(body.Status, 40)
 		if body.Scope != "" {
-			e.Detail = "scope " + body.Scope
+			e.Detail = "scope " + printable(body.Scope, 200)
 		}
 		return e
 	}
-	e.Detail = strings.ToValidUTF8(string(challenge), "?")
-	if len(e.Detail) > 200 {
-		e.Detail = e.Detail[:200] + "..."
-	}
+	e.Detail = printable(string(challenge), 200)
 	return e
+}
+
+// printable makes server text safe for a log line or a mail: valid UTF-8,
+// control characters as spaces, at most max bytes (cut at a character).
+func printable(s string, max int) string {
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, strings.ToValidUTF8(s, "?"))
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // imapClient is a go-sasl client of XOAUTH2 or OAUTHBEARER for IMAP

@@ -5,6 +5,7 @@ import (
 	"net/textproto"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestInitialResponse(t *testing.T) {
@@ -88,4 +89,19 @@ func TestSMTPAuth(t *testing.T) {
 	if err := a.Refused(&textproto.Error{Code: 421, Msg: "busy"}); IsRefused(err) {
 		t.Errorf("421 counted as refused: %v", err)
 	}
+}
+
+// A server's failure challenge is outside input that ends up in logs and
+// alarm mails: any bytes give a bounded, valid UTF-8 reason.
+func FuzzFailure(f *testing.F) {
+	for _, s := range []string{`{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}`, `{"status":`, "\xff\xfe", ""} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, challenge []byte) {
+		e := failure(MechXOAuth2, challenge)
+		msg := e.Error()
+		if !utf8.ValidString(msg) || strings.ContainsAny(msg, "\r\n") || len(msg) > 400 {
+			t.Fatalf("message %q", msg)
+		}
+	})
 }

@@ -316,12 +316,13 @@ func (s *Source) delegated(ctx context.Context, bad string) (*oauth2.Token, time
 func (s *Source) describe(err error) error {
 	var re *oauth2.RetrieveError
 	if errors.As(err, &re) {
-		msg := re.ErrorCode
+		// The server's words go to logs and alarm mails: one line, bounded.
+		msg := printable(re.ErrorCode, 60)
 		if msg == "" && re.Response != nil {
 			msg = re.Response.Status
 		}
 		if re.ErrorDescription != "" {
-			msg += ": " + firstLine(re.ErrorDescription)
+			msg += ": " + printable(firstLine(re.ErrorDescription), 300)
 		}
 		hint := ""
 		if re.ErrorCode == "invalid_grant" && s.cfg.Delegated() {
