@@ -60,7 +60,7 @@ func TestOAuth2Validation(t *testing.T) {
 	files := map[string]string{
 		"secret": "s3cret\n", "cert.pem": certPEM, "key.pem": keyPEM, "other.pem": otherKeyPEM,
 		"token-key": key32 + "\n", "short-key": "c2hvcnQ=\n", "rt": "refresh-1\n",
-		"sa.json": `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"x"}`,
+		"sa.json":   `{"type":"service_account","client_email":"sa@p.iam.gserviceaccount.com","private_key":"x"}`,
 		"user.json": `{"type":"authorized_user"}`,
 	}
 	tests := []struct {
