@@ -123,6 +123,11 @@ func (s *Source) endpoint() oauth2.Endpoint {
 	if s.cfg.DeviceAuthURL != "" {
 		e.DeviceAuthURL = s.cfg.DeviceAuthURL
 	}
+	if s.cfg.Provider != "generic" {
+		// Both take the client in the form; auto-detection would send
+		// every refused request twice.
+		e.AuthStyle = oauth2.AuthStyleInParams
+	}
 	return e
 }
 
@@ -243,9 +248,10 @@ func (s *Source) appToken(ctx context.Context, subject string) (*oauth2.Token, e
 		}
 		return jc.TokenSource(ctx).Token()
 	}
+	e := s.endpoint()
 	cc := &clientcredentials.Config{
 		ClientID: s.cfg.ClientID, ClientSecret: s.cfg.ClientSecret,
-		TokenURL: s.endpoint().TokenURL, Scopes: s.scopes(),
+		TokenURL: e.TokenURL, Scopes: s.scopes(), AuthStyle: e.AuthStyle,
 	}
 	if s.cfg.Certificate != nil {
 		// A fresh assertion per request: each is short-lived and single-use.
