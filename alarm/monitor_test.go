@@ -46,7 +46,7 @@ func newRedis(t *testing.T) redis.UniversalClient {
 	return rdb
 }
 
-var refused = fmt.Errorf("signing in: %w", &signin.RefusedError{Mechanism: "xoauth2", Status: "401"})
+var errRefused = fmt.Errorf("signing in: %w", &signin.RefusedError{Mechanism: "xoauth2", Status: "401"})
 
 // Two replicas see the same outage: one alarm mail per recipient after
 // After, none before, one all-clear when it works again.
@@ -76,8 +76,8 @@ func TestOutageAlarmOnceAcrossReplicas(t *testing.T) {
 	}
 	check(t0)
 	for _, p := range parts {
-		p.Record(refused, t0.Add(time.Minute))
-		p.Record(refused, t0.Add(2*time.Minute))
+		p.Record(errRefused, t0.Add(time.Minute))
+		p.Record(errRefused, t0.Add(2*time.Minute))
 	}
 	check(t0.Add(15 * time.Minute))
 	if ns := q.take(); len(ns) != 0 {
@@ -90,7 +90,7 @@ func TestOutageAlarmOnceAcrossReplicas(t *testing.T) {
 		!ns[0].AsOf.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("alarm mails: %+v", ns)
 	}
-	if len(failures) != 4 || failures[0] != "refused" {
+	if len(failures) != 4 || failures[0] != "errRefused" {
 		t.Errorf("failures counted: %v", failures)
 	}
 	if since, _ := Raised(t.Context(), rdb, "md:{d}:", IMAP); !since.Equal(t0.Add(time.Minute)) {
@@ -117,7 +117,7 @@ func TestSMTPOutageNotMailed(t *testing.T) {
 	p := NewPart(SMTP, "SMTP relay:587", nil)
 	m := New(Config{Parts: []*Part{p}, After: time.Minute, To: []string{"ops@example.com"}, Redis: rdb, KeyPrefix: "md:{d}:", Queue: q})
 	t0 := time.Now()
-	p.Record(errors.New("dial tcp: connection refused"), t0)
+	p.Record(errors.New("dial tcp: connection errRefused"), t0)
 	if err := m.Check(t.Context(), t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
