@@ -90,7 +90,7 @@ func TestOutageAlarmOnceAcrossReplicas(t *testing.T) {
 		!ns[0].AsOf.Equal(t0.Add(time.Minute)) {
 		t.Fatalf("alarm mails: %+v", ns)
 	}
-	if len(failures) != 4 || failures[0] != "errRefused" {
+	if len(failures) != 4 || failures[0] != "refused" {
 		t.Errorf("failures counted: %v", failures)
 	}
 	if since, _ := Raised(t.Context(), rdb, "md:{d}:", IMAP); !since.Equal(t0.Add(time.Minute)) {
@@ -117,7 +117,7 @@ func TestSMTPOutageNotMailed(t *testing.T) {
 	p := NewPart(SMTP, "SMTP relay:587", nil)
 	m := New(Config{Parts: []*Part{p}, After: time.Minute, To: []string{"ops@example.com"}, Redis: rdb, KeyPrefix: "md:{d}:", Queue: q})
 	t0 := time.Now()
-	p.Record(errors.New("dial tcp: connection errRefused"), t0)
+	p.Record(errors.New("dial tcp: connection refused"), t0)
 	if err := m.Check(t.Context(), t0.Add(2*time.Minute)); err != nil {
 		t.Fatal(err)
 	}
