@@ -133,6 +133,34 @@ func TestSMTPOutageNotMailed(t *testing.T) {
 	}
 }
 
+// A replica that gave up the mailbox's lease forgets its failures: the
+// alarm the new holder cleared is not raised again.
+func TestResetAfterLeaseLost(t *testing.T) {
+	rdb := newRedis(t)
+	q := &queue{}
+	old, holder := NewPart(IMAP, "x", nil), NewPart(IMAP, "x", nil)
+	mk := func(p *Part) *Monitor {
+		return New(Config{Parts: []*Part{p}, After: time.Minute, To: []string{"ops@example.com"}, Redis: rdb, KeyPrefix: "p:", Queue: q})
+	}
+	mOld, mHolder := mk(old), mk(holder)
+	t0 := time.Now()
+	old.Record(errRefused, t0)
+	if err := mOld.Check(t.Context(), t0.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	old.Reset() // the lease went to the other replica
+	holder.Record(nil, t0.Add(3*time.Minute))
+	for _, m := range []*Monitor{mHolder, mOld, mHolder, mOld} {
+		if err := m.Check(t.Context(), t0.Add(4*time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns := q.take()
+	if len(ns) != 2 || ns[0].Kind != notify.AlarmDown || ns[1].Kind != notify.AlarmUp {
+		t.Errorf("mails %+v, want one alarm and one all-clear", ns)
+	}
+}
+
 // A standby replica, which makes no attempts, neither raises nor clears.
 func TestUnknownPartIgnored(t *testing.T) {
 	rdb := newRedis(t)

@@ -82,3 +82,12 @@ func (p *Part) State() State {
 		LastOK: p.lastOK, FailingSince: p.failingSince, Error: p.lastErr, Reason: p.reason,
 	}
 }
+
+// Reset forgets what attempts found: the replica stopped trying (it gave up
+// the mailbox's lease), and what it knew must neither raise nor clear an
+// alarm about a mailbox another replica now reaches.
+func (p *Part) Reset() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.lastOK, p.failingSince, p.lastErr, p.reason = time.Time{}, time.Time{}, "", ""
+}

@@ -474,6 +474,9 @@ func (d *daemon) watch(ctx context.Context) {
 	d.leases.Hold(ctx, lease.Key(config.KeyPrefix(d.cfg.Desk.ID), d.cfg.IMAP.Mailbox), func(ctx context.Context) error {
 		d.leaseHeld.Store(true)
 		defer d.leaseHeld.Store(false)
+		// A standby knows nothing of the mailbox: its old failures must
+		// not raise the alarm again once another replica reaches it.
+		defer d.imapPart.Reset()
 		return d.watcher.Run(ctx)
 	})
 }
