@@ -46,3 +46,27 @@ func TestAgentDomainsAndReopenDays(t *testing.T) {
 		}
 	}
 }
+
+// desk.agent_mail is off unless opted in, and opting in needs an MTA whose
+// authentication results the desk trusts: a From line alone is no proof.
+func TestAgentMailOptIn(t *testing.T) {
+	withDesk := func(desk, rest string) string {
+		return strings.Replace(base, "desk:\n", "desk:\n"+desk, 1) + rest
+	}
+	cfg, ps := parseWith(t, withDesk("  agents: [{email: eva@desk.example}]\n", ""), nil, nil)
+	if ps != nil || cfg.Desk.AgentMail != AgentMailOff {
+		t.Fatalf("default: %q %v", cfg.Desk.AgentMail, ps)
+	}
+	_, ps = parseWith(t, withDesk("  agent_mail: authenticated\n", ""), nil, nil)
+	if !hasProblem(ps, "desk.agent_mail", "needs authz.trusted_authserv_ids") {
+		t.Errorf("opt-in without a trusted MTA: %v", ps)
+	}
+	_, ps = parseWith(t, withDesk("  agent_mail: on\n", ""), nil, nil)
+	if !hasProblem(ps, "desk.agent_mail", "must be one of off, authenticated") {
+		t.Errorf("unknown value: %v", ps)
+	}
+	cfg, ps = parseWith(t, withDesk("  agent_mail: authenticated\n", "authz:\n  trusted_authserv_ids: [mx.desk.example]\n"), nil, nil)
+	if ps != nil || cfg.Desk.AgentMail != AgentMailAuthenticated {
+		t.Fatalf("opt-in: %q %v", cfg.Desk.AgentMail, ps)
+	}
+}

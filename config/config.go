@@ -243,6 +243,9 @@ var defaults = []struct{ path, value string }{
 	{"desk.bounce_suppression", "72h"},
 	{"desk.reopen_days", "14"},
 	{"desk.ticket_prefix", "SD"},
+	// A forged From line must not be able to close tickets and mail
+	// customers from the desk address: agents' mail is opted into.
+	{"desk.agent_mail", "off"},
 	{"redis.url", "redis://127.0.0.1:6379/0"},
 	// TLS unless told otherwise: a forgotten setting must not send the
 	// mailbox password in clear text.

@@ -72,6 +72,11 @@ type Desk struct {
 	// too (the desk's own company); IDNA-normalised by Load. An address
 	// that is a contact of a customer stays a contact.
 	AgentDomains []string `yaml:"agent_domains"`
+	// AgentMail is whether agents may answer and change tickets by mail:
+	// "off" (the default: their mail is refused) or "authenticated" (acted
+	// on when the desk's own MTA, one of authz.trusted_authserv_ids, found
+	// the From domain authentic; required with it).
+	AgentMail string `yaml:"agent_mail"`
 	// ReopenDays: a customer's reply within this many days of a ticket
 	// being resolved reopens it; later, or once closed, it starts a new
 	// ticket linked to the old one. 0: never reopen.
@@ -238,6 +243,12 @@ type OAuth2 struct {
 func (c *Config) OAuth2Enabled() bool {
 	return c.IMAP.Auth == AuthOAuth2 || c.SMTP.Auth == AuthOAuth2
 }
+
+// The values of desk.agent_mail.
+const (
+	AgentMailOff           = "off"
+	AgentMailAuthenticated = "authenticated"
+)
 
 // Sign-in methods of imap.auth and smtp.auth.
 const (

@@ -51,6 +51,11 @@ func (l *loader) validate() {
 
 func (l *loader) validateDesk() {
 	c, d := l.c, &l.cfg.Desk
+	l.oneOf("desk.agent_mail", d.AgentMail, AgentMailOff, AgentMailAuthenticated)
+	if d.AgentMail == AgentMailAuthenticated && len(l.cfg.Authz.TrustedAuthservIDs) == 0 {
+		c.add("desk.agent_mail", "authenticated needs authz.trusted_authserv_ids: the authserv-id your MTA writes in "+
+			"Authentication-Results, so that a forged From line cannot pass for an agent")
+	}
 	if l.required("desk.id", d.ID) && !idRE.MatchString(d.ID) {
 		c.addf("desk.id", "%s (got %q)", idRule, d.ID)
 	}

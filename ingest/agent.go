@@ -79,13 +79,13 @@ func explicitContact(m *inbound) bool {
 }
 
 // Warnings are what the daemon should log at start about how the pipeline
-// is set up: agent mail accepted without authentication.
+// is set up: agents whose mail is refused because agent mail is off.
 func (p *Pipeline) Warnings() []string {
-	if p.Agents == nil || len(p.AgentAddresses)+len(p.AgentDomains) == 0 || len(p.TrustedAuthserv) > 0 {
+	if p.AgentMail || len(p.AgentAddresses)+len(p.AgentDomains) == 0 {
 		return nil
 	}
-	return []string{"agent mail is not authenticated (authz.trusted_authserv_ids is empty): anyone who forges an " +
-		"agent's From address can answer customers and change tickets by mail"}
+	return []string{"agents' mail is refused (desk.agent_mail is off): agents answer through the API, the CLI or " +
+		"the dashboard; to let them answer by mail, set desk.agent_mail: authenticated with authz.trusted_authserv_ids"}
 }
 
 // agentMail handles a mail from an agent: a reply on a ticket, with
@@ -95,7 +95,18 @@ func (p *Pipeline) Warnings() []string {
 // the log.
 func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent) (Result, error) {
 	log := m.log.With("agent", by.String())
-	if len(p.TrustedAuthserv) > 0 && !m.auth.Pass {
+	if !p.AgentMail {
+		// Without proof of who sent it, a mail "from an agent" could close
+		// tickets and mail customers from the desk address for anyone who
+		// can forge a From line.
+		log.Warn("agent mail refused: desk.agent_mail is off")
+		res, err := p.reject(ctx, m, "agent mail is off (desk.agent_mail)", nil)
+		res.Agent = true
+		return res, err
+	}
+	// With no trusted authserv-id nothing can pass: never act on an
+	// unauthenticated agent mail, whatever the configuration says.
+	if !m.auth.Pass || len(p.TrustedAuthserv) == 0 {
 		// No notice: the From address is probably forged.
 		log.Warn("agent mail not authenticated", "reason", m.auth.Reason)
 		res, err := p.reject(ctx, m, "agent mail not authenticated: "+m.auth.Reason, nil)

@@ -68,6 +68,9 @@ func (c *fakeClock) took(number string) []string {
 	return out
 }
 
+// agentAuth is the desk's MTA finding an agent's mail authentic.
+const agentAuth = "Authentication-Results: mx.desk.example; dmarc=pass header.from=desk.example\n"
+
 // newDesk is a pipeline with agents (eva listed, anyone at desk.example by
 // domain) acting through a workflow.Service on the same store.
 func newDesk(t *testing.T) (*Pipeline, *ticket.Store, *redis.Client, *fakeClock) {
@@ -79,6 +82,10 @@ func newDesk(t *testing.T) (*Pipeline, *ticket.Store, *redis.Client, *fakeClock)
 	p.Agents = &workflow.Service{Store: store, Clock: clock, Customer: dir.Customer, Language: "en", Log: p.Log, Now: p.Now}
 	p.AgentAddresses = []config.Person{{Email: "Eva@Desk.Example", Name: "Eva de Vries"}}
 	p.AgentDomains = []string{"desk.example"}
+	// Agents' mail is acted on only when opted in and authenticated by the
+	// desk's MTA: the cases add a passing result unless they test that.
+	p.AgentMail = true
+	p.TrustedAuthserv = []string{"mx.desk.example"}
 	p.ReopenDays = 14
 	p.Rules.FeatureWords = []string{"[feature]"}
 	return p, store, rdb, clock
@@ -139,7 +146,11 @@ func TestAgentMail(t *testing.T) {
 		// Message-ID of the customer's mail
 		headers string
 		body    string
-		trusted bool // authz.trusted_authserv_ids configured
+		// trusted: the case brings its own Authentication-Results (or
+		// none); otherwise the desk's MTA found the mail authentic.
+		trusted bool
+		// off: desk.agent_mail is off; untrusted: no authserv-id is trusted
+		off, untrusted bool
 
 		outcome    Outcome
 		reason     string // in the rejection reason
@@ -199,14 +210,18 @@ func TestAgentMail(t *testing.T) {
 			outcome: Rejected, reason: "agent mail not authenticated", authFailed: true, wantStatus: ticket.StatusNew, wantPrio: "P3"},
 		{name: "unauthenticated agent mail", trusted: true, from: "eva@desk.example", headers: "Subject: Re: {tag}\n", body: "#status closed\n",
 			outcome: Rejected, reason: "agent mail not authenticated", authFailed: true, wantStatus: ticket.StatusNew, wantPrio: "P3"},
+		{name: "agent mail off", off: true, from: "eva@desk.example", headers: "Subject: Re: {tag}\n", body: "#status closed\nBye.\n",
+			outcome: Rejected, reason: "agent mail is off", wantStatus: ticket.StatusNew, wantPrio: "P3"},
+		{name: "opted in without a trusted MTA", untrusted: true, from: "eva@desk.example", headers: "Subject: Re: {tag}\n", body: "#status closed\nBye.\n",
+			outcome: Rejected, reason: "agent mail not authenticated", authFailed: true, wantStatus: ticket.StatusNew, wantPrio: "P3"},
 		{name: "agent's out-of-office", from: "eva@desk.example", headers: "Subject: Automatic reply: {tag}\nAuto-Submitted: auto-replied\n", body: "Away.\n",
 			outcome: Rejected, reason: "machine mail from an agent", wantStatus: ticket.StatusNew, wantPrio: "P3"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			p.TrustedAuthserv = nil
-			if tt.trusted {
-				p.TrustedAuthserv = []string{"mx.desk.example"}
+			p.AgentMail, p.TrustedAuthserv = !tt.off, []string{"mx.desk.example"}
+			if tt.untrusted {
+				p.TrustedAuthserv = nil
 			}
 			custID := fmt.Sprintf("c%d@acme.example", i)
 			created, err := p.Process(ctx, strings.NewReader("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <"+custID+">\n\nkapot\n"), ticket.Source{})
@@ -221,6 +236,9 @@ func TestAgentMail(t *testing.T) {
 			}
 			_, mark := outboxSince(t, rdb, "0")
 			hdr := strings.NewReplacer("{tag}", "["+number+"]", "{id}", custID).Replace(tt.headers)
+			if !tt.trusted {
+				hdr += "Authentication-Results: mx.desk.example; dmarc=pass header.from=desk.example\n"
+			}
 			raw := "From: " + tt.from + "\nTo: desk@desk.example\nMessage-ID: <agent" + fmt.Sprint(i) + "@desk.example>\n" + hdr + "\n" + tt.body
 			res, err := p.Process(ctx, strings.NewReader(raw), ticket.Source{Mailbox: "INBOX", UID: uint32(100 + i)})
 			if err != nil {
@@ -281,9 +299,9 @@ func TestAgentMailWithoutTicket(t *testing.T) {
 	p, store, rdb, _ := newDesk(t)
 	ctx := context.Background()
 	for i, raw := range []string{
-		"From: eva@desk.example\nSubject: a question\nMessage-ID: <a1@desk.example>\n\nHow do I ...?\n",
-		"From: bob@desk.example\nSubject: Re: [SD-42] gone\nMessage-ID: <a2@desk.example>\n\n#status closed\n",
-		"From: bob@desk.example\nSubject: Re: old\nIn-Reply-To: <unknown@acme.example>\nMessage-ID: <a3@desk.example>\n\nanswer\n",
+		"From: eva@desk.example\n" + agentAuth + "Subject: a question\nMessage-ID: <a1@desk.example>\n\nHow do I ...?\n",
+		"From: bob@desk.example\n" + agentAuth + "Subject: Re: [SD-42] gone\nMessage-ID: <a2@desk.example>\n\n#status closed\n",
+		"From: bob@desk.example\n" + agentAuth + "Subject: Re: old\nIn-Reply-To: <unknown@acme.example>\nMessage-ID: <a3@desk.example>\n\nanswer\n",
 	} {
 		res, err := p.Process(ctx, strings.NewReader(raw), ticket.Source{UID: uint32(i + 1)})
 		if err != nil {
@@ -325,7 +343,7 @@ func TestAgentMailReplay(t *testing.T) {
 		}
 	}
 	agentMail := func(number, id string) string {
-		return "From: eva@desk.example\nSubject: Re: [" + number + "] Printer\nMessage-ID: <" + id + ">\n\n#priority P2 urgent after all\n#status resolved\nNew toner.\n"
+		return "From: eva@desk.example\n" + agentAuth + "Subject: Re: [" + number + "] Printer\nMessage-ID: <" + id + ">\n\n#priority P2 urgent after all\n#status resolved\nNew toner.\n"
 	}
 	process := func(raw string) Result {
 		t.Helper()

@@ -89,6 +89,10 @@ type Pipeline struct {
 	Agents         Agents
 	AgentAddresses []config.Person
 	AgentDomains   []string
+	// AgentMail (desk.agent_mail: authenticated) acts on agents' mail, and
+	// only when the desk's trusted MTA found its From domain authentic;
+	// false: agents' mail is refused (no notice) and changes nothing.
+	AgentMail bool
 	// ReopenDays (desk.reopen_days): a customer's reply reopens a ticket
 	// resolved at most this many days ago; later, or when it is closed, it
 	// starts a new ticket linked to the old one. 0: never reopen.

@@ -4,18 +4,20 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 )
 
-// cmdCheckConfig prints "config ok", or one line per problem and fails.
+// cmdCheckConfig prints "config ok" (after notes on choices worth knowing
+// about), or one line per problem and fails.
 func cmdCheckConfig(args []string, stdout io.Writer) error {
 	fs, path := newFlags("check-config")
 	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
-	_, _, err := loadConfig(*path)
+	cfg, _, err := loadConfig(*path)
 	var ps config.Problems
 	if errors.As(err, &ps) {
 		for _, p := range ps {
@@ -26,8 +28,24 @@ func cmdCheckConfig(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	for _, n := range configNotes(cfg) {
+		fmt.Fprintln(stdout, "note:", n)
+	}
 	fmt.Fprintln(stdout, "config ok")
 	return nil
+}
+
+// configNotes explain settings that are valid but have consequences an
+// operator should choose knowingly.
+func configNotes(cfg *config.Config) []string {
+	var notes []string
+	d := cfg.Desk
+	if len(d.Agents)+len(d.AgentDomains) > 0 && d.AgentMail != config.AgentMailAuthenticated {
+		notes = append(notes, "desk.agent_mail is off: agents' mail is refused and they answer through the API, the "+
+			"CLI or the dashboard. To let them answer by mail, set desk.agent_mail: authenticated and "+
+			"authz.trusted_authserv_ids to your MTA's authserv-id (docs/operations.md#security).")
+	}
+	return notes
 }
 
 // loadConfig is config.Load plus the checks that need the daemon's own
@@ -49,6 +67,14 @@ func loadConfig(path string) (*config.Config, *notify.Templates, error) {
 	}
 	if err != nil {
 		return nil, nil, fmt.Errorf("loading templates from desk.templates_dir %s: %w", cfg.Desk.TemplatesDir, err)
+	}
+	// What the Redis client refuses at start (an unknown URL option, a bad
+	// database number) is a problem of the config, found here too.
+	if cfg.Redis.Mode() == "url" {
+		if _, err := singleOptions(cfg.Redis); err != nil {
+			reason := strings.TrimPrefix(err.Error(), "redis.url: ")
+			return nil, nil, config.Problems{{File: cfg.Path, Path: "redis.url", Reason: reason}}
+		}
 	}
 	return cfg, tpl, nil
 }

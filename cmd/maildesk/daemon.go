@@ -187,6 +187,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		Agents:            d.work,
 		AgentAddresses:    cfg.Desk.Agents,
 		AgentDomains:      cfg.Desk.AgentDomains,
+		AgentMail:         cfg.Desk.AgentMail == config.AgentMailAuthenticated,
 		ReopenDays:        cfg.Desk.ReopenDays,
 		Log:               log,
 	}
