@@ -81,41 +81,82 @@ func (m *Monitor) Check(ctx context.Context, now time.Time) error {
 func (m *Monitor) checkPart(ctx context.Context, p *Part, now time.Time) error {
 	st := p.State()
 	rdb, key := m.cfg.Redis, m.alarmKey(p.Name)
-	switch {
-	case !st.Known:
+	if !st.Known {
 		return nil
+	}
+	// Replicas see a shared server each by its own attempts: what one saw
+	// last may be older than what another saw since. Raise and clear by
+	// comparing with the others' record, so that the alarm does not flap.
+	lastOK, err := m.recordOK(ctx, p.Name, st.LastOK)
+	if err != nil {
+		return err
+	}
+	raised, err := Raised(ctx, rdb, m.cfg.KeyPrefix, p.Name)
+	if err != nil {
+		return err
+	}
+	switch {
 	case st.Up:
-		if err := rdb.Set(ctx, LastOKKey(m.cfg.KeyPrefix, p.Name), st.LastOK.UTC().Format(time.RFC3339), 0).Err(); err != nil {
-			return err
-		}
-		since, err := rdb.GetDel(ctx, key).Result()
-		if errors.Is(err, redis.Nil) {
-			return nil // no alarm raised, or another replica cleared it
-		}
-		if err != nil {
-			return err
-		}
-		m.cfg.Log.Info("mail server reachable again; alarm cleared", "part", p.Name, "server", p.Server, "down_since", since)
-		if p.Name == SMTP {
-			return nil // no alarm mail went out either
-		}
-		return m.mail(ctx, p, notify.AlarmUp, "", st.LastOK, "up/"+strconv.FormatInt(st.LastOK.Unix(), 10))
-	case now.Sub(st.FailingSince) >= m.cfg.After:
-		ok, err := rdb.SetNX(ctx, key, st.FailingSince.UTC().Format(time.RFC3339), 0).Result()
-		if err != nil || !ok {
-			return err
-		}
-		m.cfg.Log.Error("cannot reach the mail server; alarm raised", "part", p.Name, "server", p.Server,
-			"since", st.FailingSince, "reason", st.Reason, "err", st.Error)
-		if p.Name == SMTP {
-			// The alarm would wait in the outbox behind the very relay it
-			// is about: the log, /readyz and /metrics carry it.
+		if raised.IsZero() || !st.LastOK.After(raised) {
 			return nil
 		}
-		return m.mail(ctx, p, notify.AlarmDown, st.Error, st.FailingSince, "down/"+strconv.FormatInt(st.FailingSince.Unix(), 10))
+		m.cfg.Log.Info("mail server reachable again; alarm cleared", "part", p.Name, "server", p.Server, "down_since", raised)
+		// The mails first: their ids make a second queueing harmless,
+		// while a cleared key without them would lose the all-clear.
+		if p.Name != SMTP { // no alarm mail went out either
+			if err := m.mail(ctx, p, notify.AlarmUp, "", st.LastOK, "up/"+strconv.FormatInt(raised.Unix(), 10)); err != nil {
+				return err
+			}
+		}
+		return rdb.Del(ctx, key).Err()
+	case now.Sub(st.FailingSince) < m.cfg.After || !raised.IsZero():
+		return nil
+	case !lastOK.Before(st.FailingSince):
+		return nil // another replica reached it since this one's failures began
 	}
-	return nil
+	m.cfg.Log.Error("cannot reach the mail server; alarm raised", "part", p.Name, "server", p.Server,
+		"since", st.FailingSince, "reason", st.Reason, "err", st.Error)
+	// The relay's own outage would wait in the outbox behind that relay:
+	// the log, /readyz and /metrics carry it.
+	if p.Name != SMTP {
+		if err := m.mail(ctx, p, notify.AlarmDown, st.Error, st.FailingSince, "down/"+strconv.FormatInt(st.FailingSince.Unix(), 10)); err != nil {
+			return err
+		}
+	}
+	return rdb.SetNX(ctx, key, st.FailingSince.UTC().Format(stamp), 0).Err()
 }
+
+// recordOK keeps the latest successful sign-in any replica saw and returns
+// it.
+func (m *Monitor) recordOK(ctx context.Context, part string, ok time.Time) (time.Time, error) {
+	v := ""
+	if !ok.IsZero() {
+		v = ok.UTC().Format(stamp)
+	}
+	s, err := keepLatest.Run(ctx, m.cfg.Redis, []string{LastOKKey(m.cfg.KeyPrefix, part)}, v).Text()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return time.Time{}, err
+	}
+	if s == "" {
+		return time.Time{}, nil
+	}
+	return time.Parse(time.RFC3339Nano, s)
+}
+
+// stamp is RFC 3339 in UTC with a fixed width, so that times compare as
+// text (in keepLatest).
+const stamp = "2006-01-02T15:04:05.000000000Z"
+
+// keepLatest sets KEYS[1] to ARGV[1] when that is later and returns the
+// value kept.
+var keepLatest = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if ARGV[1] ~= '' and (not cur or ARGV[1] > cur) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return ARGV[1]
+end
+return cur or ''
+`)
 
 func (m *Monitor) mail(ctx context.Context, p *Part, kind notify.Kind, reason string, at time.Time, id string) error {
 	for _, to := range m.cfg.To {
@@ -141,12 +182,13 @@ func (m *Monitor) checkExpiry(ctx context.Context, now time.Time) error {
 		}
 		day := m.cfg.Expiry.UTC().Format(time.DateOnly)
 		key := fmt.Sprintf("%salarm:expiry:%s:%dd", m.cfg.KeyPrefix, day, days)
-		ok, err := m.cfg.Redis.SetNX(ctx, key, now.UTC().Format(time.RFC3339), time.Duration(days+31)*24*time.Hour).Result()
-		if err != nil || !ok {
+		if n, err := m.cfg.Redis.Exists(ctx, key).Result(); err != nil || n > 0 {
 			return err
 		}
 		m.cfg.Log.Warn("the OAuth2 sign-in credential expires soon", "credential", m.cfg.Credential,
 			"expires", m.cfg.Expiry, "days_left", int(left.Hours()/24))
+		// The mails before the mark, as for outages: their ids make a
+		// second queueing by another replica harmless.
 		for _, to := range m.cfg.To {
 			n := notify.Notification{
 				ID:   fmt.Sprintf("alarm/expiry/%s/%dd/%s", day, days, strings.ToLower(to)),
@@ -156,6 +198,9 @@ func (m *Monitor) checkExpiry(ctx context.Context, now time.Time) error {
 			if err := m.cfg.Queue.Enqueue(ctx, n); err != nil {
 				return err
 			}
+		}
+		if err := m.cfg.Redis.SetNX(ctx, key, now.UTC().Format(time.RFC3339), time.Duration(days+31)*24*time.Hour).Err(); err != nil {
+			return err
 		}
 		return nil // one warning per check: the nearest threshold
 	}
@@ -171,7 +216,7 @@ func LastOK(ctx context.Context, rdb redis.UniversalClient, prefix, part string)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.Parse(time.RFC3339, s)
+	return time.Parse(time.RFC3339Nano, s)
 }
 
 // Raised reads since when an alarm about part is raised; zero when none is.
@@ -183,5 +228,5 @@ func Raised(ctx context.Context, rdb redis.UniversalClient, prefix, part string)
 	if err != nil {
 		return time.Time{}, err
 	}
-	return time.Parse(time.RFC3339, s)
+	return time.Parse(time.RFC3339Nano, s)
 }

@@ -161,6 +161,45 @@ func TestResetAfterLeaseLost(t *testing.T) {
 	}
 }
 
+// Replicas share the relay but each knows only its own attempts: one whose
+// last attempt is older than another's success neither raises the alarm
+// again nor keeps it from clearing.
+func TestStaleReplicaDoesNotFlap(t *testing.T) {
+	rdb := newRedis(t)
+	q := &queue{}
+	a, b := NewPart(IMAP, "x", nil), NewPart(IMAP, "x", nil)
+	mk := func(p *Part) *Monitor {
+		return New(Config{Parts: []*Part{p}, After: time.Minute, To: []string{"ops@example.com"}, Redis: rdb, KeyPrefix: "p:", Queue: q})
+	}
+	ma, mb := mk(a), mk(b)
+	t0 := time.Now()
+	a.Record(nil, t0.Add(-time.Hour))
+	b.Record(nil, t0.Add(-time.Hour))
+	a.Record(errRefused, t0)
+	b.Record(errRefused, t0)
+	check := func(m *Monitor, at time.Time) {
+		t.Helper()
+		if err := m.Check(t.Context(), at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(ma, t0.Add(2*time.Minute))
+	check(mb, t0.Add(2*time.Minute))
+	a.Record(nil, t0.Add(3*time.Minute)) // a reaches it again; b has not tried since
+	for i := range 5 {
+		at := t0.Add(time.Duration(4+i) * time.Minute)
+		check(ma, at)
+		check(mb, at)
+	}
+	ns := q.take()
+	if len(ns) != 2 || ns[0].Kind != notify.AlarmDown || ns[1].Kind != notify.AlarmUp {
+		t.Errorf("mails %+v, want one alarm and one all-clear", ns)
+	}
+	if since, _ := Raised(t.Context(), rdb, "p:", IMAP); !since.IsZero() {
+		t.Errorf("alarm raised again by the stale replica (since %v)", since)
+	}
+}
+
 // A standby replica, which makes no attempts, neither raises nor clears.
 func TestUnknownPartIgnored(t *testing.T) {
 	rdb := newRedis(t)

@@ -19,7 +19,7 @@ import (
 
 // The keys of the oauth2 section that may carry a value; any of them set
 // while nothing signs in with OAuth2 is a forgotten imap.auth or smtp.auth.
-var oauth2Keys = []string{"provider", "grant", "tenant", "client_id", "client_secret_file", "certificate_file",
+var oauth2Keys = []string{"provider", "grant", "tenant", "client_id", "client_secret_file", "client_secret_expires", "certificate_file",
 	"private_key_file", "service_account_file", "token_url", "device_auth_url", "scopes", "refresh_token_file", "token_key_file"}
 
 // TokenKeySize is the AES-256 key length of oauth2.token_key_file.
@@ -37,6 +37,15 @@ func (l *loader) validateOAuth2() {
 		return
 	}
 	l.oneOf("oauth2.mechanism", o.Mechanism, "xoauth2", "oauthbearer")
+	// A bearer token is as good as a password to whoever reads it.
+	for _, side := range []struct{ name, auth, security, address string }{
+		{"imap", l.cfg.IMAP.Auth, l.cfg.IMAP.Security, l.cfg.IMAP.Address},
+		{"smtp", l.cfg.SMTP.Auth, l.cfg.SMTP.Security, l.cfg.SMTP.Address},
+	} {
+		if side.auth == AuthOAuth2 && side.security == "none" && !loopback(side.address) {
+			c.addf(side.name+".security", "must be tls or starttls with auth oauth2: the access token would cross the network in clear (none only to a loopback address, got %s)", side.address)
+		}
+	}
 	if !l.required("oauth2.provider", o.Provider) {
 		return
 	}
@@ -290,4 +299,17 @@ func (l *loader) validateAlerts() {
 	// Below a minute a routine reconnect (a server restart) raises the
 	// alarm; allowed, for impatient operators and for tests.
 	l.atLeast("alerts.after", a.After, time.Second)
+}
+
+// loopback reports whether a host:port names this machine.
+func loopback(address string) bool {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		host = address
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -152,6 +152,12 @@ func TestOAuth2Consistency(t *testing.T) {
 	if !hasProblem(ps, "smtp.username", "is required") {
 		t.Errorf("smtp oauth2 without username: %v", ps)
 	}
+	_, ps = parseWith(t, strings.Replace(oauthBase, "127.0.0.1:143", "imap.example.com:143", 1)+
+		"oauth2:\n  provider: google\n  grant: service_account\n  service_account_file: sa.json\n",
+		map[string]string{"sa.json": `{"type":"service_account","client_email":"a@b","private_key":"k"}`}, nil)
+	if !hasProblem(ps, "imap.security", "the access token would cross the network in clear") || hasProblem(ps, "smtp.security", "") {
+		t.Errorf("token in clear: %v", ps)
+	}
 	_, ps = parseWith(t, base+"alerts:\n  to: [not an address]\n  after: 10ms\n", nil, nil)
 	if !hasProblem(ps, "alerts.to[0]", "not a valid e-mail address") || !hasProblem(ps, "alerts.after", "at least 1s") {
 		t.Errorf("alerts: %v", ps)

@@ -282,20 +282,37 @@ func (w *Watcher) dial(ctx context.Context, wake chan<- struct{}) (*imapclient.C
 // connect dials and signs in. New mail the server reports wakes wake. A
 // refused OAuth2 token is replaced and tried once more on a new connection
 // at once: it may have expired early (Exchange Online ends a session whose
-// token expired), or been revoked and made anew.
+// token expired), or been revoked and made anew. A failure is reported to
+// Connected here; success only once the mailbox is selected (session).
 func (w *Watcher) connect(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
 	c, err := w.signIn(ctx, wake)
 	if err != nil && w.cfg.OAuth2 != nil && refused(err) {
 		w.cfg.OAuth2.Refused(w.cfg.Username)
 		c, err = w.signIn(ctx, wake)
 	}
-	if w.cfg.Connected != nil && ctx.Err() == nil {
-		w.cfg.Connected(err)
+	if err != nil {
+		w.connected(ctx, err)
 	}
 	return c, err
 }
 
+// connected tells Connected the outcome of an attempt, unless ctx ended it.
+func (w *Watcher) connected(ctx context.Context, err error) {
+	if w.cfg.Connected != nil && ctx.Err() == nil {
+		w.cfg.Connected(err)
+	}
+}
+
 func (w *Watcher) signIn(ctx context.Context, wake chan<- struct{}) (*imapclient.Client, error) {
+	// The token first: a refresh may take a while, and a server waiting
+	// for the login that long may drop the connection.
+	var tok string
+	if w.cfg.OAuth2 != nil {
+		var err error
+		if tok, err = w.cfg.OAuth2.Token(ctx, w.cfg.Username); err != nil {
+			return nil, fmt.Errorf("signing in to imap %s as %s: %w", w.cfg.Address, w.cfg.Username, err)
+		}
+	}
 	c, err := w.dial(ctx, wake)
 	if err != nil {
 		return nil, err
@@ -307,7 +324,7 @@ func (w *Watcher) signIn(ctx context.Context, wake chan<- struct{}) (*imapclient
 	if w.cfg.OAuth2 == nil {
 		err = w.guarded(c, "login as "+w.cfg.Username, func() error { return c.Login(w.cfg.Username, w.cfg.Password).Wait() })
 	} else {
-		err = w.authenticate(ctx, c)
+		err = w.authenticate(c, tok)
 	}
 	if err != nil {
 		// After a failed SASL exchange the connection's state is unknown.
@@ -317,19 +334,22 @@ func (w *Watcher) signIn(ctx context.Context, wake chan<- struct{}) (*imapclient
 	return c, nil
 }
 
-// authenticate signs in with an OAuth2 access token.
-func (w *Watcher) authenticate(ctx context.Context, c *imapclient.Client) error {
-	tok, err := w.cfg.OAuth2.Token(ctx, w.cfg.Username)
-	if err != nil {
-		return fmt.Errorf("signing in to imap %s as %s: %w", w.cfg.Address, w.cfg.Username, err)
-	}
+// authenticate signs in with an OAuth2 access token. Any NO to
+// AUTHENTICATE is a refusal of the token: Exchange Online answers a bad one
+// with a bare "NO AUTHENTICATE failed.", without AUTHENTICATIONFAILED.
+func (w *Watcher) authenticate(c *imapclient.Client, tok string) error {
 	mech := strings.ToUpper(w.cfg.Mechanism)
 	return w.guarded(c, "authenticate "+mech+" as "+w.cfg.Username, func() error {
 		// Caps may ask the server, hence under the watchdog too.
 		if !c.Caps().Has(imap.Cap("AUTH=" + mech)) {
 			return fmt.Errorf("the server does not offer %s (oauth2.mechanism)", mech)
 		}
-		return c.Authenticate(signin.NewIMAPClient(w.cfg.Mechanism, w.cfg.Username, tok))
+		err := c.Authenticate(signin.NewIMAPClient(w.cfg.Mechanism, w.cfg.Username, tok))
+		var ie *imap.Error
+		if errors.As(err, &ie) && ie.Type == imap.StatusResponseTypeNo {
+			return fmt.Errorf("%w: %w", err, &signin.RefusedError{Mechanism: w.cfg.Mechanism, Detail: ie.Text})
+		}
+		return err
 	})
 }
 
@@ -349,7 +369,11 @@ func (w *Watcher) session(ctx context.Context) error {
 		return err
 	}
 	defer c.Close()
+	// Signed in but unable to open the mailbox ("User is authenticated but
+	// not connected": the mailbox permission is missing) is as deaf as not
+	// signed in: it counts as a failed attempt.
 	if err := w.ensureFolders(c); err != nil {
+		w.connected(ctx, err)
 		return err
 	}
 	var sel *imap.SelectData
@@ -357,8 +381,10 @@ func (w *Watcher) session(ctx context.Context) error {
 		sel, err = c.Select(w.cfg.Mailbox, nil).Wait()
 		return err
 	}); err != nil {
+		w.connected(ctx, err)
 		return err
 	}
+	w.connected(ctx, nil)
 	if !w.loaded && w.Checkpoints != nil {
 		cp, err := w.Checkpoints.LoadCheckpoint(ctx, w.cfg.Mailbox)
 		if err != nil {

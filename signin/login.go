@@ -7,6 +7,7 @@ import (
 	"io"
 	"time"
 
+	"github.com/bsm/redislock"
 	"golang.org/x/oauth2"
 
 	"github.com/maildesk/maildesk/config"
@@ -54,11 +55,21 @@ func (s *Source) Login(ctx context.Context, w io.Writer) (*Grant, error) {
 		g.Origin = "device_code"
 		s.fill(g, tok)
 	}
-	if err := s.grants.save(ctx, g); err != nil {
+	// Under the replicas' grant lock: a refresh in flight elsewhere would
+	// otherwise store the old grant over this one.
+	lock, err := s.locks.Obtain(ctx, s.lock, lockTTL, &redislock.Options{
+		RetryStrategy: redislock.LimitRetry(redislock.LinearBackoff(100*time.Millisecond), 400),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("taking the OAuth2 grant lock to store the new grant: %w", err)
+	}
+	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	if err := s.saveRetrying(context.WithoutCancel(ctx), g); err != nil {
 		return nil, err
 	}
 	s.mu.Lock()
 	delete(s.tokens, "")
+	s.pending = nil // the new grant replaces whatever was waiting
 	s.mu.Unlock()
 	return g, nil
 }

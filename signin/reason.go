@@ -18,10 +18,12 @@ var oauthErrorCodes = []string{
 // Reason classifies why connecting or signing in failed, in a word fit for
 // a metric label: refused (the server refused the credentials),
 // token_<code> (the authorization server's RFC 6749 error code),
-// token_unreachable, no_grant, timeout, tls, connect or other.
+// token_unreachable, no_grant, grant_store (Redis or oauth2.token_key_file),
+// timeout, tls, connect or other.
 func Reason(err error) string {
 	var (
 		te  *TokenError
+		se  *storeError
 		re  *RefusedError
 		ne  net.Error
 		oe  *net.OpError
@@ -33,6 +35,8 @@ func Reason(err error) string {
 		return ""
 	case errors.Is(err, ErrNoGrant):
 		return "no_grant"
+	case errors.As(err, &se):
+		return "grant_store"
 	case errors.As(err, &te):
 		if slices.Contains(oauthErrorCodes, te.Code) {
 			return "token_" + te.Code

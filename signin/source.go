@@ -7,6 +7,7 @@ package signin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -53,10 +54,18 @@ type Source struct {
 	now    func() time.Time
 	client *http.Client
 
+	// fetching holds one token fetch at a time (capacity 1), so that IMAP
+	// and SMTP do not both refresh; waiting for it honours the caller's ctx.
+	fetching chan struct{}
+
 	mu sync.Mutex
 	// tokens are the access tokens in hand, by subject ("" unless the
 	// grant makes one per mailbox: service_account).
 	tokens map[string]*held
+	// pending is a rotated grant that could not be stored: it holds the
+	// only copy of the new refresh token, so it is stored before anything
+	// else is refreshed.
+	pending *Grant
 }
 
 type held struct {
@@ -73,13 +82,13 @@ type Options struct {
 	KeyPrefix string
 	Log       *slog.Logger
 	Now       func() time.Time
-	// HTTPClient makes the token requests; its Timeout is set if zero.
+	// HTTPClient makes the token requests; a zero Timeout becomes 30 s.
 	HTTPClient *http.Client
 }
 
 // New returns the token source of cfg, which config.Load has validated.
 func New(cfg config.OAuth2, o Options) (*Source, error) {
-	s := &Source{cfg: cfg, log: o.Log, now: o.Now, client: o.HTTPClient, tokens: map[string]*held{}}
+	s := &Source{cfg: cfg, log: o.Log, now: o.Now, client: o.HTTPClient, tokens: map[string]*held{}, fetching: make(chan struct{}, 1)}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -88,6 +97,11 @@ func New(cfg config.OAuth2, o Options) (*Source, error) {
 	}
 	if s.client == nil {
 		s.client = &http.Client{Timeout: requestTimeout}
+	} else if s.client.Timeout == 0 {
+		// A refresh must end well within the grant lock's lifetime.
+		c := *s.client
+		c.Timeout = requestTimeout
+		s.client = &c
 	}
 	if cfg.Delegated() {
 		if o.Redis == nil {
@@ -148,40 +162,64 @@ func (s *Source) scopes() []string {
 
 // Token returns an access token for signing in as subject (the mailbox's
 // login name), fetching a new one when the one in hand is near its expiry
-// or was refused.
+// or was refused. One fetch runs at a time; a caller waiting for it gives
+// up when ctx ends.
 func (s *Source) Token(ctx context.Context, subject string) (string, error) {
 	if s.cfg.Grant != config.GrantServiceAccount {
 		subject = "" // one token serves every mailbox of the grant
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if h := s.tokens[subject]; h != nil && !h.bad && s.fresh(h.tok, h.issued) {
-		return h.tok.AccessToken, nil
+	if tok, _ := s.held(subject); tok != "" {
+		return tok, nil
+	}
+	select {
+	case s.fetching <- struct{}{}:
+		defer func() { <-s.fetching }()
+	case <-ctx.Done():
+		return "", fmt.Errorf("waiting for an OAuth2 token: %w", context.Cause(ctx))
+	}
+	tok, bad := s.held(subject)
+	if tok != "" {
+		return tok, nil // fetched while this caller waited
 	}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, s.client)
 	var (
-		tok    *oauth2.Token
+		t      *oauth2.Token
 		issued time.Time
 		err    error
 	)
 	if s.cfg.Delegated() {
-		var bad string
-		if h := s.tokens[subject]; h != nil && h.bad {
-			bad = h.tok.AccessToken
-		}
-		tok, issued, err = s.delegated(ctx, bad)
+		t, issued, err = s.delegated(ctx, bad)
 	} else {
 		issued = s.now()
-		tok, err = s.appToken(ctx, subject)
+		t, err = s.appToken(ctx, subject)
 	}
 	if err != nil {
 		return "", s.describe(err)
 	}
-	if tok.AccessToken == "" {
+	if t.AccessToken == "" {
 		return "", fmt.Errorf("oauth2 token request to %s answered no access token", s.tokenURL())
 	}
-	s.tokens[subject] = &held{tok: tok, issued: issued}
-	return tok.AccessToken, nil
+	s.mu.Lock()
+	s.tokens[subject] = &held{tok: t, issued: issued}
+	s.mu.Unlock()
+	return t.AccessToken, nil
+}
+
+// held returns the usable access token in hand for subject, or "" and the
+// refused one, if that is why there is none.
+func (s *Source) held(subject string) (tok, bad string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h := s.tokens[subject]
+	switch {
+	case h == nil:
+		return "", ""
+	case h.bad:
+		return "", h.tok.AccessToken
+	case s.fresh(h.tok, h.issued):
+		return h.tok.AccessToken, ""
+	}
+	return "", ""
 }
 
 // Refused marks the access token handed out for subject as refused by a
@@ -272,15 +310,22 @@ func (s *Source) appToken(ctx context.Context, subject string) (*oauth2.Token, e
 // stale or is bad (refused). One replica refreshes at a time, under a Redis
 // lock, and stores a rotated refresh token before anyone uses the new
 // access token: a crash between the two would otherwise lose the grant
-// where the server revokes the old refresh token.
+// where the server revokes the old refresh token. Once the lock is held the
+// caller's cancellation no longer interrupts: a refresh answered but not
+// stored would lose the grant just the same.
 func (s *Source) delegated(ctx context.Context, bad string) (*oauth2.Token, time.Time, error) {
-	lock, err := s.locks.Obtain(ctx, s.lock, requestTimeout+10*time.Second, &redislock.Options{
+	lock, err := s.locks.Obtain(ctx, s.lock, lockTTL, &redislock.Options{
 		RetryStrategy: redislock.LimitRetry(redislock.LinearBackoff(100*time.Millisecond), 400),
 	})
 	if err != nil {
-		return nil, time.Time{}, fmt.Errorf("taking the OAuth2 grant lock: %w", err)
+		return nil, time.Time{}, &storeError{fmt.Errorf("taking the OAuth2 grant lock: %w", err)}
 	}
-	defer func() { _ = lock.Release(context.WithoutCancel(ctx)) }()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), lockTTL-5*time.Second)
+	defer cancel()
+	defer func() { _ = lock.Release(ctx) }()
+	if err := s.storePending(ctx); err != nil {
+		return nil, time.Time{}, err
+	}
 	g, err := s.grants.load(ctx)
 	if errors.Is(err, ErrNoGrant) && s.cfg.Grant == config.GrantRefreshToken {
 		// The first start: the file's token becomes the stored grant.
@@ -293,7 +338,7 @@ func (s *Source) delegated(ctx context.Context, bad string) (*oauth2.Token, time
 		return nil, time.Time{}, fmt.Errorf("%w: run maildesk auth login --config FILE", err)
 	}
 	if err != nil {
-		return nil, time.Time{}, err
+		return nil, time.Time{}, &storeError{err}
 	}
 	stored := &oauth2.Token{AccessToken: g.AccessToken, Expiry: g.Expiry}
 	if g.AccessToken != "" && g.AccessToken != bad && s.fresh(stored, g.Issued) {
@@ -309,19 +354,86 @@ func (s *Source) delegated(ctx context.Context, bad string) (*oauth2.Token, time
 		next.RefreshToken, next.RefreshIssued = tok.RefreshToken, issued
 	}
 	next.AccessToken, next.Expiry, next.Issued = tok.AccessToken, tok.Expiry, issued
-	if err := s.grants.save(ctx, &next); err != nil {
+	if err := s.saveRetrying(ctx, &next); err != nil {
 		// Using a token whose rotated refresh token is not stored risks
-		// the grant; fail and retry instead.
-		return nil, time.Time{}, err
+		// the grant: keep it here, store it first next time, fail now.
+		s.mu.Lock()
+		s.pending = &next
+		s.mu.Unlock()
+		return nil, time.Time{}, &storeError{err}
 	}
 	return tok, issued, nil
 }
 
+// lockTTL bounds one refresh under the grant lock: the token request
+// (requestTimeout) and the Redis round trips around it.
+const lockTTL = requestTimeout + 10*time.Second
+
+// storePending stores a rotated grant an earlier refresh could not.
+func (s *Source) storePending(ctx context.Context) error {
+	s.mu.Lock()
+	g := s.pending
+	s.mu.Unlock()
+	if g == nil {
+		return nil
+	}
+	if err := s.saveRetrying(ctx, g); err != nil {
+		return &storeError{fmt.Errorf("storing the rotated OAuth2 grant kept since a failed save: %w", err)}
+	}
+	s.mu.Lock()
+	if s.pending == g {
+		s.pending = nil
+	}
+	s.mu.Unlock()
+	s.log.Info("oauth2 rotated grant stored after an earlier failure")
+	return nil
+}
+
+func (s *Source) saveRetrying(ctx context.Context, g *Grant) error {
+	var err error
+	for attempt := range 3 {
+		if err = s.grants.save(ctx, g); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(time.Duration(attempt+1) * 200 * time.Millisecond):
+		}
+	}
+	return err
+}
+
+// storeError is a failure of the grant's storage in Redis (the lock, a
+// read, a write, a key that does not decrypt), not of the authorization
+// server: the alarm must point at Redis or the key.
+type storeError struct{ err error }
+
+func (e *storeError) Error() string { return e.err.Error() }
+func (e *storeError) Unwrap() error { return e.err }
+
 // describe turns a token request's failure into an error that names the
 // endpoint and the authorization server's reason, never a secret.
 func (s *Source) describe(err error) error {
-	var re *oauth2.RetrieveError
+	var (
+		re *oauth2.RetrieveError
+		se *storeError
+	)
+	if errors.As(err, &se) || errors.Is(err, ErrNoGrant) {
+		return err
+	}
 	if errors.As(err, &re) {
+		if re.ErrorCode == "" {
+			// x/oauth2/jwt (Google service accounts) leaves the body
+			// unparsed: the reason is in it.
+			var body struct {
+				Error       string `json:"error"`
+				Description string `json:"error_description"`
+			}
+			if json.Unmarshal(re.Body, &body) == nil {
+				re.ErrorCode, re.ErrorDescription = body.Error, body.Description
+			}
+		}
 		// The server's words go to logs and alarm mails: one line, bounded.
 		msg := printable(re.ErrorCode, 60)
 		if msg == "" && re.Response != nil {

@@ -322,3 +322,27 @@ contacts_file: contacts.yaml
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }
+
+// Google's token endpoint answers a service account's refusal in a body
+// that x/oauth2/jwt does not parse: the reason must still come through.
+func TestServiceAccountRefusalReason(t *testing.T) {
+	as := testserver.NewOAuthServer(t)
+	key := as.AddServiceAccount(t, "sa@project.iam.gserviceaccount.com")
+	as.Revoke("sa@project.iam.gserviceaccount.com")
+	s := newSource(t, config.OAuth2{Provider: "google", Grant: config.GrantServiceAccount, ServiceAccount: key}, nil, nil)
+	_, err := s.Token(t.Context(), mailbox)
+	if err == nil || Reason(err) == "token_error" || !strings.Contains(err.Error(), "invalid_") && !strings.Contains(err.Error(), "unauthorized_client") {
+		t.Errorf("refused service account: %v (reason %s)", err, Reason(err))
+	}
+}
+
+// A caller whose context ends while another fetch runs stops waiting.
+func TestTokenWaitHonoursContext(t *testing.T) {
+	s := newSource(t, config.OAuth2{Provider: "generic", Grant: config.GrantClientCredentials, ClientID: "x", TokenURL: "http://127.0.0.1:1/token"}, nil, nil)
+	s.fetching <- struct{}{} // a fetch in flight
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := s.Token(ctx, mailbox); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Token while another fetch runs: %v", err)
+	}
+}
