@@ -37,6 +37,27 @@ const (
 // configuration itself is wrong the error is a Problems value listing all
 // problems found; failing to read the config file is a wrapped I/O error.
 func Load(path string) (*Config, error) {
+	return LoadSecrets(path, AllSecrets)
+}
+
+// Secrets says which sections' secret files a command reads: a command
+// reads the secrets it uses and no others, so that `maildesk sla due` works
+// on a machine without the mailbox password. The keys stay validated; a
+// secret not read is left empty.
+type Secrets uint8
+
+// The secrets by section.
+const (
+	SecretsIMAP   Secrets = 1 << iota // imap.password_file
+	SecretsSMTP                       // smtp.password_file
+	SecretsRedis                      // redis.password_file, redis.sentinel.password_file
+	SecretsOAuth2                     // oauth2.*_file
+	SecretsHTTP                       // http.tokens[].token_file
+	AllSecrets = SecretsIMAP | SecretsSMTP | SecretsRedis | SecretsOAuth2 | SecretsHTTP
+)
+
+// LoadSecrets is Load reading only the secrets in need.
+func LoadSecrets(path string, need Secrets) (*Config, error) {
 	data, err := readLimited(path, maxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading config file: %w", err)
@@ -45,7 +66,7 @@ func Load(path string) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving config file path %s: %w", path, err)
 	}
-	cfg, err := parse(path, data, filepath.Dir(abs), os.LookupEnv, readLimited)
+	cfg, err := parse(path, data, filepath.Dir(abs), os.LookupEnv, readLimited, need)
 	if err != nil {
 		return nil, err
 	}
@@ -59,7 +80,7 @@ func Load(path string) (*Config, error) {
 // environment variables (nil means os.LookupEnv), so that tests need not touch
 // the process environment. Problems from the config itself carry no file name.
 func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, error) {
-	return parse("", data, dir, env, readLimited)
+	return parse("", data, dir, env, readLimited, AllSecrets)
 }
 
 type readFunc func(name string, limit int64) ([]byte, error)
@@ -71,9 +92,10 @@ type loader struct {
 	leaves map[string]reflect.Value
 	dir    string
 	read   readFunc
+	need   Secrets
 }
 
-func parse(name string, data []byte, dir string, env func(string) (string, bool), read readFunc) (*Config, error) {
+func parse(name string, data []byte, dir string, env func(string) (string, bool), read readFunc, need Secrets) (*Config, error) {
 	if env == nil {
 		env = os.LookupEnv
 	}
@@ -83,7 +105,7 @@ func parse(name string, data []byte, dir string, env func(string) (string, bool)
 	if !ok {
 		return nil, ps
 	}
-	l := &loader{cfg: cfg, c: c, leaves: map[string]reflect.Value{}, dir: dir, read: read}
+	l := &loader{cfg: cfg, c: c, leaves: map[string]reflect.Value{}, dir: dir, read: read, need: need}
 	forEachLeaf(reflect.ValueOf(cfg).Elem(), "", func(path string, v reflect.Value) { l.leaves[path] = v })
 	l.applyEnv(env)
 	l.applyDefaults()

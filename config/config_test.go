@@ -788,10 +788,28 @@ func FuzzParse(f *testing.F) {
 		_ = ps.Error()
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		cfg, err := parse("fuzz.yaml", data, "/fuzz", env, reader([]byte(baseContacts)))
+		cfg, err := parse("fuzz.yaml", data, "/fuzz", env, reader([]byte(baseContacts)), AllSecrets)
 		check(t, cfg, err)
 		// The same bytes as a contacts file.
-		cfg, err = parse("fuzz.yaml", []byte(base), "/fuzz", env, reader(data))
+		cfg, err = parse("fuzz.yaml", []byte(base), "/fuzz", env, reader(data), AllSecrets)
 		check(t, cfg, err)
 	})
+}
+
+// A command that does not use a section's secrets does not read them: a
+// missing password file is no problem then, and nothing is read.
+func TestLoadSecretsReadsOnlyWhatIsUsed(t *testing.T) {
+	dir := testDir(t, map[string]string{"contacts.yaml": baseContacts,
+		"maildesk.yaml": strings.Replace(base, "  password: secret\n", "  password_file: /nonexistent/imap-password\n", 1)})
+	path := filepath.Join(dir, "maildesk.yaml")
+	if _, err := Load(path); err == nil || !strings.Contains(err.Error(), "imap.password_file: cannot read") {
+		t.Fatalf("Load with every secret: %v", err)
+	}
+	cfg, err := LoadSecrets(path, SecretsRedis)
+	if err != nil {
+		t.Fatalf("LoadSecrets without the mailbox's: %v", err)
+	}
+	if cfg.IMAP.Password != "" || cfg.IMAP.PasswordFile != "/nonexistent/imap-password" {
+		t.Errorf("imap password %q, file %q", cfg.IMAP.Password, cfg.IMAP.PasswordFile)
+	}
 }

@@ -378,6 +378,9 @@ func (l *loader) readSecret(path string, file, password *string) {
 		return
 	}
 	*file = l.resolvePath(*file)
+	if l.need&secretsOf(path) == 0 {
+		return // this command does not use it
+	}
 	data, err := l.read(*file, maxSecretSize)
 	if err != nil {
 		l.c.addf(path, "cannot read: %v", err)
@@ -524,4 +527,22 @@ func statReason(path string, err error) string {
 		return err.Error()
 	}
 	return path + " is a file"
+}
+
+// secretsOf is the section a secret's key path belongs to.
+func secretsOf(path string) Secrets {
+	section, _, _ := strings.Cut(path, ".")
+	switch section {
+	case "imap":
+		return SecretsIMAP
+	case "smtp":
+		return SecretsSMTP
+	case "redis":
+		return SecretsRedis
+	case "oauth2":
+		return SecretsOAuth2
+	case "http":
+		return SecretsHTTP
+	}
+	return AllSecrets
 }

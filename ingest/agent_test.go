@@ -404,12 +404,12 @@ func TestAgentMailReplay(t *testing.T) {
 // authenticated.
 func TestWarnings(t *testing.T) {
 	p, _, _, _ := newDesk(t)
-	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "not authenticated") {
-		t.Fatalf("warnings %q", w)
-	}
-	p.TrustedAuthserv = []string{"mx.desk.example"}
 	if w := p.Warnings(); len(w) != 0 {
-		t.Fatalf("warnings %q", w)
+		t.Fatalf("agent mail on: warnings %q", w)
+	}
+	p.AgentMail = false
+	if w := p.Warnings(); len(w) != 1 || !strings.Contains(w[0], "desk.agent_mail is off") {
+		t.Fatalf("agent mail off: warnings %q", w)
 	}
 }
 

@@ -64,13 +64,13 @@ func (p *Pipeline) findTicket(ctx context.Context, msg *Message) (*ticket.Ticket
 	return t, err
 }
 
-// mayFollowUp: only the ticket's customer's contacts and its participants
-// may add to it; anyone else quoting a tag is judged as a new mail.
-func mayFollowUp(t *ticket.Ticket, sender string, d authz.Decision) bool {
-	if strings.EqualFold(sender, t.Contact) || slices.ContainsFunc(t.Participants, func(p string) bool { return strings.EqualFold(p, sender) }) {
-		return true
-	}
-	return d.Authorised && d.Customer.ID == t.Customer
+// mayFollowUp: only those the directory authorises for the ticket's
+// customer now may add to it; anyone else quoting a tag (a stranger, or a
+// contact since removed, even the one who opened it) is judged as a new
+// mail. Being the ticket's contact or a participant once is no lasting
+// right: removing a contact must end their access.
+func mayFollowUp(t *ticket.Ticket, d authz.Decision) bool {
+	return d.Authorised && d.Customer != nil && d.Customer.ID == t.Customer
 }
 
 func (p *Pipeline) initTag() {
@@ -97,7 +97,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	}
 	p.initTag()
 	t, err := p.findTicket(ctx, m.msg)
-	if err != nil || t == nil || !mayFollowUp(t, m.msg.From.Address, m.decision) {
+	if err != nil || t == nil || !mayFollowUp(t, m.decision) {
 		return res, false, err
 	}
 	reply := m.class != AutoReply

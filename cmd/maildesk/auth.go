@@ -41,7 +41,7 @@ func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if len(fs.Args()) != 0 {
 		return fmt.Errorf("%w: auth %s takes no arguments", errUsage, sub)
 	}
-	cfg, rdb, err := openDesk(ctx, *path)
+	cfg, rdb, err := openDeskWith(ctx, *path, config.SecretsOAuth2)
 	if err != nil {
 		return err
 	}

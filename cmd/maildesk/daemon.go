@@ -98,7 +98,13 @@ func newLogger(c config.Log, w io.Writer) *slog.Logger {
 // openDesk loads the config at path and opens its Redis: what every
 // command that reads or changes a desk's state starts with.
 func openDesk(ctx context.Context, path string) (*config.Config, redis.UniversalClient, error) {
-	cfg, err := config.Load(path)
+	return openDeskWith(ctx, path, config.SecretsRedis)
+}
+
+// openDeskWith is openDesk reading the secrets in need besides Redis's:
+// a command reads the secrets it uses and no others.
+func openDeskWith(ctx context.Context, path string, need config.Secrets) (*config.Config, redis.UniversalClient, error) {
+	cfg, err := config.LoadSecrets(path, need|config.SecretsRedis)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -355,6 +361,21 @@ func rates(ls []config.RateLimit) []notify.Rate {
 		out[i] = notify.Rate{Window: l.Per.D(), Max: l.Max}
 	}
 	return out
+}
+
+// mailboxConfig is the watcher config of a desk's mailbox, signing in with
+// OAuth2 when imap.auth says so (tickets raw, which reads the mailbox
+// outside the daemon).
+func mailboxConfig(cfg *config.Config, rdb redis.UniversalClient) (ingest.WatcherConfig, error) {
+	wc := watcherConfig(cfg.IMAP)
+	if cfg.IMAP.Auth == config.AuthOAuth2 {
+		src, err := signin.New(cfg.OAuth2, signin.Options{Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID)})
+		if err != nil {
+			return wc, err
+		}
+		wc.OAuth2, wc.Mechanism = src, cfg.OAuth2.Mechanism
+	}
+	return wc, nil
 }
 
 func watcherConfig(im config.IMAP) ingest.WatcherConfig {

@@ -39,7 +39,8 @@ func cmdSLA(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("%w: --at %q is not an RFC 3339 time like 2026-04-24T15:00:00+02:00", errUsage, *at)
 	}
-	cfg, err := config.Load(*path)
+	// Only the calendars and plans: no secret of any server.
+	cfg, err := config.LoadSecrets(*path, 0)
 	if err != nil {
 		return err
 	}
