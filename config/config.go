@@ -53,7 +53,7 @@ const (
 	SecretsRedis                      // redis.password_file, redis.sentinel.password_file
 	SecretsOAuth2                     // oauth2.*_file
 	SecretsHTTP                       // http.tokens[].token_file
-	AllSecrets = SecretsIMAP | SecretsSMTP | SecretsRedis | SecretsOAuth2 | SecretsHTTP
+	AllSecrets    = SecretsIMAP | SecretsSMTP | SecretsRedis | SecretsOAuth2 | SecretsHTTP
 )
 
 // LoadSecrets is Load reading only the secrets in need.
