@@ -44,9 +44,9 @@ type Tickets interface {
 
 // Workflow is what agents do to tickets (workflow.Service).
 type Workflow interface {
-	Reply(ctx context.Context, number string, by workflow.Agent, text, status, dedupe string) error
+	ReplyRequest(ctx context.Context, number string, by workflow.Agent, text, status, key string) error
 	Note(ctx context.Context, number string, by workflow.Agent, text string) error
-	Set(ctx context.Context, number string, by workflow.Agent, c workflow.Change, dedupe string) (*ticket.Ticket, error)
+	SetRequest(ctx context.Context, number string, by workflow.Agent, c workflow.Change, key string) (*ticket.Ticket, error)
 }
 
 // Contacts is the directory of customers and contacts (authz.Store).
@@ -267,12 +267,12 @@ func (a *API) reply(w http.ResponseWriter, r *http.Request) error {
 	if err := decodeJSON(w, r, &req); err != nil {
 		return err
 	}
-	dedupe, err := idempotencyKey(r)
+	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
 	}
 	number := r.PathValue("number")
-	if err := a.c.Workflow.Reply(r.Context(), number, agent(r), req.Message, req.Status, dedupe); err != nil {
+	if err := a.c.Workflow.ReplyRequest(r.Context(), number, agent(r), req.Message, req.Status, key); err != nil {
 		return err
 	}
 	return a.writeTicket(w, r, number)
@@ -313,12 +313,12 @@ func (a *API) setTicket(w http.ResponseWriter, r *http.Request) error {
 	case req.Reason != "" && req.Priority == "":
 		return badRequest("reason goes with a priority change: give priority too")
 	}
-	dedupe, err := idempotencyKey(r)
+	key, err := idempotencyKey(r)
 	if err != nil {
 		return err
 	}
-	t, err := a.c.Workflow.Set(r.Context(), r.PathValue("number"), agent(r),
-		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Assignee: req.Assignee}, dedupe)
+	t, err := a.c.Workflow.SetRequest(r.Context(), r.PathValue("number"), agent(r),
+		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Assignee: req.Assignee}, key)
 	if err != nil {
 		return err
 	}
@@ -333,9 +333,10 @@ func (a *API) writeTicket(w http.ResponseWriter, r *http.Request, number string)
 	return writeJSON(w, http.StatusOK, t)
 }
 
-// idempotencyKey turns an Idempotency-Key header into the dedupe key of a
+// idempotencyKey turns an Idempotency-Key header into the request key of a
 // change: a client that retries a request whose answer it lost does not
-// send the customer the same mail twice. Keys are per agent.
+// send the customer the same mail twice. Keys are per agent; the key comes
+// last and has no spaces, so no agent's name and key can spell another's.
 func idempotencyKey(r *http.Request) (string, error) {
 	k := r.Header.Get("Idempotency-Key")
 	if k == "" {
@@ -344,7 +345,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	if len(k) > 200 || strings.IndexFunc(k, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
 		return "", badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters without spaces")
 	}
-	return "api:" + agent(r).Name + ":" + k, nil
+	return agent(r).Name + " " + k, nil
 }
 
 // --- contacts ---

@@ -19,6 +19,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -441,6 +442,40 @@ func TestAPIIdempotencyKey(t *testing.T) {
 	res, _ = f.do("PATCH", "/api/v1/tickets/SD-1", `{"status": "resolved"}`, "Idempotency-Key", "has space")
 	if res.StatusCode != 400 {
 		t.Errorf("bad key: %d", res.StatusCode)
+	}
+}
+
+// A sender chooses their mail's Message-ID: a customer's mail with
+// Message-ID <api:alice:1> (what alice's key 1 used to be stored as) made
+// alice's reply with that key a silent no-op. Keys and Message-IDs are
+// different namespaces now, both ways round.
+func TestAPIIdempotencyKeyIsNoMessageID(t *testing.T) {
+	f := newFixture(t, testTokens)
+	ctx := context.Background()
+	pipe := &ingest.Pipeline{
+		Store: f.store, Threads: f.store, TicketPrefix: "SD",
+		Authz:    authz.NewDirectory([]config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}}),
+		Own:      ingest.Own{Address: "servicedesk@desk.example", MessageIDDomain: "desk.example", DeskID: "acme-it"},
+		Language: "en", Priority: "P3", Log: slog.New(slog.DiscardHandler),
+	}
+	for i, id := range []string{"api:alice:1", "alice 1", "alice:1"} {
+		res, err := pipe.Process(ctx, strings.NewReader("From: jan@acme.example\nSubject: Re: [SD-1] Printer on fire\nMessage-ID: <"+id+">\n\nstill burning\n"), ticket.Source{})
+		if err != nil || res.Ticket != "SD-1" || !res.FollowUp {
+			t.Fatalf("follow-up %d: %+v %v", i, res, err)
+		}
+	}
+	before := f.outboxLen()
+	res, b := f.do("POST", "/api/v1/tickets/SD-1/reply", `{"message": "Unplug it."}`, "Idempotency-Key", "1")
+	if res.StatusCode != 200 {
+		t.Fatalf("reply %d %s", res.StatusCode, b)
+	}
+	if n := f.outboxLen() - before; n != 2 {
+		t.Fatalf("%d mails queued, want the reply to jan and piet: a mail's Message-ID swallowed alice's request", n)
+	}
+	// And a key is no Message-ID that a reply threads by.
+	f.do("PATCH", "/api/v1/tickets/SD-2", `{"priority": "P2"}`, "Idempotency-Key", "k-2")
+	if n, _ := f.store.FindByMessageID(ctx, "api:alice:k-2", "alice k-2"); n != "" {
+		t.Fatalf("alice's key threads to %s", n)
 	}
 }
 

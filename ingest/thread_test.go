@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/maildesk/maildesk/config"
-	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -67,59 +66,5 @@ func TestThreading(t *testing.T) {
 	}
 	if n, _ := rdb.XLen(ctx, "md:{d}:outbox").Result(); n != 4 {
 		t.Fatalf("outbox %d, want acks for SD-1..SD-3 and one notice, none for follow-ups", n)
-	}
-}
-
-// A bounce of the desk's acknowledgement suppresses the address and is
-// recorded on the ticket; a bounce of mail the desk never sent changes
-// nothing.
-func TestBounceOfOwnMail(t *testing.T) {
-	p, store, rdb := newPipeline(t, []config.Customer{{ID: "acme", Contacts: []config.Contact{{Email: "jan@acme.example"}}}})
-	p.Suppress = notify.NewOutbox(rdb, "d")
-	ctx := context.Background()
-	if _, err := p.Process(ctx, strings.NewReader("From: jan@acme.example\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n"), ticket.Source{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := store.RecordSent(ctx, "ack.sd-1.d.maildesk.0a1b@desk.example", "SD-1"); err != nil {
-		t.Fatal(err)
-	}
-	backscatter := strings.ReplaceAll(bounceOfAck, "ack.sd-1.d.maildesk.0a1b@desk.example", "forged@elsewhere.example")
-	backscatter = strings.ReplaceAll(backscatter, "bounce1@", "bounce0@")
-	res, err := p.Process(ctx, strings.NewReader(backscatter), ticket.Source{})
-	if err != nil || res.Outcome != Rejected {
-		t.Fatalf("backscatter: %+v %v", res, err)
-	}
-	if n, _ := rdb.Exists(ctx, "md:{d}:suppress:jan@acme.example").Result(); n != 0 {
-		t.Fatal("a bounce of mail the desk never sent suppressed a contact")
-	}
-
-	res, err = p.Process(ctx, strings.NewReader(bounceOfAck), ticket.Source{})
-	if err != nil || res.Outcome != Processed || res.Ticket != "SD-1" || !res.FollowUp {
-		t.Fatalf("bounce: %+v %v", res, err)
-	}
-	if why, _ := rdb.Get(ctx, "md:{d}:suppress:jan@acme.example").Result(); !strings.Contains(why, "5.1.1") {
-		t.Fatalf("suppression reason %q", why)
-	}
-	evs, _ := store.Events(ctx, "SD-1")
-	if len(evs) != 1 || evs[0].Kind != ticket.EventBounce || !strings.Contains(evs[0].Text, "jan@acme.example") {
-		t.Fatalf("events %+v", evs)
-	}
-}
-
-// A bounce of a mail about a ticket that no longer exists still suppresses
-// the address, and is filed as machine mail instead of failing on every try.
-func TestBounceOfVanishedTicket(t *testing.T) {
-	p, store, rdb := newPipeline(t, nil)
-	p.Suppress = notify.NewOutbox(rdb, "d")
-	ctx := context.Background()
-	if err := store.RecordSent(ctx, "ack.sd-1.d.maildesk.0a1b@desk.example", "SD-1"); err != nil {
-		t.Fatal(err)
-	}
-	res, err := p.Process(ctx, strings.NewReader(bounceOfAck), ticket.Source{})
-	if err != nil || res.Outcome != Rejected {
-		t.Fatalf("bounce of a vanished ticket: %+v %v", res, err)
-	}
-	if n, _ := rdb.Exists(ctx, "md:{d}:suppress:jan@acme.example").Result(); n != 1 {
-		t.Fatal("the bounced address was not suppressed")
 	}
 }

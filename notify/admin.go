@@ -89,6 +89,12 @@ type Record struct {
 func (o *Outbox) sentKey(id string) string     { return o.kp + "sent:" + id }
 func (o *Outbox) sendingKey(id string) string  { return o.kp + "sending:" + id }
 func (o *Outbox) suppressKey(to string) string { return o.kp + "suppress:" + strings.ToLower(to) }
+func (o *Outbox) secretKey() string            { return o.kp + "secret" }
+
+// sentMailKey is the delivery record of a mail for its bounces, under the
+// HMAC atom of its Message-ID: the one part of the id only the desk can
+// compute, and the only part the delivery knows without the desk's domain.
+func (o *Outbox) sentMailKey(tag string) string { return o.kp + "sentmail:" + tag }
 
 func (o *Outbox) queueKey(q Queue) string {
 	switch q {
@@ -337,9 +343,10 @@ const retryNowIdle = 10 * 365 * 24 * time.Hour
 //
 // Nothing already delivered is queued again: with the delivery record
 // (sent:<id>) present Retry refuses (ErrAlreadyDelivered), and it never
-// deletes that record. Mail to a suppressed recipient would only be
-// skipped again, so Retry refuses (ErrSuppressedTo) unless unsuppress is
-// set, which lifts the suppression.
+// deletes that record. Automatic mail to a suppressed recipient would
+// only be skipped again, so Retry refuses (ErrSuppressedTo) unless
+// unsuppress is set, which lifts the suppression; an agent's reply, which
+// is sent to a suppressed address anyway, is not refused.
 func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action, error) {
 	f, err := o.locate(ctx, id, "not requeued")
 	if err != nil {
@@ -350,8 +357,12 @@ func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action,
 		return a, refuse(ErrUnreadableEntry, "%s (%s) is unreadable (%v); it would only be dead-lettered again: drop it", id, f.describe(), f.bad)
 	}
 	lift := "0"
-	if unsuppress {
+	switch {
+	case unsuppress:
 		lift = "1"
+	case !f.n.Kind.Automatic():
+		// Delivery sends an agent's reply to a suppressed address anyway.
+		lift = "-"
 	}
 	var res []any
 	if f.queue == QueueOutbox {
@@ -468,16 +479,17 @@ end
 if nid ~= ARGV[2] then return {'gone'} end
 `
 
-// checksLua refuses a delivered notification (KEYS[sent]) and, unless
-// ARGV[3] is '1', a suppressed recipient (KEYS[sup]); with '1' it lifts the
-// suppression, lifted being 1 when there was one.
+// checksLua refuses a delivered notification (KEYS[sent]) and, when
+// ARGV[3] is '0', a suppressed recipient (KEYS[sup]); with '1' it lifts the
+// suppression, lifted being 1 when there was one; with '-' (an agent's
+// reply, which suppression does not stop) it leaves it.
 const checksLua = `
 local at = redis.call('GET', KEYS[SENT])
 if at then return {'sent', at} end
 local lifted = 0
 if ARGV[3] == '1' then
   lifted = redis.call('DEL', KEYS[SUP])
-else
+elseif ARGV[3] == '0' then
   local why = redis.call('GET', KEYS[SUP])
   if why then return {'suppressed', why} end
 end

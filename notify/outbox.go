@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
+	"net/mail"
 	"strconv"
 	"strings"
 	"time"
@@ -23,6 +24,7 @@ import (
 // whose sender died is picked up again by another.
 type Outbox struct {
 	rdb     redis.UniversalClient
+	deskID  string
 	kp      string
 	stream  string
 	dead    string
@@ -35,7 +37,7 @@ type Outbox struct {
 // tag with the ticket store, whose commit script writes into it.
 func NewOutbox(rdb redis.UniversalClient, deskID string) *Outbox {
 	kp := config.KeyPrefix(deskID)
-	return &Outbox{rdb: rdb, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", skipped: kp + "outbox:skipped", errors: kp + "outbox:errors", group: "senders"}
+	return &Outbox{rdb: rdb, deskID: deskID, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", skipped: kp + "outbox:skipped", errors: kp + "outbox:errors", group: "senders"}
 }
 
 // Key is the stream that producers XADD notifications to.
@@ -59,15 +61,101 @@ func (o *Outbox) Secret(ctx context.Context) ([]byte, error) {
 	if _, err := rand.Read(b); err != nil {
 		return nil, fmt.Errorf("make message id secret: %w", err)
 	}
-	key := o.kp + "secret"
-	if err := o.rdb.SetNX(ctx, key, hex.EncodeToString(b), 0).Err(); err != nil {
+	if err := o.rdb.SetNX(ctx, o.secretKey(), hex.EncodeToString(b), 0).Err(); err != nil {
 		return nil, fmt.Errorf("store message id secret: %w", err)
 	}
-	v, err := o.rdb.Get(ctx, key).Result()
+	v, err := o.rdb.Get(ctx, o.secretKey()).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read message id secret: %w", err)
 	}
 	return hex.DecodeString(v)
+}
+
+// storedSecret is the Message-ID key as Secret made it; nil when none was
+// made yet. It makes none: a desk that has no key has sent no mail whose
+// id can be checked.
+func (o *Outbox) storedSecret(ctx context.Context) ([]byte, error) {
+	v, err := o.rdb.Get(ctx, o.secretKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read message id secret: %w", err)
+	}
+	b, err := hex.DecodeString(v)
+	if err != nil {
+		return nil, fmt.Errorf("read message id secret: %w", err)
+	}
+	return b, nil
+}
+
+// SentMail is a mail the desk delivered, as its delivery record keeps it
+// for checking bounces: a bounce may only suppress the address the mail
+// went to.
+type SentMail struct {
+	MessageID    string
+	Notification string // its notification id
+	Kind         Kind
+	To           string // the bare address, lower case
+	Ticket       string // "" for mail about no ticket (a notice)
+	// SentWhileSuppressed is why automatic mail to To was suppressed when
+	// this mail (an agent's reply) was sent anyway; "" when it was not.
+	SentWhileSuppressed string
+}
+
+// sentMailTTL is how long a delivery is remembered for its bounces: a
+// relay retries a mail for up to five days before it gives up and
+// bounces, and the desk may read its mailbox later than that.
+const sentMailTTL = 14 * 24 * time.Hour
+
+// SentMail returns the mail the desk delivered with Message-ID id (without
+// brackets); ok is false when it delivered none: the id has another shape,
+// no delivery is recorded under its HMAC atom, or the id made again from
+// the record under the desk's secret differs (VerifyMessageID).
+func (o *Outbox) SentMail(ctx context.Context, id string) (_ SentMail, ok bool, _ error) {
+	tag, domain, ok := splitMessageID(id)
+	if !ok {
+		return SentMail{}, false, nil
+	}
+	rec, err := o.rdb.HGetAll(ctx, o.sentMailKey(tag)).Result()
+	if err != nil {
+		return SentMail{}, false, fmt.Errorf("look up sent mail %s: %w", tag, err)
+	}
+	if len(rec) == 0 {
+		return SentMail{}, false, nil
+	}
+	secret, err := o.storedSecret(ctx)
+	if err != nil || secret == nil {
+		return SentMail{}, false, err
+	}
+	s := SentMail{MessageID: id, Notification: rec["id"], Kind: Kind(rec["kind"]), To: rec["to"], Ticket: rec["ticket"],
+		SentWhileSuppressed: rec["sent_while_suppressed"]}
+	// The id's own domain: that it is the desk's is the caller's check
+	// (ingest knows the desk's domain); the HMAC is what cannot be forged.
+	desk := Desk{ID: o.deskID, Address: "desk@" + domain, Secret: secret}
+	if !VerifyMessageID(desk, id, Notification{ID: s.Notification, Kind: s.Kind, To: s.To, Ticket: s.Ticket}) {
+		return SentMail{}, false, nil
+	}
+	return s, true, nil
+}
+
+// sentTag is the HMAC atom of the Message-ID n is sent with, "" when the
+// desk has no Message-ID key (then no id the desk sends can be checked,
+// and none is recorded).
+func (o *Outbox) sentTag(ctx context.Context, n Notification) (string, error) {
+	secret, err := o.storedSecret(ctx)
+	if err != nil || secret == nil {
+		return "", err
+	}
+	return messageIDTag(secret, n.ID), nil
+}
+
+// bareAddress is the address part of to, lower case.
+func bareAddress(to string) string {
+	if a, err := mail.ParseAddress(to); err == nil {
+		to = a.Address
+	}
+	return strings.ToLower(strings.TrimSpace(to))
 }
 
 // Enqueue queues n for delivery. Its ID must be stable (the same alert
@@ -96,8 +184,9 @@ func (o *Outbox) Depth(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// Suppress stops automatic mail to addr for d: its mail bounced. Entries
-// for it are skipped (and recorded as such) until then.
+// Suppress stops automatic mail to addr for d: its mail bounced. Automatic
+// entries for it are skipped (and recorded as such) until then; agents'
+// replies are still sent.
 func (o *Outbox) Suppress(ctx context.Context, addr string, d time.Duration, reason string) error {
 	if err := o.rdb.Set(ctx, o.suppressKey(addr), reason, d).Err(); err != nil {
 		return fmt.Errorf("suppress mail to %s: %w", addr, err)
@@ -305,10 +394,24 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	if err != nil {
 		return err
 	}
-	if why != "" {
+	if why != "" && n.Kind.Automatic() {
 		st.Skipped++
 		log.Warn("notification skipped: recipient suppressed", "reason", why)
 		return d.finishTo(ctx, d.Outbox.skipped, m, n, "recipient suppressed: "+why)
+	}
+	// Suppression keeps the desk's automatic mail from an address that
+	// bounced. An agent's reply is a person's answer: skipping it would
+	// leave the agent believing the customer was answered. It is sent; if
+	// it bounces again, that bounce lands on the ticket, where the agent
+	// sees it.
+	if why != "" {
+		log.Warn("agent's reply sent although automatic mail to the recipient is suppressed", "reason", why)
+	}
+	// Before the send, so that a Redis failure here leaves nothing sent
+	// that the record then misses.
+	tag, err := d.Outbox.sentTag(ctx, n)
+	if err != nil {
+		return err
 	}
 	// The limits are for automatic mail: an agent's reply is a person's
 	// answer and is neither held back nor skipped by them.
@@ -339,7 +442,21 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		// The record first, so that a crash from here on never sends again;
 		// then what the delivery means (a ticket acknowledged); only then
 		// the entry goes, so that nothing of it is lost to a crash between.
-		if err := d.Outbox.rdb.Set(ctx, sentKey, d.now().UTC().Format(time.RFC3339), sentTTL).Err(); err != nil {
+		// The record of what went to whom comes with it: a bounce of this
+		// mail may suppress its recipient and nobody else.
+		at := d.now().UTC().Format(time.RFC3339)
+		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, sentKey, at, sentTTL)
+			if tag != "" {
+				rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+				if why != "" {
+					rec = append(rec, "sent_while_suppressed", why)
+				}
+				p.HSet(ctx, d.Outbox.sentMailKey(tag), rec...)
+				p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
+			}
+			return nil
+		}); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
 		}
 		if err := d.delivered(ctx, n); err != nil {

@@ -6,6 +6,7 @@
 -- KEYS[2] ticket hash
 -- KEYS[3] events list
 -- KEYS[4] outbox stream
+-- KEYS[5] requests hash  API idempotency key -> ticket number
 -- ARGV[1] ticket number
 -- ARGV[2] dedupe key, "" for none (a change made by mail is idempotent on
 --         the mail's Message-ID)
@@ -13,7 +14,9 @@
 --         the transition against; another means someone changed it since
 -- ARGV[4] event (JSON), "" for none
 -- ARGV[5] now (RFC 3339)
--- ARGV[6] n, then n field/value pairs to set
+-- ARGV[6] request key, "" for none (an API client's Idempotency-Key: kept
+--         apart from Message-IDs, which senders choose)
+-- ARGV[7] n, then n field/value pairs to set
 -- then m, then m field/value pairs to set only when not set yet
 -- then notifications, as queue.lua reads them
 -- Returns 1, or 0 for a replay of a change already made.
@@ -26,6 +29,9 @@ if ARGV[2] ~= '' then
     return 0
   end
 end
+if ARGV[6] ~= '' and redis.call('HEXISTS', KEYS[5], ARGV[6]) == 1 then
+  return 0
+end
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return redis.error_reply('NOTICKET ' .. number)
 end
@@ -35,7 +41,7 @@ if ARGV[3] ~= '' then
     return redis.error_reply('CONFLICT ' .. tostring(cur))
   end
 end
-local i = 6
+local i = 7
 local n = tonumber(ARGV[i])
 if n > 0 then
   local f = {}
@@ -54,6 +60,9 @@ if ARGV[4] ~= '' then
 end
 if ARGV[2] ~= '' then
   redis.call('HSET', KEYS[1], ARGV[2], number)
+end
+if ARGV[6] ~= '' then
+  redis.call('HSET', KEYS[5], ARGV[6], number)
 end
 queue(KEYS[4], i)
 return 1

@@ -59,11 +59,18 @@ type Change struct {
 	// Dedupe makes a change made by mail idempotent on its Message-ID,
 	// which afterwards threads to the ticket; "" for none.
 	Dedupe string
+	// Request makes a change an API client asked for idempotent on its
+	// Idempotency-Key (scoped to the client by the caller); "" for none.
+	// It is kept in a hash of its own, not with the Message-IDs of mail:
+	// a sender chooses the Message-ID of their mail, so a mail naming
+	// a client's key would turn that client's request into a no-op, and
+	// a request's key is no mail that replies could thread by.
+	Request string
 }
 
 // Apply makes change c to ticket number and queues notes (notification
 // field/value pairs, each with its "id"). It reports false when c.Dedupe
-// was applied before.
+// or c.Request was applied before.
 func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]string) (bool, error) {
 	at := c.At.UTC().Format(time.RFC3339Nano)
 	var set, setnx []string
@@ -90,7 +97,10 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 		}
 		ev = string(b)
 	}
-	args := []any{number, c.Dedupe, c.ExpectStatus, ev, at, len(set) / 2}
+	if c.Dedupe != "" && c.Request != "" {
+		return false, fmt.Errorf("change %s: both a mail and a request to deduplicate on", number)
+	}
+	args := []any{number, c.Dedupe, c.ExpectStatus, ev, at, c.Request, len(set) / 2}
 	for _, v := range set {
 		args = append(args, v)
 	}
@@ -104,7 +114,7 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 			args = append(args, v)
 		}
 	}
-	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox}
+	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox, s.key("requests")}
 	done, err := changeScript.Run(ctx, s.rdb, keys, args...).Int()
 	switch {
 	case err == nil:

@@ -335,3 +335,48 @@ func TestCommitBatch(t *testing.T) {
 		}
 	}
 }
+
+// An API client's key makes its change idempotent in a namespace of its
+// own: the same string as a mail's Message-ID neither blocks it nor is
+// blocked by it, and it never threads.
+func TestApplyRequestKeyApartFromMessageIDs(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "m1@acme.example", New{Subject: "x", MessageID: "m1@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Append(ctx, "alice k1", "SD-1", Event{Kind: EventReply, Text: "a mail with that id"}); err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
+	apply := func(c Change) bool {
+		t.Helper()
+		c.At = at
+		done, err := s.Apply(ctx, "SD-1", c, [][]string{{"id", "n", "kind", "progress"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return done
+	}
+	if !apply(Change{Request: "alice k1"}) {
+		t.Fatal("a mail's Message-ID blocked the request")
+	}
+	if apply(Change{Request: "alice k1"}) {
+		t.Fatal("a retried request applied twice")
+	}
+	if !apply(Change{Dedupe: "bob k2"}) || !apply(Change{Request: "bob k2"}) {
+		t.Fatal("a mail's dedupe and a request's key blocked each other")
+	}
+	if n, _ := s.FindByMessageID(ctx, "bob k2"); n != "SD-1" {
+		t.Fatalf("the mail does not thread: %q", n)
+	}
+	if v, _ := rdb.HGet(ctx, config.KeyPrefix("acme-it")+"requests", "alice k1").Result(); v != "SD-1" {
+		t.Fatalf("request recorded as %q", v)
+	}
+	if _, err := s.Apply(ctx, "SD-1", Change{At: at, Dedupe: "x", Request: "y"}, nil); err == nil {
+		t.Fatal("a change with both a mail and a request was applied")
+	}
+	if n := outboxLen(t, rdb); n != 3 {
+		t.Fatalf("outbox %d, want one mail per applied change", n)
+	}
+}

@@ -71,6 +71,27 @@ const MaxText = 64 << 10
 // agent's "#status resolved"). dedupe is the Message-ID of the agent's mail
 // when the reply came by mail ("" otherwise).
 func (s *Service) Reply(ctx context.Context, number string, by Agent, text, status, dedupe string) error {
+	return s.reply(ctx, number, by, text, status, once{mail: dedupe})
+}
+
+// ReplyRequest is Reply asked for by an API client; key is its
+// Idempotency-Key, scoped to the client by the caller ("" for none): a
+// retried request replies once.
+func (s *Service) ReplyRequest(ctx context.Context, number string, by Agent, text, status, key string) error {
+	return s.reply(ctx, number, by, text, status, once{request: key})
+}
+
+// once is what makes an action idempotent: the Message-ID of the agent's
+// mail, or an API client's key. They are different namespaces (see
+// ticket.Change.Request): a sender chooses their mail's Message-ID, and
+// must not be able to name a client's key with it.
+type once struct {
+	mail, request string
+}
+
+func (o once) apply(ch *ticket.Change) { ch.Dedupe, ch.Request = o.mail, o.request }
+
+func (s *Service) reply(ctx context.Context, number string, by Agent, text, status string, o once) error {
 	text = strings.TrimSpace(text)
 	switch {
 	case text == "":
@@ -91,7 +112,7 @@ func (s *Service) Reply(ctx context.Context, number string, by Agent, text, stat
 		return err
 	}
 	ch.FirstResponse = true
-	ch.Dedupe = dedupe
+	o.apply(&ch)
 	ch.Event = &ticket.Event{At: now, Kind: ticket.EventAgentReply, From: by.String(), Text: text, Changes: changes}
 	var notes [][]string
 	for _, r := range s.recipients(t) {
@@ -139,6 +160,15 @@ type Change struct {
 // step, tells the customer's side, and adjusts the SLA clock. dedupe as
 // for Reply.
 func (s *Service) Set(ctx context.Context, number string, by Agent, c Change, dedupe string) (*ticket.Ticket, error) {
+	return s.set(ctx, number, by, c, once{mail: dedupe})
+}
+
+// SetRequest is Set asked for by an API client; key as for ReplyRequest.
+func (s *Service) SetRequest(ctx context.Context, number string, by Agent, c Change, key string) (*ticket.Ticket, error) {
+	return s.set(ctx, number, by, c, once{request: key})
+}
+
+func (s *Service) set(ctx context.Context, number string, by Agent, c Change, o once) (*ticket.Ticket, error) {
 	t, err := s.Store.Get(ctx, number)
 	if err != nil {
 		return nil, err
@@ -151,7 +181,7 @@ func (s *Service) Set(ctx context.Context, number string, by Agent, c Change, de
 	if len(changes) == 0 {
 		return t, nil
 	}
-	ch.Dedupe = dedupe
+	o.apply(&ch)
 	ch.Event = &ticket.Event{At: now, Kind: ticket.EventChange, From: by.String(), Changes: changes}
 	var notes [][]string
 	for _, r := range s.recipients(t) {

@@ -1,0 +1,61 @@
+package notify
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+)
+
+// Checking that a Message-ID is one the desk sent. The id's shape
+// (".maildesk." and the desk's domain) is public: anyone can write one, so
+// a bounce naming such an id proves nothing. Only its last atom, an HMAC
+// under the desk's secret, cannot be made up; it is checked here against
+// the delivery record of the mail, which says whom the mail went to.
+
+// messageIDTagLen is the length of the HMAC atom in hex digits.
+const messageIDTagLen = 16
+
+// messageIDTag is the HMAC atom of the Message-ID that the notification
+// with this id is sent with. It repeats what messageID (render.go) writes,
+// because the delivery records mail under it without knowing the desk's
+// domain; a test keeps the two equal.
+func messageIDTag(secret []byte, notificationID string) string {
+	mac := hmac.New(sha256.New, secret)
+	mac.Write([]byte(notificationID))
+	return hex.EncodeToString(mac.Sum(nil)[:messageIDTagLen/2])
+}
+
+// splitMessageID returns the HMAC atom and the domain of a Message-ID of
+// the desk's shape ("kind.ref.desk.maildesk.TAG@domain", no brackets); ok
+// is false for any other shape.
+func splitMessageID(id string) (tag, domain string, ok bool) {
+	local, domain, found := strings.Cut(strings.ToLower(strings.TrimSpace(id)), "@")
+	if !found || domain == "" {
+		return "", "", false
+	}
+	atoms := strings.Split(local, ".")
+	if len(atoms) != 5 || atoms[3] != "maildesk" {
+		return "", "", false
+	}
+	tag = atoms[4]
+	if len(tag) != messageIDTagLen || strings.Trim(tag, "0123456789abcdef") != "" {
+		return "", "", false
+	}
+	return tag, domain, true
+}
+
+// VerifyMessageID reports whether id is the Message-ID the desk sent n
+// with: it makes that id again under desk.Secret (the HMAC and every other
+// atom) and compares in constant time. Without a secret nothing verifies:
+// ids made without one are computable by anyone.
+func VerifyMessageID(desk Desk, id string, n Notification) bool {
+	if len(desk.Secret) == 0 {
+		return false
+	}
+	want, err := MessageID(desk, n)
+	if err != nil {
+		return false
+	}
+	return hmac.Equal([]byte(strings.ToLower(want)), []byte(strings.ToLower(strings.TrimSpace(id))))
+}
