@@ -35,9 +35,50 @@ type Calendar struct {
 	LiberationDay string `yaml:"liberation_day"`
 	// ExtraHolidays are further closed days, "YYYY-MM-DD".
 	ExtraHolidays []string `yaml:"extra_holidays"`
+	// HolidaysExcept are national holidays of Holidays that are workdays
+	// here, by id (goede_vrijdag; see NLHolidays).
+	HolidaysExcept []string `yaml:"holidays_except"`
+	// Closed are company days off: dates without opening hours.
+	Closed []ClosedDays `yaml:"closed"`
+	// Open are dates with their own opening hours, which replace the
+	// weekday's hours and any holiday on them.
+	Open []OpenDays `yaml:"open"`
+	// Standby are standby periods: hours in which the desk answers the
+	// tickets that arrive then, within their own first-response target.
+	Standby []StandbyDays `yaml:"standby"`
 
 	// Location is Timezone loaded by Load.
 	Location *time.Location `yaml:"-"`
+}
+
+// ClosedDays is a company day off, or several: From to To, both included
+// ("YYYY-MM-DD"; an empty To is From).
+type ClosedDays struct {
+	From   string `yaml:"from"`
+	To     string `yaml:"to"`
+	Reason string `yaml:"reason"`
+}
+
+// OpenDays are dates, From to To, whose opening hours are Hours instead of
+// the weekday's; a holiday among them is open too.
+type OpenDays struct {
+	From   string   `yaml:"from"`
+	To     string   `yaml:"to"`
+	Hours  []string `yaml:"hours"`
+	Reason string   `yaml:"reason"`
+}
+
+// StandbyDays is a standby period: on the dates From to To, the Hours are
+// standby hours. A ticket that arrives in them gets FirstResponse (business
+// time) when that ends before its priority's target, and its clock counts
+// the standby hours as well as the opening hours. Standby hours make no
+// date a workday.
+type StandbyDays struct {
+	From          string   `yaml:"from"`
+	To            string   `yaml:"to"`
+	Hours         []string `yaml:"hours"`
+	FirstResponse Target   `yaml:"first_response"`
+	Reason        string   `yaml:"reason"`
 }
 
 // PlanTarget is the targets of one priority. A zero Target is no target.
@@ -258,18 +299,9 @@ func (c Calendar) Week() ([7][]ClockRange, error) {
 	}
 	open := false
 	for d := range week {
-		rs := week[d]
-		sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
-		var merged []ClockRange
-		for _, r := range rs {
-			if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
-				if r.Start < merged[n-1].End {
-					return week, fmt.Errorf("%s has overlapping hours %s and %s", time.Weekday(d), merged[n-1], r)
-				}
-				merged[n-1].End = r.End
-				continue
-			}
-			merged = append(merged, r)
+		merged, err := mergeRanges(week[d])
+		if err != nil {
+			return week, fmt.Errorf("%s has %w", time.Weekday(d), err)
 		}
 		week[d] = merged
 		open = open || len(merged) > 0
@@ -280,6 +312,24 @@ func (c Calendar) Week() ([7][]ClockRange, error) {
 	return week, nil
 }
 
+// mergeRanges sorts rs (in place) and joins touching ranges; overlapping
+// ones are an error ("overlapping hours ...").
+func mergeRanges(rs []ClockRange) ([]ClockRange, error) {
+	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
+	var merged []ClockRange
+	for _, r := range rs {
+		if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
+			if r.Start < merged[n-1].End {
+				return nil, fmt.Errorf("overlapping hours %s and %s", merged[n-1], r)
+			}
+			merged[n-1].End = r.End
+			continue
+		}
+		merged = append(merged, r)
+	}
+	return merged, nil
+}
+
 // ParseDate reads an extra holiday, "YYYY-MM-DD".
 func ParseDate(s string) (time.Time, error) {
 	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
@@ -287,6 +337,241 @@ func ParseDate(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("must be a date like 2025-12-24 (got %q)", s)
 	}
 	return t, nil
+}
+
+// NLHolidays are the ids of the Dutch national holidays of holidays: nl, in
+// the order of the year, for holidays_except. They are rickar/cal's names,
+// lower-case with underscores (package sla checks that they match).
+var NLHolidays = []string{
+	"nieuwjaarsdag", "goede_vrijdag", "tweede_paasdag", "koningsdag", "bevrijdingsdag",
+	"hemelvaartsdag", "tweede_pinksterdag", "eerste_kerstdag", "tweede_kerstdag",
+}
+
+// Kinds of Period.
+const (
+	PeriodClosed  = "closed"
+	PeriodOpen    = "open"
+	PeriodStandby = "standby"
+)
+
+// maxPeriodDays bounds one closed, open or standby entry: a longer one is
+// a mistyped year far more often than a plan.
+const maxPeriodDays = 366
+
+// Period is a closed, open or standby entry (an extra holiday is a closed
+// one) as package sla uses it.
+type Period struct {
+	Kind  string // PeriodClosed, PeriodOpen or PeriodStandby
+	Field string // where it is written: "closed[0]", "extra_holidays[2]"
+	// From and To are the first and last date, midnight UTC.
+	From, To time.Time
+	// Hours are the open or standby hours of each date, sorted and joined;
+	// none for closed dates.
+	Hours         []ClockRange
+	FirstResponse Target // standby only
+	Reason        string
+}
+
+// String describes p for people: "closed 2026-12-24 to 2026-12-31
+// (kerstsluiting)", "standby 2026-12-05 08:30-18:00, first response 30m".
+func (p Period) String() string {
+	var b strings.Builder
+	b.WriteString(p.Kind + " " + p.From.Format(time.DateOnly))
+	if !p.To.Equal(p.From) {
+		b.WriteString(" to " + p.To.Format(time.DateOnly))
+	}
+	for i, r := range p.Hours {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(" " + r.String())
+	}
+	if !p.FirstResponse.IsZero() {
+		b.WriteString(", first response " + p.FirstResponse.String())
+	}
+	if p.Reason != "" {
+		b.WriteString(" (" + p.Reason + ")")
+	}
+	return b.String()
+}
+
+// FieldProblem is something wrong with one field of a calendar; Field is
+// below the calendar ("closed[1].to", "holidays_except[0]").
+type FieldProblem struct{ Field, Reason string }
+
+func (p FieldProblem) Error() string { return p.Field + ": " + p.Reason }
+
+// Exceptions checks and reads what a calendar says about particular dates:
+// holidays_except and the closed, open and standby entries with the extra
+// holidays. Periods are sorted by From. Every problem is returned, each
+// once, at the field that has it; an entry with a problem of its own is
+// left out of the periods. Without problems, closed (and extra holidays)
+// and open entries never share a date, nor do two standby entries.
+func (c Calendar) Exceptions() (except []string, periods []Period, problems []FieldProblem) {
+	add := func(field, format string, args ...any) {
+		problems = append(problems, FieldProblem{field, fmt.Sprintf(format, args...)})
+	}
+	except = c.holidaysExcept(add)
+
+	var days, standby []Period
+	for i, s := range c.ExtraHolidays {
+		if d, err := ParseDate(s); err == nil {
+			days = append(days, Period{Kind: PeriodClosed, Field: fmt.Sprintf("extra_holidays[%d]", i), From: d, To: d, Reason: "extra holiday"})
+		} // reported by validateSLA
+	}
+	for i, e := range c.Closed {
+		p := Period{Kind: PeriodClosed, Field: fmt.Sprintf("closed[%d]", i), Reason: e.Reason}
+		if dates(&p, e.From, e.To, add) {
+			days = append(days, p)
+		}
+	}
+	for i, e := range c.Open {
+		p := Period{Kind: PeriodOpen, Field: fmt.Sprintf("open[%d]", i), Reason: e.Reason}
+		if ok := dates(&p, e.From, e.To, add); hours(&p, e.Hours, add) && ok {
+			days = append(days, p)
+		}
+	}
+	for i, e := range c.Standby {
+		p := Period{Kind: PeriodStandby, Field: fmt.Sprintf("standby[%d]", i), Reason: e.Reason, FirstResponse: e.FirstResponse}
+		ok := dates(&p, e.From, e.To, add)
+		ok = hours(&p, e.Hours, add) && ok
+		switch {
+		case e.FirstResponse.IsZero():
+			add(p.Field+".first_response", "is required: the time in which a ticket that arrives in standby hours is answered (30m)")
+			ok = false
+		case e.FirstResponse.Workdays > 0:
+			add(p.Field+".first_response", "must be business time like 30m or 1h (got %q): standby dates are no workdays", e.FirstResponse)
+			ok = false
+		}
+		if ok {
+			standby = append(standby, p)
+		}
+	}
+	overlaps(days, add)
+	overlaps(standby, add)
+	periods = append(days, standby...)
+	sort.SliceStable(periods, func(i, j int) bool { return periods[i].From.Before(periods[j].From) })
+	return except, periods, problems
+}
+
+func (c Calendar) holidaysExcept(add func(field, format string, args ...any)) []string {
+	if len(c.HolidaysExcept) == 0 {
+		return nil
+	}
+	switch c.Holidays {
+	case "nl":
+	case "":
+		add("holidays_except", "applies only with holidays: nl")
+		return nil
+	default:
+		return nil // holidays is reported
+	}
+	var except []string
+	for i, id := range c.HolidaysExcept {
+		field := fmt.Sprintf("holidays_except[%d]", i)
+		switch {
+		case id == "bevrijdingsdag":
+			add(field, "Liberation Day is set by liberation_day: none (or lustrum)")
+		case slices.Contains(except, id):
+			add(field, "names %s twice", id)
+		case slices.Contains(NLHolidays, id):
+			except = append(except, id)
+		default:
+			hint := ""
+			if s := suggest(id, slices.Clone(NLHolidays)); s != "" {
+				hint = fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			ids := slices.DeleteFunc(slices.Clone(NLHolidays), func(id string) bool { return id == "bevrijdingsdag" })
+			add(field, "unknown holiday %q%s; the holidays of nl to except are %s", id, hint, strings.Join(ids, ", "))
+		}
+	}
+	return except
+}
+
+// dates reads from and to into p; false (and problems) when they are not
+// a range of at most maxPeriodDays dates.
+func dates(p *Period, from, to string, add func(field, format string, args ...any)) bool {
+	f, err := ParseDate(from)
+	switch {
+	case from == "":
+		add(p.Field+".from", "is required: the first date, like 2026-12-24")
+		return false
+	case err != nil:
+		add(p.Field+".from", "%s", err)
+		return false
+	}
+	t := f
+	if to != "" {
+		if t, err = ParseDate(to); err != nil {
+			add(p.Field+".to", "%s", err)
+			return false
+		}
+	}
+	switch n := int(t.Sub(f).Hours()/24) + 1; {
+	case t.Before(f):
+		add(p.Field+".to", "must not be before from (%s to %s)", from, to)
+		return false
+	case n > maxPeriodDays:
+		add(p.Field+".to", "makes a period of %d days, at most %d (is the year right?)", n, maxPeriodDays)
+		return false
+	}
+	p.From, p.To = f, t
+	return true
+}
+
+// hours reads the hours of an open or standby entry into p.
+func hours(p *Period, hs []string, add func(field, format string, args ...any)) bool {
+	if len(hs) == 0 {
+		add(p.Field+".hours", `is required: ranges like ["09:00-17:00"]`)
+		return false
+	}
+	ok := true
+	rs := make([]ClockRange, 0, len(hs))
+	for i, s := range hs {
+		r, err := ParseClockRange(s)
+		if err != nil {
+			add(fmt.Sprintf("%s.hours[%d]", p.Field, i), "%s", err)
+			ok = false
+		}
+		rs = append(rs, r)
+	}
+	if !ok {
+		return false
+	}
+	merged, err := mergeRanges(rs)
+	if err != nil {
+		add(p.Field+".hours", "has %s", err)
+		return false
+	}
+	p.Hours = merged
+	return true
+}
+
+// overlaps reports each period that shares a date with an earlier one (by
+// From): one sort and one pass, each compared with the one reaching
+// furthest so far.
+func overlaps(ps []Period, add func(field, format string, args ...any)) {
+	sort.SliceStable(ps, func(i, j int) bool { return ps[i].From.Before(ps[j].From) })
+	far := -1
+	for i, p := range ps {
+		if far >= 0 && !p.From.After(ps[far].To) {
+			q := ps[far]
+			advice := ""
+			switch {
+			case p.Kind == PeriodStandby:
+				advice = ": give one entry the hours of both"
+			case p.Kind != q.Kind:
+				advice = ": a date is either closed or open with its own hours"
+			case p.Kind == PeriodOpen:
+				advice = ": a date has one set of opening hours"
+			}
+			add(p.Field, "shares dates with %s (%s to %s)%s", q.Field,
+				q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), advice)
+		}
+		if far < 0 || p.To.After(ps[far].To) {
+			far = i
+		}
+	}
 }
 
 // validateSLA checks calendars and the SLA parts of plans. It runs after
@@ -328,6 +613,10 @@ func (l *loader) validateSLA() {
 			if _, err := ParseDate(s); err != nil {
 				c.add(fmt.Sprintf("%s.extra_holidays[%d]", path, i), err.Error())
 			}
+		}
+		_, _, problems := cal.Exceptions()
+		for _, p := range problems {
+			c.add(path+"."+p.Field, p.Reason)
 		}
 		l.cfg.Calendars[name] = cal
 	}

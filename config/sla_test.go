@@ -237,3 +237,98 @@ func FuzzParseHours(f *testing.F) {
 		}
 	})
 }
+
+// exceptionsSection is appended to base, so it starts on line 13: the dates
+// a calendar's week does not know (issue 15, item 10).
+const exceptionsSection = `calendars:
+  office:
+    hours: {mon-fri: ["09:00-17:00"]}
+    holidays: nl
+    extra_holidays: [2026-11-13]
+    holidays_except: [goede_vrijdag, tweede_pinksterdag]
+    closed:
+      - {from: 2026-12-24, reason: kerstavond}
+      - {from: 2026-12-28, to: 2026-12-30}
+    open:
+      - {from: 2026-12-31, hours: ["09:00-15:00"], reason: oudejaarsdag}
+      - {from: 2026-10-10, to: 2026-10-10, hours: ["10:00-12:00", "12:00-13:00"]}
+    standby:
+      - {from: 2026-12-05, to: 2026-12-06, hours: ["08:30-18:00"], first_response: 30m, reason: weekend}
+      - {from: 2026-12-07, hours: ["00:00-08:30", "18:00-24:00"], first_response: 1h}
+plans:
+  standard:
+    calendar: office
+    targets: {P1: {first_response: 4h}}
+`
+
+func TestCalendarExceptionsConfig(t *testing.T) {
+	cfg, ps := parseWith(t, base+exceptionsSection, nil, nil)
+	if ps != nil {
+		t.Fatalf("unexpected problems:\n%v", ps)
+	}
+	office := cfg.Calendars["office"]
+	except, periods, problems := office.Exceptions()
+	if problems != nil || !slices.Equal(except, []string{"goede_vrijdag", "tweede_pinksterdag"}) {
+		t.Errorf("except %v, problems %v", except, problems)
+	}
+	var got []string
+	for _, p := range periods {
+		got = append(got, p.Field+": "+p.String())
+	}
+	want := []string{
+		"open[1]: open 2026-10-10 10:00-13:00",
+		"extra_holidays[0]: closed 2026-11-13 (extra holiday)",
+		"standby[0]: standby 2026-12-05 to 2026-12-06 08:30-18:00, first response 30m (weekend)",
+		"standby[1]: standby 2026-12-07 00:00-08:30, 18:00-24:00, first response 1h",
+		"closed[0]: closed 2026-12-24 (kerstavond)",
+		"closed[1]: closed 2026-12-28 to 2026-12-30",
+		"open[0]: open 2026-12-31 09:00-15:00 (oudejaarsdag)",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("periods:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestCalendarExceptionsValidation(t *testing.T) {
+	tests := []struct {
+		name, old, new, path string
+		line                 int
+		reason               string
+	}{
+		{"holidays_except without nl", "    holidays: nl\n", "", "calendars.office.holidays_except", 17, "applies only with holidays: nl"},
+		{"unknown holiday", "[goede_vrijdag,", "[goede_vrydag,", "calendars.office.holidays_except[0]", 18, `unknown holiday "goede_vrydag" (did you mean "goede_vrijdag"?); the holidays of nl to except are nieuwjaarsdag, goede_vrijdag, tweede_paasdag, koningsdag, hemelvaartsdag,`},
+		{"unknown holiday, nothing like it", "[goede_vrijdag,", "[pasen,", "calendars.office.holidays_except[0]", 18, `unknown holiday "pasen"; the holidays of nl to except are`},
+		{"Liberation Day", "tweede_pinksterdag]", "bevrijdingsdag]", "calendars.office.holidays_except[1]", 18, "liberation_day: none"},
+		{"holiday twice", "tweede_pinksterdag]", "goede_vrijdag]", "calendars.office.holidays_except[1]", 18, "names goede_vrijdag twice"},
+		{"closed without from", "{from: 2026-12-28, to: 2026-12-30}", "{to: 2026-12-30}", "calendars.office.closed[1].from", 21, "is required: the first date"},
+		{"closed bad from", "{from: 2026-12-28,", "{from: 28-12-2026,", "calendars.office.closed[1].from", 21, `must be a date like 2025-12-24 (got "28-12-2026")`},
+		{"closed bad to", "to: 2026-12-30}", "to: 2026-12-32}", "calendars.office.closed[1].to", 21, `must be a date like 2025-12-24 (got "2026-12-32")`},
+		{"closed to before from", "to: 2026-12-30}", "to: 2026-12-20}", "calendars.office.closed[1].to", 21, "must not be before from (2026-12-28 to 2026-12-20)"},
+		{"closed too long", "to: 2026-12-30}", "to: 2062-12-30}", "calendars.office.closed[1].to", 21, "makes a period of 13152 days, at most 366 (is the year right?)"},
+		{"closed twice", "{from: 2026-12-28, to: 2026-12-30}", "{from: 2026-12-20, to: 2026-12-30}", "calendars.office.closed[0]", 20, "shares dates with closed[1] (2026-12-20 to 2026-12-30)"},
+		{"open on a closed date", "{from: 2026-12-31, hours", "{from: 2026-12-30, hours", "calendars.office.open[0]", 23, "shares dates with closed[1] (2026-12-28 to 2026-12-30): a date is either closed or open with its own hours"},
+		{"extra holiday on a closed date", "extra_holidays: [2026-11-13]", "extra_holidays: [2026-12-29]", "calendars.office.extra_holidays[0]", 17, "shares dates with closed[1] (2026-12-28 to 2026-12-30)"},
+		{"open twice", "{from: 2026-10-10, to: 2026-10-10,", "{from: 2026-12-31, to: 2026-12-31,", "calendars.office.open[1]", 24, "shares dates with open[0] (2026-12-31 to 2026-12-31): a date has one set of opening hours"},
+		{"open without hours", `hours: ["09:00-15:00"], reason`, "reason", "calendars.office.open[0].hours", 23, `is required: ranges like ["09:00-17:00"]`},
+		{"open bad hours", `["09:00-15:00"]`, `["15:00-09:00"]`, "calendars.office.open[0].hours[0]", 23, "must end after it starts"},
+		{"open overlapping hours", `"12:00-13:00"]`, `"11:00-13:00"]`, "calendars.office.open[1].hours", 24, "has overlapping hours 10:00-12:00 and 11:00-13:00"},
+		{"standby without target", ", first_response: 1h}", "}", "calendars.office.standby[1].first_response", 27, "is required"},
+		{"standby in workdays", "first_response: 1h}", "first_response: 1 workday}", "calendars.office.standby[1].first_response", 27, `must be business time like 30m or 1h (got "1 workday")`},
+		{"standby bad target", "first_response: 1h}", "first_response: soon}", "calendars.office.standby[1].first_response", 27, "must be a target like"},
+		{"standby twice", "{from: 2026-12-07, hours", "{from: 2026-12-06, hours", "calendars.office.standby[1]", 27, "shares dates with standby[0] (2026-12-05 to 2026-12-06): give one entry the hours of both"},
+		{"standby without hours", `hours: ["00:00-08:30", "18:00-24:00"], `, "", "calendars.office.standby[1].hours", 27, "is required"},
+		{"unknown key", "reason: weekend", "reasn: weekend", "calendars.office.standby[0].reasn", 26, `unknown field "reasn" (did you mean "reason"?)`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(exceptionsSection, tt.old) {
+				t.Fatalf("exceptionsSection has no %q", tt.old)
+			}
+			_, ps := parseWith(t, base+strings.Replace(exceptionsSection, tt.old, tt.new, 1), nil, nil)
+			if len(ps) == 1 && ps[0].Path == tt.path && ps[0].Line == tt.line && strings.Contains(ps[0].Reason, tt.reason) {
+				return
+			}
+			t.Errorf("want one problem at line %d, path %q, reason containing %q; got:\n%v", tt.line, tt.path, tt.reason, ps)
+		})
+	}
+}

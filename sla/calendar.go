@@ -1,11 +1,13 @@
 // Package sla is deadline arithmetic in business time: calendars (opening
-// hours in a time zone, holidays), targets ("4h", "3 workdays") and the
-// plan rules that pick a calendar and targets for a ticket. Everything is a
-// pure function of its arguments: the current time is always passed in.
+// hours in a time zone, holidays, closed, open and standby dates), targets
+// ("4h", "3 workdays") and the plan rules that pick a calendar and targets
+// for a ticket. Everything is a pure function of its arguments: the current
+// time is always passed in.
 package sla
 
 import (
 	"fmt"
+	"sort"
 	"time"
 
 	"github.com/rickar/cal/v2"
@@ -25,13 +27,31 @@ type Calendar struct {
 	loc      *time.Location
 	week     [7][]config.ClockRange
 	holidays []*cal.Holiday
-	extra    map[date]bool
+	excepted []*cal.Holiday // holidays_except
+	// days are the closed (extra holidays among them) and open periods,
+	// standby the standby periods: each sorted by date, never two on one
+	// date.
+	days, standby []period
+	// counting: this calendar counts standby hours as open, for the clock
+	// of a ticket that arrived in them. withStandby is that calendar of one
+	// with standby periods; nil without.
+	counting    bool
+	withStandby *Calendar
+}
+
+// period is a config.Period in civil dates.
+type period struct {
+	from, to date
+	kind     string
+	hours    []config.ClockRange
+	first    Target
+	desc     string
 }
 
 // NewCalendar builds the calendar spec describes (as validated by config;
 // an empty Location is loaded from Timezone). name is for messages.
 func NewCalendar(name string, spec config.Calendar) (*Calendar, error) {
-	c := &Calendar{name: name, loc: spec.Location, extra: map[date]bool{}}
+	c := &Calendar{name: name, loc: spec.Location}
 	if c.loc == nil {
 		if spec.Timezone == "" {
 			return nil, fmt.Errorf("calendar %q: no time zone", name)
@@ -47,22 +67,40 @@ func NewCalendar(name string, spec config.Calendar) (*Calendar, error) {
 		return nil, fmt.Errorf("calendar %q: %w", name, err)
 	}
 	c.week = week
+	for i, s := range spec.ExtraHolidays {
+		if _, err := config.ParseDate(s); err != nil {
+			return nil, fmt.Errorf("calendar %q: extra_holidays[%d]: %w", name, i, err)
+		}
+	}
+	except, periods, problems := spec.Exceptions()
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("calendar %q: %w", name, problems[0])
+	}
 	switch spec.Holidays {
 	case "":
 	case "nl":
-		c.holidays, err = dutchHolidays(spec.LiberationDay)
+		c.holidays, err = dutchHolidays(spec.LiberationDay, except)
 		if err != nil {
 			return nil, fmt.Errorf("calendar %q: %w", name, err)
+		}
+		for _, id := range except {
+			c.excepted = append(c.excepted, nlHolidays[id])
 		}
 	default:
 		return nil, fmt.Errorf("calendar %q: unknown holidays %q (want nl or none)", name, spec.Holidays)
 	}
-	for _, s := range spec.ExtraHolidays {
-		t, err := config.ParseDate(s)
-		if err != nil {
-			return nil, fmt.Errorf("calendar %q: extra holiday: %w", name, err)
+	for _, p := range periods {
+		q := period{from: dateOf(p.From), to: dateOf(p.To), kind: p.Kind, hours: p.Hours, first: Target(p.FirstResponse), desc: p.String()}
+		if p.Kind == config.PeriodStandby {
+			c.standby = append(c.standby, q)
+		} else {
+			c.days = append(c.days, q)
 		}
-		c.extra[dateOf(t)] = true
+	}
+	if len(c.standby) > 0 {
+		w := *c
+		w.counting = true
+		c.withStandby = &w
 	}
 	return c, nil
 }
@@ -81,12 +119,33 @@ var lustrumLiberationDay = &cal.Holiday{
 	},
 }
 
+// nlHolidays are cal's nl.Holidays by their ids in config.NLHolidays.
+var nlHolidays = map[string]*cal.Holiday{
+	"nieuwjaarsdag":      nl.Nieuwjaar,
+	"goede_vrijdag":      nl.GoedeVrijdag,
+	"tweede_paasdag":     nl.TweedePaasdag,
+	"koningsdag":         nl.Koningsdag,
+	"bevrijdingsdag":     nl.BevrijdingsDag,
+	"hemelvaartsdag":     nl.Hemelvaart,
+	"tweede_pinksterdag": nl.TweedePinksterDag,
+	"eerste_kerstdag":    nl.EersteKerstdag,
+	"tweede_kerstdag":    nl.TweedeKerstdag,
+}
+
 // dutchHolidays is cal's nl.Holidays (which has Liberation Day every year)
-// with Liberation Day as configured.
-func dutchHolidays(liberation string) ([]*cal.Holiday, error) {
+// with Liberation Day as configured, without the holidays except names.
+func dutchHolidays(liberation string, except []string) ([]*cal.Holiday, error) {
+	skip := map[*cal.Holiday]bool{nl.BevrijdingsDag: true}
+	for _, id := range except {
+		h, ok := nlHolidays[id]
+		if !ok || h == nl.BevrijdingsDag {
+			return nil, fmt.Errorf("holidays_except: no holiday %q", id)
+		}
+		skip[h] = true
+	}
 	var hs []*cal.Holiday
 	for _, h := range nl.Holidays {
-		if h != nl.BevrijdingsDag {
+		if !skip[h] {
 			hs = append(hs, h)
 		}
 	}
@@ -129,16 +188,47 @@ func (d date) weekday() time.Weekday {
 	return time.Date(d.y, d.m, d.d, 12, 0, 0, 0, time.UTC).Weekday()
 }
 
-// Holiday names the holiday on t's date in the calendar's zone, or "".
-func (c *Calendar) Holiday(t time.Time) string {
-	return c.holiday(dateOf(t.In(c.loc)))
+func (d date) before(e date) bool {
+	if d.y != e.y {
+		return d.y < e.y
+	}
+	if d.m != e.m {
+		return d.m < e.m
+	}
+	return d.d < e.d
 }
 
-func (c *Calendar) holiday(d date) string {
-	if c.extra[d] {
-		return "extra holiday"
+func (d date) String() string { return fmt.Sprintf("%04d-%02d-%02d", d.y, d.m, d.d) }
+
+// find is the period of ps on d, or nil: a binary search, as ps are sorted
+// and disjoint.
+func find(ps []period, d date) *period {
+	i := sort.Search(len(ps), func(i int) bool { return !ps[i].to.before(d) })
+	if i < len(ps) && !d.before(ps[i].from) {
+		return &ps[i]
 	}
-	for _, h := range c.holidays {
+	return nil
+}
+
+// Holiday names the holiday on t's date in the calendar's zone, or "": a
+// national holiday's name, or the closed period (extra holidays among
+// them) it is in. A date with its own open hours has none.
+func (c *Calendar) Holiday(t time.Time) string {
+	d := dateOf(t.In(c.loc))
+	if p := find(c.days, d); p != nil {
+		if p.kind == config.PeriodOpen {
+			return ""
+		}
+		return p.desc
+	}
+	return c.holiday(d)
+}
+
+// holiday is the national holiday on d, or "".
+func (c *Calendar) holiday(d date) string { return holidayOn(c.holidays, d) }
+
+func holidayOn(hs []*cal.Holiday, d date) string {
+	for _, h := range hs {
 		// cal's dates are midnight in cal.DefaultLoc; only the date counts.
 		if _, obs := h.Calc(d.y); !obs.IsZero() && dateOf(obs) == d {
 			return h.Name
@@ -147,18 +237,82 @@ func (c *Calendar) holiday(d date) string {
 	return ""
 }
 
+// Exceptions describes, in date order, what made the dates from a's to
+// b's (in the calendar's zone) differ from their weekday's hours: national
+// holidays, closed and open periods (each once), holidays the calendar
+// does not close for, and, in the calendar of a ticket that arrived in
+// standby, standby periods. "maildesk sla due" shows them with a deadline.
+// Empty when b is before a or nothing applied.
+func (c *Calendar) Exceptions(a, b time.Time) []string {
+	var out []string
+	seen := map[*period]bool{}
+	note := func(p *period) {
+		if !seen[p] {
+			out = append(out, p.desc)
+			seen[p] = true
+		}
+	}
+	end := dateOf(b.In(c.loc))
+	d := dateOf(a.In(c.loc))
+	for i := 0; i < horizonDays && !end.before(d); i, d = i+1, d.add(1) {
+		switch p := find(c.days, d); {
+		case p != nil:
+			note(p)
+		case c.holiday(d) != "":
+			if len(c.week[d.weekday()]) > 0 {
+				out = append(out, fmt.Sprintf("%s %s: holiday", d, c.holiday(d)))
+			}
+		default:
+			if h := holidayOn(c.excepted, d); h != "" && len(c.week[d.weekday()]) > 0 {
+				out = append(out, fmt.Sprintf("%s %s: open (holidays_except)", d, h))
+			}
+		}
+		if c.counting {
+			if p := find(c.standby, d); p != nil {
+				note(p)
+			}
+		}
+	}
+	return out
+}
+
 // span is one opening range of one date as instants.
 type span struct{ start, end time.Time }
 
-// spans appends the opening ranges of date d to buf. Each boundary is the
-// wall-clock time on that date, so a day with a daylight-saving change has
-// its ranges at the right instants and a 00:00-24:00 range is 23 or 25
-// hours long.
-func (c *Calendar) spans(d date, buf []span) []span {
+// hours are the opening hours of date d: an open period's, none on a
+// closed date or a holiday, else the weekday's.
+func (c *Calendar) hours(d date) []config.ClockRange {
+	if p := find(c.days, d); p != nil {
+		return p.hours // none when closed
+	}
 	rs := c.week[d.weekday()]
 	if len(rs) == 0 || c.holiday(d) != "" {
-		return buf
+		return nil
 	}
+	return rs
+}
+
+// spans appends the ranges of date d in which the clock runs to buf: the
+// opening hours, and in a calendar that counts them the standby hours.
+// Each boundary is the wall-clock time on that date, so a day with a
+// daylight-saving change has its ranges at the right instants and a
+// 00:00-24:00 range is 23 or 25 hours long.
+func (c *Calendar) spans(d date, buf []span) []span {
+	rs := c.hours(d)
+	if c.counting {
+		if p := find(c.standby, d); p != nil {
+			rs = union(rs, p.hours)
+		}
+	}
+	return c.appendSpans(d, rs, buf)
+}
+
+// workSpans is spans without standby hours: what makes a date a workday.
+func (c *Calendar) workSpans(d date, buf []span) []span {
+	return c.appendSpans(d, c.hours(d), buf)
+}
+
+func (c *Calendar) appendSpans(d date, rs []config.ClockRange, buf []span) []span {
 	for _, r := range rs {
 		buf = append(buf, span{
 			time.Date(d.y, d.m, d.d, 0, r.Start, 0, 0, c.loc),
@@ -166,6 +320,43 @@ func (c *Calendar) spans(d date, buf []span) []span {
 		})
 	}
 	return buf
+}
+
+// union is the ranges in a or b, sorted and joined; a and b are sorted and
+// joined themselves.
+func union(a, b []config.ClockRange) []config.ClockRange {
+	out := make([]config.ClockRange, 0, len(a)+len(b))
+	for len(a) > 0 || len(b) > 0 {
+		var r config.ClockRange
+		if len(b) == 0 || len(a) > 0 && a[0].Start <= b[0].Start {
+			r, a = a[0], a[1:]
+		} else {
+			r, b = b[0], b[1:]
+		}
+		if n := len(out); n > 0 && r.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// standbyAt is the standby period whose hours t is in, or nil.
+func (c *Calendar) standbyAt(t time.Time) *period {
+	t = t.In(c.loc)
+	d := dateOf(t)
+	p := find(c.standby, d)
+	if p == nil {
+		return nil
+	}
+	var buf [4]span
+	for _, s := range c.appendSpans(d, p.hours, buf[:0]) {
+		if !t.Before(s.start) && t.Before(s.end) {
+			return p
+		}
+	}
+	return nil
 }
 
 // IsOpen reports whether t is within opening hours. Ranges include their
@@ -273,33 +464,51 @@ func (c *Calendar) Between(a, b time.Time) time.Duration {
 	}
 }
 
-// addWorkdays is the deadline of "n workdays" from t: the clock starts at
-// NextOpen(t) and the deadline is the n-th workday (a date with opening
-// hours) after the start's date, at the start's clock time (endOfDay: at
-// that workday's closing time). A clock time outside that day's hours moves
-// to the nearest earlier boundary of them (a Saturday with shorter hours
-// ends at its closing time, not on Monday), or to its opening when the day
-// opens later.
+// addWorkdays is the deadline of "n workdays" (endOfDay: "within n
+// workdays") from t: a date of the n-th workday (a date with opening hours;
+// standby hours make none) after t's date in the calendar's zone.
+//
+// "within n workdays" ends at that day's closing time. "n workdays" ends at
+// t's clock time on that day; t before its date's opening counts as the
+// opening, and t after its date's closing or on a date without opening
+// hours as closing time, which ends at that day's closing time too. A
+// clock time the day's hours do not cover moves to the nearest earlier
+// closing (a Saturday with shorter hours ends at its closing time, a lunch
+// break at its start), or to the opening when the day opens later.
+//
+// So the deadline never goes back as t goes forward (Monday 16:59 and
+// 17:00 both end on Thursday, Friday evening and the weekend on Wednesday),
+// and where workdays have the same hours "n workdays" moves by no more
+// business time than t.
 func (c *Calendar) addWorkdays(t time.Time, n int, endOfDay bool) time.Time {
-	start := c.NextOpen(t)
-	if start.IsZero() {
-		return start
-	}
-	day := dateOf(start)
+	t = t.In(c.loc)
+	day := dateOf(t)
 	var buf [4]span
+	ss := c.workSpans(day, buf[:0])
+	// keep: the deadline keeps a clock time (h:m:s.ns), not closing time.
+	keep := !endOfDay && len(ss) > 0 && t.Before(ss[len(ss)-1].end)
+	if keep && t.Before(ss[0].start) {
+		t = ss[0].start
+	}
+	h, m, sec := t.Clock()
 	for range horizonDays {
 		day = day.add(1)
-		ss := c.spans(day, buf[:0])
+		ss = c.workSpans(day, buf[:0])
 		if len(ss) == 0 {
 			continue
 		}
 		if n--; n > 0 {
 			continue
 		}
-		if endOfDay {
+		if !keep {
 			return ss[len(ss)-1].end
 		}
-		want := time.Date(day.y, day.m, day.d, start.Hour(), start.Minute(), start.Second(), start.Nanosecond(), c.loc)
+		want := time.Date(day.y, day.m, day.d, h, m, sec, t.Nanosecond(), c.loc)
+		if wh, wm, ws := want.Clock(); wh != h || wm != m || ws != sec {
+			// The clock time does not exist on this day (clocks were put
+			// forward): the first instant after the gap.
+			want, _ = want.ZoneBounds()
+		}
 		best := ss[0].start
 		for _, s := range ss {
 			if want.Before(s.start) {

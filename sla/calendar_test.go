@@ -172,7 +172,13 @@ func FuzzAdd(f *testing.F) {
 	f.Add(int64(1772443800), int64(4*time.Hour), uint8(0))
 	f.Add(int64(1774692000), int64(24*time.Hour), uint8(1))
 	f.Add(int64(1745607600), int64(2*time.Hour), uint8(2))
-	cals := []*Calendar{mustCalendar(f, nlOffice), mustCalendar(f, allWeek), mustCalendar(f, englishPrm), mustCalendar(f, split)}
+	// With the dates the week does not know, and a clock that counts
+	// standby hours.
+	f.Add(int64(1798095600), int64(9*time.Hour), uint8(4))
+	f.Add(int64(1765098000), int64(90*time.Minute), uint8(5))
+	standby := webAgencyCalendar(f).withStandby
+	cals := []*Calendar{mustCalendar(f, nlOffice), mustCalendar(f, allWeek), mustCalendar(f, englishPrm), mustCalendar(f, split),
+		mustCalendar(f, company), standby}
 	f.Fuzz(func(t *testing.T, unix, d int64, which uint8) {
 		c := cals[int(which)%len(cals)]
 		// 1970..2100, up to a year of business time.

@@ -22,6 +22,9 @@ type rules struct {
 	cal     *Calendar
 	targets map[string]Targets
 	desc    string // for Due.Rule
+	// standby is the first-response target of the standby period the
+	// ticket arrived in (cal then counts standby hours); zero: none.
+	standby Target
 }
 
 // language is a plan's rule for tickets in one language.
@@ -158,7 +161,10 @@ var priorities = []string{"P1", "P2", "P3", "P4"}
 // A language rule with an outside-hours plan (Kwikqy) is decided once, on
 // arrival: a Dutch request that arrives while Dutch opening hours are
 // closed keeps the fallback plan's calendar and targets even after the
-// desk opens.
+// desk opens. So is a standby period (the web agency): a ticket that
+// arrives in a standby period's hours has its clock in the calendar with
+// the standby hours counted as open, and the standby's first-response
+// target when that ends before its priority's (Due.Rule says so).
 func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Due, error) {
 	p, ok := ps.plans[planName]
 	if !ok {
@@ -179,13 +185,22 @@ func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Du
 		d.Rule = fmt.Sprintf("plan %q has no SLA calendar", planName)
 		return d, nil
 	}
+	if sb := r.cal.standbyAt(arrival); sb != nil {
+		// Called on in standby: the clock counts the standby hours, and the
+		// standby's first-response target applies when it ends sooner.
+		withStandby := *r
+		withStandby.cal, withStandby.standby = r.cal.withStandby, sb.first
+		withStandby.desc = fmt.Sprintf("%s, arrived in %s", r.desc, sb.desc)
+		r, d.rules = &withStandby, &withStandby
+	}
 	return d.compute(priority, arrival, 0)
 }
 
 // Recompute is d for a new priority set at `at` (the desk re-classified the
 // ticket). The rule chosen on arrival stays (calendar, language,
-// outside-hours decision); the business time between Start and at counts
-// towards the new targets (Target.Recompute).
+// outside-hours and standby decisions); the business time between Start
+// and at counts towards the new targets, which gives the deadlines the
+// ticket would have had with this priority from its arrival.
 func (d Due) Recompute(priority string, at time.Time) (Due, error) {
 	if !validPriority(priority) {
 		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
@@ -224,6 +239,10 @@ func (d Due) WarnAt(share float64) time.Time {
 
 // compute fills in the deadlines for priority from rule d.rules, with used
 // business time already spent at `at` (for Due: at is the arrival, used 0).
+// When used is all the business time since Start (the clock never stood
+// still), the targets count from the arrival, as if priority had been the
+// ticket's from the start: a workday target keeps counting from the
+// arrival's date.
 func (d Due) compute(priority string, at time.Time, used time.Duration) (Due, error) {
 	r := d.rules
 	d.Priority, d.Calendar, d.Targets, d.Rule = priority, r.cal, r.targets[priority], r.desc
@@ -233,17 +252,26 @@ func (d Due) compute(priority string, at time.Time, used time.Duration) (Due, er
 			return d, fmt.Errorf("%s: calendar %q has no opening hours within ten years of %s", r.desc, r.cal.name, d.Arrival.Format(time.RFC3339))
 		}
 	}
+	if used >= r.cal.Between(d.Start, at) {
+		at, used = d.Arrival, 0
+	}
 	d.from = r.cal.Add(at, -max(used, 0))
-	var err error
 	for _, x := range []struct {
 		t   Target
 		out *time.Time
-	}{{d.Targets.FirstResponse, &d.FirstResponse}, {d.Targets.Resolution, &d.Resolution}} {
+	}{{d.Targets.FirstResponse, &d.FirstResponse}, {d.Targets.Resolution, &d.Resolution}, {r.standby, nil}} {
 		if x.t.IsZero() {
 			continue
 		}
-		if *x.out, err = x.t.Recompute(r.cal, at, used); err != nil {
+		v, err := x.t.Recompute(r.cal, at, used)
+		switch {
+		case err != nil:
 			return d, fmt.Errorf("%s, %s: %w", r.desc, priority, err)
+		case x.out != nil:
+			*x.out = v
+		case d.FirstResponse.IsZero() || v.Before(d.FirstResponse):
+			// The standby's target, when it ends before the priority's.
+			d.FirstResponse, d.Targets.FirstResponse = v, x.t
 		}
 	}
 	return d, nil

@@ -89,7 +89,16 @@ func TestDue(t *testing.T) {
 		{"workdays over King's Day", "qiqq", "P3", "", "2026-04-23T14:00:00+02:00", "2026-04-29T14:00:00+02:00"},
 		{"within workdays: closing time", "qiqq", "P4", "", "2026-04-23T14:00:00+02:00", "2026-04-29T17:00:00+02:00"},
 		{"one workday from Friday", "qiqq", "P2", "", "2026-03-06T16:00:00+01:00", "2026-03-09T16:00:00+01:00"},
-		{"one workday from Saturday: clock starts Monday", "qiqq", "P2", "", "2026-03-07T10:00:00+01:00", "2026-03-10T09:00:00+01:00"},
+		{"one workday from Saturday: Monday's closing", "qiqq", "P2", "", "2026-03-07T10:00:00+01:00", "2026-03-09T17:00:00+01:00"},
+		// Workdays count after the arrival's date (issue 15, item 1).
+		{"within 3 workdays: Monday a minute before closing", "qiqq", "P4", "", "2026-03-02T16:59:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"within 3 workdays: Monday at closing", "qiqq", "P4", "", "2026-03-02T17:00:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"within 3 workdays: Monday before opening", "qiqq", "P4", "", "2026-03-02T07:00:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"within 3 workdays: Friday evening", "qiqq", "P4", "", "2026-03-06T17:30:00+01:00", "2026-03-11T17:00:00+01:00"},
+		{"within 3 workdays: Saturday", "qiqq", "P4", "", "2026-03-07T10:00:00+01:00", "2026-03-11T17:00:00+01:00"},
+		{"within 3 workdays: Sunday", "qiqq", "P4", "", "2026-03-08T22:00:00+01:00", "2026-03-11T17:00:00+01:00"},
+		{"3 workdays: Monday at closing", "qiqq", "P3", "", "2026-03-02T17:00:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"3 workdays: Saturday", "qiqq", "P3", "", "2026-03-07T10:00:00+01:00", "2026-03-11T17:00:00+01:00"},
 		{"one workday over Christmas", "qiqq", "P2", "", "2025-12-24T10:00:00+01:00", "2025-12-29T10:00:00+01:00"},
 		{"one workday over spring DST", "qiqq", "P2", "", "2026-03-27T10:00:00+01:00", "2026-03-30T10:00:00+02:00"},
 		{"one hour on Friday", "qiqq", "P1", "", "2026-03-06T16:30:00+01:00", "2026-03-09T09:30:00+01:00"},
@@ -182,6 +191,10 @@ func TestRecompute(t *testing.T) {
 		{"Dutch fallback stays", "enhanced", "nl", "P3", "2026-03-03T10:00:00+01:00", "P1", "2026-03-02T18:00:00+01:00", "2026-03-03T13:00:00+01:00"},
 		{"to workdays", "qiqq", "", "P1", "2026-03-02T10:30:00+01:00", "P3", "2026-03-02T10:00:00+01:00", "2026-03-05T10:00:00+01:00"},
 		{"from workdays to hours", "qiqq", "", "P3", "2026-03-03T10:00:00+01:00", "P1", "2026-03-02T16:30:00+01:00", "2026-03-03T09:30:00+01:00"},
+		// The arrival's date counts, not the business time since: a
+		// Saturday ticket is still due Wednesday.
+		{"to within workdays from Saturday", "qiqq", "", "P1", "2026-03-09T10:00:00+01:00", "P4", "2026-03-07T10:00:00+01:00", "2026-03-11T17:00:00+01:00"},
+		{"to workdays from Monday before opening", "qiqq", "", "P1", "2026-03-02T10:00:00+01:00", "P3", "2026-03-02T07:00:00+01:00", "2026-03-05T09:00:00+01:00"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -26,14 +26,15 @@ func (t Target) String() string { return config.Target(t).String() }
 // IsZero reports whether t is no target.
 func (t Target) IsZero() bool { return t == Target{} }
 
-// Deadline is when t runs out for a ticket that arrived at arrival. The
-// clock starts at the calendar's next opening (at arrival if open then):
-//   - business time: that much open time later (Calendar.Add);
-//   - "N workdays": the same clock time as the start, on the N-th workday
-//     after the start's date;
-//   - "within N workdays": closing time of that N-th workday.
-//
-// A ticket on Saturday thus counts as arriving at Monday's opening.
+// Deadline is when t runs out for a ticket that arrived at arrival:
+//   - business time: that much open time after the calendar's next opening
+//     (arrival if open then; Calendar.Add);
+//   - "within N workdays": closing time of the N-th workday after the
+//     arrival's date (Friday evening, Saturday and Sunday all end on
+//     Wednesday with N = 3);
+//   - "N workdays": the arrival's clock time on that N-th workday; before
+//     the arrival date's opening its opening time, after its closing or on
+//     a date without hours closing time (Calendar.addWorkdays).
 func (t Target) Deadline(c *Calendar, arrival time.Time) (time.Time, error) {
 	var d time.Time
 	switch {
@@ -52,16 +53,18 @@ func (t Target) Deadline(c *Calendar, arrival time.Time) (time.Time, error) {
 }
 
 // Recompute is the deadline under target t for a ticket whose target changes
-// at `at` (the desk re-classified its priority) when used business time has
-// already counted against it since its clock started. That time counts
-// towards the new target: the clock is taken back by used from at (to the
-// latest instant with that much open time until at) and t runs from there.
-// Without pauses that is the deadline the ticket would have had with t from
-// the start; a target that is already used up gives a deadline before at,
-// so the ticket is overdue at once, as the contract has it.
+// at `at` (the desk re-classified its priority, or resumed a paused clock)
+// when used business time has already counted against it since its clock
+// started. That time counts towards the new target: the clock is taken back
+// by used from at (to the latest instant with that much open time until at)
+// and t runs from there; with nothing used, t runs from at itself (so a
+// workday target counts from at's date). A target that is already used up
+// gives a deadline before at, so the ticket is overdue at once, as the
+// contract has it. Due.Recompute counts from the arrival instead when no
+// pause came between.
 func (t Target) Recompute(c *Calendar, at time.Time, used time.Duration) (time.Time, error) {
-	if used < 0 {
-		used = 0
+	if used <= 0 {
+		return t.Deadline(c, at)
 	}
 	start := c.Add(at, -used)
 	if start.IsZero() {
