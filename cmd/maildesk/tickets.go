@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
@@ -37,7 +38,11 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if sub == "reply" || sub == "note" || sub == "set" {
 		return cmdTicketAction(ctx, sub, *path, *as, message, fs.Args(), stdout)
 	}
-	cfg, rdb, err := openDesk(ctx, *path)
+	need := config.SecretsRedis
+	if sub == "raw" { // reads the mailbox
+		need |= config.SecretsIMAP | config.SecretsOAuth2
+	}
+	cfg, rdb, err := openDeskWith(ctx, *path, need)
 	if err != nil {
 		return err
 	}
@@ -135,7 +140,11 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		w := ingest.NewWatcher(watcherConfig(cfg.IMAP), nil, slog.New(slog.DiscardHandler))
+		wc, err := mailboxConfig(cfg, rdb)
+		if err != nil {
+			return err
+		}
+		w := ingest.NewWatcher(wc, nil, slog.New(slog.DiscardHandler))
 		if err := w.Raw(ctx, t.Source, t.MessageID, stdout); err != nil {
 			return fmt.Errorf("original of %s (Message-ID <%s>): %w", t.Number, t.MessageID, err)
 		}
