@@ -103,6 +103,13 @@ func TestSLADueExamples(t *testing.T) {
 		// Oxineo: within 3 (work)days, at closing time.
 		{"oxineo.yaml", "support", "P3", "", "2026-03-06T16:00:00+01:00", "2026-03-11T17:00:00+01:00"},
 		{"oxineo.yaml", "support", "P1", "", "2026-04-24T12:00:00+02:00", "2026-04-30T17:00:00+02:00"},
+		// Continuous in the arrival: Monday at closing time and a minute
+		// before end on the same day; Saturday like Friday evening.
+		{"oxineo.yaml", "support", "P3", "", "2026-03-02T17:00:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"oxineo.yaml", "support", "P3", "", "2026-03-02T16:59:00+01:00", "2026-03-05T17:00:00+01:00"},
+		{"oxineo.yaml", "support", "P3", "", "2026-03-07T10:00:00+01:00", "2026-03-11T17:00:00+01:00"},
+		// Web agency standby: a Saturday call is answered within 30 minutes.
+		{"webagency.yaml", "standby", "P2", "", "2026-12-05T10:00:00+01:00", "2026-12-05T10:30:00+01:00"},
 		// The commented example: Premium P2 from Friday evening into Saturday.
 		{"maildesk.yaml", "premium", "P2", "en", "2026-03-06T19:30:00+01:00", "2026-03-07T11:30:00+01:00"},
 	}
