@@ -307,7 +307,13 @@ func (s *Service) recipients(t *ticket.Ticket) []recipient {
 		if strings.EqualFold(a, t.Contact) {
 			r.Name = t.ContactName
 		}
-		if ct := contact(a); ct != nil {
+		ct := contact(a)
+		if c != nil && ct == nil && !authorisedAt(c, a, contact) {
+			// Removed from the directory since: a former contact gets no
+			// more of the ticket's mail.
+			continue
+		}
+		if ct != nil {
 			if ct.ReceivesProgress != nil && !*ct.ReceivesProgress {
 				continue
 			}
@@ -316,6 +322,21 @@ func (s *Service) recipients(t *ticket.Ticket) []recipient {
 		out = append(out, r)
 	}
 	return out
+}
+
+// authorisedAt reports whether addr, not a listed contact of c, is still
+// one of c's: by plus addressing (jan+x@ for jan@), or at a domain c
+// authorises as a whole.
+func authorisedAt(c *config.Customer, addr string, contact func(string) *config.Contact) bool {
+	i := strings.LastIndexByte(addr, '@')
+	if i < 0 {
+		return false
+	}
+	local, domain := addr[:i], addr[i+1:]
+	if base, _, tagged := strings.Cut(local, "+"); tagged && contact(base+"@"+domain) != nil {
+		return true
+	}
+	return c.AuthoriseDomains && slices.ContainsFunc(c.Domains, func(d string) bool { return strings.EqualFold(d, domain) })
 }
 
 // base is a notification about t to r, threaded under the ticket.

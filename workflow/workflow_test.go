@@ -236,3 +236,21 @@ func TestNote(t *testing.T) {
 		t.Errorf("history %+v", evs)
 	}
 }
+
+// A contact removed from the directory gets no more of a ticket's mail,
+// whether they opened it or took part; a domain the customer authorises
+// as a whole keeps its senders.
+func TestRemovedContactGetsNoMail(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	n := f.create(t, "acme", "gone@acme.example", "alsogone@acme.example", "jan@acme.example")
+	if err := f.s.Reply(ctx, n, Agent{Name: "Alice"}, "Opgelost.", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := to(f.mails(t)), "reply jan@acme.example nl"; got != want {
+		t.Errorf("mails %q, want %q", got, want)
+	}
+	if !authorisedAt(&config.Customer{AuthoriseDomains: true, Domains: []string{"acme.example"}}, "any@ACME.example", func(string) *config.Contact { return nil }) {
+		t.Error("a sender at an authorised domain lost the ticket's mail")
+	}
+}
