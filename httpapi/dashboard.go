@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -133,7 +134,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		page = d.build(list, now)
 	}
-	page.Desk = d.desk
+	page.Desk = notify.SafeLine(d.desk)
 	page.Refresh = int(DashboardRefresh / time.Second)
 	page.Updated = now.In(d.loc).Format("Mon 2 Jan 15:04:05")
 	page.UpdatedISO = now.UTC().Format(time.RFC3339)
@@ -222,13 +223,16 @@ func compareRows(a, b dashRow) int {
 }
 
 func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
+	// html/template escapes markup, not control and format characters: a
+	// subject's bidi override would turn its row around, its escapes would
+	// reach a terminal reading the page.
 	r := dashRow{
-		Number:   t.Number,
-		Subject:  cmp.Or(strings.TrimSpace(t.Subject), "(no subject)"),
-		Priority: t.Priority,
-		Status:   statusText(t.Status),
-		Contact:  cmp.Or(t.ContactName, t.Contact),
-		Assignee: t.Assignee,
+		Number:   notify.SafeLine(t.Number),
+		Subject:  cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
+		Priority: notify.SafeLine(t.Priority),
+		Status:   notify.SafeLine(statusText(t.Status)),
+		Contact:  notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
+		Assignee: notify.SafeLine(t.Assignee),
 		created:  t.CreatedAt,
 	}
 	if !t.CreatedAt.IsZero() {
@@ -346,14 +350,14 @@ func statusText(s string) string {
 
 func (d *dashboard) customerName(id string) string {
 	if d.customer != nil {
-		if c := d.customer(id); c != nil && c.Name != "" {
-			return c.Name
+		if c := d.customer(id); c != nil && notify.SafeLine(c.Name) != "" {
+			return notify.SafeLine(c.Name)
 		}
 	}
 	if id == "" {
 		return "(no customer)"
 	}
-	return id
+	return notify.SafeLine(id)
 }
 
 // zoneName is the location's name and, when it differs, the abbreviation

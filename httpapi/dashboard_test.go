@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ticket"
@@ -329,6 +330,30 @@ func TestDashboardWhen(t *testing.T) {
 		d := &dashboard{loc: tt.loc}
 		if got := d.when(tt.at, dashNow); got != tt.want {
 			t.Errorf("when(%v) in %v = %q, want %q", tt.at, tt.loc, got, tt.want)
+		}
+	}
+}
+
+// Finding 7 of issue 14: html/template escapes markup but not control and
+// format characters; a subject with a bidi override would turn the row
+// around it, one with escapes would reach a terminal reading the page.
+func TestDashboardDropsControlAndFormatCharacters(t *testing.T) {
+	const deceptive = "\x1b[2J\u009b\u202Eexe.pdf\u202C\u2066\u2069\u200B\uFEFF\u0007"
+	tickets := []ticket.Ticket{{Number: "SD-1\u202E", Subject: "Invoice" + deceptive, Status: ticket.StatusNew, Priority: "P3",
+		Customer: "acme", Contact: "jan@acme.example", ContactName: "Jan" + deceptive, Assignee: "piet" + deceptive, CreatedAt: hm(9, 0)}}
+	customers := func(string) *config.Customer { return &config.Customer{ID: "acme", Name: "Acme" + deceptive} }
+	h := NewDashboard(fakeLister{tickets: tickets}, customers, "Desk"+deceptive, func() time.Time { return dashNow }, dashAms)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	body := rec.Body.String()
+	for _, r := range body {
+		if r != '\n' && r != '\t' && r != '\r' && (unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r)) {
+			t.Fatalf("page carries %U:\n%s", r, body)
+		}
+	}
+	for _, want := range []string{"Invoice", "exe.pdf", "Jan", "piet", "Acme"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("page lost %q", want)
 		}
 	}
 }

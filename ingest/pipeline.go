@@ -3,6 +3,8 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
@@ -171,13 +174,17 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		}
 		return Result{Outcome: Quarantined, Reason: reason}, nil
 	}
-	log := p.log().With("message_id", msg.MessageID, "from", msg.From.Address, "uid", src.UID)
+	truncated := boundHeader(msg)
+	log := p.log().With("message_id", msg.MessageID, "from", storedAddress(msg.From.Address), "uid", src.UID)
+	if len(truncated) > 0 {
+		log.Info("header fields over their limits are kept truncated", "fields", truncated)
+	}
 	if len(msg.Warnings) > 0 {
 		// What was repaired or guessed (an address list read leniently, an
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g}
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -245,12 +252,11 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	if m.decision.Authorised {
 		return p.create(ctx, m)
 	}
-	// A notice to a sender whose domain our own MTA found forged would be
-	// backscatter to an innocent party; this holds whether or not
-	// authentication is required for tickets.
-	forged := m.auth.Checked && !m.auth.Pass
+	reason := string(m.decision.Reason)
 	var note []string
-	if m.class == Human && !msg.NullReturnPath && !forged {
+	if block := p.noNotice(msg, m.class, m.why, m.auth, m.decision.Customer); block != "" {
+		reason += " (" + block + ")"
+	} else {
 		// A stranger is answered in the language they wrote in; failing
 		// that, their organisation's main contact's.
 		fresh, _ := SplitQuoted(msg.Text)
@@ -269,16 +275,33 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		}
 		note = n.Fields()
 	}
-	reason := string(m.decision.Reason)
-	switch {
-	case m.class != Human:
-		reason += " (no notice to machine mail: " + m.class.String() + ", " + m.why + ")"
-	case msg.NullReturnPath:
-		reason += " (no notice: null Return-Path)"
-	case forged:
-		reason += " (no notice: " + m.auth.Reason + ")"
-	}
 	return p.reject(ctx, m, reason, note)
+}
+
+// noNotice says why the sender of msg gets no automatic answer (a
+// rejection notice, a notice that the mail is too large), "" when they may
+// get one. Every notice goes by these rules; the store then limits how
+// often one address and one domain get one.
+func (p *Pipeline) noNotice(msg *Message, class Class, why string, auth authz.Authentication, c *config.Customer) string {
+	switch {
+	case class != Human:
+		return "no notice to machine mail: " + class.String() + ", " + why
+	case msg.NullReturnPath:
+		return "no notice: null Return-Path"
+	case auth.Checked && !auth.Pass:
+		// Our own MTA found the From domain forged: a notice would be
+		// backscatter to an innocent party, whether or not authentication
+		// is required for tickets.
+		return "no notice: " + auth.Reason
+	case !auth.Pass && p.requireAuth(c):
+		// Unproven where proof is required: as likely forged as the above.
+		return "no notice: authentication required, " + auth.Reason
+	case len(msg.From.Address) > maxStoredAddress:
+		// Longer than SMTP allows (RFC 5321 4.5.3.1): undeliverable, and
+		// not worth a rate-limit key of its size.
+		return fmt.Sprintf("no notice: sender address of %d bytes", len(msg.From.Address))
+	}
+	return ""
 }
 
 // inbound is one mail on its way through Process.
@@ -299,6 +322,8 @@ type inbound struct {
 	linkTo string
 	// gate orders the mail's Redis work among a batch's; nil: direct.
 	gate *gate
+	// truncated names the header fields boundHeader cut short.
+	truncated []string
 }
 
 // mightThread reports whether followUp would read Redis for m: it has
@@ -338,9 +363,9 @@ func (p *Pipeline) commit(ctx context.Context, g *gate, c ticket.Commit) (ticket
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
-	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: m.dedupe, Rejection: &ticket.Rejection{
-		Sender: m.msg.From.Address, Reason: reason, MessageID: m.msg.MessageID, Subject: m.msg.Subject, At: m.now,
-	}, Note: note})
+	r := rejection(m.msg, reason, m.truncated, m.now)
+	reason = r.Reason
+	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: rejectionKey(m.dedupe), Rejection: r, Note: note})
 	if err != nil {
 		return Result{MessageID: m.msg.MessageID}, err
 	}
@@ -386,6 +411,11 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 			Received: m.now,
 		}.Fields()
+	}
+	if len(m.truncated) > 0 {
+		// The ticket has no field to say so; the log has, and the subject
+		// ends in "…".
+		m.log.Warn("ticket made from a mail with header fields kept truncated", "fields", m.truncated)
 	}
 	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: m.dedupe, Ticket: &ticket.New{
 		Subject: msg.Subject, Type: typ, Status: status, Customer: d.Customer.ID,
@@ -481,10 +511,21 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (R
 	if err != nil {
 		return res, nil
 	}
+	truncated := boundHeader(msg)
 	res.MessageID = msg.MessageID
-	class, _ := Classify(msg, p.Own)
+	class, why := Classify(msg, p.Own)
+	res.Class = class
 	d := p.Authz.Decide(msg.From.Address)
-	if class != Human || !d.Authorised || msg.NullReturnPath {
+	if !d.Authorised {
+		return res, nil
+	}
+	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
+	auth := authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
+	// The same rules as for every notice: a mail too large is no reason to
+	// answer a forged or unproven sender, or a machine.
+	if block := p.noNotice(msg, class, why, auth, d.Customer); block != "" {
+		res.Reason += " (" + block + ")"
+		res.AuthFailed = p.requireAuth(d.Customer) && !auth.Pass
 		return res, nil
 	}
 	dedupe := msg.MessageID
@@ -497,12 +538,161 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (R
 		Language: cmp.Or(d.Contact.Language, language.Detect(msg.Subject), p.Language), Subject: msg.Subject,
 		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
 	}.Fields()
-	cr, err := p.commit(ctx, g, ticket.Commit{Dedupe: dedupe, Rejection: &ticket.Rejection{
-		Sender: msg.From.Address, Reason: reason, MessageID: msg.MessageID, Subject: msg.Subject, At: p.now(),
-	}, Note: note})
+	cr, err := p.commit(ctx, g, ticket.Commit{Dedupe: rejectionKey(dedupe), Rejection: rejection(msg, reason, truncated, p.now()), Note: note})
 	if err != nil {
 		return res, err
 	}
 	res.Replay, res.Notified = !cr.Created, cr.Notified
 	return res, nil
+}
+
+// What of a mail's header is kept, in tickets, events, audit records and
+// queued notifications, is bounded: a stranger must not be able to grow
+// Redis by the size of what they send, and for ever.
+const (
+	// maxStoredSubject is in characters; longer subjects end in "…".
+	maxStoredSubject = 500
+	// maxStoredID is RFC 5322's line limit: no real Message-ID is longer.
+	maxStoredID = 998
+	// maxStoredName is in characters, for display names.
+	maxStoredName = 200
+	// maxStoredAddress is RFC 5321's limit on a path (4.5.3.1.3).
+	maxStoredAddress = 254
+	// maxStoredReferences keeps the first reference and the most recent
+	// ones, as RFC 5322 3.6.4 suggests for long threads; maxStoredInReplyTo
+	// is more than any client writes.
+	maxStoredReferences = 20
+	maxStoredInReplyTo  = 4
+	// maxStoredReason bounds an audit record's reason, which quotes
+	// header values (Classify, authentication results).
+	maxStoredReason = 1000
+	// maxRejectionKey: a rejected mail's dedupe key stays in Redis (the
+	// seen hash) after its audit record is trimmed; a longer one is kept
+	// as its hash.
+	maxRejectionKey = 128
+)
+
+// boundHeader cuts the header fields of msg that are stored to their
+// limits, in place, so that everything after it (dedupe, threading, the
+// commit, notifications) sees the same values; it returns the names of
+// the fields it cut. It is idempotent. A Message-ID over the limit keeps
+// a hash of its whole self, so that two such ids stay two mails, and the
+// ids a reply names are cut the same way, so that it still threads.
+func boundHeader(msg *Message) (truncated []string) {
+	cut := func(name string, changed bool) {
+		if changed {
+			truncated = append(truncated, name)
+		}
+	}
+	var c bool
+	msg.Subject, c = capRunes(msg.Subject, maxStoredSubject)
+	cut("subject", c)
+	msg.From.Name, c = capRunes(msg.From.Name, maxStoredName)
+	cut("from name", c)
+	if msg.MessageID, c = capID(msg.MessageID); c {
+		cut("message-id", true)
+	}
+	msg.InReplyTo, c = capIDs(msg.InReplyTo, maxStoredInReplyTo)
+	cut("in-reply-to", c)
+	msg.References, c = capIDs(msg.References, maxStoredReferences)
+	cut("references", c)
+	if len(msg.From.Address) > maxStoredAddress {
+		// Kept whole in msg: it decides who the sender is, and a cut one
+		// might look like someone else. Only its stored copy is cut.
+		cut("sender", true)
+	}
+	return truncated
+}
+
+// capRunes cuts s to at most n characters, the last being "…" when cut.
+func capRunes(s string, n int) (string, bool) {
+	if len(s) <= n {
+		return s, false
+	}
+	i := 0
+	for pos := range s {
+		if i == n-1 {
+			if utf8.RuneCountInString(s[pos:]) == 1 {
+				return s, false
+			}
+			return s[:pos] + "…", true
+		}
+		i++
+	}
+	return s, false
+}
+
+// capID cuts an id to maxStoredID bytes: its start, "~" and the hex of
+// part of its SHA-256.
+func capID(id string) (string, bool) {
+	if len(id) <= maxStoredID {
+		return id, false
+	}
+	sum := sha256.Sum256([]byte(id))
+	suffix := "~" + hex.EncodeToString(sum[:16])
+	return cutBytes(id, maxStoredID-len(suffix)) + suffix, true
+}
+
+// capIDs caps each id and keeps the first one and the last n-1.
+func capIDs(ids []string, n int) ([]string, bool) {
+	changed := false
+	if len(ids) > n {
+		ids = append(ids[:1:1], ids[len(ids)-n+1:]...)
+		changed = true
+	}
+	for i, id := range ids {
+		var c bool
+		if ids[i], c = capID(id); c {
+			changed = true
+		}
+	}
+	return ids, changed
+}
+
+// cutBytes is the longest prefix of s of at most n bytes that does not
+// split a character.
+func cutBytes(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// storedAddress is an address as it may be stored: an over-long one cut
+// and marked, so that it can never equal a real address.
+func storedAddress(a string) string {
+	if len(a) <= maxStoredAddress {
+		return a
+	}
+	return cutBytes(a, maxStoredAddress-len("…")) + "…"
+}
+
+// rejection is the audit record of a refused mail, its fields bounded and
+// its reason saying which of them were cut.
+func rejection(msg *Message, reason string, truncated []string, at time.Time) *ticket.Rejection {
+	if len(reason) > maxStoredReason {
+		reason = cutBytes(reason, maxStoredReason) + "…"
+	}
+	if len(truncated) > 0 {
+		reason += " [stored truncated: " + strings.Join(truncated, ", ") + "]"
+	}
+	return &ticket.Rejection{
+		Sender: storedAddress(msg.From.Address), Reason: reason, MessageID: msg.MessageID, Subject: msg.Subject, At: at,
+	}
+}
+
+// rejectionKey is the dedupe key a refused mail is committed under. The
+// store remembers it for ever (a replay must not notify twice), so a long
+// one is replaced by its hash: every refused mail then costs a bounded
+// amount. Short ones stay as they are, so that a mail that made a ticket
+// is still known as such when replayed and refused.
+func rejectionKey(dedupe string) string {
+	if len(dedupe) <= maxRejectionKey {
+		return dedupe
+	}
+	sum := sha256.Sum256([]byte(dedupe))
+	return "rejected:sha256:" + hex.EncodeToString(sum[:])
 }

@@ -1,12 +1,18 @@
 package notify
 
 import (
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
+
+	"github.com/maildesk/maildesk/internal/testserver"
 )
 
 var testDesk = Desk{
@@ -1130,5 +1136,105 @@ func TestReplyAndProgressFieldsRoundTrip(t *testing.T) {
 	f["changes"] = `{"field":"status"}`
 	if _, err := FromFields(f); err == nil || !strings.Contains(err.Error(), "changes") {
 		t.Errorf("unreadable changes: err = %v", err)
+	}
+}
+
+// hostileText holds what a sender can put in a subject or name to deceive
+// whoever reads it: terminal escapes (CSI, OSC with BEL), a C1 control,
+// bidi overrides and isolates, and invisible format characters.
+const hostileText = "Invoice\x1b[2J\x1b]0;owned\x07 \u0085paid \u202Efdp.exe\u202C \u2066x\u2069 \u200Bzero\uFEFF\u061Cend"
+
+// formatOrControl reports the first control (but line breaks and tabs) or
+// format character in s.
+func formatOrControl(s string) (rune, bool) {
+	for _, r := range s {
+		if r == '\n' || r == '\r' || r == '\t' {
+			continue
+		}
+		if unicode.Is(unicode.Cc, r) || unicode.Is(unicode.Cf, r) {
+			return r, true
+		}
+	}
+	return 0, false
+}
+
+// Finding 7 of issue 14: control and format characters from a mail never
+// reach the subject, the recipient's name or the text of an answer.
+func TestRenderDropsControlAndFormatCharacters(t *testing.T) {
+	for _, n := range []Notification{ackNote(), rejectionNote()} {
+		n.Subject, n.ToName, n.Customer = hostileText, "Jan\u202E"+hostileText, "Acme\u2067BV"
+		r, err := Render(testDesk, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for what, s := range map[string]string{"subject": r.Subject, "text": r.Text, "html": r.HTML} {
+			if c, ok := formatOrControl(s); ok {
+				t.Errorf("%s: %s carries %U", n.Kind, what, c)
+			}
+		}
+		if !strings.Contains(r.Subject, "Invoice") || !strings.Contains(r.Subject, "fdp.exe") {
+			t.Errorf("%s: the text around the characters was lost: %q", n.Kind, r.Subject)
+		}
+	}
+	for in, want := range map[string]string{
+		"a\u202Eb":         "ab",
+		"a\x1b[31mb":       "a [31mb",
+		"line\nbreak\ttab": "line break tab",
+		"keep é, ü and ✓":  "keep é, ü and ✓",
+	} {
+		if got := SafeLine(in); got != want {
+			t.Errorf("SafeLine(%q) = %q, want %q", in, got, want)
+		}
+	}
+	if got, want := SafeText("first\x1b[1m line\r\n\u202Esecond\tline\rover\n"), "first[1m line\nsecond\tline\nover\n"; got != want {
+		t.Errorf("SafeText = %q, want %q", got, want)
+	}
+}
+
+// Finding 10 of issue 14: a display name of any length must not make the
+// To: line longer than RFC 5322's 998 octets (relays refuse it, and the
+// contact's mail is dead-lettered); nor may other outside text.
+func TestSentHeaderLinesStayWithinLimit(t *testing.T) {
+	srv := testserver.SMTP(t)
+	m := plainMailer(srv.Addr)
+	names := []string{
+		strings.Repeat("N", 5000),
+		strings.Repeat(`"\`, 2500),
+		strings.Repeat("Ñ", 3000),
+		strings.Repeat("Jan ", 1500),
+	}
+	for i, name := range names {
+		n := rejectionNote()
+		n.ID = fmt.Sprintf("rej/long-%d", i)
+		n.ToName, n.Subject, n.MainContactName, n.Customer = name, strings.Repeat("S", 5000), name, name
+		if err := m.Send(context.Background(), n); err != nil {
+			t.Fatalf("name %d: %v", i, err)
+		}
+	}
+	got := srv.WaitFor(t, len(names), 10*time.Second)
+	for i, msg := range got {
+		for _, line := range strings.Split(string(msg.Data), "\r\n") {
+			if len(line) > 998 {
+				t.Errorf("mail %d has a line of %d octets: %.60q…", i, len(line), line)
+			}
+		}
+		hdr, err := netmail.ReadMessage(bytes.NewReader(msg.Data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		to, err := hdr.Header.AddressList("To")
+		if err != nil || len(to) != 1 || to[0].Address != "stranger@elsewhere.example" {
+			t.Errorf("mail %d: To %v, %v", i, to, err)
+		}
+	}
+}
+
+// An address longer than SMTP allows can never be delivered: that is a
+// permanent property of the notification.
+func TestRenderRefusesOverlongRecipient(t *testing.T) {
+	n := rejectionNote()
+	n.To = strings.Repeat("a", 300) + "@elsewhere.example"
+	if _, err := Render(testDesk, n); !errors.Is(err, ErrInvalidNotification) {
+		t.Fatalf("err %v, want ErrInvalidNotification", err)
 	}
 }

@@ -45,7 +45,7 @@ func cmdRejections(ctx context.Context, args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tSENDER\tREASON\tMESSAGE-ID")
 	for _, r := range rs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t<%s>\n", r.At.In(cfg.Desk.Location).Format("2006-01-02 15:04"), r.Sender, r.Reason, r.MessageID)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t<%s>\n", r.At.In(cfg.Desk.Location).Format("2006-01-02 15:04"), shownLine(r.Sender), shownLine(r.Reason), shownLine(r.MessageID))
 	}
 	return tw.Flush()
 }

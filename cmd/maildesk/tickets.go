@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
+	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
 )
@@ -68,8 +69,8 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NUMBER\tSTATUS\tPRIORITY\tCUSTOMER\tCONTACT\tCREATED\tSUBJECT")
 		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.Number, t.Status, t.Priority, t.Customer, t.Contact,
-				t.CreatedAt.In(loc).Format("2006-01-02 15:04"), t.Subject)
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shownLine(t.Number), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Customer),
+				shownLine(t.Contact), t.CreatedAt.In(loc).Format("2006-01-02 15:04"), shownLine(t.Subject))
 		}
 		return tw.Flush()
 	case "show":
@@ -95,9 +96,9 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			ack = t.AcknowledgedAt.In(loc).Format(time.RFC3339)
 		}
 		fmt.Fprintf(stdout, "Ticket:       %s\nSubject:      %s\nStatus:       %s\nPriority:     %s\nCustomer:     %s\nContact:      %s <%s>\nCreated:      %s\nAcknowledged: %s\nMessage-ID:   <%s>\nOriginal:     %s (UIDVALIDITY %d, UID %d when received)\n\n%s\n",
-			t.Number, t.Subject, t.Status, t.Priority, t.Customer, t.ContactName, t.Contact,
-			t.CreatedAt.In(loc).Format(time.RFC3339), ack, t.MessageID,
-			t.Source.Mailbox, t.Source.UIDValidity, t.Source.UID, strings.TrimSpace(t.Text))
+			shownLine(t.Number), shownLine(t.Subject), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Customer), shownLine(t.ContactName), shownLine(t.Contact),
+			t.CreatedAt.In(loc).Format(time.RFC3339), ack, shownLine(t.MessageID),
+			shownLine(t.Source.Mailbox), t.Source.UIDValidity, t.Source.UID, shownText(t.Text))
 		if c := t.SLA; c != nil && !c.FirstResponseDue.IsZero() {
 			state := "running"
 			switch {
@@ -109,26 +110,26 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 				state = "breached"
 			}
 			fmt.Fprintf(stdout, "SLA:          first response due %s (%s, plan %s, %s)\n",
-				c.FirstResponseDue.In(loc).Format(time.RFC3339), c.Target, c.Plan, state)
+				c.FirstResponseDue.In(loc).Format(time.RFC3339), shownLine(c.Target), shownLine(c.Plan), state)
 		}
 		if t.Quoted != "" {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
 		}
 		for _, e := range events {
-			fmt.Fprintf(stdout, "\n--- %s %s by %s", e.At.In(loc).Format("2006-01-02 15:04"), strings.ReplaceAll(e.Kind, "_", "-"), e.From)
+			fmt.Fprintf(stdout, "\n--- %s %s by %s", e.At.In(loc).Format("2006-01-02 15:04"), shownLine(strings.ReplaceAll(e.Kind, "_", "-")), shownLine(e.From))
 			if e.MessageID != "" {
-				fmt.Fprintf(stdout, " (Message-ID <%s>)", e.MessageID)
+				fmt.Fprintf(stdout, " (Message-ID <%s>)", shownLine(e.MessageID))
 			}
 			fmt.Fprintln(stdout)
 			for _, c := range e.Changes {
-				fmt.Fprintf(stdout, "%s: %s -> %s", c.Field, cmp.Or(c.Old, "(none)"), cmp.Or(c.New, "(none)"))
+				fmt.Fprintf(stdout, "%s: %s -> %s", shownLine(c.Field), shownLine(cmp.Or(c.Old, "(none)")), shownLine(cmp.Or(c.New, "(none)")))
 				if c.Reason != "" {
-					fmt.Fprintf(stdout, " (%s)", c.Reason)
+					fmt.Fprintf(stdout, " (%s)", shownLine(c.Reason))
 				}
 				fmt.Fprintln(stdout)
 			}
-			if text := strings.TrimSpace(e.Text); text != "" {
-				fmt.Fprintln(stdout, text)
+			if body := shownText(e.Text); body != "" {
+				fmt.Fprintln(stdout, body)
 			}
 		}
 		return nil
@@ -146,7 +147,7 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		w := ingest.NewWatcher(wc, nil, slog.New(slog.DiscardHandler))
 		if err := w.Raw(ctx, t.Source, t.MessageID, stdout); err != nil {
-			return fmt.Errorf("original of %s (Message-ID <%s>): %w", t.Number, t.MessageID, err)
+			return fmt.Errorf("original of %s (Message-ID <%s>): %w", shownLine(t.Number), shownLine(t.MessageID), err)
 		}
 		return nil
 	}
@@ -211,9 +212,18 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, cmp.Or(t.Assignee, "nobody"))
+	fmt.Fprintf(stdout, "%s: %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, shownLine(cmp.Or(t.Assignee, "nobody")))
 	return nil
 }
+
+// shownLine and shownText are what a mail wrote (subject, names, ids,
+// body) as a terminal may show it: escape sequences could clear the
+// screen, retitle the window or hide text, and bidi controls turn
+// "fdp.exe" into what reads as "exe.pdf". JSON output stays as stored: it
+// escapes control characters itself, and is for programs.
+func shownLine(s string) string { return notify.SafeLine(s) }
+
+func shownText(s string) string { return strings.TrimSpace(notify.SafeText(s)) }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
