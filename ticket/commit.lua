@@ -2,7 +2,7 @@
 -- dedupe key (Message-ID, or content hash): replaying the same mail after a
 -- crash or a reconnect changes nothing twice.
 --
--- KEYS[1] seen hash       dedupe key -> ticket number | "rejected"
+-- KEYS[1] seen hash       dedupe key -> ticket number ("rejected" from old versions)
 -- KEYS[2] seq counter     last ticket number
 -- KEYS[3] tickets zset    number -> sequence
 -- KEYS[4] outbox stream   notifications to send
@@ -29,6 +29,13 @@
 -- "rejected"; created is 1 when this call did the work.
 local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
 local prev = redis.call('HGET', KEYS[1], dkey)
+-- A refused mail is remembered for the audit retention only (a key that
+-- expires, not an entry of seen for ever): strangers cannot grow Redis
+-- without bound. seen may still hold "rejected" from before.
+local rkey = kp .. 'rejected:' .. dkey
+if not prev and mode == 'reject' and redis.call('EXISTS', rkey) == 1 then
+  return {'rejected', 0, 0}
+end
 -- A rejected mail may come back once its sender has been authorised (an
 -- operator moves it back to the inbox): that must make a ticket.
 if prev and not (prev == 'rejected' and mode == 'ticket') then
@@ -58,7 +65,10 @@ if mode == 'ticket' then
 end
 
 -- mode == 'reject'
-redis.call('HSET', KEYS[1], dkey, 'rejected')
+local t = redis.call('TIME')
+local ttl = math.floor((tonumber(t[1]) * 1000 - tonumber(ARGV[11])) / 1000)
+if ttl < 86400 then ttl = 86400 end
+redis.call('SET', rkey, '1', 'EX', ttl)
 -- Records older than the retention go; MINID keeps the trim O(trimmed).
 redis.call('XADD', KEYS[5], 'MINID', '~', ARGV[11], '*', unpack(rec))
 local notified = 0

@@ -155,6 +155,14 @@ func TestRejectNoticeRateLimitAndReplay(t *testing.T) {
 	if err != nil || len(rs) != 3 {
 		t.Fatalf("audit records = %d (%v), want 3 (the replay adds none)", len(rs), err)
 	}
+	// A refused mail is remembered for the audit retention, not for ever
+	// in seen: a stranger's flood of ids expires.
+	if n, _ := rdb.HLen(ctx, "md:{acme-it}:seen").Result(); n != 0 {
+		t.Errorf("seen holds %d entries of refused mail", n)
+	}
+	if ttl, _ := rdb.TTL(ctx, "md:{acme-it}:rejected:r1@x").Result(); ttl < 24*time.Hour {
+		t.Errorf("the refused mail's mark expires in %v, want the retention", ttl)
+	}
 	// Once the sender is registered, an operator may move the mail back.
 	r, err := s.Create(ctx, "r1@x", New{Subject: "now allowed"}, note)
 	if err != nil || !r.Created || r.Number != "SD-1" {
