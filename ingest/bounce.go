@@ -93,7 +93,10 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	if failed == nil {
 		return "", nil
 	}
-	why := strings.TrimSpace("bounced " + m.now.UTC().Format(time.RFC3339) + ": " + failed.Status + " " + failed.Diagnostic)
+	// The report's words are the reporting server's (or its forger's):
+	// bounded before they are stored.
+	status, diag := truncate(failed.Status, 40), truncate(failed.Diagnostic, 500)
+	why := strings.TrimSpace("bounced " + m.now.UTC().Format(time.RFC3339) + ": " + status + " " + diag)
 	if err := p.Suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
 		return "", err
 	}
@@ -101,12 +104,12 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	if p.Threads == nil || sent.Ticket == "" {
 		return "", nil
 	}
-	text := fmt.Sprintf("Delivery failed for mail <%s> to %s (%s %s)", sent.MessageID, sent.To, failed.Status, failed.Diagnostic)
+	text := fmt.Sprintf("Delivery failed for mail <%s> to %s (%s %s)", sent.MessageID, sent.To, status, diag)
 	if sent.SentWhileSuppressed != "" {
 		text += "; it was an agent's reply, sent although automatic mail to that address was suppressed (" + sent.SentWhileSuppressed + ")"
 	}
 	_, err := p.Threads.Append(ctx, m.dedupe, sent.Ticket, ticket.Event{
-		At: m.now, Kind: ticket.EventBounce, From: m.msg.From.Address, MessageID: m.msg.MessageID, Subject: m.msg.Subject,
+		At: m.now, Kind: ticket.EventBounce, From: truncate(m.msg.From.Address, 254), MessageID: m.msg.MessageID, Subject: m.msg.Subject,
 		Text: text,
 	})
 	if errors.Is(err, ticket.ErrNotFound) {
