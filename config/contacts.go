@@ -224,6 +224,12 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 			normaliseEmail(c, p, &cu.Managers[j].Email)
 		}
 
+		if plan.MaxContacts > 0 && cu.AuthoriseDomains {
+			// Anyone at the domain could then report: the cap means nothing.
+			c.addf(cp+".authorise_domains", "customer %s is on plan %s, which allows at most %d contacts (plans.%s.max_contacts): "+
+				"authorise_domains would let every address at its domains open tickets; list the contacts instead",
+				label, cu.Plan, plan.MaxContacts, cu.Plan)
+		}
 		if plan.MaxContacts > 0 && len(cu.Contacts) > plan.MaxContacts {
 			c.addf(fmt.Sprintf("%s.contacts[%d]", cp, plan.MaxContacts),
 				"customer %s has %d contacts; plan %s allows at most %d", label, len(cu.Contacts), cu.Plan, plan.MaxContacts)

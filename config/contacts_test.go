@@ -528,3 +528,21 @@ func FuzzParseContacts(f *testing.F) {
 		}
 	})
 }
+
+// A plan that caps the contacts who may report and a customer authorising
+// its whole domain contradict each other (Oxineo: at most 2 contact
+// persons): check-config names both.
+func TestMaxContactsAgainstAuthoriseDomains(t *testing.T) {
+	_, ps := parseWith(t, withPlans, map[string]string{"contacts.yaml": `customers:
+  - id: oxi
+    name: Oxi Klant
+    plan: oxineo
+    domains: [oxi.example]
+    authorise_domains: true
+    contacts:
+      - {email: a@oxi.example, main: true}
+`}, nil)
+	if !hasProblem(ps, "customers[0].authorise_domains", "plans.oxineo.max_contacts") {
+		t.Errorf("problems: %v", ps)
+	}
+}
