@@ -36,12 +36,21 @@ func EffectivePriority(plan config.Plan, contact *config.Contact, requested, fal
 		if requested != def {
 			out.Reason = ByPlan
 		}
-	case contact != nil && contact.MaxPriority != "" && urgency(requested) < urgency(contact.MaxPriority):
-		out.Priority, out.Reason = contact.MaxPriority, ByRights
+	case contact != nil && capOf(plan, contact) != "" && urgency(requested) < urgency(capOf(plan, contact)):
+		out.Priority, out.Reason = capOf(plan, contact), ByRights
 	default:
 		out.Priority = requested
 	}
 	return out
+}
+
+// capOf is the highest priority contact may ask for: its own max_priority
+// (which may be above the plan's default cap), else the plan's.
+func capOf(plan config.Plan, contact *config.Contact) string {
+	if contact.MaxPriority != "" {
+		return contact.MaxPriority
+	}
+	return plan.ContactMaxPriority
 }
 
 // urgency orders P1 (most urgent, 1) to P4 (4).

@@ -238,7 +238,7 @@ func TestCustomerRules(t *testing.T) {
 func TestCustomerNormalisation(t *testing.T) {
 	cfg, ps := parseWith(t, withPlans+"authz:\n  trusted_authserv_ids: [mx.desk.example]\n", map[string]string{"contacts.yaml": `customers:
   - id: oxi
-    plan: oxineo
+    plan: enhanced
     require_authentication: true
     domains: [Oxi.Example., bücher.example]
     authorise_domains: true

@@ -359,6 +359,10 @@ type Plan struct {
 	CustomerSetsPriority *bool `yaml:"customer_sets_priority"`
 	// DefaultPriority is given when the mail asks for none; "" = desk's.
 	DefaultPriority string `yaml:"default_priority"`
+	// ContactMaxPriority caps what a contact without a max_priority of
+	// its own may ask for: rights to urgent priorities become opt-in
+	// (QiQQ: the customer names who may report at the special rates).
+	ContactMaxPriority string `yaml:"contact_max_priority"`
 	// Calendar names the calendar the plan's SLA time counts in; Targets
 	// are per priority (P1..P4); Languages change either for tickets in one
 	// language (config/sla.go). Without Calendar the plan has no SLA clock.

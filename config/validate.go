@@ -469,6 +469,9 @@ func (l *loader) validatePlans() {
 		if !validPriority(p.DefaultPriority) {
 			l.c.addf(path+".default_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.DefaultPriority)
 		}
+		if !validPriority(p.ContactMaxPriority) {
+			l.c.addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
+		}
 	}
 }
 
