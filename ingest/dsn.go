@@ -25,6 +25,7 @@ func isReportPart(mediaType string) bool {
 // Message-ID of the returned mail. A returned mail alone (a forward) makes
 // no report; only a delivery-status part does.
 func (p *parser) noteReport(mediaType string, b []byte) {
+	p.w.add(4 * len(b))
 	switch mediaType {
 	case "message/delivery-status", "message/global-delivery-status":
 		if p.msg.Report == nil {
@@ -67,12 +68,13 @@ func parseDeliveryStatus(b []byte) []ReportRecipient {
 }
 
 // reportAddress reads "rfc822; jan@acme.example" (the type is optional in
-// practice).
+// practice), in the canonical form of the parsed addresses (suppression
+// keys on it), lower case as it always was here.
 func reportAddress(v string) string {
 	if _, a, ok := strings.Cut(v, ";"); ok {
 		v = a
 	}
-	v = strings.Trim(strings.TrimSpace(v), "<>")
+	v = canonicalAddr(strings.Trim(strings.TrimSpace(v), "<>"))
 	if !strings.Contains(v, "@") {
 		return ""
 	}
@@ -84,7 +86,7 @@ func reportAddress(v string) string {
 func headerMessageID(b []byte) string {
 	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
 	h, _ := r.ReadMIMEHeader()
-	ids := parseIDs(h.Get("Message-Id"), true)
+	ids := parseIDs(h.Get("Message-Id"), true, nil)
 	if len(ids) == 0 {
 		return ""
 	}

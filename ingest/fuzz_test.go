@@ -5,6 +5,9 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -93,14 +96,30 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
 		if err != nil {
+			// ErrTooComplex is no expected kind: fuzz inputs stay far below
+			// the budget unless a path is superlinear.
 			if !errors.Is(err, ErrNotMail) && !errors.Is(err, ErrTooLarge) {
 				t.Fatalf("unexpected error kind: %v", err)
 			}
 			return
 		}
 		checkMessage(t, data, m)
+		// The fuzzer hunts superlinear paths too: on inputs of a few
+		// kilobytes a quadratic one costs far more than the most any
+		// linear path costs per byte (workCeiling) plus fixed costs.
+		w := &work{}
+		if _, err := parse(bytes.NewReader(data), fuzzLimits, w); err != nil {
+			t.Fatalf("second parse: %v", err)
+		}
+		if limit := int64(workCeiling*len(data) + fuzzFixedWork); w.used > limit {
+			t.Fatalf("%d units of work for %d bytes, over %d", w.used, len(data), limit)
+		}
 	})
 }
+
+// fuzzFixedWork covers what a small input may cost besides its bytes: the
+// parts fuzzLimits allows, their headers, a few warnings.
+const fuzzFixedWork = 64 << 10
 
 func FuzzClassify(f *testing.F) {
 	addSeeds(f)
@@ -115,6 +134,30 @@ func FuzzClassify(f *testing.F) {
 		}
 		if c != Human && why == "" {
 			t.Fatalf("class %v without a reason", c)
+		}
+	})
+}
+
+// encodedWordOracle is the expression encodedWords replaced.
+var encodedWordOracle = regexp.MustCompile(`(?s)=\?([^?\s=]{1,64})\?([bBqQ])\?(.*?)\?=`)
+
+func FuzzEncodedWords(f *testing.F) {
+	for _, s := range []string{
+		"=?utf-8?q?a?= =?x?b?YQ==?=", "=?a?q?x=?b?q?y?=", "=?=?a?q?x?=", "=?a?q??=", "=?a?q?=", "=?" + strings.Repeat("é", 40) + "?q?x?= =?a?q?y?=",
+		"=?\xff?q?x?=", "=?a b?q?x?= =?c?Q?y?=", "=?" + strings.Repeat("a", 65) + "?q?x?= =?b?q?y?=",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := slices.DeleteFunc(encodedWordOracle.FindAllStringSubmatchIndex(s, -1), func(w []int) bool { return w[3]-w[2] > 64 })
+		got := encodedWords(s, nil)
+		if len(got) != len(want) {
+			t.Fatalf("%q: %d words, want %d: %v, want %v", s, len(got), len(want), got, want)
+		}
+		for i := range got {
+			if !slices.Equal(got[i], want[i]) {
+				t.Fatalf("%q: word %d at %v, want %v", s, i, got[i], want[i])
+			}
 		}
 	})
 }

@@ -15,12 +15,19 @@ type Message struct {
 	InReplyTo  []string // ids without angle brackets
 	References []string // ids without angle brackets, oldest first
 	Subject    string   // decoded (RFC 2047), whitespace-folded
-	From       mail.Address
-	ReplyTo    []mail.Address
-	To         []mail.Address
-	Cc         []mail.Address
-	Date       time.Time // zero when absent or unparseable
-	// ReturnPath is the Return-Path address without brackets; NullReturnPath
+	// Addresses are canonical: comments, folding white space, a source
+	// route and "mailto:" removed, a quoted local part unquoted (as net/mail
+	// does), the domain lower case in its IDNA ASCII form (config's
+	// normalisation), the local part's case as sent. Names are decoded,
+	// without control or format characters, at most 200 characters. Limits
+	// and lookups may key on Address, comparing local parts
+	// case-insensitively where that is meant.
+	From    mail.Address
+	ReplyTo []mail.Address
+	To      []mail.Address
+	Cc      []mail.Address
+	Date    time.Time // zero when absent or unparseable
+	// ReturnPath is the Return-Path address, canonical; NullReturnPath
 	// is true for "Return-Path: <>" (a bounce's null sender).
 	ReturnPath     string
 	NullReturnPath bool

@@ -23,6 +23,9 @@ type Limits struct {
 	MaxParts int   // MIME parts walked at most (0 = 1000); beyond it the remaining parts are skipped with a Warning
 	MaxDepth int   // multipart nesting (0 = 20)
 	MaxText  int   // bytes of Text kept (0 = 256 KiB), then truncated with a Warning
+	// WorkPerByte bounds the parsing work per raw byte read (0 = 128 units,
+	// see budget.go); a mail costing more fails with ErrTooComplex.
+	WorkPerByte int
 }
 
 const (
@@ -35,8 +38,10 @@ const (
 	// go-message's default, so that a mail without a blank line cannot make
 	// us buffer its whole body as "header".
 	maxHeaderBytes = 1 << 20
-	// maxWarnings keeps a hostile mail from turning Warnings into a log flood.
-	maxWarnings = 50
+	// maxWarnings and maxWarningBytes keep a hostile mail from turning
+	// Warnings into a log flood.
+	maxWarnings     = 50
+	maxWarningBytes = 300
 )
 
 // ErrTooLarge is returned by Parse for a mail bigger than Limits.MaxSize.
@@ -61,6 +66,9 @@ func (l Limits) withDefaults() Limits {
 	if l.MaxText <= 0 {
 		l.MaxText = defaultMaxText
 	}
+	if l.WorkPerByte <= 0 {
+		l.WorkPerByte = defaultWorkPerByte
+	}
 	return l
 }
 
@@ -69,10 +77,22 @@ func (l Limits) withDefaults() Limits {
 // counted while streaming through them). It fills every Message field.
 // An error means the mail is unusable (no header at all, exceeds MaxSize,
 // read error); everything repairable becomes a Warning instead and parsing
-// continues. Parse never panics and always terminates.
-func Parse(r io.Reader, lim Limits) (m *Message, err error) {
+// continues. Parse never panics and always terminates; a mail whose
+// parsing costs more than Limits.WorkPerByte allows fails with
+// ErrTooComplex.
+func Parse(r io.Reader, lim Limits) (*Message, error) {
+	return parse(r, lim, nil)
+}
+
+// parse is Parse metered by w; nil means the budget of lim. The tests pass
+// an unlimited work to count what a mail costs.
+func parse(r io.Reader, lim Limits, w *work) (m *Message, err error) {
 	lim = lim.withDefaults()
 	raw := &rawReader{r: r, limit: lim.MaxSize, h: sha256.New()}
+	if w == nil {
+		w = &work{perByte: int64(lim.WorkPerByte)}
+	}
+	w.read = &raw.n
 	br := readers.Get().(*bufio.Reader)
 	br.Reset(raw)
 	defer func() {
@@ -80,14 +100,18 @@ func Parse(r io.Reader, lim Limits) (m *Message, err error) {
 		readers.Put(br)
 	}()
 	p := &parser{
-		lim:    lim,
-		lr:     &lineReader{br: br},
-		msg:    &Message{},
-		budget: 16 * lim.MaxText,
+		lim:      lim,
+		lr:       &lineReader{br: br, w: w},
+		msg:      &Message{},
+		textRoom: 16 * lim.MaxText,
+		w:        w,
 	}
 	defer func() {
-		// A parser bug must cost one mail, not the daemon.
-		if v := recover(); v != nil {
+		v := recover()
+		if _, ok := v.(overBudget); ok {
+			m, err = nil, fmt.Errorf("parsing stopped after %d units of work at byte %d: %w", w.used, raw.n, ErrTooComplex)
+		} else if v != nil {
+			// A parser bug must cost one mail, not the daemon.
 			m, err = nil, fmt.Errorf("%w: %v", errInternal, v)
 		}
 	}()
@@ -144,7 +168,7 @@ type parser struct {
 	lr        *lineReader
 	msg       *Message
 	parts     int
-	budget    int // bytes all text parts together may still keep
+	textRoom  int // bytes all text parts together may still keep
 	gotHeader bool
 	warned    map[string]bool
 	partsWarn bool
@@ -155,11 +179,22 @@ type parser struct {
 	// returnedID is the Message-ID of a returned message or headers part,
 	// the original of a bounce.
 	returnedID string
+	w          *work
 }
 
 func (p *parser) warn(format string, args ...any) {
-	w := fmt.Sprintf(format, args...)
-	if p.warned[w] || len(p.msg.Warnings) >= maxWarnings {
+	if len(p.msg.Warnings) >= maxWarnings {
+		p.w.add(1)
+		return
+	}
+	w := format
+	if len(args) > 0 {
+		w = fmt.Sprintf(format, args...)
+	}
+	p.w.add(16 + len(w))
+	// An error of net/mail may quote the rest of a megabyte header.
+	w = truncate(w, maxWarningBytes)
+	if p.warned[w] {
 		return
 	}
 	if p.warned == nil {

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // knownFields, found below a line that is no field, show that the header
@@ -43,18 +45,22 @@ func isField(c string) bool {
 func (p *parser) fillHeader(h textproto.MIMEHeader) {
 	m := p.msg
 	m.Header = make(map[string][]string, len(h))
+	var subjectBad []string
 	for k, vs := range h {
-		for _, v := range vs {
-			v, _ = decodeWords(v, p.hint)
-			m.Header[k] = append(m.Header[k], v)
+		for i, v := range vs {
+			d, bad := decodeWords(v, p.hint, p.w)
+			if k == "Subject" && i == 0 {
+				subjectBad = bad
+			}
+			m.Header[k] = append(m.Header[k], d)
 		}
 	}
-	if vs, ok := h["Subject"]; ok {
-		s, bad := decodeWords(vs[0], p.hint)
-		for _, cs := range bad {
+	if vs, ok := m.Header["Subject"]; ok {
+		for _, cs := range subjectBad {
 			p.warn("Subject: unknown charset %q kept undecoded", cs)
 		}
-		m.Subject = strings.Join(strings.Fields(s), " ")
+		p.w.add(len(vs[0]))
+		m.Subject = strings.Join(strings.Fields(vs[0]), " ")
 	}
 	// Broken senders write an empty <> or a second From: the first mailbox
 	// that has an address is the sender.
@@ -72,6 +78,7 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 	m.Cc = p.addresses(h, "Cc")
 	if vs, ok := h["Date"]; ok {
 		v := vs[0]
+		p.w.add(32 * len(v))
 		t, ok := parseDate(v)
 		if !ok {
 			p.warn("unparseable Date %q", truncate(v, 60))
@@ -79,25 +86,27 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 		m.Date = t
 	}
 	if vs, ok := h["Return-Path"]; ok {
+		p.w.add(8 * len(vs[0]))
 		inner := strings.TrimSpace(stripComments(vs[0]))
 		inner = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(inner, "<"), ">"))
 		if inner == "" {
 			m.NullReturnPath = true
 		} else {
-			m.ReturnPath = lowerDomain(extractAddr(inner))
+			m.ReturnPath = canonicalAddr(extractAddr(inner))
 		}
 	}
-	if ids := parseIDs(h.Get("Message-Id"), true); len(ids) > 0 {
+	if ids := parseIDs(h.Get("Message-Id"), true, p.w); len(ids) > 0 {
 		m.MessageID = ids[0]
 	}
-	m.InReplyTo = parseIDs(strings.Join(h["In-Reply-To"], " "), false)
-	m.References = parseIDs(strings.Join(h["References"], " "), false)
+	m.InReplyTo = parseIDs(strings.Join(h["In-Reply-To"], " "), false, p.w)
+	m.References = parseIDs(strings.Join(h["References"], " "), false, p.w)
 }
 
 // ---- addresses ----
 
 // addresses parses an address header with net/mail and falls back to a
-// lenient split when the list as a whole is rejected.
+// lenient split when the list as a whole is rejected. Addresses come out
+// canonical (canonicalAddr), names cleaned (cleanDisplayName).
 func (p *parser) addresses(h textproto.MIMEHeader, key string) []mail.Address {
 	var out []mail.Address
 	for _, v := range h[key] {
@@ -106,22 +115,34 @@ func (p *parser) addresses(h textproto.MIMEHeader, key string) []mail.Address {
 		}
 		// net/mail accepts UTF-8 (RFC 6532) but not raw Latin-1.
 		v = p.decode8([]byte(v))
-		list, err := p.addrParser().ParseList(v)
+		p.w.add(addrCost * len(v))
+		var list []mail.Address
+		parsed, err := p.addrParser().ParseList(v)
 		if err != nil {
 			p.warn("%s: %v: parsed leniently", key, err)
-			out = append(out, lenientAddresses(v, p.hint)...)
-			continue
+			list = lenientAddresses(v, p.hint, p.w)
 		}
-		for _, a := range list {
+		for _, a := range parsed {
 			name := a.Name
 			if strings.Contains(name, "=?") {
-				name, _ = decodeWords(name, p.hint)
+				name, _ = decodeWords(name, p.hint, p.w)
 			}
-			out = append(out, mail.Address{Name: strings.TrimSpace(name), Address: lowerDomain(a.Address)})
+			// net/mail has removed comments and quotes already; its local
+			// part is unquoted and may hold spaces, which must stay.
+			list = append(list, mail.Address{Name: name, Address: canonicalDomain(a.Address)})
+		}
+		for _, a := range list {
+			p.w.add(addrCost * (len(a.Name) + len(a.Address) + 1))
+			a.Name = cleanDisplayName(a.Name)
+			out = append(out, a)
 		}
 	}
 	return out
 }
+
+// addrCost weighs a byte of an address header: net/mail's parser, the
+// word decoder and IDNA each pass over it at some tens of nanoseconds.
+const addrCost = 8
 
 // addrParser is net/mail's parser with this package's charsets for encoded
 // words, which never fail: net/mail would reject the whole list for one
@@ -133,6 +154,7 @@ func (p *parser) addrParser() *mail.AddressParser {
 			if err != nil {
 				return nil, err
 			}
+			p.w.add(len(b) + len(label))
 			s, known := toUTF8(b, label)
 			if !known {
 				p.warn("address: unknown charset %q kept undecoded", label)
@@ -142,18 +164,129 @@ func (p *parser) addrParser() *mail.AddressParser {
 	}}
 }
 
-func lowerDomain(addr string) string {
+// canonicalAddr returns an address the way limits, suppression and
+// lookups must compare it: comments, white space and quoting removed, a
+// "mailto:" or a source route ("@relay:") dropped, the domain canonical
+// (canonicalDomain). Keyed on the raw string, a notice limit let a changing
+// comment in "<victim@x(cN)>" mail one mailbox 25 times a minute. The local
+// part keeps its case: whether case matters there is the receiving
+// server's business, so comparing is left to the code that compares.
+func canonicalAddr(s string) string {
+	s = strings.TrimSpace(stripComments(s))
+	if len(s) >= 7 && strings.EqualFold(s[:7], "mailto:") {
+		s = s[7:]
+	}
+	if t := strings.TrimSpace(s); strings.HasPrefix(t, "@") {
+		if i := strings.IndexByte(t, ':'); i >= 0 {
+			s = t[i+1:]
+		}
+	}
+	at := lastIndexOutsideQuotes(s, '@')
+	if at < 0 {
+		return unquoteLocal(s)
+	}
+	return unquoteLocal(s[:at]) + "@" + canonicalDomainPart(strings.Join(strings.Fields(s[at+1:]), ""))
+}
+
+// canonicalDomain puts the domain of an address in canonical form.
+func canonicalDomain(addr string) string {
 	if at := strings.LastIndexByte(addr, '@'); at >= 0 {
-		return addr[:at] + strings.ToLower(addr[at:])
+		return addr[:at+1] + canonicalDomainPart(addr[at+1:])
 	}
 	return addr
 }
 
+// canonicalDomainPart is config's normalisation (lower case, IDNA ASCII
+// form, no root dot), the one the desk's own lists are kept in. A domain
+// it refuses (a literal such as [192.0.2.1], an underscore) is only
+// lower-cased: the mail is still read, it just matches nothing configured.
+func canonicalDomainPart(d string) string {
+	if n, err := config.NormaliseDomain(d); err == nil {
+		return n
+	}
+	return strings.TrimSuffix(strings.ToLower(d), ".")
+}
+
+// unquoteLocal removes white space and quoting from a local part the way
+// net/mail reads it: "john doe" is john doe, "a\"b" is a"b.
+func unquoteLocal(s string) string {
+	var b strings.Builder
+	quoted := false
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '"':
+			quoted = !quoted
+		case c == '\\' && quoted && i+1 < len(s):
+			i++
+			b.WriteByte(s[i])
+		case !quoted && (c == ' ' || c == '\t' || c == '\r' || c == '\n'):
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
+}
+
+// lastIndexOutsideQuotes is the index of the last c outside a quoted
+// string, -1 if none.
+func lastIndexOutsideQuotes(s string, c byte) int {
+	last, quoted := -1, false
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] == '\\' && quoted:
+			i++
+		case s[i] == '"':
+			quoted = !quoted
+		case s[i] == c && !quoted:
+			last = i
+		}
+	}
+	return last
+}
+
+// maxNameRunes caps a display name: names are copied into notices, ticket
+// lists and To lines, and a line of a mail must stay under 998 octets.
+const maxNameRunes = 200
+
+// cleanDisplayName removes from a display name what must not reach a
+// terminal, a page or another mail: control characters and format
+// characters, among them the bidi overrides (U+202E) that reorder what is
+// shown and zero-width spaces; it keeps the zero-width (non-)joiners that
+// Persian and Indic names and emoji need, which reorder nothing. White
+// space is folded, and the name is cut at maxNameRunes, at a rune boundary.
+func cleanDisplayName(s string) string {
+	var b strings.Builder
+	n, space := 0, false
+	for _, r := range s {
+		switch {
+		case unicode.IsSpace(r):
+			space = n > 0
+			continue
+		case unicode.IsControl(r), unicode.Is(unicode.Cf, r) && r != '\u200c' && r != '\u200d':
+			continue
+		}
+		if space {
+			if n+1 >= maxNameRunes {
+				break
+			}
+			b.WriteByte(' ')
+			n, space = n+1, false
+		}
+		if n >= maxNameRunes {
+			break
+		}
+		b.WriteRune(r)
+		n++
+	}
+	return b.String()
+}
+
 // splitOutside splits s at sep where sep is not inside quotes, <> or ().
 // Encoded words are atomic: "=?iso-8859-1?Q?B=FCrling,=20A?=" is one name.
-func splitOutside(s string, sep byte) []string {
+func splitOutside(s string, sep byte, w *work) []string {
 	var parts []string
-	words := encodedWords(s)
+	words := encodedWords(s, w)
+	w.add(len(s))
 	quoted, angle, paren := false, 0, 0
 	last := 0
 	for i := 0; i < len(s); i++ {
@@ -191,9 +324,10 @@ var bareAddrRE = regexp.MustCompile(`[^\s<>()",;:\[\]]+@[^\s<>()",;:\[\]]+`)
 // lenientAddresses reads what net/mail rejects: unquoted commas and
 // specials in names, unbalanced quotes, bare addresses next to names,
 // "mailto:", group labels, and names without any address.
-func lenientAddresses(v, hint string) []mail.Address {
+func lenientAddresses(v, hint string, w *work) []mail.Address {
 	var out []mail.Address
-	for _, piece := range splitOutside(v, ',') {
+	for _, piece := range splitOutside(v, ',', w) {
+		w.add(4*len(piece) + 32)
 		piece = strings.TrimSpace(piece)
 		// Group syntax "name: a, b;" leaves a label and a semicolon.
 		if i := strings.IndexByte(piece, ':'); i >= 0 && !strings.ContainsAny(piece[:i], "<\"@") {
@@ -209,21 +343,27 @@ func lenientAddresses(v, hint string) []mail.Address {
 			if gt := strings.IndexByte(inner, '>'); gt >= 0 {
 				inner, rest = inner[:gt], inner[gt+1:]
 			}
-			a.Address = strings.Join(strings.Fields(strings.TrimPrefix(strings.TrimSpace(inner), "mailto:")), "")
-			a.Name = cleanName(piece[:lt], hint)
+			a.Address = canonicalAddr(inner)
+			a.Name = cleanName(piece[:lt], hint, w)
 			if a.Name == "" {
-				a.Name = cleanName(rest, hint)
+				a.Name = cleanName(rest, hint, w)
 			}
-		} else if m := bareAddrRE.FindStringIndex(piece); m != nil {
-			a.Address = piece[m[0]:m[1]]
-			a.Name = cleanName(piece[:m[0]]+" "+piece[m[1]:], hint)
+		} else if bare, m := bareAddr(piece); m != nil {
+			// A comment may sit inside the address ("jan(x)@acme.example"):
+			// the address is read without comments, and a comment is the
+			// name only when nothing else is.
+			a.Address = canonicalAddr(bare[m[0]:m[1]])
+			a.Name = cleanName(bare[:m[0]]+" "+bare[m[1]:], hint, w)
+			if a.Name == "" {
+				a.Name = cleanName(commentText(piece), hint, w)
+			}
 		} else {
 			// "From: Whomever" has no address; like mail-parser, keep the
 			// word as the name, or the comment of "MAILER-DAEMON (Mail
 			// Delivery System)" (Classify reads the raw header for those).
-			a.Name = cleanName(piece, hint)
+			a.Name = cleanName(piece, hint, w)
 			if lp := strings.IndexByte(piece, '('); lp > 0 {
-				if c := cleanName(piece[lp:], hint); c != "" {
+				if c := cleanName(piece[lp:], hint, w); c != "" {
 					a.Name = c
 				}
 			}
@@ -231,10 +371,41 @@ func lenientAddresses(v, hint string) []mail.Address {
 		if a.Address == "" && a.Name == "" {
 			continue
 		}
-		a.Address = lowerDomain(a.Address)
 		out = append(out, a)
 	}
 	return out
+}
+
+// bareAddr finds an address without angle brackets in piece, read without
+// its comments; m indexes bare, nil if there is none.
+func bareAddr(piece string) (bare string, m []int) {
+	bare = piece
+	if strings.IndexByte(piece, '(') >= 0 {
+		bare = stripComments(piece)
+	}
+	return bare, bareAddrRE.FindStringIndex(bare)
+}
+
+// commentText returns the text of the first comment in s, "" if none.
+func commentText(s string) string {
+	lp := strings.IndexByte(s, '(')
+	if lp < 0 {
+		return ""
+	}
+	depth := 0
+	for i := lp; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '(':
+			depth++
+		case ')':
+			if depth--; depth == 0 {
+				return s[lp+1 : i]
+			}
+		}
+	}
+	return s[lp+1:]
 }
 
 // angleAddr returns the index of the '<' that opens the address of piece:
@@ -282,7 +453,7 @@ func unbalancedQuotes(s string) bool {
 	return strings.Count(s, `"`)%2 == 1
 }
 
-func cleanName(s, hint string) string {
+func cleanName(s, hint string, w *work) string {
 	s = strings.TrimSpace(s)
 	if unbalancedQuotes(s) {
 		s = strings.Trim(s, `"`)
@@ -294,7 +465,7 @@ func cleanName(s, hint string) string {
 	if len(s) >= 2 && s[0] == '"' && s[len(s)-1] == '"' {
 		s = strings.ReplaceAll(s[1:len(s)-1], `\"`, `"`)
 	}
-	s, _ = decodeWords(s, hint)
+	s, _ = decodeWords(s, hint, w)
 	return strings.Join(strings.Fields(s), " ")
 }
 
@@ -312,6 +483,8 @@ func extractAddr(s string) string {
 	return strings.TrimSpace(s)
 }
 
+// stripComments removes RFC 5322 comments, nested or not, from s; quoted
+// strings and quoted-pairs ("\\(") are kept.
 func stripComments(s string) string {
 	if !strings.Contains(s, "(") {
 		return s
@@ -322,6 +495,12 @@ func stripComments(s string) string {
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
+		case c == '\\' && (quoted || depth > 0) && i+1 < len(s):
+			if depth == 0 {
+				b.WriteString(s[i : i+2])
+			}
+			i++
+			continue
 		case c == '"' && depth == 0:
 			quoted = !quoted
 		case quoted:
@@ -342,7 +521,8 @@ func stripComments(s string) string {
 // parseIDs extracts message ids: the <...> tokens, or else bare tokens (only
 // those with an @ unless single, which is how Message-ID is read). It stays
 // hand-written: go-message's msg-id parser rejects bare and spaced ids.
-func parseIDs(v string, single bool) []string {
+func parseIDs(v string, single bool, w *work) []string {
+	w.add(2 * len(v))
 	var ids []string
 	seen := map[string]bool{}
 	add := func(id string) {
@@ -439,11 +619,11 @@ func parseDate(v string) (time.Time, bool) {
 
 // parseParamHeader splits "value; k=v; ..." (Classify reads parameters too).
 func parseParamHeader(s string) (string, map[string]string) {
-	return parseParams(s, "")
+	return parseParams(s, "", nil)
 }
 
 func (p *parser) parseParams(s string) (string, map[string]string) {
-	return parseParams(s, p.hint)
+	return parseParams(s, p.hint, p.w)
 }
 
 // rfc2231RE finds the charset of an RFC 2231 value ("name*=cs'lang'..." or
@@ -456,7 +636,8 @@ var rfc2231RE = regexp.MustCompile(`(?i)((?:^|[;\s])([a-z0-9_.-]+)\*(?:0\*)?\s*=
 // RFC 2231 continuations; what it rejects is split leniently, requoted and
 // parsed again. Values are then decoded: RFC 2231 charsets, RFC 2047 words
 // (many mailers write file names so) and raw 8-bit bytes.
-func parseParams(s, hint string) (string, map[string]string) {
+func parseParams(s, hint string, w *work) (string, map[string]string) {
+	w.add(32 * len(s))
 	s = strings.TrimSpace(s)
 	charsets := map[string]string{}
 	for _, m := range rfc2231RE.FindAllStringSubmatch(s, 64) {
@@ -484,9 +665,10 @@ func parseParams(s, hint string) (string, map[string]string) {
 			if cs == "" {
 				cs = hint
 			}
+			w.add(len(v))
 			v, _ = toUTF8([]byte(v), cs)
 		}
-		params[k], _ = decodeWords(v, hint)
+		params[k], _ = decodeWords(v, hint, w)
 	}
 	return value, params
 }

@@ -29,7 +29,12 @@ type lineReader struct {
 	queue [][]byte
 	mid   bool
 	err   error
+	w     *work
 }
+
+// lineCost is the work of a line besides its bytes: the reader, boundary
+// checks and decoders each do something per line.
+const lineCost = 16
 
 // next returns the next line or chunk. The slice is valid until the next call.
 func (l *lineReader) next() (line []byte, start, ok bool) {
@@ -50,6 +55,7 @@ func (l *lineReader) next() (line []byte, start, ok bool) {
 	if len(b) == 0 {
 		return nil, false, false
 	}
+	l.w.add(len(b) + lineCost)
 	return b, start, true
 }
 
@@ -191,6 +197,7 @@ func (p *parser) readHeader(stack []string, top bool) (header textproto.MIMEHead
 		return true
 	}
 	for i, c := range lines {
+		p.w.add(len(c) + lineCost)
 		_, _, field := splitField(c)
 		indented := c[0] == ' ' || c[0] == '\t'
 		if !field && !indented && i > lastKnown {
@@ -391,9 +398,11 @@ func (p *parser) multipart(n *node, boundary string, depth int, stack []string) 
 				p.partsWarn = true
 				p.warn("more than %d MIME parts: the rest skipped", p.lim.MaxParts)
 			}
+			p.w.add(partCost / 4)
 			h = p.skip(inner)
 		} else {
 			p.parts++
+			p.w.add(partCost)
 			header, bh, gotHit := p.readHeader(inner, false)
 			child := p.newNode(header, sub)
 			n.children = append(n.children, child)
@@ -404,7 +413,7 @@ func (p *parser) multipart(n *node, boundary string, depth int, stack []string) 
 				}
 				child.multipart = false
 				child.capture = isTextCandidate(child)
-				p.finishLeaf(child, newLeafSink(0))
+				p.finishLeaf(child, newLeafSink(0, p.w))
 				h = bh
 			} else {
 				h = p.entity(child, depth+1, inner)
@@ -424,6 +433,10 @@ func (p *parser) multipart(n *node, boundary string, depth int, stack []string) 
 	}
 }
 
+// partCost is the work of a part besides its bytes: a header map, its
+// parameters, a hash.
+const partCost = 256
+
 // leafSink hashes and counts the decoded content and keeps a bounded copy
 // when the part may become Text.
 type leafSink struct {
@@ -432,13 +445,15 @@ type leafSink struct {
 	keep  []byte
 	limit int
 	trunc bool
+	w     *work
 }
 
-func newLeafSink(limit int) *leafSink {
-	return &leafSink{h: sha256.New(), limit: limit}
+func newLeafSink(limit int, w *work) *leafSink {
+	return &leafSink{h: sha256.New(), limit: limit, w: w}
 }
 
 func (s *leafSink) Write(b []byte) (int, error) {
+	s.w.add(len(b))
 	s.h.Write(b)
 	s.n += int64(len(b))
 	if room := s.limit - len(s.keep); room > 0 {
@@ -454,7 +469,7 @@ func (p *parser) finishLeaf(n *node, s *leafSink) {
 	n.size = s.n
 	n.sum = hex.EncodeToString(s.h.Sum(nil))
 	n.text, n.trunc = s.keep, s.trunc
-	p.budget -= len(s.keep)
+	p.textRoom -= len(s.keep)
 }
 
 // isTextCandidate reports whether a leaf may become (part of) Text.
@@ -468,20 +483,20 @@ func (p *parser) leaf(n *node, stack []string) hit {
 		n.capture = true
 		// HTML shrinks a lot when rendered and charsets may shrink too:
 		// keep more than MaxText of the raw decoded bytes.
-		limit = min(4*p.lim.MaxText, max(p.budget, 0))
+		limit = min(4*p.lim.MaxText, max(p.textRoom, 0))
 	}
 	report := isReportPart(n.mediaType)
 	if report && limit == 0 {
 		limit = maxReportPart
 	}
-	sink := newLeafSink(limit)
+	sink := newLeafSink(limit, p.w)
 	body := &bodyReader{lr: p.lr, stack: stack}
 	switch n.cte {
 	case "", "base64", "quoted-printable":
 	default:
 		p.warn("unknown transfer encoding %q: content kept as is", n.cte)
 	}
-	decodeBody(sink, body, n.cte)
+	decodeBody(sink, body, n.cte, p.w)
 	copyPooled(io.Discard, body) // up to the delimiter, whatever the decoder left
 	if report && !n.capture {
 		p.noteReport(n.mediaType, sink.keep)
@@ -535,22 +550,28 @@ func (b *bodyReader) fill() bool {
 
 var crlf = []byte("\r\n")
 
+// Read returns as many lines as fit in p: one line per call made the
+// decoders' buffers refill once per line, costly on a body of short lines.
 func (b *bodyReader) Read(p []byte) (int, error) {
 	if !b.fill() {
 		return 0, io.EOF
 	}
-	n := copy(p, b.cur)
-	b.cur = b.cur[n:]
+	n := 0
+	for n < len(p) && b.fill() {
+		k := copy(p[n:], b.cur)
+		b.cur = b.cur[k:]
+		n += k
+	}
 	return n, nil
 }
 
 // decodeBody writes the body from src to w, decoding its transfer encoding.
-func decodeBody(w io.Writer, src io.Reader, cte string) {
+func decodeBody(w io.Writer, src io.Reader, cte string, wk *work) {
 	switch cte {
 	case "base64":
-		decodeBase64(w, src)
+		decodeBase64(w, src, wk)
 	case "quoted-printable":
-		copyPooled(w, quotedprintable.NewReader(&qpFilter{src: bufio.NewReader(src)}))
+		copyPooled(w, quotedprintable.NewReader(&qpFilter{src: bufio.NewReader(src), w: wk}))
 	default:
 		copyPooled(w, src)
 	}
@@ -570,7 +591,7 @@ func copyPooled(w io.Writer, r io.Reader) {
 // the wild has indented, junk-laden and unpadded base64. Padding ends a
 // block: the rest of its line is junk, and a new block (concatenated
 // base64) may start on the next line.
-func decodeBase64(w io.Writer, src io.Reader) {
+func decodeBase64(w io.Writer, src io.Reader, wk *work) {
 	var in [4096]byte
 	var enc, dec []byte
 	flush := func(end bool) {
@@ -589,6 +610,7 @@ func decodeBase64(w io.Writer, src io.Reader) {
 	junk := false
 	for {
 		n, err := src.Read(in[:])
+		wk.add(n)
 		for _, c := range in[:n] {
 			switch {
 			case junk:
@@ -623,13 +645,19 @@ type qpFilter struct {
 	src *bufio.Reader
 	out []byte
 	col int
+	w   *work
+	// blank: the last byte passed on raw was white space.
+	blank bool
 }
 
 func (f *qpFilter) Read(p []byte) (int, error) {
+	read := 0
 	for len(f.out) < len(p) {
 		c, err := f.src.ReadByte()
+		read++
 		if err != nil {
 			if len(f.out) == 0 {
+				f.w.add(read)
 				return 0, err
 			}
 			break
@@ -649,6 +677,15 @@ func (f *qpFilter) Read(p []byte) (int, error) {
 			f.out = append(f.out, c, next[0], next[1])
 			f.src.Discard(2)
 		case c == '=' && f.softBreak():
+			// A soft break joins two lines: the decoder is spared the
+			// line, which halves the cost of a body of nothing but soft
+			// breaks. Not after a blank, which the soft break keeps from
+			// being trimmed as trailing white space.
+			if next, err := f.src.Peek(1); err == nil && next[0] == '\n' && !f.blank {
+				f.src.Discard(1)
+				read++
+				continue
+			}
 			f.out = append(f.out, c)
 		case c == '=' || c < ' ' && c != '\t' && c != '\r' && c != '\n' || c == 0x7f:
 			f.out = append(f.out, '=', upperHex[c>>4], upperHex[c&15])
@@ -656,10 +693,12 @@ func (f *qpFilter) Read(p []byte) (int, error) {
 			f.out = append(f.out, c)
 		}
 		f.col += len(f.out) - n
+		f.blank = c == ' ' || c == '\t' || c == '\r'
 		if c == '\n' {
 			f.col = 0
 		}
 	}
+	f.w.add(read)
 	n := copy(p, f.out)
 	f.out = f.out[:copy(f.out, f.out[n:])]
 	return n, nil
@@ -672,13 +711,16 @@ func (f *qpFilter) softBreak() bool {
 	for k := 0; k < 256; k++ {
 		next, _ := f.src.Peek(k + 1)
 		if len(next) <= k || next[k] == '\n' {
+			f.w.add(k + 1)
 			f.src.Discard(k)
 			return true
 		}
 		if next[k] != ' ' && next[k] != '\t' && next[k] != '\r' {
+			f.w.add(k + 1)
 			return false
 		}
 	}
+	f.w.add(256)
 	return false
 }
 
@@ -689,8 +731,8 @@ func isHex(c byte) bool {
 }
 
 // decodeCTE decodes a small buffer.
-func decodeCTE(b []byte, cte string) []byte {
+func decodeCTE(b []byte, cte string, w *work) []byte {
 	var out bytes.Buffer
-	decodeBody(&out, bytes.NewReader(b), cte)
+	decodeBody(&out, bytes.NewReader(b), cte, w)
 	return out.Bytes()
 }

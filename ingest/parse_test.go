@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -609,3 +610,105 @@ func TestParseHostileDecoding(t *testing.T) {
 // below the many minutes a quadratic one takes on a megabyte: it catches
 // superlinear work without being a timing figure (those are benchmarks).
 const hostileBound = 60 * time.Second
+
+// TestParseCanonicalAddresses: limits, suppression and lookups key on the
+// parsed address, so every way of writing one mailbox must parse to one
+// string (issue 14, finding 5: "<victim@x(cN)>" with a changing comment
+// earned 25 notices to one mailbox in a minute).
+func TestParseCanonicalAddresses(t *testing.T) {
+	const want = "victim@x.example"
+	forms := []string{
+		"<victim@x.example(c1)>",
+		"<victim@x.example (c2)>",
+		"Victim <victim@x.example((nested) c3)>",
+		"victim@x.example (c4)",
+		"(c5)victim@x.example",
+		"victim(c6)@x.example",
+		"victim@(c7)x.example",
+		`"victim"@x.example`,
+		`<"victim"@X.Example>`,
+		"<victim@X.EXAMPLE.>",
+		"victim@x.example.",
+		"<victim@ x.example >",
+		"<mailto:victim@x.example>",
+		"<@relay.example:victim@x.example>",
+		"=?utf-8?q?V=C3=ADctim?= <victim@x.example(c8)>",
+		"<victim@x.example(c9)>, other@y.example",
+	}
+	for i := range 25 {
+		forms = append(forms, fmt.Sprintf("<victim@x.example(c%d)>", 100+i))
+	}
+	for _, f := range forms {
+		m := parseString(t, "From: "+f+"\nTo: "+f+"\nReply-To: "+f+"\nReturn-Path: "+f+"\nSubject: x\n\nbody\n", Limits{})
+		if m.From.Address != want {
+			t.Errorf("From: %s: address %q, want %q", f, m.From.Address, want)
+		}
+		if len(m.To) == 0 || m.To[0].Address != want || len(m.ReplyTo) == 0 || m.ReplyTo[0].Address != want {
+			t.Errorf("To/Reply-To: %s: %+v %+v", f, m.To, m.ReplyTo)
+		}
+		if !strings.HasPrefix(f, "=?") && !strings.Contains(f, ", ") && m.ReturnPath != want {
+			t.Errorf("Return-Path: %s: %q", f, m.ReturnPath)
+		}
+	}
+
+	// The domain is canonical as config keeps the desk's lists: IDNA ASCII
+	// form, lower case. The local part is as sent.
+	for from, want := range map[string]string{
+		"<Victim@BÜCHER.example>":              "Victim@xn--bcher-kva.example",
+		"<Victim@xn--bcher-kva.example>":       "Victim@xn--bcher-kva.example",
+		"Jan <Jan.Jansen@Acme.Example>":        "Jan.Jansen@acme.example",
+		`"jan jansen"@acme.example`:            "jan jansen@acme.example",
+		"<jan@[192.0.2.1]>":                    "jan@[192.0.2.1]",
+		"<jan(c)@[192.0.2.1](c)>":              "jan@[192.0.2.1]",
+		"MAILER-DAEMON (Mail Delivery System)": "",
+	} {
+		m := parseString(t, "From: "+from+"\n\nbody\n", Limits{})
+		if m.From.Address != want {
+			t.Errorf("From: %s: address %q, want %q", from, m.From.Address, want)
+		}
+	}
+}
+
+// TestParseDisplayNames: names are copied into notices, ticket lists and
+// To lines: no control or format characters (bidi overrides reorder what a
+// terminal or page shows), and no unbounded length.
+func TestParseDisplayNames(t *testing.T) {
+	long := strings.Repeat("é", 1000)
+	for from, want := range map[string]string{
+		"\"\u202eevil\u202c Jan\" <a@x.example>":                                            "evil Jan",
+		"=?utf-8?q?J=E2=80=AEan?= <a@x.example>":                                            "Jan",
+		"=?utf-8?q?Jan=07=1B[31m_Jansen?= <a@x.example>":                                    "Jan[31m Jansen",
+		"\"Jan\u200b\u2066Jansen\u2069\" <a@x.example>":                                     "JanJansen",
+		"\"\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645\" <a@x.example>":                "\u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645", // ZWNJ kept
+		"a@x.example (\u202eevil)":                                                          "evil",
+		"\u202eJan <a@x.example>, b":                                                        "Jan", // read leniently
+		"\"" + long + "\" <a@x.example>":                                                    strings.Repeat("é", maxNameRunes),
+		"=?utf-8?b?" + base64.StdEncoding.EncodeToString([]byte(long)) + "?= <a@x.example>": strings.Repeat("é", maxNameRunes),
+	} {
+		m := parseString(t, "From: "+from+"\nCc: "+from+"\n\nbody\n", Limits{})
+		if m.From.Name != want || len(m.Cc) == 0 || m.Cc[0].Name != want {
+			t.Errorf("From: %.80q: name %.80q (Cc %.80q), want %.80q", from, m.From.Name, m.Cc, want)
+		}
+	}
+}
+
+// TestParseWorkBudget: a mail that costs more work than its size allows
+// fails with ErrTooComplex, which the pipeline quarantines with the error
+// as the reason.
+func TestParseWorkBudget(t *testing.T) {
+	raw := "Subject: x\nContent-Type: text/html\n\n" + strings.Repeat("<p>some text &amp; more</p>\n", 80000)
+	if _, err := Parse(strings.NewReader(raw), Limits{}); err != nil {
+		t.Fatalf("default budget: %v", err)
+	}
+	_, err := Parse(strings.NewReader(raw), Limits{WorkPerByte: 2})
+	if !errors.Is(err, ErrTooComplex) {
+		t.Fatalf("tight budget: err %v, want ErrTooComplex", err)
+	}
+	if errors.Is(err, errInternal) || !strings.Contains(err.Error(), "units of work") {
+		t.Errorf("error does not say why: %v", err)
+	}
+	// The parser is usable for the next mail.
+	if m, err := Parse(strings.NewReader("Subject: next\n\nbody\n"), Limits{WorkPerByte: 2}); err != nil || m.Subject != "next" {
+		t.Errorf("next mail: %v %+v", err, m)
+	}
+}

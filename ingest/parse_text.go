@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"html"
 	"regexp"
-	"slices"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -19,7 +18,8 @@ import (
 
 // pickBody returns the leaves that make the Text of n, and the leaves of
 // alternatives that lost to them (neither Text nor attachments).
-func pickBody(n *node) (body, dropped []*node) {
+func pickBody(n *node, w *work) (body, dropped []*node) {
+	w.add(1 + len(n.children))
 	if n.skipped {
 		return nil, nil
 	}
@@ -44,7 +44,7 @@ func pickBody(n *node) (body, dropped []*node) {
 		var plain []int
 		best, bestScore := -1, -1
 		for i, c := range n.children {
-			b, d := pickBody(c)
+			b, d := pickBody(c, w)
 			bodies = append(bodies, b)
 			drops = append(drops, d)
 			if b == nil {
@@ -67,12 +67,16 @@ func pickBody(n *node) (body, dropped []*node) {
 		if best < 0 {
 			return nil, nil
 		}
-		chosen := []int{best}
-		if len(plain) > 0 {
-			chosen = plain
+		// A set, not a search of the list per child: an alternative of a
+		// thousand plain parts would cost a million steps.
+		chosen := make([]bool, len(n.children))
+		chosen[best] = len(plain) == 0
+		for _, i := range plain {
+			chosen[i] = true
 		}
 		for i := range n.children {
-			if slices.Contains(chosen, i) {
+			w.add(1)
+			if chosen[i] {
 				body = append(body, bodies[i]...)
 				dropped = append(dropped, drops[i]...)
 				continue
@@ -83,10 +87,10 @@ func pickBody(n *node) (body, dropped []*node) {
 	case "multipart/related":
 		// The first part is the root; the rest are the inline resources it
 		// refers to (RFC 2387's start parameter is rare enough to ignore).
-		return pickBody(n.children[0])
+		return pickBody(n.children[0], w)
 	}
 	for _, c := range n.children {
-		b, d := pickBody(c)
+		b, d := pickBody(c, w)
 		if b == nil {
 			continue
 		}
@@ -132,7 +136,7 @@ func allUnnamed(ns []*node) bool {
 }
 
 func (p *parser) assemble(root *node) {
-	body, dropped := pickBody(root)
+	body, dropped := pickBody(root, p.w)
 	used := map[*node]bool{}
 	var texts []string
 	for _, n := range body {
@@ -157,6 +161,7 @@ func (p *parser) assemble(root *node) {
 
 	var walk func(n *node)
 	walk = func(n *node) {
+		p.w.add(1)
 		if n.skipped {
 			return
 		}
@@ -194,7 +199,7 @@ func (p *parser) renderText(n *node) string {
 	if n.multipart {
 		// A multipart's own transfer encoding is meaningless, except when
 		// its delimiters never came and the preamble is all there is.
-		raw = decodeCTE(n.preamble, n.cte)
+		raw = decodeCTE(n.preamble, n.cte, p.w)
 	}
 	if n.trunc {
 		p.warn("text part larger than the capture limit: truncated")
@@ -205,6 +210,7 @@ func (p *parser) renderText(n *node) string {
 	}
 	var s string
 	known := true
+	p.w.add(4 * len(raw))
 	if label == "" {
 		s = p.decode8(raw)
 		if !utf8.Valid(raw) {
@@ -219,12 +225,15 @@ func (p *parser) renderText(n *node) string {
 	s = strings.ReplaceAll(s, "\r\n", "\n")
 	s = strings.ReplaceAll(s, "\r", "\n")
 	s = strings.ReplaceAll(s, "\x00", "")
+	p.w.add(3 * len(s))
 	if n.mediaType == "text/html" {
-		return htmlToText(s)
+		return htmlToText(s, p.w)
 	}
 	if strings.EqualFold(n.params["format"], "flowed") {
+		p.w.add(2 * len(s))
 		s = unflow(s, strings.EqualFold(n.params["delsp"], "yes"))
 	}
+	p.w.add(2 * len(s))
 	return trimLines(s)
 }
 
@@ -282,9 +291,12 @@ func trimLines(s string) string {
 
 var blankRunRE = regexp.MustCompile(`\n{3,}`)
 
-func htmlToText(s string) string {
-	t := html2text.HTML2TextWithOptions(sanitizeHTML(s),
+func htmlToText(s string, w *work) string {
+	clean := sanitizeHTML(s, w)
+	w.add(html2textCost(clean))
+	t := html2text.HTML2TextWithOptions(clean,
 		html2text.WithUnixLineBreaks(), html2text.WithListSupport(), html2text.WithLinksInnerText())
+	w.add(4 * len(t))
 	t = placeholders.Replace(strings.ReplaceAll(t, "\u00a0", " "))
 	lines := strings.Split(t, "\n")
 	for i, l := range lines {
@@ -307,10 +319,12 @@ var blockTags = map[string]bool{
 // handles: it scans tag text once per '>' (quadratic on stray '>'), drops all
 // output after an <a> without href, and only knows attribute-less <p>, <br>
 // and <li>. Script, style and comments are removed here.
-func sanitizeHTML(s string) string {
+func sanitizeHTML(s string, w *work) string {
+	w.add(2 * len(s))
 	var b strings.Builder
 	b.Grow(len(s))
 	lower := asciiLower(s)
+	find := ahead{s: lower, at: map[string]int{}, w: w}
 	lastGT := strings.LastIndexByte(s, '>')
 	i := 0
 	for i < len(s) {
@@ -325,6 +339,7 @@ func sanitizeHTML(s string) string {
 			if j < 0 {
 				j = len(s) - i
 			}
+			w.add(4 * j)
 			b.WriteString(htmlTextRun(s[i : i+j]))
 			i += j
 			continue
@@ -334,6 +349,7 @@ func sanitizeHTML(s string) string {
 			if end < 0 {
 				break
 			}
+			w.add(end)
 			i += 4 + end + 3
 			continue
 		}
@@ -343,17 +359,18 @@ func sanitizeHTML(s string) string {
 			continue
 		}
 		end := i + strings.IndexByte(s[i:], '>')
+		w.add(end - i)
 		tag := s[i+1 : end]
 		name, closing := tagName(lower[i+1 : end])
 		next := end + 1
 		switch name {
 		case "script", "style", "title", "head", "xml":
 			if !closing {
-				if k := strings.Index(lower[next:], "</"+name); k >= 0 {
-					next += k
+				if k := find.index(closeTags[name], next); k < len(s) {
+					next = k
 				} else if name == "head" {
-					if k := strings.Index(lower[next:], "<body"); k >= 0 {
-						next += k
+					if k := find.index("<body", next); k < len(s) {
+						next = k
 					}
 				} else {
 					next = len(s)
@@ -384,6 +401,7 @@ func sanitizeHTML(s string) string {
 		case "a":
 			// html2text only recognises a one-line "a href" tag; any other
 			// <a> starts a block it never leaves.
+			w.add(8*len(tag) + 256)
 			if closing {
 				b.WriteString("</a>")
 			} else if m := hrefRE.FindStringSubmatch(tag); m != nil {
@@ -400,6 +418,56 @@ func sanitizeHTML(s string) string {
 		i = next
 	}
 	return b.String()
+}
+
+// closeTags are the closing tags of the elements whose content is dropped.
+var closeTags = map[string]string{"script": "</script", "style": "</style", "title": "</title", "head": "</head", "xml": "</xml"}
+
+// ahead finds strings in s from positions that only move forward, so that
+// no part of s is searched twice for one string. Searching the rest of the
+// mail again at every <head> without a </head> or <body> was quadratic (a
+// megabyte of "<head>" took 49 seconds).
+type ahead struct {
+	s  string
+	at map[string]int // first index of the key at or after the last search start; len(s) when there is none
+	w  *work
+}
+
+// index returns the first index of sub in s at or after from (which must
+// not be less than in the previous call for sub), len(s) when none.
+func (a *ahead) index(sub string, from int) int {
+	if at, ok := a.at[sub]; ok && at >= from {
+		return at
+	}
+	at := len(a.s)
+	if k := strings.Index(a.s[from:], sub); k >= 0 {
+		at = from + k
+	}
+	a.w.add(at - from + 1)
+	a.at[sub] = at
+	return at
+}
+
+// html2textCost is the work html2text does on s: a pass over it, plus the
+// tag text it lower-cases at every '>' (from the last '<', or from the
+// start), plus up to ten runes it reads after every '&' in text. It counts
+// what sanitizeHTML is there to keep linear.
+func html2textCost(s string) int {
+	cost, tagStart, inTag := len(s), 0, false
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '<':
+			tagStart, inTag = i+1, true
+		case '>':
+			cost += i - tagStart
+			inTag = false
+		case '&':
+			if !inTag {
+				cost += 10
+			}
+		}
+	}
+	return cost
 }
 
 // Placeholders (private use code points) for text characters html2text

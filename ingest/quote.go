@@ -10,10 +10,18 @@ import (
 // dropped: fresh + quoted hold every line. Mail clients mark history in a
 // handful of ways; a line that matches none of them stays fresh.
 func SplitQuoted(text string) (fresh, quoted string) {
+	return splitQuoted(text, nil)
+}
+
+// splitQuoted is SplitQuoted counting its work in w.
+func splitQuoted(text string, w *work) (fresh, quoted string) {
 	lines := strings.Split(text, "\n")
+	w.add(len(text))
+	h := newHistoryScan(lines, w)
 	cut := -1
 	for i := range lines {
-		if startsHistory(lines, i) {
+		w.add(len(lines[i]) + 1)
+		if h.starts(i) {
 			cut = i
 			break
 		}
@@ -24,6 +32,7 @@ func SplitQuoted(text string) (fresh, quoted string) {
 	// Blank lines at the cut belong to neither part.
 	fresh = strings.TrimRight(strings.Join(lines[:cut], "\n"), "\n \t")
 	quoted = strings.Trim(strings.Join(lines[cut:], "\n"), "\n")
+	w.add(len(text))
 	if fresh == "" {
 		// All history (a bare forward, a top-quoted empty reply): showing
 		// nothing new would hide the mail, so it all counts as new.
@@ -46,7 +55,38 @@ var (
 	mobileSigRE = regexp.MustCompile(`(?i)^\s*(sent from my|verzonden (vanaf|met) mijn|von meinem .* gesendet|envoyé de mon)\b`)
 )
 
-func startsHistory(lines []string, i int) bool {
+// historyScan answers, line by line from the top, whether history starts
+// there. What a line's answer needs from the lines below it is known
+// beforehand or found with a cursor that only moves down: asking each line
+// to look at all the lines below it was quadratic (a quarter megabyte of
+// ">" lines followed by one other line took 45 seconds).
+type historyScan struct {
+	lines []string
+	w     *work
+	// lastFresh is the last line that is neither blank nor quoted: a
+	// quote block runs to the end from any quoted line below it.
+	lastFresh int
+	// nonBlank is the first non-blank line at or after the index the
+	// previous nextNonBlank call asked from.
+	nonBlank int
+}
+
+func newHistoryScan(lines []string, w *work) *historyScan {
+	h := &historyScan{lines: lines, w: w, lastFresh: -1, nonBlank: -1}
+	for j := len(lines) - 1; j >= 0; j-- {
+		w.add(len(lines[j]) + 1)
+		if t := strings.TrimSpace(lines[j]); t != "" && !strings.HasPrefix(t, ">") {
+			h.lastFresh = j
+			break
+		}
+	}
+	return h
+}
+
+// starts reports whether history starts at line i; i must not decrease
+// from call to call.
+func (h *historyScan) starts(i int) bool {
+	lines := h.lines
 	l := lines[i]
 	t := strings.TrimSpace(l)
 	// Every marker but a quote block either contains a colon, starts with
@@ -57,6 +97,10 @@ func startsHistory(lines []string, i int) bool {
 		!(i+1 < len(lines) && strings.HasSuffix(strings.TrimSpace(lines[i+1]), ":")) {
 		return false
 	}
+	// The regular expressions cost a few hundred steps per byte
+	// (attributionRE's bounded repetitions); each line meets them a
+	// bounded number of times.
+	h.w.add(quoteRegexpCost * (len(l) + 1))
 	switch {
 	case l == "-- " || l == "--":
 		// RFC 3676 signature separator.
@@ -65,19 +109,15 @@ func startsHistory(lines []string, i int) bool {
 		return true
 	case attributionRE.MatchString(l):
 		return true
-	case i+1 < len(lines) && attributionRE.MatchString(l+" "+lines[i+1]) && strings.HasPrefix(strings.TrimSpace(nextNonBlank(lines, i+2)), ">"):
+	case i+1 < len(lines) && h.attribution2(i):
 		return true
 	case strings.HasPrefix(l, ">"):
 		// A quote block that runs to the end (top-posting's opposite,
 		// interleaved replies, is all fresh: quotes followed by new text).
-		for _, rest := range lines[i:] {
-			if t := strings.TrimSpace(rest); t != "" && !strings.HasPrefix(t, ">") {
-				return false
-			}
-		}
-		return true
+		return i > h.lastFresh
 	case headerFromRE.MatchString(l):
 		for j := i + 1; j < len(lines) && j <= i+4; j++ {
+			h.w.add(quoteRegexpCost * (len(lines[j]) + 1))
 			if headerSentRE.MatchString(lines[j]) {
 				return true
 			}
@@ -86,11 +126,30 @@ func startsHistory(lines []string, i int) bool {
 	return false
 }
 
-func nextNonBlank(lines []string, i int) string {
-	for ; i < len(lines); i++ {
-		if strings.TrimSpace(lines[i]) != "" {
-			return lines[i]
+// quoteRegexpCost weighs a byte given to the quote markers' regexps.
+const quoteRegexpCost = 8
+
+// attribution2 reports an attribution wrapped over lines i and i+1 and
+// followed by a quote.
+func (h *historyScan) attribution2(i int) bool {
+	h.w.add(quoteRegexpCost * (len(h.lines[i+1]) + 1))
+	if !attributionRE.MatchString(h.lines[i] + " " + h.lines[i+1]) {
+		return false
+	}
+	return strings.HasPrefix(strings.TrimSpace(h.nextNonBlank(i+2)), ">")
+}
+
+// nextNonBlank returns the first non-blank line at or after i, "" if none.
+func (h *historyScan) nextNonBlank(i int) string {
+	if h.nonBlank < i {
+		h.nonBlank = i
+		for h.nonBlank < len(h.lines) && strings.TrimSpace(h.lines[h.nonBlank]) == "" {
+			h.w.add(len(h.lines[h.nonBlank]) + 1)
+			h.nonBlank++
 		}
+	}
+	if h.nonBlank < len(h.lines) {
+		return h.lines[h.nonBlank]
 	}
 	return ""
 }

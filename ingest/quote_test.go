@@ -51,9 +51,15 @@ func FuzzSplitQuoted(f *testing.F) {
 	f.Add("a\n\nOn x wrote:\n> b\n")
 	f.Add("-- \nsig")
 	f.Fuzz(func(t *testing.T, s string) {
-		fresh, quoted := SplitQuoted(s)
+		w := &work{}
+		fresh, quoted := splitQuoted(s, w)
 		if len(fresh)+len(quoted) > len(s)+1 {
 			t.Fatalf("output longer than input")
+		}
+		// Linear: a line meets the markers' expressions a bounded number
+		// of times (about 50 units per byte at most, for header-like lines).
+		if limit := int64(64*len(s) + 1024); w.used > limit {
+			t.Fatalf("%d units of work for %d bytes, over %d", w.used, len(s), limit)
 		}
 	})
 }
