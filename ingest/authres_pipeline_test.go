@@ -50,8 +50,8 @@ func TestForgedAgentMailUnderUnreadableTrustedHeader(t *testing.T) {
 		// so the trusted header reaches authz with a dmarc=pass the MTA never
 		// wrote. RFC 8601 values are never encoded words.
 		{name: "results injected through an encoded word in the envelope address", alone: true,
-			top:  "Authentication-Results: mx.desk.example; spf=pass smtp.mailfrom=\"=?us-ascii?q?x=22=3B_dmarc=3Dpass_header.from=3Ddesk.example=3B_x=3Dy_z=3D=22?=\"@evil.example\n",
-			skip: "ingest decodes RFC 2047 words in Authentication-Results (parse_header.go fillHeader); it must hand them to authz as received"},
+			top: "Authentication-Results: mx.desk.example; spf=pass smtp.mailfrom=\"=?us-ascii?q?x=22=3B_dmarc=3Dpass_header.from=3Ddesk.example=3B_x=3Dy_z=3D=22?=\"@evil.example\n",
+		},
 		// The same formats passing: the agent's own mail goes through.
 		{name: "OpenDKIM pass with ';' in its comment",
 			top:  "Authentication-Results: mx.desk.example;\n\tdkim=pass (2048-bit key; unprotected) header.d=desk.example header.i=@desk.example header.b=\"AbCdEfGh\"\n",

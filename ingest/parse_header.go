@@ -42,12 +42,27 @@ func isField(c string) bool {
 	return ok
 }
 
+// rawFields are kept exactly as received: their values are read by other
+// parsers (authz) that must see what the MTA wrote.
+var rawFields = map[string]bool{
+	"Authentication-Results":     true,
+	"Arc-Authentication-Results": true,
+	"Received-Spf":               true,
+}
+
 func (p *parser) fillHeader(h textproto.MIMEHeader) {
 	m := p.msg
 	m.Header = make(map[string][]string, len(h))
 	var subjectBad []string
 	for k, vs := range h {
 		for i, v := range vs {
+			if rawFields[k] {
+				// Structured fields have no encoded words (RFC 2047 5):
+				// decoding one would let a sender's quoted address turn
+				// into results inside the desk's own header.
+				m.Header[k] = append(m.Header[k], v)
+				continue
+			}
 			d, bad := decodeWords(v, p.hint, p.w)
 			if k == "Subject" && i == 0 {
 				subjectBad = bad

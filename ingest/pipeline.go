@@ -169,8 +169,12 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	msg, src, err := rm.msg, rm.src, rm.err
 	if err != nil {
 		reason := "unparseable: " + err.Error()
-		if errors.Is(err, ErrTooLarge) {
+		switch {
+		case errors.Is(err, ErrTooLarge):
 			reason = "too large: " + err.Error()
+		case errors.Is(err, ErrTooComplex):
+			// Hostile rather than broken: over the work budget.
+			reason = "too complex: " + err.Error()
 		}
 		return Result{Outcome: Quarantined, Reason: reason}, nil
 	}
