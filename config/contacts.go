@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // DefaultPlan is the plan of a customer that names none, and the only plan
@@ -224,6 +225,15 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 			normaliseEmail(c, p, &cu.Managers[j].Email)
 		}
 
+		for _, d := range []struct{ key, v string }{{"active_from", cu.ActiveFrom}, {"active_until", cu.ActiveUntil}} {
+			if _, err := time.Parse(time.DateOnly, d.v); d.v != "" && err != nil {
+				c.addf(cp+"."+d.key, "must be a date like 2027-01-31 (got %q)", d.v)
+			}
+		}
+		if cu.ActiveFrom != "" && cu.ActiveUntil != "" && cu.ActiveUntil < cu.ActiveFrom {
+			c.addf(cp+".active_until", "is before active_from (%s)", cu.ActiveFrom)
+		}
+		cu.Suspended = strings.TrimSpace(cu.Suspended)
 		if plan.MaxContacts > 0 && cu.AuthoriseDomains {
 			// Anyone at the domain could then report: the cap means nothing.
 			c.addf(cp+".authorise_domains", "customer %s is on plan %s, which allows at most %d contacts (plans.%s.max_contacts): "+

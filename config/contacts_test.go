@@ -546,3 +546,19 @@ func TestMaxContactsAgainstAuthoriseDomains(t *testing.T) {
 		t.Errorf("problems: %v", ps)
 	}
 }
+
+// A contract's term: dates, and an end not before the start.
+func TestCustomerTerm(t *testing.T) {
+	_, ps := parseWith(t, base, map[string]string{"contacts.yaml": `customers:
+  - id: acme
+    active_from: 2027-02-01
+    active_until: 2027-01-31
+    contacts: [{email: jan@acme.example, main: true}]
+  - id: oxi
+    active_from: 1-2-2027
+    contacts: [{email: a@oxi.example, main: true}]
+`}, nil)
+	if !hasProblem(ps, "customers[0].active_until", "is before active_from") || !hasProblem(ps, "customers[1].active_from", "must be a date") {
+		t.Errorf("problems: %v", ps)
+	}
+}

@@ -422,6 +422,36 @@ type Customer struct {
 	// not only to the ticket's contact and participants.
 	ProgressToAll bool      `yaml:"progress_to_all" json:"progress_to_all,omitempty"`
 	Contacts      []Contact `yaml:"contacts" json:"contacts,omitempty"`
+	// ActiveFrom and ActiveUntil (YYYY-MM-DD, both days included, in the
+	// desk's time zone) are the contract's term; Suspended, when set, is
+	// why support is suspended now (Kwikqy 5.3: unpaid invoices). Outside
+	// the term or while suspended, mail makes no ticket: the contact is
+	// told why.
+	ActiveFrom  string `yaml:"active_from" json:"active_from,omitempty"`
+	ActiveUntil string `yaml:"active_until" json:"active_until,omitempty"`
+	Suspended   string `yaml:"suspended" json:"suspended,omitempty"`
+}
+
+// Inactive reports whether the customer's support is off at t (judged on
+// t's date in loc), and why, in words for the customer.
+func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
+	if c == nil {
+		return false, ""
+	}
+	if c.Suspended != "" {
+		return true, "support is suspended: " + c.Suspended
+	}
+	if loc == nil {
+		loc = time.UTC
+	}
+	day := t.In(loc).Format(time.DateOnly)
+	switch {
+	case c.ActiveFrom != "" && day < c.ActiveFrom:
+		return true, "the support contract starts on " + c.ActiveFrom
+	case c.ActiveUntil != "" && day > c.ActiveUntil:
+		return true, "the support contract ended on " + c.ActiveUntil
+	}
+	return false, ""
 }
 
 // Person is a name and an address.

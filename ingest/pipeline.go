@@ -96,6 +96,9 @@ type Pipeline struct {
 	// only when the desk's trusted MTA found its From domain authentic;
 	// false: agents' mail is refused (no notice) and changes nothing.
 	AgentMail bool
+	// Location is the desk's time zone: a customer's contract term
+	// (active_from, active_until) is judged on dates there.
+	Location *time.Location
 	// ReopenDays (desk.reopen_days): a customer's reply reopens a ticket
 	// resolved at most this many days ago; later, or when it is closed, it
 	// starts a new ticket linked to the old one. 0: never reopen.
@@ -254,6 +257,9 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
 	}
 	if m.decision.Authorised {
+		if off, why := m.decision.Customer.Inactive(m.now, p.Location); off {
+			return p.inactive(ctx, m, why)
+		}
 		return p.create(ctx, m)
 	}
 	reason := string(m.decision.Reason)
@@ -278,6 +284,32 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 			}
 		}
 		note = n.Fields()
+	}
+	return p.reject(ctx, m, reason, note)
+}
+
+// inactive refuses a contact's new mail while their customer's support is
+// off (outside the contract's term, or suspended): no ticket, the mail kept
+// in Rejected, and the contact told why, by the rules of every notice.
+func (p *Pipeline) inactive(ctx context.Context, m *inbound, why string) (Result, error) {
+	msg, c := m.msg, m.decision.Customer
+	reason := "customer inactive: " + why
+	var note []string
+	if block := p.noNotice(msg, m.class, m.why, m.auth, c); block != "" {
+		reason += " (" + block + ")"
+	} else {
+		lang := p.Language
+		if ct := m.decision.Contact; ct != nil && ct.Language != "" {
+			lang = ct.Language
+		}
+		name := msg.From.Name
+		if ct := m.decision.Contact; ct != nil && ct.Name != "" {
+			name = ct.Name
+		}
+		note = notify.Notification{
+			Kind: notify.Inactive, To: msg.From.Address, ToName: name, Language: lang, Customer: c.Name,
+			Reason: why, Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
+		}.Fields()
 	}
 	return p.reject(ctx, m, reason, note)
 }

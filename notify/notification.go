@@ -46,6 +46,10 @@ const (
 	// in with (Reason: CredentialCertificate or CredentialSecret) expires
 	// at Deadline.
 	CredentialExpiry Kind = "credential_expiry"
+	// Inactive tells a contact that no ticket was made because their
+	// organisation's support is not active (outside the contract's term,
+	// or suspended); Reason says which, Customer names the organisation.
+	Inactive Kind = "inactive"
 )
 
 // The credentials a CredentialExpiry is about.
@@ -55,7 +59,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.

@@ -133,6 +133,16 @@ var kindSpecs = map[Kind]kindSpec{
 			func(n *Notification) { n.MainContactName, n.Customer = "", "" },
 		},
 	},
+	Inactive: {
+		autoSubmitted: autoReplied,
+		subject: map[string]subjectWords{
+			"nl": {Prefix: "Niet in behandeling genomen", Alone: "Niet in behandeling genomen"},
+			"en": {Prefix: "Not processed", Alone: "Not processed"},
+		},
+		samples: []func(*Notification){
+			func(n *Notification) { n.Customer, n.Reason = "", "" },
+		},
+	},
 	TooLarge: {
 		autoSubmitted: autoReplied,
 		subject: map[string]subjectWords{

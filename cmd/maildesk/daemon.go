@@ -194,6 +194,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		AgentAddresses:    cfg.Desk.Agents,
 		AgentDomains:      cfg.Desk.AgentDomains,
 		AgentMail:         cfg.Desk.AgentMail == config.AgentMailAuthenticated,
+		Location:          cfg.Desk.Location,
 		ReopenDays:        cfg.Desk.ReopenDays,
 		Log:               log,
 	}
