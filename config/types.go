@@ -369,7 +369,21 @@ type Plan struct {
 	Calendar  string                  `yaml:"calendar"`
 	Targets   map[string]PlanTarget   `yaml:"targets"`
 	Languages map[string]LanguageRule `yaml:"languages"`
+	// PriorityLabels are the contract's words for the priorities, per
+	// language and priority (QiQQ: nl: {P1: Direct, P2: Hoog, P3:
+	// Standaard}); mails and the dashboard show them instead of "P1".
+	PriorityLabels map[string]map[string]string `yaml:"priority_labels"`
+	// AckStatesDeadline: whether the acknowledgement states the first-
+	// response target's deadline; nil = true. False for best-effort
+	// contracts (Oxineo).
+	AckStatesDeadline *bool `yaml:"ack_states_deadline"`
 }
+
+// StatesDeadline reports AckStatesDeadline, true when unset.
+func (p Plan) StatesDeadline() bool { return p.AckStatesDeadline == nil || *p.AckStatesDeadline }
+
+// PriorityLabel is the plan's word for priority in lang, "" when it has none.
+func (p Plan) PriorityLabel(lang, priority string) string { return p.PriorityLabels[lang][priority] }
 
 // SetsPriority reports CustomerSetsPriority, true when unset.
 func (p Plan) SetsPriority() bool { return p.CustomerSetsPriority == nil || *p.CustomerSetsPriority }

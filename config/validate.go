@@ -472,6 +472,20 @@ func (l *loader) validatePlans() {
 		if !validPriority(p.ContactMaxPriority) {
 			l.c.addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
 		}
+		for _, lang := range sortedKeys(p.PriorityLabels) {
+			lpath := path + ".priority_labels." + lang
+			if lang != "nl" && lang != "en" {
+				l.c.addf(lpath, "language must be nl or en (got %q)", lang)
+				continue
+			}
+			for _, pr := range sortedKeys(p.PriorityLabels[lang]) {
+				if pr == "" || !validPriority(pr) {
+					l.c.addf(lpath+"."+pr, "priority must be one of P1, P2, P3, P4 (got %q)", pr)
+				} else if strings.TrimSpace(p.PriorityLabels[lang][pr]) == "" {
+					l.c.add(lpath+"."+pr, "label must not be empty")
+				}
+			}
+		}
 	}
 }
 

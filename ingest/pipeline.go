@@ -441,12 +441,21 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	}
 	var note []string
 	if m.class == Human {
-		note = notify.Notification{
+		ack := notify.Notification{
 			Kind: notify.Ack, To: d.Contact.Email, ToName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name,
 			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
+			// The contract's words for the priorities, in the contact's
+			// language (plans.<plan>.priority_labels).
+			PriorityLabel: plan.PriorityLabel(lang, pr.Priority), RequestedPriorityLabel: plan.PriorityLabel(lang, pr.Requested),
 			Received: m.now,
-		}.Fields()
+		}
+		if clock != nil && plan.StatesDeadline() {
+			// What the contact is promised; not for best-effort plans
+			// (plans.<plan>.ack_states_deadline: false).
+			ack.Deadline, ack.Target = clock.FirstResponseDue, clock.Target
+		}
+		note = ack.Fields()
 	}
 	if len(m.truncated) > 0 {
 		// The ticket has no field to say so; the log has, and the subject

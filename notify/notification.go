@@ -86,12 +86,19 @@ type Notification struct {
 	// another priority than the mail asked for, the asked one and why
 	// (authz.ByPlan, authz.ByRights).
 	Type, Priority, RequestedPriority, PriorityReason string
+	// PriorityLabel and RequestedPriorityLabel are the plan's words for
+	// Priority and RequestedPriority in Language (config.Plan
+	// PriorityLabels: "Direct"); mails say them instead of the codes.
+	// Empty: the code. Also for SLAWarning and SLABreach.
+	PriorityLabel, RequestedPriorityLabel string
 	// For Rejection of a sender at a customer's domain: who can report or
 	// have them registered.
 	MainContact, MainContactName string
 	// Received is when the mail answered arrived; zero when unknown.
 	Received time.Time
 
+	// For Ack: the ticket's first-response deadline and its target, when
+	// the plan states it (config.Plan AckStatesDeadline); zero: none.
 	// For SLAWarning and SLABreach: the ticket's first-response deadline
 	// (the real one, also when the alert is sent late); the target it was
 	// computed from, as configured ("4h", "3 workdays"); whether the alert
@@ -139,17 +146,23 @@ type Change struct {
 	Old    string `json:"old,omitempty"`
 	New    string `json:"new,omitempty"`
 	Reason string `json:"reason,omitempty"`
+	// OldLabel and NewLabel are the plan's words for the priorities of a
+	// ChangePriority in the mail's language; empty: the codes.
+	OldLabel string `json:"old_label,omitempty"`
+	NewLabel string `json:"new_label,omitempty"`
 }
 
 // DigestItem is one ticket in a Digest: at risk (warned, deadline not yet
 // passed) or breached.
 type DigestItem struct {
-	Ticket   string    `json:"ticket"`
-	Customer string    `json:"customer,omitempty"`
-	Subject  string    `json:"subject,omitempty"`
-	Priority string    `json:"priority,omitempty"`
-	Deadline time.Time `json:"deadline,omitzero"`
-	Breached bool      `json:"breached,omitempty"`
+	Ticket   string `json:"ticket"`
+	Customer string `json:"customer,omitempty"`
+	Subject  string `json:"subject,omitempty"`
+	Priority string `json:"priority,omitempty"`
+	// PriorityLabel is the plan's word for Priority; empty: the code.
+	PriorityLabel string    `json:"priority_label,omitempty"`
+	Deadline      time.Time `json:"deadline,omitzero"`
+	Breached      bool      `json:"breached,omitempty"`
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:
@@ -168,6 +181,7 @@ func (n Notification) Fields() []string {
 	for _, kv := range [][2]string{
 		{"type", n.Type}, {"priority", n.Priority}, {"requested_priority", n.RequestedPriority},
 		{"priority_reason", n.PriorityReason}, {"main_contact", n.MainContact}, {"main_contact_name", n.MainContactName},
+		{"priority_label", n.PriorityLabel}, {"requested_priority_label", n.RequestedPriorityLabel},
 	} {
 		if kv[1] != "" {
 			f = append(f, kv[0], kv[1])
@@ -263,12 +277,14 @@ func FromFields(v map[string]any) (Notification, error) {
 		InReplyTo: s("in_reply_to"),
 		Customer:  s("customer"),
 
-		Type:              s("type"),
-		Priority:          s("priority"),
-		RequestedPriority: s("requested_priority"),
-		PriorityReason:    s("priority_reason"),
-		MainContact:       s("main_contact"),
-		MainContactName:   s("main_contact_name"),
+		Type:                   s("type"),
+		Priority:               s("priority"),
+		RequestedPriority:      s("requested_priority"),
+		PriorityReason:         s("priority_reason"),
+		PriorityLabel:          s("priority_label"),
+		RequestedPriorityLabel: s("requested_priority_label"),
+		MainContact:            s("main_contact"),
+		MainContactName:        s("main_contact_name"),
 	}
 	if r := s("references"); r != "" {
 		n.References = strings.Fields(r)

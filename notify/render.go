@@ -120,6 +120,9 @@ var kindSpecs = map[Kind]kindSpec{
 		samples: []func(*Notification){
 			func(n *Notification) { n.PriorityReason = "plan" },
 			func(n *Notification) { n.Type = "feature_request" },
+			func(n *Notification) {
+				n.PriorityLabel, n.RequestedPriorityLabel, n.Deadline, n.Target = "Hoog", "Direct", time.Time{}, ""
+			},
 		},
 	},
 	Rejection: {
@@ -435,8 +438,10 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 			Size:        humanBytes(n.Size),
 			Limit:       humanBytes(n.Limit),
 
-			Priority:          cleanHeaderText(n.Priority),
-			RequestedPriority: cleanHeaderText(n.RequestedPriority),
+			// The plan's words where it has them: templates just say
+			// {{.Priority}}.
+			Priority:          cleanHeaderText(cmp.Or(n.PriorityLabel, n.Priority)),
+			RequestedPriority: cleanHeaderText(cmp.Or(n.RequestedPriorityLabel, n.RequestedPriority)),
 			PriorityReason:    n.PriorityReason,
 			Feature:           n.Type == "feature_request",
 			MainContact:       cleanHeaderText(n.MainContact),
@@ -536,12 +541,17 @@ func paragraphs(text string) [][]string {
 // cleanChanges flattens the changes' text onto one line and drops those
 // without a field. status is the last new status, "" if none changed.
 func cleanChanges(in []Change) (out []Change, status string) {
-	for _, c := range in {
-		c = Change{
-			Field:  strings.ToLower(cleanHeaderText(c.Field)),
-			Old:    cleanHeaderText(c.Old),
-			New:    cleanHeaderText(c.New),
-			Reason: cleanHeaderText(c.Reason),
+	for _, ch := range in {
+		c := Change{
+			Field:  strings.ToLower(cleanHeaderText(ch.Field)),
+			Old:    cleanHeaderText(ch.Old),
+			New:    cleanHeaderText(ch.New),
+			Reason: cleanHeaderText(ch.Reason),
+		}
+		if strings.EqualFold(c.Field, ChangePriority) {
+			// The plan's words where it has them (Change.OldLabel).
+			c.Old = cmp.Or(cleanHeaderText(ch.OldLabel), c.Old)
+			c.New = cmp.Or(cleanHeaderText(ch.NewLabel), c.New)
 		}
 		if c.Field == "" {
 			continue
@@ -594,7 +604,8 @@ func groupDigest(items []DigestItem, loc *time.Location) (groups []digestGroup, 
 		it.Ticket = cleanHeaderText(it.Ticket)
 		it.Customer = cleanHeaderText(it.Customer)
 		it.Subject = truncateRunes(cleanHeaderText(it.Subject), maxSubjectRunes)
-		it.Priority = cleanHeaderText(it.Priority)
+		it.Priority = cleanHeaderText(cmp.Or(it.PriorityLabel, it.Priority))
+		it.PriorityLabel = ""
 		if !it.Deadline.IsZero() {
 			it.Deadline = it.Deadline.In(loc)
 		}
