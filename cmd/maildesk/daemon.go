@@ -481,7 +481,7 @@ func (d *daemon) httpHandler() http.Handler {
 		Log:     d.log,
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
-		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location)
+		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language))
 	return httpapi.Handler(d.checks(), d.metrics,
 		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
 		httpapi.Mount{Pattern: "GET /{$}", Handler: httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))})
