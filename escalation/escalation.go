@@ -166,6 +166,43 @@ func (e *Escalator) reclassify(ctx context.Context, number, plan, priority strin
 	return e.Store.SetClock(ctx, number, c)
 }
 
+// Restore gives ticket number, made an incident by the desk (it was a
+// feature request), its SLA clock as if it had been an incident from its
+// arrival: the business time since it arrived counts against the target
+// of the priority it has now. A first response already given stays given.
+// It is idempotent: a repeat computes the same clock.
+func (e *Escalator) Restore(ctx context.Context, number string, at time.Time) error {
+	t, err := e.Store.Get(ctx, number)
+	if err != nil {
+		return err
+	}
+	if t.Type != ticket.TypeIncident {
+		return nil
+	}
+	plan := config.DefaultPlan
+	if t.SLA != nil && t.SLA.Plan != "" {
+		plan = t.SLA.Plan
+	}
+	if cu := e.customer(t.Customer); cu != nil && cu.Plan != "" {
+		plan = cu.Plan
+	}
+	lang := t.Language
+	if t.SLA != nil && t.SLA.Language != "" {
+		lang = t.SLA.Language
+	}
+	c, err := e.Start(plan, t.Priority, lang, t.CreatedAt)
+	if err != nil || c == nil {
+		return err
+	}
+	switch {
+	case t.SLA != nil && !t.SLA.RespondedAt.IsZero():
+		c.RespondedAt = t.SLA.RespondedAt
+	case t.FirstResponseAt != nil:
+		c.RespondedAt = *t.FirstResponseAt
+	}
+	return e.Store.SetClock(ctx, number, c)
+}
+
 // Pause stops the clock of ticket number at `at` (waiting for the
 // customer): no alerts until Resume.
 func (e *Escalator) Pause(ctx context.Context, number string, at time.Time) error {

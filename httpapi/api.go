@@ -298,6 +298,9 @@ type setRequest struct {
 	Status   string `json:"status"`
 	Priority string `json:"priority"`
 	Reason   string `json:"reason"`
+	// Type: incident or feature_request; a feature request is closed, an
+	// incident made of a closed one reopened with its SLA clock.
+	Type string `json:"type"`
 	// Assignee: null or absent leaves it, "" clears it.
 	Assignee *string `json:"assignee"`
 }
@@ -308,8 +311,8 @@ func (a *API) setTicket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	switch {
-	case req.Status == "" && req.Priority == "" && req.Assignee == nil:
-		return badRequest("nothing to change: give status, priority and/or assignee")
+	case req.Status == "" && req.Priority == "" && req.Type == "" && req.Assignee == nil:
+		return badRequest("nothing to change: give status, priority, type and/or assignee")
 	case req.Reason != "" && req.Priority == "":
 		return badRequest("reason goes with a priority change: give priority too")
 	}
@@ -318,7 +321,7 @@ func (a *API) setTicket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := a.c.Workflow.SetRequest(r.Context(), r.PathValue("number"), agent(r),
-		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Assignee: req.Assignee}, key)
+		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Type: req.Type, Assignee: req.Assignee}, key)
 	if err != nil {
 		return err
 	}

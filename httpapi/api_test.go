@@ -397,6 +397,25 @@ func TestAPITickets(t *testing.T) {
 		{name: "nothing to change", method: "PATCH", path: "/api/v1/tickets/SD-1", body: `{}`, code: 400, want: []string{"nothing to change"}},
 		{name: "reason without priority", method: "PATCH", path: "/api/v1/tickets/SD-1", body: `{"reason": "x", "status": "in_progress"}`, code: 400, want: []string{"reason goes with a priority"}},
 		{name: "set unknown ticket", method: "PATCH", path: "/api/v1/tickets/SD-99", body: `{"status": "closed"}`, code: 404, want: []string{"SD-99"}},
+		// The desk designates feature requests (issue 15 item 2).
+		{name: "unknown type", method: "PATCH", path: "/api/v1/tickets/SD-3", body: `{"type": "question"}`, code: 400, want: []string{`unknown type "question"`}},
+		{name: "feature request made an incident", method: "PATCH", path: "/api/v1/tickets/SD-3", body: `{"type": "incident"}`, code: 200,
+			check: func(t *testing.T, f *fixture, b []byte) {
+				if tk := decode[ticket.Ticket](t, b); tk.Type != ticket.TypeIncident || tk.Status != ticket.StatusInProgress {
+					t.Errorf("after set: %s", b)
+				}
+				es, err := f.store.Events(context.Background(), "SD-3")
+				if err != nil || len(es) != 1 || es[0].Kind != ticket.EventChange || es[0].From != "alice" || len(es[0].Changes) != 2 ||
+					es[0].Changes[0].Field != "type" || es[0].Changes[0].Old != ticket.TypeFeatureRequest {
+					t.Errorf("events %+v %v", es, err)
+				}
+			}},
+		{name: "incident made a feature request", method: "PATCH", path: "/api/v1/tickets/SD-3", body: `{"type": "feature_request"}`, code: 200,
+			check: func(t *testing.T, f *fixture, b []byte) {
+				if tk := decode[ticket.Ticket](t, b); tk.Type != ticket.TypeFeatureRequest || tk.Status != ticket.StatusClosed {
+					t.Errorf("after set: %s", b)
+				}
+			}},
 
 		{name: "unknown field", method: "PATCH", path: "/api/v1/tickets/SD-1", body: `{"stauts": "closed"}`, code: 400, want: []string{`unknown field "stauts"`}},
 		{name: "wrong type", method: "PATCH", path: "/api/v1/tickets/SD-1", body: `{"status": 3}`, code: 400, want: []string{`field "status" must be a string`}},

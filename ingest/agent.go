@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ticket"
@@ -204,6 +205,8 @@ func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket,
 type commands struct {
 	status           string
 	priority, reason string
+	// typ is #type: incident or feature_request.
+	typ string
 	// assignee: nil leaves it, "" clears it.
 	assignee *string
 	note     bool
@@ -211,7 +214,7 @@ type commands struct {
 }
 
 // commandNames are the commands an agent may give.
-var commandNames = []string{"status", "priority", "assign", "unassign", "note"}
+var commandNames = []string{"status", "priority", "type", "assign", "unassign", "note"}
 
 // parseCommands reads the command lines at the top of text: lines that
 // start with "#" and a letter, before any other text (blank lines between
@@ -248,6 +251,13 @@ func parseCommands(text string) (commands, string, error) {
 				return c, "", fmt.Errorf("#priority %q: unknown priority (want P1, P2, P3 or P4, then the reason)", arg)
 			}
 			c.priority, c.reason = pr, strings.TrimSpace(reason)
+		case "type":
+			// "feature request", "feature-request" and "Incident" all work.
+			ty := strings.Join(strings.FieldsFunc(strings.ToLower(arg), func(r rune) bool { return r == ' ' || r == '-' || r == '_' || r == '\t' }), "_")
+			if !slices.Contains(ticket.Types, ty) {
+				return c, "", fmt.Errorf("#type %q: unknown type (want one of %s)", arg, strings.Join(ticket.Types, ", "))
+			}
+			c.typ = ty
 		case "assign":
 			if arg == "" {
 				return c, "", errors.New("#assign needs a name")
@@ -282,7 +292,8 @@ func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 // validate checks c and text against t before anything is applied, so that
 // a mail is applied whole or not at all.
 func (c commands) validate(t *ticket.Ticket, text string) error {
-	if c.status != "" && c.status != t.Status && !ticket.CanTransition(t.Status, c.status) {
+	reopen := c.typ == ticket.TypeIncident && t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed
+	if c.status != "" && c.status != t.Status && !reopen && !ticket.CanTransition(t.Status, c.status) {
 		return fmt.Errorf("a %s ticket cannot become %s (it can become: %s)", t.Status, c.status,
 			cmp.Or(strings.Join(ticket.Transitions[t.Status], ", "), "nothing, it is final"))
 	}
@@ -301,7 +312,7 @@ func (c commands) validate(t *ticket.Ticket, text string) error {
 // change is what Set applies: priority and assignee, and the status too
 // when no reply carries it (withStatus).
 func (c commands) change(withStatus bool) workflow.Change {
-	ch := workflow.Change{Priority: c.priority, Reason: c.reason, Assignee: c.assignee}
+	ch := workflow.Change{Priority: c.priority, Reason: c.reason, Assignee: c.assignee, Type: c.typ}
 	if withStatus {
 		ch.Status = c.status
 	}
@@ -310,4 +321,21 @@ func (c commands) change(withStatus bool) workflow.Change {
 
 func (c commands) String() string {
 	return strings.Join(c.given, ",")
+}
+
+// featureReplyChange is what a customer's reply on a closed feature
+// request adds after the reply itself: an event of its own kind
+// (ticket.EventFeatureReply) that puts the ticket in front of the agents,
+// since the customer may dispute the designation ("this is NOT a feature
+// request"). It changes no field: the desk decides (Kwikqy 2.2, 2.5). It
+// is idempotent on the mail (dedupe with a suffix of its own).
+//
+// followUp (ingest/thread.go) is to apply it through Threads.Apply when a
+// reply lands on a closed feature request.
+func featureReplyChange(t *ticket.Ticket, from, messageID, dedupe string, at time.Time) ticket.Change {
+	return ticket.Change{
+		At: at, Dedupe: dedupe + " #feature-reply",
+		Event: &ticket.Event{At: at, Kind: ticket.EventFeatureReply, From: from, MessageID: messageID,
+			Text: "The customer replied on " + t.Number + ", a closed feature request: an agent should judge whether it is one."},
+	}
 }

@@ -56,6 +56,10 @@ func (c *fakeClock) Reprioritise(_ context.Context, n, p string, _ time.Time) er
 	return c.record("reprioritise "+p, n)
 }
 
+func (c *fakeClock) Restore(_ context.Context, n string, _ time.Time) error {
+	return c.record("restore", n)
+}
+
 func (c *fakeClock) took(number string) []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()

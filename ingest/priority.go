@@ -53,14 +53,76 @@ func (r PriorityRules) Requested(m *Message) (prio, source string) {
 	return "", ""
 }
 
-// IsFeatureRequest reports whether the subject marks a feature request.
+// IsFeatureRequest reports whether the mail is marked as a feature request
+// explicitly: the subject starts (after "Re:"/"Fwd:" prefixes and tags
+// with a number, such as a ticket tag or "[P3]") with a feature word that
+// is bracketed ("[feature]") or followed by a colon or a dash and a space
+// ("Feature request: dark mode", "Functieverzoek - export"). A feature
+// word elsewhere is no marker ("[P1] the feature request form crashes",
+// "Functieverzoek-knop geeft foutmelding"), and a mail that asks for P1 or
+// names a P1 word (a service blocker) is never one: the desk designates
+// feature requests (Kwikqy 2.2, 2.5), and a wrong guess would close a P1
+// without an SLA clock.
 func (r PriorityRules) IsFeatureRequest(m *Message) bool {
-	for _, w := range r.FeatureWords {
+	if len(r.FeatureWords) == 0 {
+		return false
+	}
+	if p, _ := r.Requested(m); p == "P1" {
+		return false
+	}
+	for _, w := range r.Words["P1"] {
 		if containsWord(m.Subject, w) {
+			return false
+		}
+	}
+	s := strings.ToLower(subjectStart(m.Subject))
+	for _, w := range r.FeatureWords {
+		w = strings.ToLower(strings.TrimSpace(w))
+		if w == "" {
+			continue
+		}
+		bare := strings.TrimSuffix(strings.TrimPrefix(w, "["), "]")
+		if strings.HasPrefix(s, "["+bare+"]") {
 			return true
+		}
+		if bare != w || !strings.HasPrefix(s, bare) {
+			continue
+		}
+		rest := strings.TrimLeft(s[len(bare):], " \t")
+		switch {
+		case strings.HasPrefix(rest, ":"):
+			return true
+		case rest != s[len(bare):] || rest == "":
+			// A dash after a space: "Functieverzoek - export".
+			for _, d := range []string{"- ", "– ", "— "} {
+				if strings.HasPrefix(rest, d) {
+					return true
+				}
+			}
 		}
 	}
 	return false
+}
+
+var (
+	replyPrefixRE = regexp.MustCompile(`(?i)^\s*(re|fw|fwd|aw|wg|antw|sv|vs|tr)\s*(\[\d+\]|\(\d+\))?\s*:`)
+	numberTagRE   = regexp.MustCompile(`^\s*\[[^\]]*[0-9][^\]]*\]`)
+)
+
+// subjectStart is subject without its reply and forward prefixes and the
+// tags with a number before the text.
+func subjectStart(subject string) string {
+	for {
+		if loc := replyPrefixRE.FindStringIndex(subject); loc != nil {
+			subject = subject[loc[1]:]
+			continue
+		}
+		if loc := numberTagRE.FindStringIndex(subject); loc != nil {
+			subject = subject[loc[1]:]
+			continue
+		}
+		return strings.TrimSpace(subject)
+	}
 }
 
 // containsWord matches w in s case-insensitively, as a whole word where w

@@ -5,7 +5,7 @@ import "testing"
 func TestRequestedPriority(t *testing.T) {
 	rules := PriorityRules{
 		Words:        map[string][]string{"P1": {"spoed", "urgent", "storing", "service blocker"}, "P2": {"hoog"}},
-		FeatureWords: []string{"[feature]", "functieverzoek"},
+		FeatureWords: []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"},
 	}
 	tests := []struct {
 		subject string
@@ -28,6 +28,18 @@ func TestRequestedPriority(t *testing.T) {
 		{"[feature] dark mode", nil, "", true},
 		{"Functieverzoek: export naar CSV", nil, "", true},
 		{"featured article broken", nil, "", false},
+		// Issue 15 item 2: only an explicit marker at the start, never on a P1.
+		{"[P1] Service unusable: the feature request form crashes", nil, "P1", false},
+		{"Functieverzoek-knop geeft foutmelding", nil, "", false},
+		{"The feature request form crashes", nil, "", false},
+		{"Feature request form crashes", nil, "", false},
+		{"Re: Fwd: [MD-42] Feature request: dark mode", nil, "", true},
+		{"Feature request - dark mode", nil, "", true},
+		{"[Functieverzoek] export naar CSV", nil, "", true},
+		{"[functieverzoek] storing in export", nil, "P1", false},
+		{"[feature] dark mode", map[string][]string{"Importance": {"High"}}, "P2", true},
+		{"SPOED [feature] dark mode", nil, "P1", false},
+		{"[P1] [feature] dark mode", nil, "P1", false},
 	}
 	for _, tt := range tests {
 		m := &Message{Subject: tt.subject, Header: tt.header}

@@ -18,13 +18,17 @@ const (
 	EventAgentReply = "agent_reply"
 	// EventNote is an internal note, never sent.
 	EventNote = "note"
-	// EventChange is a change of status, priority or assignee.
+	// EventChange is a change of status, priority, type or assignee.
 	EventChange = "change"
+	// EventFeatureReply marks a customer's reply on a closed feature
+	// request: it needs an agent's eyes (the customer may dispute the
+	// designation), not only the record.
+	EventFeatureReply = "feature_request_reply"
 )
 
 // FieldChange is one field of a ticket changed by an event.
 type FieldChange struct {
-	Field  string `json:"field"` // status | priority | assignee
+	Field  string `json:"field"` // status | priority | type | assignee
 	Old    string `json:"old,omitempty"`
 	New    string `json:"new,omitempty"`
 	Reason string `json:"reason,omitempty"`
@@ -52,6 +56,9 @@ type Change struct {
 	Status, Priority, PriorityReason string
 	// Assignee: nil leaves it, "" clears it.
 	Assignee *string
+	// Type: "" leaves it; TypeIncident or TypeFeatureRequest (the desk
+	// designates feature requests, Kwikqy 2.5).
+	Type string
 	// FirstResponse records At as the first agent reply, unless there was one.
 	FirstResponse bool
 	// Event goes into the history; nil for none.
@@ -85,6 +92,9 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 	}
 	if c.Assignee != nil {
 		set = append(set, "assignee", *c.Assignee)
+	}
+	if c.Type != "" {
+		set = append(set, "type", c.Type)
 	}
 	if c.FirstResponse {
 		setnx = append(setnx, "first_response_at", at)

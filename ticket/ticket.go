@@ -45,6 +45,9 @@ const (
 	TypeFeatureRequest = "feature_request"
 )
 
+// Types lists every type of ticket.
+var Types = []string{TypeIncident, TypeFeatureRequest}
+
 // Ticket is one ticket as stored. Redis holds no raw mail: the original
 // stays in IMAP (Source).
 type Ticket struct {

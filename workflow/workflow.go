@@ -154,6 +154,17 @@ type Change struct {
 	Reason string
 	// Assignee: nil leaves it, "" clears it.
 	Assignee *string
+	// Type: "" leaves it. The desk designates feature requests (Kwikqy
+	// 2.5): a feature request is closed and its clock stopped; an incident
+	// made of a closed feature request is reopened (in progress unless
+	// Status says otherwise) with its SLA clock counted from its arrival.
+	Type string
+}
+
+// ClockRestorer restores the SLA clock of a ticket that becomes an
+// incident, counted from its arrival (escalation.Escalator).
+type ClockRestorer interface {
+	Restore(ctx context.Context, number string, at time.Time) error
 }
 
 // Set changes status, priority and/or assignee of ticket number in one
@@ -212,16 +223,40 @@ func (s *Service) set(ctx context.Context, number string, by Agent, c Change, o 
 func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (ticket.Change, []ticket.FieldChange, error) {
 	ch := ticket.Change{At: now, ExpectStatus: t.Status}
 	var out []ticket.FieldChange
-	if c.Status != "" && c.Status != t.Status {
-		if !slices.Contains(ticket.Statuses, c.Status) {
-			return ch, nil, fmt.Errorf("%s: %w: unknown status %q (want one of %s)", t.Number, ErrInvalid, c.Status, strings.Join(ticket.Statuses, ", "))
+	status, reopen, why := c.Status, false, ""
+	if c.Type != "" && c.Type != t.Type {
+		switch c.Type {
+		case ticket.TypeFeatureRequest:
+			if status != "" && status != ticket.StatusClosed {
+				return ch, nil, fmt.Errorf("%s: %w: a feature request is closed when designated, it cannot become %s", t.Number, ErrInvalid, status)
+			}
+			status, why = ticket.StatusClosed, "designated a feature request"
+		case ticket.TypeIncident:
+			if t.Status == ticket.StatusClosed {
+				// Closed is final, except for a feature request the desk
+				// turns back into an incident: its work starts (again).
+				status = cmp.Or(status, ticket.StatusInProgress)
+				if !ticket.Open(status) {
+					return ch, nil, fmt.Errorf("%s: %w: an incident made of a closed feature request is reopened, it cannot become %s", t.Number, ErrInvalid, status)
+				}
+				reopen, why = true, "an incident, not a feature request"
+			}
+		default:
+			return ch, nil, fmt.Errorf("%s: %w: unknown type %q (want one of %s)", t.Number, ErrInvalid, c.Type, strings.Join(ticket.Types, ", "))
 		}
-		if !ticket.CanTransition(t.Status, c.Status) {
+		ch.Type = c.Type
+		out = append(out, ticket.FieldChange{Field: "type", Old: t.Type, New: c.Type})
+	}
+	if status != "" && status != t.Status {
+		if !slices.Contains(ticket.Statuses, status) {
+			return ch, nil, fmt.Errorf("%s: %w: unknown status %q (want one of %s)", t.Number, ErrInvalid, status, strings.Join(ticket.Statuses, ", "))
+		}
+		if !reopen && !ticket.CanTransition(t.Status, status) {
 			return ch, nil, fmt.Errorf("%s: %w: a %s ticket cannot become %s (it can become: %s)", t.Number, ErrInvalid,
-				t.Status, c.Status, cmp.Or(strings.Join(ticket.Transitions[t.Status], ", "), "nothing, it is final"))
+				t.Status, status, cmp.Or(strings.Join(ticket.Transitions[t.Status], ", "), "nothing, it is final"))
 		}
-		ch.Status = c.Status
-		out = append(out, ticket.FieldChange{Field: "status", Old: t.Status, New: c.Status})
+		ch.Status = status
+		out = append(out, ticket.FieldChange{Field: "status", Old: t.Status, New: status, Reason: why})
 	}
 	if c.Priority != "" && c.Priority != t.Priority {
 		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, c.Priority) {
@@ -242,7 +277,29 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 // The clock stands still while the desk waits for the customer and while
 // the ticket is resolved or closed; it runs again when the ticket does.
 func (s *Service) clock(ctx context.Context, t *ticket.Ticket, ch ticket.Change, replied bool, now time.Time) error {
-	if s.Clock == nil || t.SLA == nil {
+	if s.Clock == nil {
+		return nil
+	}
+	if ch.Type == ticket.TypeIncident && t.Type != ticket.TypeIncident {
+		// A feature request becomes an incident: its clock runs from its
+		// arrival, with the priority it has now.
+		r, ok := s.Clock.(ClockRestorer)
+		if !ok {
+			return nil
+		}
+		errs := []error{r.Restore(ctx, t.Number, now)}
+		if replied {
+			errs = append(errs, s.Clock.Responded(ctx, t.Number, now))
+		}
+		if ch.Status == ticket.StatusWaitingCustomer || (ch.Status == "" && !ticket.Open(t.Status)) || (ch.Status == "" && t.Status == ticket.StatusWaitingCustomer) {
+			errs = append(errs, s.Clock.Pause(ctx, t.Number, now))
+		}
+		if err := errors.Join(errs...); err != nil {
+			return fmt.Errorf("%s changed, but its SLA clock was not restored: %w", t.Number, err)
+		}
+		return nil
+	}
+	if t.SLA == nil {
 		return nil
 	}
 	var errs []error

@@ -168,17 +168,19 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 		k, v, ok := strings.Cut(kv, "=")
 		switch {
 		case !ok:
-			return fmt.Errorf("%w: tickets set: %q is not field=value (fields: status, priority, reason, assignee)", errUsage, kv)
+			return fmt.Errorf("%w: tickets set: %q is not field=value (fields: status, priority, reason, type, assignee)", errUsage, kv)
 		case k == "status":
 			change.Status = v
 		case k == "priority":
 			change.Priority = strings.ToUpper(v)
 		case k == "reason":
 			change.Reason = v
+		case k == "type":
+			change.Type = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), "-", "_")
 		case k == "assignee":
 			change.Assignee = &v
 		default:
-			return fmt.Errorf("%w: tickets set: unknown field %q (fields: status, priority, reason, assignee)", errUsage, k)
+			return fmt.Errorf("%w: tickets set: unknown field %q (fields: status, priority, reason, type, assignee)", errUsage, k)
 		}
 	}
 	if sub == "set" && len(args) == 1 {
@@ -212,7 +214,7 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "%s: %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, shownLine(cmp.Or(t.Assignee, "nobody")))
+	fmt.Fprintf(stdout, "%s: %s, %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, t.Type, shownLine(cmp.Or(t.Assignee, "nobody")))
 	return nil
 }
 
