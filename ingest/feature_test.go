@@ -103,8 +103,8 @@ func TestTypeCommand(t *testing.T) {
 	}
 }
 
-// A customer's reply on a closed feature request is recorded, and
-// featureReplyChange marks it for the agents, once per mail.
+// A customer's reply on a closed feature request is recorded, and the
+// pipeline marks it for the agents (featureReplyChange), once per mail.
 func TestFeatureReplyChange(t *testing.T) {
 	p, store, _, _ := newDesk(t)
 	p.Rules = featureRules
@@ -119,7 +119,9 @@ func TestFeatureReplyChange(t *testing.T) {
 		t.Fatalf("reply: %+v %v", reply, err)
 	}
 	tk, _ := store.Get(ctx, number)
-	for i, want := range []bool{true, false} {
+	// The pipeline applied the mark with the reply: applying it again, as
+	// a crash's replay would, changes nothing.
+	for i, want := range []bool{false, false} {
 		applied, err := store.Apply(ctx, number, featureReplyChange(tk, "jan@acme.example", "fq2@acme.example", "fq2@acme.example", p.now()), nil)
 		if err != nil || applied != want {
 			t.Fatalf("apply %d: %v %v, want %v", i, applied, err, want)
@@ -130,5 +132,35 @@ func TestFeatureReplyChange(t *testing.T) {
 	}
 	if tk2, _ := store.Get(ctx, number); tk2.Status != ticket.StatusClosed || tk2.Type != ticket.TypeFeatureRequest {
 		t.Fatalf("the mark changed the ticket: %s/%s", tk2.Status, tk2.Type)
+	}
+}
+
+// The customer's reply on a closed feature request ("this is NOT a feature
+// request") is put in front of the agents, once, not only recorded.
+func TestReplyOnClosedFeatureRequest(t *testing.T) {
+	p, store, _, _ := newDesk(t)
+	p.Rules = featureRules
+	ctx := context.Background()
+	res, err := p.Process(ctx, strings.NewReader("From: Jan <jan@acme.example>\nSubject: Feature request: dark mode\nMessage-ID: <fq1@acme.example>\n\ngraag\n"), ticket.Source{})
+	if err != nil || res.Outcome != Processed {
+		t.Fatalf("%+v %v", res, err)
+	}
+	number := res.Ticket
+	reply := "From: Jan <jan@acme.example>\nSubject: Re: [" + number + "] Feature request: dark mode\nMessage-ID: <fq2@acme.example>\n\nDit is GEEN functieverzoek: alles ligt plat!\n"
+	for range 2 { // a replay changes nothing twice
+		if res, err := p.Process(ctx, strings.NewReader(reply), ticket.Source{}); err != nil || !res.FollowUp || res.Ticket != number {
+			t.Fatalf("reply: %+v %v", res, err)
+		}
+	}
+	evs, err := store.Events(ctx, number)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, e := range evs {
+		kinds = append(kinds, e.Kind)
+	}
+	if got := strings.Join(kinds, " "); got != "reply feature_request_reply" {
+		t.Errorf("events %q, want the reply and one feature_request_reply", got)
 	}
 }

@@ -123,6 +123,14 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if err != nil {
 		return res, false, err
 	}
+	if reply && t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed {
+		// The customer may be saying it is no feature request at all (the
+		// desk designates them, Kwikqy 2.5): put it in front of the agents
+		// rather than only recording it. Idempotent by its own key.
+		if _, err := p.Threads.Apply(ctx, t.Number, featureReplyChange(t, m.msg.From.Address, m.msg.MessageID, m.dedupe, m.now), nil); err != nil && !errors.Is(err, ticket.ErrNotFound) {
+			return res, false, err
+		}
+	}
 	if reply && t.Type != ticket.TypeFeatureRequest {
 		// Also after a replayed append: the step has its own key, so that a
 		// crash between the two leaves nothing undone and nothing twice.

@@ -28,7 +28,7 @@ Usage:
   maildesk tickets reply --config FILE NUMBER --message TEXT [--as NAME]
                                          answer the customer (mailed to the contact and participants)
   maildesk tickets note --config FILE NUMBER --message TEXT [--as NAME]   internal note, not mailed
-  maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [reason=TEXT] [assignee=NAME]
+  maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [type=incident|feature_request] [reason=TEXT] [assignee=NAME]
                                          change a ticket; the customer's side is told
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
