@@ -485,7 +485,9 @@ func TestCustomerFollowUpLifecycle(t *testing.T) {
 			wantStatus: ticket.StatusResolved, events: "auto_reply"},
 		{name: "out-of-office on a closed ticket", status: ticket.StatusClosed, headers: "Auto-Submitted: auto-replied\n",
 			wantStatus: ticket.StatusClosed, events: "auto_reply"},
-		{name: "reply on a feature request", feature: true, wantStatus: ticket.StatusClosed, events: "reply"},
+		// Stays closed, and is marked for the agents (the desk designates
+		// feature requests; the customer may be saying it is none).
+		{name: "reply on a feature request", feature: true, wantStatus: ticket.StatusClosed, events: "reply feature_request_reply"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
