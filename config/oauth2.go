@@ -42,7 +42,7 @@ func (l *loader) validateOAuth2() {
 		{"imap", l.cfg.IMAP.Auth, l.cfg.IMAP.Security, l.cfg.IMAP.Address},
 		{"smtp", l.cfg.SMTP.Auth, l.cfg.SMTP.Security, l.cfg.SMTP.Address},
 	} {
-		if side.auth == AuthOAuth2 && side.security == "none" && !loopback(side.address) {
+		if side.auth == AuthOAuth2 && side.security == "none" && !LoopbackListen(side.address) {
 			c.addf(side.name+".security", "must be tls or starttls with auth oauth2: the access token would cross the network in clear (none only to a loopback address, got %s)", side.address)
 		}
 	}
@@ -145,7 +145,7 @@ func (l *loader) endpointURL(path, v string) {
 	switch u.Scheme {
 	case "https":
 	case "http":
-		if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		if !LoopbackListen(net.JoinHostPort(u.Hostname(), "0")) {
 			l.c.addf(path, "must use https (http only to localhost, got %q)", v)
 		}
 	default:
@@ -299,17 +299,4 @@ func (l *loader) validateAlerts() {
 	// Below a minute a routine reconnect (a server restart) raises the
 	// alarm; allowed, for impatient operators and for tests.
 	l.atLeast("alerts.after", a.After, time.Second)
-}
-
-// loopback reports whether a host:port names this machine.
-func loopback(address string) bool {
-	host, _, err := net.SplitHostPort(address)
-	if err != nil {
-		host = address
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

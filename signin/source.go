@@ -119,9 +119,6 @@ func New(cfg config.OAuth2, o Options) (*Source, error) {
 	return s, nil
 }
 
-// Config is the section the source was made from.
-func (s *Source) Config() config.OAuth2 { return s.cfg }
-
 // endpoint is the provider's, with the configured URLs in its place.
 func (s *Source) endpoint() oauth2.Endpoint {
 	var e oauth2.Endpoint
