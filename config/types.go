@@ -446,14 +446,23 @@ type Customer struct {
 	Suspended   string `yaml:"suspended" json:"suspended,omitempty"`
 }
 
-// Inactive reports whether the customer's support is off at t (judged on
-// t's date in loc), and why, in words for the customer.
-func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
+// The states of a customer's support at a moment (Customer.Term).
+const (
+	TermActive     = ""
+	TermSuspended  = "suspended"   // Suspended is set: support is off until it is removed
+	TermNotStarted = "not_started" // before ActiveFrom
+	TermEnded      = "ended"       // after ActiveUntil
+)
+
+// Term reports the state of the customer's support at t (judged on t's
+// date in loc, nil = UTC) and its detail: the suspension's reason, or the
+// term's first or last day (YYYY-MM-DD).
+func (c *Customer) Term(t time.Time, loc *time.Location) (state, detail string) {
 	if c == nil {
-		return false, ""
+		return TermActive, ""
 	}
 	if c.Suspended != "" {
-		return true, "support is suspended: " + c.Suspended
+		return TermSuspended, c.Suspended
 	}
 	if loc == nil {
 		loc = time.UTC
@@ -461,9 +470,24 @@ func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
 	day := t.In(loc).Format(time.DateOnly)
 	switch {
 	case c.ActiveFrom != "" && day < c.ActiveFrom:
-		return true, "the support contract starts on " + c.ActiveFrom
+		return TermNotStarted, c.ActiveFrom
 	case c.ActiveUntil != "" && day > c.ActiveUntil:
-		return true, "the support contract ended on " + c.ActiveUntil
+		return TermEnded, c.ActiveUntil
+	}
+	return TermActive, ""
+}
+
+// Inactive reports whether the customer's support is off at t, and why,
+// in English for logs and the rejections list; mails say it in the
+// contact's language from Term.
+func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
+	switch state, detail := c.Term(t, loc); state {
+	case TermSuspended:
+		return true, "support is suspended: " + detail
+	case TermNotStarted:
+		return true, "the support contract starts on " + detail
+	case TermEnded:
+		return true, "the support contract ended on " + detail
 	}
 	return false, ""
 }

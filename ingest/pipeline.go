@@ -306,10 +306,20 @@ func (p *Pipeline) inactive(ctx context.Context, m *inbound, why string) (Result
 		if ct := m.decision.Contact; ct != nil && ct.Name != "" {
 			name = ct.Name
 		}
-		note = notify.Notification{
+		n := notify.Notification{
 			Kind: notify.Inactive, To: msg.From.Address, ToName: name, Language: lang, Customer: c.Name,
-			Reason: why, Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
-		}.Fields()
+			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
+		}
+		// The template says it in the contact's language: the suspension's
+		// reason as the desk wrote it, or the term's boundary day.
+		state, detail := c.Term(m.now, p.Location)
+		n.Term = state
+		if state == config.TermSuspended {
+			n.Reason = detail
+		} else if day, err := time.ParseInLocation(time.DateOnly, detail, cmp.Or(p.Location, time.UTC)); err == nil {
+			n.AsOf = day
+		}
+		note = n.Fields()
 	}
 	return p.reject(ctx, m, reason, note)
 }

@@ -47,8 +47,9 @@ const (
 	// at Deadline.
 	CredentialExpiry Kind = "credential_expiry"
 	// Inactive tells a contact that no ticket was made because their
-	// organisation's support is not active (outside the contract's term,
-	// or suspended); Reason says which, Customer names the organisation.
+	// organisation's support is not active: Term says why (config.Term*),
+	// with the suspension's Reason or the term's first or last day in
+	// AsOf; Customer names the organisation.
 	Inactive Kind = "inactive"
 )
 
@@ -129,6 +130,8 @@ type Notification struct {
 	Reason string
 	// Part is "imap" or "smtp": which of the two Server is.
 	Part string
+	// Term is why an Inactive customer's support is off (config.Term*).
+	Term string
 }
 
 // Fields a Change can be about.
@@ -226,6 +229,9 @@ func (n Notification) Fields() []string {
 	if n.Server != "" {
 		f = append(f, "server", n.Server)
 	}
+	if n.Term != "" {
+		f = append(f, "term", n.Term)
+	}
 	if n.Reason != "" {
 		f = append(f, "reason", n.Reason)
 	}
@@ -303,6 +309,7 @@ func FromFields(v map[string]any) (Notification, error) {
 	n.Text = s("text")
 	n.Server = s("server")
 	n.Reason = s("reason")
+	n.Term = s("term")
 	n.Part = s("part")
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)

@@ -14,6 +14,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // ErrInvalidNotification marks a notification that can never be rendered or
@@ -144,6 +146,8 @@ var kindSpecs = map[Kind]kindSpec{
 		},
 		samples: []func(*Notification){
 			func(n *Notification) { n.Customer, n.Reason = "", "" },
+			func(n *Notification) { n.Term, n.Reason = config.TermNotStarted, "" },
+			func(n *Notification) { n.Term, n.Reason = config.TermEnded, "" },
 		},
 	},
 	TooLarge: {
@@ -344,6 +348,9 @@ type templateData struct {
 	Server, Reason string
 	// Part is "imap" or "smtp", for AlarmDown and AlarmUp.
 	Part string
+	// Inactive: why support is off (config.Term*: "suspended" with its
+	// Reason, "not_started" or "ended" with the term's day in AsOf).
+	Term string
 }
 
 // digestGroup is one customer's tickets in a digest.
@@ -466,6 +473,7 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 			Server: cleanHeaderText(n.Server),
 			Reason: cleanHeaderText(n.Reason),
 			Part:   n.Part,
+			Term:   n.Term,
 		},
 	}, nil
 }

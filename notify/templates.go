@@ -302,6 +302,8 @@ func templateFuncs(lang string, loc *time.Location) ttemplate.FuncMap {
 	return ttemplate.FuncMap{
 		// {{date .Received}}: "zaterdag 21 november 2026 om 20:25".
 		"date": func(t time.Time) string { return formatDate(t, lang, loc) },
+		// {{day .AsOf}}: "21 november 2026".
+		"day": func(t time.Time) string { return formatDay(t, lang, loc) },
 		// {{status .New}}: "in behandeling" for in_progress.
 		"status": func(s string) string { return statusText(lang, s) },
 	}
