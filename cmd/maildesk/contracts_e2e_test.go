@@ -65,29 +65,32 @@ func newContractEnv(t *testing.T, name string, at time.Time) *contractEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var cfg map[string]any
-	if err := yaml.Unmarshal(raw, &cfg); err != nil {
+	// A yaml.Node keeps the file as written (dates stay dates, anchors
+	// anchors); only the sections about where the servers are change.
+	var doc yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		t.Fatalf("%s.yaml: %v", name, err)
 	}
 	var redis map[string]any
 	if err := yaml.Unmarshal([]byte("redis:\n"+redisYAML), &redis); err != nil {
 		t.Fatal(err)
 	}
-	cfg["redis"] = redis["redis"]
-	cfg["imap"] = map[string]any{"address": dc.IMAPAddr, "security": "none", "username": desk,
-		"password_file": "imap-password", "poll_interval": "1s", "command_timeout": "10s"}
-	cfg["smtp"] = map[string]any{"address": smtp.Addr, "security": "none"}
-	cfg["http"] = map[string]any{"listen": ""}
-	cfg["log"] = map[string]any{"level": "debug", "format": "text"}
-	d := cfg["desk"].(map[string]any)
-	if d["agents"] == nil {
-		d["agents"] = []any{map[string]any{"email": "agent@desk.example", "name": "Agent"}}
+	root := doc.Content[0]
+	setKey(t, root, "redis", redis["redis"])
+	setKey(t, root, "imap", map[string]any{"address": dc.IMAPAddr, "security": "none", "username": desk,
+		"password_file": "imap-password", "poll_interval": "1s", "command_timeout": "10s"})
+	setKey(t, root, "smtp", map[string]any{"address": smtp.Addr, "security": "none"})
+	setKey(t, root, "http", map[string]any{"listen": ""})
+	setKey(t, root, "log", map[string]any{"level": "debug", "format": "text"})
+	d := mapValue(root, "desk")
+	if mapValue(d, "agents") == nil {
+		setKey(t, d, "agents", []any{map[string]any{"email": "agent@desk.example", "name": "Agent"}})
 	}
-	if d["managers"] == nil {
-		d["managers"] = []any{map[string]any{"email": "boss@desk.example", "name": "Boss"}}
+	if mapValue(d, "managers") == nil {
+		setKey(t, d, "managers", []any{map[string]any{"email": "boss@desk.example", "name": "Boss"}})
 	}
-	contacts := cfg["contacts_file"].(string)
-	out, err := yaml.Marshal(cfg)
+	contacts := mapValue(root, "contacts_file").Value
+	out, err := yaml.Marshal(&doc)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,6 +112,32 @@ func newContractEnv(t *testing.T, name string, at time.Time) *contractEnv {
 	c := &contractEnv{env: e, clock: &contractClock{}}
 	c.clock.jump(at)
 	return c
+}
+
+// mapValue is the value of key in the mapping node m, nil when it has none.
+func mapValue(m *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// setKey sets key in the mapping node m to v.
+func setKey(t *testing.T, m *yaml.Node, key string, v any) {
+	t.Helper()
+	var n yaml.Node
+	if err := n.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			m.Content[i+1] = &n
+			return
+		}
+	}
+	m.Content = append(m.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: key}, &n)
 }
 
 // run starts the daemon on the contract clock; the returned stop waits for
@@ -222,6 +251,22 @@ func (c *contractEnv) mailTo(rcpt, subject string) string {
 		return false
 	})
 	return text
+}
+
+// mailWith waits for a mail to rcpt whose text contains text.
+func (c *contractEnv) mailWith(rcpt, text string) string {
+	c.t.Helper()
+	var got string
+	eventually(c.t, 20*time.Second, "a mail to "+rcpt+" saying "+text, func() bool {
+		for _, m := range c.smtp.Messages() {
+			if containsFold(m.To, rcpt) && strings.Contains(textOf(c.t, m.Data), text) {
+				got = textOf(c.t, m.Data)
+				return true
+			}
+		}
+		return false
+	})
+	return got
 }
 
 // mailsTo counts the mails so far to rcpt whose subject contains subject.
@@ -369,9 +414,9 @@ func TestContractKwikqy(t *testing.T) {
 
 	// "Kwikqy may re-classify the priority ... and inform the customer".
 	c.cli("tickets", "set", tom.Number, "priority=P3", "--as", "Agent")
-	if got := c.mailTo("tom@vandijk-logistics.example", "["+tom.Number+"]"); got == "" {
-		t.Errorf("no progress mail for the re-classification")
-	}
+	eventually(t, 20*time.Second, "a progress mail to Tom about the re-classification", func() bool {
+		return c.mailsTo("tom@vandijk-logistics.example", "["+tom.Number+"]") == 2 // the ack and this
+	})
 	if tk := c.show(tom.Number); tk.Priority != "P3" {
 		t.Errorf("re-classified ticket: %+v", tk)
 	} else {
@@ -454,5 +499,109 @@ func TestContractKwikqy(t *testing.T) {
 		if id := tk["message_id"]; id == "k8@drukkerijpeeters.example" || id == "k9@bakkerijvoss.example" {
 			t.Errorf("a ticket for an inactive customer: %v", tk)
 		}
+	}
+}
+
+// Oxineo's "4 Ster support" (seed 004), deploy/examples/oxineo.yaml.
+func TestContractOxineo(t *testing.T) {
+	c := newContractEnv(t, "oxineo", local("2026-12-11 17:30")) // a Friday evening
+	stop := c.run()
+	defer stop()
+
+	// "U als klant kunt niet bepalen of er prioriteit of urgentie moet
+	// worden gegeven": a [P1] tag changes nothing, and the contact is told
+	// that the desk decides.
+	c.deliver(contractMail("Pieter de Haan <p.dehaan@dehaan-accountancy.example>", "[P1] Website plat", "o1@dehaan.example", "De website is niet bereikbaar."))
+	tk := c.show(c.waitTicket("o1@dehaan.example"))
+	if tk.Priority != "P3" || tk.PriorityReason != "plan" {
+		t.Errorf("the customer set the priority: %+v", tk)
+	}
+	ack := c.mailTo("p.dehaan@dehaan-accountancy.example", "[P1] Website plat")
+	if !strings.Contains(ack, "servicecontract") {
+		t.Errorf("the ack does not say the desk sets priorities:\n%s", ack)
+	}
+	// "Wij behandelen alle tickets ... op basis van best effort": the ack
+	// promises no deadline.
+	if strings.Contains(ack, "uiterlijk") {
+		t.Errorf("a best-effort ack states a deadline:\n%s", ack)
+	}
+	// "Wij streven ernaar om alle tickets binnen 3 dagen op te halen":
+	// Friday evening is due Wednesday at closing time.
+	c.dueAt(tk, local("2026-12-16 17:00"))
+
+	// "Deze contactpersonen ontvangen ... de voortgang": both contact
+	// persons hear of progress, not only the one who wrote.
+	c.cli("tickets", "set", tk.Number, "status=in_progress", "--as", "Agent")
+	for _, to := range []string{"p.dehaan@dehaan-accountancy.example", "office@dehaan-accountancy.example"} {
+		c.mailTo(to, "["+tk.Number+"]")
+	}
+
+	// "Binnen uw organisatie kunt u 2 contactpersonen aanwijzen": a third
+	// is refused, naming the limit.
+	third := filepath.Join(c.dir, "third.yaml")
+	if err := os.WriteFile(third, []byte(`customers:
+  - id: accountancy-de-haan
+    name: Accountancy De Haan
+    plan: support
+    contacts:
+      - {email: p.dehaan@dehaan-accountancy.example, main: true}
+      - {email: office@dehaan-accountancy.example}
+      - {email: stagiair@dehaan-accountancy.example}
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := c.try("contacts", "import", third); code != 1 || !strings.Contains(out+errOut, "allows at most 2") {
+		t.Errorf("import of a third contact person: exit %d\n%s%s", code, out, errOut)
+	}
+	// Nor can a colleague who is not one of the two open a ticket by
+	// mail: they are told so, and nothing is made.
+	c.deliver(contractMail("Stagiair <stagiair@dehaan-accountancy.example>", "Printer", "o2@dehaan.example", "De printer doet het niet."))
+	if notice := c.mailTo("stagiair@dehaan-accountancy.example", "Printer"); !strings.Contains(notice, "niet geregistreerd") {
+		t.Errorf("the notice does not say why:\n%s", notice)
+	}
+	for _, tk := range c.ticketsJSON() {
+		if tk["message_id"] == "o2@dehaan.example" {
+			t.Errorf("a ticket for a third person: %v", tk)
+		}
+	}
+}
+
+// The web agency's support page (seed 003), deploy/examples/webagency.yaml.
+func TestContractWebAgency(t *testing.T) {
+	c := newContractEnv(t, "webagency", local("2026-12-05 10:00")) // a Saturday in an agreed weekend standby
+	stop := c.run()
+	defer stop()
+
+	// "Wanneer u tijdens een van te voren overeengekomen standby periode
+	// daadwerkelijk een beroep op ons doet komen wij binnen 30 minuten in
+	// actie."
+	c.deliver(contractMail("Marco Dekker <marco@webshopdekker.example>", "Betalingen mislukken", "w1@dekker.example", "Niemand kan afrekenen."))
+	standby := c.show(c.waitTicket("w1@dekker.example"))
+	c.due(standby, "standby", 30*time.Minute)
+
+	// A customer without standby: "Op werkdagen zijn wij bereikbaar van
+	// 08:30 uur tot 18:00 uur", so a P1 ("storing") on Saturday is due an
+	// hour after Monday's opening.
+	c.deliver(contractMail("Gert Hoekstra <eigenaar@fietsenwinkel-utrecht.example>", "Storing: webshop plat", "w2@fietsen.example", "De webshop geeft een foutmelding."))
+	shop := c.show(c.waitTicket("w2@fietsen.example"))
+	if shop.Priority != "P1" {
+		t.Errorf("'storing' is P1: %+v", shop)
+	}
+	c.dueAt(shop, local("2026-12-07 09:30"))
+	c.mailTo("eigenaar@fietsenwinkel-utrecht.example", "Storing: webshop plat")
+
+	// "Feedback wordt vastgelegd in het ticket en per e-mail naar u
+	// verstuurd": an agent's answer is in the history and in the mail.
+	c.cli("tickets", "reply", shop.Number, "--message", "We hebben de server herstart; de webshop werkt weer.", "--as", "Agent")
+	c.mailWith("eigenaar@fietsenwinkel-utrecht.example", "server herstart")
+	if tk := c.show(shop.Number); !tk.hasEvent("agent_reply") {
+		t.Errorf("the feedback is not in the ticket: %+v", tk.Events)
+	}
+
+	// "Voor het aanvragen van nieuwe functionaliteit ... vragen we u contact
+	// op te nemen": a request for new functionality is ordinary work.
+	c.deliver(contractMail("Lotte Visser <webshop@fietsenwinkel-utrecht.example>", "Feature request: filter op framemaat", "w3@fietsen.example", "Kunnen klanten op framemaat filteren?"))
+	if tk := c.show(c.waitTicket("w3@fietsen.example")); tk.Type != "incident" || tk.Status == "closed" {
+		t.Errorf("a request for new functionality: %+v", tk)
 	}
 }
