@@ -386,9 +386,9 @@ func TestContractKwikqy(t *testing.T) {
 	stop := c.run()
 	defer stop()
 
-	// "Priority 1 (P1) - Service Blocker ... Enhanced: 2 hours": a contact
-	// of an Enhanced customer reports a service blocker in Dutch, within
-	// the Dutch opening hours.
+	// 4.4 "Priority P1: ... Enhanced Support: 2 hours": a contact of an
+	// Enhanced customer reports a Service Blocker in Dutch, within the Dutch
+	// opening hours.
 	c.deliver(contractMail("Sanne van Dijk <sanne@vandijk-logistics.example>", "Service Blocker: portaal onbereikbaar", "k1@vandijk.example", "Niemand kan inloggen."))
 	sanne := c.show(c.waitTicket("k1@vandijk.example"))
 	if sanne.Priority != "P1" {
@@ -400,19 +400,21 @@ func TestContractKwikqy(t *testing.T) {
 		t.Errorf("ack to Sanne names neither the contract's P1 nor the deadline:\n%s", ack)
 	}
 
-	// The customer sets the priority within the rights it gave its
-	// contacts; Tom may ask for P2 at most and is told why he got it.
+	// 2.2 "When the Customer submits a Request, he assigns a priority":
+	// within the rights given to each contact; Tom may ask for P2 at most
+	// and is told why he got it.
 	c.deliver(contractMail("Tom Peters <tom@vandijk-logistics.example>", "Service Blocker: checkout down", "k2@vandijk.example", "Checkout fails for everyone."))
 	tom := c.show(c.waitTicket("k2@vandijk.example"))
 	if tom.Priority != "P2" || tom.RequestedPriority != "P1" || tom.PriorityReason != "rights" {
 		t.Errorf("Tom's P1 request: %+v", tom)
 	}
-	c.due(tom, "enhanced", 4*time.Hour) // "Priority 2 ... Enhanced: 4 hours", English hours
+	c.due(tom, "enhanced", 4*time.Hour) // "Priority P2: ... Enhanced Support: 4 hours", English hours
 	if ack := c.mailTo("tom@vandijk-logistics.example", "checkout down"); !strings.Contains(ack, "You asked for priority P1") {
 		t.Errorf("Tom is not told why his ticket is P2:\n%s", ack)
 	}
 
-	// "Kwikqy may re-classify the priority ... and inform the customer".
+	// 2.2 "Kwikqy reserves the right to change the Customer's priority
+	// rating ... and will notify the Customer of such change".
 	c.cli("tickets", "set", tom.Number, "priority=P3", "--as", "Agent")
 	eventually(t, 20*time.Second, "a progress mail to Tom about the re-classification", func() bool {
 		return c.mailsTo("tom@vandijk-logistics.example", "["+tom.Number+"]") == 2 // the ack and this
@@ -420,13 +422,15 @@ func TestContractKwikqy(t *testing.T) {
 	if tk := c.show(tom.Number); tk.Priority != "P3" {
 		t.Errorf("re-classified ticket: %+v", tk)
 	} else {
-		// "Priority 3 ... Enhanced: 12 hours" of 09:00-22:00: to 22:00
+		// "Priority P3: ... Enhanced Support: 12 hours" of 09:00-22:00: to 22:00
 		// tonight and the seconds the mail took into tomorrow.
 		c.dueAt(tk, local("2026-12-09 09:00"))
 	}
 
-	// Premium: 1 hour for a P1. A subject that merely mentions a feature
-	// request is no feature request when it asks for P1.
+	// "Premium Support: 1 hour" for a P1. 8 "The Customer must mark a
+	// Request as 'Service unusable' by marking it as a Priority P1": a
+	// subject that merely mentions a feature request is no feature request
+	// when it asks for P1.
 	c.deliver(contractMail("Northwind Operations <ops@northwind.example>", "[P1] Service unusable: the feature request form crashes", "k3@northwind.example", "The form throws a 500."))
 	nw := c.show(c.waitTicket("k3@northwind.example"))
 	if nw.Type != "incident" || nw.Priority != "P1" || nw.Status == "closed" {
@@ -434,8 +438,9 @@ func TestContractKwikqy(t *testing.T) {
 	}
 	c.due(nw, "premium", time.Hour)
 
-	// "Kwikqy designates Feature Requests": an explicit marker at the start
-	// of the subject, stored and closed without SLA.
+	// 2.5 "If Kwikqy designates a Request as a Feature Request, Kwikqy will
+	// save such Requests ... and then consider the matter closed": an
+	// explicit marker at the start of the subject, closed without SLA.
 	c.deliver(contractMail("Ilse Voss <ilse@bakkerijvoss.example>", "[Functieverzoek] donkere modus", "k4@bakkerijvoss.example", "Graag een donkere modus."))
 	fr := c.show(c.waitTicket("k4@bakkerijvoss.example"))
 	if fr.Type != "feature_request" || fr.Status != "closed" || fr.SLA != nil {
@@ -460,9 +465,10 @@ func TestContractKwikqy(t *testing.T) {
 		"k5@bakkerijvoss.example", "Dit is GEEN functieverzoek, het scherm is onleesbaar.", "In-Reply-To: <k4@bakkerijvoss.example>"))
 	eventually(t, 20*time.Second, "the reply recorded on "+fr.Number, func() bool { return c.show(fr.Number).hasEvent("feature_request_reply") })
 
-	// "Dutch requests outside the Dutch opening hours fall back to the
-	// Standard targets": Tuesday 19:00, Enhanced, in Dutch: Standard's
-	// 4 hours from Wednesday 09:00.
+	// 4.5 "For Requests in Dutch submitted outside of Opening Hours in the
+	// Netherlands, Kwikqy will respond within the First Response target
+	// times as stated for Workspace Standard Support": Tuesday 19:00,
+	// Enhanced, in Dutch: Standard's 4 hours from Wednesday 09:00.
 	c.clock.jump(local("2026-12-08 19:00"))
 	c.deliver(contractMail("Sanne van Dijk <sanne@vandijk-logistics.example>", "Service Blocker: scanner kapot", "k6@vandijk.example", "De scanners werken niet."))
 	late := c.show(c.waitTicket("k6@vandijk.example"))
@@ -473,13 +479,15 @@ func TestContractKwikqy(t *testing.T) {
 	// The same request in English counts in the English hours (to 22:00).
 	c.deliver(contractMail("Tom Peters <tom@vandijk-logistics.example>", "High: scanners offline", "k7@vandijk.example", "Our scanners stopped working tonight."))
 	eng := c.show(c.waitTicket("k7@vandijk.example"))
-	// "Priority 2 ... Enhanced: 4 hours" in 09:00-22:00: three hours
+	// "Enhanced Support is available in English from Monday until Friday
+	// from 9:00 until 22:00": P2's 4 hours are three hours
 	// tonight, one tomorrow morning.
 	c.dueAt(eng, local("2026-12-09 10:00"))
 
-	// "Support only during the term and while invoices are paid": a
-	// suspended customer's contact is told why, in Dutch, and the agents
-	// see the refused mail.
+	// 5.3 "Kwikqy will only provide the support services ... during the
+	// term of the Agreement when all invoices due and payable have been
+	// settled": a suspended customer's contact is told why, in Dutch, and
+	// the agents see the refused mail.
 	c.deliver(contractMail("Jeroen Peeters <jeroen@drukkerijpeeters.example>", "Drukpers storing", "k8@drukkerijpeeters.example", "De pers staat stil."))
 	notice := c.mailTo("jeroen@drukkerijpeeters.example", "Drukpers storing")
 	if !strings.Contains(notice, "openstaande facturen") || strings.Contains(notice, "suspended") {
@@ -529,8 +537,9 @@ func TestContractOxineo(t *testing.T) {
 	// Friday evening is due Wednesday at closing time.
 	c.dueAt(tk, local("2026-12-16 17:00"))
 
-	// "Deze contactpersonen ontvangen ... de voortgang": both contact
-	// persons hear of progress, not only the one who wrote.
+	// "Deze personen worden ook op de hoogte gehouden van de voortgang en
+	// afhandeling van deze tickets": both contact persons hear of progress,
+	// not only the one who wrote.
 	c.cli("tickets", "set", tk.Number, "status=in_progress", "--as", "Agent")
 	for _, to := range []string{"p.dehaan@dehaan-accountancy.example", "office@dehaan-accountancy.example"} {
 		c.mailTo(to, "["+tk.Number+"]")
@@ -590,8 +599,9 @@ func TestContractWebAgency(t *testing.T) {
 	c.dueAt(shop, local("2026-12-07 09:30"))
 	c.mailTo("eigenaar@fietsenwinkel-utrecht.example", "Storing: webshop plat")
 
-	// "Feedback wordt vastgelegd in het ticket en per e-mail naar u
-	// verstuurd": an agent's answer is in the history and in the mail.
+	// "Terugkoppeling vind plaats door zo veel mogelijk binnen het ticket te
+	// registeren. Hiervan krijgt u een melding per e-mail.": an agent's
+	// answer is in the history and in the mail.
 	c.cli("tickets", "reply", shop.Number, "--message", "We hebben de server herstart; de webshop werkt weer.", "--as", "Agent")
 	c.mailWith("eigenaar@fietsenwinkel-utrecht.example", "server herstart")
 	if tk := c.show(shop.Number); !tk.hasEvent("agent_reply") {
