@@ -1,8 +1,8 @@
 // Package workflow is what agents do to tickets (reply, add a note, change
-// status, priority and assignee) and what follows from it: validated
-// transitions, the history, the SLA clock, and progress mails to the
-// customer's side. The HTTP API, the CLI and agent replies by mail all come
-// through here, so they behave the same.
+// status, priority and assignee, open one for a call: open.go) and what
+// follows from it: validated transitions, the history, the SLA clock, and
+// mails to the customer's side. The HTTP API, the dashboard's form, the CLI
+// and agent replies by mail all come through here, so they behave the same.
 package workflow
 
 import (
