@@ -47,6 +47,7 @@ type Workflow interface {
 	ReplyRequest(ctx context.Context, number string, by workflow.Agent, text, status, key string) error
 	Note(ctx context.Context, number string, by workflow.Agent, text string) error
 	SetRequest(ctx context.Context, number string, by workflow.Agent, c workflow.Change, key string) (*ticket.Ticket, error)
+	Open(ctx context.Context, by workflow.Agent, o workflow.Opening, key string) (*ticket.Ticket, bool, error)
 }
 
 // Contacts is the directory of customers and contacts (authz.Store).
@@ -112,6 +113,7 @@ func NewAPI(c APIConfig) *API {
 	}
 	a.routes = []route{
 		{"GET", "/api/v1/tickets", a.listTickets},
+		{"POST", "/api/v1/tickets", a.openTicket},
 		{"GET", "/api/v1/tickets/{number}", a.showTicket},
 		{"PATCH", "/api/v1/tickets/{number}", a.setTicket},
 		{"POST", "/api/v1/tickets/{number}/reply", a.reply},
@@ -255,6 +257,48 @@ func (a *API) showTicket(w http.ResponseWriter, r *http.Request) error {
 		es = []ticket.Event{}
 	}
 	return writeJSON(w, http.StatusOK, ticketView{Ticket: t, Events: es})
+}
+
+type openRequest struct {
+	Customer string `json:"customer"`
+	Contact  string `json:"contact"`
+	Subject  string `json:"subject"`
+	Message  string `json:"message"`
+	Priority string `json:"priority"`
+	Type     string `json:"type"`
+	Channel  string `json:"channel"`
+	// At is when the call was, RFC 3339; "" for now.
+	At string `json:"at"`
+}
+
+// openTicket opens a ticket for a request an agent took by phone or in
+// person: 201 with the ticket, or 200 with the same ticket when the
+// Idempotency-Key was used for the same request before.
+func (a *API) openTicket(w http.ResponseWriter, r *http.Request) error {
+	var req openRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	key, err := idempotencyKey(r)
+	if err != nil {
+		return err
+	}
+	o := workflow.Opening{Customer: req.Customer, Contact: req.Contact, Subject: req.Subject, Message: req.Message,
+		Priority: req.Priority, Type: req.Type, Channel: req.Channel}
+	if req.At != "" {
+		if o.At, err = time.Parse(time.RFC3339, req.At); err != nil {
+			return badRequest("at must be an RFC 3339 time like 2026-11-23T09:20:00+01:00 (got %q)", req.At)
+		}
+	}
+	t, created, err := a.c.Workflow.Open(r.Context(), agent(r), o, key)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", APIPrefix+"tickets/"+t.Number)
+	if !created {
+		return writeJSON(w, http.StatusOK, t)
+	}
+	return writeJSON(w, http.StatusCreated, t)
 }
 
 type replyRequest struct {
@@ -744,6 +788,10 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, workflow.ErrInvalid), errors.As(err, &ps):
 		return http.StatusBadRequest
+	case errors.Is(err, workflow.ErrRefused):
+		return http.StatusForbidden
+	case errors.Is(err, workflow.ErrKeyReused):
+		return http.StatusUnprocessableEntity
 	case errors.Is(err, ticket.ErrConflict), errors.Is(err, authz.ErrNoDirectory),
 		errors.Is(err, notify.ErrAmbiguousEntry), errors.Is(err, notify.ErrAlreadyDelivered),
 		errors.Is(err, notify.ErrBeingSent), errors.Is(err, notify.ErrSuppressedTo), errors.Is(err, notify.ErrUnreadableEntry):

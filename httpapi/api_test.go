@@ -107,7 +107,7 @@ func newFixture(t *testing.T, tokens []Token) *fixture {
 		}
 	}
 	dir := authz.NewStore(hooked, "acme-it")
-	_, err := dir.Replace(ctx, []config.Customer{
+	customers := []config.Customer{
 		{ID: "acme", Name: "Acme BV", Plan: "standard", Contacts: []config.Contact{
 			{Email: "jan@acme.example", Name: "Jan", Main: true, ReceivesProgress: yes()},
 			{Email: "piet@acme.example", Name: "Piet", ReceivesProgress: yes()},
@@ -115,14 +115,17 @@ func newFixture(t *testing.T, tokens []Token) *fixture {
 		{ID: "globex", Name: "Globex", Plan: "small", Contacts: []config.Contact{
 			{Email: "ann@globex.example", Name: "Ann", Main: true, ReceivesProgress: yes()},
 		}},
-	}, authz.Origin{Source: "test"})
+	}
+	_, err := dir.Replace(ctx, customers, authz.Origin{Source: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	directory := authz.NewDirectory(customers)
 	api := NewAPI(APIConfig{
-		Tickets:  f.store,
-		Workflow: &workflow.Service{Store: f.store, Language: "en", Log: log},
+		Tickets: f.store,
+		Workflow: &workflow.Service{Store: f.store, Language: "en", Log: log,
+			Authz: directory, Customer: directory.Customer, Plans: testPlans, Priority: "P3"},
 		Contacts: dir,
 		Outbox:   f.outbox,
 		Plans:    testPlans,
@@ -903,5 +906,64 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				t.Errorf("docs/openapi.yaml documents %s, which NewAPI does not serve", d)
 			}
 		}
+	}
+}
+
+func TestAPIOpenTicket(t *testing.T) {
+	f := newFixture(t, testTokens)
+	at := time.Now().Add(-20 * time.Minute).UTC().Truncate(time.Second)
+	body := `{"customer": "acme", "contact": "piet@acme.example", "subject": "VPN <b>down</b>", "message": "Piet called: no VPN since 9.", "at": "` + at.Format(time.RFC3339) + `"}`
+	var opened ticket.Ticket
+	run(t, f, []step{
+		{name: "opened", method: "POST", path: "/api/v1/tickets", body: body, hdr: []string{"Idempotency-Key", "call-1"}, code: 201,
+			check: func(t *testing.T, f *fixture, b []byte) {
+				opened = decode[ticket.Ticket](t, b)
+				if opened.Number != "SD-4" || opened.Channel != "phone" || opened.OpenedBy != "alice" || opened.Priority != "P3" ||
+					!opened.CreatedAt.Equal(at) || opened.Contact != "piet@acme.example" || opened.Subject != "VPN <b>down</b>" {
+					t.Errorf("opened %+v", opened)
+				}
+				if f.outboxLen() != 1 {
+					t.Errorf("outbox %d, want the acknowledgement", f.outboxLen())
+				}
+			}},
+		{name: "replayed", method: "POST", path: "/api/v1/tickets", body: body, hdr: []string{"Idempotency-Key", "call-1"}, code: 200,
+			want: []string{`"number":"SD-4"`}, check: func(t *testing.T, f *fixture, b []byte) {
+				if f.outboxLen() != 1 {
+					t.Errorf("a replay queued mail: outbox %d", f.outboxLen())
+				}
+			}},
+		{name: "key reused for another call", method: "POST", path: "/api/v1/tickets", body: strings.Replace(body, "VPN", "Mail", 1),
+			hdr: []string{"Idempotency-Key", "call-1"}, code: 422, want: []string{"idempotency key reused", "SD-4"}},
+		{name: "bob's key is his own", method: "POST", path: "/api/v1/tickets", body: body,
+			hdr: []string{"Idempotency-Key", "call-1", "Authorization", "Bearer " + bobToken}, code: 201, want: []string{`"number":"SD-5"`, `"opened_by":"bob"`}},
+		{name: "in person, without key or time", method: "POST", path: "/api/v1/tickets", code: 201,
+			body: `{"customer": "globex", "contact": "ann@globex.example", "subject": "Laptop", "message": "Brought her laptop.", "channel": "in_person", "priority": "P2"}`,
+			want: []string{`"number":"SD-6"`, `"channel":"in_person"`, `"priority":"P2"`}},
+		{name: "unknown contact", method: "POST", path: "/api/v1/tickets", code: 403,
+			body: `{"customer": "acme", "contact": "stranger@elsewhere.example", "subject": "S", "message": "M"}`, want: []string{"unknown sender"}},
+		{name: "another customer's contact", method: "POST", path: "/api/v1/tickets", code: 403,
+			body: `{"customer": "acme", "contact": "ann@globex.example", "subject": "S", "message": "M"}`, want: []string{"contact of customer globex, not of acme"}},
+		{name: "unknown customer", method: "POST", path: "/api/v1/tickets", code: 400,
+			body: `{"customer": "nope", "contact": "ann@globex.example", "subject": "S", "message": "M"}`, want: []string{`unknown customer "nope"`}},
+		{name: "bad time", method: "POST", path: "/api/v1/tickets", code: 400,
+			body: `{"customer": "acme", "contact": "jan@acme.example", "subject": "S", "message": "M", "at": "09:20"}`, want: []string{"RFC 3339"}},
+		{name: "in the future", method: "POST", path: "/api/v1/tickets", code: 400,
+			body: `{"customer": "acme", "contact": "jan@acme.example", "subject": "S", "message": "M", "at": "` + time.Now().Add(time.Hour).Format(time.RFC3339) + `"}`, want: []string{"in the future"}},
+		{name: "unknown field", method: "POST", path: "/api/v1/tickets", code: 400,
+			body: `{"customer": "acme", "contact": "jan@acme.example", "subject": "S", "message": "M", "from": "x"}`, want: []string{`unknown field "from"`}},
+		{name: "listed with its channel", method: "GET", path: "/api/v1/tickets?customer=acme", code: 200,
+			check: func(t *testing.T, f *fixture, b []byte) {
+				got := map[string]string{}
+				for _, tk := range decode[[]ticket.Ticket](t, b) {
+					got[tk.Number] = tk.Channel
+				}
+				if got["SD-1"] != "mail" || got["SD-4"] != "phone" || got["SD-5"] != "phone" {
+					t.Errorf("channels %v", got)
+				}
+			}},
+		{name: "its history", method: "GET", path: "/api/v1/tickets/SD-4", code: 200, want: []string{`"kind":"opened"`, `"from":"alice"`, `"channel":"phone"`}},
+	})
+	if n := f.outboxLen(); n != 3 {
+		t.Errorf("outbox %d, want three acknowledgements", n)
 	}
 }

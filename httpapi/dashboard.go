@@ -68,6 +68,10 @@ func NewDashboard(tickets TicketLister, customer func(string) *config.Customer, 
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", d)
+	if d.opener != nil {
+		mux.HandleFunc("GET "+OpenPath, d.serveOpenForm)
+		mux.HandleFunc("POST "+OpenPath, d.postOpenForm)
+	}
 	return mux
 }
 
@@ -79,6 +83,10 @@ type dashboard struct {
 	loc      *time.Location
 	plans    map[string]config.Plan
 	lang     string
+	// opener and directory serve the form for a ticket taken by phone
+	// (WithOpenForm); nil: no form.
+	opener    Opener
+	directory func() []config.Customer
 }
 
 // DashboardOption configures NewDashboard.
@@ -119,6 +127,8 @@ type dashPage struct {
 	Breached   int
 	Groups     []dashGroup
 	Error      string
+	// OpenPath links to the form for a ticket taken by phone; "" for none.
+	OpenPath string
 }
 
 type dashGroup struct {
@@ -138,15 +148,18 @@ type dashRow struct {
 	PriorityLabel string
 	Status        string
 	Contact       string
-	Assignee      string
-	Age           string
-	CreatedText   string
-	CreatedISO    string
-	State         string // one of the clock* constants, the bar's CSS class
-	Clock         string // the bar's text equivalent: "2h 10m left", "overdue 35m", ...
-	DueText       string // the first-response deadline in the desk's zone, "" for none
-	DueISO        string
-	Pct           int // bar width, 0-100
+	// Channel is how a ticket an agent opened came in ("phone", "in
+	// person"); "" for mail.
+	Channel     string
+	Assignee    string
+	Age         string
+	CreatedText string
+	CreatedISO  string
+	State       string // one of the clock* constants, the bar's CSS class
+	Clock       string // the bar's text equivalent: "2h 10m left", "overdue 35m", ...
+	DueText     string // the first-response deadline in the desk's zone, "" for none
+	DueISO      string
+	Pct         int // bar width, 0-100
 
 	due     time.Time
 	created time.Time
@@ -172,6 +185,9 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	page.Updated = now.In(d.loc).Format("Mon 2 Jan 15:04:05")
 	page.UpdatedISO = now.UTC().Format(time.RFC3339)
 	page.Zone = zoneName(d.loc, now)
+	if d.opener != nil {
+		page.OpenPath = OpenPath
+	}
 
 	var buf bytes.Buffer
 	if err := dashboardTmpl.Execute(&buf, page); err != nil {
@@ -270,6 +286,9 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 		Contact:       notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
 		Assignee:      notify.SafeLine(t.Assignee),
 		created:       t.CreatedAt,
+	}
+	if t.Channel != "" && t.Channel != ticket.ChannelMail {
+		r.Channel = notify.SafeLine(strings.ReplaceAll(t.Channel, "_", " "))
 	}
 	if !t.CreatedAt.IsZero() {
 		r.Age = compact(now.Sub(t.CreatedAt), 2, true)

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"html"
 	"image"
@@ -23,6 +24,7 @@ import (
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/workflow"
 )
 
 // chromiumNames are the browser binaries tried, in order.
@@ -263,4 +265,49 @@ func abs(x int) int {
 		return -x
 	}
 	return x
+}
+
+// noOpener is an Opener for a form that is only looked at.
+type noOpener struct{}
+
+func (noOpener) Open(context.Context, workflow.Agent, workflow.Opening, string) (*ticket.Ticket, bool, error) {
+	return nil, false, errors.New("not in this test")
+}
+
+// TestOpenFormChromium shows the form for a ticket taken by phone in
+// headless Chromium, under the page's own Content-Security-Policy, and
+// saves a screenshot as the artifact open-form.png.
+func TestOpenFormChromium(t *testing.T) {
+	bin := findChromium(t)
+	customers := []config.Customer{
+		{ID: "korenschoof", Name: "Bakkerij De Korenschoof", Contacts: []config.Contact{{Email: "anna@korenschoof.example", Name: "Anna de Wit"}}},
+		{ID: "smit", Name: "Notariaat Smit", Contacts: []config.Contact{{Email: "kantoor@notariaatsmit.example"}}},
+	}
+	ams, err := time.LoadLocation("Europe/Amsterdam")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash := NewDashboard(fakeLister{}, nil, "QiQQ Servicedesk", time.Now, ams,
+		WithOpenForm(noOpener{}, func() []config.Customer { return customers }))
+	srv := httptest.NewServer(RequireToken([]Token{{Name: "agent", Secret: "s3cret-token"}}, dash))
+	t.Cleanup(srv.Close)
+	u, err := url.Parse(srv.URL + OpenPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("agent", "s3cret-token")
+	text := visibleText(string(chromium(t, bin, u.String(), "--dump-dom")))
+	t.Logf("what a person sees: %s", text)
+	for _, want := range []string{"QiQQ Servicedesk: open a ticket for a call", "Customer", "Choose… Bakkerij De Korenschoof Notariaat Smit",
+		"Taken by phone by in person", "Time of the call (Europe/Amsterdam", "the plan's default P1 P2 P3 P4", "Open the ticket"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the form does not show %q", want)
+		}
+	}
+	shot := filepath.Join(t.ArtifactDir(), "open-form.png")
+	chromium(t, bin, u.String(), "--screenshot="+shot, "--window-size=1000,900", "--hide-scrollbars")
+	if _, err := os.Stat(shot); err != nil {
+		t.Fatalf("no screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s (kept with go test -artifacts)", shot)
 }

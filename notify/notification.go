@@ -97,6 +97,10 @@ type Notification struct {
 	MainContact, MainContactName string
 	// Received is when the mail answered arrived; zero when unknown.
 	Received time.Time
+	// Channel, for Ack: how the request came in when not by mail
+	// ("phone", "in_person", ticket.AgentChannels): an agent took it and
+	// opened the ticket, and Received is when. "" for mail.
+	Channel string
 
 	// For Ack: the ticket's first-response deadline and its target, when
 	// the plan states it (config.Plan AckStatesDeadline); zero: none.
@@ -185,6 +189,7 @@ func (n Notification) Fields() []string {
 		{"type", n.Type}, {"priority", n.Priority}, {"requested_priority", n.RequestedPriority},
 		{"priority_reason", n.PriorityReason}, {"main_contact", n.MainContact}, {"main_contact_name", n.MainContactName},
 		{"priority_label", n.PriorityLabel}, {"requested_priority_label", n.RequestedPriorityLabel},
+		{"channel", n.Channel},
 	} {
 		if kv[1] != "" {
 			f = append(f, kv[0], kv[1])
@@ -291,6 +296,7 @@ func FromFields(v map[string]any) (Notification, error) {
 		RequestedPriorityLabel: s("requested_priority_label"),
 		MainContact:            s("main_contact"),
 		MainContactName:        s("main_contact_name"),
+		Channel:                s("channel"),
 	}
 	if r := s("references"); r != "" {
 		n.References = strings.Fields(r)

@@ -122,6 +122,8 @@ var kindSpecs = map[Kind]kindSpec{
 		samples: []func(*Notification){
 			func(n *Notification) { n.PriorityReason = "plan" },
 			func(n *Notification) { n.Type = "feature_request" },
+			func(n *Notification) { n.Channel, n.InReplyTo, n.References = "phone", "", nil },
+			func(n *Notification) { n.Channel, n.InReplyTo, n.References = "in_person", "", nil },
 			func(n *Notification) {
 				n.PriorityLabel, n.RequestedPriorityLabel, n.Deadline, n.Target = "Hoog", "Direct", time.Time{}, ""
 			},
@@ -307,6 +309,9 @@ type templateData struct {
 	// Received is when the answered mail arrived, in the desk's time zone;
 	// zero when unknown. Write it with {{date .Received}}.
 	Received time.Time
+	// Channel, for Ack: "phone" or "in_person" when an agent took the
+	// request and opened the ticket (Received is then when), "" for mail.
+	Channel string
 	// Size and Limit of a mail too large, written for people ("31.5 MB").
 	Size, Limit string
 	// Ack: the ticket's priority and, when it differs from what was asked,
@@ -442,6 +447,7 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 			ToName:      cleanHeaderText(n.ToName),
 			Customer:    cleanHeaderText(n.Customer),
 			Received:    inLoc(n.Received),
+			Channel:     cleanHeaderText(n.Channel),
 			Size:        humanBytes(n.Size),
 			Limit:       humanBytes(n.Limit),
 

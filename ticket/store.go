@@ -194,6 +194,11 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 		if t.LinkedTo != "" {
 			rec = append(rec, "linked_to", t.LinkedTo)
 		}
+		for _, kv := range [][2]string{{"channel", t.Channel}, {"opened_by", t.OpenedBy}, {"request_sum", t.RequestSum}} {
+			if kv[1] != "" {
+				rec = append(rec, kv[0], kv[1])
+			}
+		}
 		var sched [2]string
 		if clk := t.Clock; clk != nil {
 			b, err := json.Marshal(clk)
@@ -353,6 +358,9 @@ func fromHash(m map[string]string) *Ticket {
 		Source:            Source{Mailbox: m["src_mailbox"]},
 		Assignee:          m["assignee"],
 		LinkedTo:          m["linked_to"],
+		Channel:           cmp.Or(m["channel"], ChannelMail),
+		OpenedBy:          m["opened_by"],
+		RequestSum:        m["request_sum"],
 	}
 	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt} {
 		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {

@@ -26,6 +26,9 @@ const (
 	EventAutoReply = "auto_reply"
 	// EventBounce: a mail the desk sent about the ticket bounced.
 	EventBounce = "bounce"
+	// EventOpened: an agent opened the ticket for a contact who called or
+	// came by (Event.Channel says which).
+	EventOpened = "opened"
 )
 
 // Event is one entry of a ticket's history.
@@ -41,6 +44,8 @@ type Event struct {
 	Source    *Source `json:"source,omitempty"`
 	// Changes are the fields an agent (or the customer's reply) changed.
 	Changes []FieldChange `json:"changes,omitempty"`
+	// Channel is how the request of an EventOpened came in.
+	Channel string `json:"channel,omitempty"`
 }
 
 // Append records a follow-up on ticket number. dedupe is the mail's

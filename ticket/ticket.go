@@ -48,6 +48,19 @@ const (
 // Types lists every type of ticket.
 var Types = []string{TypeIncident, TypeFeatureRequest}
 
+// Channels a ticket comes in by. Mail is how the desk hears of most
+// problems; agents open tickets for calls and visits (QiQQ, the web
+// agency: "Wij nemen uw melding dan aan en maken hier direct een ticket
+// van").
+const (
+	ChannelMail     = "mail"
+	ChannelPhone    = "phone"
+	ChannelInPerson = "in_person"
+)
+
+// AgentChannels are the channels an agent may open a ticket for.
+var AgentChannels = []string{ChannelPhone, ChannelInPerson}
+
 // Ticket is one ticket as stored. Redis holds no raw mail: the original
 // stays in IMAP (Source).
 type Ticket struct {
@@ -87,6 +100,15 @@ type Ticket struct {
 	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
 	// LinkedTo is the closed ticket a mail on it started this one from.
 	LinkedTo string `json:"linked_to,omitempty"`
+	// Channel is how the request came in (ChannelMail, ChannelPhone,
+	// ChannelInPerson); OpenedBy the agent who opened a ticket that did not
+	// come by mail ("" for mail).
+	Channel  string `json:"channel"`
+	OpenedBy string `json:"opened_by,omitempty"`
+	// RequestSum identifies the request an agent's ticket was opened by,
+	// so that a replay under its idempotency key can be told from another
+	// request under the same key; "" for mail.
+	RequestSum string `json:"-"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -120,6 +142,8 @@ type New struct {
 	Clock *Clock
 	// LinkedTo is the closed ticket this mail was a follow-up to.
 	LinkedTo string
+	// Channel, OpenedBy and RequestSum as in Ticket; Channel "" is mail.
+	Channel, OpenedBy, RequestSum string
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

@@ -1,8 +1,8 @@
 // Package workflow is what agents do to tickets (reply, add a note, change
-// status, priority and assignee) and what follows from it: validated
-// transitions, the history, the SLA clock, and progress mails to the
-// customer's side. The HTTP API, the CLI and agent replies by mail all come
-// through here, so they behave the same.
+// status, priority and assignee, open one for a call: open.go) and what
+// follows from it: validated transitions, the history, the SLA clock, and
+// mails to the customer's side. The HTTP API, the dashboard's form, the CLI
+// and agent replies by mail all come through here, so they behave the same.
 package workflow
 
 import (
@@ -58,6 +58,15 @@ type Service struct {
 	Customer func(id string) *config.Customer
 	// Language is the desk's, for recipients without one.
 	Language string
+	// Authz judges the contact an agent opens a ticket for, as the sender
+	// of a mail is judged (authz.Live); nil: agents cannot open tickets.
+	Authz Decider
+	// Plans by name and the desk's default priority (desk.default_priority)
+	// give an agent's ticket the priority a mail would get; Location (the
+	// desk's time zone) judges a customer's contract term.
+	Plans    map[string]config.Plan
+	Priority string
+	Location *time.Location
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -225,6 +234,9 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 	var out []ticket.FieldChange
 	status, reopen, why := c.Status, false, ""
 	if c.Type != "" && c.Type != t.Type {
+		if err := s.checkType(t.Customer, c.Type); err != nil {
+			return ch, nil, fmt.Errorf("%s: %w", t.Number, err)
+		}
 		switch c.Type {
 		case ticket.TypeFeatureRequest:
 			if status != "" && status != ticket.StatusClosed {
@@ -241,8 +253,6 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 				}
 				reopen, why = true, "an incident, not a feature request"
 			}
-		default:
-			return ch, nil, fmt.Errorf("%s: %w: unknown type %q (want one of %s)", t.Number, ErrInvalid, c.Type, strings.Join(ticket.Types, ", "))
 		}
 		ch.Type = c.Type
 		out = append(out, ticket.FieldChange{Field: "type", Old: t.Type, New: c.Type})
@@ -259,8 +269,8 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 		out = append(out, ticket.FieldChange{Field: "status", Old: t.Status, New: status, Reason: why})
 	}
 	if c.Priority != "" && c.Priority != t.Priority {
-		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, c.Priority) {
-			return ch, nil, fmt.Errorf("%s: %w: unknown priority %q (want P1, P2, P3 or P4)", t.Number, ErrInvalid, c.Priority)
+		if err := s.checkPriority(t.Customer, cmp.Or(ch.Type, t.Type), c.Priority); err != nil {
+			return ch, nil, fmt.Errorf("%s: %w", t.Number, err)
 		}
 		ch.Priority, ch.PriorityReason = c.Priority, strings.TrimSpace(c.Reason)
 		out = append(out, ticket.FieldChange{Field: "priority", Old: t.Priority, New: c.Priority, Reason: ch.PriorityReason})
@@ -271,6 +281,25 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 		out = append(out, ticket.FieldChange{Field: "assignee", Old: t.Assignee, New: a})
 	}
 	return ch, out, nil
+}
+
+// checkType is the one rule for which types an agent may give a ticket of
+// customer (tickets set type=, the API, #type, tickets open --type): the
+// same wherever the type comes from.
+func (s *Service) checkType(customer, typ string) error {
+	if !slices.Contains(ticket.Types, typ) {
+		return fmt.Errorf("%w: unknown type %q (want one of %s)", ErrInvalid, typ, strings.Join(ticket.Types, ", "))
+	}
+	return nil
+}
+
+// checkPriority is the one rule for which priorities an agent may give a
+// ticket of customer and type typ, likewise.
+func (s *Service) checkPriority(customer, typ, priority string) error {
+	if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, priority) {
+		return fmt.Errorf("%w: unknown priority %q (want P1, P2, P3 or P4)", ErrInvalid, priority)
+	}
+	return nil
 }
 
 // clock keeps the SLA clock in step with a change that was applied.

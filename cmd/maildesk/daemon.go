@@ -481,10 +481,13 @@ func (d *daemon) httpHandler() http.Handler {
 		Log:     d.log,
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
-		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language))
+		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language),
+		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }))
+	page := httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))
 	return httpapi.Handler(d.checks(), d.metrics,
 		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
-		httpapi.Mount{Pattern: "GET /{$}", Handler: httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))})
+		httpapi.Mount{Pattern: "GET /{$}", Handler: page},
+		httpapi.Mount{Pattern: httpapi.OpenPath, Handler: page})
 }
 
 // watch fetches from the mailbox while this replica holds its lease (all

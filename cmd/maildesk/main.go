@@ -30,6 +30,11 @@ Usage:
   maildesk tickets note --config FILE NUMBER --message TEXT [--as NAME]   internal note, not mailed
   maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [type=incident|feature_request] [reason=TEXT] [assignee=NAME]
                                          change a ticket; the customer's side is told
+  maildesk tickets open --config FILE --customer ID --contact ADDRESS --subject TEXT --message TEXT
+                       [--priority P] [--type incident|feature_request] [--channel phone|in_person]
+                       [--at TIME] [--as NAME] [--idempotency-key KEY] [--json]
+                                         a ticket for a request taken by phone or in person: the contact is
+                                         acknowledged, the SLA clock starts at --at (default now)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (attempts, last error), dead or skipped

@@ -6,13 +6,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maildesk/maildesk/internal/testserver"
 )
 
 // Commands read the secrets they use and no others: the examples' "Try:"
 // lines work as written on a machine without their secrets
 // (/run/secrets/...), and so does `sla due` everywhere.
+//
+// Some lines work on the desk's tickets (tickets open): they get a Redis
+// of their own, as an operator's desk has one, and nothing else.
 func TestExamplesTryLines(t *testing.T) {
 	unsetEnv(t, "MAILDESK_IMAP_PASSWORD")
+	t.Setenv("MAILDESK_REDIS_URL", "redis://"+testserver.Redis(t).Addr+"/0")
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -24,7 +30,7 @@ func TestExamplesTryLines(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, cmd := range tryLines(string(data)) {
-			args := strings.Fields(cmd)
+			args := shellWords(cmd)
 			if len(args) == 0 || args[0] != "maildesk" {
 				continue
 			}

@@ -21,9 +21,12 @@ import (
 
 func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: tickets needs list, show or raw", errUsage)
+		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set or open", errUsage)
 	}
 	sub := args[0]
+	if sub == "open" {
+		return cmdTicketOpen(ctx, args[1:], stdout)
+	}
 	fs, path := newFlags("tickets " + sub)
 	asJSON := fs.Bool("json", false, "print JSON")
 	var message, as *string
@@ -95,10 +98,17 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if t.AcknowledgedAt != nil {
 			ack = t.AcknowledgedAt.In(loc).Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "Ticket:       %s\nSubject:      %s\nStatus:       %s\nPriority:     %s\nCustomer:     %s\nContact:      %s <%s>\nCreated:      %s\nAcknowledged: %s\nMessage-ID:   <%s>\nOriginal:     %s (UIDVALIDITY %d, UID %d when received)\n\n%s\n",
+		fmt.Fprintf(stdout, "Ticket:       %s\nSubject:      %s\nStatus:       %s\nPriority:     %s\nCustomer:     %s\nContact:      %s <%s>\nCreated:      %s\nAcknowledged: %s\n",
 			shownLine(t.Number), shownLine(t.Subject), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Customer), shownLine(t.ContactName), shownLine(t.Contact),
-			t.CreatedAt.In(loc).Format(time.RFC3339), ack, shownLine(t.MessageID),
-			shownLine(t.Source.Mailbox), t.Source.UIDValidity, t.Source.UID, shownText(t.Text))
+			t.CreatedAt.In(loc).Format(time.RFC3339), ack)
+		if t.Channel == ticket.ChannelMail {
+			fmt.Fprintf(stdout, "Channel:      mail\nMessage-ID:   <%s>\nOriginal:     %s (UIDVALIDITY %d, UID %d when received)\n",
+				shownLine(t.MessageID), shownLine(t.Source.Mailbox), t.Source.UIDValidity, t.Source.UID)
+		} else {
+			// No mail: the agent who took the call wrote the text.
+			fmt.Fprintf(stdout, "Channel:      %s, opened by %s\n", shownLine(strings.ReplaceAll(t.Channel, "_", " ")), shownLine(t.OpenedBy))
+		}
+		fmt.Fprintf(stdout, "\n%s\n", shownText(t.Text))
 		if c := t.SLA; c != nil && !c.FirstResponseDue.IsZero() {
 			state := "running"
 			switch {
@@ -117,6 +127,9 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		for _, e := range events {
 			fmt.Fprintf(stdout, "\n--- %s %s by %s", e.At.In(loc).Format("2006-01-02 15:04"), shownLine(strings.ReplaceAll(e.Kind, "_", "-")), shownLine(e.From))
+			if e.Channel != "" {
+				fmt.Fprintf(stdout, " (%s)", shownLine(strings.ReplaceAll(e.Channel, "_", " ")))
+			}
 			if e.MessageID != "" {
 				fmt.Fprintf(stdout, " (Message-ID <%s>)", shownLine(e.MessageID))
 			}
@@ -140,6 +153,9 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		t, err := store.Get(ctx, fs.Arg(0))
 		if err != nil {
 			return err
+		}
+		if t.Channel != ticket.ChannelMail {
+			return fmt.Errorf("%s was opened by %s (%s): there is no original mail", shownLine(t.Number), shownLine(t.OpenedBy), shownLine(strings.ReplaceAll(t.Channel, "_", " ")))
 		}
 		wc, err := mailboxConfig(cfg, rdb)
 		if err != nil {
@@ -215,6 +231,80 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 		return err
 	}
 	fmt.Fprintf(stdout, "%s: %s, %s, %s, assigned to %s\n", t.Number, t.Status, t.Priority, t.Type, shownLine(cmp.Or(t.Assignee, "nobody")))
+	return nil
+}
+
+// cmdTicketOpen is tickets open: a ticket for a request an agent took by
+// phone or in person, through the same workflow as the API and the
+// dashboard's form.
+func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, path := newFlags("tickets open")
+	customer := fs.String("customer", "", "the customer's id")
+	contact := fs.String("contact", "", "the address of the contact who called")
+	subject := fs.String("subject", "", "the ticket's subject")
+	message := fs.String("message", "", "what the contact reported")
+	priority := fs.String("priority", "", "P1..P4; default: what a mail from the contact gets")
+	typ := fs.String("type", "", "incident (default) or feature_request")
+	channel := fs.String("channel", ticket.ChannelPhone, "how the request came in: "+strings.Join(ticket.AgentChannels, " or "))
+	at := fs.String("at", "", "when the call was (the SLA clock starts there): RFC 3339, YYYY-MM-DD HH:MM or HH:MM in the desk's time zone; default now")
+	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+	key := fs.String("idempotency-key", "", "run again with the same key: the same ticket, nothing made twice")
+	asJSON := fs.Bool("json", false, "print the ticket as JSON")
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: tickets open takes flags only (quote the --subject and --message texts)", errUsage)
+	}
+	for _, f := range []struct{ name, v string }{{"customer", *customer}, {"contact", *contact}, {"subject", *subject}, {"message", *message}} {
+		if strings.TrimSpace(f.v) == "" {
+			return fmt.Errorf("%w: tickets open needs --%s", errUsage, f.name)
+		}
+	}
+	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
+		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	}
+	cfg, rdb, err := openDesk(ctx, *path)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	o := workflow.Opening{Customer: *customer, Contact: *contact, Subject: *subject, Message: *message,
+		Priority: *priority, Type: strings.ReplaceAll(strings.ToLower(strings.TrimSpace(*typ)), "-", "_"), Channel: strings.ReplaceAll(*channel, "-", "_")}
+	if *at != "" {
+		if o.At, err = workflow.ParseAt(*at, cfg.Desk.Location, time.Now()); err != nil {
+			return fmt.Errorf("--at: %w", err)
+		}
+	}
+	// Keys are per agent, as an API client's are per token.
+	scoped := ""
+	if *key != "" {
+		scoped = *as + " " + *key
+	}
+	t, created, err := p.work.Open(ctx, workflow.Agent{Name: *as}, o, scoped)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, t)
+	}
+	verb := "opened"
+	if !created {
+		verb = "already opened with this idempotency key"
+	}
+	fmt.Fprintf(stdout, "%s: %s for %s (%s) by %s, %s, %s, %s", t.Number, verb, shownLine(t.Contact), shownLine(t.Customer),
+		strings.ReplaceAll(t.Channel, "_", " "), t.Status, t.Priority, t.Type)
+	if c := t.SLA; c != nil && !c.FirstResponseDue.IsZero() {
+		fmt.Fprintf(stdout, ", first response due %s", c.FirstResponseDue.In(cfg.Desk.Location).Format(time.RFC3339))
+	}
+	fmt.Fprintln(stdout)
 	return nil
 }
 
