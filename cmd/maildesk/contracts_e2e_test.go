@@ -608,6 +608,34 @@ func TestContractWebAgency(t *testing.T) {
 		t.Errorf("the feedback is not in the ticket: %+v", tk.Events)
 	}
 
+	// "Belt u met ons support nummer dan zullen wij handmatig een ticket
+	// binnen de support portal aanmaken": the call's time starts the clock
+	// (standby: 30 minutes), the caller gets the acknowledgement, and their
+	// answer to it joins the ticket.
+	var opened struct {
+		Number string `json:"number"`
+	}
+	out := c.cli("tickets", "open", "--customer", "webshop-dekker", "--contact", "marco@webshopdekker.example",
+		"--subject", "Voorraad klopt niet", "--message", "Marco belde: de voorraad op de site loopt niet bij.",
+		"--channel", "phone", "--at", "2026-12-05T11:00:00+01:00", "--as", "Agent", "--json")
+	if err := json.Unmarshal([]byte(out), &opened); err != nil || opened.Number == "" {
+		t.Fatalf("tickets open --json: %v\n%s", err, out)
+	}
+	call := c.show(opened.Number)
+	c.dueAt(call, local("2026-12-05 11:30"))
+	c.mailTo("marco@webshopdekker.example", "Voorraad klopt niet")
+	var ackID string
+	for _, m := range c.smtp.Messages() {
+		if strings.Contains(header(m.Data, "Subject"), "Voorraad klopt niet") {
+			ackID = strings.Trim(header(m.Data, "Message-ID"), "<>")
+		}
+	}
+	c.deliver(contractMail("Marco Dekker <marco@webshopdekker.example>", "Re: Voorraad klopt niet", "w4@dekker.example",
+		"Het gaat om de fietsbellen.", "In-Reply-To: <"+ackID+">"))
+	eventually(t, 20*time.Second, "Marco's answer on "+opened.Number, func() bool {
+		return c.show(opened.Number).hasEvent("reply")
+	})
+
 	// "Voor het aanvragen van nieuwe functionaliteit ... vragen we u contact
 	// op te nemen": a request for new functionality is ordinary work.
 	c.deliver(contractMail("Lotte Visser <webshop@fietsenwinkel-utrecht.example>", "Feature request: filter op framemaat", "w3@fietsen.example", "Kunnen klanten op framemaat filteren?"))
