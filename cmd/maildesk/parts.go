@@ -49,6 +49,6 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, n
 		WarnShare: float64(cfg.Escalation.WarnAt) / 100, LateAfter: cfg.Escalation.LateAfter.D(),
 		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
 	}
-	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Language: cfg.Desk.Language, Log: log, Now: now}
+	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Plans: cfg.Plans, Language: cfg.Desk.Language, Log: log, Now: now}
 	return p, nil
 }
