@@ -179,9 +179,9 @@ func (e *Escalator) reclassify(ctx context.Context, number, plan, typ, priority 
 	spent := used(old, c, at)
 	priority = cmp.Or(priority, c.Priority)
 	d := old
-	if typ != "" && typ != c.Type && (plan == "" || plan == c.Plan) {
-		// The same calendar (the type changes targets only): the used
-		// time carries over as it is.
+	if typ != "" && typ != c.Type {
+		// The same calendar (a type changes targets only): the used time
+		// carries over as it is.
 		if d, err = e.dueOf(c.Plan, typ, priority, c.Language, c.Arrival); err != nil {
 			return fmt.Errorf("retyping %s as %q: %w", number, typ, err)
 		}

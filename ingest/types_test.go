@@ -90,7 +90,7 @@ func TestSupportTypesPipeline(t *testing.T) {
 	if tk.SLA == nil || !tk.SLA.FirstResponseDue.Equal(hoog.FirstResponse) || tk.SLA.Type != "beheerd" || tk.SLA.Target != "1 workday" {
 		t.Fatalf("clock %+v, want Hoog's deadline %v", tk.SLA, hoog.FirstResponse)
 	}
-	sent, mark := outboxSince(t, rdb, mark)
+	sent, _ := outboxSince(t, rdb, mark)
 	if len(sent) != 1 || sent[0].Kind != notify.Ack {
 		t.Fatalf("sent %+v", sent)
 	}
@@ -131,7 +131,7 @@ func TestSupportTypesPipeline(t *testing.T) {
 	if tk.Type != "beheerd" || tk.Priority != "P2" || tk.SLA.Type != "beheerd" || !tk.SLA.FirstResponseDue.Equal(hoog.FirstResponse) {
 		t.Fatalf("after #type beheerd: %s %s clock %+v, want Hoog's deadline %v", tk.Type, tk.Priority, tk.SLA, hoog.FirstResponse)
 	}
-	sent, mark = outboxSince(t, rdb, mark)
+	sent, _ = outboxSince(t, rdb, mark)
 	if len(sent) != 1 || sent[0].Kind != notify.Progress {
 		t.Fatalf("sent %+v", sent)
 	}

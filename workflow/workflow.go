@@ -289,7 +289,8 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 	case c.Priority != "" && c.Priority != t.Priority:
 		ch.Priority, ch.PriorityReason = c.Priority, strings.TrimSpace(c.Reason)
 		out = append(out, ticket.FieldChange{Field: "priority", Old: t.Priority, New: c.Priority, Reason: ch.PriorityReason})
-	case c.Priority == "" && ch.Type != "":
+	case c.Priority == "" && ch.Type != "" && config.HasClock(typ):
+		// A feature request has every priority: designating one leaves it.
 		if p, why := typePriority(t, typ, allowed); p != t.Priority {
 			ch.Priority, ch.PriorityReason = p, ""
 			if why != "" {
