@@ -9,6 +9,9 @@ const (
 	ByPlan = "plan"
 	// ByRights: the contact may not ask for priorities this urgent (QiQQ).
 	ByRights = "rights"
+	// ByType: the ticket's support type has no such priority (QiQQ: no
+	// Standaard for support on the services QiQQ manages).
+	ByType = "type"
 )
 
 // Priority is the outcome of applying rights to a requested priority.
@@ -59,4 +62,47 @@ func urgency(p string) int {
 		return int(p[1] - '0')
 	}
 	return 5
+}
+
+// NearestPriority is the priority in allowed nearest in urgency to p: p
+// itself when allowed, else the nearest, the more urgent of two equally
+// near (QiQQ's missing Standaard becomes Hoog: a contract that has no
+// lower level for a kind of support answers it sooner, never later). ""
+// when allowed is empty.
+func NearestPriority(allowed []string, p string) string {
+	best, bestDist := "", 0
+	for _, a := range allowed {
+		if a == p {
+			return p
+		}
+		d := urgency(a) - urgency(p)
+		if d < 0 {
+			// More urgent: wins a tie.
+			d = -d*2 - 1
+		} else {
+			d *= 2
+		}
+		if best == "" || d < bestDist {
+			best, bestDist = a, d
+		}
+	}
+	return best
+}
+
+// ForType applies the priorities of type typ on plan to pr (the outcome of
+// EffectivePriority): a priority the type does not have becomes the
+// nearest one it has. The reason stays when there was one (the contact's
+// cap then holds within the type's priorities; on a plan where the desk
+// decides, the desk's default moved); otherwise it is ByType.
+func ForType(plan config.Plan, typ string, pr Priority) Priority {
+	allowed := plan.TypePriorities(typ)
+	p := NearestPriority(allowed, pr.Priority)
+	if p == pr.Priority || p == "" {
+		return pr
+	}
+	pr.Priority = p
+	if pr.Reason == "" {
+		pr.Reason = ByType
+	}
+	return pr
 }

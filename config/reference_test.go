@@ -43,6 +43,7 @@ var mapPlaceholders = map[string]string{
 	"calendars": "calendar",
 	"targets":   "priority",
 	"languages": "language",
+	"types":     "type",
 }
 
 type refKind int

@@ -377,6 +377,11 @@ type Plan struct {
 	// response target's deadline; nil = true. False for best-effort
 	// contracts (Oxineo).
 	AckStatesDeadline *bool `yaml:"ack_states_deadline"`
+	// Types are the plan's support types by key (config/supporttype.go):
+	// without them its tickets are incidents; feature_request is built in.
+	// DefaultType is the type of a new mail's ticket, required with Types.
+	Types       map[string]SupportType `yaml:"types"`
+	DefaultType string                 `yaml:"default_type"`
 }
 
 // StatesDeadline reports AckStatesDeadline, true when unset.

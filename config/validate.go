@@ -472,6 +472,7 @@ func (l *loader) validatePlans() {
 		if !validPriority(p.ContactMaxPriority) {
 			l.c.addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
 		}
+		l.validateTypes(path, p)
 		for _, lang := range sortedKeys(p.PriorityLabels) {
 			lpath := path + ".priority_labels." + lang
 			if lang != "nl" && lang != "en" {

@@ -45,19 +45,33 @@ type Escalator struct {
 	Log      *slog.Logger
 }
 
-// Start computes the clock of a ticket of plan and priority in language
-// arriving at arrival; nil when the plan has no SLA clock.
-func (e *Escalator) Start(plan, priority, language string, arrival time.Time) (*ticket.Clock, error) {
-	d, err := e.Plans.Due(plan, priority, language, arrival)
+// Start computes the clock of a ticket of plan, type typ and priority in
+// language arriving at arrival; nil when the plan or the type has no SLA
+// clock.
+func (e *Escalator) Start(plan, typ, priority, language string, arrival time.Time) (*ticket.Clock, error) {
+	d, err := e.dueOf(plan, typ, priority, language, arrival)
 	if err != nil {
 		return nil, fmt.Errorf("starting the SLA clock: %w", err)
 	}
 	if d.Calendar == nil {
 		return nil, nil
 	}
-	c := &ticket.Clock{Plan: plan, Language: language, Arrival: arrival}
+	c := &ticket.Clock{Plan: plan, Type: typ, Language: language, Arrival: arrival}
 	e.fill(c, d)
 	return c, nil
+}
+
+// dueOf is Plans.DueOfType, except that a type the plan no longer has (the
+// configuration changed since the ticket got it, or its customer moved to
+// another plan) counts by the plan's own targets: its clock keeps running
+// until an agent gives it one of the plan's types.
+func (e *Escalator) dueOf(plan, typ, priority, language string, arrival time.Time) (sla.Due, error) {
+	d, err := e.Plans.DueOfType(plan, typ, priority, language, arrival)
+	if errors.Is(err, sla.ErrUnknownType) {
+		e.log().Warn("ticket type unknown to its plan: its plan's own targets apply", "plan", plan, "type", typ, "err", err)
+		return e.Plans.DueOfType(plan, "", priority, language, arrival)
+	}
+	return d, err
 }
 
 func (e *Escalator) fill(c *ticket.Clock, d sla.Due) {
@@ -72,7 +86,7 @@ func (e *Escalator) fill(c *ticket.Clock, d sla.Due) {
 
 // due rebuilds the computation a clock came from.
 func (e *Escalator) due(c *ticket.Clock) (sla.Due, error) {
-	d, err := e.Plans.Due(c.Plan, c.Priority, c.Language, c.Arrival)
+	d, err := e.dueOf(c.Plan, c.Type, c.Priority, c.Language, c.Arrival)
 	if err != nil {
 		return d, fmt.Errorf("recomputing the SLA clock: %w", err)
 	}
@@ -104,7 +118,27 @@ func (e *Escalator) clock(ctx context.Context, number string) (*ticket.Ticket, *
 // set at `at`: the business time already used counts towards the new
 // target (sla.Due.At).
 func (e *Escalator) Reprioritise(ctx context.Context, number, priority string, at time.Time) error {
-	return e.reclassify(ctx, number, "", priority, at)
+	return e.reclassify(ctx, number, "", "", priority, at)
+}
+
+// Retype recomputes the deadlines of ticket number for the type and
+// priority it has now (the desk changed its type at `at`), as Reprioritise
+// does: the business time used counts towards the new type's target, so
+// that a clock that never stood still runs as if the ticket had had this
+// type from its arrival. A ticket without a clock (it was a feature
+// request) gets one from its arrival (Restore).
+func (e *Escalator) Retype(ctx context.Context, number string, at time.Time) error {
+	t, err := e.Store.Get(ctx, number)
+	if err != nil {
+		return err
+	}
+	if !config.HasClock(t.Type) {
+		return nil
+	}
+	if t.SLA == nil {
+		return e.Restore(ctx, number, at)
+	}
+	return e.reclassify(ctx, number, "", t.Type, t.Priority, at)
 }
 
 // Replan recomputes the deadlines of ticket number for the plan its
@@ -119,19 +153,21 @@ func (e *Escalator) Replan(ctx context.Context, number, plan string, at time.Tim
 	if t.SLA == nil {
 		// From a plan without clock: the new plan's clock runs from the
 		// ticket's arrival, as if it had always been on it.
-		if t.Type != ticket.TypeIncident || !ticket.Open(t.Status) || t.FirstResponseAt != nil {
+		if !config.HasClock(t.Type) || !ticket.Open(t.Status) || t.FirstResponseAt != nil {
 			return nil
 		}
-		c, err := e.Start(plan, t.Priority, t.Language, t.CreatedAt)
+		c, err := e.Start(plan, t.Type, t.Priority, t.Language, t.CreatedAt)
 		if err != nil || c == nil {
 			return err
 		}
 		return e.Store.SetClock(ctx, number, c)
 	}
-	return e.reclassify(ctx, number, plan, "", at)
+	return e.reclassify(ctx, number, plan, "", "", at)
 }
 
-func (e *Escalator) reclassify(ctx context.Context, number, plan, priority string, at time.Time) error {
+// reclassify recomputes the clock of ticket number for a new plan, type
+// and/or priority ("": unchanged) set at `at`.
+func (e *Escalator) reclassify(ctx context.Context, number, plan, typ, priority string, at time.Time) error {
 	_, c, err := e.clock(ctx, number)
 	if err != nil || c == nil {
 		return err
@@ -143,8 +179,16 @@ func (e *Escalator) reclassify(ctx context.Context, number, plan, priority strin
 	spent := used(old, c, at)
 	priority = cmp.Or(priority, c.Priority)
 	d := old
+	if typ != "" && typ != c.Type {
+		// The same calendar (a type changes targets only): the used time
+		// carries over as it is.
+		if d, err = e.dueOf(c.Plan, typ, priority, c.Language, c.Arrival); err != nil {
+			return fmt.Errorf("retyping %s as %q: %w", number, typ, err)
+		}
+		c.Type = typ
+	}
 	if plan != "" && plan != c.Plan {
-		if d, err = e.Plans.Due(plan, priority, c.Language, c.Arrival); err != nil {
+		if d, err = e.dueOf(plan, c.Type, priority, c.Language, c.Arrival); err != nil {
 			return fmt.Errorf("moving %s to plan %q: %w", number, plan, err)
 		}
 		c.Plan = plan
@@ -166,17 +210,17 @@ func (e *Escalator) reclassify(ctx context.Context, number, plan, priority strin
 	return e.Store.SetClock(ctx, number, c)
 }
 
-// Restore gives ticket number, made an incident by the desk (it was a
-// feature request), its SLA clock as if it had been an incident from its
-// arrival: the business time since it arrived counts against the target
-// of the priority it has now. A first response already given stays given.
+// Restore gives ticket number, given a type with an SLA clock by the desk
+// (it was a feature request), its SLA clock as if it had had that type from
+// its arrival: the business time since it arrived counts against the
+// target of the type and priority it has now. A first response already given stays given.
 // It is idempotent: a repeat computes the same clock.
 func (e *Escalator) Restore(ctx context.Context, number string, at time.Time) error {
 	t, err := e.Store.Get(ctx, number)
 	if err != nil {
 		return err
 	}
-	if t.Type != ticket.TypeIncident {
+	if !config.HasClock(t.Type) {
 		return nil
 	}
 	plan := config.DefaultPlan
@@ -190,7 +234,7 @@ func (e *Escalator) Restore(ctx context.Context, number string, at time.Time) er
 	if t.SLA != nil && t.SLA.Language != "" {
 		lang = t.SLA.Language
 	}
-	c, err := e.Start(plan, t.Priority, lang, t.CreatedAt)
+	c, err := e.Start(plan, t.Type, t.Priority, lang, t.CreatedAt)
 	if err != nil || c == nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func newFixture(t testing.TB) *fixture {
 // create makes a ticket of plan and priority arriving at arrival.
 func (f *fixture) create(t testing.TB, id, plan, prio string, arrival time.Time) string {
 	t.Helper()
-	c, err := f.e.Start(plan, prio, "en", arrival)
+	c, err := f.e.Start(plan, ticket.TypeIncident, prio, "en", arrival)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,11 +214,11 @@ func TestClockPauseResumeReprioritise(t *testing.T) {
 
 func TestNoClockWithoutCalendar(t *testing.T) {
 	f := newFixture(t)
-	c, err := f.e.Start("none", "P1", "en", at(t, "2026-11-23 09:00"))
+	c, err := f.e.Start("none", ticket.TypeIncident, "P1", "en", at(t, "2026-11-23 09:00"))
 	if err != nil || c != nil {
 		t.Fatalf("Start = %+v, %v; want no clock", c, err)
 	}
-	if _, err := f.e.Start("gold", "P1", "en", at(t, "2026-11-23 09:00")); err == nil {
+	if _, err := f.e.Start("gold", ticket.TypeIncident, "P1", "en", at(t, "2026-11-23 09:00")); err == nil {
 		t.Fatal("unknown plan accepted")
 	}
 }

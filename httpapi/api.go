@@ -342,8 +342,9 @@ type setRequest struct {
 	Status   string `json:"status"`
 	Priority string `json:"priority"`
 	Reason   string `json:"reason"`
-	// Type: incident or feature_request; a feature request is closed, an
-	// incident made of a closed one reopened with its SLA clock.
+	// Type: one of the ticket's plan's types (workflow.Change.Type); a
+	// feature request is closed, a closed one given another type reopened
+	// with its SLA clock.
 	Type string `json:"type"`
 	// Assignee: null or absent leaves it, "" clears it.
 	Assignee *string `json:"assignee"`
@@ -365,7 +366,7 @@ func (a *API) setTicket(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	t, err := a.c.Workflow.SetRequest(r.Context(), r.PathValue("number"), agent(r),
-		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Type: req.Type, Assignee: req.Assignee}, key)
+		workflow.Change{Status: req.Status, Priority: req.Priority, Reason: req.Reason, Type: config.TypeKey(req.Type), Assignee: req.Assignee}, key)
 	if err != nil {
 		return err
 	}

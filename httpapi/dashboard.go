@@ -95,7 +95,8 @@ type DashboardOption func(*dashboard)
 // WithPriorityLabels makes the dashboard show each ticket's priority in
 // its customer's plan's words (plans.<plan>.priority_labels), in lang (the
 // desk's language), else in the ticket's language; the code stays in the
-// cell's title and decides the order.
+// cell's title and decides the order. Tickets on plans with support types
+// (plans.<plan>.types) show their type's name in lang too.
 func WithPriorityLabels(plans map[string]config.Plan, lang string) DashboardOption {
 	return func(d *dashboard) { d.plans, d.lang = plans, lang }
 }
@@ -105,14 +106,29 @@ func (d *dashboard) priorityLabel(t *ticket.Ticket) string {
 	if d.plans == nil || t.Priority == "" {
 		return ""
 	}
+	p := d.plan(t)
+	return cmp.Or(p.PriorityLabel(d.lang, t.Priority), p.PriorityLabel(t.Language, t.Priority))
+}
+
+// typeName is the plan's name for t's type, "" on a plan without support
+// types (whose tickets on the dashboard are all incidents).
+func (d *dashboard) typeName(t *ticket.Ticket) string {
+	p := d.plan(t)
+	if len(p.Types) == 0 {
+		return ""
+	}
+	return p.TypeName(d.lang, t.Type)
+}
+
+// plan is the configuration of t's customer's plan.
+func (d *dashboard) plan(t *ticket.Ticket) config.Plan {
 	plan := config.DefaultPlan
 	if d.customer != nil {
 		if c := d.customer(t.Customer); c != nil && c.Plan != "" {
 			plan = c.Plan
 		}
 	}
-	p := d.plans[plan]
-	return cmp.Or(p.PriorityLabel(d.lang, t.Priority), p.PriorityLabel(t.Language, t.Priority))
+	return d.plans[plan]
 }
 
 // dashPage is what the template renders.
@@ -146,8 +162,10 @@ type dashRow struct {
 	Priority string
 	// PriorityLabel is the plan's word for Priority; "" = none.
 	PriorityLabel string
-	Status        string
-	Contact       string
+	// Type is the name of the ticket's support type; "" on plans without.
+	Type    string
+	Status  string
+	Contact string
 	// Channel is how a ticket an agent opened came in ("phone", "in
 	// person"); "" for mail.
 	Channel     string
@@ -282,6 +300,7 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 		// The contract's words (WithPriorityLabels); the code decides the
 		// order and stays in the cell's title.
 		PriorityLabel: notify.SafeLine(d.priorityLabel(t)),
+		Type:          notify.SafeLine(d.typeName(t)),
 		Status:        notify.SafeLine(statusText(t.Status)),
 		Contact:       notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
 		Assignee:      notify.SafeLine(t.Assignee),

@@ -15,6 +15,7 @@ import (
 	"embed"
 	"errors"
 	"html/template"
+	"maps"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -56,7 +57,7 @@ type openPage struct {
 	Customers  []openChoice
 	Contacts   []openChoice
 	Channels   []openChoice
-	Types      []string
+	Types      []openChoice
 	Priorities []string
 	Form       openForm
 }
@@ -134,11 +135,39 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, OpenPath+"?opened="+url.QueryEscape(t.Number), http.StatusSeeOther)
 }
 
+// typeChoices are the types the form offers: the contact's plan's default
+// first, then every type some plan has, named in the desk's language. The
+// workflow refuses one the contact's plan lacks, listing the plan's.
+func (d *dashboard) typeChoices(selected string) []openChoice {
+	out := []openChoice{{Value: "", Label: "the plan's default", Selected: selected == ""}}
+	seen := map[string]bool{}
+	for _, name := range slices.Sorted(maps.Keys(d.plans)) {
+		plan := d.plans[name]
+		for _, typ := range plan.TypeNames() {
+			if seen[typ] {
+				continue
+			}
+			seen[typ] = true
+			label := typ
+			if n := plan.TypeName(d.lang, typ); n != "" && n != typ {
+				label = n + " (" + typ + ")"
+			}
+			out = append(out, openChoice{Value: typ, Label: notify.SafeLine(label), Selected: typ == selected})
+		}
+	}
+	if len(seen) == 0 { // no plans configured: the built-in types
+		for _, typ := range []string{config.TypeIncident, config.TypeFeatureRequest} {
+			out = append(out, openChoice{Value: typ, Label: typ, Selected: typ == selected})
+		}
+	}
+	return out
+}
+
 func (d *dashboard) writeOpenForm(w http.ResponseWriter, code int, f openForm, opened, errMsg string) {
 	now := d.now()
 	page := openPage{
 		Desk: notify.SafeLine(d.desk), Zone: zoneName(d.loc, now), Opened: opened, Error: notify.SafeText(errMsg), Form: f,
-		Types: ticket.Types, Priorities: []string{"P1", "P2", "P3", "P4"},
+		Types: d.typeChoices(f.Type), Priorities: config.Priorities,
 	}
 	for _, c := range ticket.AgentChannels {
 		page.Channels = append(page.Channels, openChoice{Value: c, Label: strings.ReplaceAll(c, "_", " "), Selected: c == cmp.Or(f.Channel, ticket.ChannelPhone)})

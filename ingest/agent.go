@@ -205,7 +205,8 @@ func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket,
 type commands struct {
 	status           string
 	priority, reason string
-	// typ is #type: incident or feature_request.
+	// typ is #type: a type of the ticket's plan (config.TypeKey form),
+	// which the workflow checks.
 	typ string
 	// assignee: nil leaves it, "" clears it.
 	assignee *string
@@ -252,12 +253,12 @@ func parseCommands(text string) (commands, string, error) {
 			}
 			c.priority, c.reason = pr, strings.TrimSpace(reason)
 		case "type":
-			// "feature request", "feature-request" and "Incident" all work.
-			ty := strings.Join(strings.FieldsFunc(strings.ToLower(arg), func(r rune) bool { return r == ' ' || r == '-' || r == '_' || r == '\t' }), "_")
-			if !slices.Contains(ticket.Types, ty) {
-				return c, "", fmt.Errorf("#type %q: unknown type (want one of %s)", arg, strings.Join(ticket.Types, ", "))
+			// "feature request", "feature-request" and "Incident" all work;
+			// which types there are is the ticket's plan's (the workflow
+			// refuses others, naming the plan's).
+			if c.typ = config.TypeKey(arg); c.typ == "" {
+				return c, "", errors.New("#type needs a type, e.g. #type feature_request")
 			}
-			c.typ = ty
 		case "assign":
 			if arg == "" {
 				return c, "", errors.New("#assign needs a name")
@@ -292,7 +293,7 @@ func isLetter(b byte) bool { return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z'
 // validate checks c and text against t before anything is applied, so that
 // a mail is applied whole or not at all.
 func (c commands) validate(t *ticket.Ticket, text string) error {
-	reopen := c.typ == ticket.TypeIncident && t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed
+	reopen := c.typ != "" && c.typ != t.Type && t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed
 	if c.status != "" && c.status != t.Status && !reopen && !ticket.CanTransition(t.Status, c.status) {
 		return fmt.Errorf("a %s ticket cannot become %s (it can become: %s)", t.Status, c.status,
 			cmp.Or(strings.Join(ticket.Transitions[t.Status], ", "), "nothing, it is final"))

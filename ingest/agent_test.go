@@ -32,8 +32,8 @@ type fakeClock struct {
 	calls []string
 }
 
-func (c *fakeClock) Start(plan, priority, language string, at time.Time) (*ticket.Clock, error) {
-	return &ticket.Clock{Plan: plan, Priority: priority, Arrival: at, Start: at}, nil
+func (c *fakeClock) Start(plan, typ, priority, language string, at time.Time) (*ticket.Clock, error) {
+	return &ticket.Clock{Plan: plan, Type: typ, Priority: priority, Arrival: at, Start: at}, nil
 }
 
 func (c *fakeClock) record(what, number string) error {
@@ -58,6 +58,10 @@ func (c *fakeClock) Reprioritise(_ context.Context, n, p string, _ time.Time) er
 
 func (c *fakeClock) Restore(_ context.Context, n string, _ time.Time) error {
 	return c.record("restore", n)
+}
+
+func (c *fakeClock) Retype(_ context.Context, n string, _ time.Time) error {
+	return c.record("retype", n)
 }
 
 func (c *fakeClock) took(number string) []string {

@@ -98,8 +98,18 @@ func TestTypeCommand(t *testing.T) {
 	if tk.Type != ticket.TypeFeatureRequest || tk.Status != ticket.StatusClosed {
 		t.Fatalf("after #type feature request: %s/%s", tk.Type, tk.Status)
 	}
-	if _, _, err := parseCommands("#type question\n"); err == nil || !strings.Contains(err.Error(), "unknown type") {
-		t.Fatalf("#type question: %v", err)
+	// Which types there are is the ticket's plan's: the mail is refused
+	// whole, naming them, and changes nothing.
+	raw := "From: eva@desk.example\nTo: desk@desk.example\nMessage-ID: <t3@desk.example>\nSubject: Re: [" + number + "] dark mode\n" + agentAuth + "\n#type question\nThis one is a question.\n"
+	if r, err := p.Process(ctx, strings.NewReader(raw), ticket.Source{Mailbox: "INBOX"}); err != nil || r.Outcome != Rejected ||
+		!strings.Contains(r.Reason, `unknown type "question" for plan "standard" (want one of incident, feature_request)`) {
+		t.Fatalf("#type question: %+v %v", r, err)
+	}
+	if tk, _ = store.Get(ctx, number); tk.Type != ticket.TypeFeatureRequest || tk.Status != ticket.StatusClosed {
+		t.Fatalf("after #type question: %s/%s", tk.Type, tk.Status)
+	}
+	if _, _, err := parseCommands("#type\n"); err == nil || !strings.Contains(err.Error(), "#type needs a type") {
+		t.Fatalf("#type without a type: %v", err)
 	}
 }
 

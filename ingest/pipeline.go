@@ -426,13 +426,17 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	plan := p.Plans[planName]
 	requested, source := p.Rules.Requested(msg)
 	pr := authz.EffectivePriority(plan, d.Contact, requested, p.Priority)
-	if requested != "" {
-		m.log.Debug("priority requested", "requested", requested, "source", source, "priority", pr.Priority, "reason", pr.Reason)
-	}
-	typ, status := ticket.TypeIncident, ticket.StatusNew
+	typ, status := plan.NewType(), ticket.StatusNew
 	if p.Rules.IsFeatureRequest(msg) {
 		// Stored for consideration and closed: no SLA clock (Kwikqy 2.5).
 		typ, status, pr = ticket.TypeFeatureRequest, ticket.StatusClosed, authz.Priority{Priority: pr.Priority}
+	} else {
+		// A priority the plan's default type does not have becomes the
+		// nearest it has (QiQQ: no Standaard on its own services).
+		pr = authz.ForType(plan, typ, pr)
+	}
+	if requested != "" || pr.Reason != "" {
+		m.log.Debug("priority requested", "requested", requested, "source", source, "type", typ, "priority", pr.Priority, "reason", pr.Reason)
 	}
 	fresh, quoted := SplitQuoted(msg.Text)
 	// Answers go in the contact's language, else the mail's; the SLA rules
@@ -441,12 +445,12 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	written := language.Detect(msg.Subject + "\n\n" + fresh)
 	lang := cmp.Or(d.Contact.Language, written, p.Language)
 	var clock *ticket.Clock
-	if typ == ticket.TypeIncident && p.Clock != nil {
+	if config.HasClock(typ) && p.Clock != nil {
 		var err error
 		// A ticket without deadlines is better than no ticket: the mail is
 		// kept and the problem is in the log.
-		if clock, err = p.Clock.Start(planName, pr.Priority, cmp.Or(written, lang), m.now); err != nil {
-			m.log.Error("ticket gets no SLA clock", "plan", planName, "priority", pr.Priority, "err", err)
+		if clock, err = p.Clock.Start(planName, typ, pr.Priority, cmp.Or(written, lang), m.now); err != nil {
+			m.log.Error("ticket gets no SLA clock", "plan", planName, "type", typ, "priority", pr.Priority, "err", err)
 		}
 	}
 	var note []string
@@ -459,6 +463,11 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			// language (plans.<plan>.priority_labels).
 			PriorityLabel: plan.PriorityLabel(lang, pr.Priority), RequestedPriorityLabel: plan.PriorityLabel(lang, pr.Requested),
 			Received: m.now,
+		}
+		if len(plan.Types) > 0 {
+			// The support type decides the response time (and the rate):
+			// the contact is told which one the desk took it for.
+			ack.TypeLabel = plan.TypeName(lang, typ)
 		}
 		if clock != nil && plan.StatesDeadline() {
 			// What the contact is promised; not for best-effort plans
@@ -490,9 +499,9 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 }
 
 // ClockStarter computes a new ticket's SLA clock (escalation.Escalator);
-// nil when its plan has none.
+// nil when its plan or type has none.
 type ClockStarter interface {
-	Start(plan, priority, language string, arrival time.Time) (*ticket.Clock, error)
+	Start(plan, typ, priority, language string, arrival time.Time) (*ticket.Clock, error)
 }
 
 // participants are the other contacts of the sender's customer in To or

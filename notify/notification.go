@@ -85,8 +85,12 @@ type Notification struct {
 	Size, Limit int64
 	// For Ack: the ticket's type and priority, and when the desk set
 	// another priority than the mail asked for, the asked one and why
-	// (authz.ByPlan, authz.ByRights).
+	// (authz.ByPlan, authz.ByRights, authz.ByType).
 	Type, Priority, RequestedPriority, PriorityReason string
+	// TypeLabel is the plan's name for Type in Language (config.Plan
+	// TypeName), for plans that declare support types; mails name the
+	// type only when it is set.
+	TypeLabel string
 	// PriorityLabel and RequestedPriorityLabel are the plan's words for
 	// Priority and RequestedPriority in Language (config.Plan
 	// PriorityLabels: "Direct"); mails say them instead of the codes.
@@ -143,20 +147,26 @@ const (
 	ChangeStatus   = "status"   // Old, New: ticket statuses ("in_progress")
 	ChangePriority = "priority" // Old, New: "P3", "P1"
 	ChangeAssignee = "assignee" // Old, New: display names; New "" = no longer assigned
+	ChangeType     = "type"     // Old, New: ticket types ("beheerd")
 )
 
 // Change is one change on a ticket told in a Progress mail. Reason is why,
 // as the agent wrote it (may be empty). It has the fields and encoding of
 // ticket.FieldChange, so that one converts to the other.
 type Change struct {
-	Field  string `json:"field"` // ChangeStatus, ChangePriority or ChangeAssignee
+	Field  string `json:"field"` // ChangeStatus, ChangePriority, ChangeType or ChangeAssignee
 	Old    string `json:"old,omitempty"`
 	New    string `json:"new,omitempty"`
 	Reason string `json:"reason,omitempty"`
 	// OldLabel and NewLabel are the plan's words for the priorities of a
-	// ChangePriority in the mail's language; empty: the codes.
+	// ChangePriority, or its names of the types of a ChangeType, in the
+	// mail's language; empty: the codes.
 	OldLabel string `json:"old_label,omitempty"`
 	NewLabel string `json:"new_label,omitempty"`
+	// Why is a reason the desk gave itself, which the templates put in
+	// words: authz.ByType ("type") on a ChangePriority when the new type
+	// has no such priority.
+	Why string `json:"why,omitempty"`
 }
 
 // DigestItem is one ticket in a Digest: at risk (warned, deadline not yet
@@ -190,6 +200,7 @@ func (n Notification) Fields() []string {
 		{"priority_reason", n.PriorityReason}, {"main_contact", n.MainContact}, {"main_contact_name", n.MainContactName},
 		{"priority_label", n.PriorityLabel}, {"requested_priority_label", n.RequestedPriorityLabel},
 		{"channel", n.Channel},
+		{"type_label", n.TypeLabel},
 	} {
 		if kv[1] != "" {
 			f = append(f, kv[0], kv[1])
@@ -294,6 +305,7 @@ func FromFields(v map[string]any) (Notification, error) {
 		PriorityReason:         s("priority_reason"),
 		PriorityLabel:          s("priority_label"),
 		RequestedPriorityLabel: s("requested_priority_label"),
+		TypeLabel:              s("type_label"),
 		MainContact:            s("main_contact"),
 		MainContactName:        s("main_contact_name"),
 		Channel:                s("channel"),

@@ -315,9 +315,11 @@ type templateData struct {
 	// Size and Limit of a mail too large, written for people ("31.5 MB").
 	Size, Limit string
 	// Ack: the ticket's priority and, when it differs from what was asked,
-	// the asked one and why; Feature for a feature request.
+	// the asked one and why; Feature for a feature request; Type the
+	// name of its support type, "" on a plan without types.
 	Priority, RequestedPriority, PriorityReason string
 	Feature                                     bool
+	Type                                        string
 	// Rejection: the main contact of the sender's organisation, if known.
 	MainContact, MainContactName string
 	// SLAWarning, SLABreach: the ticket's first-response deadline (in the
@@ -457,6 +459,7 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 			RequestedPriority: cleanHeaderText(cmp.Or(n.RequestedPriorityLabel, n.RequestedPriority)),
 			PriorityReason:    n.PriorityReason,
 			Feature:           n.Type == "feature_request",
+			Type:              cleanHeaderText(n.TypeLabel),
 			MainContact:       cleanHeaderText(n.MainContact),
 			MainContactName:   cleanHeaderText(n.MainContactName),
 
@@ -561,8 +564,9 @@ func cleanChanges(in []Change) (out []Change, status string) {
 			Old:    cleanHeaderText(ch.Old),
 			New:    cleanHeaderText(ch.New),
 			Reason: cleanHeaderText(ch.Reason),
+			Why:    cleanHeaderText(ch.Why),
 		}
-		if strings.EqualFold(c.Field, ChangePriority) {
+		if strings.EqualFold(c.Field, ChangePriority) || strings.EqualFold(c.Field, ChangeType) {
 			// The plan's words where it has them (Change.OldLabel).
 			c.Old = cmp.Or(cleanHeaderText(ch.OldLabel), c.Old)
 			c.New = cmp.Or(cleanHeaderText(ch.NewLabel), c.New)

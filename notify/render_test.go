@@ -1045,8 +1045,18 @@ func TestRenderProgress(t *testing.T) {
 		{"no longer assigned en", "en", []Change{{Field: ChangeAssignee, Old: "Piet Agent"}}, []string{"- No longer assigned (was: Piet Agent)\n"}, []string{"Status:", "Handled by"}},
 		{"no longer assigned nl", "nl", []Change{{Field: ChangeAssignee}}, []string{"- Niet langer toegewezen\n"}, []string{"(was"}},
 		{"first priority, unknown status and field", "en", []Change{
-			{Field: ChangePriority, New: "P2"}, {Field: ChangeStatus, New: "on_hold"}, {Field: "Type", Old: "incident", New: "question"}, {Field: " "},
-		}, []string{"- Priority: P2\n", "- Status: on hold\n", "- type: incident → question\n"}, []string{"- \n"}},
+			{Field: ChangePriority, New: "P2"}, {Field: ChangeStatus, New: "on_hold"}, {Field: "Team", Old: "first line", New: "second line"}, {Field: " "},
+		}, []string{"- Priority: P2\n", "- Status: on hold\n", "- team: first line → second line\n"}, []string{"- \n"}},
+		// Issue 15.7: the type in the plan's names, and a priority the new
+		// type does not have explained in the mail's words.
+		{"type and the priority it moved nl", "nl", []Change{
+			{Field: ChangeType, Old: "functioneel", New: "beheerd", OldLabel: "Functioneel support", NewLabel: "Technische support op door QiQQ geleverde diensten"},
+			{Field: ChangePriority, Old: "P3", New: "P2", OldLabel: "Standaard", NewLabel: "Hoog", Why: "type"},
+		}, []string{"- Soort melding: Functioneel support → Technische support op door QiQQ geleverde diensten\n",
+			"- Prioriteit: Standaard → Hoog\n  Reden: prioriteit Standaard bestaat niet voor deze soort melding\n"}, []string{"beheerd", "P3"}},
+		{"type en", "en", []Change{{Field: "Type", Old: "incident", New: "feature_request", OldLabel: "Incident", NewLabel: "Feature request"},
+			{Field: ChangePriority, Old: "P3", New: "P2", Why: "type", Reason: "type x has no priority P3"}},
+			[]string{"- Type: Incident → Feature request\n", "- Priority: P3 → P2\n  Reason: there is no priority P3 for this type of request\n"}, []string{"type x has"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package sla
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -25,6 +26,12 @@ type rules struct {
 	// standby is the first-response target of the standby period the
 	// ticket arrived in (cal then counts standby hours); zero: none.
 	standby Target
+	// types are the support types' targets of the plan these rules are
+	// of, by type and priority; typ and typeTargets are the ticket's type
+	// and its entry, which override targets per priority.
+	types       map[string]map[string]Targets
+	typ         string
+	typeTargets map[string]Targets
 }
 
 // language is a plan's rule for tickets in one language.
@@ -38,6 +45,7 @@ type language struct {
 type plan struct {
 	base  *rules // nil: the plan has no SLA clock
 	langs map[string]*language
+	cfg   config.Plan // for its types
 }
 
 // Plans are a configuration's plans with their calendars, ready to compute
@@ -68,7 +76,7 @@ func FromConfig(cfg *config.Config) (*Plans, error) {
 	// First every plan's own rules, then the outside-hours fallbacks, which
 	// point at other plans' rules.
 	for name, p := range cfg.Plans {
-		pl := &plan{langs: map[string]*language{}}
+		pl := &plan{langs: map[string]*language{}, cfg: p}
 		ps.plans[name] = pl
 		if p.Calendar == "" {
 			continue
@@ -78,7 +86,13 @@ func FromConfig(cfg *config.Config) (*Plans, error) {
 		if err != nil {
 			return nil, err
 		}
-		pl.base = &rules{cal: c, targets: targetsOf(p.Targets), desc: what}
+		types := map[string]map[string]Targets{}
+		for typ, st := range p.Types {
+			if len(st.Targets) > 0 {
+				types[typ] = targetsOf(st.Targets)
+			}
+		}
+		pl.base = &rules{cal: c, targets: targetsOf(p.Targets), desc: what, types: types}
 		for lang, r := range p.Languages {
 			l := &language{rules: *pl.base}
 			l.desc = fmt.Sprintf("plan %q, language %q", name, lang)
@@ -131,6 +145,8 @@ func (p *plan) rulesFor(lang string) *rules {
 type Due struct {
 	Arrival  time.Time
 	Priority string
+	// Type is the ticket's type; "" for the plan's own targets.
+	Type string
 	// Start is when the clock started: the calendar's next opening at or
 	// after Arrival.
 	Start time.Time
@@ -144,6 +160,9 @@ type Due struct {
 	Targets  Targets
 	// Rule says which plan rule applied, for logs and agents.
 	Rule string
+	// ByType: the target is the type's own (plans.<plan>.types.<type>
+	// .targets), not the plan's.
+	ByType bool
 
 	rules *rules
 	// from is where the targets were counted from: Start, or later by the
@@ -153,7 +172,16 @@ type Due struct {
 
 var priorities = []string{"P1", "P2", "P3", "P4"}
 
-// Due computes the deadlines of a ticket of plan with priority (P1..P4) in
+// ErrUnknownType: the plan has no such type (config.Plan.TypeNames).
+var ErrUnknownType = errors.New("unknown type")
+
+// Due is DueOfType for the plan's own targets, whatever the ticket's type.
+func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Due, error) {
+	return ps.DueOfType(planName, "", priority, language, arrival)
+}
+
+// DueOfType computes the deadlines of a ticket of plan and type typ with
+// priority (P1..P4) in
 // language ("nl", "en"; a language the plan has no rule for, or "", gets the
 // plan's own calendar and targets) that arrived at arrival. An unknown plan
 // or priority is an error; a plan without SLA clock is not (see Due).
@@ -165,13 +193,23 @@ var priorities = []string{"P1", "P2", "P3", "P4"}
 // arrives in a standby period's hours has its clock in the calendar with
 // the standby hours counted as open, and the standby's first-response
 // target when that ends before its priority's (Due.Rule says so).
-func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Due, error) {
+//
+// The type's targets (plans.<plan>.types.<type>.targets) replace those of
+// the rule that applies, per priority: type over language over plan. An
+// outside-hours fallback takes the other plan's rules whole, with its
+// targets for a type of the same name if it declares one. typ "" is the
+// plan's own targets; feature_request has no clock (a Due without
+// Calendar); a type the plan does not have is ErrUnknownType.
+func (ps *Plans) DueOfType(planName, typ, priority, language string, arrival time.Time) (Due, error) {
 	p, ok := ps.plans[planName]
 	if !ok {
 		return Due{}, fmt.Errorf("unknown plan %q (plans: %s)", planName, strings.Join(ps.Names(), ", "))
 	}
 	if !validPriority(priority) {
 		return Due{}, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+	}
+	if typ != "" && !p.cfg.HasType(typ) {
+		return Due{}, fmt.Errorf("%w %q for plan %q (want one of %s)", ErrUnknownType, typ, planName, strings.Join(p.cfg.TypeNames(), ", "))
 	}
 	r := p.base
 	if l, ok := p.langs[language]; ok {
@@ -180,10 +218,18 @@ func (ps *Plans) Due(planName, priority, language string, arrival time.Time) (Du
 			r = l.outside
 		}
 	}
-	d := Due{Arrival: arrival, Priority: priority, rules: r}
-	if r == nil {
+	d := Due{Arrival: arrival, Priority: priority, Type: typ, rules: r}
+	switch {
+	case !config.HasClock(typ):
+		d.rules, d.Rule = nil, "feature requests have no SLA clock"
+		return d, nil
+	case r == nil:
 		d.Rule = fmt.Sprintf("plan %q has no SLA calendar", planName)
 		return d, nil
+	case typ != "" && r.types[typ] != nil:
+		typed := *r
+		typed.typ, typed.typeTargets = typ, r.types[typ]
+		r, d.rules = &typed, &typed
 	}
 	if sb := r.cal.standbyAt(arrival); sb != nil {
 		// Called on in standby: the clock counts the standby hours, and the
@@ -246,6 +292,10 @@ func (d Due) WarnAt(share float64) time.Time {
 func (d Due) compute(priority string, at time.Time, used time.Duration) (Due, error) {
 	r := d.rules
 	d.Priority, d.Calendar, d.Targets, d.Rule = priority, r.cal, r.targets[priority], r.desc
+	t, byType := r.typeTargets[priority]
+	if d.ByType = byType; byType {
+		d.Targets, d.Rule = t, fmt.Sprintf("%s, type %q", r.desc, r.typ)
+	}
 	d.FirstResponse, d.Resolution = time.Time{}, time.Time{}
 	if d.Start.IsZero() {
 		if d.Start = r.cal.NextOpen(d.Arrival); d.Start.IsZero() {

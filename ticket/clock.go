@@ -16,12 +16,15 @@ import (
 // with the ticket so that they change only when priority or plan does
 // (design invariant), and the pauses while the desk waits for the customer.
 type Clock struct {
-	// Plan, Language and Arrival are what the deadlines were computed
+	// Plan, Language, Arrival and Type are what the deadlines were computed
 	// from; a recomputation starts from them again.
 	Plan     string    `json:"plan"`
 	Language string    `json:"language,omitempty"`
 	Arrival  time.Time `json:"arrival"`
-	Priority string    `json:"priority"`
+	// Type is the ticket's support type whose targets apply; "" for the
+	// plan's own (clocks stored before types existed).
+	Type     string `json:"type,omitempty"`
+	Priority string `json:"priority"`
 	// Rule names the plan rule that applied (Kwikqy's Dutch fallback).
 	Rule string `json:"rule,omitempty"`
 	// Target is the first-response target as configured ("4h").

@@ -56,8 +56,8 @@ type Change struct {
 	Status, Priority, PriorityReason string
 	// Assignee: nil leaves it, "" clears it.
 	Assignee *string
-	// Type: "" leaves it; TypeIncident or TypeFeatureRequest (the desk
-	// designates feature requests, Kwikqy 2.5).
+	// Type: "" leaves it; a type of the ticket's plan or TypeFeatureRequest
+	// (the desk designates feature requests, Kwikqy 2.5).
 	Type string
 	// FirstResponse records At as the first agent reply, unless there was one.
 	FirstResponse bool

@@ -6,6 +6,8 @@ package ticket
 import (
 	"slices"
 	"time"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // Statuses of a ticket; Transitions says which follow which.
@@ -38,15 +40,14 @@ func CanTransition(from, to string) bool { return slices.Contains(Transitions[fr
 // Open reports whether a ticket in status s still needs work.
 func Open(s string) bool { return s != StatusResolved && s != StatusClosed }
 
-// Types of ticket. A feature request is stored and closed without an SLA
-// (Kwikqy 2.5).
+// The built-in types of ticket (config.TypeIncident): a feature request is
+// stored and closed without an SLA (Kwikqy 2.5). Plans may declare support
+// types instead of incident; which types a ticket may have is its plan's
+// (config.Plan.TypeNames).
 const (
-	TypeIncident       = "incident"
-	TypeFeatureRequest = "feature_request"
+	TypeIncident       = config.TypeIncident
+	TypeFeatureRequest = config.TypeFeatureRequest
 )
-
-// Types lists every type of ticket.
-var Types = []string{TypeIncident, TypeFeatureRequest}
 
 // Channels a ticket comes in by. Mail is how the desk hears of most
 // problems; agents open tickets for calls and visits (QiQQ, the web
@@ -123,7 +124,7 @@ type Source struct {
 // New is what ingest knows when it asks for a ticket.
 type New struct {
 	Subject           string
-	Type              string // TypeIncident when empty
+	Type              string // TypeIncident when empty; a type of the customer's plan
 	Status            string // StatusNew when empty
 	Priority          string
 	RequestedPriority string

@@ -39,7 +39,7 @@ type Decider interface {
 
 // ClockStarter computes a new ticket's SLA clock (escalation.Escalator).
 type ClockStarter interface {
-	Start(plan, priority, language string, arrival time.Time) (*ticket.Clock, error)
+	Start(plan, typ, priority, language string, arrival time.Time) (*ticket.Clock, error)
 }
 
 // Opening is a request taken by phone or in person that an agent makes a
@@ -54,7 +54,7 @@ type Opening struct {
 	// Priority "" is what a mail from the contact gets by default (the
 	// plan's); a priority given is the agent's decision.
 	Priority string
-	// Type "" is ticket.TypeIncident.
+	// Type "" is the plan's default type (config.Plan.NewType).
 	Type string
 	// Channel "" is ticket.ChannelPhone; one of ticket.AgentChannels.
 	Channel string
@@ -100,7 +100,7 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 	plan := s.Plans[planName]
 	pr := authz.Priority{Priority: o.Priority}
 	if pr.Priority == "" {
-		pr = authz.EffectivePriority(plan, contact, "", s.Priority)
+		pr = authz.ForType(plan, o.Type, authz.EffectivePriority(plan, contact, "", s.Priority))
 	}
 	status := ticket.StatusNew
 	if o.Type == ticket.TypeFeatureRequest {
@@ -113,17 +113,17 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 	lang := cmp.Or(contact.Language, written, s.Language)
 	log := s.log().With("customer", c.ID, "contact", contact.Email, "agent", by.String(), "channel", o.Channel)
 	var clock *ticket.Clock
-	if starter, ok := s.Clock.(ClockStarter); ok && o.Type == ticket.TypeIncident {
+	if starter, ok := s.Clock.(ClockStarter); ok && config.HasClock(o.Type) {
 		// A ticket without deadlines is better than no ticket; the log says
 		// why it has none.
-		if clock, err = starter.Start(planName, pr.Priority, cmp.Or(written, lang), o.At); err != nil {
+		if clock, err = starter.Start(planName, o.Type, pr.Priority, cmp.Or(written, lang), o.At); err != nil {
 			log.Error("ticket gets no SLA clock", "plan", planName, "priority", pr.Priority, "err", err)
 		}
 	}
 	ack := notify.Notification{
 		Kind: notify.Ack, To: contact.Email, ToName: contact.Name, Language: lang, Subject: o.Subject,
 		Customer: c.Name, Type: o.Type, Priority: pr.Priority, PriorityLabel: plan.PriorityLabel(lang, pr.Priority),
-		Received: o.At, Channel: o.Channel,
+		Received: o.At, Channel: o.Channel, TypeLabel: plan.TypeName(lang, o.Type),
 	}
 	if clock != nil && plan.StatesDeadline() {
 		ack.Deadline, ack.Target = clock.FirstResponseDue, clock.Target
@@ -171,7 +171,8 @@ func (s *Service) checkOpening(o Opening, now time.Time) (Opening, error) {
 	o.Customer, o.Contact, o.Subject = strings.TrimSpace(o.Customer), strings.TrimSpace(o.Contact), strings.TrimSpace(o.Subject)
 	o.Message = strings.TrimSpace(o.Message)
 	o.Priority = strings.ToUpper(strings.TrimSpace(o.Priority))
-	o.Type = cmp.Or(strings.TrimSpace(o.Type), ticket.TypeIncident)
+	planName, plan := s.planOf(o.Customer)
+	o.Type = cmp.Or(config.TypeKey(o.Type), plan.NewType())
 	o.Channel = cmp.Or(strings.TrimSpace(o.Channel), ticket.ChannelPhone)
 	if o.At.IsZero() {
 		o.At = now
@@ -201,11 +202,11 @@ func (s *Service) checkOpening(o Opening, now time.Time) (Opening, error) {
 	case o.At.Before(now.Add(-MaxBackdate)):
 		return bad("the call is at %s, more than %s ago: check the date", o.At.Format(time.RFC3339), "7 days")
 	}
-	if err := s.checkType(o.Customer, o.Type); err != nil {
+	if err := checkType(planName, plan, o.Type); err != nil {
 		return o, fmt.Errorf("open a ticket: %w", err)
 	}
 	if o.Priority != "" {
-		if err := s.checkPriority(o.Customer, o.Type, o.Priority); err != nil {
+		if err := checkPriority(plan, o.Type, o.Priority); err != nil {
 			return o, fmt.Errorf("open a ticket: %w", err)
 		}
 	}

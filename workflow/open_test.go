@@ -20,7 +20,7 @@ type startClock struct {
 	started []string
 }
 
-func (c *startClock) Start(plan, priority, lang string, arrival time.Time) (*ticket.Clock, error) {
+func (c *startClock) Start(plan, typ, priority, lang string, arrival time.Time) (*ticket.Clock, error) {
 	c.started = append(c.started, plan+" "+priority+" "+lang+" "+arrival.UTC().Format(time.RFC3339))
 	return &ticket.Clock{Plan: plan, Priority: priority, Language: lang, Arrival: arrival, Start: arrival,
 		Target: "4h", FirstResponseDue: arrival.Add(4 * time.Hour)}, nil

@@ -18,6 +18,11 @@ func (c restoringClock) Restore(_ context.Context, n string, _ time.Time) error 
 	return nil
 }
 
+func (c restoringClock) Retype(_ context.Context, n string, _ time.Time) error {
+	c.calls = append(c.calls, "retype "+n)
+	return nil
+}
+
 // The desk designates feature requests (issue 15 item 2): type
 // feature_request closes an incident and stops its clock; type incident
 // reopens a closed feature request and restores its clock.

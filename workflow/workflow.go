@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -56,15 +57,18 @@ type Service struct {
 	Clock Clock
 	// Customer looks up a customer in the current directory.
 	Customer func(id string) *config.Customer
+	// Plans are the configuration's plans, for the types a ticket may
+	// have and their priorities; nil: every plan is one without types.
+	Plans map[string]config.Plan
 	// Language is the desk's, for recipients without one.
 	Language string
 	// Authz judges the contact an agent opens a ticket for, as the sender
 	// of a mail is judged (authz.Live); nil: agents cannot open tickets.
 	Authz Decider
-	// Plans by name and the desk's default priority (desk.default_priority)
-	// give an agent's ticket the priority a mail would get; Location (the
-	// desk's time zone) judges a customer's contract term.
-	Plans    map[string]config.Plan
+	// Priority is the desk's default priority (desk.default_priority):
+	// with the plans it gives an agent's ticket the priority a mail would
+	// get; Location (the desk's time zone) judges a customer's contract
+	// term.
 	Priority string
 	Location *time.Location
 	Log      *slog.Logger
@@ -163,17 +167,23 @@ type Change struct {
 	Reason string
 	// Assignee: nil leaves it, "" clears it.
 	Assignee *string
-	// Type: "" leaves it. The desk designates feature requests (Kwikqy
-	// 2.5): a feature request is closed and its clock stopped; an incident
-	// made of a closed feature request is reopened (in progress unless
-	// Status says otherwise) with its SLA clock counted from its arrival.
+	// Type: "" leaves it; one of the types of the ticket's plan
+	// (config.Plan.TypeNames). The desk designates feature requests
+	// (Kwikqy 2.5): a feature request is closed and its clock stopped; a
+	// closed feature request given another type is reopened (in progress
+	// unless Status says otherwise) with its SLA clock counted from its
+	// arrival. Another type re-times the ticket with the new type's
+	// targets, and a priority the new type does not have becomes the
+	// nearest one it has (authz.NearestPriority) unless Priority is given.
 	Type string
 }
 
-// ClockRestorer restores the SLA clock of a ticket that becomes an
-// incident, counted from its arrival (escalation.Escalator).
+// ClockRestorer re-times the SLA clock of a ticket whose type changed
+// (escalation.Escalator): Restore for one that was a feature request,
+// counted from its arrival; Retype for one that had a clock.
 type ClockRestorer interface {
 	Restore(ctx context.Context, number string, at time.Time) error
+	Retype(ctx context.Context, number string, at time.Time) error
 }
 
 // Set changes status, priority and/or assignee of ticket number in one
@@ -204,11 +214,22 @@ func (s *Service) set(ctx context.Context, number string, by Agent, c Change, o 
 	o.apply(&ch)
 	ch.Event = &ticket.Event{At: now, Kind: ticket.EventChange, From: by.String(), Changes: changes}
 	var notes [][]string
+	_, plan := s.plan(t)
 	for _, r := range s.recipients(t) {
 		n := s.base(t, r, notify.Progress, now)
 		n.Agent = cmp.Or(by.Name, by.Email)
 		for _, fc := range changes {
-			n.Changes = append(n.Changes, notify.Change{Field: fc.Field, Old: fc.Old, New: fc.New, Reason: fc.Reason})
+			nc := notify.Change{Field: fc.Field, Old: fc.Old, New: fc.New, Reason: fc.Reason}
+			switch {
+			case fc.Field == notify.ChangeType:
+				// The plan's names for the types, in the recipient's language.
+				nc.OldLabel, nc.NewLabel = plan.TypeName(r.Language, fc.Old), plan.TypeName(r.Language, fc.New)
+			case fc.Field == notify.ChangePriority && ch.PriorityReason == authz.ByType && c.Priority == "":
+				// The mail says why in the recipient's words, not the
+				// history's.
+				nc.Reason, nc.Why = "", authz.ByType
+			}
+			n.Changes = append(n.Changes, nc)
 		}
 		notes = append(notes, n.Fields())
 	}
@@ -233,28 +254,28 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 	ch := ticket.Change{At: now, ExpectStatus: t.Status}
 	var out []ticket.FieldChange
 	status, reopen, why := c.Status, false, ""
+	planName, plan := s.plan(t)
+	typ := t.Type // the type after the change
 	if c.Type != "" && c.Type != t.Type {
-		if err := s.checkType(t.Customer, c.Type); err != nil {
+		if err := checkType(planName, plan, c.Type); err != nil {
 			return ch, nil, fmt.Errorf("%s: %w", t.Number, err)
 		}
-		switch c.Type {
-		case ticket.TypeFeatureRequest:
+		switch {
+		case c.Type == ticket.TypeFeatureRequest:
 			if status != "" && status != ticket.StatusClosed {
 				return ch, nil, fmt.Errorf("%s: %w: a feature request is closed when designated, it cannot become %s", t.Number, ErrInvalid, status)
 			}
 			status, why = ticket.StatusClosed, "designated a feature request"
-		case ticket.TypeIncident:
-			if t.Status == ticket.StatusClosed {
-				// Closed is final, except for a feature request the desk
-				// turns back into an incident: its work starts (again).
-				status = cmp.Or(status, ticket.StatusInProgress)
-				if !ticket.Open(status) {
-					return ch, nil, fmt.Errorf("%s: %w: an incident made of a closed feature request is reopened, it cannot become %s", t.Number, ErrInvalid, status)
-				}
-				reopen, why = true, "an incident, not a feature request"
+		case t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed:
+			// Closed is final, except for a feature request the desk
+			// turns back into an incident: its work starts (again).
+			status = cmp.Or(status, ticket.StatusInProgress)
+			if !ticket.Open(status) {
+				return ch, nil, fmt.Errorf("%s: %w: a closed feature request given type %s is reopened, it cannot become %s", t.Number, ErrInvalid, c.Type, status)
 			}
+			reopen, why = true, fmt.Sprintf("%s, not a feature request", c.Type)
 		}
-		ch.Type = c.Type
+		ch.Type, typ = c.Type, c.Type
 		out = append(out, ticket.FieldChange{Field: "type", Old: t.Type, New: c.Type})
 	}
 	if status != "" && status != t.Status {
@@ -268,12 +289,25 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 		ch.Status = status
 		out = append(out, ticket.FieldChange{Field: "status", Old: t.Status, New: status, Reason: why})
 	}
-	if c.Priority != "" && c.Priority != t.Priority {
-		if err := s.checkPriority(t.Customer, cmp.Or(ch.Type, t.Type), c.Priority); err != nil {
+	if c.Priority != "" {
+		if err := checkPriority(plan, typ, c.Priority); err != nil {
 			return ch, nil, fmt.Errorf("%s: %w", t.Number, err)
 		}
+	}
+	allowed := plan.TypePriorities(typ)
+	switch {
+	case c.Priority != "" && c.Priority != t.Priority:
 		ch.Priority, ch.PriorityReason = c.Priority, strings.TrimSpace(c.Reason)
 		out = append(out, ticket.FieldChange{Field: "priority", Old: t.Priority, New: c.Priority, Reason: ch.PriorityReason})
+	case c.Priority == "" && ch.Type != "" && config.HasClock(typ):
+		// A feature request has every priority: designating one leaves it.
+		if p, why := typePriority(t, typ, allowed); p != t.Priority {
+			ch.Priority, ch.PriorityReason = p, ""
+			if why != "" {
+				ch.PriorityReason = authz.ByType
+			}
+			out = append(out, ticket.FieldChange{Field: "priority", Old: t.Priority, New: p, Reason: why})
+		}
 	}
 	if c.Assignee != nil && strings.TrimSpace(*c.Assignee) != t.Assignee {
 		a := strings.TrimSpace(*c.Assignee)
@@ -283,23 +317,56 @@ func (s *Service) change(t *ticket.Ticket, by Agent, now time.Time, c Change) (t
 	return ch, out, nil
 }
 
-// checkType is the one rule for which types an agent may give a ticket of
-// customer (tickets set type=, the API, #type, tickets open --type): the
-// same wherever the type comes from.
-func (s *Service) checkType(customer, typ string) error {
-	if !slices.Contains(ticket.Types, typ) {
-		return fmt.Errorf("%w: unknown type %q (want one of %s)", ErrInvalid, typ, strings.Join(ticket.Types, ", "))
+// checkType is the one rule for which types an agent may give a ticket on
+// plan (tickets set type=, the API, #type, tickets open --type): the
+// plan's, wherever the type comes from.
+func checkType(planName string, plan config.Plan, typ string) error {
+	if !plan.HasType(typ) {
+		return fmt.Errorf("%w: %w", ErrInvalid, plan.UnknownTypeError(planName, typ))
 	}
 	return nil
 }
 
 // checkPriority is the one rule for which priorities an agent may give a
-// ticket of customer and type typ, likewise.
-func (s *Service) checkPriority(customer, typ, priority string) error {
-	if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, priority) {
-		return fmt.Errorf("%w: unknown priority %q (want P1, P2, P3 or P4)", ErrInvalid, priority)
+// ticket of type typ on plan, likewise.
+func checkPriority(plan config.Plan, typ, priority string) error {
+	if !slices.Contains(config.Priorities, priority) {
+		return fmt.Errorf("%w: unknown priority %q (want %s)", ErrInvalid, priority, strings.Join(config.Priorities, ", "))
+	}
+	if allowed := plan.TypePriorities(typ); !slices.Contains(allowed, priority) {
+		return fmt.Errorf("%w: type %s has no priority %s (it has %s)", ErrInvalid, typ, priority, strings.Join(allowed, ", "))
 	}
 	return nil
+}
+
+// typePriority is the priority of t once it has type typ, whose priorities
+// are allowed, and why it changes ("" for no reason to tell). A priority
+// the type does not have becomes the nearest it has; one that only a type
+// made (authz.ByType) returns to what the mail asked for where the new
+// type has it, so that correcting a type corrects its priority too.
+func typePriority(t *ticket.Ticket, typ string, allowed []string) (string, string) {
+	if t.PriorityReason == authz.ByType && t.RequestedPriority != "" && slices.Contains(allowed, t.RequestedPriority) {
+		return t.RequestedPriority, ""
+	}
+	p := authz.NearestPriority(allowed, t.Priority)
+	if p == "" || p == t.Priority {
+		return t.Priority, ""
+	}
+	return p, fmt.Sprintf("type %s has no priority %s (it has %s): the nearest", typ, t.Priority, strings.Join(allowed, ", "))
+}
+
+// plan is the name and configuration of t's customer's plan.
+func (s *Service) plan(t *ticket.Ticket) (string, config.Plan) { return s.planOf(t.Customer) }
+
+// planOf is the name and configuration of customer's plan.
+func (s *Service) planOf(customer string) (string, config.Plan) {
+	name := config.DefaultPlan
+	if s.Customer != nil {
+		if c := s.Customer(customer); c != nil && c.Plan != "" {
+			name = c.Plan
+		}
+	}
+	return name, s.Plans[name]
 }
 
 // clock keeps the SLA clock in step with a change that was applied.
@@ -309,9 +376,10 @@ func (s *Service) clock(ctx context.Context, t *ticket.Ticket, ch ticket.Change,
 	if s.Clock == nil {
 		return nil
 	}
-	if ch.Type == ticket.TypeIncident && t.Type != ticket.TypeIncident {
-		// A feature request becomes an incident: its clock runs from its
-		// arrival, with the priority it has now.
+	retyped := ch.Type != "" && ch.Type != t.Type && config.HasClock(ch.Type)
+	if retyped && !config.HasClock(t.Type) {
+		// A feature request gets a type with a clock: its clock runs from
+		// its arrival, with the priority it has now.
 		r, ok := s.Clock.(ClockRestorer)
 		if !ok {
 			return nil
@@ -335,7 +403,10 @@ func (s *Service) clock(ctx context.Context, t *ticket.Ticket, ch ticket.Change,
 	if replied {
 		errs = append(errs, s.Clock.Responded(ctx, t.Number, now))
 	}
-	if ch.Priority != "" {
+	if r, ok := s.Clock.(ClockRestorer); ok && retyped {
+		// The new type's targets, with the priority it has now.
+		errs = append(errs, r.Retype(ctx, t.Number, now))
+	} else if ch.Priority != "" {
 		errs = append(errs, s.Clock.Reprioritise(ctx, t.Number, ch.Priority, now))
 	}
 	if ch.Status != "" {

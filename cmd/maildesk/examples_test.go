@@ -22,7 +22,8 @@ func exampleEnv(t *testing.T) {
 
 // Every example config loads without problems, its plans build into SLA
 // calendars, and every plan with a calendar has a first-response deadline
-// for every priority and language.
+// for every type with a clock, every priority the type has, and every
+// language.
 func TestExampleConfigs(t *testing.T) {
 	exampleEnv(t)
 	files, err := filepath.Glob(filepath.Join(examplesDir, "*.yaml"))
@@ -54,11 +55,17 @@ func TestExampleConfigs(t *testing.T) {
 					t.Errorf("plan %s has no SLA calendar", plan)
 					continue
 				}
-				for _, prio := range []string{"P1", "P2", "P3", "P4"} {
-					for _, lang := range []string{"", "nl", "en"} {
-						d, err := plans.Due(plan, prio, lang, arrival)
-						if err != nil || d.FirstResponse.IsZero() || !d.FirstResponse.After(arrival) {
-							t.Errorf("Due(%s, %s, %q) = %v, %v", plan, prio, lang, d.FirstResponse, err)
+				p := cfg.Plans[plan]
+				for _, typ := range p.TypeNames() {
+					if !config.HasClock(typ) {
+						continue
+					}
+					for _, prio := range p.TypePriorities(typ) {
+						for _, lang := range []string{"", "nl", "en"} {
+							d, err := plans.DueOfType(plan, typ, prio, lang, arrival)
+							if err != nil || d.FirstResponse.IsZero() || !d.FirstResponse.After(arrival) {
+								t.Errorf("DueOfType(%s, %s, %s, %q) = %v, %v", plan, typ, prio, lang, d.FirstResponse, err)
+							}
 						}
 					}
 				}

@@ -28,7 +28,7 @@ Usage:
   maildesk tickets reply --config FILE NUMBER --message TEXT [--as NAME]
                                          answer the customer (mailed to the contact and participants)
   maildesk tickets note --config FILE NUMBER --message TEXT [--as NAME]   internal note, not mailed
-  maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [type=incident|feature_request] [reason=TEXT] [assignee=NAME]
+  maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [type=T] [reason=TEXT] [assignee=NAME]
                                          change a ticket; the customer's side is told
   maildesk tickets open --config FILE --customer ID --contact ADDRESS --subject TEXT --message TEXT
                        [--priority P] [--type incident|feature_request] [--channel phone|in_person]
@@ -52,7 +52,7 @@ Usage:
                                          refresh_token: store oauth2.refresh_token_file's token anew
   maildesk auth status --config FILE [--json]
                                          sign-in method, account, grant, token and credential expiry, last sign-ins
-  maildesk sla due --config FILE --plan NAME --priority P [--language nl|en] --at TIME
+  maildesk sla due --config FILE --plan NAME --priority P [--type T] [--language nl|en] --at TIME
                                          first-response deadline of a ticket arriving at TIME (RFC 3339)
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
@@ -96,7 +96,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "sla":
-		err = cmdSLA(args[1:], stdout)
+		err = cmdSLA(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":

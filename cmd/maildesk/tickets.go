@@ -98,8 +98,8 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if t.AcknowledgedAt != nil {
 			ack = t.AcknowledgedAt.In(loc).Format(time.RFC3339)
 		}
-		fmt.Fprintf(stdout, "Ticket:       %s\nSubject:      %s\nStatus:       %s\nPriority:     %s\nCustomer:     %s\nContact:      %s <%s>\nCreated:      %s\nAcknowledged: %s\n",
-			shownLine(t.Number), shownLine(t.Subject), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Customer), shownLine(t.ContactName), shownLine(t.Contact),
+		fmt.Fprintf(stdout, "Ticket:       %s\nSubject:      %s\nStatus:       %s\nPriority:     %s\nType:         %s\nCustomer:     %s\nContact:      %s <%s>\nCreated:      %s\nAcknowledged: %s\n",
+			shownLine(t.Number), shownLine(t.Subject), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Type), shownLine(t.Customer), shownLine(t.ContactName), shownLine(t.Contact),
 			t.CreatedAt.In(loc).Format(time.RFC3339), ack)
 		if t.Channel == ticket.ChannelMail {
 			fmt.Fprintf(stdout, "Channel:      mail\nMessage-ID:   <%s>\nOriginal:     %s (UIDVALIDITY %d, UID %d when received)\n",
@@ -192,7 +192,7 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 		case k == "reason":
 			change.Reason = v
 		case k == "type":
-			change.Type = strings.ReplaceAll(strings.ToLower(strings.TrimSpace(v)), "-", "_")
+			change.Type = config.TypeKey(v)
 		case k == "assignee":
 			change.Assignee = &v
 		default:
