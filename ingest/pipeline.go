@@ -447,8 +447,9 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 			// The contract's words for the priorities, in the contact's
 			// language (plans.<plan>.priority_labels).
-			PriorityLabel: plan.PriorityLabel(lang, pr.Priority), RequestedPriorityLabel: plan.PriorityLabel(lang, pr.Requested),
-			Received: m.now,
+			PriorityLabel:          config.PriorityLabel(p.Plans, d.Customer, lang, pr.Priority),
+			RequestedPriorityLabel: config.PriorityLabel(p.Plans, d.Customer, lang, pr.Requested),
+			Received:               m.now,
 		}
 		if clock != nil && plan.StatesDeadline() {
 			// What the contact is promised; not for best-effort plans

@@ -87,6 +87,11 @@ type Ticket struct {
 	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
 	// LinkedTo is the closed ticket a mail on it started this one from.
 	LinkedTo string `json:"linked_to,omitempty"`
+	// NeedsAgentSince is when a customer's reply needing an agent's
+	// judgement arrived that no agent has acted on since (a reply on a
+	// closed feature request: is it one?); nil for none. Any agent's
+	// action on the ticket (reply, note, change) clears it.
+	NeedsAgentSince *time.Time `json:"needs_agent_since,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
