@@ -51,3 +51,33 @@ func TestPriorityLabelsValidation(t *testing.T) {
 		})
 	}
 }
+
+// config.PriorityLabel finds the customer's plan the way every mail and the
+// dashboard do: its own plan, else the default plan, also for a customer
+// no longer in the directory.
+func TestPriorityLabelOfCustomer(t *testing.T) {
+	plans := map[string]Plan{
+		DefaultPlan: {PriorityLabels: map[string]map[string]string{"en": {"P1": "P1 (Service Blocker)"}}},
+		"qiqq":      {PriorityLabels: map[string]map[string]string{"nl": {"P1": "Direct", "P3": "Standaard"}}},
+	}
+	qiqq, plain := &Customer{ID: "q", Plan: "qiqq"}, &Customer{ID: "p"}
+	for _, tt := range []struct {
+		c              *Customer
+		lang, p, label string
+	}{
+		{qiqq, "nl", "P1", "Direct"},
+		{qiqq, "nl", "P2", ""},
+		{qiqq, "en", "P1", ""},
+		{qiqq, "nl", "", ""},
+		{plain, "en", "P1", "P1 (Service Blocker)"},
+		{nil, "en", "P1", "P1 (Service Blocker)"},
+		{&Customer{ID: "x", Plan: "gone"}, "nl", "P1", ""},
+	} {
+		if got := PriorityLabel(plans, tt.c, tt.lang, tt.p); got != tt.label {
+			t.Errorf("PriorityLabel(%+v, %s, %s) = %q, want %q", tt.c, tt.lang, tt.p, got, tt.label)
+		}
+	}
+	if got := PriorityLabel(nil, qiqq, "nl", "P1"); got != "" {
+		t.Errorf("without plans: %q", got)
+	}
+}

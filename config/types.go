@@ -390,6 +390,27 @@ func (p Plan) StatesDeadline() bool { return p.AckStatesDeadline == nil || *p.Ac
 // PriorityLabel is the plan's word for priority in lang, "" when it has none.
 func (p Plan) PriorityLabel(lang, priority string) string { return p.PriorityLabels[lang][priority] }
 
+// PriorityLabel is the word customer c's plan (plans.<plan>.priority_labels)
+// has for priority in lang, "" when it has none: the mail or page then
+// shows the code. A customer without a plan, or one no longer in the
+// directory (nil), is on DefaultPlan. Every mail and page that names a
+// ticket's priority asks here, so that they all say the same.
+func PriorityLabel(plans map[string]Plan, c *Customer, lang, priority string) string {
+	if priority == "" {
+		return ""
+	}
+	return plans[c.PlanName()].PriorityLabel(lang, priority)
+}
+
+// PlanName is the plan customer c is on: DefaultPlan for a customer
+// without one, or no longer in the directory (nil).
+func (c *Customer) PlanName() string {
+	if c == nil || c.Plan == "" {
+		return DefaultPlan
+	}
+	return c.Plan
+}
+
 // SetsPriority reports CustomerSetsPriority, true when unset.
 func (p Plan) SetsPriority() bool { return p.CustomerSetsPriority == nil || *p.CustomerSetsPriority }
 

@@ -27,6 +27,10 @@ import (
 type Escalator struct {
 	Store *ticket.Store
 	Plans *sla.Plans
+	// PlanLabels are the configured plans by name, for the words the
+	// customer's plan has for the priorities (config.PriorityLabel) that
+	// alerts and digests name; nil: the codes.
+	PlanLabels map[string]config.Plan
 	// Outbox receives the digest; alerts are queued by the store together
 	// with the mark that they were sent.
 	Outbox *notify.Outbox
@@ -398,7 +402,8 @@ func (e *Escalator) alerts(kind ticket.Escalation, t *ticket.Ticket, late bool) 
 		n := notify.Notification{
 			ID: t.Number + "/" + string(nk) + "/" + addr, Kind: nk, To: p.Email, ToName: p.Name,
 			Language: e.Language, Ticket: t.Number, Subject: t.Subject, Priority: t.Priority,
-			Customer: cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
+			PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
+			Customer:      cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
 			Target: t.SLA.Target, Late: late, ReportedBy: reporter,
 		}
 		out = append(out, n.Fields())
@@ -430,9 +435,11 @@ func (e *Escalator) Digest(ctx context.Context, now time.Time) (int, error) {
 			if t.SLA == nil || !t.SLA.Running() || !clockApplies(t) {
 				continue
 			}
+			cust := e.customer(t.Customer)
 			items = append(items, notify.DigestItem{
-				Ticket: t.Number, Customer: cmp.Or(customerName(e.customer(t.Customer)), t.Customer),
+				Ticket: t.Number, Customer: cmp.Or(customerName(cust), t.Customer),
 				Subject: t.Subject, Priority: t.Priority, Deadline: t.SLA.FirstResponseDue, Breached: group.breached,
+				PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
 			})
 		}
 	}

@@ -106,8 +106,11 @@ func (d *dashboard) priorityLabel(t *ticket.Ticket) string {
 	if d.plans == nil || t.Priority == "" {
 		return ""
 	}
-	p := d.plan(t)
-	return cmp.Or(p.PriorityLabel(d.lang, t.Priority), p.PriorityLabel(t.Language, t.Priority))
+	var c *config.Customer
+	if d.customer != nil {
+		c = d.customer(t.Customer)
+	}
+	return cmp.Or(config.PriorityLabel(d.plans, c, d.lang, t.Priority), config.PriorityLabel(d.plans, c, t.Language, t.Priority))
 }
 
 // typeName is the plan's name for t's type, "" on a plan without support
@@ -122,13 +125,11 @@ func (d *dashboard) typeName(t *ticket.Ticket) string {
 
 // plan is the configuration of t's customer's plan.
 func (d *dashboard) plan(t *ticket.Ticket) config.Plan {
-	plan := config.DefaultPlan
+	var c *config.Customer
 	if d.customer != nil {
-		if c := d.customer(t.Customer); c != nil && c.Plan != "" {
-			plan = c.Plan
-		}
+		c = d.customer(t.Customer)
 	}
-	return d.plans[plan]
+	return d.plans[c.PlanName()]
 }
 
 // dashPage is what the template renders.
@@ -141,10 +142,29 @@ type dashPage struct {
 	Open       int
 	AtRisk     int
 	Breached   int
+	// NeedsAgent are the tickets marked as needing an agent (whatever
+	// their status: a closed feature request the customer replied on),
+	// longest waiting first; the page shows them above everything else.
+	NeedsAgent []dashAttention
 	Groups     []dashGroup
 	Error      string
 	// OpenPath links to the form for a ticket taken by phone; "" for none.
 	OpenPath string
+}
+
+// dashAttention is a ticket in the "Needs an agent" list.
+type dashAttention struct {
+	Number   string
+	Subject  string
+	Customer string
+	Contact  string
+	Why      string // what the agent is to judge
+	Age      string // how long it has waited: "2h", "1d 3h"
+	// SinceText and SinceISO are when the customer's reply arrived.
+	SinceText string
+	SinceISO  string
+
+	since time.Time
 }
 
 type dashGroup struct {
@@ -232,6 +252,9 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 	groups := map[string]*dashGroup{}
 	for i := range list {
 		t := &list[i]
+		if t.NeedsAgentSince != nil {
+			page.NeedsAgent = append(page.NeedsAgent, d.attention(t, now))
+		}
 		if !ticket.Open(t.Status) {
 			continue
 		}
@@ -253,6 +276,9 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 			page.AtRisk++
 		}
 	}
+	slices.SortFunc(page.NeedsAgent, func(a, b dashAttention) int {
+		return cmp.Or(a.since.Compare(b.since), cmp.Compare(a.Number, b.Number))
+	})
 	for _, g := range groups {
 		slices.SortFunc(g.Rows, compareRows)
 		page.Groups = append(page.Groups, *g)
@@ -350,6 +376,26 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 		r.DueISO = c.FirstResponseDue.UTC().Format(time.RFC3339)
 	}
 	return r
+}
+
+// attention is t's entry in the "Needs an agent" list.
+func (d *dashboard) attention(t *ticket.Ticket, now time.Time) dashAttention {
+	since := *t.NeedsAgentSince
+	why := "The customer replied; an agent should look at it."
+	if t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed {
+		why = "The customer replied on this closed feature request: is it one?"
+	}
+	return dashAttention{
+		Number:    notify.SafeLine(t.Number),
+		Subject:   cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
+		Customer:  d.customerName(t.Customer),
+		Contact:   notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
+		Why:       why,
+		Age:       compact(now.Sub(since), 2, true),
+		SinceText: since.In(d.loc).Format("Mon 2 Jan 2006 15:04"),
+		SinceISO:  since.UTC().Format(time.RFC3339),
+		since:     since,
+	}
 }
 
 // share is the percentage of start -> end elapsed at `at`, 0-100.

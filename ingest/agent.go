@@ -3,6 +3,8 @@ package ingest
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
 )
@@ -189,6 +192,12 @@ func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket,
 		}
 	}
 	if c.note {
+		if t.NeedsAgentSince != nil {
+			// An agent looked at it, like any workflow action does.
+			if _, err := p.Threads.Apply(ctx, t.Number, ticket.Change{At: m.now, Handled: true, Dedupe: m.dedupe + " #handled"}, nil); err != nil {
+				return err
+			}
+		}
 		// An internal note: history only. Appended like a follow-up, so
 		// that it is idempotent on the mail and keeps its quoted part.
 		src := m.src
@@ -326,17 +335,78 @@ func (c commands) String() string {
 
 // featureReplyChange is what a customer's reply on a closed feature
 // request adds after the reply itself: an event of its own kind
-// (ticket.EventFeatureReply) that puts the ticket in front of the agents,
-// since the customer may dispute the designation ("this is NOT a feature
-// request"). It changes no field: the desk decides (Kwikqy 2.2, 2.5). It
-// is idempotent on the mail (dedupe with a suffix of its own).
+// (ticket.EventFeatureReply) and the mark that puts the ticket in front of
+// the agents on the dashboard (ticket.Ticket.NeedsAgentSince), since the
+// customer may dispute the designation ("this is NOT a feature request").
+// It changes no other field: the desk decides (Kwikqy 2.2, 2.5). It is
+// idempotent on the mail (dedupe with a suffix of its own), and so are
+// the agents' notifications queued with it (featureReplyNotes).
 //
-// followUp (ingest/thread.go) is to apply it through Threads.Apply when a
+// followUp (ingest/thread.go) applies it through Threads.Apply when a
 // reply lands on a closed feature request.
 func featureReplyChange(t *ticket.Ticket, from, messageID, dedupe string, at time.Time) ticket.Change {
 	return ticket.Change{
-		At: at, Dedupe: dedupe + " #feature-reply",
+		At: at, Dedupe: dedupe + " #feature-reply", NeedsAgent: true,
 		Event: &ticket.Event{At: at, Kind: ticket.EventFeatureReply, From: from, MessageID: messageID,
 			Text: "The customer replied on " + t.Number + ", a closed feature request: an agent should judge whether it is one."},
 	}
+}
+
+// maxFeatureReplyText bounds the customer's text in the agents'
+// notification; the whole reply is in the ticket's history.
+const maxFeatureReplyText = 16 << 10
+
+// featureReplyNotes are the notifications that tell the desk's agents
+// (desk.agents, nobody else) of a customer's reply on closed feature
+// request t, in the desk's language: who wrote what (text, its quoted
+// part left out) and how to make the ticket an incident. Their ids derive
+// from the mail's dedupe key, so that a replayed mail queues and sends
+// nothing twice.
+func (p *Pipeline) featureReplyNotes(t *ticket.Ticket, m *inbound, text string) [][]string {
+	if len(text) > maxFeatureReplyText {
+		text = cutBytes(text, maxFeatureReplyText) + "\n[…]"
+	}
+	sum := sha256.Sum256([]byte(m.dedupe))
+	ref := hex.EncodeToString(sum[:8])
+	cust := m.decision.Customer // the ticket's customer: mayFollowUp
+	contact := t.Contact
+	if t.ContactName != "" {
+		contact = t.ContactName + " <" + t.Contact + ">"
+	}
+	from := storedAddress(m.msg.From.Address)
+	if name := cmp.Or(contactName(m.decision.Contact), m.msg.From.Name); name != "" {
+		from = name + " <" + from + ">"
+	}
+	seen := map[string]bool{}
+	var notes [][]string
+	for _, a := range p.AgentAddresses {
+		addr := strings.ToLower(strings.TrimSpace(a.Email))
+		if addr == "" || seen[addr] {
+			continue
+		}
+		seen[addr] = true
+		n := notify.Notification{
+			ID: t.Number + "/" + string(notify.FeatureReply) + "/" + ref + "/" + addr, Kind: notify.FeatureReply,
+			To: a.Email, ToName: a.Name, Language: p.Language, Ticket: t.Number, Subject: t.Subject,
+			InReplyTo: m.msg.MessageID, References: []string{t.MessageID}, Customer: customerName(cust, t.Customer),
+			Priority: t.Priority, PriorityLabel: config.PriorityLabel(p.Plans, cust, p.Language, t.Priority),
+			ReportedBy: contact, RepliedBy: from, Received: m.now, Text: text,
+		}
+		notes = append(notes, n.Fields())
+	}
+	return notes
+}
+
+func contactName(c *config.Contact) string {
+	if c == nil {
+		return ""
+	}
+	return c.Name
+}
+
+func customerName(c *config.Customer, id string) string {
+	if c != nil && c.Name != "" {
+		return c.Name
+	}
+	return id
 }

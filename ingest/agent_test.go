@@ -478,6 +478,7 @@ func TestCustomerFollowUpLifecycle(t *testing.T) {
 		wantStatus string // of the old ticket afterwards
 		events     string // added to the old ticket
 		resumed    bool
+		mails      string // queued by a follow-up (kindsOf): only the agents' notice of a reply on a feature request
 	}{
 		{name: "in progress stays", status: ticket.StatusInProgress, wantStatus: ticket.StatusInProgress, events: "reply"},
 		{name: "waiting for the customer", status: ticket.StatusWaitingCustomer, wantStatus: ticket.StatusInProgress, events: "reply change", resumed: true},
@@ -489,9 +490,11 @@ func TestCustomerFollowUpLifecycle(t *testing.T) {
 			wantStatus: ticket.StatusResolved, events: "auto_reply"},
 		{name: "out-of-office on a closed ticket", status: ticket.StatusClosed, headers: "Auto-Submitted: auto-replied\n",
 			wantStatus: ticket.StatusClosed, events: "auto_reply"},
-		// Stays closed, and is marked for the agents (the desk designates
-		// feature requests; the customer may be saying it is none).
-		{name: "reply on a feature request", feature: true, wantStatus: ticket.StatusClosed, events: "reply feature_request_reply"},
+		// Stays closed, and is marked for the agents and mailed to them
+		// (the desk designates feature requests; the customer may be
+		// saying it is none); the customer gets nothing.
+		{name: "reply on a feature request", feature: true, wantStatus: ticket.StatusClosed, events: "reply feature_request_reply",
+			mails: "feature_reply:Eva@Desk.Example"},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -547,8 +550,8 @@ func TestCustomerFollowUpLifecycle(t *testing.T) {
 					t.Fatalf("queued %q, want one acknowledgement of %s", kindsOf(sent), res.Ticket)
 				}
 			} else {
-				if !res.FollowUp || res.Ticket != old || len(after) != len(before) || len(sent) != 0 {
-					t.Fatalf("want a follow-up on %s and no mail, got %+v, %d tickets (were %d), queued %q", old, res, len(after), len(before), kindsOf(sent))
+				if !res.FollowUp || res.Ticket != old || len(after) != len(before) || kindsOf(sent) != tt.mails {
+					t.Fatalf("want a follow-up on %s and mail %q, got %+v, %d tickets (were %d), queued %q", old, tt.mails, res, len(after), len(before), kindsOf(sent))
 				}
 			}
 			tk, _ := store.Get(ctx, old)

@@ -422,7 +422,7 @@ func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note [
 // rights allow, and acknowledges it unless the mail came from a machine.
 func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	msg, d := m.msg, m.decision
-	planName := cmp.Or(d.Customer.Plan, config.DefaultPlan)
+	planName := d.Customer.PlanName()
 	plan := p.Plans[planName]
 	requested, source := p.Rules.Requested(msg)
 	pr := authz.EffectivePriority(plan, d.Contact, requested, p.Priority)
@@ -461,8 +461,9 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			Type: typ, Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 			// The contract's words for the priorities, in the contact's
 			// language (plans.<plan>.priority_labels).
-			PriorityLabel: plan.PriorityLabel(lang, pr.Priority), RequestedPriorityLabel: plan.PriorityLabel(lang, pr.Requested),
-			Received: m.now,
+			PriorityLabel:          config.PriorityLabel(p.Plans, d.Customer, lang, pr.Priority),
+			RequestedPriorityLabel: config.PriorityLabel(p.Plans, d.Customer, lang, pr.Requested),
+			Received:               m.now,
 		}
 		if len(plan.Types) > 0 {
 			// The support type decides the response time (and the rate):

@@ -126,9 +126,22 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if reply && t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed {
 		// The customer may be saying it is no feature request at all (the
 		// desk designates them, Kwikqy 2.5): put it in front of the agents
-		// rather than only recording it. Idempotent by its own key.
-		if _, err := p.Threads.Apply(ctx, t.Number, featureReplyChange(t, m.msg.From.Address, m.msg.MessageID, m.dedupe, m.now), nil); err != nil && !errors.Is(err, ticket.ErrNotFound) {
+		// (the dashboard, and a mail to each) rather than only recording
+		// it. Idempotent by its own key, mails included; machine mail
+		// tells nobody.
+		var notes [][]string
+		if m.class == Human {
+			notes = p.featureReplyNotes(t, m, fresh)
+		}
+		applied, err := p.Threads.Apply(ctx, t.Number, featureReplyChange(t, m.msg.From.Address, m.msg.MessageID, m.dedupe, m.now), notes)
+		if err != nil && !errors.Is(err, ticket.ErrNotFound) {
 			return res, false, err
+		}
+		if applied {
+			m.log.Info("reply on a closed feature request put in front of the agents", "ticket", t.Number, "mailed", len(notes))
+			if m.class == Human && len(notes) == 0 {
+				m.log.Warn("no desk.agents to mail about a reply on a closed feature request: it shows on the dashboard only", "ticket", t.Number)
+			}
 		}
 	}
 	if reply && t.Type != ticket.TypeFeatureRequest {

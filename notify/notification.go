@@ -51,6 +51,13 @@ const (
 	// with the suspension's Reason or the term's first or last day in
 	// AsOf; Customer names the organisation.
 	Inactive Kind = "inactive"
+	// FeatureReply tells the desk's agents (desk.agents) that a customer
+	// replied on a closed feature request: the customer may be saying it
+	// is none, which the desk decides (Kwikqy 2.5). Text is the reply's
+	// own text (its quoted part left out), RepliedBy who wrote it,
+	// ReportedBy the ticket's contact, Received when it arrived. It goes
+	// to the desk's own people only (Kind.ToDesk).
+	FeatureReply Kind = "feature_reply"
 )
 
 // The credentials a CredentialExpiry is about.
@@ -60,7 +67,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -117,6 +124,9 @@ type Notification struct {
 	Target     string
 	Late       bool
 	ReportedBy string
+	// For FeatureReply: who wrote the customer's reply ("Name <addr>" or
+	// the address).
+	RepliedBy string
 
 	// For Digest: the moment the overview describes (its day is in the
 	// subject) and the tickets at risk or breached. The caller does not
@@ -230,6 +240,9 @@ func (n Notification) Fields() []string {
 	if n.ReportedBy != "" {
 		f = append(f, "reported_by", n.ReportedBy)
 	}
+	if n.RepliedBy != "" {
+		f = append(f, "replied_by", n.RepliedBy)
+	}
 	if !n.AsOf.IsZero() {
 		f = append(f, "as_of", n.AsOf.Format(time.RFC3339))
 	}
@@ -323,6 +336,7 @@ func FromFields(v map[string]any) (Notification, error) {
 	n.Target = s("target")
 	n.Late = s("late") == "1"
 	n.ReportedBy = s("reported_by")
+	n.RepliedBy = s("replied_by")
 	n.Agent = s("agent")
 	n.Text = s("text")
 	n.Server = s("server")

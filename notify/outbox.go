@@ -234,7 +234,8 @@ type Delivery struct {
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
 	// Limits caps automatic mail (Kind.Automatic: everything but agents'
-	// replies) per recipient and in total; the zero value limits nothing.
+	// replies) per recipient (not mail to the desk's own people,
+	// Kind.ToDesk) and in total; the zero value limits nothing.
 	Limits Limits
 	// RefusedSuppression is how long an address the relay refused
 	// permanently (5xx at RCPT) gets no more automatic mail; 0 = not at all.

@@ -415,3 +415,38 @@ func TestDeliveredHookFailureIsRetriedWithoutResending(t *testing.T) {
 		t.Fatalf("depth %d, recorded %d, sent %d times; want 0, 1, 1", n, recorded, sender.count("SD-1/ack"))
 	}
 }
+
+// Mail to the desk's own people about a customer waiting for them
+// (FeatureReply) is not skipped by the recipient's limit, which the
+// agent's alerts used up, nor counted against it; the desk's cap still
+// holds it back.
+func TestDrainRateLimitsSpareDeskMail(t *testing.T) {
+	ctx := context.Background()
+	ob, rdb := newOutbox(t)
+	add := func(id string, k Kind) {
+		enqueue(t, rdb, ob, "", Notification{ID: id, Kind: k, To: "agent@desk.example", Ticket: "SD-1", Text: "Dit is GEEN functieverzoek"})
+	}
+	add("SD-1/sla_warning/agent", SLAWarning)       // uses up the agent's limit
+	add("SD-2/sla_warning/agent", SLAWarning)       // over it: skipped
+	add("SD-1/feature_reply/a/agent", FeatureReply) // sent all the same
+	add("SD-1/feature_reply/b/agent", FeatureReply) // the desk is full now: held back
+	sender := &scripted{}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour,
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 1}}, Desk: []Rate{{Window: time.Hour, Max: 2}}}}
+	st, err := d.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (Stats{Sent: 2, Skipped: 1, Failed: 1}) {
+		t.Fatalf("drain %+v, want the first warning and the first feature reply sent, one skipped, one held back", st)
+	}
+	if sender.count("SD-1/feature_reply/a/agent") != 1 || sender.count("SD-2/sla_warning/agent") != 0 {
+		t.Errorf("sent %v", sender.sent)
+	}
+	if n, _ := rdb.ZCard(ctx, "md:{acme-it}:rate:agent@desk.example").Result(); n != 1 {
+		t.Errorf("the agent's window holds %d, want only the warning", n)
+	}
+	if n, _ := ob.Depth(ctx); n != 1 {
+		t.Errorf("depth %d: the held-back feature reply must wait", n)
+	}
+}

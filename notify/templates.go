@@ -467,6 +467,7 @@ func sampleNotifications(kind Kind) []Notification {
 		Received: time.Date(2026, 11, 21, 19, 25, 0, 0, time.UTC),
 		Deadline: time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC), Target: "4h",
 		ReportedBy: "Jan Jansen <jan@customer.example>",
+		RepliedBy:  "Piet Pietersen <piet@customer.example>",
 		AsOf:       time.Date(2026, 11, 23, 6, 0, 0, 0, time.UTC),
 		Items: []DigestItem{
 			{Ticket: "SD-7", Customer: "Customer BV", Subject: "VPN is slow", Priority: "P3", Deadline: time.Date(2026, 11, 23, 14, 0, 0, 0, time.UTC)},

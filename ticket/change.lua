@@ -18,6 +18,7 @@
 --         apart from Message-IDs, which senders choose)
 -- ARGV[7] n, then n field/value pairs to set
 -- then m, then m field/value pairs to set only when not set yet
+-- then d, then d fields to delete
 -- then notifications, as queue.lua reads them
 -- Returns 1, or 0 for a replay of a change already made.
 local number = ARGV[1]
@@ -54,6 +55,11 @@ for j = i + 1, i + 2 * m, 2 do
   redis.call('HSETNX', KEYS[2], ARGV[j], ARGV[j + 1])
 end
 i = i + 2 * m + 1
+local d = tonumber(ARGV[i])
+for j = i + 1, i + d do
+  redis.call('HDEL', KEYS[2], ARGV[j])
+end
+i = i + d + 1
 redis.call('HSET', KEYS[2], 'updated_at', ARGV[5])
 if ARGV[4] ~= '' then
   redis.call('RPUSH', KEYS[3], ARGV[4])

@@ -34,6 +34,9 @@ type FieldChange struct {
 	Reason string `json:"reason,omitempty"`
 }
 
+// fieldNeedsAgent is the ticket hash field of Ticket.NeedsAgentSince.
+const fieldNeedsAgent = "needs_agent_since"
+
 // ErrConflict: the ticket changed (its status) since the caller read it.
 var ErrConflict = errors.New("ticket changed meanwhile")
 
@@ -61,6 +64,11 @@ type Change struct {
 	Type string
 	// FirstResponse records At as the first agent reply, unless there was one.
 	FirstResponse bool
+	// NeedsAgent marks the ticket as needing an agent's judgement since At
+	// (Ticket.NeedsAgentSince: a customer's reply on a closed feature
+	// request), unless it is marked already: the first unhandled reply's
+	// time stays. Handled removes the mark: an agent acted on the ticket.
+	NeedsAgent, Handled bool
 	// Event goes into the history; nil for none.
 	Event *Event
 	// Dedupe makes a change made by mail idempotent on its Message-ID,
@@ -99,6 +107,16 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 	if c.FirstResponse {
 		setnx = append(setnx, "first_response_at", at)
 	}
+	if c.NeedsAgent && c.Handled {
+		return false, fmt.Errorf("change %s: both marked as needing an agent and handled", number)
+	}
+	if c.NeedsAgent {
+		setnx = append(setnx, fieldNeedsAgent, at)
+	}
+	var del []string
+	if c.Handled {
+		del = append(del, fieldNeedsAgent)
+	}
 	ev := ""
 	if c.Event != nil {
 		b, err := json.Marshal(c.Event)
@@ -116,6 +134,10 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 	}
 	args = append(args, len(setnx)/2)
 	for _, v := range setnx {
+		args = append(args, v)
+	}
+	args = append(args, len(del))
+	for _, v := range del {
 		args = append(args, v)
 	}
 	for _, n := range notes {

@@ -362,7 +362,7 @@ func fromHash(m map[string]string) *Ticket {
 		OpenedBy:          m["opened_by"],
 		RequestSum:        m["request_sum"],
 	}
-	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt} {
+	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, fieldNeedsAgent: &t.NeedsAgentSince} {
 		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
 			*dst = &v
 		}

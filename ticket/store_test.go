@@ -388,3 +388,50 @@ func TestApplyRequestKeyApartFromMessageIDs(t *testing.T) {
 		t.Fatalf("outbox %d, want one mail per applied change", n)
 	}
 }
+
+// The mark that a ticket needs an agent keeps the first unhandled time,
+// survives changes that say nothing of it, and goes when one is handled;
+// the notifications of the change that makes it are queued with it.
+func TestApplyNeedsAgent(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Create(ctx, "m1@acme.example", New{Subject: "x", MessageID: "m1@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	t1 := time.Date(2026, 11, 21, 11, 0, 0, 0, time.UTC)
+	since := func() *time.Time {
+		t.Helper()
+		tk, err := s.Get(ctx, "SD-1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tk.NeedsAgentSince
+	}
+	steps := []struct {
+		c     Change
+		notes [][]string
+		since time.Time // zero: no mark
+	}{
+		{Change{At: t1, NeedsAgent: true, Dedupe: "r1"}, [][]string{{"id", "a", "kind", "feature_reply"}}, t1},
+		{Change{At: t1.Add(time.Hour), NeedsAgent: true, Dedupe: "r2"}, nil, t1},
+		{Change{At: t1.Add(2 * time.Hour), Assignee: new(string)}, nil, t1},
+		{Change{At: t1.Add(3 * time.Hour), Handled: true}, nil, time.Time{}},
+		{Change{At: t1.Add(4 * time.Hour), Handled: true}, nil, time.Time{}},
+		{Change{At: t1.Add(5 * time.Hour), NeedsAgent: true, Dedupe: "r3"}, nil, t1.Add(5 * time.Hour)},
+	}
+	for i, st := range steps {
+		if _, err := s.Apply(ctx, "SD-1", st.c, st.notes); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		got := since()
+		if st.since.IsZero() != (got == nil) || (got != nil && !got.Equal(st.since)) {
+			t.Errorf("step %d: needs an agent since %v, want %v", i, got, st.since)
+		}
+	}
+	if _, err := s.Apply(ctx, "SD-1", Change{At: t1, NeedsAgent: true, Handled: true}, nil); err == nil {
+		t.Error("a change both marking and handling was applied")
+	}
+	if n := outboxLen(t, rdb); n != 1 {
+		t.Errorf("outbox %d, want the one notification", n)
+	}
+}

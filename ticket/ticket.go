@@ -110,6 +110,11 @@ type Ticket struct {
 	// so that a replay under its idempotency key can be told from another
 	// request under the same key; "" for mail.
 	RequestSum string `json:"-"`
+	// NeedsAgentSince is when a customer's reply needing an agent's
+	// judgement arrived that no agent has acted on since (a reply on a
+	// closed feature request: is it one?); nil for none. Any agent's
+	// action on the ticket (reply, note, change) clears it.
+	NeedsAgentSince *time.Time `json:"needs_agent_since,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The

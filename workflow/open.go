@@ -96,7 +96,7 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 		return nil, false, err
 	}
 	c, contact := d.Customer, d.Contact
-	planName := cmp.Or(c.Plan, config.DefaultPlan)
+	planName := c.PlanName()
 	plan := s.Plans[planName]
 	pr := authz.Priority{Priority: o.Priority}
 	if pr.Priority == "" {

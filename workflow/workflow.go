@@ -50,15 +50,19 @@ func (a Agent) String() string {
 	return cmp.Or(a.Email, "agent")
 }
 
-// Service applies agents' actions to one desk's tickets.
+// Service applies agents' actions to one desk's tickets. Every action
+// (reply, note, change) also clears the ticket's mark that it needs an
+// agent (ticket.Ticket.NeedsAgentSince): an agent has looked at it.
 type Service struct {
 	Store *ticket.Store
 	// Clock is nil on a desk without SLA plans.
 	Clock Clock
 	// Customer looks up a customer in the current directory.
 	Customer func(id string) *config.Customer
-	// Plans are the configuration's plans, for the types a ticket may
-	// have and their priorities; nil: every plan is one without types.
+	// Plans are the configuration's plans: the types a ticket may have and
+	// their priorities, and the words mails name priorities in
+	// (plans.<plan>.priority_labels); nil: every plan is one without types
+	// or labels.
 	Plans map[string]config.Plan
 	// Language is the desk's, for recipients without one.
 	Language string
@@ -124,7 +128,7 @@ func (s *Service) reply(ctx context.Context, number string, by Agent, text, stat
 	if err != nil {
 		return err
 	}
-	ch.FirstResponse = true
+	ch.FirstResponse, ch.Handled = true, true
 	o.apply(&ch)
 	ch.Event = &ticket.Event{At: now, Kind: ticket.EventAgentReply, From: by.String(), Text: text, Changes: changes}
 	var notes [][]string
@@ -154,7 +158,7 @@ func (s *Service) Note(ctx context.Context, number string, by Agent, text string
 	}
 	now := s.now()
 	_, err := s.Store.Apply(ctx, strings.ToUpper(number), ticket.Change{
-		At: now, Event: &ticket.Event{At: now, Kind: ticket.EventNote, From: by.String(), Text: text},
+		At: now, Event: &ticket.Event{At: now, Kind: ticket.EventNote, From: by.String(), Text: text}, Handled: true,
 	}, nil)
 	return err
 }
@@ -212,22 +216,30 @@ func (s *Service) set(ctx context.Context, number string, by Agent, c Change, o 
 		return t, nil
 	}
 	o.apply(&ch)
+	ch.Handled = true
 	ch.Event = &ticket.Event{At: now, Kind: ticket.EventChange, From: by.String(), Changes: changes}
 	var notes [][]string
 	_, plan := s.plan(t)
 	for _, r := range s.recipients(t) {
 		n := s.base(t, r, notify.Progress, now)
 		n.Agent = cmp.Or(by.Name, by.Email)
+		if ch.Priority != "" {
+			// The ticket's priority after the change, like its status.
+			n.Priority, n.PriorityLabel = ch.Priority, s.priorityLabel(t, r.Language, ch.Priority)
+		}
 		for _, fc := range changes {
 			nc := notify.Change{Field: fc.Field, Old: fc.Old, New: fc.New, Reason: fc.Reason}
-			switch {
-			case fc.Field == notify.ChangeType:
+			switch fc.Field {
+			case notify.ChangeType:
 				// The plan's names for the types, in the recipient's language.
 				nc.OldLabel, nc.NewLabel = plan.TypeName(r.Language, fc.Old), plan.TypeName(r.Language, fc.New)
-			case fc.Field == notify.ChangePriority && ch.PriorityReason == authz.ByType && c.Priority == "":
-				// The mail says why in the recipient's words, not the
-				// history's.
-				nc.Reason, nc.Why = "", authz.ByType
+			case notify.ChangePriority:
+				nc.OldLabel, nc.NewLabel = s.priorityLabel(t, r.Language, fc.Old), s.priorityLabel(t, r.Language, fc.New)
+				if ch.PriorityReason == authz.ByType && c.Priority == "" {
+					// The mail says why in the recipient's words, not the
+					// history's.
+					nc.Reason, nc.Why = "", authz.ByType
+				}
 			}
 			n.Changes = append(n.Changes, nc)
 		}
@@ -360,13 +372,11 @@ func (s *Service) plan(t *ticket.Ticket) (string, config.Plan) { return s.planOf
 
 // planOf is the name and configuration of customer's plan.
 func (s *Service) planOf(customer string) (string, config.Plan) {
-	name := config.DefaultPlan
+	var c *config.Customer
 	if s.Customer != nil {
-		if c := s.Customer(customer); c != nil && c.Plan != "" {
-			name = c.Plan
-		}
+		c = s.Customer(customer)
 	}
-	return name, s.Plans[name]
+	return c.PlanName(), s.Plans[c.PlanName()]
 }
 
 // clock keeps the SLA clock in step with a change that was applied.
@@ -431,10 +441,7 @@ type recipient struct {
 // with the customer's progress_to_all every contact of the customer;
 // contacts with receives_progress: false never.
 func (s *Service) recipients(t *ticket.Ticket) []recipient {
-	var c *config.Customer
-	if s.Customer != nil {
-		c = s.Customer(t.Customer)
-	}
+	c := s.customer(t)
 	contact := func(addr string) *config.Contact {
 		if c == nil {
 			return nil
@@ -499,16 +506,28 @@ func authorisedAt(c *config.Customer, addr string, contact func(string) *config.
 // base is a notification about t to r, threaded under the ticket.
 func (s *Service) base(t *ticket.Ticket, r recipient, k notify.Kind, now time.Time) notify.Notification {
 	var customer string
-	if s.Customer != nil {
-		if c := s.Customer(t.Customer); c != nil {
-			customer = c.Name
-		}
+	if c := s.customer(t); c != nil {
+		customer = c.Name
 	}
 	return notify.Notification{
 		ID:   fmt.Sprintf("%s/%s/%d/%s", t.Number, k, now.UnixNano(), strings.ToLower(r.Email)),
 		Kind: k, To: r.Email, ToName: r.Name, Language: r.Language, Ticket: t.Number,
 		Subject: t.Subject, InReplyTo: t.MessageID, Customer: customer, Priority: t.Priority,
+		PriorityLabel: s.priorityLabel(t, r.Language, t.Priority),
 	}
+}
+
+func (s *Service) customer(t *ticket.Ticket) *config.Customer {
+	if s.Customer == nil {
+		return nil
+	}
+	return s.Customer(t.Customer)
+}
+
+// priorityLabel is the word of t's customer's plan for priority in lang
+// (config.PriorityLabel), "" for the code.
+func (s *Service) priorityLabel(t *ticket.Ticket, lang, priority string) string {
+	return config.PriorityLabel(s.Plans, s.customer(t), lang, priority)
 }
 
 func (s *Service) now() time.Time {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -52,7 +51,7 @@ func (d *daemon) refreshDirectory(ctx context.Context) error {
 func plansOf(cs []config.Customer) map[string]string {
 	m := make(map[string]string, len(cs))
 	for _, c := range cs {
-		m[c.ID] = cmp.Or(c.Plan, config.DefaultPlan)
+		m[c.ID] = c.PlanName()
 	}
 	return m
 }

@@ -45,7 +45,7 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, n
 	}
 	customer := func(id string) *config.Customer { return p.dir.Directory().Customer(id) }
 	p.esc = &escalation.Escalator{
-		Store: p.store, Plans: plans, Outbox: p.outbox, Customer: customer,
+		Store: p.store, Plans: plans, PlanLabels: cfg.Plans, Outbox: p.outbox, Customer: customer,
 		WarnShare: float64(cfg.Escalation.WarnAt) / 100, LateAfter: cfg.Escalation.LateAfter.D(),
 		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
 	}

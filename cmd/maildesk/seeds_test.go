@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"io"
+	"mime/quotedprintable"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,6 +33,16 @@ func (e *env) sent(n int) map[string]testserver.Received {
 	return out
 }
 
+// decodeQP is a sent mail with its quoted-printable parts decoded, for
+// looking for text in it (the header is left as it is).
+func decodeQP(raw []byte) string {
+	b, err := io.ReadAll(quotedprintable.NewReader(bytes.NewReader(raw)))
+	if err != nil {
+		return string(raw)
+	}
+	return string(b)
+}
+
 func (e *env) ticket(number string) map[string]any {
 	e.t.Helper()
 	for _, tk := range e.ticketsJSON() {
@@ -44,10 +56,13 @@ func (e *env) ticket(number string) map[string]any {
 
 // QiQQ: only pre-authorised persons report, others are refused and told;
 // the main contact is authorised by default; only some may report with the
-// priorities that carry a special rate (Hoog, Direct).
+// priorities that carry a special rate (Hoog, Direct), which every mail
+// calls by the contract's words.
 func TestSeedQiQQ(t *testing.T) {
 	e := newEnvWith(t, `plans:
-  standaard: {default_priority: P3}
+  standaard:
+    default_priority: P3
+    priority_labels: {nl: {P1: Direct, P2: Hoog, P3: Standaard}}
 priority:
   words: {P1: [direct, spoed], P2: [hoog]}
 `, `customers:
@@ -72,8 +87,8 @@ priority:
 		t.Errorf("contact without the right to Direct: %v", tk)
 	}
 	ack := got["[SD-2] Direct: printer"].Data
-	if !strings.Contains(string(ack), "U vroeg om prioriteit P1") {
-		t.Errorf("ack to Bas does not explain the priority:\n%s", ack)
+	if !strings.Contains(string(ack), "U vroeg om prioriteit Direct") {
+		t.Errorf("ack to Bas does not explain the priority in the contract's words:\n%s", ack)
 	}
 	// A stranger has no language of record: the one they wrote in (Dutch).
 	if m, ok := got["Niet in behandeling genomen: Wachtwoord vergeten"]; !ok || m.To[0] != "kees@elders.example" || m.From != "" {
@@ -81,6 +96,17 @@ priority:
 	}
 	if n := len(e.tickets()); n != 2 {
 		t.Errorf("%d tickets, want 2", n)
+	}
+	// The desk raises Bas's ticket: the progress mail says it in the
+	// contract's words too (issue 15.9).
+	var out, errOut bytes.Buffer
+	if code := run([]string{"tickets", "set", "--config", e.config, "SD-2", "priority=P2", "reason=kassa ligt ook plat", "--as", "Eva"}, &out, &errOut); code != 0 {
+		t.Fatalf("tickets set: exit %d %s", code, errOut.String())
+	}
+	got = e.sent(4)
+	update := decodeQP(got["[SD-2] Bijgewerkt: Direct: printer"].Data)
+	if !strings.Contains(update, "Prioriteit: Standaard → Hoog") {
+		t.Errorf("progress mail to Bas does not use the contract's words:\n%s", update)
 	}
 }
 
@@ -158,5 +184,27 @@ priority:
 	}
 	if !strings.Contains(string(got["[SD-2] Feature request: dark mode"].Data), "no response time") {
 		t.Errorf("feature ack does not say it is closed without response time")
+	}
+
+	// 2.5, the desk designates feature requests: Lee's "this is no
+	// feature request" goes to the agents (desk.agents), once, also when
+	// the mail comes again, and not back to Lee; the ticket waits for an
+	// agent.
+	reply := mail("Lee <lee@shop.example>", "Re: [SD-2] Feature request: dark mode", "k3@shop.example", "In-Reply-To: <k2@shop.example>")
+	reply = strings.Replace(reply, "De printer op de tweede verdieping doet het niet.", "This is NOT a feature request: dark mode is broken for everyone.", 1)
+	e.deliver(reply)
+	e.deliver(reply)
+	got = e.sent(3)
+	agents, ok := got["[SD-2] Reply on a closed feature request: Feature request: dark mode"]
+	if !ok || strings.Join(agents.To, ",") != "agent@desk.example" {
+		t.Fatalf("agents' mail %+v", agents)
+	}
+	for _, s := range []string{"> This is NOT a feature request: dark mode is broken for everyone.", "#type incident", "maildesk tickets set SD-2 type=incident"} {
+		if !strings.Contains(decodeQP(agents.Data), s) {
+			t.Errorf("agents' mail lacks %q:\n%s", s, agents.Data)
+		}
+	}
+	if tk := e.ticket("SD-2"); tk["status"] != "closed" || tk["needs_agent_since"] == nil {
+		t.Errorf("ticket after the reply: %v", tk)
 	}
 }
