@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +49,7 @@ func (c *contractClock) jump(at time.Time) {
 type contractEnv struct {
 	*env
 	clock *contractClock
+	http  string // the daemon's HTTP address
 }
 
 // newContractEnv runs deploy/examples/<name>.yaml with its contacts file
@@ -80,7 +83,15 @@ func newContractEnv(t *testing.T, name string, at time.Time) *contractEnv {
 	setKey(t, root, "imap", map[string]any{"address": dc.IMAPAddr, "security": "none", "username": desk,
 		"password_file": "imap-password", "poll_interval": "1s", "command_timeout": "10s"})
 	setKey(t, root, "smtp", map[string]any{"address": smtp.Addr, "security": "none"})
-	setKey(t, root, "http", map[string]any{"listen": ""})
+	// The API runs on the daemon's business clock, as the CLI cannot:
+	// tickets taken by phone go through it.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpAddr := ln.Addr().String()
+	ln.Close()
+	setKey(t, root, "http", map[string]any{"listen": httpAddr})
 	setKey(t, root, "log", map[string]any{"level": "debug", "format": "text"})
 	d := mapValue(root, "desk")
 	if mapValue(d, "agents") == nil {
@@ -109,7 +120,7 @@ func newContractEnv(t *testing.T, name string, at time.Time) *contractEnv {
 			t.Logf("maildesk log:\n%s", e.log.String())
 		}
 	})
-	c := &contractEnv{env: e, clock: &contractClock{}}
+	c := &contractEnv{env: e, clock: &contractClock{}, http: httpAddr}
 	c.clock.jump(at)
 	return c
 }
@@ -162,6 +173,28 @@ func (c *contractEnv) run() (stop func()) {
 			c.t.Fatal("maildesk did not shut down within 30s")
 		}
 	}
+}
+
+// open opens a ticket for a call through POST /api/v1/tickets, as the
+// dashboard's form does, and returns its number.
+func (c *contractEnv) open(fields map[string]string) string {
+	c.t.Helper()
+	body, _ := json.Marshal(fields)
+	var resp *http.Response
+	eventually(c.t, 10*time.Second, "the daemon's API", func() bool {
+		var err error
+		resp, err = http.Post("http://"+c.http+"/api/v1/tickets", "application/json", bytes.NewReader(body))
+		return err == nil
+	})
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var opened struct {
+		Number string `json:"number"`
+	}
+	if err := json.Unmarshal(b, &opened); resp.StatusCode != http.StatusCreated || err != nil || opened.Number == "" {
+		c.t.Fatalf("POST /api/v1/tickets %s: %s %s", body, resp.Status, b)
+	}
+	return opened.Number
 }
 
 // cli runs a maildesk command on this desk's configuration and returns
@@ -612,17 +645,11 @@ func TestContractWebAgency(t *testing.T) {
 	// binnen de support portal aanmaken": the call's time starts the clock
 	// (standby: 30 minutes), the caller gets the acknowledgement, and their
 	// answer to it joins the ticket.
-	var opened struct {
-		Number string `json:"number"`
-	}
-	out := c.cli("tickets", "open", "--customer", "webshop-dekker", "--contact", "marco@webshopdekker.example",
-		"--subject", "Voorraad klopt niet", "--message", "Marco belde: de voorraad op de site loopt niet bij.",
-		"--channel", "phone", "--at", "2026-12-05T11:00:00+01:00", "--as", "Agent", "--json")
-	if err := json.Unmarshal([]byte(out), &opened); err != nil || opened.Number == "" {
-		t.Fatalf("tickets open --json: %v\n%s", err, out)
-	}
-	call := c.show(opened.Number)
-	c.dueAt(call, local("2026-12-05 11:30"))
+	number := c.open(map[string]string{"customer": "webshop-dekker", "contact": "marco@webshopdekker.example",
+		"subject": "Voorraad klopt niet", "message": "Marco belde: de voorraad op de site loopt niet bij.",
+		"channel": "phone", "at": "2026-12-05T09:50:00+01:00"})
+	call := c.show(number)
+	c.dueAt(call, local("2026-12-05 10:20"))
 	c.mailTo("marco@webshopdekker.example", "Voorraad klopt niet")
 	var ackID string
 	for _, m := range c.smtp.Messages() {
@@ -632,8 +659,8 @@ func TestContractWebAgency(t *testing.T) {
 	}
 	c.deliver(contractMail("Marco Dekker <marco@webshopdekker.example>", "Re: Voorraad klopt niet", "w4@dekker.example",
 		"Het gaat om de fietsbellen.", "In-Reply-To: <"+ackID+">"))
-	eventually(t, 20*time.Second, "Marco's answer on "+opened.Number, func() bool {
-		return c.show(opened.Number).hasEvent("reply")
+	eventually(t, 20*time.Second, "Marco's answer on "+number, func() bool {
+		return c.show(number).hasEvent("reply")
 	})
 
 	// "Voor het aanvragen van nieuwe functionaliteit ... vragen we u contact
@@ -641,5 +668,86 @@ func TestContractWebAgency(t *testing.T) {
 	c.deliver(contractMail("Lotte Visser <webshop@fietsenwinkel-utrecht.example>", "Feature request: filter op framemaat", "w3@fietsen.example", "Kunnen klanten op framemaat filteren?"))
 	if tk := c.show(c.waitTicket("w3@fietsen.example")); tk.Type != "incident" || tk.Status == "closed" {
 		t.Errorf("a request for new functionality: %+v", tk)
+	}
+}
+
+// QiQQ's servicedesk (seed 002), deploy/examples/qiqq.yaml.
+func TestContractQiQQ(t *testing.T) {
+	c := newContractEnv(t, "qiqq", local("2026-12-08 15:00")) // a Tuesday afternoon
+	stop := c.run()
+	defer stop()
+
+	// "De hoofdcontactpersoon is standaard gemachtigd"; Anna is also named
+	// for the priorities with a special rate: her Direct is Direct, "Direct
+	// Reactietijd: 1 uur", in the contract's words.
+	c.deliver(contractMail("Anna de Wit <anna@korenschoof.example>", "Direct: kassa werkt niet", "q1@korenschoof.example", "De kassa start niet op."))
+	anna := c.show(c.waitTicket("q1@korenschoof.example"))
+	if anna.Priority != "P1" || anna.Type != "functioneel" {
+		t.Errorf("Anna's Direct: %+v", anna)
+	}
+	c.due(anna, "standard", time.Hour)
+	ack := c.mailTo("anna@korenschoof.example", "kassa werkt niet")
+	for _, want := range []string{"Prioriteit: Direct", "Soort melding: Functioneel support", "U ontvangt uiterlijk dinsdag 8 december 2026 om 16:00"} {
+		if !strings.Contains(ack, want) {
+			t.Errorf("Anna's acknowledgement lacks %q:\n%s", want, ack)
+		}
+	}
+
+	// "De klant geeft aan welke personen gemachtigd zijn om meldingen te
+	// doen met een prioriteit waaraan een bijzonder tarief verbonden is":
+	// Bas is not, so his Direct is Standaard ("Reactietijd: 3 werkdagen"),
+	// and he is told why.
+	c.deliver(contractMail("Bas Jansen <bas@korenschoof.example>", "Direct: printer", "q2@korenschoof.example", "De printer drukt niet af."))
+	bas := c.show(c.waitTicket("q2@korenschoof.example"))
+	if bas.Priority != "P3" || bas.RequestedPriority != "P1" || bas.PriorityReason != "rights" {
+		t.Errorf("Bas's Direct: %+v", bas)
+	}
+	c.dueAt(bas, local("2026-12-11 15:00"))
+	if ack := c.mailTo("bas@korenschoof.example", "Direct: printer"); !strings.Contains(ack, "U vroeg om prioriteit Direct") {
+		t.Errorf("Bas is not told why his ticket is Standaard:\n%s", ack)
+	}
+
+	// "Alleen vooraf gemachtigde personen kunnen meldingen doen ... anderen
+	// worden geweigerd en hiervan op de hoogte gesteld."
+	c.deliver(contractMail("Kees <kees@elders.example>", "Wachtwoord vergeten", "q3@elders.example", "Ik kan niet inloggen."))
+	c.mailTo("kees@elders.example", "Wachtwoord vergeten")
+	for _, tk := range c.ticketsJSON() {
+		if tk["message_id"] == "q3@elders.example" {
+			t.Errorf("a ticket for a stranger: %v", tk)
+		}
+	}
+
+	// "In alle andere gevallen bepaalt QiQQ de kwalificatie": the printer is
+	// a service QiQQ manages, where "Standaard nvt": the ticket becomes Hoog
+	// ("Reactietijd: 1 werkdag") from its arrival, and Bas hears of it.
+	c.cli("tickets", "set", bas.Number, "type=beheerd", "--as", "Agent")
+	retyped := c.show(bas.Number)
+	if retyped.Type != "beheerd" || retyped.Priority != "P2" {
+		t.Errorf("retyped to beheerd: %+v", retyped)
+	}
+	c.dueAt(retyped, local("2026-12-09 15:00"))
+	c.mailWith("bas@korenschoof.example", "Standaard → Hoog")
+	// The desk cannot give such a ticket Standaard.
+	if out, errOut, code := c.try("tickets", "set", bas.Number, "priority=P3", "--as", "Agent"); code == 0 || !strings.Contains(out+errOut, "no priority P3") {
+		t.Errorf("Standaard on beheerd: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// "Tijdens kantooruren kunt u tickets telefonisch aan ons doorgeven ...
+	// Wij nemen u melding dan aan en maken hier direct een ticket van."
+	number := c.open(map[string]string{"customer": "notariaat-smit", "contact": "kantoor@notariaatsmit.example",
+		"subject": "Scanner op de balie", "message": "Marieke belde: de scanner op de balie maakt geen verbinding.",
+		"type": "overig", "priority": "P2", "at": "2026-12-08T14:30:00+01:00"})
+	call := c.show(number)
+	if call.Type != "overig" || call.Priority != "P2" {
+		t.Errorf("the phone ticket: %+v", call)
+	}
+	c.dueAt(call, local("2026-12-09 14:30"))
+	if ack := c.mailTo("kantoor@notariaatsmit.example", "Scanner op de balie"); !strings.Contains(ack, "telefonisch") {
+		t.Errorf("the caller's acknowledgement does not mention the call:\n%s", ack)
+	}
+	// Only authorised persons report by phone too.
+	if out, errOut, code := c.try("tickets", "open", "--customer", "notariaat-smit", "--contact", "stagiair@notariaatsmit.example",
+		"--subject", "Muis kapot", "--message", "Belde over een muis.", "--as", "Agent"); code == 0 || !strings.Contains(out+errOut, "stagiair@notariaatsmit.example") {
+		t.Errorf("a phone ticket for an unknown person: exit %d\n%s%s", code, out, errOut)
 	}
 }
