@@ -90,5 +90,11 @@ func cmdSLA(args []string, stdout, stderr io.Writer) error {
 		rule += fmt.Sprintf(" (type %s has no target of its own for %s)", ty, prio)
 	}
 	fmt.Fprintf(stderr, "rule: %s: %s, first response %s\n", rule, prio, due.Targets.FirstResponse)
+	// The days the calendar treated otherwise than their weekday between
+	// arrival and deadline: why a deadline is later (a holiday, a company
+	// day off) or sooner (standby) than the weekly hours say.
+	for _, x := range due.Calendar.Exceptions(arrival, due.FirstResponse) {
+		fmt.Fprintf(stderr, "calendar: %s\n", x)
+	}
 	return nil
 }

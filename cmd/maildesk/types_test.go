@@ -48,13 +48,18 @@ contacts_file: contacts.yaml
 		// (over King's Day).
 		{qiqq, []string{"--type", "beheerd", "--priority", "P3", "--at", "2026-04-24T16:00:00+02:00"}, "2026-04-28T16:00:00+02:00", []string{
 			"note: type beheerd has no priority P3 (it has P1, P2): a ticket asking for it gets P2\n",
-			`rule: plan "standard" (type beheerd has no target of its own for P2): P2, first response 1 workday`}},
+			`rule: plan "standard" (type beheerd has no target of its own for P2): P2, first response 1 workday`,
+			"calendar: 2026-04-27 Koningsdag: holiday\n"}},
 		{qiqq, []string{"--type", "overig", "--priority", "P3", "--at", "2026-04-23T14:00:00+02:00"}, "2026-04-29T14:00:00+02:00", []string{
 			`rule: plan "standard" (type overig has no target of its own for P3): P3, first response 3 workdays`}},
 		// Without --type: the default type, functional support.
 		{qiqq, []string{"--priority", "p3", "--at", "2026-04-23T14:00:00+02:00"}, "2026-04-29T14:00:00+02:00", []string{"type functioneel"}},
 		{qiqq, []string{"--type", "Functioneel", "--priority", "P4", "--at", "2026-04-23T14:00:00+02:00"}, "2026-04-29T14:00:00+02:00", []string{
 			"note: type functioneel has no priority P4 (it has P1, P2, P3): a ticket asking for it gets P3"}},
+		// The days the calendar treats otherwise are shown with their
+		// effect: the web agency's standby Saturday.
+		{filepath.Join(examplesDir, "webagency.yaml"), []string{"--plan", "standby", "--priority", "P2", "--at", "2026-12-05T10:00:00+01:00"}, "2026-12-05T10:30:00+01:00", []string{
+			"calendar: standby 2026-12-05 to 2026-12-06 08:30-18:00, first response 30m (weekend)\n"}},
 		// A type's own target.
 		{own, []string{"--priority", "P1", "--at", "2026-03-02T10:00:00+01:00"}, "2026-03-02T10:30:00+01:00", []string{
 			`rule: plan "standard", type "managed": P1, first response 30m`}},
