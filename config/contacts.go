@@ -233,6 +233,19 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 		if cu.ActiveFrom != "" && cu.ActiveUntil != "" && cu.ActiveUntil < cu.ActiveFrom {
 			c.addf(cp+".active_until", "is before active_from (%s)", cu.ActiveFrom)
 		}
+		if plan.Term == TermMonthly {
+			// A date off the month's edge is a typo or a contract this plan
+			// does not sell; either way the desk would refuse or serve the
+			// wrong days.
+			if d, err := time.Parse(time.DateOnly, cu.ActiveFrom); err == nil && d.Day() != 1 {
+				c.addf(cp+".active_from", "customer %s is on plan %s, whose contracts start on the first of a month (plans.%s.term: %s): got %s",
+					label, cu.Plan, cu.Plan, TermMonthly, cu.ActiveFrom)
+			}
+			if d, err := time.Parse(time.DateOnly, cu.ActiveUntil); err == nil && d.AddDate(0, 0, 1).Day() != 1 {
+				c.addf(cp+".active_until", "customer %s is on plan %s, whose contracts end on the last day of a month (plans.%s.term: %s): got %s",
+					label, cu.Plan, cu.Plan, TermMonthly, cu.ActiveUntil)
+			}
+		}
 		cu.Suspended = strings.TrimSpace(cu.Suspended)
 		if plan.MaxContacts > 0 && cu.AuthoriseDomains {
 			// Anyone at the domain could then report: the cap means nothing.

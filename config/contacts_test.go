@@ -562,3 +562,36 @@ func TestCustomerTerm(t *testing.T) {
 		t.Errorf("problems: %v", ps)
 	}
 }
+
+// Oxineo: "Een afgesloten contract begint altijd op de eerste dag van een
+// maand en eindigt op de laatste dag van een maand": a plan with term
+// monthly refuses other dates, naming the customer and the plan.
+func TestMonthlyTerm(t *testing.T) {
+	plans := base + `plans:
+  support: {term: monthly}
+  other: {}
+`
+	_, ps := parseWith(t, plans, map[string]string{"contacts.yaml": `customers:
+  - id: ok
+    plan: support
+    active_from: 2026-03-01
+    active_until: 2028-02-29
+    contacts: [{email: a@ok.example, main: true}]
+  - id: mid
+    plan: support
+    active_from: 2026-03-15
+    active_until: 2026-12-30
+    contacts: [{email: a@mid.example, main: true}]
+  - id: free
+    plan: other
+    active_from: 2026-03-15
+    contacts: [{email: a@free.example, main: true}]
+`}, nil)
+	if !hasProblem(ps, "customers[1].active_from", "start on the first of a month (plans.support.term: monthly)") ||
+		!hasProblem(ps, "customers[1].active_until", "end on the last day of a month") || len(ps) != 2 {
+		t.Errorf("problems: %v", ps)
+	}
+	if _, ps := parseWith(t, base+"plans:\n  support: {term: yearly}\n", nil, nil); !hasProblem(ps, "plans.support.term", "must be empty") {
+		t.Errorf("a bad term: %v", ps)
+	}
+}

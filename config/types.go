@@ -377,6 +377,11 @@ type Plan struct {
 	// response target's deadline; nil = true. False for best-effort
 	// contracts (Oxineo).
 	AckStatesDeadline *bool `yaml:"ack_states_deadline"`
+	// Term is how customers' contract terms on this plan run: "" any
+	// dates, TermMonthly from the first of a month to the last day of a
+	// month (Oxineo: "begint altijd op de eerste dag van een maand en
+	// eindigt op de laatste dag van een maand").
+	Term string `yaml:"term"`
 	// Types are the plan's support types by key (config/supporttype.go):
 	// without them its tickets are incidents; feature_request is built in.
 	// DefaultType is the type of a new mail's ticket, required with Types.
@@ -471,6 +476,10 @@ type Customer struct {
 	ActiveUntil string `yaml:"active_until" json:"active_until,omitempty"`
 	Suspended   string `yaml:"suspended" json:"suspended,omitempty"`
 }
+
+// TermMonthly is the plans.<plan>.term of contracts that run in whole
+// months.
+const TermMonthly = "monthly"
 
 // The states of a customer's support at a moment (Customer.Term).
 const (

@@ -472,6 +472,9 @@ func (l *loader) validatePlans() {
 		if !validPriority(p.ContactMaxPriority) {
 			l.c.addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
 		}
+		if p.Term != "" && p.Term != TermMonthly {
+			l.c.addf(path+".term", "must be empty (any dates) or %s (got %q)", TermMonthly, p.Term)
+		}
 		l.validateTypes(path, p)
 		for _, lang := range sortedKeys(p.PriorityLabels) {
 			lpath := path + ".priority_labels." + lang
