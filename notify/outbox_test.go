@@ -488,20 +488,27 @@ func TestDrainResendsUncertainOnce(t *testing.T) {
 	ctx := context.Background()
 	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
 	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain}}}
-	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 10 * time.Millisecond, ResendUncertain: 40 * time.Millisecond}
+	now := time.Now()
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond,
+		ResendUncertain: time.Hour, Now: func() time.Time { return now }}
 	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
 		t.Fatalf("drain %+v %v", st, err)
 	}
-	time.Sleep(80 * time.Millisecond)
+	time.Sleep(10 * time.Millisecond) // past the backoff, not the resend delay
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+		t.Fatalf("drain before the resend delay %+v %v", st, err)
+	}
+	now = now.Add(61 * time.Minute)
 	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
 		t.Fatalf("drain after the resend delay %+v %v, want one more (uncertain) send", st, err)
 	}
 	es, _ := ob.List(ctx)
-	if len(es) != 1 || es[0].State() != StateUncertain || !es[0].Resent {
+	if len(es) != 1 || es[0].State() != StateUncertain || !es[0].Resent || !es[0].UncertainSince.Equal(now) {
 		t.Fatalf("after the automatic resend: %+v", es)
 	}
 	for range 3 {
-		time.Sleep(80 * time.Millisecond)
+		now = now.Add(2 * time.Hour)
+		time.Sleep(10 * time.Millisecond)
 		if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
 			t.Fatalf("drain %+v %v: the automatic resend happens once", st, err)
 		}
@@ -613,17 +620,19 @@ func TestDrainHoldsBackMailToDeskOverRecipientLimit(t *testing.T) {
 	enqueue(t, rdb, ob, "", Notification{ID: "digest/2026-11-23/boss@x", Kind: Digest, To: "boss@x"})
 	sender := &scripted{}
 	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
-		Limits: Limits{PerRecipient: []Rate{{Window: 200 * time.Millisecond, Max: 2}}}}
-	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 2, Failed: 2}) {
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 2}}}}
+	if st, err := d.Drain(ctx); err != nil || st.Sent != 2 || st.Skipped != 0 || st.Failed < 2 {
 		t.Fatalf("drain %+v %v, want 2 sent and 2 held back", st, err)
 	}
 	if sk, _ := ob.ListSkipped(ctx); len(sk) != 0 {
 		t.Fatalf("mail to the desk's manager skipped: %+v", sk)
 	}
 	es, _ := ob.List(ctx)
-	if len(es) != 2 || !strings.Contains(es[0].LastError, "held back: 2 per 200ms to boss@x") {
+	if len(es) != 2 || !strings.Contains(es[0].LastError, "held back: 2 per 1h0m0s to boss@x") {
 		t.Fatalf("waiting %+v, want the two held back with the limit", es)
 	}
+	// Room in the window (here: a higher limit) lets them go.
+	d.Limits.PerRecipient[0].Max = 10
 	waitFor(t, "the held-back alerts", func() bool {
 		if _, err := d.Drain(ctx); err != nil {
 			t.Fatal(err)
