@@ -79,22 +79,6 @@ func NewMailer(cfg SMTPConfig, desk Desk) *Mailer {
 	return &Mailer{cfg: cfg, desk: desk, now: time.Now}
 }
 
-// Longest is the longest one Send can take without its context ending:
-// connecting and signing in (twice when a refused OAuth2 token is renewed),
-// a kept connection found dead, and the transaction's steps.
-func (m *Mailer) Longest() time.Duration {
-	t, data := m.cfg.Timeout, m.cfg.DataTimeout
-	if t <= 0 {
-		t = 15 * time.Second // go-mail's default
-	}
-	if data <= 0 {
-		data = DefaultDataTimeout
-	}
-	// Dial, greeting, EHLO, STARTTLS, EHLO, AUTH twice; MAIL (on a dead
-	// kept connection, then again), RCPT, DATA, writing, RSET.
-	return 14*t + data
-}
-
 // Send renders and delivers n, on an open connection of an earlier Send
 // when there is one. A non-nil error is permanent when IsPermanent says so,
 // temporary otherwise; DeliveryUncertain says whether the relay may have

@@ -287,7 +287,9 @@ type Delivery struct {
 	// safe to repeat, and safe to call from several goroutines.
 	Delivered func(ctx context.Context, n Notification) error
 	Now       func() time.Time
-	// SendTimeout is the longest one Send may take (Mailer.Longest).
+	// SendTimeout is the SMTP timeout (smtp.timeout); the claim that keeps
+	// other replicas from sending a notification being sent lasts a few of
+	// it, and is renewed while the send goes on.
 	SendTimeout time.Duration
 	// Limits caps automatic mail (Kind.Automatic: everything but agents'
 	// replies) per recipient and in total; the zero value limits nothing.
@@ -658,6 +660,10 @@ func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attem
 	}
 	// Released only while still ours: an expired claim may be another's.
 	defer releaseScript.Run(context.WithoutCancel(ctx), d.Outbox.rdb, []string{claim}, d.Consumer)
+	// Kept while the send lasts, which may be smtp.data_timeout (minutes):
+	// the claim's own lifetime is short, so that a dead replica's claim
+	// holds its notification back only briefly.
+	defer d.keepClaim(ctx, claim)()
 	// Again under the claim: the other sender may have finished between
 	// the first check and the claim.
 	if sent, err := alreadySent(); err != nil || sent {
@@ -851,6 +857,38 @@ func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt in
 // releaseScript deletes a claim only if it still holds this consumer's name.
 var releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
+// extendScript renews a claim (ARGV[2] ms) only if it still holds this
+// consumer's name (ARGV[1]).
+var extendScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
+
+// keepClaim renews claim every third of its lifetime until the returned
+// stop is called. A renewal that fails (Redis away) is retried at the next
+// tick; should the claim expire meanwhile, another replica may send the
+// notification too, as with any claim.
+func (d *Delivery) keepClaim(ctx context.Context, claim string) (stop func()) {
+	ttl := d.claimTTL()
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := extendScript.Run(ctx, d.Outbox.rdb, []string{claim}, d.Consumer, ttl.Milliseconds()).Err(); err != nil {
+					d.log().Warn("could not renew the claim of a notification being sent", "claim", claim, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
 // finish removes an entry from the outbox; with a reason it is kept in the
 // dead-letter stream first.
 func (d *Delivery) finish(ctx context.Context, m redis.XMessage, n Notification, reason string) error {
@@ -899,8 +937,8 @@ func (d *Delivery) backoff(attempt int64) time.Duration {
 	return min(b, d.maxBackoff())
 }
 
-// claimTTL outlasts the longest send (SendTimeout), so a claim only
-// expires when its replica died.
+// claimTTL is how long a claim lasts without renewal (keepClaim): long
+// enough that Redis blips do not let it expire under a live sender.
 func (d *Delivery) claimTTL() time.Duration {
 	if d.SendTimeout > 0 {
 		return 2*d.SendTimeout + time.Minute
