@@ -384,11 +384,13 @@ func (d *Delivery) produce(ctx context.Context, p *workers) error {
 		if ctx.Err() != nil || p.failed() || p.busy() == 0 {
 			return nil
 		}
+		// Looked at again when the sends in progress are all done (one more
+		// round finds what came meanwhile), and every poll while one lasts.
 		t := time.NewTimer(poll)
 		select {
 		case <-ctx.Done():
 		case <-p.fail:
-		case <-p.done:
+		case <-p.idle:
 		case <-t.C:
 		}
 		t.Stop()
@@ -493,7 +495,7 @@ type workers struct {
 	stopSend func() bool
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
-	done     chan struct{} // a send finished (buffered: a wake-up, not a count)
+	idle     chan struct{} // the last send in progress finished (buffered: a wake-up)
 	fail     chan struct{} // closed at the first error
 
 	mu       sync.Mutex
@@ -517,7 +519,7 @@ func (d *Delivery) startWorkers(ctx context.Context) *workers {
 	}
 	p := &workers{
 		d: d, jobs: make(chan job), sendCtx: sendCtx, cancel: cancel,
-		done: make(chan struct{}, 1), fail: make(chan struct{}), inflight: map[string]bool{},
+		idle: make(chan struct{}, 1), fail: make(chan struct{}), inflight: map[string]bool{},
 	}
 	p.stopSend = context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
 	for range max(d.Workers, 1) {
@@ -558,15 +560,18 @@ func (p *workers) run(ctx context.Context, j job) {
 	err := p.d.deliver(ctx, p.sendCtx, j.m, j.attempt, &st)
 	p.mu.Lock()
 	delete(p.inflight, j.m.ID)
+	idle := len(p.inflight) == 0
 	p.st.add(st)
 	if err != nil && p.err == nil {
 		p.err = err
 		close(p.fail)
 	}
 	p.mu.Unlock()
-	select {
-	case p.done <- struct{}{}:
-	default:
+	if idle {
+		select {
+		case p.idle <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -674,10 +679,14 @@ func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attem
 	}
 	// Whether to send an uncertain one again is decided here, under the
 	// claim, on what Redis holds now: another replica may have just sent
-	// it again (and used up the automatic resend).
-	unc, uncertain, err := d.Outbox.uncertaintyOf(ctx, m.ID)
-	if err != nil {
-		return err
+	// it again (and used up the automatic resend). Only an entry tried
+	// before (attempt > 1, claimed from the pending ones) can be uncertain.
+	var unc uncertainty
+	var uncertain bool
+	if attempt > 1 {
+		if unc, uncertain, err = d.Outbox.uncertaintyOf(ctx, m.ID); err != nil {
+			return err
+		}
 	}
 	if uncertain && !d.resendDue(unc, d.now()) {
 		log.Info("notification's delivery is uncertain; waiting for an operator or the automatic resend")
