@@ -297,11 +297,13 @@ type Delivery struct {
 	// RefusedSuppression is how long an address the relay refused
 	// permanently (5xx at RCPT) gets no more automatic mail; 0 = not at all.
 	RefusedSuppression time.Duration
-	// Workers is how many notifications are sent at the same time, each on
-	// its own connection (the Sender must allow concurrent Sends), so that
-	// one transaction the relay is slow to answer does not hold up the
-	// others; 0 is 1.
-	Workers int
+	// Workers is how many notifications may be sent at the same time,
+	// each on its own connection (the Sender must allow concurrent Sends):
+	// a send still going on after Overtake (0: 1 s) no longer holds up the
+	// next, so that one transaction the relay is slow to answer does not
+	// hold up the others. 0 is 1.
+	Workers  int
+	Overtake time.Duration
 	// ResendUncertain is how long after a delivery became uncertain it is
 	// sent once more by itself; 0: only when an operator retries it.
 	ResendUncertain time.Duration
@@ -507,6 +509,7 @@ type workers struct {
 type job struct {
 	m       redis.XMessage
 	attempt int64
+	done    chan struct{} // closed when it is finished
 }
 
 func (d *Delivery) startWorkers(ctx context.Context) *workers {
@@ -543,21 +546,42 @@ func (p *workers) submit(ctx context.Context, m redis.XMessage, attempt int64) b
 	}
 	p.inflight[m.ID] = true
 	p.mu.Unlock()
+	j := job{m, attempt, make(chan struct{})}
 	select {
-	case p.jobs <- job{m, attempt}:
-		return true
+	case p.jobs <- j:
 	case <-ctx.Done():
+		p.mu.Lock()
+		delete(p.inflight, m.ID)
+		p.mu.Unlock()
+		return false
 	case <-p.fail:
+		p.mu.Lock()
+		delete(p.inflight, m.ID)
+		p.mu.Unlock()
+		return false
 	}
-	p.mu.Lock()
-	delete(p.inflight, m.ID)
-	p.mu.Unlock()
-	return false
+	// One send at a time while the relay answers promptly: then a crash
+	// catches at most one mail between the relay's acceptance and its
+	// record (sent twice). One that takes longer than Overtake (a relay
+	// slow to answer the end of DATA) is left to its worker and the next
+	// begins.
+	t := time.NewTimer(p.d.overtake())
+	defer t.Stop()
+	select {
+	case <-j.done:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	case <-p.fail:
+		return false
+	}
+	return true
 }
 
 func (p *workers) run(ctx context.Context, j job) {
 	var st Stats
 	err := p.d.deliver(ctx, p.sendCtx, j.m, j.attempt, &st)
+	defer close(j.done)
 	p.mu.Lock()
 	delete(p.inflight, j.m.ID)
 	idle := len(p.inflight) == 0
@@ -953,6 +977,13 @@ func (d *Delivery) claimTTL() time.Duration {
 		return 2*d.SendTimeout + time.Minute
 	}
 	return 5 * time.Minute
+}
+
+func (d *Delivery) overtake() time.Duration {
+	if d.Overtake > 0 {
+		return d.Overtake
+	}
+	return time.Second
 }
 
 func (d *Delivery) retry() time.Duration {
