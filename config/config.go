@@ -284,6 +284,9 @@ var defaults = []struct{ path, value string }{
 	{"imap.lease", "15s"},
 	{"smtp.security", "starttls"},
 	{"smtp.timeout", "30s"},
+	// RFC 5321 4.5.3.2.6: the server may take this long to accept a
+	// message; giving up earlier is what makes relays deliver it twice.
+	{"smtp.data_timeout", "10m"},
 	{"imap.auth", "password"},
 	{"smtp.auth", "password"},
 	{"oauth2.mechanism", "xoauth2"},
@@ -297,6 +300,11 @@ var defaults = []struct{ path, value string }{
 	{"outbox.retry", "30s"},
 	{"outbox.max_backoff", "1h"},
 	{"outbox.max_age", "48h"},
+	{"outbox.workers", "4"},
+	// Long enough that the mail has surely arrived when it was accepted
+	// (a bounce or the recipient's answer would say so), short enough that
+	// a lost acknowledgement or alert still matters.
+	{"outbox.resend_uncertain_after", "24h"},
 	{"http.listen", "127.0.0.1:8080"},
 	{"log.level", "info"},
 	{"log.format", "auto"},

@@ -120,7 +120,10 @@ func TestMinimalConfigAndDefaults(t *testing.T) {
 		{"imap.batch_size", cfg.IMAP.BatchSize, 100},
 		{"imap.password", cfg.IMAP.Password, "secret"},
 		{"smtp.timeout", cfg.SMTP.Timeout, Duration(30 * time.Second)},
+		{"smtp.data_timeout", cfg.SMTP.DataTimeout, Duration(10 * time.Minute)},
 		{"smtp.helo", cfg.SMTP.HELO, "desk.example"},
+		{"outbox.workers", cfg.Outbox.Workers, 4},
+		{"outbox.resend_uncertain_after", cfg.Outbox.ResendUncertainAfter, Duration(24 * time.Hour)},
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:8080"},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "auto"},
@@ -210,6 +213,9 @@ func TestValidation(t *testing.T) {
 		{name: "imap.batch_size large", old: "imap:\n", new: "imap:\n  batch_size: 10001\n", path: "imap.batch_size", line: 5, reason: "between 1 and 10000"},
 
 		// smtp
+		{name: "smtp.data_timeout zero", old: "smtp:\n", new: "smtp:\n  data_timeout: 0s\n", path: "smtp.data_timeout", line: 10, reason: "at least 1s"},
+		{name: "outbox.workers zero", old: "imap:\n", new: "outbox:\n  workers: 0\nimap:\n", path: "outbox.workers", line: 5, reason: "between 1 and 64 (got 0)"},
+		{name: "outbox.resend_uncertain_after short", old: "imap:\n", new: "outbox:\n  resend_uncertain_after: 10ms\nimap:\n", path: "outbox.resend_uncertain_after", line: 5, reason: "at least 1s"},
 		{name: "smtp.address no host", old: "127.0.0.1:25", new: `":25"`, path: "smtp.address", line: 10, reason: "host is missing"},
 		{name: "smtp.address port 0", old: "127.0.0.1:25", new: "127.0.0.1:0", path: "smtp.address", line: 10, reason: "1 to 65535"},
 		{name: "smtp.address port too big", old: "127.0.0.1:25", new: "127.0.0.1:70000", path: "smtp.address", line: 10, reason: "1 to 65535"},

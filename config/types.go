@@ -177,10 +177,14 @@ type SMTP struct {
 	Username string `yaml:"username"`
 	// Auth is "password" (with Username: PLAIN or LOGIN; without: none) or
 	// "oauth2" (XOAUTH2 or OAUTHBEARER as Username, which is then required).
-	Auth         string   `yaml:"auth"`
-	Password     string   `yaml:"password"`
-	PasswordFile string   `yaml:"password_file"`
-	Timeout      Duration `yaml:"timeout"`
+	Auth         string `yaml:"auth"`
+	Password     string `yaml:"password"`
+	PasswordFile string `yaml:"password_file"`
+	// Timeout bounds connecting, signing in and each command; DataTimeout
+	// the wait for the relay's answer to the end of a message, which RFC
+	// 5321 4.5.3.2.6 lets take 10 minutes.
+	Timeout     Duration `yaml:"timeout"`
+	DataTimeout Duration `yaml:"data_timeout"`
 	// HELO is the name given in EHLO; defaults to the desk address's domain.
 	HELO string `yaml:"helo"`
 	// ReturnPath is the envelope sender of mail to contacts; defaults to
@@ -298,6 +302,13 @@ type Outbox struct {
 	// DeskLimits cap all automatic mail of the desk; what exceeds them
 	// waits and is sent when there is room again.
 	DeskLimits []RateLimit `yaml:"desk_limits"`
+	// Workers is how many mails are sent at the same time, each over its
+	// own connection.
+	Workers int `yaml:"workers"`
+	// ResendUncertainAfter: a mail the relay never answered after it went
+	// out in full (delivery uncertain) is sent once more this long after;
+	// 0: only when an operator retries it.
+	ResendUncertainAfter Duration `yaml:"resend_uncertain_after"`
 }
 
 // Escalation configures the SLA alerts. Warnings go to desk.agents and

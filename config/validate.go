@@ -314,6 +314,7 @@ func (l *loader) validateSMTP() {
 		}
 	}
 	l.atLeast("smtp.timeout", s.Timeout, time.Second)
+	l.atLeast("smtp.data_timeout", s.DataTimeout, time.Second)
 	// An empty HELO can only come from a desk.address that is already
 	// reported, unless it was set explicitly.
 	if (s.HELO != "" || l.c.set("smtp.helo")) && !heloRE.MatchString(s.HELO) {
@@ -359,6 +360,12 @@ func (l *loader) validateOutbox() {
 	}
 	if o.MaxAge < o.Retry {
 		c.addf("outbox.max_age", "must be at least outbox.retry (%s) (got %s)", o.Retry, o.MaxAge)
+	}
+	if o.Workers < 1 || o.Workers > 64 {
+		c.addf("outbox.workers", "must be between 1 and 64 (got %d)", o.Workers)
+	}
+	if o.ResendUncertainAfter != 0 {
+		l.atLeast("outbox.resend_uncertain_after", o.ResendUncertainAfter, time.Second)
 	}
 	for name, limits := range map[string][]RateLimit{"outbox.recipient_limits": o.RecipientLimits, "outbox.desk_limits": o.DeskLimits} {
 		for i, r := range limits {

@@ -9,9 +9,12 @@ package escalation
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -295,120 +298,260 @@ func (e *Escalator) Responded(ctx context.Context, number string, at time.Time) 
 	return e.Store.SetClock(ctx, number, c)
 }
 
-// Stats counts what one sweep did.
+// Stats counts what one sweep did: alerts, one per ticket and kind,
+// whatever number of mails they went out in.
 type Stats struct {
 	Warnings, Breaches, Late int
 }
 
-// sweepPage bounds one read of a due-time set.
+// sweepPage bounds one read of a due-time set; a sweep sends what one page
+// of each holds together, so one mail per recipient lists at most twice
+// this many tickets.
 const sweepPage = 100
 
 // Sweep sends the warnings and breach alerts due at now: what a missed
 // tick or downtime left behind too, marked late. Its cost grows with what
 // is due, not with the open tickets.
+//
+// What is due together goes out together: a recipient with alerts about
+// several tickets gets one mail listing them all (notify.SLAAlerts), one
+// with a single alert the single-ticket mail. So an outage at a customer,
+// or downtime of the desk, with seventy breaches makes one mail per
+// manager, which no rate limit needs to hold back.
 func (e *Escalator) Sweep(ctx context.Context, now time.Time) (Stats, error) {
 	var st Stats
-	// Breaches first: a ticket whose warning and deadline both passed while
-	// the daemon was down needs the breach alert, and then no warning.
-	for _, kind := range []ticket.Escalation{ticket.Breach, ticket.Warning} {
-		for {
+	for {
+		var batch []dueAlert
+		full, progress := false, false
+		// Breaches first: a ticket whose warning and deadline both passed
+		// while the daemon was down needs the breach alert, and then no
+		// warning.
+		for _, kind := range []ticket.Escalation{ticket.Breach, ticket.Warning} {
 			due, err := e.Store.DueNow(ctx, kind, now, sweepPage)
 			if err != nil {
 				return st, err
 			}
+			full = full || len(due) == sweepPage
 			for _, d := range due {
 				if ctx.Err() != nil {
 					return st, nil
 				}
-				if err := e.escalate(ctx, kind, d, now, &st); err != nil {
+				a, done, err := e.prepare(ctx, kind, d, now)
+				if err != nil {
 					return st, err
 				}
-			}
-			if len(due) < sweepPage {
-				break
+				progress = progress || done
+				if a != nil {
+					batch = append(batch, *a)
+				}
 			}
 		}
+		sent, err := e.send(ctx, batch, now, &st)
+		if err != nil {
+			return st, err
+		}
+		// A page of alerts that all went elsewhere (another replica's
+		// sweep) would be read again forever.
+		if !full || !(progress || sent) || ctx.Err() != nil {
+			return st, nil
+		}
 	}
-	return st, nil
 }
 
-func (e *Escalator) escalate(ctx context.Context, kind ticket.Escalation, d ticket.Due, now time.Time, st *Stats) error {
+// dueAlert is an alert that has something to say, to its recipients.
+type dueAlert struct {
+	ticket.Alert
+	t    *ticket.Ticket
+	late bool
+	to   []config.Person
+}
+
+// prepare looks at alert d of kind: an alert with something to say comes
+// back for the batch; one with nothing to say (the ticket is gone, its
+// clock unscheduled or answered meanwhile, a warning that the breach
+// alert overtook, nobody to tell) is recorded as done at once, and done
+// reports whether this call did that.
+func (e *Escalator) prepare(ctx context.Context, kind ticket.Escalation, d ticket.Due, now time.Time) (_ *dueAlert, done bool, _ error) {
 	log := e.log().With("ticket", d.Number, "alert", string(kind))
 	t, err := e.Store.Get(ctx, d.Number)
 	if errors.Is(err, ticket.ErrNotFound) {
-		_, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
-		return err
+		done, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
+		return nil, done, err
 	}
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	c := t.SLA
 	if c == nil {
 		// No readable clock any more: nothing to alert about.
-		_, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
-		return err
+		done, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
+		return nil, done, err
 	}
-	var notes [][]string
-	late := now.Sub(d.At) > e.LateAfter
 	switch {
 	case !c.Running() || !clockApplies(t):
 		// Unscheduled meanwhile (answered, paused): nothing to say.
 	case kind == ticket.Warning && !now.Before(c.FirstResponseDue):
 		// Already overdue: the breach alert said all there is.
 	default:
-		notes = e.alerts(kind, t, late)
-		if len(notes) == 0 {
-			log.Warn("SLA alert has no recipients: configure desk.managers (and desk.agents)")
+		if to := e.recipients(kind, t); len(to) > 0 {
+			return &dueAlert{Alert: ticket.Alert{Kind: kind, Due: d, Deadline: c.FirstResponseDue}, t: t,
+				late: now.Sub(d.At) > e.LateAfter, to: to}, false, nil
 		}
+		log.Warn("SLA alert has no recipients: configure desk.managers (and desk.agents)")
 	}
-	sent, err := e.Store.Escalate(ctx, kind, d, c.FirstResponseDue, now, notes)
-	if err != nil || !sent || len(notes) == 0 {
-		return err
-	}
-	if kind == ticket.Warning {
-		st.Warnings++
-	} else {
-		st.Breaches++
-	}
-	if late {
-		st.Late++
-	}
-	log.Info("SLA alert queued", "deadline", c.FirstResponseDue, "recipients", len(notes), "late", late)
-	return nil
+	done, err = e.Store.Escalate(ctx, kind, d, c.FirstResponseDue, now, nil)
+	return nil, done, err
 }
 
-// alerts are the notifications of one alert, one per recipient.
-func (e *Escalator) alerts(kind ticket.Escalation, t *ticket.Ticket, late bool) [][]string {
-	nk, to := notify.SLAWarning, append(append([]config.Person(nil), e.Agents...), e.Managers...)
-	cust := e.customer(t.Customer)
+// send records the alerts of batch as sent and queues their mail, in one
+// step (ticket.Store.EscalateAll). Alerts another sweep sent meanwhile are
+// left out and the mail made again without them. It reports whether it
+// sent any.
+func (e *Escalator) send(ctx context.Context, batch []dueAlert, now time.Time, st *Stats) (bool, error) {
+	for len(batch) > 0 {
+		alerts := make([]ticket.Alert, len(batch))
+		for i, a := range batch {
+			alerts[i] = a.Alert
+		}
+		notes := e.mails(batch, now)
+		stale, err := e.Store.EscalateAll(ctx, alerts, now, notes)
+		if err != nil {
+			return false, err
+		}
+		if len(stale) == 0 {
+			for _, a := range batch {
+				if a.Kind == ticket.Warning {
+					st.Warnings++
+				} else {
+					st.Breaches++
+				}
+				if a.late {
+					st.Late++
+				}
+				e.log().Info("SLA alert queued", "ticket", a.Due.Number, "alert", string(a.Kind),
+					"deadline", a.Deadline, "recipients", len(a.to), "late", a.late, "batch", len(batch))
+			}
+			return true, nil
+		}
+		drop := make(map[int]bool, len(stale))
+		for _, i := range stale {
+			drop[i] = true
+		}
+		kept := batch[:0:0]
+		for i, a := range batch {
+			if !drop[i] {
+				kept = append(kept, a)
+			}
+		}
+		batch = kept
+	}
+	return false, nil
+}
+
+// mails makes the notifications of a batch: per recipient, the
+// single-ticket alert when the batch has one alert for them, else one
+// notify.SLAAlerts listing all of theirs, in the order of the batch
+// (breaches first).
+func (e *Escalator) mails(batch []dueAlert, now time.Time) [][]string {
+	type inbox struct {
+		p      config.Person
+		alerts []int
+	}
+	var order []string
+	byAddr := map[string]*inbox{}
+	for i, a := range batch {
+		for _, p := range a.to {
+			addr := strings.ToLower(p.Email)
+			in, ok := byAddr[addr]
+			if !ok {
+				in = &inbox{p: p}
+				byAddr[addr] = in
+				order = append(order, addr)
+			}
+			in.alerts = append(in.alerts, i)
+		}
+	}
+	// The id of a multi-ticket mail is unique to what it lists: the same
+	// batch made again (after stale alerts were left out) gets another.
+	h := sha256.New()
+	for _, a := range batch {
+		fmt.Fprintf(h, "%s/%s/%d\n", a.Kind, a.Due.Number, a.Due.At.UnixMilli())
+	}
+	batchID := strconv.FormatInt(now.UnixMilli(), 10) + "-" + hex.EncodeToString(h.Sum(nil)[:6])
+	out := make([][]string, 0, len(order))
+	for _, addr := range order {
+		in := byAddr[addr]
+		if len(in.alerts) == 1 {
+			a := batch[in.alerts[0]]
+			out = append(out, e.alert(a.Kind, a.t, in.p, a.late).Fields())
+			continue
+		}
+		n := notify.Notification{
+			ID: "sla_alerts/" + batchID + "/" + addr, Kind: notify.SLAAlerts, To: in.p.Email, ToName: in.p.Name,
+			Language: e.Language,
+		}
+		for _, i := range in.alerts {
+			a := batch[i]
+			n.Late = n.Late || a.late
+			cust := e.customer(a.t.Customer)
+			n.Items = append(n.Items, notify.DigestItem{
+				Ticket: a.t.Number, Customer: cmp.Or(customerName(cust), a.t.Customer),
+				Subject: a.t.Subject, Priority: a.t.Priority, Deadline: a.Deadline, Breached: a.Kind == ticket.Breach,
+				PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, a.t.Priority),
+				Target:        a.t.SLA.Target, ReportedBy: reporter(a.t),
+			})
+		}
+		out = append(out, n.Fields())
+	}
+	return out
+}
+
+// recipients are the people an alert of kind about t goes to, each once:
+// agents and managers are warned; managers and the customer's managers
+// are told of a breach.
+func (e *Escalator) recipients(kind ticket.Escalation, t *ticket.Ticket) []config.Person {
+	to := append(append([]config.Person(nil), e.Agents...), e.Managers...)
 	if kind == ticket.Breach {
-		nk, to = notify.SLABreach, append([]config.Person(nil), e.Managers...)
-		if cust != nil {
+		to = append([]config.Person(nil), e.Managers...)
+		if cust := e.customer(t.Customer); cust != nil {
 			to = append(to, cust.Managers...)
 		}
 	}
-	reporter := t.Contact
-	if t.ContactName != "" {
-		reporter = t.ContactName + " <" + t.Contact + ">"
-	}
 	seen := map[string]bool{}
-	var out [][]string
+	var out []config.Person
 	for _, p := range to {
 		addr := strings.ToLower(p.Email)
 		if addr == "" || seen[addr] {
 			continue
 		}
 		seen[addr] = true
-		n := notify.Notification{
-			ID: t.Number + "/" + string(nk) + "/" + addr, Kind: nk, To: p.Email, ToName: p.Name,
-			Language: e.Language, Ticket: t.Number, Subject: t.Subject, Priority: t.Priority,
-			PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
-			Customer:      cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
-			Target: t.SLA.Target, Late: late, ReportedBy: reporter,
-		}
-		out = append(out, n.Fields())
+		out = append(out, p)
 	}
 	return out
+}
+
+// alert is the single-ticket alert of kind about t to p.
+func (e *Escalator) alert(kind ticket.Escalation, t *ticket.Ticket, p config.Person, late bool) notify.Notification {
+	nk := notify.SLAWarning
+	if kind == ticket.Breach {
+		nk = notify.SLABreach
+	}
+	cust := e.customer(t.Customer)
+	return notify.Notification{
+		ID: t.Number + "/" + string(nk) + "/" + strings.ToLower(p.Email), Kind: nk, To: p.Email, ToName: p.Name,
+		Language: e.Language, Ticket: t.Number, Subject: t.Subject, Priority: t.Priority,
+		PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
+		Customer:      cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
+		Target: t.SLA.Target, Late: late, ReportedBy: reporter(t),
+	}
+}
+
+// reporter is who reported t: "Name <address>" or the address.
+func reporter(t *ticket.Ticket) string {
+	if t.ContactName != "" {
+		return t.ContactName + " <" + t.Contact + ">"
+	}
+	return t.Contact
 }
 
 // Digest queues the managers' overview of tickets at risk and breached, as

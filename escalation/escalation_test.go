@@ -112,6 +112,38 @@ func (f *fixture) queued(t testing.TB) []string {
 	return out
 }
 
+// alertLines returns what the outbox's notifications alert about, one
+// "ticket kind to" line per ticket and recipient, a multi-ticket mail
+// (notify.SLAAlerts) expanded into its tickets, sorted; and empties it.
+func (f *fixture) alertLines(t testing.TB) (lines []string, mails int) {
+	t.Helper()
+	ctx := context.Background()
+	msgs, err := f.rdb.XRange(ctx, f.ob.Key(), "-", "+").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range msgs {
+		n, err := notify.FromFields(m.Values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mails++
+		if n.Kind != notify.SLAAlerts {
+			lines = append(lines, fmt.Sprintf("%s %s %s", n.Ticket, n.Kind, n.To))
+		}
+		for _, it := range n.Items {
+			k := notify.SLAWarning
+			if it.Breached {
+				k = notify.SLABreach
+			}
+			lines = append(lines, fmt.Sprintf("%s %s %s", it.Ticket, k, n.To))
+		}
+		f.rdb.XDel(ctx, f.ob.Key(), m.ID)
+	}
+	sort.Strings(lines)
+	return lines, mails
+}
+
 func same(a, b []string) bool { return strings.Join(a, "\n") == strings.Join(b, "\n") }
 
 func TestSweepWarnsThenAlertsOnce(t *testing.T) {
@@ -240,8 +272,16 @@ func TestConcurrentSweepsSendOnce(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if got := len(f.queued(t)); got != 60 {
-		t.Fatalf("%d warnings queued for 30 tickets and 2 recipients, want 60", got)
+	lines, mails := f.alertLines(t)
+	seen := map[string]int{}
+	for _, l := range lines {
+		seen[l]++
+	}
+	if len(lines) != 60 || len(seen) != 60 {
+		t.Fatalf("%d warnings (%d different) queued for 30 tickets and 2 recipients, want 60: %q", len(lines), len(seen), lines)
+	}
+	if mails != 2 {
+		t.Errorf("%d mails, want one per recipient", mails)
 	}
 }
 
@@ -310,5 +350,137 @@ func TestReplan(t *testing.T) {
 	}
 	if due, _ := f.st.DueNow(ctx, ticket.Breach, at(t, "2026-11-23 13:00"), 10); len(due) != 1 || due[0].Number != n2 {
 		t.Fatalf("breach not scheduled: %v", due)
+	}
+}
+
+// After downtime many alerts are due at once: each recipient gets one mail
+// listing all of theirs, late; a recipient with one alert in the sweep gets
+// the single-ticket mail.
+func TestSweepSendsOneMailPerRecipient(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 70 {
+		f.create(t, fmt.Sprintf("m%d", i), "standard", "P1", at(t, "2026-11-23 09:00")) // breached at 13:00
+	}
+	// Another customer's ticket, warned at 12:00: only the desk's people.
+	c, _ := f.e.Start("standard", "", "P1", "en", at(t, "2026-11-23 09:00"))
+	c.WarnAt = at(t, "2026-11-23 13:10")
+	c.FirstResponseDue = at(t, "2026-11-23 14:00")
+	if _, err := f.st.Create(ctx, "w1", ticket.New{Subject: "VPN", Priority: "P1", Customer: "globex", Contact: "x@globex.example",
+		MessageID: "w1", CreatedAt: at(t, "2026-11-23 09:00"), Clock: c}, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := f.e.Sweep(ctx, at(t, "2026-11-23 13:30"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st != (Stats{Breaches: 70, Warnings: 1, Late: 71}) {
+		t.Errorf("stats %+v", st)
+	}
+	msgs, _ := f.rdb.XRange(ctx, f.ob.Key(), "-", "+").Result()
+	got := map[string]notify.Notification{}
+	for _, m := range msgs {
+		n, err := notify.FromFields(m.Values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[strings.ToLower(n.To)] = n
+		if _, err := notify.Render(notify.Desk{ID: "d", Address: "desk@desk.example", Location: ams}, n); err != nil {
+			t.Errorf("%s to %s does not render: %v", n.Kind, n.To, err)
+		}
+	}
+	if len(msgs) != 3 {
+		t.Fatalf("%d mails, want one each to boss, am and agent", len(msgs))
+	}
+	boss, am, agent := got["boss@desk.example"], got["am@desk.example"], got["agent@desk.example"]
+	if boss.Kind != notify.SLAAlerts || len(boss.Items) != 71 || !boss.Late || boss.ToName != "Boss" {
+		t.Errorf("boss: %s with %d items, late %v", boss.Kind, len(boss.Items), boss.Late)
+	}
+	if am.Kind != notify.SLAAlerts || len(am.Items) != 70 {
+		t.Errorf("account manager: %s with %d items", am.Kind, len(am.Items))
+	}
+	if agent.Kind != notify.SLAWarning || agent.Ticket != "SD-71" || agent.ID != "SD-71/sla_warning/agent@desk.example" {
+		t.Errorf("agent: %+v, want the single warning", agent)
+	}
+	breached := 0
+	for _, it := range boss.Items {
+		if it.Breached {
+			breached++
+			if it.Target != "4h" || it.ReportedBy != "Jan <jan@acme.example>" || it.Customer != "Acme BV" || it.Deadline.IsZero() {
+				t.Errorf("item %+v", it)
+			}
+		}
+	}
+	if breached != 70 || !boss.Items[0].Breached || boss.Items[70].Breached {
+		t.Errorf("%d of the boss's items breached, want 70 first", breached)
+	}
+	// Each alert once: a second sweep finds nothing.
+	f.alertLines(t)
+	if st, err := f.e.Sweep(ctx, at(t, "2026-11-23 13:31")); err != nil || st != (Stats{}) {
+		t.Fatalf("second sweep %+v %v", st, err)
+	}
+	if lines, _ := f.alertLines(t); len(lines) != 0 {
+		t.Fatalf("second sweep queued %q", lines)
+	}
+}
+
+// sink is an SMTP relay that takes everything.
+type sink struct {
+	mu   sync.Mutex
+	sent []notify.Notification
+}
+
+func (s *sink) Send(_ context.Context, n notify.Notification) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.sent = append(s.sent, n)
+	return nil
+}
+
+// The issue-16 outage: 70 tickets breach while the desk is down. With the
+// default recipient limits (10 per 10 minutes, 30 per hour) every manager
+// still gets every alert, and nothing is skipped.
+func TestSweepAfterDowntimeDefaultLimitsDeliversEveryAlert(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for i := range 70 {
+		f.create(t, fmt.Sprintf("m%d", i), "standard", "P1", at(t, "2026-11-23 09:00"))
+	}
+	if _, err := f.e.Sweep(ctx, at(t, "2026-11-23 16:00")); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.ob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	relay := &sink{}
+	d := &notify.Delivery{Outbox: f.ob, Sender: relay, Consumer: "t", Log: slog.New(slog.DiscardHandler),
+		Limits: notify.Limits{PerRecipient: []notify.Rate{{Window: 10 * time.Minute, Max: 10}, {Window: time.Hour, Max: 30}}}}
+	st, err := d.Drain(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Skipped != 0 || st.Dead != 0 {
+		t.Errorf("drain %+v: alerts to the desk's managers dropped", st)
+	}
+	if sk, _ := f.ob.ListSkipped(ctx); len(sk) != 0 {
+		t.Errorf("%d alerts skipped, first %+v", len(sk), sk[0])
+	}
+	told := map[string]map[string]bool{}
+	for _, n := range relay.sent {
+		to := strings.ToLower(n.To)
+		if told[to] == nil {
+			told[to] = map[string]bool{}
+		}
+		if n.Ticket != "" {
+			told[to][n.Ticket] = true
+		}
+		for _, it := range n.Items {
+			told[to][it.Ticket] = true
+		}
+	}
+	for _, m := range []string{"boss@desk.example", "am@desk.example"} {
+		if len(told[m]) != 70 {
+			t.Errorf("%s was told of %d breaches, want 70", m, len(told[m]))
+		}
 	}
 }

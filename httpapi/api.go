@@ -565,12 +565,15 @@ type entryView struct {
 	Ticket         string      `json:"ticket,omitempty"`
 	To             string      `json:"to"`
 	QueuedAt       time.Time   `json:"queued_at"`
+	State          string      `json:"state"`
 	Attempts       int64       `json:"attempts"`
 	Consumer       string      `json:"consumer,omitempty"`
 	IdleSeconds    float64     `json:"idle_seconds"`
 	RetryRequested bool        `json:"retry_requested,omitempty"`
 	LastError      string      `json:"last_error,omitempty"`
 	Invalid        string      `json:"invalid,omitempty"`
+	UncertainSince *time.Time  `json:"uncertain_since,omitempty"`
+	Resent         bool        `json:"resent,omitempty"`
 }
 
 type recordView struct {
@@ -600,9 +603,14 @@ func (a *API) listOutbox(w http.ResponseWriter, r *http.Request) error {
 		out := make([]entryView, 0, len(es))
 		for _, e := range es {
 			n := e.Notification
-			out = append(out, entryView{Ref: string(notify.QueueOutbox) + ":" + e.StreamID, StreamID: e.StreamID, ID: n.ID,
-				Kind: n.Kind, Ticket: n.Ticket, To: n.To, QueuedAt: e.QueuedAt.UTC(), Attempts: e.Attempts, Consumer: e.Consumer,
-				IdleSeconds: e.Idle.Seconds(), RetryRequested: e.RetryRequested, LastError: e.LastError, Invalid: e.Invalid})
+			v := entryView{Ref: string(notify.QueueOutbox) + ":" + e.StreamID, StreamID: e.StreamID, ID: n.ID,
+				Kind: n.Kind, Ticket: n.Ticket, To: n.To, QueuedAt: e.QueuedAt.UTC(), State: e.State(), Attempts: e.Attempts, Consumer: e.Consumer,
+				IdleSeconds: e.Idle.Seconds(), RetryRequested: e.RetryRequested, LastError: e.LastError, Invalid: e.Invalid, Resent: e.Resent}
+			if e.Uncertain {
+				since := e.UncertainSince.UTC()
+				v.UncertainSince = &since
+			}
+			out = append(out, v)
 		}
 		return writeJSON(w, http.StatusOK, out)
 	case "dead", "skipped":
@@ -636,6 +644,7 @@ type actionView struct {
 	Attempts     int64  `json:"attempts,omitempty"`
 	Consumer     string `json:"consumer,omitempty"`
 	Unsuppressed bool   `json:"unsuppressed,omitempty"`
+	Uncertain    bool   `json:"uncertain,omitempty"`
 	Reason       string `json:"reason,omitempty"`
 }
 
@@ -645,7 +654,7 @@ func toActionView(x notify.Action) actionView {
 		q = "pending"
 	}
 	return actionView{Queue: q, StreamID: x.StreamID, ID: x.Notification.ID, To: x.Notification.To, NewID: x.NewID,
-		Attempts: x.Attempts, Consumer: x.Consumer, Unsuppressed: x.Unsuppressed, Reason: x.Reason}
+		Attempts: x.Attempts, Consumer: x.Consumer, Unsuppressed: x.Unsuppressed, Uncertain: x.Uncertain, Reason: x.Reason}
 }
 
 func (a *API) retryOutbox(w http.ResponseWriter, r *http.Request) error {

@@ -90,9 +90,10 @@ func (m *Metrics) SLAAlerts(warnings, breaches, late int) {
 	m.slaAlerts.WithLabelValues("late").Add(float64(late))
 }
 
-// Notifications counts what one outbox drain did.
-func (m *Metrics) Notifications(sent, skipped, failed, dead int) {
-	for result, n := range map[string]int{"sent": sent, "skipped": skipped, "failed": failed, "dead": dead} {
+// Notifications counts what one outbox drain did; uncertain are sends the
+// relay did not answer after the whole message went out.
+func (m *Metrics) Notifications(sent, skipped, failed, dead, uncertain int) {
+	for result, n := range map[string]int{"sent": sent, "skipped": skipped, "failed": failed, "dead": dead, "uncertain": uncertain} {
 		m.notes.WithLabelValues(result).Add(float64(n))
 	}
 }

@@ -71,6 +71,31 @@ type Entry struct {
 	RetryRequested bool
 	// LastError is the error of the last failed send, when recorded.
 	LastError string
+	// Uncertain: the last send went out in full but the relay never
+	// answered it (DeliveryUncertain). The entry waits, since
+	// UncertainSince, for an operator's Retry or the automatic resend;
+	// Resent says that the automatic resend was used already. Resending
+	// says it is being sent again (retried like any failed entry).
+	Uncertain, Resent, Resending bool
+	UncertainSince               time.Time
+}
+
+// States of an entry waiting in the outbox (Entry.State).
+const (
+	StateNew       = "new"       // no sender has tried it yet
+	StateRetrying  = "retrying"  // failed temporarily or held back: sent again after its backoff
+	StateUncertain = "uncertain" // delivery uncertain: waits for an operator or the automatic resend
+)
+
+// State is where e stands: StateNew, StateRetrying or StateUncertain.
+func (e Entry) State() string {
+	switch {
+	case e.Uncertain && !e.Resending:
+		return StateUncertain
+	case e.Attempts == 0 && e.Consumer == "":
+		return StateNew
+	}
+	return StateRetrying
 }
 
 // Record is an entry of the dead-letter or the skipped stream.
@@ -111,9 +136,9 @@ func (o *Outbox) queueKey(q Queue) string {
 // consistent snapshot (MULTI).
 func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 	var (
-		rng  *redis.XMessageSliceCmd
-		pend *redis.XPendingExtCmd
-		errs *redis.MapStringStringCmd
+		rng       *redis.XMessageSliceCmd
+		pend      *redis.XPendingExtCmd
+		errs, unc *redis.MapStringStringCmd
 	)
 	_, err := o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		rng = p.XRange(ctx, o.stream, "-", "+")
@@ -121,6 +146,7 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 			Stream: o.stream, Group: o.group, Start: "-", End: "+", Count: 1<<31 - 1,
 		})
 		errs = p.HGetAll(ctx, o.errors)
+		unc = p.HGetAll(ctx, o.uncertain)
 		return nil
 	})
 	// Before the first sender ran there is no group: nothing was tried.
@@ -132,6 +158,9 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 	}
 	if err := errs.Err(); err != nil {
 		return nil, fmt.Errorf("read outbox errors %s: %w", o.errors, err)
+	}
+	if err := unc.Err(); err != nil {
+		return nil, fmt.Errorf("read uncertain deliveries %s: %w", o.uncertain, err)
 	}
 	pending := map[string]redis.XPendingExt{}
 	if pend.Err() == nil {
@@ -152,6 +181,10 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 			e.Attempts, e.Consumer, e.Idle = p.RetryCount, p.Consumer, p.Idle
 			// No entry really waits years: only Retry sets such idle times.
 			e.RetryRequested = p.Idle > retryNowIdle/2
+		}
+		if v, ok := unc.Val()[m.ID]; ok {
+			u := decodeUncertainty(v)
+			e.Uncertain, e.Resent, e.Resending, e.UncertainSince = true, u.Resent, u.Retry, u.At
 		}
 		out = append(out, e)
 	}
@@ -317,6 +350,9 @@ type Action struct {
 	Consumer string
 	// Unsuppressed: the recipient's suppression was lifted.
 	Unsuppressed bool
+	// Uncertain: Retry made an entry whose delivery was uncertain go out
+	// again (the recipient may get it twice).
+	Uncertain bool
 	// Reason of a deleted dead or skipped record.
 	Reason string
 }
@@ -340,6 +376,10 @@ const retryNowIdle = 10 * 365 * 24 * time.Hour
 // its age, and with the age the MaxAge after which the delivery gives up:
 // an operator's retry must not make a failing mail be retried forever. An
 // entry no sender has read yet is due already; it is left as it is.
+//
+// A waiting entry whose delivery is uncertain (Entry.Uncertain) is sent
+// again only this way, or once by the automatic resend: Retry is the
+// operator's decision that a second copy is better than none.
 //
 // Nothing already delivered is queued again: with the delivery record
 // (sent:<id>) present Retry refuses (ErrAlreadyDelivered), and it never
@@ -367,7 +407,7 @@ func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action,
 	var res []any
 	if f.queue == QueueOutbox {
 		res, err = retryPendingScript.Run(ctx, o.rdb,
-			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To)},
+			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To), o.uncertain},
 			f.msg.ID, f.n.ID, lift, o.group, retryNowIdle.Milliseconds()).Slice()
 	} else {
 		res, err = requeueScript.Run(ctx, o.rdb,
@@ -393,6 +433,7 @@ func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action,
 		a.Unsuppressed = num(res, 1) == 1
 		a.Consumer = str(res, 2)
 		a.Attempts = num(res, 3)
+		a.Uncertain = num(res, 4) == 1
 	default:
 		return a, fmt.Errorf("retry %s: unexpected script reply %v", f.n.ID, res)
 	}
@@ -427,7 +468,7 @@ func (o *Outbox) Drop(ctx context.Context, id, reason string) (Action, error) {
 		return a, nil
 	}
 	res, err := dropPendingScript.Run(ctx, o.rdb,
-		[]string{o.stream, o.dead, o.sendingKey(f.n.ID), o.errors},
+		[]string{o.stream, o.dead, o.sendingKey(f.n.ID), o.errors, o.uncertain},
 		f.msg.ID, f.n.ID, "dropped by operator: "+reason, o.group).Slice()
 	if err != nil {
 		return a, fmt.Errorf("drop %s: %w", f.describe(), err)
@@ -512,8 +553,9 @@ redis.call('XDEL', KEYS[1], ARGV[1])
 return {'ok', new, lifted}
 `)
 
-// retryPendingScript: KEYS outbox, sent marker, suppression; ARGV entry id,
-// notification id, lift, group, idle ms.
+// retryPendingScript: KEYS outbox, sent marker, suppression, uncertain
+// deliveries; ARGV entry id, notification id, lift, group, idle ms. An
+// uncertain delivery is marked to be sent again (uncertainty.Retry).
 var retryPendingScript = redis.NewScript(entryLua +
 	strings.NewReplacer("SENT", "2", "SUP", "3").Replace(checksLua) + `
 local p = redis.pcall('XPENDING', KEYS[1], ARGV[4], ARGV[1], ARGV[1], 1)
@@ -522,11 +564,21 @@ if type(p) == 'table' and p.err then
   return p
 end
 if #p == 0 then return {'new', lifted} end
+local uncertain = 0
+local u = redis.call('HGET', KEYS[4], ARGV[1])
+if u then
+  local ok, v = pcall(cjson.decode, u)
+  if not ok or type(v) ~= 'table' then v = {reason = u} end
+  v['retry'] = true
+  redis.call('HSET', KEYS[4], ARGV[1], cjson.encode(v))
+  uncertain = 1
+end
 redis.call('XCLAIM', KEYS[1], ARGV[4], p[1][2], 0, ARGV[1], 'IDLE', ARGV[5], 'JUSTID')
-return {'due', lifted, p[1][2], p[1][4]}
+return {'due', lifted, p[1][2], p[1][4], uncertain}
 `)
 
-// dropPendingScript: KEYS outbox, dead letters, send claim, errors hash;
+// dropPendingScript: KEYS outbox, dead letters, send claim, errors hash,
+// uncertain deliveries;
 // ARGV entry id, notification id, reason, group. The dead letter has the
 // shape the delivery writes: the fields plus reason and outbox_id.
 var dropPendingScript = redis.NewScript(entryLua + `
@@ -543,5 +595,6 @@ local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(va
 redis.call('XACK', KEYS[1], ARGV[4], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[4], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[1])
 return {'ok', dead}
 `)

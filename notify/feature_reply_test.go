@@ -70,8 +70,8 @@ func TestRenderFeatureReply(t *testing.T) {
 			}
 		})
 	}
-	if !FeatureReply.ToDesk() || !FeatureReply.Automatic() || FeatureReply.IsNotice() || SLAWarning.ToDesk() || Ack.ToDesk() {
-		t.Error("FeatureReply is automatic mail to the desk's own people, and the only such kind")
+	if !FeatureReply.ToDesk() || !FeatureReply.Automatic() || FeatureReply.IsNotice() || !SLAWarning.ToDesk() || Ack.ToDesk() || Progress.ToDesk() {
+		t.Error("FeatureReply is automatic mail to the desk's own people, like the SLA alerts; customers' mail is not")
 	}
 }
 

@@ -70,21 +70,13 @@ end
 return {0, 0}
 `)
 
-// admit decides whether n may be sent now, and counts it if so. Mail to
-// the desk's own people (Kind.ToDesk) is neither limited nor counted per
-// recipient: those limits guard outsiders, and an agent flooded with
-// alerts must still get the mail that a customer waits for them. The
-// desk's limits hold it back like all automatic mail.
+// admit decides whether n may be sent now, and counts it if so.
 func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.Time) (verdict, error) {
-	perRecipient := l.PerRecipient
-	if n.Kind.ToDesk() {
-		perRecipient = nil
-	}
-	if len(perRecipient) == 0 && len(l.Desk) == 0 {
+	if len(l.PerRecipient) == 0 && len(l.Desk) == 0 {
 		return verdict{}, nil
 	}
-	args := []any{now.UnixMilli(), n.ID, len(perRecipient), len(l.Desk)}
-	for _, r := range append(append([]Rate(nil), perRecipient...), l.Desk...) {
+	args := []any{now.UnixMilli(), n.ID, len(l.PerRecipient), len(l.Desk)}
+	for _, r := range append(append([]Rate(nil), l.PerRecipient...), l.Desk...) {
 		args = append(args, r.Window.Milliseconds(), r.Max)
 	}
 	keys := []string{o.kp + "rate:" + strings.ToLower(n.To), o.kp + "rate:desk"}
@@ -94,7 +86,7 @@ func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.T
 	}
 	switch res[0] {
 	case 1:
-		return verdict{reason: perRecipient[res[1]-1].String() + " to " + strings.ToLower(n.To)}, nil
+		return verdict{reason: l.PerRecipient[res[1]-1].String() + " to " + strings.ToLower(n.To)}, nil
 	case 2:
 		return verdict{reason: l.Desk[res[1]-1].String() + " for the desk", global: true}, nil
 	}

@@ -24,8 +24,11 @@ type SMTPConfig struct {
 	TLSSkipVerify bool
 	// Username enables SMTP AUTH (PLAIN or LOGIN, whichever the server offers).
 	Username, Password string
-	Timeout            time.Duration
-	HELO               string
+	// Timeout bounds connecting and signing in, and each command of a
+	// transaction; DataTimeout bounds the wait for the reply to the end of
+	// the message (0: DefaultDataTimeout).
+	Timeout, DataTimeout time.Duration
+	HELO                 string
 	// ReturnPath is the envelope sender of mail to contacts (acks, progress,
 	// alerts); "" = the desk address. Its bounces must reach the desk.
 	ReturnPath string
@@ -53,19 +56,20 @@ type Tokens interface {
 // ours (session.go), because go-mail cannot send with the null reverse-path
 // RFC 3834 asks of automatic notices.
 //
-// One connection serves a burst: it stays open between Sends until Close,
-// which the outbox calls when a drain ends.
+// Send may be called from several goroutines at once: each send has a
+// connection of its own. A connection serves a burst: it stays open between
+// Sends until Close, which the outbox calls when a drain ends.
 type Mailer struct {
 	cfg  SMTPConfig
 	desk Desk
 	now  func() time.Time
 
 	mu   sync.Mutex
-	sess *session
+	idle []*session // open connections no Send is using
 }
 
 // SetSecret sets the key of the Message-IDs (Desk.Secret). Call it before
-// the first Send, from the goroutine that sends.
+// the first Send, from the goroutine that starts the sends.
 func (m *Mailer) SetSecret(secret []byte) { m.desk.Secret = secret }
 
 // NewMailer returns a Mailer; configuration errors surface on Send, where
@@ -75,9 +79,11 @@ func NewMailer(cfg SMTPConfig, desk Desk) *Mailer {
 	return &Mailer{cfg: cfg, desk: desk, now: time.Now}
 }
 
-// Send renders and delivers n, on the connection of the previous Send when
-// it is still open. A non-nil error is permanent when IsPermanent says so,
-// temporary otherwise. Each Send gets the full Timeout of its own.
+// Send renders and delivers n, on an open connection of an earlier Send
+// when there is one. A non-nil error is permanent when IsPermanent says so,
+// temporary otherwise; DeliveryUncertain says whether the relay may have
+// accepted the message although the send failed. Each Send gets the full
+// timeouts of its own.
 func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	msg, err := m.buildMsg(n)
 	if err != nil {
@@ -86,53 +92,77 @@ func (m *Mailer) Send(ctx context.Context, n Notification) error {
 	to, _ := netmail.ParseAddress(n.To) // validated by buildMsg
 	from := m.returnPath(n.Kind)
 
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	for {
-		if m.sess != nil && m.sess.broken {
-			// A reply may still be on its way (a failed RSET): a fresh
-			// connection keeps replies and commands in step.
-			m.closeSession()
+		s, reused, err := m.take(ctx)
+		if err != nil {
+			return fmt.Errorf("sending notification %q: %w", n.ID, withContextErr(ctx, err))
 		}
-		reused := m.sess != nil
-		if m.sess == nil {
-			s, err := m.connect(ctx)
-			if err != nil {
-				return fmt.Errorf("sending notification %q: %w", n.ID, withContextErr(ctx, err))
-			}
-			m.sess = s
-		}
-		err := m.sess.send(ctx, from, to.Address, msg, m.cfg.Timeout)
+		err = s.send(ctx, from, to.Address, msg, m.cfg.Timeout, m.cfg.DataTimeout)
 		if err == nil {
+			m.put(s)
 			return nil
 		}
 		var se *SMTPError
 		answered := errors.As(err, &se) && se.Code != 0 && se.Code != 421
-		if !answered || m.sess.broken {
-			m.closeSession()
+		if answered {
+			m.put(s)
+		} else {
+			s.close()
 		}
 		// A kept connection the server has meanwhile dropped fails before
 		// anything was accepted: one more try on a fresh one is safe.
 		if reused && !answered && se != nil && se.Stage == StageMail {
 			continue
 		}
+		if DeliveryUncertain(err) {
+			return fmt.Errorf("sending notification %q to %s via %s: delivery uncertain, the relay may have accepted the message: %w",
+				n.ID, to.Address, m.cfg.Address, withContextErr(ctx, err))
+		}
 		return fmt.Errorf("sending notification %q to %s via %s: %w", n.ID, to.Address, m.cfg.Address, withContextErr(ctx, err))
 	}
 }
 
-// Close ends the open connection, if any, with QUIT.
-func (m *Mailer) Close() error {
+// take returns an open connection no other Send uses, or a new one;
+// reused says which.
+func (m *Mailer) take(ctx context.Context) (_ *session, reused bool, _ error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.closeSession()
-	return nil
+	for len(m.idle) > 0 {
+		s := m.idle[len(m.idle)-1]
+		m.idle = m.idle[:len(m.idle)-1]
+		if !s.broken {
+			m.mu.Unlock()
+			return s, true, nil
+		}
+		s.close()
+	}
+	m.mu.Unlock()
+	s, err := m.connect(ctx)
+	return s, false, err
 }
 
-func (m *Mailer) closeSession() {
-	if m.sess != nil {
-		m.sess.close()
-		m.sess = nil
+// put keeps s for the next Send, unless it is broken: a reply may still be
+// on its way (a failed RSET), and only a fresh connection keeps replies and
+// commands in step.
+func (m *Mailer) put(s *session) {
+	if s.broken {
+		s.close()
+		return
 	}
+	m.mu.Lock()
+	m.idle = append(m.idle, s)
+	m.mu.Unlock()
+}
+
+// Close ends the open connections no Send is using, with QUIT.
+func (m *Mailer) Close() error {
+	m.mu.Lock()
+	idle := m.idle
+	m.idle = nil
+	m.mu.Unlock()
+	for _, s := range idle {
+		s.close()
+	}
+	return nil
 }
 
 // returnPath is the envelope sender for a kind of mail: null ("") for
@@ -193,6 +223,16 @@ func IsPermanent(err error) bool {
 	}
 }
 
+// DeliveryUncertain reports whether err means that the message went out in
+// full but the server never answered its end (the final dot): no reply
+// within the DATA timeout, or the connection lost while waiting. The relay
+// may have accepted and queued it all the same (RFC 5321 4.5.3.2.6 and
+// 6.1), so sending it again may deliver it twice. It is not IsPermanent.
+func DeliveryUncertain(err error) bool {
+	var se *SMTPError
+	return errors.As(err, &se) && se.Stage == StageDataEnd && se.Code == 0
+}
+
 // RecipientRefused reports whether err is a permanent refusal of the
 // recipient address itself: the desk stops mailing that address for a while.
 func RecipientRefused(err error) bool {
@@ -250,11 +290,13 @@ func (m *Mailer) connect(ctx context.Context) (*session, error) {
 // when there is one.
 func (m *Mailer) Probe(ctx context.Context) error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.sess != nil && !m.sess.broken {
-		return nil
+	for _, s := range m.idle {
+		if !s.broken {
+			m.mu.Unlock()
+			return nil
+		}
 	}
-	m.closeSession()
+	m.mu.Unlock()
 	s, err := m.connect(ctx)
 	if err != nil {
 		return err

@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -10,6 +11,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"errors"
+	"fmt"
 	"io"
 	"math/big"
 	"mime"
@@ -45,6 +47,10 @@ type testSMTP struct {
 	user      string
 	pass      string
 	hold      chan struct{} // when set, DATA blocks until it is closed
+	// afterData, when set, runs after a message was accepted (recorded)
+	// and before the reply to its end is written: a relay that queued the
+	// message and is slow to say so, or never does.
+	afterData func(to []string)
 	conns     int
 }
 
@@ -169,7 +175,11 @@ func (s *testSession) Data(r io.Reader) error {
 	}
 	s.srv.mu.Lock()
 	s.srv.msgs = append(s.srv.msgs, received{from: s.from, to: s.to, data: data})
+	after := s.srv.afterData
 	s.srv.mu.Unlock()
+	if after != nil {
+		after(s.to)
+	}
 	return nil
 }
 
@@ -606,7 +616,7 @@ func TestSendRedialsWhenKeptConnectionDropped(t *testing.T) {
 	}
 	// The server (or a NAT box) drops the idle connection.
 	m.mu.Lock()
-	m.sess.closeConn()
+	m.idle[0].closeConn()
 	m.mu.Unlock()
 	if err := m.Send(t.Context(), rejectionNote()); err != nil {
 		t.Fatalf("Send after the kept connection died: %v", err)
@@ -694,5 +704,142 @@ func TestSendAgentReply(t *testing.T) {
 	}
 	if !strings.Contains(p.html, "Bcc: victim@x.example<br>Subject: hacked") {
 		t.Errorf("HTML:\n%s", p.html)
+	}
+}
+
+// A relay that takes the whole message and never answers its end: the
+// send gives up after smtp.data_timeout, not before, and the failure says
+// the mail may have been delivered (it was: the relay recorded it).
+func TestSendSilentAfterDataIsUncertain(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	srv.mu.Lock()
+	srv.afterData = func([]string) { <-release }
+	srv.mu.Unlock()
+	m := NewMailer(SMTPConfig{Address: srv.addr, Security: "none", Timeout: 5 * time.Second, DataTimeout: 300 * time.Millisecond}, testDesk)
+	defer m.Close()
+	err := m.Send(t.Context(), ackNote())
+	if err == nil || !DeliveryUncertain(err) || IsPermanent(err) {
+		t.Fatalf("Send = %v; want a temporary error with DeliveryUncertain", err)
+	}
+	if !strings.Contains(err.Error(), "delivery uncertain") || !strings.Contains(err.Error(), "end of DATA") {
+		t.Errorf("error does not say what happened: %v", err)
+	}
+	if n := len(srv.received()); n != 1 {
+		t.Errorf("relay has %d messages, want the one it never answered", n)
+	}
+	// The connection is not used again: its reply may still come.
+	m.mu.Lock()
+	idle := len(m.idle)
+	m.mu.Unlock()
+	if idle != 0 {
+		t.Errorf("%d connections kept after an unanswered end of DATA", idle)
+	}
+}
+
+// The reply to the end of DATA may take longer than smtp.timeout (a relay
+// filtering the message): the send waits for it.
+func TestSendWaitsForSlowEndOfData(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	srv.mu.Lock()
+	srv.afterData = func([]string) { time.Sleep(1500 * time.Millisecond) }
+	srv.mu.Unlock()
+	m := NewMailer(SMTPConfig{Address: srv.addr, Security: "none", Timeout: 500 * time.Millisecond, DataTimeout: time.Minute}, testDesk)
+	defer m.Close()
+	if err := m.Send(t.Context(), ackNote()); err != nil {
+		t.Fatalf("Send = %v; want it to wait for the relay's answer", err)
+	}
+}
+
+// Failures before the message is complete are ordinary temporary
+// failures: nothing can have been delivered. This relay answers the
+// greeting, EHLO and MAIL FROM, then never RCPT TO: the send gives up after
+// smtp.timeout, not smtp.data_timeout.
+func TestSendSilentBeforeDataIsNotUncertain(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				r := bufio.NewReader(c)
+				fmt.Fprint(c, "220 silent.test ESMTP\r\n")
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch cmd := strings.ToUpper(strings.Fields(line + " x")[0]); cmd {
+					case "EHLO":
+						fmt.Fprint(c, "250-silent.test\r\n250 8BITMIME\r\n")
+					case "MAIL":
+						fmt.Fprint(c, "250 ok\r\n")
+					case "QUIT":
+						fmt.Fprint(c, "221 bye\r\n")
+						return
+					default: // RCPT and anything after: no answer
+					}
+				}
+			}()
+		}
+	}()
+	m := NewMailer(SMTPConfig{Address: ln.Addr().String(), Security: "none", Timeout: 300 * time.Millisecond, DataTimeout: time.Hour}, testDesk)
+	defer m.Close()
+	done := make(chan error, 1)
+	go func() { done <- m.Send(t.Context(), ackNote()) }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Send waited for RCPT TO as if it were the end of DATA")
+	}
+	if err == nil || DeliveryUncertain(err) || IsPermanent(err) {
+		t.Fatalf("Send = %v; want a temporary failure that is not uncertain", err)
+	}
+}
+
+// Sends from several goroutines use a connection each: one the relay does
+// not answer holds up none of the others.
+func TestSendConcurrentlyOneStuck(t *testing.T) {
+	srv := startSMTP(t, smtpOpts{})
+	release := make(chan struct{})
+	srv.mu.Lock()
+	srv.afterData = func(to []string) {
+		if len(to) == 1 && to[0] == "stuck@customer.example" {
+			<-release
+		}
+	}
+	srv.mu.Unlock()
+	m := NewMailer(SMTPConfig{Address: srv.addr, Security: "none", Timeout: 5 * time.Second, DataTimeout: time.Minute}, testDesk)
+	defer m.Close()
+	stuck := ackNote()
+	stuck.ID, stuck.To = "SD-9/ack", "stuck@customer.example"
+	stuckDone := make(chan error, 1)
+	go func() { stuckDone <- m.Send(context.Background(), stuck) }()
+	for i := range 5 {
+		n := ackNote()
+		n.ID = fmt.Sprintf("SD-%d/ack", i+1)
+		if err := m.Send(t.Context(), n); err != nil {
+			t.Fatalf("send %d while another waits for its reply: %v", i, err)
+		}
+	}
+	select {
+	case err := <-stuckDone:
+		t.Fatalf("the stuck send returned early: %v", err)
+	default:
+	}
+	close(release)
+	if err := <-stuckDone; err != nil {
+		t.Fatalf("stuck send, once answered: %v", err)
+	}
+	if c := srv.connections(); c != 2 {
+		t.Errorf("%d connections, want 2 (the stuck one and one for the rest)", c)
 	}
 }

@@ -25,6 +25,11 @@ const (
 	// SLABreach tells desk managers and the customer's account managers
 	// that a ticket's first-response deadline passed without a response.
 	SLABreach Kind = "sla_breach"
+	// SLAAlerts is one mail with the warnings and breach alerts of several
+	// tickets (Items) for one recipient: what one escalation sweep found for
+	// them, so that an outage with many breaches makes one mail per person,
+	// not one per ticket. Late: any of them is sent late.
+	SLAAlerts Kind = "sla_alerts"
 	// Digest is the managers' morning overview of tickets at risk and
 	// breached, grouped per customer.
 	Digest Kind = "digest"
@@ -67,7 +72,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, SLAAlerts, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -130,7 +135,8 @@ type Notification struct {
 
 	// For Digest: the moment the overview describes (its day is in the
 	// subject) and the tickets at risk or breached. The caller does not
-	// queue an empty digest.
+	// queue an empty digest. For SLAAlerts: the tickets alerted about
+	// (Breached: a breach alert; else a warning).
 	AsOf  time.Time
 	Items []DigestItem
 
@@ -179,8 +185,8 @@ type Change struct {
 	Why string `json:"why,omitempty"`
 }
 
-// DigestItem is one ticket in a Digest: at risk (warned, deadline not yet
-// passed) or breached.
+// DigestItem is one ticket in a Digest or SLAAlerts: at risk (warned,
+// deadline not yet passed) or breached.
 type DigestItem struct {
 	Ticket   string `json:"ticket"`
 	Customer string `json:"customer,omitempty"`
@@ -190,6 +196,10 @@ type DigestItem struct {
 	PriorityLabel string    `json:"priority_label,omitempty"`
 	Deadline      time.Time `json:"deadline,omitzero"`
 	Breached      bool      `json:"breached,omitempty"`
+	// For SLAAlerts: the first-response target as configured ("4h") and
+	// who reported the ticket, as in a single alert.
+	Target     string `json:"target,omitempty"`
+	ReportedBy string `json:"reported_by,omitempty"`
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -12,6 +13,7 @@ import (
 	"net/mail"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -30,14 +32,18 @@ type Outbox struct {
 	dead    string
 	skipped string // notifications not sent on purpose, with the reason
 	errors  string // hash: stream id -> latest temporary failure
-	group   string
+	// uncertain is a hash: stream id -> the uncertainty (JSON) of an entry
+	// whose last send went out in full without the server's answer.
+	uncertain string
+	group     string
 }
 
 // NewOutbox returns the outbox of one desk. Its keys share the desk's hash
 // tag with the ticket store, whose commit script writes into it.
 func NewOutbox(rdb redis.UniversalClient, deskID string) *Outbox {
 	kp := config.KeyPrefix(deskID)
-	return &Outbox{rdb: rdb, deskID: deskID, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", skipped: kp + "outbox:skipped", errors: kp + "outbox:errors", group: "senders"}
+	return &Outbox{rdb: rdb, deskID: deskID, kp: kp, stream: kp + "outbox", dead: kp + "outbox:dead", skipped: kp + "outbox:skipped", errors: kp + "outbox:errors",
+		uncertain: kp + "outbox:uncertain", group: "senders"}
 }
 
 // Key is the stream that producers XADD notifications to.
@@ -206,6 +212,53 @@ func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
 	return r, nil
 }
 
+// uncertainties returns the entries whose delivery is uncertain, by stream
+// id. An unreadable record counts as uncertain since now: it is kept from
+// being resent blindly, and an operator sees it.
+func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, error) {
+	all, err := o.rdb.HGetAll(ctx, o.uncertain).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read uncertain deliveries %s: %w", o.uncertain, err)
+	}
+	out := make(map[string]uncertainty, len(all))
+	for id, v := range all {
+		out[id] = decodeUncertainty(v)
+	}
+	return out, nil
+}
+
+// uncertaintyOf returns the uncertainty of entry id; ok is false when its
+// delivery is not uncertain.
+func (o *Outbox) uncertaintyOf(ctx context.Context, id string) (_ uncertainty, ok bool, _ error) {
+	v, err := o.rdb.HGet(ctx, o.uncertain, id).Result()
+	if errors.Is(err, redis.Nil) {
+		return uncertainty{}, false, nil
+	}
+	if err != nil {
+		return uncertainty{}, false, fmt.Errorf("read uncertain delivery of %s: %w", id, err)
+	}
+	return decodeUncertainty(v), true, nil
+}
+
+func decodeUncertainty(v string) uncertainty {
+	var u uncertainty
+	if err := json.Unmarshal([]byte(v), &u); err != nil {
+		return uncertainty{At: time.Now(), Reason: "unreadable record: " + v}
+	}
+	return u
+}
+
+func (o *Outbox) setUncertainty(ctx context.Context, id string, u uncertainty) error {
+	b, err := json.Marshal(u)
+	if err == nil {
+		err = o.rdb.HSet(ctx, o.uncertain, id, string(b)).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("record uncertain delivery of %s: %w", id, err)
+	}
+	return nil
+}
+
 // Sender delivers one notification; *Mailer is the SMTP one.
 type Sender interface {
 	Send(ctx context.Context, n Notification) error
@@ -213,7 +266,10 @@ type Sender interface {
 
 // Delivery drains an outbox through a Sender. Temporary failures stay
 // pending in the group and are retried with exponential backoff; permanent
-// ones, and temporary ones older than MaxAge, are dead-lettered.
+// ones, and temporary ones older than MaxAge, are dead-lettered. A send the
+// server never answered after the whole message went out is "delivery
+// uncertain": it stays in the outbox, marked, and is sent again only when
+// an operator retries it or, once, after ResendUncertain.
 type Delivery struct {
 	Outbox   *Outbox
 	Sender   Sender
@@ -228,10 +284,12 @@ type Delivery struct {
 	// and its delivery recorded, before the entry leaves the outbox: an
 	// error (Redis away) keeps the entry, and the next attempt, finding it
 	// sent, calls Delivered again instead of sending. It must therefore be
-	// safe to repeat.
+	// safe to repeat, and safe to call from several goroutines.
 	Delivered func(ctx context.Context, n Notification) error
 	Now       func() time.Time
-	// SendTimeout is the longest one Send may take (the SMTP timeout).
+	// SendTimeout is the SMTP timeout (smtp.timeout); the claim that keeps
+	// other replicas from sending a notification being sent lasts a few of
+	// it, and is renewed while the send goes on.
 	SendTimeout time.Duration
 	// Limits caps automatic mail (Kind.Automatic: everything but agents'
 	// replies) per recipient (not mail to the desk's own people,
@@ -240,60 +298,149 @@ type Delivery struct {
 	// RefusedSuppression is how long an address the relay refused
 	// permanently (5xx at RCPT) gets no more automatic mail; 0 = not at all.
 	RefusedSuppression time.Duration
+	// Workers is how many notifications may be sent at the same time,
+	// each on its own connection (the Sender must allow concurrent Sends):
+	// a send still going on after Overtake (0: 1 s) no longer holds up the
+	// next, so that one transaction the relay is slow to answer does not
+	// hold up the others. 0 is 1.
+	Workers  int
+	Overtake time.Duration
+	// ResendUncertain is how long after a delivery became uncertain it is
+	// sent once more by itself; 0: only when an operator retries it.
+	ResendUncertain time.Duration
+	// StopGrace is how long sends in progress may go on once Drain's
+	// context ends (shutdown) before they are cut off; 0 is 5 s. A send
+	// cut off after the message went out is delivery uncertain.
+	StopGrace time.Duration
+	// Poll is how often Drain looks for new and due entries while a send
+	// is still in progress; 0 is 1 s.
+	Poll time.Duration
 }
 
 // Stats counts what one Drain did.
 type Stats struct {
 	Sent, Skipped, Failed, Dead int
+	// Uncertain counts sends the server did not answer after the whole
+	// message went out.
+	Uncertain int
+}
+
+func (s *Stats) add(o Stats) {
+	s.Sent += o.Sent
+	s.Skipped += o.Skipped
+	s.Failed += o.Failed
+	s.Dead += o.Dead
+	s.Uncertain += o.Uncertain
 }
 
 // sentTTL is how long a delivered id is remembered; entries can only be
 // redelivered while pending, and MaxAge bounds that well below it.
 const sentTTL = 7 * 24 * time.Hour
 
+// uncertainty is what the outbox keeps of an entry whose delivery is
+// uncertain (Outbox.uncertain).
+type uncertainty struct {
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason"`
+	// Resent: the one automatic resend has been used.
+	Resent bool `json:"resent,omitempty"`
+	// Retry: it is being sent again (an operator's retry, or the automatic
+	// resend), with the usual retries; until then it waits.
+	Retry bool `json:"retry,omitempty"`
+}
+
+// resendDue reports whether an entry with uncertainty u is to be sent now.
+func (d *Delivery) resendDue(u uncertainty, now time.Time) bool {
+	return u.Retry || d.ResendUncertain > 0 && !u.Resent && !now.Before(u.At.Add(d.ResendUncertain))
+}
+
 // Drain delivers the entries that are due now: new ones, then failed ones
-// whose backoff has passed. It returns when nothing more is due, so a cron
-// job can call it every tick.
+// whose backoff has passed, Workers at a time. It returns when nothing more
+// is due and no send is in progress, so a cron job can call it every tick;
+// while a send is in progress it keeps looking for new and due entries, so
+// that a relay slow to answer one mail does not hold back the next.
 func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
-	var st Stats
-	// The Sender may keep its connection open across the burst; the burst
+	// The Sender may keep its connections open across the burst; the burst
 	// ends here.
 	if c, ok := d.Sender.(io.Closer); ok {
 		defer c.Close()
 	}
-	if err := d.retryDue(ctx, &st); err != nil {
-		return st, err
+	p := d.startWorkers(ctx)
+	err := d.produce(ctx, p)
+	return p.finish(err)
+}
+
+// produce hands the due entries to the workers until none is due and none
+// is being sent, ctx ends or a worker failed.
+func (d *Delivery) produce(ctx context.Context, p *workers) error {
+	poll := d.Poll
+	if poll <= 0 {
+		poll = time.Second
 	}
 	for {
+		if err := d.retryDue(ctx, p); err != nil {
+			return err
+		}
+		if err := d.readNew(ctx, p); err != nil {
+			return err
+		}
+		if ctx.Err() != nil || p.failed() || p.busy() == 0 {
+			return nil
+		}
+		// Looked at again when the sends in progress are all done (one more
+		// round finds what came meanwhile), and every poll while one lasts.
+		t := time.NewTimer(poll)
+		select {
+		case <-ctx.Done():
+		case <-p.fail:
+		case <-p.idle:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+}
+
+// readNew hands the entries no sender has read yet to the workers.
+func (d *Delivery) readNew(ctx context.Context, p *workers) error {
+	for {
+		if ctx.Err() != nil || p.failed() {
+			return nil
+		}
 		streams, err := d.Outbox.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: d.Outbox.group, Consumer: d.Consumer,
 			Streams: []string{d.Outbox.stream, ">"}, Count: 50, Block: -1,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
-			return st, nil
+			return nil
 		}
 		if err != nil {
-			return st, fmt.Errorf("read outbox %s: %w", d.Outbox.stream, err)
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("read outbox %s: %w", d.Outbox.stream, err)
 		}
 		if len(streams) == 0 || len(streams[0].Messages) == 0 {
-			return st, nil
+			return nil
 		}
 		for _, m := range streams[0].Messages {
 			// On shutdown the rest stays pending and is claimed again later.
-			if ctx.Err() != nil {
-				return st, nil
-			}
-			if err := d.deliver(ctx, m, 1, &st); err != nil {
-				return st, err
+			if !p.submit(ctx, m, 1) {
+				return nil
 			}
 		}
 	}
 }
 
-// retryDue claims failed entries whose backoff has passed. Pending entries
-// of a replica that died are claimed the same way.
-func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
+// retryDue claims failed entries whose backoff has passed, and uncertain
+// ones an operator retried or whose automatic resend is due. Pending
+// entries of a replica that died are claimed the same way.
+func (d *Delivery) retryDue(ctx context.Context, p *workers) error {
 	retry := d.retry()
+	unc, err := d.Outbox.uncertainties(ctx)
+	if err != nil {
+		return err
+	}
+	now := d.now()
 	// Paged, so that a long queue of failures (a relay down for an hour)
 	// cannot hide the entries behind its first page.
 	for start := "-"; ; {
@@ -301,26 +448,38 @@ func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
 			Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: retry, Start: start, End: "+", Count: 100,
 		}).Result()
 		if err != nil {
-			return fmt.Errorf("list pending outbox entries: %w", err)
-		}
-		for _, p := range pend {
 			if ctx.Err() != nil {
 				return nil
 			}
-			wait := d.wait(p.ID, p.RetryCount)
-			if p.Idle < wait {
+			return fmt.Errorf("list pending outbox entries: %w", err)
+		}
+		for _, pe := range pend {
+			if ctx.Err() != nil || p.failed() {
+				return nil
+			}
+			if p.inFlight(pe.ID) {
+				continue
+			}
+			if u, ok := unc[pe.ID]; ok && !d.resendDue(u, now) {
+				continue
+			}
+			wait := d.wait(pe.ID, pe.RetryCount)
+			if pe.Idle < wait {
 				continue
 			}
 			msgs, err := d.Outbox.rdb.XClaim(ctx, &redis.XClaimArgs{
 				Stream: d.Outbox.stream, Group: d.Outbox.group, Consumer: d.Consumer,
-				MinIdle: wait, Messages: []string{p.ID},
+				MinIdle: wait, Messages: []string{pe.ID},
 			}).Result()
 			if err != nil {
-				return fmt.Errorf("claim outbox entry %s: %w", p.ID, err)
+				if ctx.Err() != nil {
+					return nil
+				}
+				return fmt.Errorf("claim outbox entry %s: %w", pe.ID, err)
 			}
 			for _, m := range msgs {
-				if err := d.deliver(ctx, m, p.RetryCount+1, st); err != nil {
-					return err
+				if !p.submit(ctx, m, pe.RetryCount+1) {
+					return nil
 				}
 			}
 		}
@@ -331,9 +490,157 @@ func (d *Delivery) retryDue(ctx context.Context, st *Stats) error {
 	}
 }
 
-func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64, st *Stats) error {
-	// Once begun, an entry is finished even on shutdown: abandoning it after
-	// the server accepted the mail would send it twice.
+// workers send the entries produce hands them, Workers at a time.
+type workers struct {
+	d        *Delivery
+	jobs     chan job
+	sendCtx  context.Context
+	stopSend func() bool
+	cancel   context.CancelFunc
+	wg       sync.WaitGroup
+	idle     chan struct{} // the last send in progress finished (buffered: a wake-up)
+	fail     chan struct{} // closed at the first error
+
+	mu       sync.Mutex
+	inflight map[string]bool
+	st       Stats
+	err      error
+}
+
+type job struct {
+	m       redis.XMessage
+	attempt int64
+	done    chan struct{} // closed when it is finished
+}
+
+func (d *Delivery) startWorkers(ctx context.Context) *workers {
+	// Sends run on after ctx ends, for StopGrace: a mail whose reply is
+	// about to come should not become uncertain because of a shutdown.
+	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	grace := d.StopGrace
+	if grace <= 0 {
+		grace = 5 * time.Second
+	}
+	p := &workers{
+		d: d, jobs: make(chan job), sendCtx: sendCtx, cancel: cancel,
+		idle: make(chan struct{}, 1), fail: make(chan struct{}), inflight: map[string]bool{},
+	}
+	p.stopSend = context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
+	for range max(d.Workers, 1) {
+		p.wg.Go(func() {
+			for j := range p.jobs {
+				p.run(ctx, j)
+			}
+		})
+	}
+	return p
+}
+
+// submit hands m to a worker, waiting for a free one; false: stop
+// producing (ctx ended or a worker failed). An entry already being sent
+// here is not handed out twice.
+func (p *workers) submit(ctx context.Context, m redis.XMessage, attempt int64) bool {
+	p.mu.Lock()
+	if p.inflight[m.ID] {
+		p.mu.Unlock()
+		return true
+	}
+	p.inflight[m.ID] = true
+	p.mu.Unlock()
+	j := job{m, attempt, make(chan struct{})}
+	select {
+	case p.jobs <- j:
+	case <-ctx.Done():
+		p.mu.Lock()
+		delete(p.inflight, m.ID)
+		p.mu.Unlock()
+		return false
+	case <-p.fail:
+		p.mu.Lock()
+		delete(p.inflight, m.ID)
+		p.mu.Unlock()
+		return false
+	}
+	// One send at a time while the relay answers promptly: then a crash
+	// catches at most one mail between the relay's acceptance and its
+	// record (sent twice). One that takes longer than Overtake (a relay
+	// slow to answer the end of DATA) is left to its worker and the next
+	// begins.
+	t := time.NewTimer(p.d.overtake())
+	defer t.Stop()
+	select {
+	case <-j.done:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	case <-p.fail:
+		return false
+	}
+	return true
+}
+
+func (p *workers) run(ctx context.Context, j job) {
+	var st Stats
+	err := p.d.deliver(ctx, p.sendCtx, j.m, j.attempt, &st)
+	defer close(j.done)
+	p.mu.Lock()
+	delete(p.inflight, j.m.ID)
+	idle := len(p.inflight) == 0
+	p.st.add(st)
+	if err != nil && p.err == nil {
+		p.err = err
+		close(p.fail)
+	}
+	p.mu.Unlock()
+	if idle {
+		select {
+		case p.idle <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (p *workers) inFlight(id string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inflight[id]
+}
+
+func (p *workers) busy() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.inflight)
+}
+
+func (p *workers) failed() bool {
+	select {
+	case <-p.fail:
+		return true
+	default:
+		return false
+	}
+}
+
+// finish waits for the sends in progress and returns what all did; err is
+// the producer's, reported before a worker's.
+func (p *workers) finish(err error) (Stats, error) {
+	close(p.jobs)
+	p.wg.Wait()
+	p.stopSend()
+	p.cancel()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err == nil {
+		err = p.err
+	}
+	return p.st, err
+}
+
+// deliver sends one entry. Redis is written under ctx without its
+// cancellation: once begun, an entry is finished even on shutdown
+// (abandoning it after the server accepted the mail would send it twice).
+// The send itself runs under sendCtx, which ends StopGrace after ctx.
+func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attempt int64, st *Stats) error {
 	ctx = context.WithoutCancel(ctx)
 	log := d.log().With("outbox_entry", m.ID)
 	n, err := FromFields(m.Values)
@@ -383,6 +690,10 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	}
 	// Released only while still ours: an expired claim may be another's.
 	defer releaseScript.Run(context.WithoutCancel(ctx), d.Outbox.rdb, []string{claim}, d.Consumer)
+	// Kept while the send lasts, which may be smtp.data_timeout (minutes):
+	// the claim's own lifetime is short, so that a dead replica's claim
+	// holds its notification back only briefly.
+	defer d.keepClaim(ctx, claim)()
 	// Again under the claim: the other sender may have finished between
 	// the first check and the claim.
 	if sent, err := alreadySent(); err != nil || sent {
@@ -390,6 +701,21 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 			return err
 		}
 		return finishSent()
+	}
+	// Whether to send an uncertain one again is decided here, under the
+	// claim, on what Redis holds now: another replica may have just sent
+	// it again (and used up the automatic resend). Only an entry tried
+	// before (attempt > 1, claimed from the pending ones) can be uncertain.
+	var unc uncertainty
+	var uncertain bool
+	if attempt > 1 {
+		if unc, uncertain, err = d.Outbox.uncertaintyOf(ctx, m.ID); err != nil {
+			return err
+		}
+	}
+	if uncertain && !d.resendDue(unc, d.now()) {
+		log.Info("notification's delivery is uncertain; waiting for an operator or the automatic resend")
+		return nil
 	}
 	why, err := d.Outbox.suppressed(ctx, n.To)
 	if err != nil {
@@ -430,12 +756,29 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		st.Failed++
 		log.Warn("notification held back: desk-wide limit reached", "limit", verdict.reason)
 		return d.noteFailure(ctx, m, attempt, "held back: "+verdict.reason)
+	case verdict.reason != "" && n.Kind.ToDesk():
+		// The recipient limits stop loops with strangers' auto-responders.
+		// Mail to the desk's own people (SLA alerts after an outage, many
+		// breaches at once) is legitimate however much there is: it waits
+		// for room, it is never dropped.
+		st.Failed++
+		log.Warn("notification held back: recipient limit reached", "limit", verdict.reason)
+		return d.noteFailure(ctx, m, attempt, "held back: "+verdict.reason)
 	case verdict.reason != "":
 		st.Skipped++
 		log.Warn("notification skipped: recipient rate limit", "limit", verdict.reason)
 		return d.finishTo(ctx, d.Outbox.skipped, m, n, "rate limited: "+verdict.reason)
 	}
-	err = d.Sender.Send(ctx, n)
+	if uncertain && !unc.Retry {
+		// The one automatic resend: recorded before it, so that a crash
+		// during it cannot make a second.
+		unc.Retry, unc.Resent = true, true
+		if err := d.Outbox.setUncertainty(ctx, m.ID, unc); err != nil {
+			return err
+		}
+		log.Warn("notification's delivery was uncertain; sending it once more", "uncertain_since", unc.At)
+	}
+	err = d.Sender.Send(sendCtx, n)
 	switch {
 	case err == nil:
 		st.Sent++
@@ -448,14 +791,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		at := d.now().UTC().Format(time.RFC3339)
 		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.Set(ctx, sentKey, at, sentTTL)
-			if tag != "" {
-				rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
-				if why != "" {
-					rec = append(rec, "sent_while_suppressed", why)
-				}
-				p.HSet(ctx, d.Outbox.sentMailKey(tag), rec...)
-				p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
-			}
+			d.recordSentMail(ctx, p, tag, n, at, why)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
@@ -468,6 +804,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 			p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 			p.XDel(ctx, d.Outbox.stream, m.ID)
 			p.HDel(ctx, d.Outbox.errors, m.ID)
+			p.HDel(ctx, d.Outbox.uncertain, m.ID)
 			return nil
 		}); err != nil {
 			return fmt.Errorf("finish delivered outbox entry %s (%s): %w", m.ID, n.ID, err)
@@ -482,6 +819,11 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 			}
 		}
 		return d.finish(ctx, m, n, err.Error())
+	case DeliveryUncertain(err):
+		st.Uncertain++
+		log.Error("notification delivery uncertain: the relay did not answer the end of the message; not sending it again by itself",
+			"err", err, "attempt", attempt, "resend_after", d.ResendUncertain, "resent_before", unc.Resent)
+		return d.markUncertain(ctx, m, n, attempt, uncertainty{At: d.now(), Reason: err.Error(), Resent: unc.Resent}, tag, why)
 	case d.now().Sub(streamTime(m.ID)) > d.maxAge():
 		st.Dead++
 		log.Error("notification still failing after max age, dead-lettered", "err", err, "attempt", attempt)
@@ -491,6 +833,42 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.wait(m.ID, attempt))
 		return d.noteFailure(ctx, m, attempt, err.Error())
 	}
+}
+
+// recordSentMail adds the record of a mail that went out, for its bounces
+// (SentMail), to p; nothing when the desk has no Message-ID key (tag "").
+func (d *Delivery) recordSentMail(ctx context.Context, p redis.Pipeliner, tag string, n Notification, at, suppressed string) {
+	if tag == "" {
+		return
+	}
+	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+	if suppressed != "" {
+		rec = append(rec, "sent_while_suppressed", suppressed)
+	}
+	p.HSet(ctx, d.Outbox.sentMailKey(tag), rec...)
+	p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
+}
+
+// markUncertain keeps an entry whose send went out without an answer in
+// the outbox, marked uncertain: not retried until an operator retries it
+// or the automatic resend is due. The mail may be on its way, so its
+// bounces are recognised as for a delivered one.
+func (d *Delivery) markUncertain(ctx context.Context, m redis.XMessage, n Notification, attempt int64, u uncertainty, tag, suppressed string) error {
+	b, err := json.Marshal(u)
+	if err != nil {
+		return fmt.Errorf("record uncertain delivery of %s: %w", n.ID, err)
+	}
+	at := u.At.UTC().Format(time.RFC3339)
+	last := fmt.Sprintf("attempt %d at %s: delivery uncertain: %s", attempt, at, u.Reason)
+	if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, d.Outbox.uncertain, m.ID, string(b))
+		p.HSet(ctx, d.Outbox.errors, m.ID, last)
+		d.recordSentMail(ctx, p, tag, n, at, suppressed)
+		return nil
+	}); err != nil {
+		return fmt.Errorf("record uncertain delivery of %s: %w", n.ID, err)
+	}
+	return nil
 }
 
 func (d *Delivery) delivered(ctx context.Context, n Notification) error {
@@ -513,6 +891,38 @@ func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt in
 // releaseScript deletes a claim only if it still holds this consumer's name.
 var releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
 
+// extendScript renews a claim (ARGV[2] ms) only if it still holds this
+// consumer's name (ARGV[1]).
+var extendScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
+
+// keepClaim renews claim every third of its lifetime until the returned
+// stop is called. A renewal that fails (Redis away) is retried at the next
+// tick; should the claim expire meanwhile, another replica may send the
+// notification too, as with any claim.
+func (d *Delivery) keepClaim(ctx context.Context, claim string) (stop func()) {
+	ttl := d.claimTTL()
+	done, exited := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(exited)
+		t := time.NewTicker(ttl / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				if err := extendScript.Run(ctx, d.Outbox.rdb, []string{claim}, d.Consumer, ttl.Milliseconds()).Err(); err != nil {
+					d.log().Warn("could not renew the claim of a notification being sent", "claim", claim, "err", err)
+				}
+			}
+		}
+	}()
+	return func() {
+		close(done)
+		<-exited
+	}
+}
+
 // finish removes an entry from the outbox; with a reason it is kept in the
 // dead-letter stream first.
 func (d *Delivery) finish(ctx context.Context, m redis.XMessage, n Notification, reason string) error {
@@ -533,6 +943,7 @@ func (d *Delivery) finishTo(ctx context.Context, stream string, m redis.XMessage
 		p.XAck(ctx, d.Outbox.stream, d.Outbox.group, m.ID)
 		p.XDel(ctx, d.Outbox.stream, m.ID)
 		p.HDel(ctx, d.Outbox.errors, m.ID)
+		p.HDel(ctx, d.Outbox.uncertain, m.ID)
 		return nil
 	})
 	if err != nil {
@@ -560,13 +971,20 @@ func (d *Delivery) backoff(attempt int64) time.Duration {
 	return min(b, d.maxBackoff())
 }
 
-// claimTTL outlasts the longest send (the SMTP timeout covers dial and
-// send), so a claim only expires when its replica died.
+// claimTTL is how long a claim lasts without renewal (keepClaim): long
+// enough that Redis blips do not let it expire under a live sender.
 func (d *Delivery) claimTTL() time.Duration {
 	if d.SendTimeout > 0 {
 		return 2*d.SendTimeout + time.Minute
 	}
 	return 5 * time.Minute
+}
+
+func (d *Delivery) overtake() time.Duration {
+	if d.Overtake > 0 {
+		return d.Overtake
+	}
+	return time.Second
 }
 
 func (d *Delivery) retry() time.Duration {

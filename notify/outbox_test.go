@@ -418,8 +418,8 @@ func TestDeliveredHookFailureIsRetriedWithoutResending(t *testing.T) {
 
 // Mail to the desk's own people about a customer waiting for them
 // (FeatureReply) is not skipped by the recipient's limit, which the
-// agent's alerts used up, nor counted against it; the desk's cap still
-// holds it back.
+// agent's alerts used up: it is held back like the alerts, and the desk's
+// cap holds it back too.
 func TestDrainRateLimitsSpareDeskMail(t *testing.T) {
 	ctx := context.Background()
 	ob, rdb := newOutbox(t)
@@ -427,9 +427,9 @@ func TestDrainRateLimitsSpareDeskMail(t *testing.T) {
 		enqueue(t, rdb, ob, "", Notification{ID: id, Kind: k, To: "agent@desk.example", Ticket: "SD-1", Text: "Dit is GEEN functieverzoek"})
 	}
 	add("SD-1/sla_warning/agent", SLAWarning)       // uses up the agent's limit
-	add("SD-2/sla_warning/agent", SLAWarning)       // over it: skipped
-	add("SD-1/feature_reply/a/agent", FeatureReply) // sent all the same
-	add("SD-1/feature_reply/b/agent", FeatureReply) // the desk is full now: held back
+	add("SD-2/sla_warning/agent", SLAWarning)       // over it: held back
+	add("SD-1/feature_reply/a/agent", FeatureReply) // held back likewise
+	add("SD-1/feature_reply/b/agent", FeatureReply)
 	sender := &scripted{}
 	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour,
 		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 1}}, Desk: []Rate{{Window: time.Hour, Max: 2}}}}
@@ -437,16 +437,256 @@ func TestDrainRateLimitsSpareDeskMail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st != (Stats{Sent: 2, Skipped: 1, Failed: 1}) {
-		t.Fatalf("drain %+v, want the first warning and the first feature reply sent, one skipped, one held back", st)
+	if st != (Stats{Sent: 1, Failed: 3}) {
+		t.Fatalf("drain %+v, want the first warning sent and the rest held back, nothing skipped", st)
 	}
-	if sender.count("SD-1/feature_reply/a/agent") != 1 || sender.count("SD-2/sla_warning/agent") != 0 {
-		t.Errorf("sent %v", sender.sent)
+	if sk, _ := ob.ListSkipped(ctx); len(sk) != 0 {
+		t.Fatalf("mail to an agent skipped: %+v", sk)
 	}
-	if n, _ := rdb.ZCard(ctx, "md:{acme-it}:rate:agent@desk.example").Result(); n != 1 {
-		t.Errorf("the agent's window holds %d, want only the warning", n)
+	if n, _ := ob.Depth(ctx); n != 3 {
+		t.Errorf("depth %d: the held-back mail must wait", n)
 	}
-	if n, _ := ob.Depth(ctx); n != 1 {
-		t.Errorf("depth %d: the held-back feature reply must wait", n)
+	for _, e := range mustList(t, ob) {
+		if !strings.Contains(e.LastError, "held back") {
+			t.Errorf("%s: %q, want held back", e.Notification.ID, e.LastError)
+		}
+	}
+}
+
+func mustList(t *testing.T, ob *Outbox) []Entry {
+	t.Helper()
+	es, err := ob.List(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return es
+}
+
+// errUncertain is what Mailer.Send returns when the relay never answers
+// the end of DATA.
+var errUncertain = fmt.Errorf("sending: delivery uncertain: %w",
+	&SMTPError{Stage: StageDataEnd, Err: errors.New("read tcp 127.0.0.1:25: i/o timeout")})
+
+// waitFor polls cond for up to 10 s (a helper goroutine's progress, not a
+// timing assertion).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10s for %s", what)
+		}
+	}
+}
+
+// A mail the relay took in full but never answered may have been
+// delivered: it is not sent again by the retries (that is how a relay that
+// queued it got it fifty times), it waits in the outbox marked uncertain,
+// and an operator's retry sends it once more.
+func TestDrainUncertainWaitsForOperator(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "piet@x", Ticket: "SD-2"})
+	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain, nil}}}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 20 * time.Millisecond}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1, Uncertain: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	es, err := ob.List(ctx)
+	if err != nil || len(es) != 1 {
+		t.Fatalf("outbox %+v %v, want the uncertain one waiting", es, err)
+	}
+	if e := es[0]; e.State() != StateUncertain || !e.Uncertain || e.UncertainSince.IsZero() || !strings.Contains(e.LastError, "delivery uncertain") {
+		t.Fatalf("entry %+v (state %s), want it uncertain with the reason", e, e.State())
+	}
+	// The retries pass it by, however long it waits.
+	for range 3 {
+		time.Sleep(50 * time.Millisecond)
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+			t.Fatalf("drain after the backoff %+v %v: an uncertain delivery was retried", st, err)
+		}
+	}
+	if n := sender.count("SD-1/ack"); n != 1 {
+		t.Fatalf("sent %d times before any decision, want 1", n)
+	}
+	a, err := ob.Retry(ctx, "SD-1/ack", false)
+	if err != nil || !a.Uncertain {
+		t.Fatalf("Retry = %+v, %v; want it to say the delivery was uncertain", a, err)
+	}
+	if es, _ := ob.List(ctx); len(es) != 1 || es[0].State() != StateRetrying || !es[0].Resending {
+		t.Fatalf("after the retry: %+v", es)
+	}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("drain after the operator's retry %+v %v", st, err)
+	}
+	if n, _ := ob.Depth(ctx); n != 0 || sender.count("SD-1/ack") != 2 {
+		t.Fatalf("depth %d, sent %d times; want 0 and 2", n, sender.count("SD-1/ack"))
+	}
+	if u, _ := rdb.HLen(ctx, "md:{acme-it}:outbox:uncertain").Result(); u != 0 {
+		t.Errorf("%d uncertain records left after delivery", u)
+	}
+}
+
+// With outbox.resend_uncertain_after, an uncertain delivery is sent once
+// more by itself, and only once.
+func TestDrainResendsUncertainOnce(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain}}}
+	now := time.Now()
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond,
+		ResendUncertain: time.Hour, Now: func() time.Time { return now }}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	time.Sleep(10 * time.Millisecond) // past the backoff, not the resend delay
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+		t.Fatalf("drain before the resend delay %+v %v", st, err)
+	}
+	now = now.Add(61 * time.Minute)
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain after the resend delay %+v %v, want one more (uncertain) send", st, err)
+	}
+	es, _ := ob.List(ctx)
+	if len(es) != 1 || es[0].State() != StateUncertain || !es[0].Resent || !es[0].UncertainSince.Equal(now) {
+		t.Fatalf("after the automatic resend: %+v", es)
+	}
+	for range 3 {
+		now = now.Add(2 * time.Hour)
+		time.Sleep(10 * time.Millisecond)
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+			t.Fatalf("drain %+v %v: the automatic resend happens once", st, err)
+		}
+	}
+	if n := sender.count("SD-1/ack"); n != 2 {
+		t.Fatalf("sent %d times, want 2", n)
+	}
+	// Dropping it clears its record.
+	if _, err := ob.Drop(ctx, "SD-1/ack", "the customer confirmed receipt"); err != nil {
+		t.Fatal(err)
+	}
+	if u, _ := rdb.HLen(ctx, "md:{acme-it}:outbox:uncertain").Result(); u != 0 {
+		t.Errorf("%d uncertain records left after the drop", u)
+	}
+}
+
+// gatedSender holds sends to the addresses in gate until the channel is
+// closed; a send whose context ends meanwhile fails as one the relay did
+// not answer.
+type gatedSender struct {
+	scripted
+	gate map[string]chan struct{}
+}
+
+func (g *gatedSender) Send(ctx context.Context, n Notification) error {
+	if ch := g.gate[n.To]; ch != nil {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return fmt.Errorf("%w (%w)", &SMTPError{Stage: StageDataEnd, Err: errors.New("use of closed connection")}, ctx.Err())
+		}
+	}
+	return g.scripted.Send(ctx, n)
+}
+
+// A send the relay is slow to answer holds up neither the other waiting
+// mail nor mail queued while it waits.
+func TestDrainOneStuckSendHoldsUpNoOther(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	release := make(chan struct{})
+	sender := &gatedSender{gate: map[string]chan struct{}{"stuck@x": release}}
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "stuck@x", Ticket: "SD-1"})
+	for i := 2; i <= 4; i++ {
+		enqueue(t, rdb, ob, "", Notification{ID: fmt.Sprintf("SD-%d/ack", i), Kind: Ack, To: "ok@x", Ticket: fmt.Sprintf("SD-%d", i)})
+	}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Workers: 2, Poll: 10 * time.Millisecond}
+	type result struct {
+		st  Stats
+		err error
+	}
+	done := make(chan result, 1)
+	go func() { st, err := d.Drain(ctx); done <- result{st, err} }()
+	waitFor(t, "the three mails behind the stuck one", func() bool {
+		return sender.count("SD-2/ack")+sender.count("SD-3/ack")+sender.count("SD-4/ack") == 3
+	})
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-5/ack", Kind: Ack, To: "ok@x", Ticket: "SD-5"})
+	waitFor(t, "a mail queued while the stuck one waits", func() bool { return sender.count("SD-5/ack") == 1 })
+	select {
+	case r := <-done:
+		t.Fatalf("drain ended while a send was in progress: %+v %v", r.st, r.err)
+	default:
+	}
+	close(release)
+	r := <-done
+	if r.err != nil || r.st != (Stats{Sent: 5}) {
+		t.Fatalf("drain %+v %v", r.st, r.err)
+	}
+	if n, _ := ob.Depth(ctx); n != 0 {
+		t.Fatalf("depth %d", n)
+	}
+}
+
+// On shutdown a send waiting for the relay's answer is cut off after the
+// grace period; it may have been delivered, so it is marked uncertain,
+// not sent again by the next run.
+func TestDrainShutdownCutsOffStuckSendAsUncertain(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	sender := &gatedSender{gate: map[string]chan struct{}{"stuck@x": make(chan struct{})}}
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "stuck@x", Ticket: "SD-1"})
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", StopGrace: 20 * time.Millisecond, Retry: 10 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan Stats, 1)
+	go func() { st, _ := d.Drain(ctx); done <- st }()
+	waitFor(t, "the send to start", func() bool {
+		n, _ := rdb.Exists(context.Background(), "md:{acme-it}:sending:SD-1/ack").Result()
+		return n == 1
+	})
+	cancel()
+	if st := <-done; st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain %+v, want the cut-off send uncertain", st)
+	}
+	time.Sleep(30 * time.Millisecond)
+	d.Sender = &scripted{}
+	if st, err := d.Drain(context.Background()); err != nil || st != (Stats{}) {
+		t.Fatalf("next run %+v %v: the uncertain mail was sent again", st, err)
+	}
+}
+
+// The recipient limits stop loops with strangers' auto-responders; mail to
+// the desk's own managers (SLA alerts after downtime) is held back by
+// them, never skipped.
+func TestDrainHoldsBackMailToDeskOverRecipientLimit(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	for i := 1; i <= 3; i++ {
+		enqueue(t, rdb, ob, "", Notification{ID: fmt.Sprintf("SD-%d/sla_breach/boss@x", i), Kind: SLABreach, To: "boss@x", Ticket: fmt.Sprintf("SD-%d", i)})
+	}
+	enqueue(t, rdb, ob, "", Notification{ID: "digest/2026-11-23/boss@x", Kind: Digest, To: "boss@x"})
+	sender := &scripted{}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: 20 * time.Millisecond, MaxBackoff: 20 * time.Millisecond,
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 2}}}}
+	if st, err := d.Drain(ctx); err != nil || st.Sent != 2 || st.Skipped != 0 || st.Failed < 2 {
+		t.Fatalf("drain %+v %v, want 2 sent and 2 held back", st, err)
+	}
+	if sk, _ := ob.ListSkipped(ctx); len(sk) != 0 {
+		t.Fatalf("mail to the desk's manager skipped: %+v", sk)
+	}
+	es, _ := ob.List(ctx)
+	if len(es) != 2 || !strings.Contains(es[0].LastError, "held back: 2 per 1h0m0s to boss@x") {
+		t.Fatalf("waiting %+v, want the two held back with the limit", es)
+	}
+	// Room in the window (here: a higher limit) lets them go.
+	d.Limits.PerRecipient[0].Max = 10
+	waitFor(t, "the held-back alerts", func() bool {
+		if _, err := d.Drain(ctx); err != nil {
+			t.Fatal(err)
+		}
+		n, _ := ob.Depth(ctx)
+		return n == 0
+	})
+	if len(sender.sent) != 4 {
+		t.Fatalf("sent %v, want all four once", sender.sent)
 	}
 }

@@ -701,6 +701,66 @@ func TestRenderDigest(t *testing.T) {
 	}
 }
 
+// One mail for the alerts of several tickets: counted in the subject,
+// grouped per customer like the digest, in the recipient's language.
+func TestRenderMultiTicketSLAAlert(t *testing.T) {
+	d := testDesk
+	d.Location = mustLoc(t, "Europe/Amsterdam")
+	for _, lang := range languages {
+		t.Run(lang, func(t *testing.T) {
+			n := digestNote()
+			n.ID, n.Kind, n.Language, n.AsOf = "sla_alerts/1/manager@desk.example", SLAAlerts, lang, time.Time{}
+			n.Items[2].Target, n.Items[2].ReportedBy = "4h", "Jan Jansen <jan@alpha.example>"
+			r, err := Render(d, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[string]string{"nl": "SLA-melding: 3 overschreden, 5 bijna verlopen", "en": "SLA alert: 3 breached, 5 at risk"}[lang]; r.Subject != want {
+				t.Errorf("subject %q, want %q", r.Subject, want)
+			}
+			if r.Headers["Auto-Submitted"] != "auto-generated" || r.Headers["In-Reply-To"] != "" {
+				t.Errorf("headers %v", r.Headers)
+			}
+			for name, body := range map[string]string{"text": r.Text, "html": htmlText(t, r.HTML)} {
+				last := -1
+				for _, s := range []string{"Alpha", "SD-3", "SD-1", "SD-2", "SD-8", "beta BV", "SD-6", "SD-5", "SD-7", "SD-9"} {
+					i := strings.Index(body, s)
+					if i <= last {
+						t.Errorf("%s: %q missing or out of order:\n%s", name, s, body)
+					}
+					last = max(last, i)
+				}
+				for _, s := range []string{"Jan Jansen <jan@alpha.example>", map[string]string{"nl": "Beste Marie Manager", "en": "Dear Marie Manager"}[lang]} {
+					if !strings.Contains(body, s) {
+						t.Errorf("%s lacks %q:\n%s", name, s, body)
+					}
+				}
+				if strings.Contains(body, map[string]string{"nl": "later dan gepland", "en": "is late"}[lang]) {
+					t.Errorf("%s says it is late:\n%s", name, body)
+				}
+			}
+			if want := map[string]string{
+				"nl": "- SD-3 (P2) Printer — overschreden, deadline zondag 22 november 2026 om 10:00 (termijn 4h)\n  gemeld door Jan Jansen <jan@alpha.example>\n",
+				"en": "- SD-3 (P2) Printer — breached, deadline Sunday 22 November 2026 at 10:00 (target 4h)\n  reported by Jan Jansen <jan@alpha.example>\n",
+			}[lang]; !strings.Contains(r.Text, want) {
+				t.Errorf("text lacks %q:\n%s", want, r.Text)
+			}
+			n.Late = true
+			n.Items = n.Items[:2] // no breach
+			r, err = Render(d, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want := map[string]string{"nl": "SLA-melding: 2 bijna verlopen", "en": "SLA alert: 2 at risk"}[lang]; r.Subject != want {
+				t.Errorf("subject %q, want %q", r.Subject, want)
+			}
+			if !strings.Contains(r.Text, map[string]string{"nl": "later dan gepland", "en": "This alert is late"}[lang]) {
+				t.Errorf("a late alert does not say so:\n%s", r.Text)
+			}
+		})
+	}
+}
+
 func TestRenderEmptyDigest(t *testing.T) {
 	want := map[string]string{"nl": "Er zijn geen tickets", "en": "No ticket has missed"}
 	for _, lang := range languages {

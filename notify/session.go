@@ -51,29 +51,42 @@ type session struct {
 	broken bool
 }
 
-// send runs one transaction. from "" is the null reverse-path. Once the
-// server has accepted the message (the reply to the end of DATA) nothing
-// may turn into an error: the caller would retry and send it twice.
-func (s *session) send(ctx context.Context, from, to string, msg *mail.Msg, timeout time.Duration) error {
-	if timeout > 0 {
-		if err := s.conn.SetDeadline(time.Now().Add(timeout)); err != nil {
-			s.broken = true
-			return stageErr(StageMail, err)
-		}
-	}
+// DefaultDataTimeout is how long the reply to the end of DATA is waited
+// for when SMTPConfig.DataTimeout is 0: RFC 5321 4.5.3.2.6 gives the
+// server 10 minutes, because it may be filtering or relaying the message
+// before it answers.
+const DefaultDataTimeout = 10 * time.Minute
+
+// send runs one transaction. from "" is the null reverse-path. Each step
+// has its own deadline: timeout for the commands and for writing the
+// message, dataTimeout for the reply to the end of DATA, which a server may
+// take minutes to give. Once the server has accepted the message (the reply
+// to the end of DATA) nothing may turn into an error: the caller would
+// retry and send it twice; and without that reply the message may have been
+// accepted all the same (DeliveryUncertain).
+func (s *session) send(ctx context.Context, from, to string, msg *mail.Msg, timeout, dataTimeout time.Duration) error {
 	stop := context.AfterFunc(ctx, s.closeConn)
 	defer stop()
 
+	if err := s.deadline(timeout); err != nil {
+		return stageErr(StageMail, err)
+	}
 	if err := s.sc.Mail("<" + from + ">"); err != nil {
 		return stageErr(StageMail, err)
 	}
-	if err := s.sc.Rcpt("<" + to + ">"); err != nil {
-		s.reset()
+	if err := s.deadline(timeout); err != nil {
 		return stageErr(StageRcpt, err)
+	}
+	if err := s.sc.Rcpt("<" + to + ">"); err != nil {
+		s.reset(timeout)
+		return stageErr(StageRcpt, err)
+	}
+	if err := s.deadline(timeout); err != nil {
+		return stageErr(StageData, err)
 	}
 	w, err := s.sc.Data()
 	if err != nil {
-		s.reset()
+		s.reset(timeout)
 		return stageErr(StageData, err)
 	}
 	if _, err := msg.WriteTo(w); err != nil {
@@ -82,15 +95,44 @@ func (s *session) send(ctx context.Context, from, to string, msg *mail.Msg, time
 		s.broken = true
 		return stageErr(StageData, fmt.Errorf("writing message: %w", err))
 	}
-	if err := w.Close(); err != nil {
-		return stageErr(StageDataEnd, err)
+	// Close writes what is buffered and the final dot, and reads the reply.
+	if dataTimeout <= 0 {
+		dataTimeout = DefaultDataTimeout
 	}
-	s.reset()
+	if err := s.deadline(dataTimeout); err != nil {
+		return stageErr(StageData, err)
+	}
+	if err := w.Close(); err != nil {
+		se := stageErr(StageDataEnd, err)
+		if se.Code == 0 {
+			// No reply: the connection is done, and the message may be
+			// queued at the server.
+			s.broken = true
+		}
+		return se
+	}
+	s.reset(timeout)
+	return nil
+}
+
+// deadline gives the next step d (none when d is 0); failing to set one
+// leaves the connection in an unknown state.
+func (s *session) deadline(d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	if err := s.conn.SetDeadline(time.Now().Add(d)); err != nil {
+		s.broken = true
+		return err
+	}
 	return nil
 }
 
 // reset ends a transaction; if even that fails, the connection is done.
-func (s *session) reset() {
+func (s *session) reset(timeout time.Duration) {
+	if s.deadline(timeout) != nil {
+		return
+	}
 	if err := s.sc.Reset(); err != nil {
 		s.broken = true
 	}

@@ -162,16 +162,28 @@ func TestRenderHTMLEscapesCustomerText(t *testing.T) {
 	}
 }
 
-// In a digest the outside text is in the items: every piece of it is
-// shown, as text.
+// In a digest and a multi-ticket alert the outside text is in the items:
+// every piece of it is shown, as text.
 func TestRenderDigestEscapesItems(t *testing.T) {
-	for _, lang := range languages {
-		n := fullNote(Digest, lang)
+	for _, k := range []Kind{Digest, SLAAlerts} {
+		for _, lang := range languages {
+			testRenderItemsEscaped(t, k, lang)
+		}
+	}
+}
+
+func testRenderItemsEscaped(t *testing.T, k Kind, lang string) {
+	t.Helper()
+	{
+		n := fullNote(k, lang)
 		n.ToName = ""
 		for i := range n.Items {
 			it := &n.Items[i]
 			it.Ticket, it.Customer, it.Subject, it.Priority = fmt.Sprintf("<b>t%d</b>", i), fmt.Sprintf("<script>c%d</script>", i),
 				fmt.Sprintf(`"><img src=x onerror=s%d>`, i), fmt.Sprintf("<i>p%d", i)
+			if k == SLAAlerts {
+				it.ReportedBy, it.Target = fmt.Sprintf("<u>r%d</u> <x@y>", i), fmt.Sprintf("<s>%dh", i)
+			}
 		}
 		r, err := Render(testDesk, n)
 		if err != nil {
@@ -185,9 +197,9 @@ func TestRenderDigestEscapesItems(t *testing.T) {
 		}
 		shown := htmlText(t, r.HTML)
 		for _, it := range n.Items {
-			for _, v := range []string{it.Ticket, it.Customer, it.Subject, it.Priority} {
+			for _, v := range []string{it.Ticket, it.Customer, it.Subject, it.Priority, it.ReportedBy, it.Target} {
 				if !strings.Contains(shown, v) || !strings.Contains(r.Text, v) {
-					t.Errorf("%s: %q not shown", lang, v)
+					t.Errorf("%s %s: %q not shown", k, lang, v)
 				}
 			}
 		}
@@ -236,6 +248,7 @@ func TestAutoSubmittedByKind(t *testing.T) {
 		{TooLarge, "auto-replied"},
 		{SLAWarning, "auto-generated"},
 		{SLABreach, "auto-generated"},
+		{SLAAlerts, "auto-generated"},
 		{Digest, "auto-generated"},
 		{Progress, "auto-generated"},
 		// A person's reply relayed by the desk.
@@ -384,7 +397,7 @@ func TestSamplesCoverAlertsAndDigests(t *testing.T) {
 	}
 	// The defaults load as overrides too.
 	files := map[string]string{}
-	for _, k := range []Kind{SLAWarning, SLABreach, Digest} {
+	for _, k := range []Kind{SLAWarning, SLABreach, SLAAlerts, Digest} {
 		for _, lang := range languages {
 			for _, f := range formats {
 				name := templateKey{k, lang, f}.fileName()

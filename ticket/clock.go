@@ -139,10 +139,18 @@ func (s *Store) DueNow(ctx context.Context, e Escalation, now time.Time, limit i
 	return out, nil
 }
 
+//go:embed mark.lua
+var markSrc string
+
 //go:embed escalate.lua
 var escalateSrc string
 
-var escalateScript = redis.NewScript(queueSrc + escalateSrc)
+var escalateScript = redis.NewScript(queueSrc + markSrc + escalateSrc)
+
+//go:embed escalate_all.lua
+var escalateAllSrc string
+
+var escalateAllScript = redis.NewScript(queueSrc + markSrc + escalateAllSrc)
 
 // Escalate records alert d of kind e (of a ticket whose first response is
 // due at deadline) as sent at `at` and queues its
@@ -169,6 +177,49 @@ func (s *Store) Escalate(ctx context.Context, e Escalation, d Due, deadline, at 
 		return false, fmt.Errorf("escalate %s of %s: %w", e, d.Number, err)
 	}
 	return done == 1, nil
+}
+
+// Alert is one SLA alert of one ticket as a sweep found it due: its kind,
+// its entry in the due-time set, and the ticket's first-response deadline.
+type Alert struct {
+	Kind     Escalation
+	Due      Due
+	Deadline time.Time
+}
+
+// EscalateAll records alerts as sent at `at` and queues notes (each
+// notification field/value pairs with its "id", and may be about several
+// of the alerts), all in one step, and only if every alert is still
+// scheduled as listed and its ticket exists. Otherwise it changes nothing
+// and returns the indexes of the alerts that are not: the caller leaves
+// them out, makes the notifications anew and calls again. So of two sweeps
+// at once, and of a sweep repeated after a crash, exactly one sends each
+// alert, and no notification names an alert another sweep sent.
+func (s *Store) EscalateAll(ctx context.Context, alerts []Alert, at time.Time, notes [][]string) (stale []int, err error) {
+	if len(alerts) == 0 {
+		return nil, nil
+	}
+	keys := []string{s.dueSet(Warning), s.dueSet(Breach), s.key(warnedSet), s.key(breachedSet), s.outbox}
+	args := []any{at.UTC().Format(time.RFC3339Nano), len(alerts)}
+	for _, a := range alerts {
+		keys = append(keys, s.key("t:"+a.Due.Number))
+		args = append(args, string(a.Kind), a.Due.Number, strconv.FormatInt(a.Due.At.UnixMilli(), 10),
+			strconv.FormatInt(a.Deadline.UnixMilli(), 10))
+	}
+	for _, n := range notes {
+		args = append(args, len(n))
+		for _, v := range n {
+			args = append(args, v)
+		}
+	}
+	res, err := escalateAllScript.Run(ctx, s.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, fmt.Errorf("escalate %d SLA alerts (%s first): %w", len(alerts), alerts[0].Due.Number, err)
+	}
+	for _, i := range res {
+		stale = append(stale, int(i))
+	}
+	return stale, nil
 }
 
 // AtRisk lists the tickets that were warned but not yet breached, and the

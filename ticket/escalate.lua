@@ -23,13 +23,8 @@ redis.call('ZREM', KEYS[1], n)
 if redis.call('EXISTS', KEYS[2]) == 0 then
   return 0
 end
-redis.call('HSET', KEYS[2], ARGV[3], ARGV[4])
--- The digest lists a ticket as breached or at risk, never both.
-if ARGV[3] == 'sla_breached_at' then
-  redis.call('ZREM', KEYS[4], n)
-  redis.call('ZADD', KEYS[3], ARGV[5], n)
-elseif redis.call('HEXISTS', KEYS[2], 'sla_breached_at') == 0 then
-  redis.call('ZADD', KEYS[3], ARGV[5], n)
-end
+-- For a warning KEYS[3] is the warned set, and the breached one is not
+-- touched.
+mark(KEYS[2], n, ARGV[3] == 'sla_breached_at', ARGV[4], ARGV[5], KEYS[4], KEYS[3])
 queue(KEYS[5], 6)
 return 1

@@ -246,7 +246,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	sm := cfg.SMTP
 	smc := notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
-		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), HELO: sm.HELO,
+		Username: sm.Username, Password: sm.Password, Timeout: sm.Timeout.D(), DataTimeout: sm.DataTimeout.D(), HELO: sm.HELO,
 		ReturnPath: sm.ReturnPath, NoticeReturnPath: sm.NoticeReturnPath,
 		Connected: func(err error) { d.smtpPart.Record(err, time.Now()) },
 	}
@@ -258,8 +258,8 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
-		SendTimeout: cfg.SMTP.Timeout.D(),
-		Retry:       cfg.Outbox.Retry.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(), MaxAge: cfg.Outbox.MaxAge.D(),
+		SendTimeout: sm.Timeout.D(), Workers: cfg.Outbox.Workers, ResendUncertain: cfg.Outbox.ResendUncertainAfter.D(),
+		Retry: cfg.Outbox.Retry.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(), MaxAge: cfg.Outbox.MaxAge.D(),
 		Limits: notify.Limits{
 			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
 		},
@@ -457,7 +457,7 @@ func (d *daemon) sendOutbox(ctx context.Context) error {
 		d.outboxReady.Store(true)
 	}
 	st, err := d.delivery.Drain(ctx)
-	d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead)
+	d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead, st.Uncertain)
 	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
 		// Redis lost its data (restart without persistence): recreate.
 		d.outboxReady.Store(false)

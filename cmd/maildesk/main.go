@@ -37,9 +37,10 @@ Usage:
                                          acknowledged, the SLA clock starts at --at (default now)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
-                                         outgoing mail waiting (attempts, last error), dead or skipped
+                                         outgoing mail waiting (state, attempts, last error), dead or skipped
   maildesk outbox retry --config FILE [--unsuppress] (ID... | --all-dead)
-                                         send again now (ID: stream id or notification id, e.g. SD-4/ack)
+                                         send again now (ID: stream id or notification id, e.g. SD-4/ack),
+                                         also mail whose delivery is uncertain
   maildesk outbox drop --config FILE --reason TEXT ID...
                                          give up on mail (kept as a dead letter) or delete a dead/skipped one
   maildesk contacts list --config FILE [--json]     the customers and contacts in use (kept in Redis)

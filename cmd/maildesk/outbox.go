@@ -126,6 +126,9 @@ func describeAction(sub string, a notify.Action) string {
 	switch {
 	case sub == "retry" && a.NewID != "":
 		s = fmt.Sprintf("requeued %s to %s (%s %s) as outbox entry %s", what, n.To, queueName(a.Queue), a.StreamID, a.NewID)
+	case sub == "retry" && a.Uncertain:
+		s = fmt.Sprintf("%s to %s (outbox entry %s, %d attempts), whose delivery was uncertain, is due now: the next send run sends it again; the recipient may get it twice",
+			what, n.To, a.StreamID, a.Attempts)
 	case sub == "retry" && a.Consumer == "":
 		s = fmt.Sprintf("%s to %s (outbox entry %s) has not been tried yet: it goes out with the next send run", what, n.To, a.StreamID)
 	case sub == "retry":
@@ -173,23 +176,32 @@ func printEntries(w io.Writer, es []notify.Entry, asJSON bool, loc *time.Locatio
 			Ticket      string  `json:"ticket,omitempty"`
 			To          string  `json:"to"`
 			QueuedAt    string  `json:"queued_at"`
+			State       string  `json:"state"`
 			Attempts    int64   `json:"attempts"`
 			Consumer    string  `json:"consumer,omitempty"`
 			IdleSeconds float64 `json:"idle_seconds"`
 			RetryNow    bool    `json:"retry_requested,omitempty"`
 			LastError   string  `json:"last_error,omitempty"`
 			Invalid     string  `json:"invalid,omitempty"`
+			// The delivery was uncertain: since when, and whether the
+			// automatic resend was used.
+			UncertainSince string `json:"uncertain_since,omitempty"`
+			Resent         bool   `json:"resent,omitempty"`
 		}
 		out := make([]row, 0, len(es))
 		for _, e := range es {
 			n := e.Notification
-			out = append(out, row{e.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, e.QueuedAt.UTC().Format(time.RFC3339),
-				e.Attempts, e.Consumer, e.Idle.Seconds(), e.RetryRequested, e.LastError, e.Invalid})
+			r := row{e.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, e.QueuedAt.UTC().Format(time.RFC3339), e.State(),
+				e.Attempts, e.Consumer, e.Idle.Seconds(), e.RetryRequested, e.LastError, e.Invalid, "", e.Resent}
+			if e.Uncertain {
+				r.UncertainSince = e.UncertainSince.UTC().Format(time.RFC3339)
+			}
+			out = append(out, r)
 		}
 		return writeJSON(w, out)
 	}
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "STREAM-ID\tNOTIFICATION\tKIND\tTICKET\tTO\tQUEUED\tATTEMPTS\tIDLE\tLAST-ERROR")
+	fmt.Fprintln(tw, "STREAM-ID\tNOTIFICATION\tKIND\tTICKET\tTO\tQUEUED\tSTATE\tATTEMPTS\tIDLE\tLAST-ERROR")
 	for _, e := range es {
 		n := e.Notification
 		idle := "-"
@@ -203,8 +215,12 @@ func printEntries(w io.Writer, es []notify.Entry, asJSON bool, loc *time.Locatio
 		if e.Invalid != "" {
 			last = "unreadable: " + e.Invalid
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.StreamID, orDash(n.ID), orDash(string(n.Kind)), orDash(n.Ticket),
-			orDash(n.To), e.QueuedAt.In(loc).Format("2006-01-02 15:04:05"), strconv.FormatInt(e.Attempts, 10), idle, orDash(oneLine(last)))
+		state := e.State()
+		if state == notify.StateUncertain {
+			state = "uncertain since " + e.UncertainSince.In(loc).Format("2006-01-02 15:04:05")
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", e.StreamID, orDash(n.ID), orDash(string(n.Kind)), orDash(n.Ticket),
+			orDash(n.To), e.QueuedAt.In(loc).Format("2006-01-02 15:04:05"), state, strconv.FormatInt(e.Attempts, 10), idle, orDash(oneLine(last)))
 	}
 	return tw.Flush()
 }

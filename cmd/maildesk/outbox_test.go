@@ -81,11 +81,11 @@ func TestOutboxCLI(t *testing.T) {
 			}
 		}
 	}
-	row := regexp.MustCompile(`^\d+-\d+ +SD-1/ack +ack +SD-1 +jan@acme\.example +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +1 +\d+s +attempt 1: connection refused \(twice\)$`)
+	row := regexp.MustCompile(`^\d+-\d+ +SD-1/ack +ack +SD-1 +jan@acme\.example +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +retrying +1 +\d+s +attempt 1: connection refused \(twice\)$`)
 	if !row.MatchString(lines[1]) {
 		t.Errorf("failed entry row: %q", lines[1])
 	}
-	if !regexp.MustCompile(`SD-2/ack .* 0 +- +-$`).MatchString(lines[2]) {
+	if !regexp.MustCompile(`SD-2/ack .* new +0 +- +-$`).MatchString(lines[2]) {
 		t.Errorf("new entry row (newest last): %q", lines[2])
 	}
 
@@ -131,5 +131,59 @@ func TestOutboxCLI(t *testing.T) {
 	}
 	if code, _, errOut := cli("drop", "SD-1/ack"); code != 2 || !strings.Contains(errOut, "--reason") {
 		t.Errorf("drop without reason: exit %d: %s", code, errOut)
+	}
+}
+
+// silentAfterData stands in for a relay that takes the whole message and
+// never answers its end.
+type silentAfterData struct{}
+
+func (silentAfterData) Send(context.Context, notify.Notification) error {
+	return &notify.SMTPError{Stage: notify.StageDataEnd, Err: errors.New("read tcp: i/o timeout")}
+}
+
+// A mail whose delivery is uncertain is shown as such by outbox list, and
+// outbox retry is what sends it again.
+func TestOutboxCLIUncertain(t *testing.T) {
+	c := newContactsDesk(t)
+	ctx := context.Background()
+	rdb := redis.NewClient(&redis.Options{Addr: c.redis.Addr})
+	defer rdb.Close()
+	ob := notify.NewOutbox(rdb, "acme-it")
+	if err := ob.Init(ctx); err != nil {
+		t.Fatal(err)
+	}
+	n := notify.Notification{ID: "SD-1/ack", Kind: notify.Ack, To: "jan@acme.example", Ticket: "SD-1"}
+	if err := rdb.XAdd(ctx, &redis.XAddArgs{Stream: ob.Key(), Values: n.Fields()}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d := &notify.Delivery{Outbox: ob, Sender: silentAfterData{}, Consumer: "replica-a", Retry: time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st.Uncertain != 1 {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errOut bytes.Buffer
+		if code := run(append([]string{"outbox", args[0], "--config", c.config}, args[1:]...), &out, &errOut); code != 0 {
+			t.Fatalf("maildesk outbox %v: exit %d: %s", args, code, errOut.String())
+		}
+		return out.String()
+	}
+	if out := cli("list"); !regexp.MustCompile(`SD-1/ack .* uncertain since \d{4}-\d\d-\d\d \d\d:\d\d:\d\d +1 .*delivery uncertain`).MatchString(out) {
+		t.Errorf("list:\n%s", out)
+	}
+	var listed []struct {
+		State          string `json:"state"`
+		UncertainSince string `json:"uncertain_since"`
+	}
+	if err := json.Unmarshal([]byte(cli("list", "--json")), &listed); err != nil || len(listed) != 1 ||
+		listed[0].State != "uncertain" || listed[0].UncertainSince == "" {
+		t.Fatalf("list --json: %+v %v", listed, err)
+	}
+	if out := cli("retry", "SD-1/ack"); !strings.Contains(out, "whose delivery was uncertain, is due now") {
+		t.Errorf("retry: %s", out)
+	}
+	if out := cli("list"); !strings.Contains(out, "retrying") || !strings.Contains(out, "retry now") {
+		t.Errorf("list after retry:\n%s", out)
 	}
 }

@@ -1,6 +1,7 @@
 package testserver
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -31,6 +32,8 @@ type SMTPServer struct {
 	msgs     []Received
 	changed  chan struct{} // closed and replaced when msgs grows
 	reply    func(rcpt string) error
+	silent   func(rcpts []string) bool
+	quit     chan struct{} // closed by Stop: releases silent sessions
 	forward  *DovecotServer
 	srv      *smtp.Server
 	stopOnce sync.Once
@@ -47,6 +50,7 @@ func SMTP(t testing.TB) *SMTPServer {
 	s := &SMTPServer{
 		Addr:    ln.Addr().String(),
 		changed: make(chan struct{}),
+		quit:    make(chan struct{}),
 		logger:  newTBLogger(t, "smtp server: "),
 	}
 	s.srv = smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
@@ -63,6 +67,7 @@ func SMTP(t testing.TB) *SMTPServer {
 // Stop closes the listener and all connections.
 func (s *SMTPServer) Stop() {
 	s.stopOnce.Do(func() {
+		close(s.quit)
 		_ = s.srv.Close()
 		s.logger.close()
 	})
@@ -105,6 +110,18 @@ func (s *SMTPServer) WaitFor(t testing.TB, n int, timeout time.Duration) []Recei
 func (s *SMTPServer) SetReply(f func(rcpt string) error) {
 	s.mu.Lock()
 	s.reply = f
+	s.mu.Unlock()
+}
+
+// SetSilentAfterData makes the server, for a message whose accepted
+// recipients f reports true for, take the whole message and record it (and
+// forward it, see ForwardTo) as a relay that queued it would, and then never
+// answer the end of DATA: the reply is lost. The session stays silent until
+// the client gives up (the server notices only when it stops). f runs on
+// server goroutines; nil answers every message again.
+func (s *SMTPServer) SetSilentAfterData(f func(rcpts []string) bool) {
+	s.mu.Lock()
+	s.silent = f
 	s.mu.Unlock()
 }
 
@@ -184,7 +201,12 @@ func (ss *smtpSession) Data(r io.Reader) error {
 	})
 	close(ss.srv.changed)
 	ss.srv.changed = make(chan struct{})
+	silent, quit := ss.srv.silent, ss.srv.quit
 	ss.srv.mu.Unlock()
+	if silent != nil && silent(slices.Clone(ss.to)) {
+		<-quit
+		return errors.New("testserver: stopped while silent")
+	}
 	return nil
 }
 

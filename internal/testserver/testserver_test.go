@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -229,6 +230,50 @@ func TestSMTPSetReply(t *testing.T) {
 	got := s.WaitFor(t, 1, 5*time.Second)
 	if strings.Join(got[0].To, ",") != "ok@customer.example" {
 		t.Errorf("To = %q, want only the accepted recipient", got[0].To)
+	}
+}
+
+// A relay that queues the message and loses its reply: it has the
+// message, the client gets no answer to the end of DATA.
+func TestSMTPSilentAfterData(t *testing.T) {
+	t.Parallel()
+	s := SMTP(t)
+	s.SetSilentAfterData(func(rcpts []string) bool { return slices.Contains(rcpts, "stuck@customer.example") })
+	// Others are answered as usual.
+	if err := sendSMTP(s.Addr, "desk@desk.example", []string{"ok@customer.example"}, testMail("desk@desk.example", "ok@customer.example", "one")); err != nil {
+		t.Fatalf("send to another recipient: %v", err)
+	}
+	c, err := smtp.Dial(s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Mail("desk@desk.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Rcpt("stuck@customer.example", nil); err != nil {
+		t.Fatal(err)
+	}
+	w, err := c.Data()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Write(testMail("desk@desk.example", "stuck@customer.example", "two")); err != nil {
+		t.Fatal(err)
+	}
+	closed := make(chan error, 1)
+	go func() { closed <- w.Close() }()
+	if got := s.WaitFor(t, 2, 5*time.Second); strings.Join(got[1].To, ",") != "stuck@customer.example" {
+		t.Fatalf("recorded %+v", got)
+	}
+	select {
+	case err := <-closed:
+		t.Fatalf("end of DATA answered: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	s.Stop()
+	if err := <-closed; err == nil {
+		t.Error("the end of DATA succeeded after the server stopped")
 	}
 }
 
