@@ -954,7 +954,7 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer
 			run.skipped = true
 			continue
 		}
-		j, bodiless1 := w.take(ctx, msg, wd)
+		j, bodiless1 := w.take(ctx, c, msg, wd)
 		if j.uid != 0 {
 			run.returned = append(run.returned, j.uid)
 		}
@@ -989,7 +989,7 @@ func (e *notReadError) Unwrap() error { return e.err }
 
 // take reads one fetched message's body and starts judging it. bodiless:
 // the message came without a body; the caller decides its outcome.
-func (w *Watcher) take(ctx context.Context, msg *imapclient.FetchMessageData, wd *watchdog) (j *job, bodiless bool) {
+func (w *Watcher) take(ctx context.Context, c *imapclient.Client, msg *imapclient.FetchMessageData, wd *watchdog) (j *job, bodiless bool) {
 	j = &job{start: time.Now()}
 	j.gate = newGate(w.pipe, func() {})
 	var body imap.LiteralReader
@@ -1010,27 +1010,47 @@ func (w *Watcher) take(ctx context.Context, msg *imapclient.FetchMessageData, wd
 			j.start = time.Now()
 			// A large literal may legitimately take longer than one command.
 			wd.extend(1 + body.Size()/(8<<20))
-			w.read(ctx, j, body)
+			if err := w.read(ctx, j, body); err != nil {
+				w.awaitBroken(c)
+			}
 		}
 	}
 	return j, !seen
 }
 
+// awaitBroken waits, after a body broke off, until the client's reader has
+// stopped: go-imap lets its reader go on once a literal ends, early or not,
+// and the rest of an early-ended literal that it discards is then read from
+// the same buffer at the same time. The connection is broken, so the reader
+// stops soon; the watchdog's time is the backstop.
+func (w *Watcher) awaitBroken(c *imapclient.Client) {
+	t := time.NewTimer(w.cfg.CommandTimeout)
+	defer t.Stop()
+	select {
+	case <-c.Closed():
+	case <-t.C:
+	}
+}
+
 // literal reads a mail's body off the connection and tells whether all of
 // it came: the library's literal reader ends early, without an error, when
-// the server closes the connection in the middle of it.
+// the server closes the connection in the middle of it. After the first
+// error or end it reads no more (see awaitBroken).
 type literal struct {
 	r    io.Reader
 	size int64
 	n    int64
-	err  error
+	end  error // the first error, io.EOF included
 }
 
 func (l *literal) Read(p []byte) (int, error) {
+	if l.end != nil {
+		return 0, l.end
+	}
 	n, err := l.r.Read(p)
 	l.n += int64(n)
-	if err != nil && err != io.EOF && l.err == nil {
-		l.err = err
+	if err != nil {
+		l.end = err
 	}
 	return n, err
 }
@@ -1040,8 +1060,8 @@ func (l *literal) Read(p []byte) (int, error) {
 func (l *literal) finish() error {
 	_, _ = io.Copy(io.Discard, l)
 	switch {
-	case l.err != nil:
-		return l.err
+	case l.end != nil && l.end != io.EOF:
+		return l.end
 	case l.n < l.size:
 		return fmt.Errorf("%d of %d bytes: %w", l.n, l.size, io.ErrUnexpectedEOF)
 	}
@@ -1050,8 +1070,9 @@ func (l *literal) finish() error {
 
 // read reads body for j and starts a goroutine that judges it. A body that
 // does not arrive whole is not judged: j fails with a notReadError (a
-// connection cut in the middle of a mail is no broken mail).
-func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
+// connection cut in the middle of a mail is no broken mail), which read
+// returns too.
+func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) error {
 	// The mail in hand is finished even when shutdown begins now.
 	pctx := context.WithoutCancel(ctx)
 	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(j.uid)}
@@ -1063,16 +1084,16 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
 		w.inflight.Add(-size)
 		j.gate.done(res, err)
 	}
-	notRead := func(err error) {
+	notRead := func(err error) error {
 		w.inflight.Add(-size)
 		j.gate.done(Result{}, &notReadError{err: err})
+		return err
 	}
 	switch {
 	case w.cfg.MaxMessageSize > 0 && size > w.cfg.MaxMessageSize:
 		rm := w.pipe.readTooLarge(lit, size, w.cfg.MaxMessageSize, src)
 		if err := lit.finish(); err != nil {
-			notRead(err)
-			return
+			return notRead(err)
 		}
 		go decide(rm)
 	case size <= smallMail && w.buffered.Add(size) <= bufferBudget:
@@ -1080,8 +1101,7 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
 		n, err := io.ReadFull(lit, buf)
 		if err != nil {
 			w.buffered.Add(-size)
-			notRead(err)
-			return
+			return notRead(err)
 		}
 		go func() {
 			w.slots <- struct{}{}
@@ -1098,11 +1118,11 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
 		}
 		rm := w.pipe.read(lit, src)
 		if err := lit.finish(); err != nil {
-			notRead(err)
-			return
+			return notRead(err)
 		}
 		go decide(rm)
 	}
+	return nil
 }
 
 func (w *Watcher) logResult(h handled) {

@@ -445,7 +445,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		// The record of what went to whom comes with it: a bounce of this
 		// mail may suppress its recipient and nobody else.
 		at := d.now().UTC().Format(time.RFC3339)
-		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		recordTx := func(p redis.Pipeliner) error {
 			p.Set(ctx, sentKey, at, sentTTL)
 			if tag != "" {
 				rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
@@ -456,7 +456,8 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 				p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
 			}
 			return nil
-		}); err != nil {
+		}
+		if err := d.recordSent(ctx, log, func() error { return txError(d.Outbox.rdb.TxPipelined(ctx, recordTx)) }); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
 		}
 		if err := d.delivered(ctx, n); err != nil {

@@ -155,6 +155,11 @@ type deskOptions struct {
 	Redis testserver.RedisOptions
 	// Proxy puts a redisProxy between the desk (daemon and CLI) and Redis.
 	Proxy bool
+	// IMAPProxy puts a TCP proxy between the daemon and Dovecot's IMAP
+	// (desk.imapProxy), to freeze, blackhole or watch the connection.
+	IMAPProxy bool
+	// Extra is appended to the configuration (top-level YAML).
+	Extra string
 }
 
 // Limits without effect: the crash and outage tests count every mail.
@@ -176,6 +181,9 @@ type desk struct {
 	daemon *testserver.Process
 	env    []string
 	proxy  *redisProxy // with deskOptions.Proxy
+	// imapProxy is between the daemon and Dovecot (deskOptions.IMAPProxy);
+	// the tests' own IMAP connections go to Dovecot directly.
+	imapProxy *testserver.TCPProxy
 }
 
 func newDesk(t *testing.T, o deskOptions) *desk {
@@ -195,6 +203,11 @@ func newDesk(t *testing.T, o deskOptions) *desk {
 		d.proxy = newRedisProxy(t, d.redis.Addr)
 		redisURL = "redis://" + d.proxy.addr() + "/0"
 	}
+	imapAddr := d.dc.IMAPAddr
+	if o.IMAPProxy {
+		d.imapProxy = testserver.NewTCPProxy(t, d.dc.IMAPAddr)
+		imapAddr = d.imapProxy.Addr
+	}
 	cfg := fmt.Sprintf(`desk:
   id: faults
   name: Fault Desk
@@ -211,6 +224,7 @@ imap:
   password_file: imap-password
   poll_interval: 1s
   command_timeout: 10s
+  check_interval: 2s
   max_message_size: 20KB
   lease: 3s
 smtp:
@@ -223,7 +237,7 @@ outbox:
   level: info
   format: json
 contacts_file: contacts.yaml
-`, deskAddr, redisURL, d.dc.IMAPAddr, deskAddr, d.smtp.Addr, o.Outbox, o.HTTP)
+%s`, deskAddr, redisURL, imapAddr, deskAddr, d.smtp.Addr, o.Outbox, o.HTTP, o.Extra)
 	d.write("maildesk.yaml", cfg)
 	d.write("contacts.yaml", o.Contacts)
 	d.write("imap-password", d.dc.Password+"\n")
