@@ -1,5 +1,5 @@
 // Package httpapi serves maildesk's HTTP endpoints: /healthz (process
-// alive), /readyz (Redis reachable, mailbox connected), /metrics
+// alive), /readyz (Redis takes writes, mail comes in), /metrics
 // (Prometheus) and the agent API under /api/v1 (api.go, behind bearer
 // tokens: auth.go). It calls into other packages and holds no business
 // rules.

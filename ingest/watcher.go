@@ -528,77 +528,6 @@ func (w *Watcher) checkMailbox(ctx context.Context, c *imapclient.Client) error 
 	return w.validity(ctx, sel.UIDValidity)
 }
 
-// waitStore keeps the session while Redis refuses to commit (cause): it
-// probes Redis with a write with a short, capped backoff, keeps the IMAP
-// session checked meanwhile, and returns nil once Redis takes writes
-// again; an error when the session fails or ctx ends.
-func (w *Watcher) waitStore(ctx context.Context, c *imapclient.Client, cause error) error {
-	const minWait, maxWait = 100 * time.Millisecond, 2 * time.Second
-	prober, _ := w.pipe.Store.(StoreProber)
-	w.setState("waiting_for_redis", cause)
-	w.log.Warn("redis refuses to commit: keeping the imap session, the mail stays in the inbox until redis takes writes again", "err", cause)
-	start, checked := time.Now(), time.Now()
-	for wait := minWait; ; wait = min(2*wait, maxWait) {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-c.Closed():
-			return errors.New("imap connection closed while waiting for redis")
-		case <-time.After(wait):
-		}
-		if time.Since(checked) >= w.cfg.CheckInterval {
-			if err := w.guardedFor(c, w.checkTimeout(), "noop", func() error { return c.Noop().Wait() }); err != nil {
-				return err
-			}
-			checked = time.Now()
-		}
-		if prober == nil {
-			break // the drain is the probe
-		}
-		pctx, cancel := context.WithTimeout(ctx, maxWait)
-		err := prober.ProbeWrite(pctx)
-		cancel()
-		if err == nil {
-			break
-		}
-	}
-	w.log.Info("redis takes writes again: resuming", "waited", time.Since(start).Round(time.Millisecond))
-	w.setState("connected", nil)
-	return w.saveCheckpoint(ctx)
-}
-
-// StoreProber is a store that can tell whether it takes writes
-// (ticket.Store.ProbeWrite).
-type StoreProber interface {
-	ProbeWrite(ctx context.Context) error
-}
-
-// storeErr is Redis failing to take what ingest writes (a commit, the
-// checkpoint) for a reason that passes (ticket.Unavailable).
-type storeErr struct{ err error }
-
-func (e *storeErr) Error() string { return e.err.Error() }
-func (e *storeErr) Unwrap() error { return e.err }
-
-// storeError returns the storeErr in err's chain, nil when there is none.
-func storeError(err error) error {
-	var se *storeErr
-	if errors.As(err, &se) {
-		return se
-	}
-	return nil
-}
-
-// asStoreError marks err as the store's when Redis is only unavailable. A
-// mail not read (its connection broke) is the server's problem, not Redis's.
-func asStoreError(err error) error {
-	var nr *notReadError
-	if err != nil && ticket.Unavailable(err) && storeError(err) == nil && !errors.As(err, &nr) {
-		return &storeErr{err: err}
-	}
-	return err
-}
-
 func (w *Watcher) ensureFolders(c *imapclient.Client) error {
 	var have []*imap.ListData
 	if err := w.guarded(c, "list folders", func() (err error) {
@@ -948,6 +877,7 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer
 			break
 		}
 		wd.reset()
+		w.answered()
 		// Stop taking new mail on shutdown or after a commit failure; Close
 		// below discards the rest of the response.
 		if ctx.Err() != nil || cm.hasFailed() {
@@ -979,14 +909,6 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer
 	return run, ctx.Err()
 }
 
-// notReadError is a mail whose body did not arrive whole: the connection
-// broke or was closed in the middle of it. Nothing is decided about it; it
-// stays in the mailbox and is fetched again.
-type notReadError struct{ err error }
-
-func (e *notReadError) Error() string { return "mail not read whole from the server: " + e.err.Error() }
-func (e *notReadError) Unwrap() error { return e.err }
-
 // take reads one fetched message's body and starts judging it. bodiless:
 // the message came without a body; the caller decides its outcome.
 func (w *Watcher) take(ctx context.Context, c *imapclient.Client, msg *imapclient.FetchMessageData, wd *watchdog) (j *job, bodiless bool) {
@@ -1016,56 +938,6 @@ func (w *Watcher) take(ctx context.Context, c *imapclient.Client, msg *imapclien
 		}
 	}
 	return j, !seen
-}
-
-// awaitBroken waits, after a body broke off, until the client's reader has
-// stopped: go-imap lets its reader go on once a literal ends, early or not,
-// and the rest of an early-ended literal that it discards is then read from
-// the same buffer at the same time. The connection is broken, so the reader
-// stops soon; the watchdog's time is the backstop.
-func (w *Watcher) awaitBroken(c *imapclient.Client) {
-	t := time.NewTimer(w.cfg.CommandTimeout)
-	defer t.Stop()
-	select {
-	case <-c.Closed():
-	case <-t.C:
-	}
-}
-
-// literal reads a mail's body off the connection and tells whether all of
-// it came: the library's literal reader ends early, without an error, when
-// the server closes the connection in the middle of it. After the first
-// error or end it reads no more (see awaitBroken).
-type literal struct {
-	r    io.Reader
-	size int64
-	n    int64
-	end  error // the first error, io.EOF included
-}
-
-func (l *literal) Read(p []byte) (int, error) {
-	if l.end != nil {
-		return 0, l.end
-	}
-	n, err := l.r.Read(p)
-	l.n += int64(n)
-	if err != nil {
-		l.end = err
-	}
-	return n, err
-}
-
-// finish reads what the parser left of the body (the library would), and
-// returns an error when the body did not come whole.
-func (l *literal) finish() error {
-	_, _ = io.Copy(io.Discard, l)
-	switch {
-	case l.end != nil && l.end != io.EOF:
-		return l.end
-	case l.n < l.size:
-		return fmt.Errorf("%d of %d bytes: %w", l.n, l.size, io.ErrUnexpectedEOF)
-	}
-	return nil
 }
 
 // read reads body for j and starts a goroutine that judges it. A body that
