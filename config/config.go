@@ -279,6 +279,7 @@ var defaults = []struct{ path, value string }{
 	{"imap.poll_interval", "30s"},
 	{"imap.command_timeout", "60s"},
 	{"imap.idle_restart", "25m"},
+	{"imap.check_interval", "30s"},
 	{"imap.max_message_size", "25MB"},
 	{"imap.batch_size", "100"},
 	{"imap.lease", "15s"},

@@ -159,6 +159,7 @@ type IMAP struct {
 	PollInterval      Duration `yaml:"poll_interval"`
 	CommandTimeout    Duration `yaml:"command_timeout"`
 	IdleRestart       Duration `yaml:"idle_restart"`
+	CheckInterval     Duration `yaml:"check_interval"` // a waiting session is checked this often
 	MaxMessageSize    ByteSize `yaml:"max_message_size"`
 	BatchSize         int      `yaml:"batch_size"`
 	// Lease is how long one replica's claim on the mailbox lasts without

@@ -285,6 +285,10 @@ func (l *loader) validateIMAP() {
 	if r := m.IdleRestart.D(); r < time.Minute || r > 29*time.Minute {
 		c.addf("imap.idle_restart", "must be between 1m and 29m (got %s)", m.IdleRestart)
 	}
+	// Longer would let a dead session hold the mail for minutes unnoticed.
+	if ci := m.CheckInterval.D(); ci < time.Second || ci > 5*time.Minute {
+		c.addf("imap.check_interval", "must be between 1s and 5m (got %s)", m.CheckInterval)
+	}
 	if m.MaxMessageSize < 1000 {
 		c.addf("imap.max_message_size", "must be at least 1KB (got %s)", m.MaxMessageSize)
 	}

@@ -1,5 +1,5 @@
 // Package httpapi serves maildesk's HTTP endpoints: /healthz (process
-// alive), /readyz (Redis reachable, mailbox connected), /metrics
+// alive), /readyz (Redis takes writes, mail comes in), /metrics
 // (Prometheus) and the agent API under /api/v1 (api.go, behind bearer
 // tokens: auth.go). It calls into other packages and holds no business
 // rules.
@@ -9,6 +9,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -50,16 +51,25 @@ func Handler(checks []Check, metrics *Metrics, mounts ...Mount) http.Handler {
 			Error  string `json:"error,omitempty"`
 			Detail any    `json:"detail,omitempty"`
 		}
+		// At once: a slow check (a stalled Redis) must not delay the
+		// others' answers, nor the whole beyond its own deadline.
+		res := make([]result, len(checks))
+		var wg sync.WaitGroup
+		for i, c := range checks {
+			wg.Go(func() {
+				detail, err := c.Check(ctx)
+				res[i] = result{OK: err == nil, Detail: detail}
+				if err != nil {
+					res[i].Error = err.Error()
+				}
+			})
+		}
+		wg.Wait()
 		out := map[string]result{}
 		ready := true
-		for _, c := range checks {
-			detail, err := c.Check(ctx)
-			res := result{OK: err == nil, Detail: detail}
-			if err != nil {
-				res.Error = err.Error()
-				ready = false
-			}
-			out[c.Name] = res
+		for i, c := range checks {
+			out[c.Name] = res[i]
+			ready = ready && res[i].OK
 		}
 		w.Header().Set("Content-Type", "application/json")
 		if !ready {

@@ -139,3 +139,30 @@ func (m *Metrics) CredentialExpiry(expiry time.Time, credential string) {
 		ConstLabels: prometheus.Labels{"desk": m.labels["desk"], "credential": credential},
 	}, func() float64 { return time.Until(expiry).Seconds() }))
 }
+
+// Intake is the state of a desk's mail intake, for Intake.
+type Intake struct {
+	// Silent is how long the mailbox server has not answered.
+	Silent time.Duration
+	// Waiting are the mails found in the mailbox and not handled yet;
+	// OldestWaiting is how long ago the oldest of them was found.
+	Waiting       int
+	OldestWaiting time.Duration
+}
+
+// Intake registers maildesk_mailbox_silent_seconds,
+// maildesk_intake_waiting and maildesk_intake_oldest_waiting_seconds,
+// read from state at each scrape: a stalled intake shows here even while
+// the connection looks up.
+func (m *Metrics) Intake(state func() Intake) {
+	gauge := func(name, help string, v func(Intake) float64) prometheus.GaugeFunc {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help, ConstLabels: m.labels}, func() float64 { return v(state()) })
+	}
+	m.Registry.MustRegister(
+		gauge("maildesk_mailbox_silent_seconds", "Seconds since the mailbox server last answered a command; a healthy session answers at least every imap.check_interval (0 on a standby replica).",
+			func(in Intake) float64 { return in.Silent.Seconds() }),
+		gauge("maildesk_intake_waiting", "Mails found in the mailbox and not handled yet.",
+			func(in Intake) float64 { return float64(in.Waiting) }),
+		gauge("maildesk_intake_oldest_waiting_seconds", "Seconds since the oldest mail found in the mailbox and not handled yet was found (0 when none waits).",
+			func(in Intake) float64 { return in.OldestWaiting.Seconds() }))
+}

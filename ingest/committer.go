@@ -124,6 +124,10 @@ type job struct {
 type batchRun struct {
 	uids   []imap.UID
 	result chan batchResult
+	// returned are the UIDs the server sent; skipped: the fetch left some
+	// of them unread (shutdown, or a commit had failed).
+	returned []imap.UID
+	skipped  bool
 }
 
 type batchResult struct {
@@ -299,8 +303,16 @@ func (cm *committer) collect(jobs []*job) batchResult {
 			cm.record(j, <-j.gate.events)
 		}
 		if j.err != nil {
+			// Its own read failed, not an earlier mail's.
+			if nr, ok := j.err.(*notReadError); ok {
+				cm.w.log.Warn("mail not read whole: the connection broke in the middle of it; it stays in the inbox and is fetched again",
+					"uid", j.uid, "err", nr.err)
+				if out.err == nil {
+					out.err = fmt.Errorf("mail uid %d: %w", j.uid, j.err)
+				}
+			}
 			if out.err == nil {
-				out.err = fmt.Errorf("commit mail uid %d: %w", j.uid, j.err)
+				out.err = asStoreError(fmt.Errorf("commit mail uid %d: %w", j.uid, j.err))
 			}
 			if j.uid != 0 && (out.failed == 0 || j.uid < out.failed) {
 				out.failed = j.uid

@@ -347,6 +347,11 @@ func (p *Pipeline) noNotice(msg *Message, class Class, why string, auth authz.Au
 		// not worth a rate-limit key of its size.
 		return fmt.Sprintf("no notice: sender address of %d bytes", len(msg.From.Address))
 	}
+	if err := notify.CheckRecipient(msg.From.Address); err != nil {
+		// What the lenient parser made of a broken From line: a notice
+		// could only end as a dead letter.
+		return "no notice: sender address not deliverable: " + err.Error()
+	}
 	return ""
 }
 

@@ -39,6 +39,7 @@ type WatcherConfig struct {
 	PollInterval                    time.Duration // used when the server has no IDLE
 	CommandTimeout                  time.Duration // no IMAP command may take longer
 	IdleRestart                     time.Duration // IDLE is renewed this often
+	CheckInterval                   time.Duration // a waiting session is checked this often (checkMailbox)
 	BatchSize                       int
 	MaxMessageSize                  int64
 	// OAuth2, when set, signs in as Username with an access token over
@@ -87,6 +88,9 @@ type Watcher struct {
 	slots    chan struct{}
 	buffered atomic.Int64
 	inflight atomic.Int64
+
+	// waiting are the mails known to be in the mailbox and not yet handled.
+	waiting waitingMail
 }
 
 // Observer is told the outcome of each mail and how long it took from
@@ -116,6 +120,15 @@ type Status struct {
 	LastError  string    `json:"last_error,omitempty"`
 	Reconnects int       `json:"reconnects"`
 	Processed  int64     `json:"processed"`
+	// Answered is when the server last answered a command (or the watcher
+	// started): a session that looks fine but whose server went silent
+	// shows here, within imap.check_interval.
+	Answered time.Time `json:"answered"`
+	// Waiting is how many mails were found in the mailbox and are not yet
+	// handled, OldestWaiting when the oldest of them was first found (zero
+	// when none): intake that stalls with the connection up shows here.
+	Waiting       int       `json:"waiting"`
+	OldestWaiting time.Time `json:"oldest_waiting,omitzero"`
 }
 
 // NewWatcher returns a watcher of cfg.Mailbox that hands each mail to pipe.
@@ -132,20 +145,33 @@ func NewWatcher(cfg WatcherConfig, pipe *Pipeline, log *slog.Logger) *Watcher {
 	if cfg.IdleRestart <= 0 {
 		cfg.IdleRestart = 25 * time.Minute
 	}
+	if cfg.CheckInterval <= 0 {
+		cfg.CheckInterval = 30 * time.Second
+	}
 	if log == nil {
 		log = slog.Default()
 	}
 	w := &Watcher{cfg: cfg, pipe: pipe, log: log.With("mailbox", cfg.Mailbox), next: 1,
 		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
-	w.status = Status{Mailbox: cfg.Mailbox, State: "connecting", Since: time.Now()}
+	now := time.Now()
+	w.status = Status{Mailbox: cfg.Mailbox, State: "connecting", Since: now, Answered: now}
 	return w
 }
 
 // Status returns a snapshot of the connection state.
 func (w *Watcher) Status() Status {
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.status
+	st := w.status
+	w.mu.Unlock()
+	st.OldestWaiting, st.Waiting = w.waiting.oldest()
+	return st
+}
+
+// answered notes that the server just answered a command.
+func (w *Watcher) answered() {
+	w.mu.Lock()
+	w.status.Answered = time.Now()
+	w.mu.Unlock()
 }
 
 func (w *Watcher) setState(state string, err error) {
@@ -177,13 +203,15 @@ func (w *Watcher) Run(ctx context.Context) error {
 	backoff := minBackoff
 	for {
 		start := time.Now()
-		err := w.session(ctx)
+		good, err := w.session(ctx)
 		if ctx.Err() != nil {
 			w.setState("stopped", nil)
 			return nil
 		}
-		// A session that ran a while was healthy: start backing off afresh.
-		if time.Since(start) > maxBackoff {
+		// A session that got its mailbox drained, or ran a while, was
+		// healthy: start backing off afresh, so that a server back after
+		// an outage is found within seconds, not after the longest wait.
+		if good || time.Since(start) > maxBackoff {
 			backoff = minBackoff
 		}
 		// Full jitter keeps several replicas from reconnecting in lockstep.
@@ -221,12 +249,29 @@ func (wd *watchdog) extend(n int64) { wd.t.Reset(wd.d * time.Duration(n)) }
 
 // guarded runs one IMAP command under a watchdog.
 func (w *Watcher) guarded(c *imapclient.Client, what string, f func() error) error {
-	wd := newWatchdog(c, w.cfg.CommandTimeout)
+	return w.guardedFor(c, w.cfg.CommandTimeout, what, f)
+}
+
+// guardedFor runs one IMAP command under a watchdog of d.
+func (w *Watcher) guardedFor(c *imapclient.Client, d time.Duration, what string, f func() error) error {
+	wd := newWatchdog(c, d)
 	defer wd.stop()
 	if err := f(); err != nil {
+		if isClosed(c.Closed()) && !wd.t.Stop() {
+			// The watchdog fired: say so, not only "use of closed connection".
+			return fmt.Errorf("imap %s: no answer within %s: %w", what, d, err)
+		}
 		return fmt.Errorf("imap %s: %w", what, err)
 	}
+	w.answered()
 	return nil
+}
+
+// checkTimeout is how long the server has to answer a liveness check
+// (ending IDLE, NOOP, the mailbox check): a silent server is noticed within
+// CheckInterval and this.
+func (w *Watcher) checkTimeout() time.Duration {
+	return min(w.cfg.CommandTimeout, w.cfg.CheckInterval)
 }
 
 // dial connects, under a timer and ctx that close the raw connection: the
@@ -249,7 +294,12 @@ func (w *Watcher) dial(ctx context.Context, wake chan<- struct{}) (*imapclient.C
 	}
 	host, _, _ := net.SplitHostPort(w.cfg.Address)
 	opts.TLSConfig = &tls.Config{ServerName: host, InsecureSkipVerify: w.cfg.TLSSkipVerify, MinVersion: tls.VersionTLS12}
-	d := &net.Dialer{Timeout: w.cfg.CommandTimeout, KeepAlive: 30 * time.Second}
+	// TCP keep-alive finds a peer that vanished (a host down, a blackholed
+	// route) even in the middle of a long command, within about twice the
+	// check interval.
+	probe := max(w.cfg.CheckInterval/3, time.Second)
+	d := &net.Dialer{Timeout: w.cfg.CommandTimeout,
+		KeepAliveConfig: net.KeepAliveConfig{Enable: true, Idle: w.cfg.CheckInterval, Interval: probe, Count: 3}}
 	conn, err := d.DialContext(ctx, "tcp", w.cfg.Address)
 	if err != nil {
 		return nil, fmt.Errorf("connect to imap %s: %w", w.cfg.Address, err)
@@ -360,13 +410,14 @@ func refused(err error) bool {
 }
 
 // session is one connection's life: connect, prepare folders, then drain
-// and wait until the connection fails or ctx ends.
-func (w *Watcher) session(ctx context.Context) error {
+// and wait until the connection fails or ctx ends. good reports whether the
+// session got as far as draining the mailbox once.
+func (w *Watcher) session(ctx context.Context) (good bool, err error) {
 	w.setState("connecting", nil)
 	wake := make(chan struct{}, 1)
 	c, err := w.connect(ctx, wake)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer c.Close()
 	// Signed in but unable to open the mailbox ("User is authenticated but
@@ -374,7 +425,7 @@ func (w *Watcher) session(ctx context.Context) error {
 	// signed in: it counts as a failed attempt.
 	if err := w.ensureFolders(c); err != nil {
 		w.connected(ctx, err)
-		return err
+		return false, err
 	}
 	var sel *imap.SelectData
 	if err := w.guarded(c, "select "+w.cfg.Mailbox, func() (err error) {
@@ -382,48 +433,99 @@ func (w *Watcher) session(ctx context.Context) error {
 		return err
 	}); err != nil {
 		w.connected(ctx, err)
-		return err
+		return false, err
 	}
 	w.connected(ctx, nil)
 	if !w.loaded && w.Checkpoints != nil {
 		cp, err := w.Checkpoints.LoadCheckpoint(ctx, w.cfg.Mailbox)
 		if err != nil {
-			return err
+			return false, err
 		}
 		w.uidValidity, w.next, w.loaded = cp.Validity, max(imap.UID(cp.Next), 1), true
 	}
-	if sel.UIDValidity != w.uidValidity {
-		// UIDs of another validity mean nothing: rescan. Commits are
-		// idempotent, so mail seen before is not made a ticket twice.
-		if w.uidValidity != 0 {
-			w.log.Warn("mailbox UIDVALIDITY changed, rescanning", "old", w.uidValidity, "new", sel.UIDValidity)
-		}
-		w.uidValidity, w.next = sel.UIDValidity, 1
-		if err := w.saveCheckpoint(ctx); err != nil {
-			return err
-		}
+	if err := w.validity(ctx, sel.UIDValidity); err != nil {
+		return false, err
 	}
 	caps := c.Caps()
 	w.setState("connected", nil)
 	w.log.Info("imap connected", "address", w.cfg.Address, "messages", sel.NumMessages,
 		"idle", caps.Has(imap.CapIdle), "move", caps.Has(imap.CapMove), "uidplus", caps.Has(imap.CapUIDPlus))
 
+	// The first drain, and the first after each check, searches the whole
+	// mailbox (the safety net); the others only for UIDs above those known.
+	full, checked := true, time.Now()
 	for {
-		if err := w.drain(ctx, c); err != nil {
-			return err
-		}
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if caps.Has(imap.CapIdle) {
-			err = w.idle(ctx, c, wake)
-		} else {
-			err = w.poll(ctx, c, wake)
+		err := w.drain(ctx, c, full)
+		if se := storeError(err); se != nil && ctx.Err() == nil {
+			// Redis refuses writes or is away: the IMAP session is fine.
+			// Wait for Redis, then drain again from the first mail not
+			// committed (the commits are idempotent).
+			if err := w.waitStore(ctx, c, se); err != nil {
+				return good, err
+			}
+			continue
 		}
 		if err != nil {
-			return err
+			return good, err
+		}
+		good = true
+		if ctx.Err() != nil {
+			return good, ctx.Err()
+		}
+		// After a drain longer than the check interval the check is due.
+		due := checked.Add(w.cfg.CheckInterval)
+		switch {
+		case !time.Now().Before(due):
+		case caps.Has(imap.CapIdle):
+			err = w.idle(ctx, c, wake, due)
+		default:
+			err = w.poll(ctx, c, wake, due)
+		}
+		if err != nil {
+			return good, err
+		}
+		full = false
+		if ctx.Err() == nil && !time.Now().Before(due) {
+			if err := w.checkMailbox(ctx, c); err != nil {
+				return good, err
+			}
+			full, checked = true, time.Now()
 		}
 	}
+}
+
+// validity takes the UIDVALIDITY the mailbox was just selected with: UIDs
+// of another validity mean nothing, so the mailbox is scanned from the
+// start. Commits are idempotent: mail seen before is not made a ticket
+// twice.
+func (w *Watcher) validity(ctx context.Context, v uint32) error {
+	if v == w.uidValidity {
+		return nil
+	}
+	if w.uidValidity != 0 {
+		w.log.Warn("mailbox UIDVALIDITY changed, rescanning", "old", w.uidValidity, "new", v)
+	}
+	w.uidValidity, w.next = v, 1
+	w.waiting.reset()
+	return w.saveCheckpoint(ctx)
+}
+
+// checkMailbox is the periodic look at a session that seems idle: the
+// mailbox is selected again, which the server must answer within the
+// check timeout, and which shows a mailbox rebuilt under the session (a
+// new UIDVALIDITY, UIDs from 1) that the server did not report; the drain
+// after it searches the whole mailbox, which catches mail that arrived
+// without a word from the server, or that an earlier drain left behind.
+// Whatever is in the mailbox is work, so the search is cheap.
+func (w *Watcher) checkMailbox(ctx context.Context, c *imapclient.Client) error {
+	var sel *imap.SelectData
+	if err := w.guardedFor(c, w.checkTimeout(), "check: select "+w.cfg.Mailbox, func() (err error) {
+		sel, err = c.Select(w.cfg.Mailbox, nil).Wait()
+		return err
+	}); err != nil {
+		return err
+	}
+	return w.validity(ctx, sel.UIDValidity)
 }
 
 func (w *Watcher) ensureFolders(c *imapclient.Client) error {
@@ -451,14 +553,16 @@ func (w *Watcher) ensureFolders(c *imapclient.Client) error {
 	return nil
 }
 
-// idle waits for new mail with IDLE. It returns nil to drain again.
-func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+// idle waits for new mail with IDLE until due (the next check) at the
+// latest. It returns nil to drain again. Ending IDLE is itself a check: the
+// server must answer it within the check timeout.
+func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, wake <-chan struct{}, due time.Time) error {
 	var cmd *imapclient.IdleCommand
 	if err := w.guarded(c, "idle", func() (err error) { cmd, err = c.Idle(); return err }); err != nil {
 		return err
 	}
 	w.setState("idle", nil)
-	renew := time.NewTimer(w.cfg.IdleRestart)
+	renew := time.NewTimer(min(time.Until(due), w.cfg.IdleRestart))
 	defer renew.Stop()
 	var closed bool
 	select {
@@ -471,7 +575,7 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, wake <-chan st
 	if closed {
 		return errors.New("imap connection closed while idling")
 	}
-	return w.guarded(c, "end idle", func() error {
+	return w.guardedFor(c, w.checkTimeout(), "end idle", func() error {
 		if err := cmd.Close(); err != nil {
 			return err
 		}
@@ -479,11 +583,12 @@ func (w *Watcher) idle(ctx context.Context, c *imapclient.Client, wake <-chan st
 	})
 }
 
-// poll waits for the poll interval on servers without IDLE. A NOOP keeps the
-// connection checked and lets the server report new mail.
-func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan struct{}) error {
+// poll waits for the poll interval on servers without IDLE, or until due
+// (the next check). A NOOP keeps the connection checked and lets the server
+// report new mail.
+func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan struct{}, due time.Time) error {
 	w.setState("polling", nil)
-	t := time.NewTimer(w.cfg.PollInterval)
+	t := time.NewTimer(min(w.cfg.PollInterval, time.Until(due)))
 	defer t.Stop()
 	select {
 	case <-wake:
@@ -493,7 +598,7 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 	case <-c.Closed():
 		return errors.New("imap connection closed while polling")
 	}
-	return w.guarded(c, "noop", func() error { return c.Noop().Wait() })
+	return w.guardedFor(c, w.checkTimeout(), "noop", func() error { return c.Noop().Wait() })
 }
 
 // drain processes every mail in the mailbox at or above next, in batches,
@@ -509,10 +614,17 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 // costs the server about as much per command (an fsync, index updates) as
 // for a thousand mails, so a backlog is moved in large sets; mail that
 // arrives on its own is moved at once, as soon as nothing else is waiting.
-func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
+//
+// A full drain searches the whole mailbox first, not only above the UIDs
+// known, except on servers where handled mail stays in it (no MOVE, no
+// UIDPLUS).
+func (w *Watcher) drain(ctx context.Context, c *imapclient.Client, full bool) error {
 	cm := w.newCommitter(ctx)
 	defer cm.close()
 	d := &drainer{w: w, c: c, cm: cm, known: w.next - 1}
+	if caps := c.Caps(); full && (caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus)) {
+		d.known = 0
+	}
 	return d.run(ctx)
 }
 
@@ -535,6 +647,8 @@ type drainer struct {
 	// floor is the lowest UID of this drain found unhandled (0: none): the
 	// checkpoint stays at or below it.
 	floor imap.UID
+	// searched: the drain's first search is done.
+	searched bool
 	// failed is the lowest UID whose commit failed (0: none). Mail above
 	// it is not moved even when committed (commits after a failure in the
 	// same round trip were sent): the next session replays it, which
@@ -550,14 +664,26 @@ func (d *drainer) run(ctx context.Context) error {
 	// a long queue fetched ahead of it.
 	ahead := min(max(2, aheadMails/w.cfg.BatchSize), maxAheadBatches)
 	for ctx.Err() == nil {
+		// After a failed commit nothing more is fetched: the batches in
+		// flight are collected, and the drain ends with the failure.
+		failed := d.cm.hasFailed()
 		// New mail is looked for before each batch is fetched (it goes
 		// first), and before deciding there is nothing to do; not while
 		// waiting for batches in flight, as a SEARCH costs the server time.
-		if len(d.queue) == 0 || len(d.inflight) < ahead && w.inflight.Load() < inflightBudget {
-			fresh, err := w.search(d.c, d.known+1)
+		if !failed && (len(d.queue) == 0 || len(d.inflight) < ahead && w.inflight.Load() < inflightBudget) {
+			from := d.known + 1
+			fresh, err := w.search(d.c, from)
 			if err != nil {
 				return d.abandon(ctx, err)
 			}
+			now := time.Now()
+			if !d.searched {
+				// What is gone from the mailbox is no longer waiting: a
+				// person moved or deleted it.
+				w.waiting.only(fresh, from)
+				d.searched = true
+			}
+			w.waiting.seen(fresh, now)
 			if len(fresh) > 0 {
 				d.known = fresh[len(fresh)-1]
 				d.queue = append(fresh, d.queue...)
@@ -565,7 +691,7 @@ func (d *drainer) run(ctx context.Context) error {
 		}
 		// Large mails in the batches in flight keep the next batch back: what
 		// waits for its commit (the parsed text, a buffered body) stays bounded.
-		if len(d.queue) > 0 && len(d.inflight) < ahead && (len(d.inflight) == 0 || w.inflight.Load() < inflightBudget) {
+		if !failed && len(d.queue) > 0 && len(d.inflight) < ahead && (len(d.inflight) == 0 || w.inflight.Load() < inflightBudget) {
 			n := min(len(d.queue), w.cfg.BatchSize)
 			batch := slices.Clone(d.queue[:n])
 			slices.Sort(batch)
@@ -609,8 +735,10 @@ func (d *drainer) collect(ctx context.Context) error {
 			if d.floor == 0 || u < d.floor {
 				d.floor = u
 			}
-			if r.err == nil && ctx.Err() == nil {
-				d.w.log.Warn("server returned no body for a UID: it is looked at again next session", "uid", u)
+			// Mail the fetch skipped (shutdown, or a commit failed before
+			// it) or that failed is accounted for by the batch's error.
+			if r.err == nil && !run.skipped && !slices.Contains(run.returned, u) && ctx.Err() == nil {
+				d.w.log.Warn("server returned no mail for a UID (deleted or moved meanwhile?): it is looked at again at the next check", "uid", u)
 			}
 		}
 	}
@@ -628,10 +756,17 @@ func (d *drainer) move(ctx context.Context) error {
 	if d.failed != 0 {
 		d.unmoved = slices.DeleteFunc(d.unmoved, func(h handled) bool { return h.uid > d.failed })
 	}
-	if err := d.w.move(d.c, d.unmoved); err != nil {
+	left, err := d.w.move(d.c, d.unmoved)
+	if err != nil {
 		return err
 	}
 	d.unmoved = d.unmoved[:0]
+	// Mail left in the mailbox keeps the checkpoint below it: on a server
+	// where handled mail stays (no MOVE, no UIDPLUS) only the checkpoint
+	// says it is not filed yet.
+	if len(left) > 0 && (d.floor == 0 || slices.Min(left) < d.floor) {
+		d.floor = slices.Min(left)
+	}
 	// With new mail served first, the lowest unhandled UID can be below
 	// what was just handled. A UID the server did not return is not
 	// handled either: the next session looks again (and if it is gone,
@@ -657,8 +792,11 @@ func (d *drainer) move(ctx context.Context) error {
 // then err is returned.
 func (d *drainer) abandon(ctx context.Context, err error) error {
 	for len(d.inflight) > 0 {
-		// Their errors are consequences of err, or the same.
-		_ = d.collect(ctx)
+		// Their errors are consequences of err, or the same; without err
+		// (a failed commit stopped the fetching), the first is the cause.
+		if cerr := d.collect(ctx); err == nil {
+			err = cerr
+		}
 	}
 	if merr := d.move(ctx); err == nil {
 		err = merr
@@ -697,7 +835,7 @@ func (w *Watcher) saveCheckpoint(ctx context.Context) error {
 	if w.Checkpoints == nil {
 		return nil
 	}
-	return w.Checkpoints.SaveCheckpoint(context.WithoutCancel(ctx), w.cfg.Mailbox, ticket.Checkpoint{Validity: w.uidValidity, Next: uint32(w.next)})
+	return asStoreError(w.Checkpoints.SaveCheckpoint(context.WithoutCancel(ctx), w.cfg.Mailbox, ticket.Checkpoint{Validity: w.uidValidity, Next: uint32(w.next)}))
 }
 
 // Mails up to smallMail bytes are read off the socket into memory and
@@ -730,29 +868,51 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer
 		UID: true, RFC822Size: true,
 		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 	})
+	// Mails that came without a body wait for the end of the command:
+	// whether the server sent none, or the connection broke before it.
+	var bodiless []*job
 	for {
 		msg := cmd.Next()
 		if msg == nil {
 			break
 		}
 		wd.reset()
+		w.answered()
 		// Stop taking new mail on shutdown or after a commit failure; Close
 		// below discards the rest of the response.
 		if ctx.Err() != nil || cm.hasFailed() {
+			run.skipped = true
 			continue
 		}
-		cm.add(w.take(ctx, msg, wd))
+		j, bodiless1 := w.take(ctx, c, msg, wd)
+		if j.uid != 0 {
+			run.returned = append(run.returned, j.uid)
+		}
+		if bodiless1 {
+			bodiless = append(bodiless, j)
+		}
+		cm.add(j)
 	}
-	if err := cmd.Close(); err != nil {
+	err := cmd.Close()
+	for _, j := range bodiless {
+		if err != nil {
+			j.gate.events <- gateEvent{kind: gateDone, err: &notReadError{err: err}, at: time.Now()}
+			continue
+		}
+		j.gate.events <- gateEvent{kind: gateDone, res: Result{Outcome: Quarantined, Reason: "server sent no body"}, at: time.Now()}
+	}
+	if err != nil {
 		return run, fmt.Errorf("imap fetch: %w", err)
 	}
+	w.answered()
 	// On shutdown part of the batch was skipped: it must be fetched again.
 	return run, ctx.Err()
 }
 
-// take reads one fetched message's body and starts judging it.
-func (w *Watcher) take(ctx context.Context, msg *imapclient.FetchMessageData, wd *watchdog) *job {
-	j := &job{start: time.Now()}
+// take reads one fetched message's body and starts judging it. bodiless:
+// the message came without a body; the caller decides its outcome.
+func (w *Watcher) take(ctx context.Context, c *imapclient.Client, msg *imapclient.FetchMessageData, wd *watchdog) (j *job, bodiless bool) {
+	j = &job{start: time.Now()}
 	j.gate = newGate(w.pipe, func() {})
 	var body imap.LiteralReader
 	var seen bool
@@ -772,45 +932,54 @@ func (w *Watcher) take(ctx context.Context, msg *imapclient.FetchMessageData, wd
 			j.start = time.Now()
 			// A large literal may legitimately take longer than one command.
 			wd.extend(1 + body.Size()/(8<<20))
-			w.read(ctx, j, body)
+			if err := w.read(ctx, j, body); err != nil {
+				w.awaitBroken(c)
+			}
 		}
 	}
-	if !seen {
-		j.gate.events <- gateEvent{kind: gateDone, res: Result{Outcome: Quarantined, Reason: "server sent no body"}, at: time.Now()}
-	}
-	return j
+	return j, !seen
 }
 
-// read reads body for j and starts a goroutine that judges it.
-func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
+// read reads body for j and starts a goroutine that judges it. A body that
+// does not arrive whole is not judged: j fails with a notReadError (a
+// connection cut in the middle of a mail is no broken mail), which read
+// returns too.
+func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) error {
 	// The mail in hand is finished even when shutdown begins now.
 	pctx := context.WithoutCancel(ctx)
 	src := ticket.Source{Mailbox: w.cfg.Mailbox, UIDValidity: w.uidValidity, UID: uint32(j.uid)}
 	size := body.Size()
+	lit := &literal{r: body, size: size}
 	w.inflight.Add(size)
 	decide := func(rm *readMail) {
 		res, err := w.pipe.decide(pctx, rm, j.gate)
 		w.inflight.Add(-size)
 		j.gate.done(res, err)
 	}
+	notRead := func(err error) error {
+		w.inflight.Add(-size)
+		j.gate.done(Result{}, &notReadError{err: err})
+		return err
+	}
 	switch {
 	case w.cfg.MaxMessageSize > 0 && size > w.cfg.MaxMessageSize:
-		rm := w.pipe.readTooLarge(body, size, w.cfg.MaxMessageSize, src)
+		rm := w.pipe.readTooLarge(lit, size, w.cfg.MaxMessageSize, src)
+		if err := lit.finish(); err != nil {
+			return notRead(err)
+		}
 		go decide(rm)
 	case size <= smallMail && w.buffered.Add(size) <= bufferBudget:
 		buf := make([]byte, size)
-		n, err := io.ReadFull(body, buf)
+		n, err := io.ReadFull(lit, buf)
+		if err != nil {
+			w.buffered.Add(-size)
+			return notRead(err)
+		}
 		go func() {
 			w.slots <- struct{}{}
 			release := sync.OnceFunc(func() { <-w.slots })
 			j.gate.release = release
-			var rm *readMail
-			if err != nil {
-				// As Parse reports a broken read of a streamed body.
-				rm = &readMail{src: src, err: fmt.Errorf("reading mail: %w", err)}
-			} else {
-				rm = w.pipe.read(bytes.NewReader(buf[:n]), src)
-			}
+			rm := w.pipe.read(bytes.NewReader(buf[:n]), src)
 			w.buffered.Add(-size)
 			decide(rm)
 			release()
@@ -819,9 +988,13 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) {
 		if size <= smallMail {
 			w.buffered.Add(-size)
 		}
-		rm := w.pipe.read(body, src)
+		rm := w.pipe.read(lit, src)
+		if err := lit.finish(); err != nil {
+			return notRead(err)
+		}
 		go decide(rm)
 	}
+	return nil
 }
 
 func (w *Watcher) logResult(h handled) {
@@ -857,8 +1030,10 @@ func (w *Watcher) folder(o Outcome) string {
 }
 
 // move files committed mail into the folder of its outcome, one command per
-// folder.
-func (w *Watcher) move(c *imapclient.Client, done []handled) error {
+// folder. left are the UIDs it could not file because someone else removed
+// mail from the mailbox at the same time (moveSet); they stay in the
+// mailbox, and the next check files those still there.
+func (w *Watcher) move(c *imapclient.Client, done []handled) (left []imap.UID, err error) {
 	byFolder := map[string][]imap.UID{}
 	var order []string
 	for _, h := range done {
@@ -871,20 +1046,63 @@ func (w *Watcher) move(c *imapclient.Client, done []handled) error {
 	for _, f := range order {
 		var set imap.UIDSet
 		set.AddNum(byFolder[f]...)
-		if err := w.moveSet(c, set, f); err != nil {
-			return err
+		moved, err := w.moveSet(c, set, f)
+		if err != nil {
+			return left, err
 		}
+		if !moved {
+			left = append(left, byFolder[f]...)
+			continue
+		}
+		w.waiting.done(byFolder[f]...)
 	}
-	return nil
+	return left, nil
 }
 
-// moveSet moves set to folder. Without MOVE it does not use go-imap's
+// expungeRetries is how often a move is tried when someone else removes
+// mail from the mailbox at the same time.
+const expungeRetries = 3
+
+// moveSet moves set to folder and reports whether it did. A person working
+// in the mailbox may delete or move one of the mails after it was fetched:
+// the server then refuses the whole command with NO [EXPUNGEISSUED] and
+// reports the expunge. The command is repeated after a NOOP (the server
+// has told the session what is gone by then); UID commands skip UIDs that
+// no longer exist, so the rest is moved. After expungeRetries refusals the
+// set is left where it is, and the session goes on.
+func (w *Watcher) moveSet(c *imapclient.Client, set imap.UIDSet, folder string) (bool, error) {
+	for attempt := 1; ; attempt++ {
+		err := w.moveOnce(c, set, folder)
+		if !expungeIssued(err) {
+			return err == nil, err
+		}
+		if attempt == expungeRetries {
+			w.log.Warn("mail was removed from the mailbox while it was being filed, again and again: left in the mailbox for the next check",
+				"folder", folder, "uids", set.String(), "attempts", attempt, "err", err)
+			return false, nil
+		}
+		w.log.Info("someone else removed mail from the mailbox while it was being filed: filing the rest",
+			"folder", folder, "uids", set.String(), "err", err)
+		if err := w.guarded(c, "noop", func() error { return c.Noop().Wait() }); err != nil {
+			return false, err
+		}
+	}
+}
+
+// expungeIssued reports whether err is the server refusing a command
+// because some of its messages were expunged meanwhile (RFC 5530).
+func expungeIssued(err error) bool {
+	var ie *imap.Error
+	return errors.As(err, &ie) && ie.Code == "EXPUNGEISSUED"
+}
+
+// moveOnce moves set to folder. Without MOVE it does not use go-imap's
 // fallback, which pipelines COPY, STORE \Deleted and EXPUNGE without waiting
 // for COPY: a failed COPY would still delete the mail. Here the mail is
 // flagged deleted only after the copy succeeded, and expunged by UID only
 // (UIDPLUS) so that nobody else's \Deleted mail goes with it. Without
 // UIDPLUS the original stays, marked \Seen, and next skips it.
-func (w *Watcher) moveSet(c *imapclient.Client, set imap.UIDSet, folder string) error {
+func (w *Watcher) moveOnce(c *imapclient.Client, set imap.UIDSet, folder string) error {
 	caps := c.Caps()
 	if caps.Has(imap.CapMove) {
 		return w.guarded(c, "move to "+folder, func() error { _, err := c.Move(set, folder).Wait(); return err })

@@ -789,11 +789,12 @@ func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attem
 		// The record of what went to whom comes with it: a bounce of this
 		// mail may suppress its recipient and nobody else.
 		at := d.now().UTC().Format(time.RFC3339)
-		if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		recordTx := func(p redis.Pipeliner) error {
 			p.Set(ctx, sentKey, at, sentTTL)
 			d.recordSentMail(ctx, p, tag, n, at, why)
 			return nil
-		}); err != nil {
+		}
+		if err := d.recordSent(ctx, log, func() error { return txError(d.Outbox.rdb.TxPipelined(ctx, recordTx)) }); err != nil {
 			return fmt.Errorf("record delivery of %s: %w", n.ID, err)
 		}
 		if err := d.delivered(ctx, n); err != nil {

@@ -465,14 +465,10 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 	if spec.needsTicket && ticket == "" {
 		return prepared{}, fmt.Errorf("rendering notification %q: %w: %s without ticket", n.ID, ErrInvalidNotification, n.Kind)
 	}
-	to, err := mail.ParseAddress(n.To)
-	if err != nil {
-		return prepared{}, fmt.Errorf("rendering notification %q: %w: recipient %q: %v", n.ID, ErrInvalidNotification, n.To, err)
+	if err := CheckRecipient(n.To); err != nil {
+		return prepared{}, fmt.Errorf("rendering notification %q: %w: %v", n.ID, ErrInvalidNotification, err)
 	}
-	if len(to.Address) > maxAddressLen {
-		return prepared{}, fmt.Errorf("rendering notification %q: %w: recipient address of %d bytes, over SMTP's %d",
-			n.ID, ErrInvalidNotification, len(to.Address), maxAddressLen)
-	}
+	to, _ := mail.ParseAddress(n.To)
 
 	text := n.Text
 	if spec.outsideText {

@@ -217,6 +217,17 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	}
 	d.smtpPart = alarm.NewPart(alarm.SMTP, smtpServer, func(reason string) { d.metrics.SignInFailed(alarm.SMTP, reason) })
 	d.metrics.Reachable(func() bool { return !d.failing(d.imapPart) }, func() bool { return !d.failing(d.smtpPart) })
+	d.metrics.Intake(func() httpapi.Intake {
+		if d.leases != nil && !d.leaseHeld.Load() {
+			return httpapi.Intake{} // a standby fetches nothing
+		}
+		st, now := d.watcher.Status(), time.Now()
+		in := httpapi.Intake{Silent: now.Sub(st.Answered), Waiting: st.Waiting}
+		if !st.OldestWaiting.IsZero() {
+			in.OldestWaiting = now.Sub(st.OldestWaiting)
+		}
+		return in
+	})
 	wc := watcherConfig(cfg.IMAP)
 	if cfg.IMAP.Auth == config.AuthOAuth2 {
 		wc.OAuth2, wc.Mechanism = tokens, cfg.OAuth2.Mechanism
@@ -340,6 +351,35 @@ func (d *daemon) notReadyAfter() time.Duration {
 	return min(2*time.Minute, d.cfg.Alerts.After.D())
 }
 
+// intakeReady judges the mailbox's intake from the watcher's status: not
+// ready when the mailbox has been down for notReadyAfter, when a session
+// that looks fine has not heard from its server for that long (or for two
+// check intervals, between which a healthy session may be quiet), or when
+// a mail has waited in the mailbox for that long: intake that stalls with
+// the connection up.
+func (d *daemon) intakeReady(st ingest.Status, now time.Time) (any, error) {
+	after := d.notReadyAfter()
+	switch st.State {
+	case "connected", "idle", "polling", "waiting_for_redis":
+		if silent := now.Sub(st.Answered); silent >= max(after, 2*d.cfg.IMAP.CheckInterval.D()) {
+			return st, fmt.Errorf("mailbox %s %s, but the server has not answered since %s", st.Mailbox, st.State, st.Answered.Format(time.RFC3339))
+		}
+	default:
+		// Reconnecting briefly is normal; only a lasting outage is not
+		// ready. It counts from the last time the mailbox was up, not
+		// from the last state change: every reconnect attempt changes
+		// the state, which would make a lasting outage look new.
+		if now.Sub(st.Up) >= after {
+			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
+		}
+	}
+	if !st.OldestWaiting.IsZero() && now.Sub(st.OldestWaiting) >= after {
+		return st, fmt.Errorf("intake stalled: %d mails waiting in mailbox %s, the oldest found %s ago (%s): %s",
+			st.Waiting, st.Mailbox, now.Sub(st.OldestWaiting).Round(time.Second), st.State, st.LastError)
+	}
+	return st, nil
+}
+
 // sweep is the cron job that sends due SLA warnings and breach alerts.
 func (d *daemon) sweep(ctx context.Context) error {
 	st, err := d.esc.Sweep(ctx, d.now())
@@ -385,7 +425,7 @@ func watcherConfig(im config.IMAP) ingest.WatcherConfig {
 		Username: im.Username, Password: im.Password, Mailbox: im.Mailbox,
 		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox,
 		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
-		BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
+		CheckInterval: im.CheckInterval.D(), BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
 	}
 }
 
@@ -507,29 +547,25 @@ func (d *daemon) watch(ctx context.Context) {
 	})
 }
 
+// redisProbeTimeout bounds the readiness probe of Redis: a stopped or
+// stalled Redis makes /readyz answer 503 within it.
+const redisProbeTimeout = time.Second
+
 func (d *daemon) checks() []httpapi.Check {
 	return []httpapi.Check{
 		{Name: "redis", Check: func(ctx context.Context) (any, error) {
-			return nil, d.rdb.Ping(ctx).Err()
+			// A write: a full Redis (maxmemory, noeviction) or a read-only
+			// replica still answers PING, but takes no ticket.
+			ctx, cancel := context.WithTimeout(ctx, redisProbeTimeout)
+			defer cancel()
+			return nil, d.store.ProbeWrite(ctx)
 		}},
 		{Name: "imap", Check: func(ctx context.Context) (any, error) {
 			if d.leases != nil && !d.leaseHeld.Load() {
 				// Another replica fetches; this one takes over if it dies.
 				return map[string]any{"state": "standby", "mailbox": d.cfg.IMAP.Mailbox}, nil
 			}
-			st := d.watcher.Status()
-			switch st.State {
-			case "connected", "idle", "polling":
-				return st, nil
-			}
-			// Reconnecting briefly is normal; only a lasting outage is not
-			// ready. It counts from the last time the mailbox was up, not
-			// from the last state change: every reconnect attempt changes
-			// the state, which would make a lasting outage look new.
-			if time.Since(st.Up) < d.notReadyAfter() {
-				return st, nil
-			}
-			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
+			return d.intakeReady(d.watcher.Status(), time.Now())
 		}},
 		{Name: "smtp", Check: func(ctx context.Context) (any, error) {
 			st := d.smtpPart.State()

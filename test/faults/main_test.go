@@ -155,6 +155,9 @@ type deskOptions struct {
 	Redis testserver.RedisOptions
 	// Proxy puts a redisProxy between the desk (daemon and CLI) and Redis.
 	Proxy bool
+	// IMAPProxy puts a TCP proxy between the daemon and Dovecot's IMAP
+	// (desk.imapProxy), to freeze, blackhole or watch the connection.
+	IMAPProxy bool
 	// Desk and SMTP are more YAML lines of those sections (indented);
 	// Extra is more top-level sections (calendars, plans, escalation).
 	Desk, SMTP, Extra string
@@ -179,6 +182,9 @@ type desk struct {
 	daemon *testserver.Process
 	env    []string
 	proxy  *redisProxy // with deskOptions.Proxy
+	// imapProxy is between the daemon and Dovecot (deskOptions.IMAPProxy);
+	// the tests' own IMAP connections go to Dovecot directly.
+	imapProxy *testserver.TCPProxy
 }
 
 func newDesk(t *testing.T, o deskOptions) *desk {
@@ -198,6 +204,11 @@ func newDesk(t *testing.T, o deskOptions) *desk {
 		d.proxy = newRedisProxy(t, d.redis.Addr)
 		redisURL = "redis://" + d.proxy.addr() + "/0"
 	}
+	imapAddr := d.dc.IMAPAddr
+	if o.IMAPProxy {
+		d.imapProxy = testserver.NewTCPProxy(t, d.dc.IMAPAddr)
+		imapAddr = d.imapProxy.Addr
+	}
 	cfg := fmt.Sprintf(`desk:
   id: faults
   name: Fault Desk
@@ -214,6 +225,7 @@ imap:
   password_file: imap-password
   poll_interval: 1s
   command_timeout: 10s
+  check_interval: 2s
   max_message_size: 20KB
   lease: 3s
 smtp:
@@ -226,7 +238,7 @@ smtp:
   level: info
   format: json
 contacts_file: contacts.yaml
-%s`, deskAddr, o.Desk, redisURL, d.dc.IMAPAddr, deskAddr, d.smtp.Addr, o.SMTP, o.Outbox, o.HTTP, o.Extra)
+%s`, deskAddr, o.Desk, redisURL, imapAddr, deskAddr, d.smtp.Addr, o.SMTP, o.Outbox, o.HTTP, o.Extra)
 	d.write("maildesk.yaml", cfg)
 	d.write("contacts.yaml", o.Contacts)
 	d.write("imap-password", d.dc.Password+"\n")

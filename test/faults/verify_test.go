@@ -32,6 +32,11 @@ type expect struct {
 	// alerts: SLA alerts (sla_warning, sla_breach, sla_alerts) go out too;
 	// the test checks them itself.
 	alerts bool
+	// taken are the mails (by sequence number) a person took out of the
+	// inbox after the desk had committed them: they are in none of the
+	// desk's folders, but their outcome (ticket, acknowledgement, rejection
+	// record, notice) must be there as for any other.
+	taken map[int]bool
 }
 
 // sentMail is one message the SMTP server accepted, as the desk sent it.
@@ -138,6 +143,10 @@ func (d *desk) verify(c *corpus, exp expect) {
 	for _, m := range c.mails {
 		got := where[m.Seq]
 		switch {
+		case exp.taken[m.Seq]:
+			if len(got) > 0 {
+				errorf("mail %d (%s), which a person took out of the inbox, is in %v", m.Seq, m.Kind, got)
+			}
 		case len(got) == 0:
 			errorf("LOST: mail %d (%s, Message-ID <%s>, from %s) is in no folder", m.Seq, m.Kind, m.ID, m.From)
 		case len(got) > 1:
