@@ -129,11 +129,62 @@ func FuzzClassify(f *testing.F) {
 			return
 		}
 		c, why := Classify(m, testOwn)
-		if c < Human || c > Loop {
+		if c < Human || c > Feedback {
 			t.Fatalf("class %d out of range", c)
 		}
 		if c != Human && why == "" {
 			t.Fatalf("class %v without a reason", c)
+		}
+	})
+}
+
+// FuzzReports drives the bounce and feedback-report path: parsing the
+// delivery-status and feedback-report parts, the forwarded report and the
+// classification that trusts them, seeded with this package's synthetic
+// reports.
+func FuzzReports(f *testing.F) {
+	inner := dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", "ack.sd-1.d.maildesk.0a1b@desk.example",
+		"Original-Recipient: rfc822;jan@acme.example\nFinal-Recipient: rfc822; j@mail.acme.example\nAction: failure\nStatus: 553 no\n")
+	for _, s := range []string{
+		bounceOfAck, inner,
+		dsn("MAILER-DAEMON@mx.example", "b2@mx.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "a@acme.example", "b@acme.example"),
+		arf("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "jan@acme.example"),
+		arf("f2@isp-mail.example", "x@y.example", ""),
+		"From: gateway@acme.example\nSubject: Fwd: report\nContent-Type: multipart/mixed; boundary=W\n\n--W\nContent-Type: message/rfc822\n\n" + inner + "\n--W--\n",
+		"From: x@y\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\nContent-Transfer-Encoding: base64\n\nRmluYWwtUmVjaXBpZW50OiBhQGIK\n--b--\n",
+		"From: Mail Delivery System <m@x.example>\nSubject: Undeliverable: x\nX-Failed-Recipients: a@b\nAuto-Submitted: auto-generated (failure)\n\nx\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
+		if err != nil {
+			return
+		}
+		checkMessage(t, data, m)
+		if r := m.Report; r != nil {
+			if len(r.Recipients) > maxReportRecipients {
+				t.Fatalf("%d report recipients", len(r.Recipients))
+			}
+			for _, rr := range r.Recipients {
+				if !strings.Contains(rr.Address, "@") || rr.Address != strings.ToLower(rr.Address) || rr.Original != strings.ToLower(rr.Original) {
+					t.Fatalf("recipient %+v", rr)
+				}
+			}
+		}
+		if fb := m.Feedback; fb != nil && len(fb.Recipients) > maxReportRecipients {
+			t.Fatalf("%d feedback recipients", len(fb.Recipients))
+		}
+		c, why := Classify(m, testOwn)
+		if c < Human || c > Feedback || (c != Human && why == "") {
+			t.Fatalf("class %v, reason %q", c, why)
+		}
+		w := &work{}
+		if _, err := parse(bytes.NewReader(data), fuzzLimits, w); err != nil {
+			t.Fatalf("second parse: %v", err)
+		}
+		if limit := int64(workCeiling*len(data) + fuzzFixedWork); w.used > limit {
+			t.Fatalf("%d units of work for %d bytes, over %d", w.used, len(data), limit)
 		}
 	})
 }

@@ -26,6 +26,9 @@ const (
 	EventAutoReply = "auto_reply"
 	// EventBounce: a mail the desk sent about the ticket bounced.
 	EventBounce = "bounce"
+	// EventComplaint: the recipient of a mail the desk sent about the
+	// ticket reported it as spam or abuse (a feedback report, ARF).
+	EventComplaint = "complaint"
 )
 
 // Event is one entry of a ticket's history.
