@@ -10,8 +10,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"mime"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -75,21 +73,26 @@ func toUTF8(b []byte, label string) (s string, known bool) {
 	case "utf-7":
 		return decodeUTF7(b), true
 	}
-	var r io.Reader
+	var (
+		out []byte
+		err error
+	)
+	// The decoders' Bytes, not their Reader: a Reader allocates 8 KiB of
+	// buffers, per encoded word of a header.
 	switch enc := charsetEncoding(label); {
 	case enc == japanese.ISO2022JP && !isASCII(b):
 		// 8-bit bytes under that 7-bit label are Shift_JIS from Japanese
 		// mailers that label everything ISO-2022-JP.
-		r = japanese.ShiftJIS.NewDecoder().Reader(bytes.NewReader(b))
+		out, err = japanese.ShiftJIS.NewDecoder().Bytes(b)
 	case enc != nil:
-		r = enc.NewDecoder().Reader(bytes.NewReader(b))
+		out, err = enc.NewDecoder().Bytes(b)
 	default:
-		var err error
+		var r io.Reader
 		if r, err = charset.Reader(label, bytes.NewReader(b)); err != nil {
 			return fix8bit(b), false
 		}
+		out, err = io.ReadAll(r)
 	}
-	out, err := io.ReadAll(r)
 	if err != nil {
 		return fix8bit(b), false
 	}
@@ -263,25 +266,42 @@ func decodeUTF7(b []byte) string {
 	return strings.ToValidUTF8(string(out), "\uFFFD")
 }
 
-// encodedWords finds RFC 2047 words leniently: inside other text or
-// quotes, with spaces or '?' in the encoded text. It returns what
-// regexp.FindAllStringSubmatchIndex would for
+// encodedWord is where one RFC 2047 word is in a string: the whole word
+// s[start:end], its charset s[cs:csEnd], its encoding letter s[enc] and
+// its encoded text s[text:textEnd].
+type encodedWord struct {
+	start, end, cs, csEnd, enc, text, textEnd int
+}
+
+// wordScanner finds RFC 2047 words leniently, one at a time, in one pass:
+// inside other text or quotes, with spaces or '?' in the encoded text. It
+// finds what regexp.FindAllStringSubmatchIndex would for
 //
 //	(?s)=\?([^?\s=]{1,64})\?([bBqQ])\?(.*?)\?=
 //
 // (FuzzEncodedWords holds it to that), minus words whose charset is over
-// 64 bytes. It is hand-written because that expression, though linear,
-// costs about a microsecond per byte of a header full of words.
-func encodedWords(s string, w *work) [][]int {
-	var words [][]int
-	end := -1 // the first "?=" at or after the last text searched, len(s) if none
-	for i := 0; i < len(s); {
-		k := strings.Index(s[i:], "=?")
+// 64 bytes. That expression, though linear, cost about a microsecond per
+// byte of a header full of words.
+type wordScanner struct {
+	s   string
+	i   int
+	end int // the first "?=" at or after the last text searched, len(s) if none; -1 before the first search
+	w   *work
+}
+
+func newWordScanner(s string, w *work) wordScanner { return wordScanner{s: s, end: -1, w: w} }
+
+// next returns the next word; ok is false when there is none.
+func (sc *wordScanner) next() (wd encodedWord, ok bool) {
+	s, w := sc.s, sc.w
+	for sc.i < len(s) {
+		k := strings.Index(s[sc.i:], "=?")
 		if k < 0 {
-			w.add(len(s) - i)
+			w.add(len(s) - sc.i)
+			sc.i = len(s)
 			break
 		}
-		start := i + k
+		start := sc.i + k
 		w.add(k + 2)
 		// The charset scan stops at '=', where the next candidate starts:
 		// the scans of successive candidates do not overlap.
@@ -293,24 +313,36 @@ func encodedWords(s string, w *work) [][]int {
 		}
 		w.add(j - cs)
 		if j == cs || runes > 64 || j+3 > len(s) || s[j] != '?' || !strings.ContainsRune("bBqQ", rune(s[j+1])) || s[j+2] != '?' {
-			i = start + 1
+			sc.i = start + 1
 			continue
 		}
 		text := j + 3
-		if end < text {
-			end = len(s)
+		if sc.end < text {
+			sc.end = len(s)
 			if k := strings.Index(s[text:], "?="); k >= 0 {
-				end = text + k
+				sc.end = text + k
 			}
-			w.add(end - text)
+			w.add(sc.end - text)
 		}
-		if end == len(s) {
-			break // no word can end, from here or any later start
+		if sc.end == len(s) {
+			sc.i = len(s) // no word can end, from here or any later start
+			break
 		}
+		sc.i = sc.end + 2
 		if j-cs <= 64 { // bytes, not runes
-			words = append(words, []int{start, end + 2, cs, j, j + 1, j + 2, text, end})
+			return encodedWord{start: start, end: sc.end + 2, cs: cs, csEnd: j, enc: j + 1, text: text, textEnd: sc.end}, true
 		}
-		i = end + 2
+	}
+	return encodedWord{}, false
+}
+
+// encodedWords returns the words of s as the submatch indexes of the
+// expression wordScanner stands for.
+func encodedWords(s string, w *work) [][]int {
+	var words [][]int
+	sc := newWordScanner(s, w)
+	for wd, ok := sc.next(); ok; wd, ok = sc.next() {
+		words = append(words, []int{wd.start, wd.end, wd.cs, wd.csEnd, wd.enc, wd.enc + 1, wd.text, wd.textEnd})
 	}
 	return words
 }
@@ -325,66 +357,105 @@ func isWordSpecial(c byte) bool {
 	return false
 }
 
-// rawWords decodes the encoded text of a word without converting its
-// charset: adjacent words of one charset are converted together, as
-// mailers split multibyte characters across words.
-var rawWords = mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
-
-// qRepairRE matches what the standard Q decoder rejects: '?', a '=' that
-// starts no escape, bytes outside printable ASCII. They are kept literally.
-var qRepairRE = regexp.MustCompile(`=(?:[0-9A-Fa-f]{2})?|[^\t -~]+|\?`)
-
-// wordBytes decodes one word's text with the standard decoder, after the
-// lenient repairs it needs: junk and missing padding in B text, stray
-// characters in Q text.
-func wordBytes(enc, text string) ([]byte, error) {
-	if enc == "b" || enc == "B" {
-		text = strings.Map(func(r rune) rune {
-			if r < 0x80 && isBase64(byte(r)) {
-				return r
+// appendWordBytes appends the decoded text of one word to dst, leniently,
+// as mailers write them: B text with junk and without padding (only
+// alphabet bytes count, a lone last one carries no byte), Q text with '?',
+// a '=' that starts no escape and bytes outside printable ASCII, all kept
+// literally. It never fails, and it is one pass over text without
+// allocating beyond dst.
+func appendWordBytes(dst []byte, enc byte, text string) []byte {
+	if enc == 'b' || enc == 'B' {
+		var acc uint32
+		bits := 0
+		for i := 0; i < len(text); i++ {
+			v := base64Value(text[i])
+			if v < 0 {
+				continue
 			}
-			return -1
-		}, text)
-		if len(text)%4 == 1 {
-			text = text[:len(text)-1]
+			acc = acc<<6 | uint32(v)
+			if bits += 6; bits >= 8 {
+				bits -= 8
+				dst = append(dst, byte(acc>>bits))
+			}
 		}
-		text += "=="[:(4-len(text)%4)%4]
-	} else {
-		text = qRepairRE.ReplaceAllStringFunc(text, func(m string) string {
-			if len(m) == 3 && m[0] == '=' {
-				return m
-			}
-			b := make([]byte, 0, 3*len(m))
-			for i := range len(m) {
-				b = append(b, '=', upperHex[m[i]>>4], upperHex[m[i]&15])
-			}
-			return string(b)
-		})
+		return dst
 	}
-	s, err := rawWords.Decode("=?x?" + enc + "?" + text + "?=")
-	return []byte(s), err
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '_':
+			dst = append(dst, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			dst = append(dst, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// base64Value is the value of a base64 alphabet byte, -1 for any other.
+func base64Value(c byte) int {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return int(c - 'A')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 26
+	case '0' <= c && c <= '9':
+		return int(c-'0') + 52
+	case c == '+':
+		return 62
+	case c == '/':
+		return 63
+	}
+	return -1
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // wordCost is the work of decoding a word or a run of words besides its
-// bytes: the standard decoder, a charset lookup, allocations.
+// bytes: a charset lookup and conversion when the run ends.
 const wordCost = 96
 
 // maxBadCharsets is how many unknown charsets decodeWords reports.
 const maxBadCharsets = 8
 
+// maxWordBytes caps what one header field's encoded words may cost: the
+// words in its first 64 KiB are decoded, the rest is kept as sent. No
+// real header has more (a Subject is stored cut to 500 characters), and a
+// megabyte of words must not be decoded and converted word by word.
+const maxWordBytes = 64 << 10
+
 // decodeWords decodes the RFC 2047 words of s. hint is the charset for raw
 // 8-bit text between the words. It returns the charsets it could not
 // decode; those words are kept as decoded bytes.
 func decodeWords(s, hint string, w *work) (string, []string) {
-	words := encodedWords(s, w)
-	if len(words) == 0 {
+	out, bad, _ := decodeWordsCapped(s, hint, w, maxWordBytes)
+	return out, bad
+}
+
+// decodeWordsCapped is decodeWords for the words that start in the first
+// limit bytes of s; capped reports that words after them were kept as
+// sent.
+func decodeWordsCapped(s, hint string, w *work, limit int) (_ string, bad []string, capped bool) {
+	sc := newWordScanner(s, w)
+	wd, ok := sc.next()
+	if !ok {
 		w.add(len(s))
-		return guess8bit([]byte(s), hint), nil
+		return guess8bit([]byte(s), hint), nil, false
 	}
 	var out strings.Builder
+	out.Grow(len(s))
 	var pend []byte
 	pendCS := ""
-	var bad []string
 	flush := func() {
 		if len(pend) > 0 {
 			w.add(len(pend) + len(bad) + wordCost)
@@ -400,26 +471,32 @@ func decodeWords(s, hint string, w *work) (string, []string) {
 		pend = pend[:0]
 	}
 	last := -1 // end of the previous word
-	for _, wd := range words {
-		w.add(4*(wd[1]-wd[0]) + wordCost)
-		data, err := wordBytes(s[wd[4]:wd[5]], s[wd[6]:wd[7]])
-		if err != nil {
-			continue // stays as text
+	rawCS, cs := "", ""
+	for ; ok; wd, ok = sc.next() {
+		if wd.start >= limit {
+			capped = true
+			break
 		}
+		w.add(2*(wd.end-wd.start) + 16)
 		// White space between two words is not part of the text.
-		if gap := s[max(last, 0):wd[0]]; last < 0 || strings.TrimSpace(gap) != "" {
+		if gap := s[max(last, 0):wd.start]; last < 0 || strings.TrimSpace(gap) != "" {
 			flush()
 			w.add(len(gap))
 			out.WriteString(guess8bit([]byte(gap), hint))
 		}
-		if cs := normCharset(s[wd[2]:wd[3]]); cs != pendCS {
+		if r := s[wd.cs:wd.csEnd]; r != rawCS {
+			rawCS, cs = r, normCharset(r)
+		}
+		if cs != pendCS {
 			flush()
 			pendCS = cs
 		}
-		pend = append(pend, data...)
-		last = wd[1]
+		pend = appendWordBytes(pend, s[wd.enc], s[wd.text:wd.textEnd])
+		last = wd.end
 	}
 	flush()
+	w.add(len(s) - max(last, 0))
 	out.WriteString(guess8bit([]byte(s[max(last, 0):]), hint))
-	return out.String(), bad
+	return out.String(), bad, capped
 }
+
