@@ -499,4 +499,3 @@ func decodeWordsCapped(s, hint string, w *work, limit int) (_ string, bad []stri
 	out.WriteString(guess8bit([]byte(s[max(last, 0):]), hint))
 	return out.String(), bad, capped
 }
-
