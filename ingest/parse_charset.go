@@ -141,15 +141,16 @@ func (p *parser) decode8(b []byte) string {
 	return guess8bit(b, p.hint)
 }
 
-// guess8bit turns raw 8-bit bytes into UTF-8: UTF-8 as is; else a CJK sniff
-// when there is no hint or a Latin one (which would accept any bytes);
-// else the hint charset when the bytes are valid in it; else windows-1252.
+// guess8bit turns raw 8-bit bytes into UTF-8: UTF-8 as is; else, when
+// there is no hint or a Latin one (which would accept any bytes), a sniff
+// (sniff8bit); else the hint charset when the bytes are valid in it; else
+// windows-1252.
 func guess8bit(b []byte, hint string) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
 	if hint == "" || isLatinCharset(hint) {
-		if s, ok := sniffCJK(b); ok {
+		if s, ok := sniff8bit(b); ok {
 			return s
 		}
 	}
@@ -180,6 +181,235 @@ func fix8bit(b []byte) string {
 		b = b[n:]
 	}
 	return out.String()
+}
+
+// sniff8bit guesses the charset of undeclared 8-bit text. The
+// single-byte Cyrillic (windows-1251, KOI8-R) and Greek readings come
+// first: such text is nearly all 8-bit too, and short runs of it decode
+// as GB18030 just as well, so a Russian subject came out Chinese. The
+// plausible one (scoreSingleByte) that scores best and better than
+// windows-1252 wins; else the CJK sniff; else a plausible Central
+// European reading that beats windows-1252. ok is false when
+// windows-1252 (fix8bit) is as good a guess as any.
+func sniff8bit(b []byte) (string, bool) {
+	if mostlyUTF8(b) {
+		// UTF-8 with a few stray Latin-1 bytes pasted in: fix8bit's case.
+		return sniffCJK(b)
+	}
+	latin := scoreSingleByte(b, singleByte[0])
+	best := -1
+	var scores [8]sbScore
+	for i := 1; i < len(singleByte); i++ {
+		sc := scoreSingleByte(b, singleByte[i])
+		scores[i] = sc
+		if sc.plausible && sc.score > latin.score && singleByte[i].script != unicode.Latin && (best < 0 || sc.score > scores[best].score) {
+			best = i
+		}
+	}
+	if best > 0 {
+		return decodeSingleByte(b, singleByte[best].cm), true
+	}
+	if s, ok := sniffCJK(b); ok {
+		return s, true
+	}
+	for i := 1; i < len(singleByte); i++ {
+		if sc := scores[i]; sc.plausible && sc.score > latin.score && (best < 0 || sc.score > scores[best].score) {
+			best = i
+		}
+	}
+	if best > 0 {
+		return decodeSingleByte(b, singleByte[best].cm), true
+	}
+	return "", false
+}
+
+// mostlyUTF8 reports 8-bit text of which a good part (a fifth or more of
+// its non-ASCII sequences) is valid multi-byte UTF-8. Single-byte text
+// makes such sequences only by chance, and rarely.
+func mostlyUTF8(b []byte) bool {
+	if len(b) > sniffPrefix {
+		b = b[:sniffPrefix]
+	}
+	valid, stray := 0, 0
+	for i := 0; i < len(b); {
+		if b[i] < 0x80 {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			stray++
+		} else {
+			valid++
+		}
+		i += size
+	}
+	return 4*valid >= stray
+}
+
+// singleByteCharset is a reading sniff8bit tries: the charset, the
+// script of its letters and the letters most frequent in its languages'
+// text (lower case; a reading that makes them is likelier).
+type singleByteCharset struct {
+	cm       *charmap.Charmap
+	script   *unicode.RangeTable
+	frequent string
+	common   string
+	// high describes what the bytes 0x80-0xFF decode to, made once.
+	high *[128]sbRune
+}
+
+// sbRune is what one 8-bit byte is in a single-byte charset.
+type sbRune struct {
+	letter, upper, foreign, bad bool    // a letter; a capital; of another script; undefined or a C1 control
+	bonus                       float64 // frequent and small letters
+}
+
+// singleByte are the readings in the order ties go: windows-1252 first
+// (what undeclared 8-bit mail mostly is), then Central European, Cyrillic
+// and Greek.
+var singleByte = []singleByteCharset{
+	{cm: charmap.Windows1252, script: unicode.Latin},
+	{cm: charmap.Windows1250, script: unicode.Latin},
+	{cm: charmap.ISO8859_2, script: unicode.Latin},
+	{cm: charmap.Windows1251, script: unicode.Cyrillic, frequent: "оеаинтсрвл", common: "кмдпуяыьгзбч"},
+	{cm: charmap.KOI8R, script: unicode.Cyrillic, frequent: "оеаинтсрвл", common: "кмдпуяыьгзбч"},
+	{cm: charmap.Windows1253, script: unicode.Greek, frequent: "αοειτνσςηρ", common: "πκμλυάέίόήύωθδγφχ"},
+}
+
+func init() {
+	for i := range singleByte {
+		c := &singleByte[i]
+		c.high = new([128]sbRune)
+		for x := 0x80; x < 0x100; x++ {
+			r := c.cm.DecodeByte(byte(x))
+			d := sbRune{letter: unicode.IsLetter(r), upper: unicode.IsUpper(r), bad: r == utf8.RuneError || r >= 0x80 && r < 0xa0}
+			if d.letter {
+				d.foreign = !unicode.Is(c.script, r)
+				switch lr := unicode.ToLower(r); {
+				case strings.ContainsRune(c.frequent, lr):
+					d.bonus = 0.5
+				case strings.ContainsRune(c.common, lr):
+					d.bonus = 0.25
+				}
+				if !d.upper {
+					d.bonus += 0.1
+				}
+			}
+			c.high[x-0x80] = d
+		}
+	}
+}
+
+// sniffPrefix is how much of a text sniff8bit scores: the charset of
+// undeclared text does not change halfway, and a large body must cost no
+// more than its first kilobytes.
+const sniffPrefix = 8 << 10
+
+// sbScore is how a single-byte reading of a text looks.
+type sbScore struct {
+	score     float64
+	plausible bool // nearly every 8-bit byte makes a letter in a word that looks right
+	usable    bool // no byte the charset leaves undefined, no C1 control
+}
+
+// scoreSingleByte reads (the start of) b in c and scores it per 8-bit
+// byte: +1 for a letter in a word that looks like a word of c's script,
+// -1 for one in a word that does not (many more 8-bit than ASCII letters
+// in a Latin word; a Cyrillic or Greek letter next to an ASCII letter; a
+// capital after a small letter; a Greek final sigma inside a word), -2
+// for a symbol between two letters ("Za¿ó³æ" is "Zażółć" misread); a
+// bonus for frequent letters and small letters, which tell two readings
+// of the same script apart.
+func scoreSingleByte(b []byte, c singleByteCharset) sbScore {
+	if len(b) > sniffPrefix {
+		b = b[:sniffPrefix]
+	}
+	var (
+		good, bad, bonus float64
+		high             int
+		// the current word: its 8-bit and ASCII letters, whether the last
+		// letter was small, and the penalties so far
+		wHigh, wASCII int
+		wCase         int
+		lastLower     bool
+		finalSigma    bool // the last letter was ς, which only ends a word
+		prevLetter    bool
+		asciiLetters  int
+	)
+	usable := true
+	endWord := func() {
+		switch {
+		case wHigh == 0:
+		case c.script == unicode.Latin && wHigh > 2*wASCII+1, c.script != unicode.Latin && wASCII > 0:
+			bad += float64(wHigh)
+		default:
+			good += float64(wHigh)
+		}
+		bad += float64(wCase)
+		wHigh, wASCII, wCase, lastLower, finalSigma = 0, 0, 0, false, false
+	}
+	for i, x := range b {
+		var d sbRune
+		if x < 0x80 {
+			d = sbRune{letter: isASCIILetter(x), upper: 'A' <= x && x <= 'Z'}
+		} else {
+			high++
+			d = c.high[x-0x80]
+			usable = usable && !d.bad
+		}
+		if !d.letter {
+			if x >= 0x80 && prevLetter && i+1 < len(b) && nextIsLetter(b[i+1], c) {
+				bad += 2
+			}
+			endWord()
+			prevLetter = false
+			continue
+		}
+		prevLetter = true
+		if finalSigma {
+			wCase++
+		}
+		finalSigma = x >= 0x80 && c.cm == charmap.Windows1253 && x == 0xf2 // ς
+		if x < 0x80 {
+			wASCII++
+			asciiLetters++
+		} else {
+			if d.foreign {
+				wCase++ // a letter of another script: as bad as a wrong case
+			}
+			wHigh++
+			bonus += d.bonus
+		}
+		if d.upper && lastLower {
+			wCase++
+		}
+		lastLower = !d.upper
+	}
+	endWord()
+	if high == 0 {
+		return sbScore{usable: usable}
+	}
+	// Plausible: three 8-bit bytes at least, nine in ten of them letters
+	// in words that look right, and, for another script than Latin, more
+	// of its letters than ASCII ones: "äöüß ad asd" is no Greek.
+	plausible := usable && high >= 3 && good-bad >= 0.9*float64(high) && (c.script == unicode.Latin || high >= asciiLetters)
+	return sbScore{score: good - bad + bonus, plausible: plausible, usable: usable}
+}
+
+func nextIsLetter(x byte, c singleByteCharset) bool {
+	if x < 0x80 {
+		return isASCIILetter(x)
+	}
+	return c.high[x-0x80].letter
+}
+
+func decodeSingleByte(b []byte, cm *charmap.Charmap) string {
+	out, err := cm.NewDecoder().Bytes(b)
+	if err != nil { // a single-byte decoder has no error to return
+		return fix8bit(b)
+	}
+	return string(out)
 }
 
 // sniffCJK reads raw 8-bit text without any declared charset as GB18030

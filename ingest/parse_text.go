@@ -94,8 +94,12 @@ func pickBody(n *node, w *work) (body, dropped []*node) {
 		if b == nil {
 			continue
 		}
-		if body == nil {
-			body, dropped = b, d
+		if body == nil || isBlank(body) && !isBlank(b) {
+			// A blank text part (a mailer's empty text/plain before the
+			// HTML it sent as a sibling, not as an alternative) is no body
+			// when a later part has text: dropped, as in an alternative.
+			dropped = append(append(dropped, body...), d...)
+			body = b
 			continue
 		}
 		// Later inline text parts (list footers, text around inline images)
