@@ -189,6 +189,41 @@ func FuzzReports(f *testing.F) {
 	})
 }
 
+// FuzzSignedContent drives the BER reader of opaque signed mail, seeded
+// with this package's SignedData in DER and in BER.
+func FuzzSignedContent(f *testing.F) {
+	content := []byte("Content-Type: text/plain\r\n\r\nsigned\r\n")
+	f.Add(signedData(content, false))
+	f.Add(signedData(content, true))
+	f.Add([]byte("\x30\x80\x30\x80\x30\x80\x00\x00\x00\x00\x00\x00"))
+	f.Add([]byte("\x30\x84\xff\xff\xff\xff\x06"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, ok := signedContent(b)
+		if ok && (len(out) == 0 || len(out) > len(b)) {
+			t.Fatalf("%d bytes of content from %d", len(out), len(b))
+		}
+	})
+}
+
+// FuzzExtractUU drives the uuencode reader of plain text.
+func FuzzExtractUU(f *testing.F) {
+	f.Add(uuencode("a.gif", []byte("GIF89a\x00\x01")), false)
+	f.Add("text\n"+uuencode(`C:\x\b.txt`, []byte("hello"))+"more", false)
+	f.Add("begin 644 x\nM1TE&\n", true)
+	f.Add("begin 644 y\n`\nend\n", false)
+	f.Fuzz(func(t *testing.T, s string, trunc bool) {
+		text, files, _ := extractUU(s, trunc)
+		if len(text) > len(s) || len(files) > maxUUFiles {
+			t.Fatalf("text %d of %d bytes, %d files", len(text), len(s), len(files))
+		}
+		for _, f := range files {
+			if f.name == "" || len(f.sum) != 64 || f.size < 0 || f.size > int64(len(s)) {
+				t.Fatalf("file %+v", f)
+			}
+		}
+	})
+}
+
 // encodedWordOracle is the expression encodedWords replaced.
 var encodedWordOracle = regexp.MustCompile(`(?s)=\?([^?\s=]{1,64})\?([bBqQ])\?(.*?)\?=`)
 

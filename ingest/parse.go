@@ -188,7 +188,11 @@ type parser struct {
 	// looks for no further one inside it.
 	forwarded []byte
 	nested    bool
-	w         *work
+	// uuFiles are the uuencoded files taken out of the text; unwraps
+	// counts the opaque signed parts unwrapped.
+	uuFiles []uuFile
+	unwraps int
+	w       *work
 }
 
 func (p *parser) warn(format string, args ...any) {

@@ -675,6 +675,10 @@ func (p *parser) parseParams(s string) (string, map[string]string) {
 // and applied here.
 var rfc2231RE = regexp.MustCompile(`(?i)((?:^|[;\s])([a-z0-9_.-]+)\*(?:0\*)?\s*=\s*"?)(?:([^'";\s]*)'[^'";\s]*')?`)
 
+// winPathRE is a quoted parameter value that is a Windows path:
+// "C:\dir\f.pdf" or "\\server\share\f.pdf".
+var winPathRE = regexp.MustCompile(`="(?:[A-Za-z]:\\|\\\\)[^"]*"`)
+
 // parseParams reads parameters with mime.ParseMediaType, which handles
 // RFC 2231 continuations; what it rejects is split leniently, requoted and
 // parsed again. Values are then decoded: RFC 2231 charsets, RFC 2047 words
@@ -682,6 +686,18 @@ var rfc2231RE = regexp.MustCompile(`(?i)((?:^|[;\s])([a-z0-9_.-]+)\*(?:0\*)?\s*=
 func parseParams(s, hint string, w *work) (string, map[string]string) {
 	w.add(32 * len(s))
 	s = strings.TrimSpace(s)
+	if strings.Contains(s, `\`) {
+		// A Windows path quoted without escaping its backslashes (MSIE,
+		// old Outlook): only its base name, before the backslashes are
+		// read as quoted pairs below.
+		s = winPathRE.ReplaceAllStringFunc(s, func(m string) string {
+			v := m[2 : len(m)-1]
+			if base := v[strings.LastIndexByte(v, '\\')+1:]; base != "" {
+				return `="` + base + `"`
+			}
+			return m
+		})
+	}
 	charsets := map[string]string{}
 	for _, m := range rfc2231RE.FindAllStringSubmatch(s, 64) {
 		charsets[strings.ToLower(m[2])] = m[3]
