@@ -132,13 +132,17 @@ var linearCases = []linearCase{
 	// Issue 17's paths.
 	{name: "uuencode: begin lines", n: 64 << 10, gen: func(n int) string { return "Subject: x\n\n" + repeatTo(n, times("begin 644 a.bin\n")) }},
 	{name: "uuencode: data without end", n: 64 << 10,
-		gen: func(n int) string { return "Subject: x\n\nbegin 644 a.bin\n" + repeatTo(n, times("M"+strings.Repeat("A", 60)+"\n")) }},
+		gen: func(n int) string {
+			return "Subject: x\n\nbegin 644 a.bin\n" + repeatTo(n, times("M"+strings.Repeat("A", 60)+"\n"))
+		}},
 	{name: "uuencode: files", n: 64 << 10,
 		gen: func(n int) string { return "Subject: x\n\n" + repeatTo(n, times("begin 644 a.bin\n#86)C\n`\nend\n")) }},
 	{name: "subject: undeclared cyrillic", n: 64 << 10,
 		gen: func(n int) string { return "Subject: " + repeatTo(n, times("\xf0\xd2\xc9\xd7\xc5\xd4 ")) + "\n\nx" }},
 	{name: "text: undeclared cyrillic", n: 256 << 10,
-		gen: func(n int) string { return "Subject: x\n\n" + repeatTo(n, times("\xf0\xd2\xc9\xd7\xc5\xd4 \xcd\xc9\xd2\n")) }},
+		gen: func(n int) string {
+			return "Subject: x\n\n" + repeatTo(n, times("\xf0\xd2\xc9\xd7\xc5\xd4 \xcd\xc9\xd2\n"))
+		}},
 	{name: "subject: encoded words over the cap", n: 128 << 10,
 		gen: func(n int) string { return "Subject: " + repeatTo(n, times("=?utf-8?q?caf=C3=A9?= ")) + "\n\nx" }},
 	{name: "report: forwarded dsn", n: 32 << 10,
