@@ -53,3 +53,14 @@ func TestDecodeWordsCap(t *testing.T) {
 		t.Error("a short header was capped")
 	}
 }
+
+// foldSpace is strings.Join(strings.Fields(s), " ") in one pass.
+func FuzzFoldSpace(f *testing.F) {
+	f.Add(" a \t\n b\u00a0c\u0085 ")
+	f.Add("\xc2 x\xff  y")
+	f.Fuzz(func(t *testing.T, s string) {
+		if want, got := strings.Join(strings.Fields(s), " "), foldSpace(s); got != want {
+			t.Fatalf("%q: %q, want %q", s, got, want)
+		}
+	})
+}
