@@ -198,7 +198,7 @@ func sniff8bit(b []byte) (string, bool) {
 	}
 	latin := scoreSingleByte(b, singleByte[0])
 	best := -1
-	var scores [8]sbScore
+	scores := make([]sbScore, len(singleByte))
 	for i := 1; i < len(singleByte); i++ {
 		sc := scoreSingleByte(b, singleByte[i])
 		scores[i] = sc

@@ -312,7 +312,7 @@ func validMediaType(mt string) bool {
 }
 
 // cleanFilename removes control characters and white space around a file
-// name, and keeps only the base name of a Windows path (C:\\Users\\jan\\scan.pdf
+// name, and keeps only the base name of a Windows path (C:\Users\jan\scan.pdf
 // is scan.pdf): the folders are the sender's.
 func cleanFilename(s string) string {
 	s = strings.Map(func(r rune) rune {
