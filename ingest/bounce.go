@@ -1,9 +1,11 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -21,8 +23,9 @@ type Suppressor interface {
 	Suppress(ctx context.Context, addr string, d time.Duration, reason string) error
 }
 
-// maxBounceIDs bounds the ids of a bounce that are looked up: a report
-// names one mail, and a hostile one must not cost a lookup per id.
+// maxBounceIDs bounds the ids of a bounce or feedback report that are
+// looked up: a report names one mail, and a hostile one must not cost a
+// lookup per id.
 const maxBounceIDs = 4
 
 // bounced handles the report of a bounce of a mail the desk sent: its
@@ -34,8 +37,11 @@ const maxBounceIDs = 4
 // the desk's secret, against the record the delivery kept of it), and only
 // the address that mail went to is suppressed: other addresses the report
 // lists were never sent that mail, and a report cannot speak for them.
-// Anything else changes nothing. Without a Suppressor no bounce can be
-// checked, so none is acted on.
+// The report names that address as the Final-Recipient, or, when the
+// receiving side forwarded or aliased it, as the Original-Recipient with
+// the address it ended at as the Final-Recipient: either is the mail the
+// desk sent failing. Anything else changes nothing. Without a Suppressor
+// no bounce can be checked, so none is acted on.
 //
 // It returns the ticket the bounce was recorded on, "" when none.
 func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
@@ -43,30 +49,9 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	if rep == nil || p.Suppress == nil {
 		return "", nil
 	}
-	var (
-		sent  notify.SentMail
-		found bool
-		tried int
-	)
-	for _, id := range append([]string{rep.OriginalMessageID}, m.msg.InReplyTo...) {
-		if !p.ownMessageID(id) {
-			continue
-		}
-		if tried++; tried > maxBounceIDs {
-			break
-		}
-		s, ok, err := p.Suppress.SentMail(ctx, id)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			sent, found = s, true
-			break
-		}
-	}
-	if !found {
-		m.log.Info("bounce of no mail the desk sent (unknown or forged Message-ID): ignored", "original", truncate(rep.OriginalMessageID, 200))
-		return "", nil
+	sent, found, err := p.reportedMail(ctx, m, rep.OriginalMessageID)
+	if err != nil || !found {
+		return "", err
 	}
 	var (
 		failed *ReportRecipient
@@ -76,7 +61,7 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	for i, r := range rep.Recipients {
 		switch {
 		case !r.Failed() || r.Address == "":
-		case strings.EqualFold(r.Address, sent.To):
+		case strings.EqualFold(r.Address, sent.To) || strings.EqualFold(r.Original, sent.To):
 			if failed == nil {
 				failed = &rep.Recipients[i]
 			}
@@ -101,20 +86,88 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 		return "", err
 	}
 	m.log.Warn("mail to recipient bounced: automatic mail suppressed", "recipient", sent.To, "status", failed.Status, "for", p.bounceSuppression())
+	text := fmt.Sprintf("Delivery failed for mail <%s> to %s (%s %s)", sent.MessageID, sent.To, status, diag)
+	if failed.Address != sent.To {
+		text += "; it was forwarded there to " + truncate(failed.Address, maxStoredAddress)
+	}
+	return p.recordReport(ctx, m, sent, ticket.EventBounce, text)
+}
+
+// complained handles an abuse or feedback report (ARF) about a mail the
+// desk sent: the recipient complained (reported it as spam, or abuse), so
+// they get no automatic mail for BounceSuppression, as after a hard
+// bounce, and the ticket the mail was about records the complaint. The
+// report is checked like a bounce (bounced): the complained-of mail's id
+// must verify, and a report that names recipients must name the one the
+// mail went to (many leave them out for the complainant's privacy; the
+// verified id alone then says who received the mail).
+//
+// It returns the ticket the complaint was recorded on, "" when none.
+func (p *Pipeline) complained(ctx context.Context, m *inbound) (string, error) {
+	rep := m.msg.Feedback
+	if rep == nil || p.Suppress == nil {
+		return "", nil
+	}
+	sent, found, err := p.reportedMail(ctx, m, rep.OriginalMessageID)
+	if err != nil || !found {
+		return "", err
+	}
+	if len(rep.Recipients) > 0 && !slices.ContainsFunc(rep.Recipients, func(a string) bool { return strings.EqualFold(a, sent.To) }) {
+		m.log.Warn("feedback report names addresses the reported mail was not sent to: not suppressed",
+			"original", sent.MessageID, "sent_to", sent.To, "first", truncate(rep.Recipients[0], 200))
+		return "", nil
+	}
+	kind := truncate(cmp.Or(rep.Type, "unspecified"), 40)
+	why := "complaint " + m.now.UTC().Format(time.RFC3339) + ": feedback type " + kind + " from " + truncate(m.msg.From.Address, maxStoredAddress)
+	if err := p.Suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
+		return "", err
+	}
+	m.log.Warn("recipient reported the desk's mail (feedback report): automatic mail suppressed", "recipient", sent.To, "feedback_type", kind, "for", p.bounceSuppression())
+	text := fmt.Sprintf("Complaint (feedback type %s) about mail <%s> to %s, reported by %s", kind, sent.MessageID, sent.To, truncate(m.msg.From.Address, maxStoredAddress))
+	return p.recordReport(ctx, m, sent, ticket.EventComplaint, text)
+}
+
+// reportedMail finds the mail the desk sent that a bounce or feedback
+// report is about: the first id that is the desk's and verifies, of the
+// report's original and the ids the report answers. ok is false when none
+// does (the report is about another mail, or forged).
+func (p *Pipeline) reportedMail(ctx context.Context, m *inbound, original string) (notify.SentMail, bool, error) {
+	tried := 0
+	for _, id := range append([]string{original}, m.msg.InReplyTo...) {
+		if !p.ownMessageID(id) {
+			continue
+		}
+		if tried++; tried > maxBounceIDs {
+			break
+		}
+		s, ok, err := p.Suppress.SentMail(ctx, id)
+		if err != nil {
+			return notify.SentMail{}, false, err
+		}
+		if ok {
+			return s, true, nil
+		}
+	}
+	m.log.Info("report about no mail the desk sent (unknown or forged Message-ID): ignored", "class", m.class.String(), "original", truncate(original, 200))
+	return notify.SentMail{}, false, nil
+}
+
+// recordReport records a bounce or complaint on the ticket the sent mail
+// was about; it returns that ticket, "" when there is none.
+func (p *Pipeline) recordReport(ctx context.Context, m *inbound, sent notify.SentMail, kind, text string) (string, error) {
 	if p.Threads == nil || sent.Ticket == "" {
 		return "", nil
 	}
-	text := fmt.Sprintf("Delivery failed for mail <%s> to %s (%s %s)", sent.MessageID, sent.To, status, diag)
 	if sent.SentWhileSuppressed != "" {
 		text += "; it was an agent's reply, sent although automatic mail to that address was suppressed (" + sent.SentWhileSuppressed + ")"
 	}
 	_, err := p.Threads.Append(ctx, m.dedupe, sent.Ticket, ticket.Event{
-		At: m.now, Kind: ticket.EventBounce, From: truncate(m.msg.From.Address, 254), MessageID: m.msg.MessageID, Subject: m.msg.Subject,
+		At: m.now, Kind: kind, From: truncate(m.msg.From.Address, 254), MessageID: m.msg.MessageID, Subject: m.msg.Subject,
 		Text: text,
 	})
 	if errors.Is(err, ticket.ErrNotFound) {
 		// The ticket is gone (deleted by hand): the suppression stands, the
-		// bounce is filed as machine mail. Failing here would fail this
+		// report is filed as machine mail. Failing here would fail this
 		// mail on every try and hold up the mailbox.
 		return "", nil
 	}

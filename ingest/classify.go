@@ -16,8 +16,10 @@ type Own struct {
 
 // Classify decides which Class a mail belongs to. The reason names the
 // header that decided, e.g. "Auto-Submitted: auto-replied". Checks run in
-// the order Loop (own mail), Bounce, Spam, AutoReply, Generated: the first match wins,
-// so a bounce of our own mail is still Own and never answered.
+// the order Loop (own mail), reports (delivery status, feedback, read
+// receipts), Bounce, Spam, AutoReply, Generated: the first match wins, so a
+// bounce of our own mail is still Own and never answered. The signals and
+// why each is trusted are in classify_bounce.go and docs/troubleshooting.md.
 func Classify(m *Message, own Own) (Class, string) {
 	if m == nil {
 		return Human, ""
@@ -26,7 +28,10 @@ func Classify(m *Message, own Own) (Class, string) {
 	if why := ownReason(m, h, own); why != "" {
 		return Loop, why
 	}
-	if why := bounceReason(m, h); why != "" {
+	if c, why := reportClass(m, h); why != "" {
+		return c, why
+	}
+	if why := bounceReason(m, h, own); why != "" {
 		return Bounce, why
 	}
 	if why := spamReason(h); why != "" {
@@ -86,38 +91,6 @@ func localPart(addr string) string {
 		return addr[:at]
 	}
 	return addr
-}
-
-func bounceReason(m *Message, h headerView) string {
-	if m.ContentType == "multipart/report" {
-		ct, _ := h.get("Content-Type")
-		_, params := parseParamHeader(ct)
-		if rt := strings.ToLower(params["report-type"]); rt == "delivery-status" || rt == "global-delivery-status" {
-			return "Content-Type: multipart/report; report-type=" + rt
-		}
-	}
-	for _, a := range m.Attachments {
-		if a.ContentType == "message/delivery-status" || a.ContentType == "message/global-delivery-status" {
-			return "Content-Type: " + a.ContentType + " part"
-		}
-	}
-	// "From: MAILER-DAEMON (Mail Delivery System)" has no address: look at
-	// the first word of the raw header then.
-	sender := m.From.Address
-	if sender == "" {
-		v, _ := h.get("From")
-		if f := strings.Fields(stripComments(v)); len(f) > 0 {
-			sender = strings.Trim(f[0], "<>\"")
-		}
-	}
-	switch lp := strings.ToLower(localPart(sender)); lp {
-	case "mailer-daemon", "postmaster":
-		return "From: " + quoted(sender)
-	}
-	if h.has("X-Failed-Recipients") {
-		return "X-Failed-Recipients present"
-	}
-	return ""
 }
 
 func spamReason(h headerView) string {
@@ -207,8 +180,9 @@ func generatedReason(m *Message, h headerView) string {
 	return ""
 }
 
-// localPartPunct drops the punctuation that spells "no-reply" many ways.
-var localPartPunct = strings.NewReplacer("-", "", "_", "", ".", "")
+// localPartPunct drops the punctuation that spells "no-reply" (and
+// "mailer-daemon", "post_master", an escaped "Postmaster\\@host") many ways.
+var localPartPunct = strings.NewReplacer("-", "", "_", "", ".", "", "\\", "", " ", "", "\"", "")
 
 // quoted is a header value as a reason quotes it: the reason goes into the
 // audit record and the log, and the value is the sender's to make as long

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"strings"
 	"testing"
 )
@@ -133,5 +134,102 @@ func TestClassifyEmptyOwn(t *testing.T) {
 	}
 	if got, _ := Classify(nil, testOwn); got != Human {
 		t.Errorf("nil message: %v", got)
+	}
+}
+
+// TestClassifyMachineMail holds the signals of bounces, feedback reports
+// and read receipts from other systems (issue 17, items 1 and 2), and the
+// human mail that must not be taken for them. Every message is written
+// here; none is copied from another project.
+func TestClassifyMachineMail(t *testing.T) {
+	const human = "Jan de Vries <jan@example.nl>"
+	tests := []struct {
+		name, from, header, body string
+		want                     Class
+		reason                   string
+	}{
+		// Senders only mail systems use decide alone.
+		{name: "return-path mailer-daemon", header: "Return-Path: <MAILER-DAEMON@mx.example.com>", want: Bounce, reason: "Return-Path"},
+		{name: "return-path bare mailer-daemon", header: "Return-Path: <MAILER-DAEMON>", want: Bounce, reason: "Return-Path"},
+		{name: "return-path postmaster", header: "Return-Path: <postmaster@mx.example.com>", want: Bounce},
+		{name: "name mail delivery system", from: "Mail Delivery System <mailer@relay.example.com>", want: Bounce, reason: "Mail Delivery System"},
+		{name: "dotted mail delivery system", from: "mail.delivery.system@relay.example.com", want: Bounce},
+		{name: "post_master", from: "post_master@relay.example.com", want: Bounce},
+		{name: "escaped postmaster", from: `Postmaster\@relay.example.com`, want: Bounce},
+		{name: "mail delivery subsystem", from: "Mail Delivery Subsystem <mds@relay.example.com>", want: Bounce},
+		{name: "exchange ndr sender", from: "Microsoft Outlook <MicrosoftExchange329e71ec88ae4615bbc36ab6ce41109e@contoso.example>", want: Bounce},
+		{name: "auto-submitted failure", header: "Auto-Submitted: auto-generated (failure)", want: Bounce, reason: "failure"},
+		{name: "auto-submitted warning", header: "Auto-Submitted: auto-generated (warning-timeout)", want: Bounce},
+
+		// Reports decide alone.
+		{name: "report without report-type", header: "Content-Type: multipart/report; boundary=b",
+			body: "--b\n\nnot delivered\n--b\nContent-Type: text/plain\n\nx\n--b--\n", want: Bounce, reason: "without report-type"},
+		{name: "report without report-type, status part", header: "Content-Type: multipart/report; boundary=b",
+			body: "--b\n\nnot delivered\n--b\nContent-Type: message/delivery-status\n\nFinal-Recipient: rfc822; a@b.example\nAction: failed\n--b--\n", want: Bounce},
+		{name: "arf", header: "Content-Type: multipart/report; report-type=feedback-report; boundary=b",
+			body: "--b\n\nspam report\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n--b--\n", want: Feedback, reason: "feedback-report"},
+		{name: "arf part without report-type", header: "Content-Type: multipart/report; boundary=b",
+			body: "--b\n\nspam report\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\n--b--\n", want: Feedback},
+		{name: "feedback-report part in mixed", header: "Content-Type: multipart/mixed; boundary=b",
+			body: "--b\n\nspam report\n--b\nContent-Type: message/feedback-report\n\nFeedback-Type: fraud\n--b--\n", want: Feedback},
+		{name: "read receipt", header: "Content-Type: multipart/report; report-type=disposition-notification; boundary=b\nSubject: Read: [SD-1] printer",
+			body: "--b\n\nwas read\n--b\nContent-Type: message/disposition-notification\n\nDisposition: manual-action/MDN-sent-manually; displayed\n--b--\n", want: AutoReply, reason: "disposition-notification"},
+		{name: "unknown report type", header: "Content-Type: multipart/report; report-type=tlsrpt; boundary=b",
+			body: "--b\n\nreport\n--b\nContent-Type: application/json\n\n{}\n--b--\n", want: Generated},
+
+		// Bounce subjects: the systems' exact wording, from anyone who is
+		// not answering a person's mail.
+		{name: "undeliverable", header: "Subject: Undeliverable: [SD-1] printer", want: Bounce, reason: "Subject"},
+		{name: "postfix", header: "Subject: Undelivered Mail Returned to Sender", want: Bounce},
+		{name: "sendmail", header: "Subject: Returned mail: see transcript for details", want: Bounce},
+		{name: "gmail failure", header: "Subject: Delivery Status Notification (Failure)", want: Bounce},
+		{name: "exim", header: "Subject: Mail delivery failed: returning message to sender", want: Bounce},
+		{name: "qmail", header: "Subject: failure notice", want: Bounce},
+		{name: "domino", header: "Subject: DELIVERY FAILURE: User jan not listed", want: Bounce},
+		{name: "warning", header: "Subject: Mail Delivery Warning", want: Bounce},
+		{name: "dutch", header: "Subject: Onbestelbaar: [SD-1] printer", want: Bounce},
+		{name: "german", header: "Subject: Unzustellbar: [SD-1] Drucker", want: Bounce},
+		{name: "german status", header: "Subject: Benachrichtigung zum Übermittlungsstatus (Fehlgeschlagen)", want: Bounce},
+		{name: "french", header: "Subject: Non remis : [SD-1] imprimante", want: Bounce},
+		{name: "whole subject", header: "Subject: Delivery Failure", want: Bounce},
+		{name: "answering the desk's mail", header: "Subject: Undeliverable: [SD-1] printer\nIn-Reply-To: <ack.SD-1.acme-it.maildesk.1a2b3c4d5e6f7a8b@desk.example>", want: Bounce},
+
+		// A phrase anywhere in the subject, from a mail system, scanner or
+		// gateway.
+		{name: "could not be delivered from gateway", from: "Mail Gateway <gateway@acme.example>", header: "Subject: Your message could not be delivered", want: Bounce, reason: "mail system"},
+		{name: "virus scanner", from: "MailScanner <mailscanner@acme.example>", header: "Subject: Virus detected in your message", want: Bounce},
+		{name: "amavis", from: "amavisd@acme.example", header: "Subject: BANNED contents from you", want: Bounce},
+		{name: "null sender phrase", header: "Return-Path: <>\nSubject: Nachricht konnte nicht zugestellt werden", want: Bounce},
+		{name: "mail administrator", from: "Mail Administrator <it-mail@acme.example>", header: "Subject: Re: message was not delivered", want: Bounce},
+
+		// People writing about delivery problems stay people.
+		{name: "person: could not be delivered", header: "Subject: Package could not be delivered", want: Human},
+		{name: "person: mail delivery failed to supplier", header: "Subject: Mail delivery failed to our supplier", want: Human},
+		{name: "person: forwards a bounce", header: "Subject: Fwd: Undeliverable: invoice 2026-11", want: Human},
+		{name: "person: answers in a thread", header: "Subject: Undeliverable: invoice\nIn-Reply-To: <CAF9@mail.example.nl>", want: Human},
+		{name: "person: delivery status in text", header: "Subject: Delivery status of order 1234", want: Human},
+		{name: "person named gateway", from: "Gateway Team <team@acme.example>", header: "Subject: Virus on my laptop", want: Human},
+		{name: "monitoring alert", from: "noreply@monitor.acme.example", header: "Subject: ALERT mail delivery failed on mx2", want: Generated},
+		{name: "noreply with auto-submitted", from: "noreply@monitor.acme.example", header: "Auto-Submitted: auto-generated\nSubject: Delivery delayed on mx2", want: Generated},
+		{name: "person named post", from: "Post Master <jan.post@acme.example>", want: Human},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			from := cmp.Or(tt.from, human)
+			header := tt.header
+			if !strings.Contains(header, "Subject:") {
+				header += "\nSubject: Printer broken"
+			}
+			body := cmp.Or(tt.body, "The printer is broken.\n")
+			raw := "From: " + from + "\nTo: servicedesk@desk.example\nMessage-ID: <CAF1@mail.example.nl>\n" + strings.TrimPrefix(header, "\n") + "\n\n" + body
+			m := parseString(t, raw, Limits{})
+			got, why := Classify(m, testOwn)
+			if got != tt.want {
+				t.Fatalf("Classify = %v (%q), want %v", got, why, tt.want)
+			}
+			if !strings.Contains(why, tt.reason) {
+				t.Errorf("reason %q does not name %q", why, tt.reason)
+			}
+		})
 	}
 }

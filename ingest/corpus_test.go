@@ -18,14 +18,15 @@ import (
 // corpusRecord holds the expectation fields of corpus/expected.jsonl that
 // this parser can be held to; see corpus/NOTICE.md for their meaning.
 type corpusRecord struct {
-	File               string    `json:"file"`
-	Tags               []string  `json:"tags"`
-	BodyTextContains   []string  `json:"body_text_contains"`
-	BodyMatch          string    `json:"body_match"`
-	Attachments        *[]string `json:"attachments"`
-	AttachmentCount    *int      `json:"attachment_count"`
-	AttachmentSHA256s  []string  `json:"attachment_sha256s"`
-	InlineAttachments  []string  `json:"inline_attachments"`
+	File               string            `json:"file"`
+	Tags               []string          `json:"tags"`
+	TagBasis           map[string]string `json:"tag_basis"`
+	BodyTextContains   []string          `json:"body_text_contains"`
+	BodyMatch          string            `json:"body_match"`
+	Attachments        *[]string         `json:"attachments"`
+	AttachmentCount    *int              `json:"attachment_count"`
+	AttachmentSHA256s  []string          `json:"attachment_sha256s"`
+	InlineAttachments  []string          `json:"inline_attachments"`
 	expectedSubject    *string
 	expectedFromAddr   *string
 	expectedFromName   *string
@@ -171,6 +172,7 @@ func TestCorpus(t *testing.T) {
 		}
 	}
 	verbose := os.Getenv("MAILDESK_CORPUS_VERBOSE") != ""
+	signatures := 0
 
 	for _, r := range recs {
 		out, finished := parseWithTimeout(filepath.Join(dir, r.File), 10*time.Second)
@@ -263,14 +265,23 @@ func TestCorpus(t *testing.T) {
 			sums = append(sums, a.SHA256)
 		}
 		if r.hasAttachmentNames && len(*r.Attachments) > 0 {
-			ok := true
+			ok, asserted := true, false
 			for _, want := range *r.Attachments {
+				if !slices.Contains(names, want) && detachedSignature(want) {
+					// maildesk lists no signature of a signed mail as an
+					// attachment (issue 17): a policy, counted apart.
+					signatures++
+					continue
+				}
+				asserted = true
 				if !slices.Contains(names, want) {
 					ok = false
 					fail("attachments", r.File, "missing %q, have %q", want, names)
 				}
 			}
-			count("attachments (names)", ok)
+			if asserted {
+				count("attachments (names)", ok)
+			}
 		}
 		if len(r.AttachmentSHA256s) > 0 {
 			ok := true
@@ -308,11 +319,19 @@ func TestCorpus(t *testing.T) {
 		}
 		t.Logf("%-26s %8d %8d %7.1f%%", f, tl.matched, tl.asserted, rate[f])
 	}
+	t.Logf("detached signatures the peers list as attachments and maildesk does not (policy): %d", signatures)
 	for f, min := range map[string]float64{"subject": 98, "from_address": 98, "body (substrings)": 95} {
 		if rate[f] < min {
 			t.Errorf("%s match rate %.1f%% is below %.0f%% (MAILDESK_CORPUS_VERBOSE=1 lists the misses)", f, rate[f], min)
 		}
 	}
+}
+
+// detachedSignature: the names peers give the signature part of a signed
+// mail.
+func detachedSignature(name string) bool {
+	n := strings.ToLower(name)
+	return n == "signature.asc" || strings.HasSuffix(n, ".p7s")
 }
 
 func hasKey(h map[string][]string, k string) bool {

@@ -129,11 +129,97 @@ func FuzzClassify(f *testing.F) {
 			return
 		}
 		c, why := Classify(m, testOwn)
-		if c < Human || c > Loop {
+		if c < Human || c > Feedback {
 			t.Fatalf("class %d out of range", c)
 		}
 		if c != Human && why == "" {
 			t.Fatalf("class %v without a reason", c)
+		}
+	})
+}
+
+// FuzzReports drives the bounce and feedback-report path: parsing the
+// delivery-status and feedback-report parts, the forwarded report and the
+// classification that trusts them, seeded with this package's synthetic
+// reports.
+func FuzzReports(f *testing.F) {
+	inner := dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", "ack.sd-1.d.maildesk.0a1b@desk.example",
+		"Original-Recipient: rfc822;jan@acme.example\nFinal-Recipient: rfc822; j@mail.acme.example\nAction: failure\nStatus: 553 no\n")
+	for _, s := range []string{
+		bounceOfAck, inner,
+		dsn("MAILER-DAEMON@mx.example", "b2@mx.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "a@acme.example", "b@acme.example"),
+		arf("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "jan@acme.example"),
+		arf("f2@isp-mail.example", "x@y.example", ""),
+		"From: gateway@acme.example\nSubject: Fwd: report\nContent-Type: multipart/mixed; boundary=W\n\n--W\nContent-Type: message/rfc822\n\n" + inner + "\n--W--\n",
+		"From: x@y\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\nContent-Transfer-Encoding: base64\n\nRmluYWwtUmVjaXBpZW50OiBhQGIK\n--b--\n",
+		"From: Mail Delivery System <m@x.example>\nSubject: Undeliverable: x\nX-Failed-Recipients: a@b\nAuto-Submitted: auto-generated (failure)\n\nx\n",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
+		if err != nil {
+			return
+		}
+		checkMessage(t, data, m)
+		if r := m.Report; r != nil {
+			if len(r.Recipients) > maxReportRecipients {
+				t.Fatalf("%d report recipients", len(r.Recipients))
+			}
+			for _, rr := range r.Recipients {
+				if !strings.Contains(rr.Address, "@") || rr.Address != strings.ToLower(rr.Address) || rr.Original != strings.ToLower(rr.Original) {
+					t.Fatalf("recipient %+v", rr)
+				}
+			}
+		}
+		if fb := m.Feedback; fb != nil && len(fb.Recipients) > maxReportRecipients {
+			t.Fatalf("%d feedback recipients", len(fb.Recipients))
+		}
+		c, why := Classify(m, testOwn)
+		if c < Human || c > Feedback || (c != Human && why == "") {
+			t.Fatalf("class %v, reason %q", c, why)
+		}
+		w := &work{}
+		if _, err := parse(bytes.NewReader(data), fuzzLimits, w); err != nil {
+			t.Fatalf("second parse: %v", err)
+		}
+		if limit := int64(workCeiling*len(data) + fuzzFixedWork); w.used > limit {
+			t.Fatalf("%d units of work for %d bytes, over %d", w.used, len(data), limit)
+		}
+	})
+}
+
+// FuzzSignedContent drives the BER reader of opaque signed mail, seeded
+// with this package's SignedData in DER and in BER.
+func FuzzSignedContent(f *testing.F) {
+	content := []byte("Content-Type: text/plain\r\n\r\nsigned\r\n")
+	f.Add(signedData(content, false))
+	f.Add(signedData(content, true))
+	f.Add([]byte("\x30\x80\x30\x80\x30\x80\x00\x00\x00\x00\x00\x00"))
+	f.Add([]byte("\x30\x84\xff\xff\xff\xff\x06"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		out, ok := signedContent(b)
+		if ok && (len(out) == 0 || len(out) > len(b)) {
+			t.Fatalf("%d bytes of content from %d", len(out), len(b))
+		}
+	})
+}
+
+// FuzzExtractUU drives the uuencode reader of plain text.
+func FuzzExtractUU(f *testing.F) {
+	f.Add(uuencode("a.gif", []byte("GIF89a\x00\x01")), false)
+	f.Add("text\n"+uuencode(`C:\x\b.txt`, []byte("hello"))+"more", false)
+	f.Add("begin 644 x\nM1TE&\n", true)
+	f.Add("begin 644 y\n`\nend\n", false)
+	f.Fuzz(func(t *testing.T, s string, trunc bool) {
+		text, files, _ := extractUU(s, trunc)
+		if len(text) > len(s) || len(files) > maxUUFiles {
+			t.Fatalf("text %d of %d bytes, %d files", len(text), len(s), len(files))
+		}
+		for _, f := range files {
+			if f.name == "" || len(f.sum) != 64 || f.size < 0 || f.size > int64(len(s)) {
+				t.Fatalf("file %+v", f)
+			}
 		}
 	})
 }

@@ -129,6 +129,33 @@ var linearCases = []linearCase{
 	{name: "qp: equals and space", n: 256 << 10, gen: func(n int) string { return qpMail + repeatTo(n, times("= ")) }},
 	{name: "qp: control bytes", n: 256 << 10, gen: func(n int) string { return qpMail + repeatTo(n, times("\x01")) }},
 	{name: "base64: padding only", n: 256 << 10, gen: func(n int) string { return b64Mail + repeatTo(n, times("QQ==\n")) }},
+	// Issue 17's paths.
+	{name: "uuencode: begin lines", n: 64 << 10, gen: func(n int) string { return "Subject: x\n\n" + repeatTo(n, times("begin 644 a.bin\n")) }},
+	{name: "uuencode: data without end", n: 64 << 10,
+		gen: func(n int) string {
+			return "Subject: x\n\nbegin 644 a.bin\n" + repeatTo(n, times("M"+strings.Repeat("A", 60)+"\n"))
+		}},
+	{name: "uuencode: files", n: 64 << 10,
+		gen: func(n int) string { return "Subject: x\n\n" + repeatTo(n, times("begin 644 a.bin\n#86)C\n`\nend\n")) }},
+	{name: "subject: undeclared cyrillic", n: 64 << 10,
+		gen: func(n int) string { return "Subject: " + repeatTo(n, times("\xf0\xd2\xc9\xd7\xc5\xd4 ")) + "\n\nx" }},
+	{name: "text: undeclared cyrillic", n: 256 << 10,
+		gen: func(n int) string {
+			return "Subject: x\n\n" + repeatTo(n, times("\xf0\xd2\xc9\xd7\xc5\xd4 \xcd\xc9\xd2\n"))
+		}},
+	{name: "subject: encoded words over the cap", n: 128 << 10,
+		gen: func(n int) string { return "Subject: " + repeatTo(n, times("=?utf-8?q?caf=C3=A9?= ")) + "\n\nx" }},
+	{name: "report: forwarded dsn", n: 32 << 10,
+		gen: func(n int) string {
+			return "Subject: x\nContent-Type: multipart/mixed; boundary=w\n\n--w\nContent-Type: message/rfc822\n\n" +
+				"Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" +
+				repeatTo(n, func(i int) string { return fmt.Sprintf("Final-Recipient: rfc822; u%d@x\nAction: failed\n\n", i) }) + "--b--\n--w--\n"
+		}},
+	{name: "smime: signed content", n: 64 << 10,
+		gen: func(n int) string {
+			der := signedData([]byte("Content-Type: text/plain\n\n"+repeatTo(n, times("signed text\n"))), true)
+			return "Subject: x\nContent-Type: application/pkcs7-mime; smime-type=signed-data\n\n" + string(der)
+		}},
 	{name: "dsn: recipients", n: 16 << 10,
 		gen: func(n int) string {
 			return "Content-Type: multipart/report; report-type=delivery-status; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\n" +

@@ -3,7 +3,6 @@ package ingest
 import (
 	"net/mail"
 	"net/textproto"
-	"strings"
 	"time"
 )
 
@@ -43,8 +42,12 @@ type Message struct {
 	Size        int64
 	ContentHash string
 	// Report is the delivery status report of a bounce (multipart/report;
-	// report-type=delivery-status), nil for other mail.
+	// report-type=delivery-status, or such a report forwarded inside a
+	// message/rfc822 part), nil for other mail.
 	Report *DeliveryReport
+	// Feedback is the abuse or feedback report of an ARF mail (RFC 5965,
+	// multipart/report; report-type=feedback-report), nil for other mail.
+	Feedback *FeedbackReport
 	// Warnings lists what was repaired or guessed while parsing (lenient
 	// address fallback, unknown charset, ...): worth a log line, not a reject.
 	Warnings []string
@@ -57,19 +60,58 @@ type DeliveryReport struct {
 	// the returned message or its headers; "" when the report has none.
 	OriginalMessageID string
 	Recipients        []ReportRecipient
+	// Forwarded: the report was not the mail itself but came inside a
+	// message/rfc822 part of it (a gateway or a person passing it on).
+	Forwarded bool
 }
 
 // ReportRecipient is one per-recipient block of a delivery status report.
 type ReportRecipient struct {
-	Address    string // Final-Recipient (or Original-Recipient), without "rfc822;"
+	Address string // Final-Recipient (or Original-Recipient), without "rfc822;"
+	// Original is the Original-Recipient: the address the sender gave,
+	// before the receiving side's aliases and forwards; "" when absent.
+	Original   string
 	Action     string // failed, delayed, delivered, relayed, expanded
 	Status     string // e.g. 5.1.1
 	Diagnostic string // Diagnostic-Code, e.g. "smtp; 550 5.1.1 no such user"
 }
 
-// Failed reports whether the recipient permanently failed.
+// Failed reports whether the recipient permanently failed. Reporting MTAs
+// write "Action: failure" and bare SMTP codes ("Status: 553 ...") too; an
+// Action RFC 3464 names for anything else wins over the Status.
 func (r ReportRecipient) Failed() bool {
-	return r.Action == "failed" || strings.HasPrefix(r.Status, "5.")
+	switch r.Action {
+	case "failed", "failure", "fail":
+		return true
+	case "delayed", "delivered", "relayed", "expanded":
+		return false
+	}
+	return permanentStatus(r.Status)
+}
+
+// permanentStatus: an enhanced status code 5.x.x (RFC 3463) or an SMTP
+// reply code 5xx.
+func permanentStatus(s string) bool {
+	if len(s) < 3 || s[0] != '5' {
+		return false
+	}
+	if s[1] == '.' {
+		return true
+	}
+	return len(s) == 3 && '0' <= s[1] && s[1] <= '9' && '0' <= s[2] && s[2] <= '9'
+}
+
+// FeedbackReport is what an abuse or feedback report (ARF, RFC 5965)
+// says: someone complained about a mail.
+type FeedbackReport struct {
+	// OriginalMessageID is the Message-ID of the mail complained about,
+	// from the returned message or its headers; "" when there is none.
+	OriginalMessageID string
+	// Type is the Feedback-Type: abuse, fraud, virus, not-spam, other, ...
+	Type string
+	// Recipients are the Original-Rcpt-To (and Removal-Recipient)
+	// addresses: who received the mail; often left out for privacy.
+	Recipients []string
 }
 
 // Attachment is the metadata of one non-body part; its bytes are not kept.
@@ -99,6 +141,9 @@ const (
 	Spam
 	// Loop: the desk's own mail coming back (a mail loop in the making).
 	Loop
+	// Feedback: an abuse or feedback report (ARF): a mail was reported
+	// as spam or abuse. Never answered, never a ticket.
+	Feedback
 )
 
 func (c Class) String() string {
@@ -115,6 +160,8 @@ func (c Class) String() string {
 		return "spam"
 	case Loop:
 		return "loop"
+	case Feedback:
+		return "feedback"
 	}
 	return "unknown"
 }

@@ -130,6 +130,10 @@ func parse(r io.Reader, lim Limits, w *work) (m *Message, err error) {
 	if rep := p.msg.Report; rep != nil && rep.OriginalMessageID == "" {
 		rep.OriginalMessageID = p.returnedID
 	}
+	if f := p.msg.Feedback; f != nil && f.OriginalMessageID == "" {
+		f.OriginalMessageID = p.returnedID
+	}
+	p.forwardedReport()
 	return p.msg, nil
 }
 
@@ -179,7 +183,16 @@ type parser struct {
 	// returnedID is the Message-ID of a returned message or headers part,
 	// the original of a bounce.
 	returnedID string
-	w          *work
+	// forwarded is a returned message that is itself a delivery status
+	// report (a forwarded bounce); nested: this parser reads one such, and
+	// looks for no further one inside it.
+	forwarded []byte
+	nested    bool
+	// uuFiles are the uuencoded files taken out of the text; unwraps
+	// counts the opaque signed parts unwrapped.
+	uuFiles []uuFile
+	unwraps int
+	w       *work
 }
 
 func (p *parser) warn(format string, args ...any) {

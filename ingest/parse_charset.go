@@ -10,8 +10,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"io"
-	"mime"
-	"regexp"
 	"slices"
 	"strings"
 	"unicode"
@@ -75,21 +73,26 @@ func toUTF8(b []byte, label string) (s string, known bool) {
 	case "utf-7":
 		return decodeUTF7(b), true
 	}
-	var r io.Reader
+	var (
+		out []byte
+		err error
+	)
+	// The decoders' Bytes, not their Reader: a Reader allocates 8 KiB of
+	// buffers, per encoded word of a header.
 	switch enc := charsetEncoding(label); {
 	case enc == japanese.ISO2022JP && !isASCII(b):
 		// 8-bit bytes under that 7-bit label are Shift_JIS from Japanese
 		// mailers that label everything ISO-2022-JP.
-		r = japanese.ShiftJIS.NewDecoder().Reader(bytes.NewReader(b))
+		out, err = japanese.ShiftJIS.NewDecoder().Bytes(b)
 	case enc != nil:
-		r = enc.NewDecoder().Reader(bytes.NewReader(b))
+		out, err = enc.NewDecoder().Bytes(b)
 	default:
-		var err error
+		var r io.Reader
 		if r, err = charset.Reader(label, bytes.NewReader(b)); err != nil {
 			return fix8bit(b), false
 		}
+		out, err = io.ReadAll(r)
 	}
-	out, err := io.ReadAll(r)
 	if err != nil {
 		return fix8bit(b), false
 	}
@@ -138,15 +141,16 @@ func (p *parser) decode8(b []byte) string {
 	return guess8bit(b, p.hint)
 }
 
-// guess8bit turns raw 8-bit bytes into UTF-8: UTF-8 as is; else a CJK sniff
-// when there is no hint or a Latin one (which would accept any bytes);
-// else the hint charset when the bytes are valid in it; else windows-1252.
+// guess8bit turns raw 8-bit bytes into UTF-8: UTF-8 as is; else, when
+// there is no hint or a Latin one (which would accept any bytes), a sniff
+// (sniff8bit); else the hint charset when the bytes are valid in it; else
+// windows-1252.
 func guess8bit(b []byte, hint string) string {
 	if utf8.Valid(b) {
 		return string(b)
 	}
 	if hint == "" || isLatinCharset(hint) {
-		if s, ok := sniffCJK(b); ok {
+		if s, ok := sniff8bit(b); ok {
 			return s
 		}
 	}
@@ -177,6 +181,235 @@ func fix8bit(b []byte) string {
 		b = b[n:]
 	}
 	return out.String()
+}
+
+// sniff8bit guesses the charset of undeclared 8-bit text. The
+// single-byte Cyrillic (windows-1251, KOI8-R) and Greek readings come
+// first: such text is nearly all 8-bit too, and short runs of it decode
+// as GB18030 just as well, so a Russian subject came out Chinese. The
+// plausible one (scoreSingleByte) that scores best and better than
+// windows-1252 wins; else the CJK sniff; else a plausible Central
+// European reading that beats windows-1252. ok is false when
+// windows-1252 (fix8bit) is as good a guess as any.
+func sniff8bit(b []byte) (string, bool) {
+	if mostlyUTF8(b) {
+		// UTF-8 with a few stray Latin-1 bytes pasted in: fix8bit's case.
+		return sniffCJK(b)
+	}
+	latin := scoreSingleByte(b, singleByte[0])
+	best := -1
+	scores := make([]sbScore, len(singleByte))
+	for i := 1; i < len(singleByte); i++ {
+		sc := scoreSingleByte(b, singleByte[i])
+		scores[i] = sc
+		if sc.plausible && sc.score > latin.score && singleByte[i].script != unicode.Latin && (best < 0 || sc.score > scores[best].score) {
+			best = i
+		}
+	}
+	if best > 0 {
+		return decodeSingleByte(b, singleByte[best].cm), true
+	}
+	if s, ok := sniffCJK(b); ok {
+		return s, true
+	}
+	for i := 1; i < len(singleByte); i++ {
+		if sc := scores[i]; sc.plausible && sc.score > latin.score && (best < 0 || sc.score > scores[best].score) {
+			best = i
+		}
+	}
+	if best > 0 {
+		return decodeSingleByte(b, singleByte[best].cm), true
+	}
+	return "", false
+}
+
+// mostlyUTF8 reports 8-bit text of which a good part (a fifth or more of
+// its non-ASCII sequences) is valid multi-byte UTF-8. Single-byte text
+// makes such sequences only by chance, and rarely.
+func mostlyUTF8(b []byte) bool {
+	if len(b) > sniffPrefix {
+		b = b[:sniffPrefix]
+	}
+	valid, stray := 0, 0
+	for i := 0; i < len(b); {
+		if b[i] < 0x80 {
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && size == 1 {
+			stray++
+		} else {
+			valid++
+		}
+		i += size
+	}
+	return 4*valid >= stray
+}
+
+// singleByteCharset is a reading sniff8bit tries: the charset, the
+// script of its letters and the letters most frequent in its languages'
+// text (lower case; a reading that makes them is likelier).
+type singleByteCharset struct {
+	cm       *charmap.Charmap
+	script   *unicode.RangeTable
+	frequent string
+	common   string
+	// high describes what the bytes 0x80-0xFF decode to, made once.
+	high *[128]sbRune
+}
+
+// sbRune is what one 8-bit byte is in a single-byte charset.
+type sbRune struct {
+	letter, upper, foreign, bad bool    // a letter; a capital; of another script; undefined or a C1 control
+	bonus                       float64 // frequent and small letters
+}
+
+// singleByte are the readings in the order ties go: windows-1252 first
+// (what undeclared 8-bit mail mostly is), then Central European, Cyrillic
+// and Greek.
+var singleByte = []singleByteCharset{
+	{cm: charmap.Windows1252, script: unicode.Latin},
+	{cm: charmap.Windows1250, script: unicode.Latin},
+	{cm: charmap.ISO8859_2, script: unicode.Latin},
+	{cm: charmap.Windows1251, script: unicode.Cyrillic, frequent: "оеаинтсрвл", common: "кмдпуяыьгзбч"},
+	{cm: charmap.KOI8R, script: unicode.Cyrillic, frequent: "оеаинтсрвл", common: "кмдпуяыьгзбч"},
+	{cm: charmap.Windows1253, script: unicode.Greek, frequent: "αοειτνσςηρ", common: "πκμλυάέίόήύωθδγφχ"},
+}
+
+func init() {
+	for i := range singleByte {
+		c := &singleByte[i]
+		c.high = new([128]sbRune)
+		for x := 0x80; x < 0x100; x++ {
+			r := c.cm.DecodeByte(byte(x))
+			d := sbRune{letter: unicode.IsLetter(r), upper: unicode.IsUpper(r), bad: r == utf8.RuneError || r >= 0x80 && r < 0xa0}
+			if d.letter {
+				d.foreign = !unicode.Is(c.script, r)
+				switch lr := unicode.ToLower(r); {
+				case strings.ContainsRune(c.frequent, lr):
+					d.bonus = 0.5
+				case strings.ContainsRune(c.common, lr):
+					d.bonus = 0.25
+				}
+				if !d.upper {
+					d.bonus += 0.1
+				}
+			}
+			c.high[x-0x80] = d
+		}
+	}
+}
+
+// sniffPrefix is how much of a text sniff8bit scores: the charset of
+// undeclared text does not change halfway, and a large body must cost no
+// more than its first kilobytes.
+const sniffPrefix = 8 << 10
+
+// sbScore is how a single-byte reading of a text looks.
+type sbScore struct {
+	score     float64
+	plausible bool // nearly every 8-bit byte makes a letter in a word that looks right
+	usable    bool // no byte the charset leaves undefined, no C1 control
+}
+
+// scoreSingleByte reads (the start of) b in c and scores it per 8-bit
+// byte: +1 for a letter in a word that looks like a word of c's script,
+// -1 for one in a word that does not (many more 8-bit than ASCII letters
+// in a Latin word; a Cyrillic or Greek letter next to an ASCII letter; a
+// capital after a small letter; a Greek final sigma inside a word), -2
+// for a symbol between two letters ("Za¿ó³æ" is "Zażółć" misread); a
+// bonus for frequent letters and small letters, which tell two readings
+// of the same script apart.
+func scoreSingleByte(b []byte, c singleByteCharset) sbScore {
+	if len(b) > sniffPrefix {
+		b = b[:sniffPrefix]
+	}
+	var (
+		good, bad, bonus float64
+		high             int
+		// the current word: its 8-bit and ASCII letters, whether the last
+		// letter was small, and the penalties so far
+		wHigh, wASCII int
+		wCase         int
+		lastLower     bool
+		finalSigma    bool // the last letter was ς, which only ends a word
+		prevLetter    bool
+		asciiLetters  int
+	)
+	usable := true
+	endWord := func() {
+		switch {
+		case wHigh == 0:
+		case c.script == unicode.Latin && wHigh > 2*wASCII+1, c.script != unicode.Latin && wASCII > 0:
+			bad += float64(wHigh)
+		default:
+			good += float64(wHigh)
+		}
+		bad += float64(wCase)
+		wHigh, wASCII, wCase, lastLower, finalSigma = 0, 0, 0, false, false
+	}
+	for i, x := range b {
+		var d sbRune
+		if x < 0x80 {
+			d = sbRune{letter: isASCIILetter(x), upper: 'A' <= x && x <= 'Z'}
+		} else {
+			high++
+			d = c.high[x-0x80]
+			usable = usable && !d.bad
+		}
+		if !d.letter {
+			if x >= 0x80 && prevLetter && i+1 < len(b) && nextIsLetter(b[i+1], c) {
+				bad += 2
+			}
+			endWord()
+			prevLetter = false
+			continue
+		}
+		prevLetter = true
+		if finalSigma {
+			wCase++
+		}
+		finalSigma = x >= 0x80 && c.cm == charmap.Windows1253 && x == 0xf2 // ς
+		if x < 0x80 {
+			wASCII++
+			asciiLetters++
+		} else {
+			if d.foreign {
+				wCase++ // a letter of another script: as bad as a wrong case
+			}
+			wHigh++
+			bonus += d.bonus
+		}
+		if d.upper && lastLower {
+			wCase++
+		}
+		lastLower = !d.upper
+	}
+	endWord()
+	if high == 0 {
+		return sbScore{usable: usable}
+	}
+	// Plausible: three 8-bit bytes at least, nine in ten of them letters
+	// in words that look right, and, for another script than Latin, more
+	// of its letters than ASCII ones: "äöüß ad asd" is no Greek.
+	plausible := usable && high >= 3 && good-bad >= 0.9*float64(high) && (c.script == unicode.Latin || high >= asciiLetters)
+	return sbScore{score: good - bad + bonus, plausible: plausible, usable: usable}
+}
+
+func nextIsLetter(x byte, c singleByteCharset) bool {
+	if x < 0x80 {
+		return isASCIILetter(x)
+	}
+	return c.high[x-0x80].letter
+}
+
+func decodeSingleByte(b []byte, cm *charmap.Charmap) string {
+	out, err := cm.NewDecoder().Bytes(b)
+	if err != nil { // a single-byte decoder has no error to return
+		return fix8bit(b)
+	}
+	return string(out)
 }
 
 // sniffCJK reads raw 8-bit text without any declared charset as GB18030
@@ -263,25 +496,42 @@ func decodeUTF7(b []byte) string {
 	return strings.ToValidUTF8(string(out), "\uFFFD")
 }
 
-// encodedWords finds RFC 2047 words leniently: inside other text or
-// quotes, with spaces or '?' in the encoded text. It returns what
-// regexp.FindAllStringSubmatchIndex would for
+// encodedWord is where one RFC 2047 word is in a string: the whole word
+// s[start:end], its charset s[cs:csEnd], its encoding letter s[enc] and
+// its encoded text s[text:textEnd].
+type encodedWord struct {
+	start, end, cs, csEnd, enc, text, textEnd int
+}
+
+// wordScanner finds RFC 2047 words leniently, one at a time, in one pass:
+// inside other text or quotes, with spaces or '?' in the encoded text. It
+// finds what regexp.FindAllStringSubmatchIndex would for
 //
 //	(?s)=\?([^?\s=]{1,64})\?([bBqQ])\?(.*?)\?=
 //
 // (FuzzEncodedWords holds it to that), minus words whose charset is over
-// 64 bytes. It is hand-written because that expression, though linear,
-// costs about a microsecond per byte of a header full of words.
-func encodedWords(s string, w *work) [][]int {
-	var words [][]int
-	end := -1 // the first "?=" at or after the last text searched, len(s) if none
-	for i := 0; i < len(s); {
-		k := strings.Index(s[i:], "=?")
+// 64 bytes. That expression, though linear, cost about a microsecond per
+// byte of a header full of words.
+type wordScanner struct {
+	s   string
+	i   int
+	end int // the first "?=" at or after the last text searched, len(s) if none; -1 before the first search
+	w   *work
+}
+
+func newWordScanner(s string, w *work) wordScanner { return wordScanner{s: s, end: -1, w: w} }
+
+// next returns the next word; ok is false when there is none.
+func (sc *wordScanner) next() (wd encodedWord, ok bool) {
+	s, w := sc.s, sc.w
+	for sc.i < len(s) {
+		k := strings.Index(s[sc.i:], "=?")
 		if k < 0 {
-			w.add(len(s) - i)
+			w.add(len(s) - sc.i)
+			sc.i = len(s)
 			break
 		}
-		start := i + k
+		start := sc.i + k
 		w.add(k + 2)
 		// The charset scan stops at '=', where the next candidate starts:
 		// the scans of successive candidates do not overlap.
@@ -293,24 +543,36 @@ func encodedWords(s string, w *work) [][]int {
 		}
 		w.add(j - cs)
 		if j == cs || runes > 64 || j+3 > len(s) || s[j] != '?' || !strings.ContainsRune("bBqQ", rune(s[j+1])) || s[j+2] != '?' {
-			i = start + 1
+			sc.i = start + 1
 			continue
 		}
 		text := j + 3
-		if end < text {
-			end = len(s)
+		if sc.end < text {
+			sc.end = len(s)
 			if k := strings.Index(s[text:], "?="); k >= 0 {
-				end = text + k
+				sc.end = text + k
 			}
-			w.add(end - text)
+			w.add(sc.end - text)
 		}
-		if end == len(s) {
-			break // no word can end, from here or any later start
+		if sc.end == len(s) {
+			sc.i = len(s) // no word can end, from here or any later start
+			break
 		}
+		sc.i = sc.end + 2
 		if j-cs <= 64 { // bytes, not runes
-			words = append(words, []int{start, end + 2, cs, j, j + 1, j + 2, text, end})
+			return encodedWord{start: start, end: sc.end + 2, cs: cs, csEnd: j, enc: j + 1, text: text, textEnd: sc.end}, true
 		}
-		i = end + 2
+	}
+	return encodedWord{}, false
+}
+
+// encodedWords returns the words of s as the submatch indexes of the
+// expression wordScanner stands for.
+func encodedWords(s string, w *work) [][]int {
+	var words [][]int
+	sc := newWordScanner(s, w)
+	for wd, ok := sc.next(); ok; wd, ok = sc.next() {
+		words = append(words, []int{wd.start, wd.end, wd.cs, wd.csEnd, wd.enc, wd.enc + 1, wd.text, wd.textEnd})
 	}
 	return words
 }
@@ -325,66 +587,105 @@ func isWordSpecial(c byte) bool {
 	return false
 }
 
-// rawWords decodes the encoded text of a word without converting its
-// charset: adjacent words of one charset are converted together, as
-// mailers split multibyte characters across words.
-var rawWords = mime.WordDecoder{CharsetReader: func(_ string, r io.Reader) (io.Reader, error) { return r, nil }}
-
-// qRepairRE matches what the standard Q decoder rejects: '?', a '=' that
-// starts no escape, bytes outside printable ASCII. They are kept literally.
-var qRepairRE = regexp.MustCompile(`=(?:[0-9A-Fa-f]{2})?|[^\t -~]+|\?`)
-
-// wordBytes decodes one word's text with the standard decoder, after the
-// lenient repairs it needs: junk and missing padding in B text, stray
-// characters in Q text.
-func wordBytes(enc, text string) ([]byte, error) {
-	if enc == "b" || enc == "B" {
-		text = strings.Map(func(r rune) rune {
-			if r < 0x80 && isBase64(byte(r)) {
-				return r
+// appendWordBytes appends the decoded text of one word to dst, leniently,
+// as mailers write them: B text with junk and without padding (only
+// alphabet bytes count, a lone last one carries no byte), Q text with '?',
+// a '=' that starts no escape and bytes outside printable ASCII, all kept
+// literally. It never fails, and it is one pass over text without
+// allocating beyond dst.
+func appendWordBytes(dst []byte, enc byte, text string) []byte {
+	if enc == 'b' || enc == 'B' {
+		var acc uint32
+		bits := 0
+		for i := 0; i < len(text); i++ {
+			v := base64Value(text[i])
+			if v < 0 {
+				continue
 			}
-			return -1
-		}, text)
-		if len(text)%4 == 1 {
-			text = text[:len(text)-1]
+			acc = acc<<6 | uint32(v)
+			if bits += 6; bits >= 8 {
+				bits -= 8
+				dst = append(dst, byte(acc>>bits))
+			}
 		}
-		text += "=="[:(4-len(text)%4)%4]
-	} else {
-		text = qRepairRE.ReplaceAllStringFunc(text, func(m string) string {
-			if len(m) == 3 && m[0] == '=' {
-				return m
-			}
-			b := make([]byte, 0, 3*len(m))
-			for i := range len(m) {
-				b = append(b, '=', upperHex[m[i]>>4], upperHex[m[i]&15])
-			}
-			return string(b)
-		})
+		return dst
 	}
-	s, err := rawWords.Decode("=?x?" + enc + "?" + text + "?=")
-	return []byte(s), err
+	for i := 0; i < len(text); i++ {
+		switch c := text[i]; {
+		case c == '_':
+			dst = append(dst, ' ')
+		case c == '=' && i+2 < len(text) && isHex(text[i+1]) && isHex(text[i+2]):
+			dst = append(dst, unhex(text[i+1])<<4|unhex(text[i+2]))
+			i += 2
+		default:
+			dst = append(dst, c)
+		}
+	}
+	return dst
+}
+
+// base64Value is the value of a base64 alphabet byte, -1 for any other.
+func base64Value(c byte) int {
+	switch {
+	case 'A' <= c && c <= 'Z':
+		return int(c - 'A')
+	case 'a' <= c && c <= 'z':
+		return int(c-'a') + 26
+	case '0' <= c && c <= '9':
+		return int(c-'0') + 52
+	case c == '+':
+		return 62
+	case c == '/':
+		return 63
+	}
+	return -1
+}
+
+func unhex(c byte) byte {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0'
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10
+	}
+	return c - 'A' + 10
 }
 
 // wordCost is the work of decoding a word or a run of words besides its
-// bytes: the standard decoder, a charset lookup, allocations.
+// bytes: a charset lookup and conversion when the run ends.
 const wordCost = 96
 
 // maxBadCharsets is how many unknown charsets decodeWords reports.
 const maxBadCharsets = 8
 
+// maxWordBytes caps what one header field's encoded words may cost: the
+// words in its first 64 KiB are decoded, the rest is kept as sent. No
+// real header has more (a Subject is stored cut to 500 characters), and a
+// megabyte of words must not be decoded and converted word by word.
+const maxWordBytes = 64 << 10
+
 // decodeWords decodes the RFC 2047 words of s. hint is the charset for raw
 // 8-bit text between the words. It returns the charsets it could not
 // decode; those words are kept as decoded bytes.
 func decodeWords(s, hint string, w *work) (string, []string) {
-	words := encodedWords(s, w)
-	if len(words) == 0 {
+	out, bad, _ := decodeWordsCapped(s, hint, w, maxWordBytes)
+	return out, bad
+}
+
+// decodeWordsCapped is decodeWords for the words that start in the first
+// limit bytes of s; capped reports that words after them were kept as
+// sent.
+func decodeWordsCapped(s, hint string, w *work, limit int) (_ string, bad []string, capped bool) {
+	sc := newWordScanner(s, w)
+	wd, ok := sc.next()
+	if !ok {
 		w.add(len(s))
-		return guess8bit([]byte(s), hint), nil
+		return guess8bit([]byte(s), hint), nil, false
 	}
 	var out strings.Builder
+	out.Grow(len(s))
 	var pend []byte
 	pendCS := ""
-	var bad []string
 	flush := func() {
 		if len(pend) > 0 {
 			w.add(len(pend) + len(bad) + wordCost)
@@ -400,26 +701,31 @@ func decodeWords(s, hint string, w *work) (string, []string) {
 		pend = pend[:0]
 	}
 	last := -1 // end of the previous word
-	for _, wd := range words {
-		w.add(4*(wd[1]-wd[0]) + wordCost)
-		data, err := wordBytes(s[wd[4]:wd[5]], s[wd[6]:wd[7]])
-		if err != nil {
-			continue // stays as text
+	rawCS, cs := "", ""
+	for ; ok; wd, ok = sc.next() {
+		if wd.start >= limit {
+			capped = true
+			break
 		}
+		w.add(2*(wd.end-wd.start) + 16)
 		// White space between two words is not part of the text.
-		if gap := s[max(last, 0):wd[0]]; last < 0 || strings.TrimSpace(gap) != "" {
+		if gap := s[max(last, 0):wd.start]; last < 0 || strings.TrimSpace(gap) != "" {
 			flush()
 			w.add(len(gap))
 			out.WriteString(guess8bit([]byte(gap), hint))
 		}
-		if cs := normCharset(s[wd[2]:wd[3]]); cs != pendCS {
+		if r := s[wd.cs:wd.csEnd]; r != rawCS {
+			rawCS, cs = r, normCharset(r)
+		}
+		if cs != pendCS {
 			flush()
 			pendCS = cs
 		}
-		pend = append(pend, data...)
-		last = wd[1]
+		pend = appendWordBytes(pend, s[wd.enc], s[wd.text:wd.textEnd])
+		last = wd.end
 	}
 	flush()
+	w.add(len(s) - max(last, 0))
 	out.WriteString(guess8bit([]byte(s[max(last, 0):]), hint))
-	return out.String(), bad
+	return out.String(), bad, capped
 }

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/maildesk/maildesk/config"
 )
@@ -63,9 +64,12 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 				m.Header[k] = append(m.Header[k], v)
 				continue
 			}
-			d, bad := decodeWords(v, p.hint, p.w)
+			d, bad, capped := decodeWordsCapped(v, p.hint, p.w, maxWordBytes)
 			if k == "Subject" && i == 0 {
 				subjectBad = bad
+			}
+			if capped {
+				p.warn("%s: encoded words beyond the first %d KiB kept undecoded", k, maxWordBytes>>10)
 			}
 			m.Header[k] = append(m.Header[k], d)
 		}
@@ -75,7 +79,7 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 			p.warn("Subject: unknown charset %q kept undecoded", cs)
 		}
 		p.w.add(len(vs[0]))
-		m.Subject = strings.Join(strings.Fields(vs[0]), " ")
+		m.Subject = foldSpace(vs[0])
 	}
 	// Broken senders write an empty <> or a second From: the first mailbox
 	// that has an address is the sender.
@@ -115,6 +119,29 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 	}
 	m.InReplyTo = parseIDs(strings.Join(h["In-Reply-To"], " "), false, p.w)
 	m.References = parseIDs(strings.Join(h["References"], " "), false, p.w)
+}
+
+// foldSpace folds the runs of white space in s to one space and trims
+// both ends, as strings.Join(strings.Fields(s), " ") does, in one pass and
+// one allocation: a Subject may be a megabyte of folded lines.
+func foldSpace(s string) string {
+	var b strings.Builder
+	b.Grow(len(s))
+	space := false
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if unicode.IsSpace(r) {
+			space = b.Len() > 0
+		} else {
+			if space {
+				b.WriteByte(' ')
+				space = false
+			}
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
 }
 
 // ---- addresses ----
@@ -300,16 +327,17 @@ func cleanDisplayName(s string) string {
 // Encoded words are atomic: "=?iso-8859-1?Q?B=FCrling,=20A?=" is one name.
 func splitOutside(s string, sep byte, w *work) []string {
 	var parts []string
-	words := encodedWords(s, w)
+	sc := newWordScanner(s, w)
+	word, more := sc.next()
 	w.add(len(s))
 	quoted, angle, paren := false, 0, 0
 	last := 0
 	for i := 0; i < len(s); i++ {
-		for len(words) > 0 && words[0][0] < i {
-			words = words[1:]
+		for more && word.start < i {
+			word, more = sc.next()
 		}
-		if len(words) > 0 && words[0][0] == i && !quoted {
-			i = words[0][1] - 1
+		if more && word.start == i && !quoted {
+			i = word.end - 1
 			continue
 		}
 		switch c := s[i]; {
@@ -647,6 +675,10 @@ func (p *parser) parseParams(s string) (string, map[string]string) {
 // and applied here.
 var rfc2231RE = regexp.MustCompile(`(?i)((?:^|[;\s])([a-z0-9_.-]+)\*(?:0\*)?\s*=\s*"?)(?:([^'";\s]*)'[^'";\s]*')?`)
 
+// winPathRE is a quoted parameter value that is a Windows path:
+// "C:\dir\f.pdf" or "\\server\share\f.pdf".
+var winPathRE = regexp.MustCompile(`="(?:[A-Za-z]:\\|\\\\)[^"]*"`)
+
 // parseParams reads parameters with mime.ParseMediaType, which handles
 // RFC 2231 continuations; what it rejects is split leniently, requoted and
 // parsed again. Values are then decoded: RFC 2231 charsets, RFC 2047 words
@@ -654,6 +686,18 @@ var rfc2231RE = regexp.MustCompile(`(?i)((?:^|[;\s])([a-z0-9_.-]+)\*(?:0\*)?\s*=
 func parseParams(s, hint string, w *work) (string, map[string]string) {
 	w.add(32 * len(s))
 	s = strings.TrimSpace(s)
+	if strings.Contains(s, `\`) {
+		// A Windows path quoted without escaping its backslashes (MSIE,
+		// old Outlook): only its base name, before the backslashes are
+		// read as quoted pairs below.
+		s = winPathRE.ReplaceAllStringFunc(s, func(m string) string {
+			v := m[2 : len(m)-1]
+			if base := v[strings.LastIndexByte(v, '\\')+1:]; base != "" {
+				return `="` + base + `"`
+			}
+			return m
+		})
+	}
 	charsets := map[string]string{}
 	for _, m := range rfc2231RE.FindAllStringSubmatch(s, 64) {
 		charsets[strings.ToLower(m[2])] = m[3]

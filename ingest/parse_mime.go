@@ -257,6 +257,11 @@ type node struct {
 	skipped bool
 	// preamble text of a multipart whose delimiters never showed up
 	preamble []byte
+	// signed is the content of an opaque signed part (smime.p7m), kept
+	// until its content is taken out (unwrapSigned).
+	signed []byte
+	// subject is an attached mail's Subject as a file name.
+	subject string
 }
 
 // newNode reads what the walk needs from a part header. parentSub is the
@@ -306,6 +311,9 @@ func validMediaType(mt string) bool {
 	return err == nil && strings.Contains(mt, "/")
 }
 
+// cleanFilename removes control characters and white space around a file
+// name, and keeps only the base name of a Windows path (C:\Users\jan\scan.pdf
+// is scan.pdf): the folders are the sender's.
 func cleanFilename(s string) string {
 	s = strings.Map(func(r rune) rune {
 		if r < ' ' || r == 0x7f {
@@ -313,6 +321,9 @@ func cleanFilename(s string) string {
 		}
 		return r
 	}, s)
+	if i := strings.LastIndexByte(s, '\\'); i >= 0 && strings.TrimSpace(s[i+1:]) != "" {
+		s = s[i+1:]
+	}
 	return strings.TrimSpace(s)
 }
 
@@ -328,6 +339,8 @@ func normalizeCTE(v string) string {
 		return "quoted-printable"
 	case strings.Contains(v, "base64") || v == "base-64":
 		return "base64"
+	case v == "uuencode" || v == "x-uue" || v == "uue":
+		return "x-uuencode"
 	}
 	return v
 }
@@ -349,7 +362,11 @@ func (p *parser) entity(n *node, depth int, stack []string) hit {
 			return p.multipart(n, b, depth, stack)
 		}
 	}
-	return p.leaf(n, stack)
+	h := p.leaf(n, stack)
+	if n.signed != nil {
+		p.unwrapSigned(n, depth)
+	}
+	return h
 }
 
 // skip consumes lines up to a delimiter in stack or the end of input.
@@ -489,18 +506,31 @@ func (p *parser) leaf(n *node, stack []string) hit {
 	if report && limit == 0 {
 		limit = maxReportPart
 	}
+	signed := limit == 0 && p.unwraps < maxUnwraps && isOpaqueSigned(n)
+	if signed {
+		limit = maxSignedData
+	}
 	sink := newLeafSink(limit, p.w)
 	body := &bodyReader{lr: p.lr, stack: stack}
 	switch n.cte {
-	case "", "base64", "quoted-printable":
+	case "", "base64", "quoted-printable", "x-uuencode":
 	default:
 		p.warn("unknown transfer encoding %q: content kept as is", n.cte)
 	}
 	decodeBody(sink, body, n.cte, p.w)
 	copyPooled(io.Discard, body) // up to the delimiter, whatever the decoder left
 	if report && !n.capture {
+		if n.mediaType == "message/rfc822" || n.mediaType == "message/global" {
+			n.subject = p.attachedSubject(sink.keep)
+		}
 		p.noteReport(n.mediaType, sink.keep)
 		sink.keep = nil // read for the report, not text
+	}
+	if signed {
+		if !sink.trunc {
+			n.signed = sink.keep
+		}
+		sink.keep = nil // read for its content, not text
 	}
 	p.finishLeaf(n, sink)
 	return body.hit
@@ -570,6 +600,8 @@ func decodeBody(w io.Writer, src io.Reader, cte string, wk *work) {
 	switch cte {
 	case "base64":
 		decodeBase64(w, src, wk)
+	case "x-uuencode":
+		decodeUU(w, src, wk)
 	case "quoted-printable":
 		copyPooled(w, quotedprintable.NewReader(&qpFilter{src: bufio.NewReader(src), w: wk}))
 	default:

@@ -110,7 +110,8 @@ func TestParseNestedMultipart(t *testing.T) {
 		{Filename: "attachment-1.png", ContentType: "image/png", Size: 8, SHA256: sum("\x89PNG\r\n\x1a\n"), Inline: true},
 		{Filename: "report.pdf", ContentType: "application/pdf", Size: 9, SHA256: sum("%PDF-1.4\n")},
 		{Filename: "notes.txt", ContentType: "text/plain", Size: 23, SHA256: sum("attached text, not body")},
-		{Filename: "message-4.eml", ContentType: "message/rfc822", Size: 78,
+		// An attached mail is named after its subject (issue 17).
+		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: 78,
 			SHA256: sum("From: someone@example.org\nSubject: forwarded\n\nInner body must not become Text.")},
 		{Filename: "attachment-5.bin", ContentType: "application/octet-stream", Size: 4, SHA256: sum("AAAA")},
 	}
@@ -573,7 +574,7 @@ func TestParseLenientDecoding(t *testing.T) {
 		`attachment; filename*0*=iso-8859-1''%E9; filename*1=t.txt`: "ét.txt",
 		`attachment; filename=my report.pdf; size=12`:               "my report.pdf",
 		`attachment filename="a \"b\".pdf"`:                         `a "b".pdf`,
-		`attachment; filename="C:\TEMP\nsmail.png"`:                 "C:TEMPnsmail.png", // quoted-pairs, as before
+		`attachment; filename="C:\TEMP\nsmail.png"`:                 "nsmail.png", // a Windows path keeps its base name (issue 17)
 	}
 	for disp, want := range names {
 		m := parseString(t, "Subject: x\nContent-Type: application/pdf\nContent-Disposition: "+disp+"\n\nx\n", Limits{})

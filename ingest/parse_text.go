@@ -94,8 +94,12 @@ func pickBody(n *node, w *work) (body, dropped []*node) {
 		if b == nil {
 			continue
 		}
-		if body == nil {
-			body, dropped = b, d
+		if body == nil || isBlank(body) && !isBlank(b) {
+			// A blank text part (a mailer's empty text/plain before the
+			// HTML it sent as a sibling, not as an alternative) is no body
+			// when a later part has text: dropped, as in an alternative.
+			dropped = append(append(dropped, body...), d...)
+			body = b
 			continue
 		}
 		// Later inline text parts (list footers, text around inline images)
@@ -159,6 +163,7 @@ func (p *parser) assemble(root *node) {
 	}
 	p.msg.Text = text
 
+	names := map[string]bool{}
 	var walk func(n *node)
 	walk = func(n *node) {
 		p.w.add(1)
@@ -166,7 +171,10 @@ func (p *parser) assemble(root *node) {
 			return
 		}
 		if n.multipart {
-			for _, c := range n.children {
+			for i, c := range n.children {
+				if n.mediaType == "multipart/signed" && i > 0 && isSignaturePart(c.mediaType) {
+					continue
+				}
 				walk(c)
 			}
 			return
@@ -183,15 +191,23 @@ func (p *parser) assemble(root *node) {
 		}
 		if a.Filename == "" {
 			num := len(p.msg.Attachments) + 1
-			if n.mediaType == "message/rfc822" || n.mediaType == "message/global" {
+			switch {
+			case n.subject != "":
+				// An attached mail is named after its subject, as mail
+				// clients show it.
+				a.Filename = uniqueName(n.subject+".eml", names)
+			case n.mediaType == "message/rfc822" || n.mediaType == "message/global":
 				a.Filename = fmt.Sprintf("message-%d.eml", num)
-			} else {
+			default:
 				a.Filename = fmt.Sprintf("attachment-%d%s", num, extFor(n.mediaType))
 			}
 		}
 		p.msg.Attachments = append(p.msg.Attachments, a)
 	}
 	walk(root)
+	for _, f := range p.uuFiles {
+		p.msg.Attachments = append(p.msg.Attachments, Attachment{Filename: f.name, ContentType: typeByExt(f.name), Size: f.size, SHA256: f.sum})
+	}
 }
 
 func (p *parser) renderText(n *node) string {
@@ -232,6 +248,12 @@ func (p *parser) renderText(n *node) string {
 	if strings.EqualFold(n.params["format"], "flowed") {
 		p.w.add(2 * len(s))
 		s = unflow(s, strings.EqualFold(n.params["delsp"], "yes"))
+	}
+	p.w.add(2 * len(s))
+	s, files, cut := extractUU(s, n.trunc)
+	p.uuFiles = append(p.uuFiles, files...)
+	if cut {
+		p.warn("uuencoded file larger than the text capture: left out of the text")
 	}
 	p.w.add(2 * len(s))
 	return trimLines(s)

@@ -200,15 +200,21 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
 	m.auth = authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
 
-	// Loops, spam and bounces are never answered nor threaded.
-	if m.class == Bounce {
-		if m.msg.Report != nil {
-			// bounced reads and writes Redis (suppression, thread lookup).
+	// Loops, spam, bounces and feedback reports are never answered nor
+	// threaded; a bounce of or a complaint about the desk's own mail is
+	// recorded on its ticket.
+	if m.class == Bounce || m.class == Feedback {
+		if (m.class == Bounce && m.msg.Report != nil) || (m.class == Feedback && m.msg.Feedback != nil) {
+			// These read and write Redis (suppression, thread lookup).
 			if err := m.exclusive(); err != nil {
 				return Result{MessageID: msg.MessageID}, err
 			}
 		}
-		number, err := p.bounced(ctx, m)
+		handle := p.bounced
+		if m.class == Feedback {
+			handle = p.complained
+		}
+		number, err := handle(ctx, m)
 		if err != nil {
 			return Result{MessageID: msg.MessageID}, err
 		}
@@ -217,7 +223,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 			return Result{Outcome: Processed, Ticket: number, MessageID: msg.MessageID, FollowUp: true, Class: m.class}, nil
 		}
 	}
-	if m.class == Loop || m.class == Spam || m.class == Bounce {
+	if m.class == Loop || m.class == Spam || m.class == Bounce || m.class == Feedback {
 		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
 	}
 	// The desk's own people answer customers and change tickets by mail;

@@ -29,6 +29,9 @@ const (
 	// EventOpened: an agent opened the ticket for a contact who called or
 	// came by (Event.Channel says which).
 	EventOpened = "opened"
+	// EventComplaint: the recipient of a mail the desk sent about the
+	// ticket reported it as spam or abuse (a feedback report, ARF).
+	EventComplaint = "complaint"
 )
 
 // Event is one entry of a ticket's history.
