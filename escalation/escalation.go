@@ -353,7 +353,7 @@ func (e *Escalator) alerts(kind ticket.Escalation, t *ticket.Ticket, late bool) 
 		seen[addr] = true
 		n := notify.Notification{
 			ID: t.Number + "/" + string(nk) + "/" + addr, Kind: nk, To: p.Email, ToName: p.Name,
-			Language: e.Language, Ticket: t.Number, Subject: t.Subject, Priority: t.Priority,
+			Language: e.Language, Ticket: t.Number, TicketKey: t.Key, Subject: t.Subject, Priority: t.Priority,
 			Customer: cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
 			Target: t.SLA.Target, Late: late, ReportedBy: reporter,
 		}

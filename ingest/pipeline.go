@@ -449,6 +449,9 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			// language (plans.<plan>.priority_labels).
 			PriorityLabel: plan.PriorityLabel(lang, pr.Priority), RequestedPriorityLabel: plan.PriorityLabel(lang, pr.Requested),
 			Received: m.now,
+			// The key the commit gives the ticket: its mail's Message-IDs
+			// are its own, whatever else ever has its number.
+			TicketKey: ticket.KeyOf(m.dedupe),
 		}
 		if clock != nil && plan.StatesDeadline() {
 			// What the contact is promised; not for best-effort plans

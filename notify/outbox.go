@@ -98,6 +98,7 @@ type SentMail struct {
 	Kind         Kind
 	To           string // the bare address, lower case
 	Ticket       string // "" for mail about no ticket (a notice)
+	TicketKey    string // the ticket's key, "" for tickets from before keys
 	// SentWhileSuppressed is why automatic mail to To was suppressed when
 	// this mail (an agent's reply) was sent anyway; "" when it was not.
 	SentWhileSuppressed string
@@ -129,11 +130,11 @@ func (o *Outbox) SentMail(ctx context.Context, id string) (_ SentMail, ok bool, 
 		return SentMail{}, false, err
 	}
 	s := SentMail{MessageID: id, Notification: rec["id"], Kind: Kind(rec["kind"]), To: rec["to"], Ticket: rec["ticket"],
-		SentWhileSuppressed: rec["sent_while_suppressed"]}
+		TicketKey: rec["ticket_key"], SentWhileSuppressed: rec["sent_while_suppressed"]}
 	// The id's own domain: that it is the desk's is the caller's check
 	// (ingest knows the desk's domain); the HMAC is what cannot be forged.
 	desk := Desk{ID: o.deskID, Address: "desk@" + domain, Secret: secret}
-	if !VerifyMessageID(desk, id, Notification{ID: s.Notification, Kind: s.Kind, To: s.To, Ticket: s.Ticket}) {
+	if !VerifyMessageID(desk, id, Notification{ID: s.Notification, Kind: s.Kind, To: s.To, Ticket: s.Ticket, TicketKey: s.TicketKey}) {
 		return SentMail{}, false, nil
 	}
 	return s, true, nil
@@ -147,7 +148,7 @@ func (o *Outbox) sentTag(ctx context.Context, n Notification) (string, error) {
 	if err != nil || secret == nil {
 		return "", err
 	}
-	return messageIDTag(secret, n.ID), nil
+	return messageIDTag(secret, n.ID, n.TicketKey), nil
 }
 
 // bareAddress is the address part of to, lower case.
@@ -449,6 +450,9 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 			p.Set(ctx, sentKey, at, sentTTL)
 			if tag != "" {
 				rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+				if n.TicketKey != "" {
+					rec = append(rec, "ticket_key", n.TicketKey)
+				}
 				if why != "" {
 					rec = append(rec, "sent_while_suppressed", why)
 				}

@@ -2,7 +2,6 @@ package notify
 
 import (
 	"cmp"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -663,7 +662,7 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		return Rendered{}, fmt.Errorf("notification %q: %w", n.ID, err)
 	}
 	out := Rendered{
-		MessageID: messageID(desk, p.domain, n.Kind, p.ticket, p.to, n.ID),
+		MessageID: messageID(desk, p.domain, n.Kind, p.ticket, n.TicketKey, p.to, n.ID),
 		Subject:   p.data.MailSubject,
 		Text:      text,
 		HTML:      html,
@@ -786,19 +785,25 @@ func isIDRune(r rune) bool {
 // messageID is deterministic so that a retried send carries the same id and
 // the receiving side can deduplicate; the ".maildesk." marker plus the desk
 // domain lets ingest recognise replies to (and bounces of) its own mail.
-func messageID(desk Desk, domain string, kind Kind, ticket, to, id string) string {
+//
+// A ticket's key (ticketKey) follows its number in the second atom
+// ("ack.sd-675-3fa9c2e1b7d0.desk.maildesk.MAC") and is under the MAC: a
+// ticket re-created under the number of one Redis lost, from another mail,
+// has another key, so its mail never shares a Message-ID with the first's.
+// Without a key (tickets from before keys, mail about no ticket) the id is
+// what it always was.
+func messageID(desk Desk, domain string, kind Kind, ticket, ticketKey, to, id string) string {
 	ref := ticket
 	if ref == "" {
 		// Without a ticket the recipient is the most useful correlation; it
 		// is hashed so the address does not leak into other people's headers.
 		h := sha256.Sum256([]byte(strings.ToLower(to)))
 		ref = hex.EncodeToString(h[:4])
+	} else if ticketKey != "" {
+		ref += "-" + ticketKey
 	}
-	mac := hmac.New(sha256.New, desk.Secret)
-	mac.Write([]byte(id))
-	sum := mac.Sum(nil)
 	return strings.Join([]string{
-		idAtom(string(kind)), idAtom(ref), idAtom(desk.ID), "maildesk", hex.EncodeToString(sum[:8]),
+		idAtom(string(kind)), idAtom(ref), idAtom(desk.ID), "maildesk", messageIDTag(desk.Secret, id, ticketKey),
 	}, ".") + "@" + domain
 }
 
@@ -969,7 +974,7 @@ func MessageID(desk Desk, n Notification) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("message id of %q: %w: recipient %q: %v", n.ID, ErrInvalidNotification, n.To, err)
 	}
-	return messageID(desk, domain, n.Kind, cleanHeaderText(n.Ticket), to.Address, n.ID), nil
+	return messageID(desk, domain, n.Kind, cleanHeaderText(n.Ticket), n.TicketKey, to.Address, n.ID), nil
 }
 
 // humanBytes writes a size in decimal megabytes or kilobytes, as mail

@@ -87,6 +87,10 @@ type Ticket struct {
 	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
 	// LinkedTo is the closed ticket a mail on it started this one from.
 	LinkedTo string `json:"linked_to,omitempty"`
+	// Key tells this ticket from any other that ever had its number (a
+	// ticket re-created after Redis lost it): the Message-IDs of the mail
+	// about it carry it. "" for tickets made before keys existed.
+	Key string `json:"key,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -120,6 +124,11 @@ type New struct {
 	Clock *Clock
 	// LinkedTo is the closed ticket this mail was a follow-up to.
 	LinkedTo string
+	// Key is the ticket's key (Ticket.Key); KeyOf the dedupe key when "".
+	Key string
+	// Number, when above 0, re-creates the ticket under this number (the
+	// one its filed mail carries) instead of the next one.
+	Number int64
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing
