@@ -65,6 +65,9 @@ type Watcher struct {
 	Checkpoints Checkpoints
 	// Observer, when set, is told every mail's outcome (metrics).
 	Observer Observer
+	// Gate, when set, holds the intake while Redis is not known to be in
+	// step with the mailbox journal (Journal).
+	Gate Gate
 
 	cfg  WatcherConfig
 	pipe *Pipeline
@@ -80,6 +83,9 @@ type Watcher struct {
 	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
 	next        imap.UID
 	uidValidity uint32
+	// keywords: the mailbox keeps keywords, so filed mail is stamped with
+	// its outcome (journal.go).
+	keywords bool
 
 	// slots bounds the mails parsed at once to the CPUs; buffered is the
 	// bytes of mail read into memory and not yet parsed; inflight the bytes
@@ -403,6 +409,9 @@ func (w *Watcher) session(ctx context.Context) error {
 			return err
 		}
 	}
+	if w.keywords = keepsKeywords(sel); !w.keywords {
+		w.log.Warn("the mailbox keeps no keywords: filed mail does not carry its outcome, and a Redis that lost writes cannot be repaired from it")
+	}
 	caps := c.Caps()
 	w.setState("connected", nil)
 	w.log.Info("imap connected", "address", w.cfg.Address, "messages", sel.NumMessages,
@@ -410,7 +419,11 @@ func (w *Watcher) session(ctx context.Context) error {
 
 	for {
 		if err := w.drain(ctx, c); err != nil {
-			return err
+			// Redis lost writes: the journal repairs it; the session waits.
+			if !w.heldBack(ctx, err) {
+				return err
+			}
+			continue
 		}
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -510,6 +523,9 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 // for a thousand mails, so a backlog is moved in large sets; mail that
 // arrives on its own is moved at once, as soon as nothing else is waiting.
 func (w *Watcher) drain(ctx context.Context, c *imapclient.Client) error {
+	if err := w.hold(ctx); err != nil {
+		return err
+	}
 	cm := w.newCommitter(ctx)
 	defer cm.close()
 	d := &drainer{w: w, c: c, cm: cm, known: w.next - 1}
@@ -859,6 +875,12 @@ func (w *Watcher) folder(o Outcome) string {
 // move files committed mail into the folder of its outcome, one command per
 // folder.
 func (w *Watcher) move(c *imapclient.Client, done []handled) error {
+	// The outcome first: a crash between the two leaves a stamped mail in
+	// the inbox (handled again, changing nothing), never a filed mail
+	// without its outcome.
+	if err := w.stamp(c, done); err != nil {
+		return err
+	}
 	byFolder := map[string][]imap.UID{}
 	var order []string
 	for _, h := range done {

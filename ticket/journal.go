@@ -41,8 +41,11 @@ func KeyOf(dedupe string) string {
 
 // Seq parses a ticket number of this desk ("SD-675" with prefix "SD"): its
 // place in the sequence; ok is false for any other string.
-func (s *Store) Seq(number string) (int64, bool) {
-	rest, ok := strings.CutPrefix(strings.ToUpper(number), strings.ToUpper(s.prefix)+"-")
+func (s *Store) Seq(number string) (int64, bool) { return SeqOf(s.prefix, number) }
+
+// SeqOf is Store.Seq for the desk with ticket prefix prefix.
+func SeqOf(prefix, number string) (int64, bool) {
+	rest, ok := strings.CutPrefix(strings.ToUpper(number), strings.ToUpper(prefix)+"-")
 	if !ok {
 		return 0, false
 	}
@@ -138,4 +141,59 @@ func (s *Store) RestoreNotice(ctx context.Context, sender string, at time.Time) 
 		return fmt.Errorf("restore notice record of %s: %w", sender, err)
 	}
 	return nil
+}
+
+// Exist reports, for each ticket number, whether Redis has the ticket.
+func (s *Store) Exist(ctx context.Context, numbers []string) ([]bool, error) {
+	out := make([]bool, len(numbers))
+	if len(numbers) == 0 {
+		return out, nil
+	}
+	cmds := make([]*redis.IntCmd, len(numbers))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range numbers {
+			cmds[i] = p.Exists(ctx, s.key("t:"+strings.ToUpper(n)))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check %d tickets: %w", len(numbers), err)
+	}
+	for i, c := range cmds {
+		out[i] = c.Val() == 1
+	}
+	return out, nil
+}
+
+// Lock takes the desk's repair lock for ttl: one repair at a time, across
+// the daemon's replicas and `maildesk repair`. It returns false when
+// another holds it, and a release function when taken.
+func (s *Store) Lock(ctx context.Context, name, owner string, ttl time.Duration) (bool, func(), error) {
+	key := s.key("lock:" + name)
+	ok, err := s.rdb.SetNX(ctx, key, owner, ttl).Result()
+	if err != nil || !ok {
+		return false, func() {}, err
+	}
+	return true, func() {
+		_ = unlockScript.Run(context.WithoutCancel(ctx), s.rdb, []string{key}, owner).Err()
+	}, nil
+}
+
+var unlockScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+
+// ServerID is the run id of the Redis server c is connected to (INFO
+// server): it changes with every start of a server, and so after a crash,
+// a restore or a failover, when Redis may have lost writes. "" when the
+// server does not say (INFO refused by an ACL).
+func ServerID(ctx context.Context, c redis.Cmdable) string {
+	info, err := c.Info(ctx, "server").Result()
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(info, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "run_id:"); ok {
+			return v
+		}
+	}
+	return ""
 }
