@@ -178,9 +178,9 @@ func (j *Journal) ObserveServer(runID string) {
 		return
 	}
 	j.fresh[runID] = true
-	first := len(j.servers) == 0
+	held := j.status.State == "ok"
 	j.mu.Unlock()
-	if !first {
+	if held {
 		j.log.Warn("connected to another Redis server: holding intake and mail until it is compared with the mailbox journal", "run_id", runID)
 		j.setStatus(func(s *JournalStatus) {
 			if s.State == "ok" {
