@@ -26,7 +26,8 @@ import (
 //
 //   - $MDTicket: the mail made a ticket; $MDFollowUp: it was recorded on
 //     one (a reply, a bounce of the desk's mail, an agent's mail);
-//     $MDRejected: it was refused and its refusal recorded.
+//     $MDRejected: it was refused and its refusal recorded (also a mail
+//     quarantined as too large whose sender was told).
 //   - The ticket's place in the sequence (675 for SD-675) in binary: $MDn<i>
 //     for every bit i that is set. A keyword per number would be readable,
 //     but Dovecot keeps a bitmap of all of a folder's keywords in every
@@ -135,6 +136,10 @@ func (w *Watcher) stamp(c *imapclient.Client, done []handled) error {
 			unreject = append(unreject, h.uid)
 		case Rejected:
 			kws = []imap.Flag{KeywordRejected}
+		case Quarantined:
+			if h.res.Recorded {
+				kws = []imap.Flag{KeywordRejected}
+			}
 		}
 		for _, k := range kws {
 			sets[k] = append(sets[k], h.uid)
@@ -343,4 +348,20 @@ func (w *Watcher) heldBack(ctx context.Context, err error) bool {
 	w.log.Warn("intake held: Redis is behind the mailbox journal", "err", err)
 	w.setState("held", err)
 	return true
+}
+
+// RecordedOutcome reads the outcome a filed mail's keywords record: "ticket"
+// (it made ticket number seq of the sequence), "follow-up" (it was recorded
+// on it), "rejected", or "" when they record none. For audits of the
+// mailbox (the fault tests, an operator's script).
+func RecordedOutcome(flags []string) (kind string, seq int64) {
+	fs := make([]imap.Flag, len(flags))
+	for i, f := range flags {
+		fs[i] = imap.Flag(f)
+	}
+	k, seq := readKeywords(fs)
+	if k == entryNone {
+		return "", 0
+	}
+	return k.String(), seq
 }

@@ -88,6 +88,28 @@ type Journal struct {
 	// servers are the Redis servers (run ids) compared with the journal;
 	// fresh those connected to since the last comparison began.
 	servers, fresh map[string]bool
+	// done are the journal entries this process replayed: compared as
+	// known afterwards, whatever the replay could make of them.
+	done map[entryRef]bool
+}
+
+// entryRef names a mail of the journal.
+type entryRef struct {
+	folder   string
+	validity uint32
+	uid      imap.UID
+}
+
+func (j *Journal) replayed(e entry) {
+	j.mu.Lock()
+	j.done[entryRef{e.Folder, e.validity, e.UID}] = true
+	j.mu.Unlock()
+}
+
+func (j *Journal) wasReplayed(e entry) bool {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.done[entryRef{e.Folder, e.validity, e.UID}]
 }
 
 // NewJournal returns the journal of the desk whose Redis is store (and
@@ -107,7 +129,7 @@ func NewJournal(cfg JournalConfig, store *ticket.Store, outbox *notify.Outbox, p
 		cfg: cfg, store: store, outbox: outbox, pipe: pipe, log: cfg.Log.With("part", "journal"),
 		owner:   fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()),
 		changed: make(chan struct{}), trigger: make(chan struct{}, 1),
-		servers: map[string]bool{}, fresh: map[string]bool{},
+		servers: map[string]bool{}, fresh: map[string]bool{}, done: map[entryRef]bool{},
 	}
 	j.status = JournalStatus{State: "unchecked", Since: time.Now()}
 	j.w = NewWatcher(cfg.Mailbox, pipe, cfg.Log)

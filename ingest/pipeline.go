@@ -123,6 +123,9 @@ type Result struct {
 	MessageID string
 	Reason    string // why Rejected or Quarantined
 	Replay    bool   // the outcome had been committed before
+	// Recorded: a quarantined mail's refusal was committed (too large, its
+	// sender told): the journal stamps it like a rejected mail.
+	Recorded bool
 	Notified  bool   // an acknowledgement or notice was queued
 	FollowUp  bool   // appended to an existing ticket
 	// Agent: the mail came from one of the desk's agents (a reply, note or
@@ -613,7 +616,7 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (R
 	if err != nil {
 		return res, err
 	}
-	res.Replay, res.Notified = !cr.Created, cr.Notified
+	res.Replay, res.Notified, res.Recorded = !cr.Created, cr.Notified, true
 	return res, nil
 }
 

@@ -118,7 +118,7 @@ func (r RepairResult) String() string {
 
 // journalFolders are the folders of the journal, in the order scanned.
 func (j *Journal) journalFolders() []string {
-	return []string{j.cfg.Mailbox.Mailbox, j.cfg.Mailbox.Processed, j.cfg.Mailbox.Rejected, j.cfg.Sent}
+	return []string{j.cfg.Mailbox.Mailbox, j.cfg.Mailbox.Processed, j.cfg.Mailbox.Rejected, j.cfg.Mailbox.Quarantine, j.cfg.Sent}
 }
 
 // plan scans the journal (the newest Window mails of each folder, or with
@@ -127,8 +127,19 @@ func (j *Journal) journalFolders() []string {
 // further back than the window.
 func (j *Journal) plan(ctx context.Context, c *imapclient.Client, since time.Time) (*RepairPlan, error) {
 	p := &RepairPlan{prefix: j.pipe.TicketPrefix}
+	var have []*imap.ListData
+	if err := j.w.guarded(c, "list folders", func() (err error) {
+		have, err = c.List("", "*", nil).Collect()
+		return err
+	}); err != nil {
+		return nil, err
+	}
 	var all []entry
 	for _, f := range j.journalFolders() {
+		// A folder not made yet (the watcher makes them) has no entries.
+		if !slices.ContainsFunc(have, func(l *imap.ListData) bool { return strings.EqualFold(l.Mailbox, f) }) {
+			continue
+		}
 		es, validity, err := j.scan(c, f, j.cfg.Window, since)
 		if err != nil {
 			return nil, err
@@ -161,6 +172,11 @@ func (j *Journal) plan(ctx context.Context, c *imapclient.Client, since time.Tim
 			seqs[e.Seq] = true
 		}
 		if known[i] {
+			continue
+		}
+		if e.Kind != entrySent && j.wasReplayed(e) {
+			// Replayed before and still not known (a mail the pipeline
+			// now judges otherwise): reported then, not held for.
 			continue
 		}
 		if e.conflict != "" {
@@ -230,6 +246,10 @@ func (j *Journal) scan(c *imapclient.Client, folder string, window int, since ti
 		case e.Kind == entrySent:
 		case e.MessageID != "":
 			e.dedupe = e.MessageID
+		case folder == j.cfg.Mailbox.Quarantine:
+			// A mail too large to read is keyed by its head alone: without
+			// a Message-ID it is not compared.
+			e.Kind = entryNone
 		default:
 			raw, err := j.fetchRaw(c, e.UID)
 			if err != nil {
@@ -367,7 +387,10 @@ func (j *Journal) run(ctx context.Context, c *imapclient.Client, p *RepairPlan) 
 			return err
 		}
 		src := ticket.Source{Mailbox: e.Folder, UIDValidity: e.validity, UID: uint32(e.UID)}
-		r, err := j.pipe.replay(ctx, strings.NewReader(string(raw)), src, restore{kind: kind, seq: seq, arrival: e.Arrived})
+		r, err := j.pipe.replay(ctx, raw, src, restore{kind: kind, seq: seq, arrival: e.Arrived})
+		// Whatever it did, it is not replayed again by this process: an
+		// entry that a replay cannot make known must not hold the desk.
+		j.replayed(e)
 		switch {
 		case IsNotReplayed(err), errors.Is(err, ticket.ErrNumberTaken):
 			res.NotReplayed = append(res.NotReplayed, e.describe(j.pipe.TicketPrefix)+": "+err.Error())

@@ -2,8 +2,8 @@ package ingest
 
 import (
 	"context"
+	"bytes"
 	"errors"
-	"io"
 	"time"
 
 	"github.com/maildesk/maildesk/ticket"
@@ -50,9 +50,15 @@ func IsNotReplayed(err error) bool {
 	return errors.As(err, &nr)
 }
 
-// replay commits again the outcome recorded for the mail read from r.
-func (p *Pipeline) replay(ctx context.Context, r io.Reader, src ticket.Source, rec restore) (Result, error) {
-	rm := p.read(r, src)
+// replay commits again the outcome recorded for the mail raw. A mail over
+// the size limit is read as the watcher reads it: its head only.
+func (p *Pipeline) replay(ctx context.Context, raw []byte, src ticket.Source, rec restore) (Result, error) {
+	var rm *readMail
+	if size := int64(len(raw)); p.Limits.MaxSize > 0 && size > p.Limits.MaxSize {
+		rm = p.readTooLarge(bytes.NewReader(raw), size, p.Limits.MaxSize, src)
+	} else {
+		rm = p.read(bytes.NewReader(raw), src)
+	}
 	rm.restore = &rec
 	return p.decide(ctx, rm, nil)
 }

@@ -68,7 +68,7 @@ if mode == 'ticket' then
   if ARGV[15] ~= '' then
     -- Re-created under the number its mail carries: never over another.
     seq = tonumber(ARGV[15])
-    if redis.call('EXISTS', kp .. 't:' .. ARGV[4] .. '-' .. seq) == 1 then
+    if redis.call('HEXISTS', kp .. 't:' .. ARGV[4] .. '-' .. seq, 'number') == 1 then
       return redis.error_reply('TAKEN ' .. ARGV[4] .. '-' .. seq .. ' belongs to another mail')
     end
     if tonumber(redis.call('GET', KEYS[2]) or '0') < seq then

@@ -342,8 +342,11 @@ func (s *Store) MarkAcknowledged(ctx context.Context, number string, at time.Tim
 	if err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
-	// HSETNX keeps the first time if a resend is recorded again.
-	if err := s.rdb.HSetNX(ctx, s.key("t:"+number), "acknowledged_at", at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+	// HSETNX keeps the first time if a resend is recorded again; only on
+	// a ticket that exists: Redis may have been swapped for one without it
+	// since the change above (a restored backup), and a hash holding only
+	// this field would look like a ticket taking the number.
+	if err := ackedScript.Run(ctx, s.rdb, []string{s.key("t:" + number)}, at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
 	return nil
@@ -404,3 +407,5 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	return t
 }
+
+var ackedScript = redis.NewScript(`if redis.call('HEXISTS', KEYS[1], 'number') == 1 then redis.call('HSETNX', KEYS[1], 'acknowledged_at', ARGV[1]) end return 0`)

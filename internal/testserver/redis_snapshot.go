@@ -38,11 +38,17 @@ func (s *RedisServer) Snapshot(t testing.TB) string {
 }
 
 // RestoreSnapshot stops the server, replaces its data by the backup made
-// by Snapshot (dropping the append-only file, as restoring an RDB backup
-// into an AOF server means) and starts it again on the same port.
+// by Snapshot and starts it again on the same port. With AppendOnly it does
+// what operations.md says an operator does: the append-only file goes, the
+// server starts without it (with it on, Redis would ignore the RDB file and
+// start empty) and turns it on again with CONFIG SET, writing a new one
+// from the restored data.
 func (s *RedisServer) RestoreSnapshot(t testing.TB, backup string) {
 	t.Helper()
 	s.Stop()
+	aof := s.opts.AppendOnly
+	s.opts.AppendOnly = false
+	defer func() { s.opts.AppendOnly = aof }()
 	data, err := os.ReadFile(backup)
 	if err != nil {
 		t.Fatalf("testserver: redis restore: %v", err)
@@ -54,6 +60,11 @@ func (s *RedisServer) RestoreSnapshot(t testing.TB, backup string) {
 		t.Fatalf("testserver: redis restore: %v", err)
 	}
 	s.Restart(t)
+	if aof {
+		if err := s.command("CONFIG SET appendonly yes"); err != nil {
+			t.Fatalf("testserver: redis restore: %v", err)
+		}
+	}
 }
 
 // AOFSize is the size of the append-only file's incremental part now:
