@@ -126,8 +126,8 @@ type Result struct {
 	// Recorded: a quarantined mail's refusal was committed (too large, its
 	// sender told): the journal stamps it like a rejected mail.
 	Recorded bool
-	Notified  bool   // an acknowledgement or notice was queued
-	FollowUp  bool   // appended to an existing ticket
+	Notified bool // an acknowledgement or notice was queued
+	FollowUp bool // appended to an existing ticket
 	// Agent: the mail came from one of the desk's agents (a reply, note or
 	// commands on a ticket, or rejected as such).
 	Agent bool
