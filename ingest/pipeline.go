@@ -123,11 +123,11 @@ type Result struct {
 	MessageID string
 	Reason    string // why Rejected or Quarantined
 	Replay    bool   // the outcome had been committed before
+	Notified  bool   // an acknowledgement or notice was queued
+	FollowUp  bool   // appended to an existing ticket
 	// Recorded: a quarantined mail's refusal was committed (too large, its
 	// sender told): the journal stamps it like a rejected mail.
 	Recorded bool
-	Notified bool // an acknowledgement or notice was queued
-	FollowUp bool // appended to an existing ticket
 	// Agent: the mail came from one of the desk's agents (a reply, note or
 	// commands on a ticket, or rejected as such).
 	Agent bool
