@@ -321,3 +321,51 @@ func TestJournalRepairsRestoredBackup(t *testing.T) {
 		})
 	}
 }
+
+// Redis loses writes without its server changing (keys lost, a sequence
+// set back): the next commit finds the sequence below the highest number
+// the desk gave and is refused; the intake is held while the journal
+// repairs Redis, and the mail then gets the next number, not a used one.
+func TestJournalFloorRefusesAReusedNumber(t *testing.T) {
+	ms := memServer(t)
+	r := newJournalRig(t, ms)
+	ctx := context.Background()
+	waitFor(t, "the first comparison", func() bool { return r.journal.Status().State == "ok" })
+	for i := 1; i <= 3; i++ {
+		ms.deliver(testMail("jan@acme.example", fmt.Sprintf("mail %d", i), fmt.Sprintf("t%d@acme.example", i)))
+	}
+	waitFor(t, "three tickets", func() bool { return r.sender.count("SD-3/ack") == 1 })
+	// What a lost second of writes looks like from here: SD-2 and SD-3
+	// gone, the sequence back at 1, the same server.
+	rdb := redis.NewClient(&redis.Options{Addr: r.redis.Addr})
+	defer rdb.Close()
+	kp := config.KeyPrefix("d")
+	if err := rdb.Set(ctx, kp+"seq", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, kp+"t:SD-2", kp+"t:SD-3", kp+"sent:SD-2/ack", kp+"sent:SD-3/ack")
+	rdb.HDel(ctx, kp+"seen", "t2@acme.example", "t3@acme.example")
+
+	ms.deliver(testMail("piet@acme.example", "after the loss", "t4@acme.example"))
+	waitFor(t, "the fourth ticket", func() bool { return r.sender.count("SD-4/ack") == 1 })
+	if tk, err := r.store.Get(ctx, "SD-4"); err != nil || tk.MessageID != "t4@acme.example" {
+		t.Fatalf("SD-4: %+v %v", tk, err)
+	}
+	for i := 2; i <= 3; i++ {
+		if tk, err := r.store.Get(ctx, fmt.Sprintf("SD-%d", i)); err != nil || tk.MessageID != fmt.Sprintf("t%d@acme.example", i) {
+			t.Errorf("SD-%d after the repair: %+v %v", i, tk, err)
+		}
+	}
+	if !strings.Contains(r.logs.String(), "a commit was refused: Redis is behind the mailbox journal") {
+		t.Error("the refused commit is not in the log")
+	}
+	if st := r.journal.Status(); st.Repairs != 1 {
+		t.Errorf("journal %+v, want one repair", st)
+	}
+	time.Sleep(300 * time.Millisecond)
+	for id, n := range r.sender.sent {
+		if n != 1 {
+			t.Errorf("%s sent %d times", id, n)
+		}
+	}
+}

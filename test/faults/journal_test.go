@@ -102,3 +102,52 @@ func TestRedisHostCrashEverysec(t *testing.T) {
 	d.verify(c, expect{faults: 2})
 	checkRepairCommand(t, d)
 }
+
+// TestRepairCommandAfterRestore is the runbook of docs/operations.md: the
+// daemon stopped, Redis restored from a backup 50 mails old, `maildesk
+// repair --dry-run` shows what is missing, `maildesk repair` restores it
+// and verifies, and the daemon started again sends nothing twice and gives
+// no number twice.
+func TestRepairCommandAfterRestore(t *testing.T) {
+	skipShort(t)
+	t.Parallel()
+	rng := rand.New(rand.NewPCG(seedFor(t), 18))
+	d := newDesk(t, deskOptions{Redis: testserver.RedisOptions{AppendOnly: true}})
+	c := newCorpus(rng, 150)
+	d.start()
+	d.waitLog(0, connectedLine, 30*time.Second)
+	d.dc.DeliverMaildir(t, deskAddr, c.raws(0, 50))
+	d.waitQuiet(50, 90*time.Second)
+	backup := d.redis.Snapshot(t)
+	d.dc.DeliverMaildir(t, deskAddr, c.raws(50, 100))
+	d.waitQuiet(100, 90*time.Second)
+	d.daemon.Stop()
+	d.redis.RestoreSnapshot(t, backup)
+
+	out, err := d.cli("repair", "--dry-run")
+	if err != nil {
+		t.Fatalf("repair --dry-run: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "Redis is behind the mailbox journal") || !strings.Contains(string(out), "re-create the ticket: Processed uid") {
+		t.Fatalf("repair --dry-run after the restore:\n%s", out)
+	}
+	if again, _ := d.cli("repair", "--dry-run"); string(again) != string(out) {
+		t.Errorf("--dry-run changed something: first\n%s\nthen\n%s", out, again)
+	}
+	out, err = d.cli("repair")
+	if err != nil {
+		t.Fatalf("repair: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "verified: Redis is in step with the mailbox journal") {
+		t.Fatalf("repair:\n%s", out)
+	}
+	t.Logf("maildesk repair:\n%.1500s", out)
+
+	offset := d.logSize()
+	d.start()
+	d.waitLog(offset, connectedLine, 30*time.Second)
+	d.dc.DeliverMaildir(t, deskAddr, c.raws(100, len(c.mails)))
+	d.waitQuiet(len(c.mails), 90*time.Second)
+	d.verify(c, expect{})
+	checkRepairCommand(t, d)
+}
