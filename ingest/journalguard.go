@@ -425,25 +425,34 @@ func (j *Journal) withConn(ctx context.Context, f func(*imapclient.Client) (*Rep
 		default:
 		}
 	}
-	if j.conn == nil {
-		c, err := j.w.connect(ctx, make(chan struct{}, 1))
-		if err != nil {
-			return nil, err
+	reused := j.conn != nil
+	for {
+		if j.conn == nil {
+			c, err := j.w.connect(ctx, make(chan struct{}, 1))
+			if err != nil {
+				return nil, err
+			}
+			if err := j.ensureSent(c); err != nil {
+				c.Close()
+				return nil, err
+			}
+			j.conn = c
 		}
-		if err := j.ensureSent(c); err != nil {
-			c.Close()
-			return nil, err
+		p, err := f(j.conn)
+		var ie *imap.Error
+		if err == nil || errors.As(err, &ie) || ctx.Err() != nil {
+			return p, err
 		}
-		j.conn = c
-	}
-	p, err := f(j.conn)
-	var ie *imap.Error
-	if err != nil && !errors.As(err, &ie) {
-		// Not the server's answer: the connection may be broken.
+		// Not the server's answer: the connection is broken. One kept
+		// from before may have been dropped by the server while idle
+		// (autologout): once more on a new one.
 		j.conn.Close()
 		j.conn = nil
+		if !reused {
+			return p, err
+		}
+		reused = false
 	}
-	return p, err
 }
 
 func (j *Journal) ensureSent(c *imapclient.Client) error {

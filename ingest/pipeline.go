@@ -237,7 +237,11 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	if by, ok := p.agent(m); ok {
 		if m.restore != nil {
 			// An agent's commands and replies are not replayed: they may
-			// have been undone or answered since.
+			// have been undone or answered since. A refused one only gets
+			// its record back.
+			if m.restore.kind == entryRejected {
+				return p.reject(ctx, m, "an agent's mail, refused (restored from the mailbox journal)", nil)
+			}
 			return Result{MessageID: msg.MessageID}, notReplayed("an agent's mail is not replayed")
 		}
 		if err := m.exclusive(); err != nil {
