@@ -150,24 +150,35 @@ func (w *Watcher) stamp(c *imapclient.Client, done []handled) error {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
-	store := func(uids []imap.UID, op imap.StoreFlagsOp, f imap.Flag) error {
-		var set imap.UIDSet
-		set.AddNum(uids...)
-		return w.guarded(c, "store "+string(f), func() error {
-			return c.Store(set, &imap.StoreFlags{Op: op, Silent: true, Flags: []imap.Flag{f}}, nil).Close()
-		})
+	type store struct {
+		uids []imap.UID
+		op   imap.StoreFlagsOp
+		flag imap.Flag
 	}
+	var stores []store
 	if len(unreject) > 0 {
-		if err := store(unreject, imap.StoreFlagsDel, KeywordRejected); err != nil {
-			return err
-		}
+		stores = append(stores, store{unreject, imap.StoreFlagsDel, KeywordRejected})
 	}
 	for _, k := range keys {
-		if err := store(sets[k], imap.StoreFlagsAdd, k); err != nil {
-			return err
-		}
+		stores = append(stores, store{sets[k], imap.StoreFlagsAdd, k})
 	}
-	return nil
+	// Pipelined: sent together, then each answer awaited, so that the
+	// stamps cost about one round trip, not one per keyword.
+	return w.guarded(c, "store outcome keywords", func() error {
+		cmds := make([]*imapclient.FetchCommand, len(stores))
+		for i, st := range stores {
+			var set imap.UIDSet
+			set.AddNum(st.uids...)
+			cmds[i] = c.Store(set, &imap.StoreFlags{Op: st.op, Silent: true, Flags: []imap.Flag{st.flag}}, nil)
+		}
+		var first error
+		for i, cmd := range cmds {
+			if err := cmd.Close(); err != nil && first == nil {
+				first = fmt.Errorf("%s: %w", stores[i].flag, err)
+			}
+		}
+		return first
+	})
 }
 
 // entry is one mail of the journal: a filed (or stamped) mail with its
