@@ -790,10 +790,11 @@ func isIDRune(r rune) bool {
 // the receiving side can deduplicate; the ".maildesk." marker plus the desk
 // domain lets ingest recognise replies to (and bounces of) its own mail.
 //
-// A ticket's key (ticketKey) follows its number in the second atom
-// ("ack.sd-675-3fa9c2e1b7d0.desk.maildesk.MAC") and is under the MAC: a
-// ticket re-created under the number of one Redis lost, from another mail,
-// has another key, so its mail never shares a Message-ID with the first's.
+// A ticket's key (ticketKey) is under the MAC: a ticket re-created under
+// the number of one Redis lost, from another mail, has another key and so
+// another MAC atom, and its mail never shares a Message-ID with the first's.
+// The key is not written out: the delivery record keeps it for checking a
+// bounce, and the id keeps its length (a longer one would be folded).
 // Without a key (tickets from before keys, mail about no ticket) the id is
 // what it always was.
 func messageID(desk Desk, domain string, kind Kind, ticket, ticketKey, to, id string) string {
@@ -803,8 +804,6 @@ func messageID(desk Desk, domain string, kind Kind, ticket, ticketKey, to, id st
 		// is hashed so the address does not leak into other people's headers.
 		h := sha256.Sum256([]byte(strings.ToLower(to)))
 		ref = hex.EncodeToString(h[:4])
-	} else if ticketKey != "" {
-		ref += "-" + ticketKey
 	}
 	return strings.Join([]string{
 		idAtom(string(kind)), idAtom(ref), idAtom(desk.ID), "maildesk", messageIDTag(desk.Secret, id, ticketKey),

@@ -63,9 +63,7 @@ func parseSent(r testserver.Received) (sentMail, error) {
 	}
 	s.kind = atoms[0]
 	if strings.HasPrefix(atoms[1], "sd-") {
-		// sd-N, or sd-N-KEY with the ticket's key (issue 16).
-		parts := strings.SplitN(atoms[1], "-", 3)
-		s.ticket = strings.ToUpper(parts[0] + "-" + parts[1])
+		s.ticket = strings.ToUpper(atoms[1])
 	}
 	return s, nil
 }
