@@ -153,6 +153,11 @@ func newJournalRig(t *testing.T, ms mailServer) *journalRig {
 			}
 			return nil
 		}},
+		Accepted: func(ctx context.Context, n notify.Notification) {
+			if raw, err := mailer.TraceCopy(n, time.Now()); err == nil {
+				_ = j.Trace(ctx, n, raw, time.Now())
+			}
+		},
 		Delivered: func(ctx context.Context, n notify.Notification) error {
 			if n.Kind == notify.Ack {
 				if err := r.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {

@@ -389,8 +389,10 @@ func (j *Journal) Repair(ctx context.Context, p *RepairPlan) (RepairResult, erro
 // Trace keeps the copy raw of the sent notification n in the trace folder,
 // once: a delivery finished again keeps no second copy.
 func (j *Journal) Trace(ctx context.Context, n notify.Notification, raw []byte, sentAt time.Time) error {
-	if done, err := j.outbox.Traced(ctx, n.ID); err != nil || done {
-		return err
+	// Without Redis's answer the copy is kept anyway: a second copy is
+	// harmless, a missing one is not.
+	if done, err := j.outbox.Traced(ctx, n.ID); err == nil && done {
+		return nil
 	}
 	_, err := j.withConn(ctx, func(c *imapclient.Client) (*RepairPlan, error) {
 		return nil, j.w.guarded(c, "append to "+j.cfg.Sent, func() error {

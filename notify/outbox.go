@@ -231,7 +231,12 @@ type Delivery struct {
 	// sent, calls Delivered again instead of sending. It must therefore be
 	// safe to repeat.
 	Delivered func(ctx context.Context, n Notification) error
-	Now       func() time.Time
+	// Accepted, when set, is told of a notification the server accepted
+	// at once, before anything is recorded in Redis: the journal keeps its
+	// trace outside Redis then (issue 16), so that a Redis losing this
+	// moment does not lose that it was sent. Best effort: Delivered follows.
+	Accepted func(ctx context.Context, n Notification)
+	Now      func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
 	// Limits caps automatic mail (Kind.Automatic: everything but agents'
@@ -440,6 +445,9 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 	case err == nil:
 		st.Sent++
 		log.Info("notification delivered", "attempt", attempt)
+		if d.Accepted != nil {
+			d.Accepted(ctx, n)
+		}
 		// The record first, so that a crash from here on never sends again;
 		// then what the delivery means (a ticket acknowledged); only then
 		// the entry goes, so that nothing of it is lost to a crash between.

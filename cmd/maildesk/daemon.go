@@ -290,6 +290,13 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
 		},
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
+		// The trace of a sent mail is kept at once, before Redis records
+		// the delivery, and again (if that failed) when it is finished.
+		Accepted: func(ctx context.Context, n notify.Notification) {
+			if err := d.trace(ctx, n); err != nil {
+				d.log.Warn("mail sent, its trace not kept yet; trying again when its delivery is recorded", "notification", n.ID, "err", err)
+			}
+		},
 		Delivered: func(ctx context.Context, n notify.Notification) error {
 			if err := d.delivered(ctx, d.desk, n); err != nil {
 				return err
