@@ -39,7 +39,9 @@ func checkRepairCommand(t *testing.T, d *desk) {
 // the acknowledgements that were queued when it was taken.
 func TestRedisRestoredFromOlderBackup(t *testing.T) {
 	skipShort(t)
-	t.Parallel()
+	// Not parallel: the issue-16 scenarios are short and run before the
+	// long parallel ones, so as not to load the machine under their
+	// timing (TestSMTPOutage's first half minute).
 	rng := rand.New(rand.NewPCG(seedFor(t), 16))
 	d := newDesk(t, deskOptions{Redis: testserver.RedisOptions{AppendOnly: true}})
 	c := newCorpus(rng, 300)
@@ -74,7 +76,9 @@ func TestRedisRestoredFromOlderBackup(t *testing.T) {
 // it while the daemon runs on.
 func TestRedisHostCrashEverysec(t *testing.T) {
 	skipShort(t)
-	t.Parallel()
+	// Not parallel: the issue-16 scenarios are short and run before the
+	// long parallel ones, so as not to load the machine under their
+	// timing (TestSMTPOutage's first half minute).
 	rng := rand.New(rand.NewPCG(seedFor(t), 17))
 	d := newDesk(t, deskOptions{Redis: testserver.RedisOptions{AppendOnly: true, Args: []string{"--appendfsync", "everysec"}}})
 	c := newCorpus(rng, 300)
@@ -110,7 +114,9 @@ func TestRedisHostCrashEverysec(t *testing.T) {
 // no number twice.
 func TestRepairCommandAfterRestore(t *testing.T) {
 	skipShort(t)
-	t.Parallel()
+	// Not parallel: the issue-16 scenarios are short and run before the
+	// long parallel ones, so as not to load the machine under their
+	// timing (TestSMTPOutage's first half minute).
 	rng := rand.New(rand.NewPCG(seedFor(t), 18))
 	d := newDesk(t, deskOptions{Redis: testserver.RedisOptions{AppendOnly: true}})
 	c := newCorpus(rng, 150)
