@@ -374,3 +374,40 @@ func TestJournalFloorRefusesAReusedNumber(t *testing.T) {
 		}
 	}
 }
+
+// A follow-up Redis lost is recorded on its ticket again, once.
+func TestJournalRestoresFollowUp(t *testing.T) {
+	ms := memServer(t)
+	r := newJournalRig(t, ms)
+	ctx := context.Background()
+	waitFor(t, "the first comparison", func() bool { return r.journal.Status().State == "ok" })
+	ms.deliver(testMail("jan@acme.example", "printer", "t1@acme.example"))
+	waitFor(t, "SD-1 answered", func() bool { return r.sender.count("SD-1/ack") == 1 })
+	backup := r.redis.Snapshot(t)
+	reply := strings.ReplaceAll("From: jan@acme.example\nTo: desk@desk.example\nSubject: Re: [SD-1] printer\nMessage-ID: <r1@acme.example>\nIn-Reply-To: <t1@acme.example>\n\nstill broken\n", "\n", "\r\n")
+	ms.deliver([]byte(reply))
+	waitFor(t, "the follow-up filed", func() bool { return len(ms.mailbox("Processed")) == 2 })
+	for _, m := range ms.mailbox("Processed") {
+		if kind, seq := readKeywords(flagsOf(m)); seq != 1 || (kind != entryTicket && kind != entryFollowUp) {
+			t.Errorf("Processed mail uid %d has keywords %v", m.UID, m.Flags)
+		}
+	}
+	r.redis.RestoreSnapshot(t, backup)
+	waitFor(t, "the repair", func() bool { st := r.journal.Status(); return st.State == "ok" && st.Repairs >= 1 })
+	evs, err := r.store.Events(ctx, "SD-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, e := range evs {
+		if e.MessageID == "r1@acme.example" {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("SD-1 has the follow-up %d times after the repair: %+v", n, evs)
+	}
+	if got, _ := r.store.Lookup(ctx, []string{"r1@acme.example"}); got[0].Number != "SD-1" {
+		t.Errorf("the follow-up is known as %+v", got[0])
+	}
+}
