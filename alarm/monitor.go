@@ -109,7 +109,7 @@ func (m *Monitor) checkPart(ctx context.Context, p *Part, now time.Time) error {
 			}
 		}
 		return rdb.Del(ctx, key).Err()
-	case now.Sub(st.FailingSince) < m.cfg.After || !raised.IsZero():
+	case now.Sub(st.FailingSince) < m.after(p) || !raised.IsZero():
 		return nil
 	case !lastOK.Before(st.FailingSince):
 		return nil // another replica reached it since this one's failures began
@@ -229,4 +229,12 @@ func Raised(ctx context.Context, rdb redis.UniversalClient, prefix, part string)
 		return time.Time{}, err
 	}
 	return time.Parse(time.RFC3339Nano, s)
+}
+
+// after is how long p must fail before its alarm is raised.
+func (m *Monitor) after(p *Part) time.Duration {
+	if p.Name == Journal {
+		return 0
+	}
+	return m.cfg.After
 }

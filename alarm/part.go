@@ -16,6 +16,11 @@ import (
 const (
 	IMAP = "imap"
 	SMTP = "smtp"
+	// Journal is Redis in step with the mailbox journal (issue 16): it
+	// fails while Redis lacks what the mailbox shows, and raises its alarm
+	// at once, not after alerts.after: lost writes are worth knowing of
+	// even when the repair is quick.
+	Journal = "journal"
 )
 
 // Part is one server the desk must reach, as this replica's connection

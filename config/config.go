@@ -276,6 +276,8 @@ var defaults = []struct{ path, value string }{
 	{"imap.processed_mailbox", "Processed"},
 	{"imap.rejected_mailbox", "Rejected"},
 	{"imap.quarantine_mailbox", "Quarantine"},
+	{"imap.sent_mailbox", "Sent"},
+	{"redis.journal_check_interval", "1m"},
 	{"imap.poll_interval", "30s"},
 	{"imap.command_timeout", "60s"},
 	{"imap.idle_restart", "25m"},

@@ -112,6 +112,10 @@ type Redis struct {
 	// servers behind them, over TLS. With URL the scheme (rediss://)
 	// decides instead.
 	TLS bool `yaml:"tls"`
+	// JournalCheckInterval is how often the daemon compares Redis with the
+	// mailbox journal (the outcomes filed mail carries, the trace of sent
+	// mail), besides at start and whenever its Redis server changes.
+	JournalCheckInterval Duration `yaml:"journal_check_interval"`
 }
 
 // RedisSentinel is a primary monitored by Redis Sentinel.
@@ -150,18 +154,21 @@ type IMAP struct {
 	// Password is set either directly or, after Load, from PasswordFile
 	// (resolved against the config file's directory, trailing newline
 	// dropped). With auth password exactly one of the two must be given.
-	Password          string   `yaml:"password"`
-	PasswordFile      string   `yaml:"password_file"`
-	Mailbox           string   `yaml:"mailbox"`
-	ProcessedMailbox  string   `yaml:"processed_mailbox"`
-	RejectedMailbox   string   `yaml:"rejected_mailbox"`
-	QuarantineMailbox string   `yaml:"quarantine_mailbox"`
-	PollInterval      Duration `yaml:"poll_interval"`
-	CommandTimeout    Duration `yaml:"command_timeout"`
-	IdleRestart       Duration `yaml:"idle_restart"`
-	CheckInterval     Duration `yaml:"check_interval"` // a waiting session is checked this often
-	MaxMessageSize    ByteSize `yaml:"max_message_size"`
-	BatchSize         int      `yaml:"batch_size"`
+	Password          string `yaml:"password"`
+	PasswordFile      string `yaml:"password_file"`
+	Mailbox           string `yaml:"mailbox"`
+	ProcessedMailbox  string `yaml:"processed_mailbox"`
+	RejectedMailbox   string `yaml:"rejected_mailbox"`
+	QuarantineMailbox string `yaml:"quarantine_mailbox"`
+	// SentMailbox keeps a copy of every mail the desk sent (the trace the
+	// journal repairs a Redis that lost writes from).
+	SentMailbox    string   `yaml:"sent_mailbox"`
+	PollInterval   Duration `yaml:"poll_interval"`
+	CommandTimeout Duration `yaml:"command_timeout"`
+	IdleRestart    Duration `yaml:"idle_restart"`
+	CheckInterval  Duration `yaml:"check_interval"` // a waiting session is checked this often
+	MaxMessageSize ByteSize `yaml:"max_message_size"`
+	BatchSize      int      `yaml:"batch_size"`
 	// Lease is how long one replica's claim on the mailbox lasts without
 	// renewal: when the replica fetching from it dies, another takes over
 	// within this time.

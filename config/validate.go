@@ -148,6 +148,7 @@ func (l *loader) validateRedis() {
 	}
 
 	l.redisSecret("redis", &r.Password, &r.PasswordFile)
+	l.atLeast("redis.journal_check_interval", r.JournalCheckInterval, 5*time.Second)
 	switch {
 	case c.set("redis.cluster"):
 		l.redisAddresses("redis.cluster", r.Cluster, "a cluster node")
@@ -260,6 +261,7 @@ func (l *loader) validateIMAP() {
 		{"imap.processed_mailbox", m.ProcessedMailbox},
 		{"imap.rejected_mailbox", m.RejectedMailbox},
 		{"imap.quarantine_mailbox", m.QuarantineMailbox},
+		{"imap.sent_mailbox", m.SentMailbox},
 	}
 	for i, b := range boxes {
 		if b.name == "" {

@@ -539,7 +539,7 @@ func (e *Escalator) alert(kind ticket.Escalation, t *ticket.Ticket, p config.Per
 	cust := e.customer(t.Customer)
 	return notify.Notification{
 		ID: t.Number + "/" + string(nk) + "/" + strings.ToLower(p.Email), Kind: nk, To: p.Email, ToName: p.Name,
-		Language: e.Language, Ticket: t.Number, Subject: t.Subject, Priority: t.Priority,
+		Language: e.Language, Ticket: t.Number, TicketKey: t.Key, Subject: t.Subject, Priority: t.Priority,
 		PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
 		Customer:      cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
 		Target: t.SLA.Target, Late: late, ReportedBy: reporter(t),

@@ -125,6 +125,9 @@ type Result struct {
 	Replay    bool   // the outcome had been committed before
 	Notified  bool   // an acknowledgement or notice was queued
 	FollowUp  bool   // appended to an existing ticket
+	// Recorded: a quarantined mail's refusal was committed (too large, its
+	// sender told): the journal stamps it like a rejected mail.
+	Recorded bool
 	// Agent: the mail came from one of the desk's agents (a reply, note or
 	// commands on a ticket, or rejected as such).
 	Agent bool
@@ -154,6 +157,8 @@ type readMail struct {
 	// size and limit are set for a mail over the size limit, of which only
 	// the head was read (TooLarge).
 	size, limit int64
+	// restore: replayed from the journal (restore.go).
+	restore *restore
 }
 
 func (p *Pipeline) read(r io.Reader, src ticket.Source) *readMail {
@@ -195,6 +200,13 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
+	if r := rm.restore; r != nil {
+		// Re-created from the journal: as of when the mail arrived.
+		m.restore = r
+		if !r.arrival.IsZero() {
+			m.now = r.arrival
+		}
+	}
 	m.class, m.why = Classify(msg, p.Own)
 	m.decision = p.Authz.Decide(msg.From.Address)
 	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
@@ -229,6 +241,15 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	// The desk's own people answer customers and change tickets by mail;
 	// their mail never becomes a ticket.
 	if by, ok := p.agent(m); ok {
+		if m.restore != nil {
+			// An agent's commands and replies are not replayed: they may
+			// have been undone or answered since. A refused one only gets
+			// its record back.
+			if m.restore.kind == entryRejected {
+				return p.reject(ctx, m, "an agent's mail, refused (restored from the mailbox journal)", nil)
+			}
+			return Result{MessageID: msg.MessageID}, notReplayed("an agent's mail is not replayed")
+		}
 		if err := m.exclusive(); err != nil {
 			return Result{MessageID: msg.MessageID}, err
 		}
@@ -244,7 +265,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 			return res, err
 		}
 	}
-	if p.Threads != nil {
+	if p.Threads != nil && m.restore.mayThread() {
 		if p.mightThread(m) {
 			// The ticket it follows up may have been made by a mail just
 			// before it: read Redis only once that is committed.
@@ -381,6 +402,9 @@ type inbound struct {
 	gate *gate
 	// truncated names the header fields boundHeader cut short.
 	truncated []string
+	// restore: the mail is replayed from the journal (restore.go); nil
+	// for new mail.
+	restore *restore
 }
 
 // mightThread reports whether followUp would read Redis for m: it has
@@ -420,6 +444,9 @@ func (p *Pipeline) commit(ctx context.Context, g *gate, c ticket.Commit) (ticket
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
+	if m.restore != nil && m.restore.kind != entryRejected {
+		return Result{MessageID: m.msg.MessageID}, notReplayed("it would be refused now: " + reason)
+	}
 	r := rejection(m.msg, reason, m.truncated, m.now)
 	reason = r.Reason
 	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: rejectionKey(m.dedupe), Rejection: r, Note: note})
@@ -433,6 +460,9 @@ func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note [
 // rights allow, and acknowledges it unless the mail came from a machine.
 func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	msg, d := m.msg, m.decision
+	if m.restore != nil && m.restore.kind != entryTicket {
+		return Result{MessageID: msg.MessageID}, notReplayed("it would make a new ticket now")
+	}
 	planName := d.Customer.PlanName()
 	plan := p.Plans[planName]
 	requested, source := p.Rules.Requested(msg)
@@ -475,6 +505,9 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 			PriorityLabel:          config.PriorityLabel(p.Plans, d.Customer, lang, pr.Priority),
 			RequestedPriorityLabel: config.PriorityLabel(p.Plans, d.Customer, lang, pr.Requested),
 			Received:               m.now,
+			// The key the commit gives the ticket: its mail's Message-IDs
+			// are its own, whatever else ever has its number.
+			TicketKey: ticket.KeyOf(m.dedupe),
 		}
 		if len(plan.Types) > 0 {
 			// The support type decides the response time (and the rate):
@@ -499,7 +532,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
-		LinkedTo: m.linkTo,
+		LinkedTo: m.linkTo, Number: m.restore.number(),
 	}, Note: note})
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
@@ -618,7 +651,7 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (R
 	if err != nil {
 		return res, err
 	}
-	res.Replay, res.Notified = !cr.Created, cr.Notified
+	res.Replay, res.Notified, res.Recorded = !cr.Created, cr.Notified, true
 	return res, nil
 }
 

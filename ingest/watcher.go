@@ -66,6 +66,9 @@ type Watcher struct {
 	Checkpoints Checkpoints
 	// Observer, when set, is told every mail's outcome (metrics).
 	Observer Observer
+	// Gate, when set, holds the intake while Redis is not known to be in
+	// step with the mailbox journal (Journal).
+	Gate Gate
 
 	cfg  WatcherConfig
 	pipe *Pipeline
@@ -81,6 +84,9 @@ type Watcher struct {
 	// (no MOVE and no UIDPLUS), and for skipping a batch already handled.
 	next        imap.UID
 	uidValidity uint32
+	// keywords: the mailbox keeps keywords, so filed mail is stamped with
+	// its outcome (journal.go).
+	keywords bool
 
 	// slots bounds the mails parsed at once to the CPUs; buffered is the
 	// bytes of mail read into memory and not yet parsed; inflight the bytes
@@ -446,6 +452,9 @@ func (w *Watcher) session(ctx context.Context) (good bool, err error) {
 	if err := w.validity(ctx, sel.UIDValidity); err != nil {
 		return false, err
 	}
+	if w.keywords = keepsKeywords(sel); !w.keywords {
+		w.log.Warn("the mailbox keeps no keywords: filed mail does not carry its outcome, and a Redis that lost writes cannot be repaired from it")
+	}
 	caps := c.Caps()
 	w.setState("connected", nil)
 	w.log.Info("imap connected", "address", w.cfg.Address, "messages", sel.NumMessages,
@@ -456,6 +465,11 @@ func (w *Watcher) session(ctx context.Context) (good bool, err error) {
 	full, checked := true, time.Now()
 	for {
 		err := w.drain(ctx, c, full)
+		if err != nil && w.heldBack(ctx, err) {
+			// Redis lost writes: the journal repairs it; the session waits
+			// at the gate in the next drain.
+			continue
+		}
 		if se := storeError(err); se != nil && ctx.Err() == nil {
 			// Redis refuses writes or is away: the IMAP session is fine.
 			// Wait for Redis, then drain again from the first mail not
@@ -619,6 +633,9 @@ func (w *Watcher) poll(ctx context.Context, c *imapclient.Client, wake <-chan st
 // known, except on servers where handled mail stays in it (no MOVE, no
 // UIDPLUS).
 func (w *Watcher) drain(ctx context.Context, c *imapclient.Client, full bool) error {
+	if err := w.hold(ctx); err != nil {
+		return err
+	}
 	cm := w.newCommitter(ctx)
 	defer cm.close()
 	d := &drainer{w: w, c: c, cm: cm, known: w.next - 1}
@@ -1034,6 +1051,12 @@ func (w *Watcher) folder(o Outcome) string {
 // mail from the mailbox at the same time (moveSet); they stay in the
 // mailbox, and the next check files those still there.
 func (w *Watcher) move(c *imapclient.Client, done []handled) (left []imap.UID, err error) {
+	// The outcome first: a crash between the two leaves a stamped mail in
+	// the inbox (handled again, changing nothing), never a filed mail
+	// without its outcome.
+	if err := w.stamp(c, done); err != nil {
+		return nil, err
+	}
 	byFolder := map[string][]imap.UID{}
 	var order []string
 	for _, h := range done {

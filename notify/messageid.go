@@ -17,12 +17,19 @@ import (
 const messageIDTagLen = 16
 
 // messageIDTag is the HMAC atom of the Message-ID that the notification
-// with this id is sent with. It repeats what messageID (render.go) writes,
-// because the delivery records mail under it without knowing the desk's
-// domain; a test keeps the two equal.
-func messageIDTag(secret []byte, notificationID string) string {
+// with this id is sent with (messageID, render.go); the delivery records
+// mail under it without knowing the desk's domain. The ticket's key, when
+// there is one, is under the MAC too; without one the atom is what it was
+// before keys existed, so the ids of mail sent then still verify.
+func messageIDTag(secret []byte, notificationID, ticketKey string) string {
 	mac := hmac.New(sha256.New, secret)
 	mac.Write([]byte(notificationID))
+	if ticketKey != "" {
+		// A NUL cannot occur in a notification id: no two (id, key) pairs
+		// give the same input.
+		mac.Write([]byte{0})
+		mac.Write([]byte(ticketKey))
+	}
 	return hex.EncodeToString(mac.Sum(nil)[:messageIDTagLen/2])
 }
 

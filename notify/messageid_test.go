@@ -28,8 +28,8 @@ func TestMessageIDTagMatchesGenerator(t *testing.T) {
 				t.Fatal(err)
 			}
 			tag, domain, ok := splitMessageID(id)
-			if !ok || domain != "desk.example" || tag != messageIDTag(secret, n.ID) {
-				t.Errorf("%s: id %q splits into %q %q %v, want tag %q", n.ID, id, tag, domain, ok, messageIDTag(secret, n.ID))
+			if !ok || domain != "desk.example" || tag != messageIDTag(secret, n.ID, n.TicketKey) {
+				t.Errorf("%s: id %q splits into %q %q %v, want tag %q", n.ID, id, tag, domain, ok, messageIDTag(secret, n.ID, n.TicketKey))
 			}
 		}
 	}
@@ -102,7 +102,7 @@ func TestSentMailRecordedOnDelivery(t *testing.T) {
 	if s, ok, _ := ob.SentMail(ctx, noticeID); !ok || s.To != "x@elsewhere.example" || s.Ticket != "" {
 		t.Fatalf("sent notice of %q: %+v %v", noticeID, s, ok)
 	}
-	if ttl, _ := rdb.TTL(ctx, ob.sentMailKey(messageIDTag(secret, ack.ID))).Result(); ttl <= 0 || ttl > sentMailTTL {
+	if ttl, _ := rdb.TTL(ctx, ob.sentMailKey(messageIDTag(secret, ack.ID, ack.TicketKey))).Result(); ttl <= 0 || ttl > sentMailTTL {
 		t.Fatalf("record kept for %s", ttl)
 	}
 	tag, _, _ := splitMessageID(ackID)

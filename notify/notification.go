@@ -85,6 +85,11 @@ type Notification struct {
 	ToName   string
 	Language string // nl | en
 	Ticket   string // "SD-1"; empty for a rejection
+	// TicketKey is the ticket's key (ticket.Ticket.Key): the Message-ID of
+	// mail about the ticket carries it, so that a ticket re-created under
+	// the same number after Redis lost the first never shares one with it.
+	// "" for tickets made before keys existed (their ids stay as they were).
+	TicketKey string
 	// Subject is the subject of the mail being answered.
 	Subject string
 	// InReplyTo is the Message-ID (without brackets) of the mail answered;
@@ -235,6 +240,9 @@ func (n Notification) Fields() []string {
 	if n.Ticket != "" {
 		f = append(f, "ticket", n.Ticket)
 	}
+	if n.TicketKey != "" {
+		f = append(f, "ticket_key", n.TicketKey)
+	}
 	if !n.Received.IsZero() {
 		f = append(f, "received", n.Received.Format(time.RFC3339))
 	}
@@ -318,6 +326,7 @@ func FromFields(v map[string]any) (Notification, error) {
 		ToName:    s("to_name"),
 		Language:  s("language"),
 		Ticket:    s("ticket"),
+		TicketKey: s("ticket_key"),
 		Subject:   s("subject"),
 		InReplyTo: s("in_reply_to"),
 		Customer:  s("customer"),

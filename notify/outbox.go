@@ -104,6 +104,7 @@ type SentMail struct {
 	Kind         Kind
 	To           string // the bare address, lower case
 	Ticket       string // "" for mail about no ticket (a notice)
+	TicketKey    string // the ticket's key, "" for tickets from before keys
 	// SentWhileSuppressed is why automatic mail to To was suppressed when
 	// this mail (an agent's reply) was sent anyway; "" when it was not.
 	SentWhileSuppressed string
@@ -135,11 +136,11 @@ func (o *Outbox) SentMail(ctx context.Context, id string) (_ SentMail, ok bool, 
 		return SentMail{}, false, err
 	}
 	s := SentMail{MessageID: id, Notification: rec["id"], Kind: Kind(rec["kind"]), To: rec["to"], Ticket: rec["ticket"],
-		SentWhileSuppressed: rec["sent_while_suppressed"]}
+		TicketKey: rec["ticket_key"], SentWhileSuppressed: rec["sent_while_suppressed"]}
 	// The id's own domain: that it is the desk's is the caller's check
 	// (ingest knows the desk's domain); the HMAC is what cannot be forged.
 	desk := Desk{ID: o.deskID, Address: "desk@" + domain, Secret: secret}
-	if !VerifyMessageID(desk, id, Notification{ID: s.Notification, Kind: s.Kind, To: s.To, Ticket: s.Ticket}) {
+	if !VerifyMessageID(desk, id, Notification{ID: s.Notification, Kind: s.Kind, To: s.To, Ticket: s.Ticket, TicketKey: s.TicketKey}) {
 		return SentMail{}, false, nil
 	}
 	return s, true, nil
@@ -153,7 +154,7 @@ func (o *Outbox) sentTag(ctx context.Context, n Notification) (string, error) {
 	if err != nil || secret == nil {
 		return "", err
 	}
-	return messageIDTag(secret, n.ID), nil
+	return messageIDTag(secret, n.ID, n.TicketKey), nil
 }
 
 // bareAddress is the address part of to, lower case.
@@ -286,7 +287,12 @@ type Delivery struct {
 	// sent, calls Delivered again instead of sending. It must therefore be
 	// safe to repeat, and safe to call from several goroutines.
 	Delivered func(ctx context.Context, n Notification) error
-	Now       func() time.Time
+	// Accepted, when set, is told of a notification the server accepted
+	// at once, before anything is recorded in Redis: the journal keeps its
+	// trace outside Redis then (issue 16), so that a Redis losing this
+	// moment does not lose that it was sent. Best effort: Delivered follows.
+	Accepted func(ctx context.Context, n Notification)
+	Now      func() time.Time
 	// SendTimeout is the SMTP timeout (smtp.timeout); the claim that keeps
 	// other replicas from sending a notification being sent lasts a few of
 	// it, and is renewed while the send goes on.
@@ -783,6 +789,9 @@ func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attem
 	case err == nil:
 		st.Sent++
 		log.Info("notification delivered", "attempt", attempt)
+		if d.Accepted != nil {
+			d.Accepted(ctx, n)
+		}
 		// The record first, so that a crash from here on never sends again;
 		// then what the delivery means (a ticket acknowledged); only then
 		// the entry goes, so that nothing of it is lost to a crash between.
@@ -843,6 +852,9 @@ func (d *Delivery) recordSentMail(ctx context.Context, p redis.Pipeliner, tag st
 		return
 	}
 	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+	if n.TicketKey != "" {
+		rec = append(rec, "ticket_key", n.TicketKey)
+	}
 	if suppressed != "" {
 		rec = append(rec, "sent_while_suppressed", suppressed)
 	}

@@ -20,9 +20,16 @@
 -- ARGV[11] audit min id   rejection records older than this (ms) are trimmed
 -- ARGV[12] warn at        ms of the SLA warning, "" for none (KEYS[6])
 -- ARGV[13] breach at      ms of the first-response deadline, "" for none (KEYS[7])
--- ARGV[14] n              number of record field/value pairs that follow
--- ARGV[15 .. 14+2n]       record fields (ticket hash or rejection audit)
--- ARGV[15+2n ..]          notification field/value pairs
+-- ARGV[14] floor          the least the sequence may be, 0 for no check: a
+--                         lower one means Redis lost writes (restored from
+--                         an older backup, crashed before its fsync): the
+--                         commit is refused with BEHIND rather than give a
+--                         number that a filed mail already carries
+-- ARGV[15] number         "" for the next number; a number to re-create the
+--                         ticket under (repair from the mailbox journal)
+-- ARGV[16] n              number of record field/value pairs that follow
+-- ARGV[17 .. 16+2n]       record fields (ticket hash or rejection audit)
+-- ARGV[17+2n ..]          notification field/value pairs
 -- KEYS[6] SLA warn zset   number -> when to warn
 -- KEYS[7] SLA breach zset number -> first-response deadline
 -- Returns {outcome, created, notified}: outcome is the ticket number or
@@ -42,14 +49,34 @@ if prev and not (prev == 'rejected' and mode == 'ticket') then
   return {prev, 0, 0}
 end
 
-local n = tonumber(ARGV[14])
+local floor = tonumber(ARGV[14])
+if floor > 0 then
+  local cur = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if cur < floor then
+    return redis.error_reply('BEHIND sequence ' .. cur .. ' is below ' .. floor)
+  end
+end
+
+local n = tonumber(ARGV[16])
 local rec = {}
-for i = 15, 14 + 2 * n do rec[#rec + 1] = ARGV[i] end
+for i = 17, 16 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 15 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 17 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
 
 if mode == 'ticket' then
-  local seq = redis.call('INCR', KEYS[2])
+  local seq
+  if ARGV[15] ~= '' then
+    -- Re-created under the number its mail carries: never over another.
+    seq = tonumber(ARGV[15])
+    if redis.call('HEXISTS', kp .. 't:' .. ARGV[4] .. '-' .. seq, 'number') == 1 then
+      return redis.error_reply('TAKEN ' .. ARGV[4] .. '-' .. seq .. ' belongs to another mail')
+    end
+    if tonumber(redis.call('GET', KEYS[2]) or '0') < seq then
+      redis.call('SET', KEYS[2], seq)
+    end
+  else
+    seq = redis.call('INCR', KEYS[2])
+  end
   local number = ARGV[4] .. '-' .. seq
   redis.call('HSET', kp .. 't:' .. number, 'number', number, unpack(rec))
   redis.call('ZADD', KEYS[3], seq, number)

@@ -94,6 +94,10 @@ type Commit struct {
 	Ticket    *New
 	Rejection *Rejection
 	Note      []string
+	// Floor, when above 0, is the least the ticket sequence may be: the
+	// highest number the desk knows it gave. Below it Redis has lost
+	// writes, and the commit fails with ErrBehind, changing nothing.
+	Floor int64
 }
 
 // CommitResult is the result of one Commit of a batch.
@@ -190,6 +194,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			"src_mailbox", t.Source.Mailbox,
 			"src_uidvalidity", strconv.FormatUint(uint64(t.Source.UIDValidity), 10),
 			"src_uid", strconv.FormatUint(uint64(t.Source.UID), 10),
+			"key", cmp.Or(t.Key, KeyOf(c.Dedupe)),
 		}
 		if t.LinkedTo != "" {
 			rec = append(rec, "linked_to", t.LinkedTo)
@@ -208,7 +213,11 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			rec = append(rec, "sla", string(b))
 			sched = clk.schedule()
 		}
-		return s.call("ticket", c.Dedupe, "", sched, rec, c.Note)
+		var number string
+		if t.Number > 0 {
+			number = strconv.FormatInt(t.Number, 10)
+		}
+		return s.call("ticket", c.Dedupe, "", sched, rec, c.Note, c.Floor, number)
 	case c.Rejection != nil:
 		r := c.Rejection
 		rec := []string{
@@ -218,14 +227,14 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			"message_id", r.MessageID,
 			"subject", r.Subject,
 		}
-		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, rec, c.Note)
+		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, rec, c.Note, c.Floor, "")
 	}
 	return commitCall{}, fmt.Errorf("commit mail %q: neither a ticket nor a rejection", c.Dedupe)
 }
 
 // call prepares commit.lua; sched are the SLA warn and breach times (ms,
 // "" for none) of a new ticket.
-func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []string) (commitCall, error) {
+func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []string, floor int64, number string) (commitCall, error) {
 	if dedupe == "" {
 		return commitCall{}, errors.New("commit mail: empty dedupe key")
 	}
@@ -235,9 +244,10 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []s
 	}
 	_, domain, _ := strings.Cut(sender, "@")
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
-	args := make([]any, 0, 14+len(rec)+len(note))
+	args := make([]any, 0, 16+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
-		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1], len(rec)/2)
+		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1],
+		max(floor, 0), number, len(rec)/2)
 	for _, v := range rec {
 		args = append(args, v)
 	}
@@ -251,6 +261,12 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []s
 // result reads commit.lua's reply.
 func (c commitCall) result(res []any, err error) (Result, error) {
 	if err != nil {
+		switch {
+		case strings.HasPrefix(err.Error(), "BEHIND"):
+			err = fmt.Errorf("%w: %s", ErrBehind, strings.TrimPrefix(err.Error(), "BEHIND "))
+		case strings.HasPrefix(err.Error(), "TAKEN"):
+			err = fmt.Errorf("%w: %s", ErrNumberTaken, strings.TrimPrefix(err.Error(), "TAKEN "))
+		}
 		return Result{}, fmt.Errorf("commit %s for %q: %w", c.mode, c.dedupe, err)
 	}
 	if len(res) != 3 {
@@ -331,8 +347,11 @@ func (s *Store) MarkAcknowledged(ctx context.Context, number string, at time.Tim
 	if err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
-	// HSETNX keeps the first time if a resend is recorded again.
-	if err := s.rdb.HSetNX(ctx, s.key("t:"+number), "acknowledged_at", at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
+	// HSETNX keeps the first time if a resend is recorded again; only on
+	// a ticket that exists: Redis may have been swapped for one without it
+	// since the change above (a restored backup), and a hash holding only
+	// this field would look like a ticket taking the number.
+	if err := ackedScript.Run(ctx, s.rdb, []string{s.key("t:" + number)}, at.UTC().Format(time.RFC3339Nano)).Err(); err != nil {
 		return fmt.Errorf("mark %s acknowledged: %w", number, err)
 	}
 	return nil
@@ -361,6 +380,7 @@ func fromHash(m map[string]string) *Ticket {
 		Channel:           cmp.Or(m["channel"], ChannelMail),
 		OpenedBy:          m["opened_by"],
 		RequestSum:        m["request_sum"],
+		Key:               m["key"],
 	}
 	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, fieldNeedsAgent: &t.NeedsAgentSince} {
 		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
@@ -395,3 +415,5 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	return t
 }
+
+var ackedScript = redis.NewScript(`if redis.call('HEXISTS', KEYS[1], 'number') == 1 then redis.call('HSETNX', KEYS[1], 'acknowledged_at', ARGV[1]) end return 0`)

@@ -115,6 +115,10 @@ type Ticket struct {
 	// closed feature request: is it one?); nil for none. Any agent's
 	// action on the ticket (reply, note, change) clears it.
 	NeedsAgentSince *time.Time `json:"needs_agent_since,omitempty"`
+	// Key tells this ticket from any other that ever had its number (a
+	// ticket re-created after Redis lost it): the Message-IDs of the mail
+	// about it carry it. "" for tickets made before keys existed.
+	Key string `json:"key,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -150,6 +154,11 @@ type New struct {
 	LinkedTo string
 	// Channel, OpenedBy and RequestSum as in Ticket; Channel "" is mail.
 	Channel, OpenedBy, RequestSum string
+	// Key is the ticket's key (Ticket.Key); KeyOf the dedupe key when "".
+	Key string
+	// Number, when above 0, re-creates the ticket under this number (the
+	// one its filed mail carries) instead of the next one.
+	Number int64
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

@@ -129,6 +129,9 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 		ack.Deadline, ack.Target = clock.FirstResponseDue, clock.Target
 	}
 	dedupe := openKey(key)
+	// The key the store gives the ticket: its mails' Message-IDs are its
+	// own, whatever else ever has its number (the mailbox journal).
+	ack.TicketKey = ticket.KeyOf(dedupe)
 	res, err := s.Store.Create(ctx, dedupe, ticket.New{
 		Subject: o.Subject, Type: o.Type, Status: status, Priority: pr.Priority, Customer: c.ID,
 		Contact: contact.Email, ContactName: contact.Name, Language: lang, Text: o.Message, CreatedAt: o.At,

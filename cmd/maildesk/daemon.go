@@ -145,6 +145,10 @@ type daemon struct {
 	// alarms tells the operators when they stay unreachable.
 	imapPart, smtpPart *alarm.Part
 	alarms             *alarm.Monitor
+	// journal keeps Redis in step with the mailbox (issue 16);
+	// journalPart is its alarm.
+	journal     *ingest.Journal
+	journalPart *alarm.Part
 }
 
 func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
@@ -156,7 +160,14 @@ func newDaemon(cfg *config.Config, log *slog.Logger) (*daemon, error) {
 // business time (ticket arrival, deadlines, sweeps, history) comes from
 // it; timeouts and retries stay in real time.
 func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ *daemon, err error) {
-	rdb, err := openRedis(context.Background(), cfg.Redis)
+	// Every new connection tells the journal which Redis server it reached:
+	// one not compared with the mailbox yet holds intake and mail.
+	var journal atomic.Pointer[ingest.Journal]
+	rdb, err := openRedisObserved(context.Background(), cfg.Redis, func(runID string) {
+		if j := journal.Load(); j != nil {
+			j.ObserveServer(runID)
+		}
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -235,6 +246,21 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	wc.Connected = func(err error) { d.imapPart.Record(err, time.Now()) }
 	d.watcher = ingest.NewWatcher(wc, pipe, log)
 	d.watcher.Checkpoints = d.store
+	// The journal signs in on its own connection (also on a standby): its
+	// attempts are not the watcher's, whose record is the mailbox's health.
+	jc := wc
+	jc.Connected = nil
+	d.journalPart = alarm.NewPart(alarm.Journal, "Redis (it lost writes; being repaired from the mailbox)", nil)
+	d.journal = ingest.NewJournal(ingest.JournalConfig{
+		Mailbox: jc, Sent: cfg.IMAP.SentMailbox, Interval: cfg.Redis.JournalCheckInterval.D(),
+		RejectionRetention: cfg.Authz.RejectionRetention.D(), Log: log, Changed: d.journalChanged,
+	}, d.store, d.outbox, pipe)
+	journal.Store(d.journal)
+	d.watcher.Gate = d.journal
+	d.metrics.Journal(func() httpapi.JournalStatus {
+		st := d.journal.Status()
+		return httpapi.JournalStatus{InStep: st.State == "ok", Missing: st.Missing, Repairs: st.Repairs}
+	})
 	d.kick = make(chan struct{}, 1)
 	d.watcher.Observer = observer{m: d.metrics, kick: d.kickOutbox}
 	d.metrics.OutboxDepth(func() float64 {
@@ -268,17 +294,29 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	d.mailer, d.desk = mailer, desk
 	host, _ := os.Hostname()
 	d.delivery = &notify.Delivery{
-		Outbox: d.outbox, Sender: mailer, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
+		Outbox: d.outbox, Sender: notify.Held{Sender: mailer, Hold: d.holdMail}, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
 		SendTimeout: sm.Timeout.D(), Workers: cfg.Outbox.Workers, ResendUncertain: cfg.Outbox.ResendUncertainAfter.D(),
 		Retry: cfg.Outbox.Retry.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(), MaxAge: cfg.Outbox.MaxAge.D(),
 		Limits: notify.Limits{
 			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
 		},
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
-		Delivered:          func(ctx context.Context, n notify.Notification) error { return d.delivered(ctx, d.desk, n) },
+		// The trace of a sent mail is kept at once, before Redis records
+		// the delivery, and again (if that failed) when it is finished.
+		Accepted: func(ctx context.Context, n notify.Notification) {
+			if err := d.trace(ctx, n); err != nil {
+				d.log.Warn("mail sent, its trace not kept yet; trying again when its delivery is recorded", "notification", n.ID, "err", err)
+			}
+		},
+		Delivered: func(ctx context.Context, n notify.Notification) error {
+			if err := d.delivered(ctx, d.desk, n); err != nil {
+				return err
+			}
+			return d.trace(ctx, n)
+		},
 	}
 	ac := alarm.Config{
-		Parts: []*alarm.Part{d.imapPart, d.smtpPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
+		Parts: []*alarm.Part{d.imapPart, d.smtpPart, d.journalPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
 		Language: cfg.Desk.Language, Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID), Queue: d.outbox, Log: log,
 	}
 	if cfg.OAuth2Enabled() {
@@ -482,6 +520,13 @@ func (d *daemon) sendLoop(ctx context.Context) {
 // sendOutbox delivers what the outbox holds: acknowledgements, notices,
 // replies and alerts.
 func (d *daemon) sendOutbox(ctx context.Context) error {
+	if st := d.journal.Status(); d.journal.Holding() && time.Since(st.Since) < time.Minute {
+		// Redis may have lost the records of what was sent: wait for the
+		// comparison with the mailbox (a second or so). A hold that lasts
+		// (the mailbox unreachable) lets the operators' alarms through
+		// (holdMail).
+		return nil
+	}
 	if !d.outboxReady.Load() {
 		if err := d.outbox.Init(ctx); err != nil {
 			return err
@@ -566,6 +611,16 @@ func (d *daemon) checks() []httpapi.Check {
 				return map[string]any{"state": "standby", "mailbox": d.cfg.IMAP.Mailbox}, nil
 			}
 			return d.intakeReady(d.watcher.Status(), time.Now())
+		}},
+		{Name: "journal", Check: func(ctx context.Context) (any, error) {
+			st := d.journal.Status()
+			switch st.State {
+			case "ok":
+				return st, nil
+			case "behind":
+				return st, fmt.Errorf("redis is behind the mailbox journal (it lost writes): intake and mail to customers held while it is repaired: %s", st.LastError)
+			}
+			return st, fmt.Errorf("redis not yet compared with the mailbox journal (intake and mail to customers held)%s", lastError(st.LastError))
 		}},
 		{Name: "smtp", Check: func(ctx context.Context) (any, error) {
 			st := d.smtpPart.State()
@@ -672,6 +727,7 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
 	wg.Go(func() { d.sendLoop(ctx) })
+	wg.Go(func() { d.journal.Run(ctx) })
 	<-ctx.Done()
 	d.log.Info("shutting down")
 	wg.Wait()

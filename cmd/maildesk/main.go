@@ -53,6 +53,9 @@ Usage:
                                          refresh_token: store oauth2.refresh_token_file's token anew
   maildesk auth status --config FILE [--json]
                                          sign-in method, account, grant, token and credential expiry, last sign-ins
+  maildesk repair --config FILE [--since TIME] [--dry-run]
+                                         compare Redis with the mailbox journal (filed mail's outcomes, copies of
+                                         sent mail) and restore what Redis lost; then compare again
   maildesk sla due --config FILE --plan NAME --priority P [--type T] [--language nl|en] --at TIME
                                          first-response deadline of a ticket arriving at TIME (RFC 3339)
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
@@ -100,6 +103,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdSLA(args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
+	case "repair":
+		err = cmdRepair(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "maildesk", versionString())
 		return 0

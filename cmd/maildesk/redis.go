@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ticket"
 )
 
 // openRedis returns a client for the Redis that c names: one server
@@ -22,17 +23,36 @@ import (
 // Every multi-key command and script maildesk runs uses keys of one desk
 // only, which share a hash slot (config.KeyPrefix), so all of them work on
 // a Cluster unchanged.
-func openRedis(_ context.Context, c config.Redis) (redis.UniversalClient, error) {
+func openRedis(ctx context.Context, c config.Redis) (redis.UniversalClient, error) {
+	return openRedisObserved(ctx, c, nil)
+}
+
+// openRedisObserved is openRedis telling server the run id of the Redis
+// server every new connection reaches (the daemon's journal: a server it
+// has not compared with the mailbox yet may have lost writes).
+func openRedisObserved(_ context.Context, c config.Redis, server func(runID string)) (redis.UniversalClient, error) {
+	var onConnect func(context.Context, *redis.Conn) error
+	if server != nil {
+		onConnect = func(ctx context.Context, cn *redis.Conn) error {
+			server(ticket.ServerID(ctx, cn))
+			return nil
+		}
+	}
 	switch c.Mode() {
 	case "cluster":
-		return redis.NewClusterClient(clusterOptions(c)), nil
+		o := clusterOptions(c)
+		o.OnConnect = onConnect
+		return redis.NewClusterClient(o), nil
 	case "sentinel":
-		return redis.NewFailoverClient(failoverOptions(c)), nil
+		o := failoverOptions(c)
+		o.OnConnect = onConnect
+		return redis.NewFailoverClient(o), nil
 	}
 	opt, err := singleOptions(c)
 	if err != nil {
 		return nil, err
 	}
+	opt.OnConnect = onConnect
 	return redis.NewClient(opt), nil
 }
 

@@ -19,6 +19,10 @@ import (
 type Message struct {
 	UID uint32
 	Raw []byte
+	// Flags are the message's flags and keywords as the server keeps them.
+	Flags []string
+	// Arrived is its INTERNALDATE.
+	Arrived time.Time
 }
 
 // ioTimeout bounds one read-back or delivery: go-imap has no timeouts of
@@ -77,8 +81,10 @@ func mailboxMissing(c *imapclient.Client, mailbox string, selectErr error) bool 
 
 func fetchAll(c *imapclient.Client) ([]Message, error) {
 	cmd := c.Fetch(imap.UIDSet{{Start: 1, Stop: 0}}, &imap.FetchOptions{
-		UID:         true,
-		BodySection: []*imap.FetchItemBodySection{{Peek: true}},
+		UID:          true,
+		Flags:        true,
+		InternalDate: true,
+		BodySection:  []*imap.FetchItemBodySection{{Peek: true}},
 	})
 	msgs := []Message{}
 	var readErr error
@@ -96,6 +102,12 @@ func fetchAll(c *imapclient.Client) ([]Message, error) {
 			switch item := item.(type) {
 			case imapclient.FetchItemDataUID:
 				m.UID = uint32(item.UID)
+			case imapclient.FetchItemDataFlags:
+				for _, f := range item.Flags {
+					m.Flags = append(m.Flags, string(f))
+				}
+			case imapclient.FetchItemDataInternalDate:
+				m.Arrived = item.Time
 			case imapclient.FetchItemDataBodySection:
 				if item.Literal == nil {
 					continue

@@ -1,6 +1,8 @@
 // Package faults is the fault-injection suite (issue 9): the real maildesk
 // binary, run as a child process against real Redis, Dovecot and an SMTP
 // server, is crashed with SIGKILL, loses Redis, Dovecot and its SMTP relay,
+// sees Redis lose recent writes (a backup restored, a host crash; the
+// repair from the mailbox journal, issue 16),
 // is fed by a badly behaved auto-responder and by abusive senders; after
 // each run the mailboxes, tickets, rejections, outbox and the mail that went
 // out are checked against the invariants of design.md.

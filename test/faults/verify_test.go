@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/internal/testserver"
 )
 
@@ -128,8 +129,10 @@ func (d *desk) verify(c *corpus, exp expect) {
 		}
 	}
 
-	// No mail lost, none duplicated, each where its kind says.
+	// No mail lost, none duplicated, each where its kind says; and each
+	// filed mail carries its outcome (issue 16: the mailbox is the journal).
 	where := map[int][]string{}
+	recorded := map[int]int64{} // mail -> ticket number its keywords record
 	for _, f := range folders {
 		for _, m := range d.dc.Mailbox(t, deskAddr, f) {
 			seq, ok := seqOf(m.Raw)
@@ -138,6 +141,15 @@ func (d *desk) verify(c *corpus, exp expect) {
 				continue
 			}
 			where[seq] = append(where[seq], f)
+			outcome, n := ingest.RecordedOutcome(m.Flags)
+			switch {
+			case f == "Processed" && (outcome != "ticket" || n == 0):
+				errorf("NO OUTCOME: mail %d in Processed has keywords %v, not its ticket", seq, m.Flags)
+			case f == "Rejected" && outcome != "rejected":
+				errorf("NO OUTCOME: mail %d in Rejected has keywords %v, not $MDRejected", seq, m.Flags)
+			case f == "Processed":
+				recorded[seq] = n
+			}
 		}
 	}
 	for _, m := range c.mails {
@@ -176,6 +188,24 @@ func (d *desk) verify(c *corpus, exp expect) {
 			if ns := byMsgID[m.ID]; len(ns) > 0 {
 				errorf("mail %d (%s, Message-ID <%s>, from %s) made ticket(s) %v", m.Seq, m.Kind, m.ID, m.From, ns)
 			}
+		}
+	}
+	// No number given to two mails: by the mailbox's record, and each
+	// filed mail's record is its ticket's number.
+	mailOf := map[int64]testMail{}
+	for _, m := range c.mails {
+		n, ok := recorded[m.Seq]
+		if !ok {
+			continue
+		}
+		// A resend of a mail (kindDupTicket) carries its Message-ID: the
+		// same mail, the same number.
+		if prev, dup := mailOf[n]; dup && prev.ID != m.ID {
+			errorf("NUMBER REUSED: SD-%d is recorded on mail %d <%s> and mail %d <%s>", n, prev.Seq, prev.ID, m.Seq, m.ID)
+		}
+		mailOf[n] = m
+		if ns := byMsgID[m.ID]; len(ns) == 1 && ns[0] != fmt.Sprintf("SD-%d", n) {
+			errorf("mail %d <%s> records SD-%d, its ticket is %s", m.Seq, m.ID, n, ns[0])
 		}
 	}
 	for id, ns := range byMsgID {
@@ -237,6 +267,8 @@ func (d *desk) verify(c *corpus, exp expect) {
 	noticeCount := map[string]int{} // recipient -> rejection notices
 	tooLargeCount := map[string]int{}
 	msgIDCount := map[string]int{}
+	ackedMail := map[string]string{}          // ticket -> the mail its acknowledgement answered
+	noticeIDs := map[string]map[string]bool{} // recipient -> Message-IDs of their notices
 	for _, s := range d.sent() {
 		msgIDCount[s.messageID]++
 		if len(s.rcpt) != 1 {
@@ -257,6 +289,10 @@ func (d *desk) verify(c *corpus, exp expect) {
 		switch s.kind {
 		case "ack":
 			ackCount[s.ticket]++
+			if prev, ok := ackedMail[s.ticket]; ok && prev != s.inReplyTo {
+				errorf("NUMBER REUSED: %s acknowledged for <%s> and for <%s>", s.ticket, prev, s.inReplyTo)
+			}
+			ackedMail[s.ticket] = s.inReplyTo
 			tk, ok := byNumber[s.ticket]
 			switch {
 			case !ok:
@@ -270,6 +306,10 @@ func (d *desk) verify(c *corpus, exp expect) {
 			}
 		case "rejection":
 			noticeCount[to]++
+			if noticeIDs[to] == nil {
+				noticeIDs[to] = map[string]bool{}
+			}
+			noticeIDs[to][s.messageID] = true
 			if s.envFrom != "" {
 				errorf("notice <%s> to %s sent with envelope sender %q, want <>", s.messageID, to, s.envFrom)
 			}
@@ -334,6 +374,13 @@ func (d *desk) verify(c *corpus, exp expect) {
 	}
 	perDomain := map[string]int{}
 	for to, n := range noticeCount {
+		// One notice per sender per notice_interval (24h): a second one
+		// (about another of their mails; one sent twice is counted above)
+		// is a mail sent twice.
+		if k := len(noticeIDs[to]); k > 1 {
+			extras += k - 1
+			extraList = append(extraList, fmt.Sprintf("%d notices to %s", k, to))
+		}
 		_, dom, _ := strings.Cut(to, "@")
 		perDomain[dom] += n
 		if !strangers[to] {

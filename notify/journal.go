@@ -1,0 +1,172 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/wneessen/go-mail"
+)
+
+// The trace of sent mail (issue 16): every mail the desk sends is, once the
+// relay accepted it, appended to a folder of the desk's own mailbox with
+// these header fields, so that what was sent is known when Redis is not
+// (restored from an older backup, crashed before its fsync). They are on
+// the copy only, never on the mail that goes out.
+const (
+	// TraceHeaderID is the notification's id ("SD-675/ack").
+	TraceHeaderID = "X-Maildesk-Outbox-Id"
+	// TraceHeaderKind is its Kind.
+	TraceHeaderKind = "X-Maildesk-Kind"
+	// TraceHeaderTicket and TraceHeaderTicketKey name the ticket it is
+	// about (absent for mail about none).
+	TraceHeaderTicket    = "X-Maildesk-Ticket"
+	TraceHeaderTicketKey = "X-Maildesk-Ticket-Key"
+	// TraceHeaderTo is the recipient's bare address.
+	TraceHeaderTo = "X-Maildesk-To"
+	// TraceHeaderSentAt is when the relay accepted it (RFC 3339).
+	TraceHeaderSentAt = "X-Maildesk-Sent-At"
+)
+
+// TraceCopy is the mail n as the relay accepted it at sentAt (rendered again:
+// the same Message-ID, subject and text), with the trace header fields on
+// top, to be kept in the desk's mailbox.
+func (m *Mailer) TraceCopy(n Notification, sentAt time.Time) ([]byte, error) {
+	msg, err := m.buildMsg(n)
+	if err != nil {
+		return nil, err
+	}
+	msg.SetDateWithValue(sentAt)
+	for _, h := range [][2]string{
+		{TraceHeaderID, n.ID}, {TraceHeaderKind, string(n.Kind)}, {TraceHeaderTicket, n.Ticket},
+		{TraceHeaderTicketKey, n.TicketKey}, {TraceHeaderTo, bareAddress(n.To)},
+		{TraceHeaderSentAt, sentAt.UTC().Format(time.RFC3339)},
+	} {
+		if h[1] != "" {
+			msg.SetGenHeader(mail.Header(h[0]), h[1])
+		}
+	}
+	var b bytes.Buffer
+	if _, err := msg.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("trace copy of %q: %w", n.ID, err)
+	}
+	return b.Bytes(), nil
+}
+
+func (o *Outbox) tracedKey(id string) string { return o.kp + "traced:" + id }
+
+// Traced reports whether the trace of notification id was kept already: a
+// delivery finished again (Delivered after a retry) keeps no second copy.
+func (o *Outbox) Traced(ctx context.Context, id string) (bool, error) {
+	n, err := o.rdb.Exists(ctx, o.tracedKey(id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("check trace of %s: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// MarkTraced records that the trace of notification id is kept.
+func (o *Outbox) MarkTraced(ctx context.Context, id string) error {
+	if err := o.rdb.Set(ctx, o.tracedKey(id), "1", sentTTL).Err(); err != nil {
+		return fmt.Errorf("record trace of %s: %w", id, err)
+	}
+	return nil
+}
+
+// DeliveryRecordAge is how long the outbox remembers a delivery (and so
+// how far back the journal compares what was sent with Redis).
+const DeliveryRecordAge = sentTTL
+
+// Delivered reports, for each notification id, whether the outbox has its
+// delivery on record, in one round trip.
+func (o *Outbox) Delivered(ctx context.Context, ids []string) ([]bool, error) {
+	out := make([]bool, len(ids))
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make([]*redis.IntCmd, len(ids))
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.Exists(ctx, o.sentKey(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check deliveries of %d notifications: %w", len(ids), err)
+	}
+	for i, c := range cmds {
+		out[i] = c.Val() == 1
+	}
+	return out, nil
+}
+
+// RestoreDelivered puts back the delivery record of a mail the desk sent
+// at sentAt (found in the trace): the outbox then finishes an entry of it
+// without sending it again, and a bounce of it is still recognised. Its
+// trace is marked kept.
+func (o *Outbox) RestoreDelivered(ctx context.Context, n Notification, sentAt time.Time) error {
+	left := sentTTL - time.Since(sentAt)
+	if left <= 0 {
+		return nil
+	}
+	if n.ID == "" {
+		return errors.New("restore delivery: notification without id")
+	}
+	at := sentAt.UTC().Format(time.RFC3339)
+	tag, err := o.sentTag(ctx, n)
+	if err != nil {
+		return err
+	}
+	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, o.sentKey(n.ID), at, left)
+		p.Set(ctx, o.tracedKey(n.ID), "1", left)
+		if tag != "" && sentMailTTL-time.Since(sentAt) > 0 {
+			rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+			if n.TicketKey != "" {
+				rec = append(rec, "ticket_key", n.TicketKey)
+			}
+			p.HSet(ctx, o.sentMailKey(tag), rec...)
+			p.Expire(ctx, o.sentMailKey(tag), sentMailTTL-time.Since(sentAt))
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore delivery record of %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// Held is a Sender that lets Hold keep mail back: while Hold returns an
+// error for a notification, sending it fails with that error, a temporary
+// failure (the entry waits in the outbox and is tried again).
+type Held struct {
+	Sender Sender
+	Hold   func(n Notification) error
+}
+
+// Send sends n unless it is held.
+func (h Held) Send(ctx context.Context, n Notification) error {
+	if err := h.Hold(n); err != nil {
+		return err
+	}
+	return h.Sender.Send(ctx, n)
+}
+
+// Close closes the Sender's connection, when it keeps one.
+func (h Held) Close() error {
+	if c, ok := h.Sender.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
+}
+
+// IsAlarm reports whether k is mail to the desk's operators about the desk
+// itself (an unreachable server, an expiring credential): it goes out also
+// while mail to customers is held.
+func (k Kind) IsAlarm() bool {
+	return k == AlarmDown || k == AlarmUp || k == CredentialExpiry
+}
