@@ -75,7 +75,10 @@ type Service struct {
 	// term.
 	Priority string
 	Location *time.Location
-	Log      *slog.Logger
+	// Agents are desk.agents: they are told, with a ticket's assignee, when
+	// its recorded time reaches its budget (time.go).
+	Agents []config.Person
+	Log    *slog.Logger
 	Now      func() time.Time
 }
 

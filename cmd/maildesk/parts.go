@@ -50,6 +50,6 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, n
 		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
 	}
 	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Language: cfg.Desk.Language, Log: log, Now: now,
-		Authz: p.dir, Plans: cfg.Plans, Priority: cfg.Desk.DefaultPriority, Location: cfg.Desk.Location}
+		Authz: p.dir, Plans: cfg.Plans, Priority: cfg.Desk.DefaultPriority, Location: cfg.Desk.Location, Agents: cfg.Desk.Agents}
 	return p, nil
 }
