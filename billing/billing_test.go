@@ -244,9 +244,9 @@ func TestStatements(t *testing.T) {
 	}
 	for _, tc := range []struct {
 		name, file, customer, month string
-		customerOverride           func(c *config.Customer)
-		tickets                    []Ticket
-		want                       want
+		customerOverride            func(c *config.Customer)
+		tickets                     []Ticket
+		want                        want
 	}{
 		{
 			name: "oxineo november", file: "oxineo.yaml", customer: "accountancy-de-haan", month: "2026-11",

@@ -278,9 +278,13 @@ var kindSpecs = map[Kind]kindSpec{
 			"en": {Prefix: "Time budget", Alone: "Time budget"},
 		},
 		samples: []func(*Notification){
-			func(n *Notification) { n.Reason, n.Target, n.Used, n.Agent = BudgetWarning, "2h", "1h30m", "Piet Agent" },
+			func(n *Notification) {
+				n.Reason, n.Target, n.Used, n.Agent = BudgetWarning, "2h", "1h30m", "Piet Agent"
+			},
 			func(n *Notification) { n.Reason, n.Target, n.Used, n.Agent = BudgetReached, "2h", "2h15m", "" },
-			func(n *Notification) { n.Reason, n.Customer, n.Subject, n.Priority, n.PriorityLabel = BudgetReached, "", "", "", "" },
+			func(n *Notification) {
+				n.Reason, n.Customer, n.Subject, n.Priority, n.PriorityLabel = BudgetReached, "", "", "", ""
+			},
 		},
 	},
 	// The operators' alarms are in the desk's language; their subject names

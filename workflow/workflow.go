@@ -79,7 +79,7 @@ type Service struct {
 	// its recorded time reaches its budget (time.go).
 	Agents []config.Person
 	Log    *slog.Logger
-	Now      func() time.Time
+	Now    func() time.Time
 }
 
 // MaxText bounds a reply or note: a ticket is not a file store.
