@@ -61,6 +61,9 @@ type Line struct {
 	// Detail says more: the period of a fee or a standby stretch, the
 	// rule a line comes from.
 	Detail string `json:"detail,omitempty"`
+	// From and To are the stretch of a standby line.
+	From time.Time `json:"from,omitzero"`
+	To   time.Time `json:"to,omitzero"`
 
 	record string // the record a line of its own belongs to
 	order  time.Time

@@ -49,10 +49,14 @@ func (m Month) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
 // recorded on its tickets (a record belongs to the month its work started
 // in, in the plan's zone), the monthly fee and the standby surcharges.
 type Statement struct {
-	Customer     string `json:"customer"`
-	CustomerName string `json:"customer_name,omitempty"`
-	Plan         string `json:"plan"`
-	Month        Month  `json:"month"`
+	// Desk is who sends it (desk.name); MadeAt when it was made. The caller
+	// sets both: the statement itself is a function of the records.
+	Desk         string    `json:"desk,omitempty"`
+	MadeAt       time.Time `json:"made_at,omitzero"`
+	Customer     string    `json:"customer"`
+	CustomerName string    `json:"customer_name,omitempty"`
+	Plan         string    `json:"plan"`
+	Month        Month     `json:"month"`
 	// From and To are the month's bounds in the plan's zone.
 	From     time.Time         `json:"from"`
 	To       time.Time         `json:"to"`
@@ -169,6 +173,7 @@ func (p *Plan) standbyLines(from, to time.Time) []Line {
 			rate := percentOf(p.standbyRate, c.percent)
 			billed := max(seg.Minutes(), int(c.minimum/time.Minute))
 			l := Line{Kind: LineStandby, Class: c.name, Rate: rate, Recorded: seg.Minutes(), Billed: billed, Amount: amount(rate, billed),
+				From: seg.Start, To: seg.End,
 				Detail: fmt.Sprintf("standby %s to %s, %d%% of %s", seg.Start.In(p.loc).Format("2006-01-02 15:04"),
 					seg.End.In(p.loc).Format("2006-01-02 15:04"), c.percent, p.standbyRate)}
 			if billed > seg.Minutes() {
