@@ -128,6 +128,9 @@ func (s *Service) recordTime(ctx context.Context, number string, by Agent, e Tim
 	if err != nil {
 		return rec, false, err
 	}
+	if created && s.TimeRecorded != nil {
+		s.TimeRecorded(rec)
+	}
 	if created {
 		s.log().Info("time recorded", "ticket", t.Number, "agent", by.String(), "minutes", rec.Minutes,
 			"activity", rec.Activity, "billable", rec.Billable, "start", rec.Start, "via", rec.Via)

@@ -21,11 +21,14 @@ import (
 
 func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set or open", errUsage)
+		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set, open or time", errUsage)
 	}
 	sub := args[0]
 	if sub == "open" {
 		return cmdTicketOpen(ctx, args[1:], stdout)
+	}
+	if sub == "time" {
+		return cmdTicketTime(ctx, args[1:], stdout)
 	}
 	fs, path := newFlags("tickets " + sub)
 	asJSON := fs.Bool("json", false, "print JSON")
