@@ -21,7 +21,7 @@ var words = map[string]map[string]string{
 		"subtotal": "Subtotaal", "fees": "Vaste kosten en standby", "total": "Totaal", "free": "kosteloos",
 		"notbillable": "niet declarabel", "fairuse": "fair use", "none": "Geen geregistreerde tijd in deze periode.",
 		"page": "Pagina", "of": "van", "minimum": "minimum per ticket", "channel": "toeslag kanaal", "fee": "maandbedrag",
-		"standby": "standby", "recorded": "Geregistreerd",
+		"standby": "standby", "recorded": "Geregistreerd", "at": "à", "perhour": "per uur", "min": "minimum",
 	},
 	"en": {
 		"title": "Statement", "customer": "Customer", "plan": "Contract", "period": "Period", "made": "Made",
@@ -30,7 +30,7 @@ var words = map[string]map[string]string{
 		"subtotal": "Subtotal", "fees": "Fees and standby", "total": "Total", "free": "free of charge",
 		"notbillable": "not billable", "fairuse": "fair use", "none": "No time recorded in this period.",
 		"page": "Page", "of": "of", "minimum": "minimum per ticket", "channel": "channel surcharge", "fee": "monthly fee",
-		"standby": "standby", "recorded": "Recorded",
+		"standby": "standby", "recorded": "Recorded", "at": "at", "perhour": "an hour", "min": "minimum",
 	},
 }
 
@@ -201,8 +201,11 @@ func WritePDF(w io.Writer, s Statement, lang string) error {
 					label += ", " + strings.TrimPrefix(f.Detail, "monthly fee "+s.Month.String()+", ")
 				}
 			} else if f.Kind == LineStandby {
-				label = fmt.Sprintf("%s %s: %s - %s, %s", wd["standby"], f.Class, f.From.In(loc).Format("2006-01-02 15:04"),
-					f.To.In(loc).Format("2006-01-02 15:04"), fmtMinutes(f.Billed))
+				label = fmt.Sprintf("%s %s: %s - %s, %s %s %s %s", wd["standby"], f.Class, f.From.In(loc).Format("2006-01-02 15:04"),
+					f.To.In(loc).Format("2006-01-02 15:04"), fmtMinutes(f.Billed), wd["at"], money(f.Rate), wd["perhour"])
+				if f.Billed > f.Recorded {
+					label += fmt.Sprintf(" (%s %s, %s)", fmtMinutes(f.Recorded), wd["standby"], wd["min"])
+				}
 			}
 			row([]string{label, money(f.Amount)}, feeW, "LR")
 		}
