@@ -112,6 +112,10 @@ func TestTicketsTimeAndStatement(t *testing.T) {
 	if len(sum.Records) != 3 || sum.Billable != 95 || sum.State != "warning" {
 		t.Errorf("JSON: %+v", sum)
 	}
+	// tickets show says it too.
+	if out := mustRun(t, "tickets", "show", "--config", cfgPath, number); !strings.Contains(out, "Time:         2h20m recorded, 1h35m billable; budget warning ") {
+		t.Errorf("tickets show:\n%s", out)
+	}
 	// Refusals name what is wrong, and change nothing.
 	for args, want := range map[string]string{
 		"1h --activity op_locatie": `unknown activity "op_locatie" for plan "support" (want one of on_site, remote, travel)`,

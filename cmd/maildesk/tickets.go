@@ -91,11 +91,16 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		tot, err := store.TimeTotals(ctx, t.Number)
+		if err != nil {
+			return err
+		}
 		if *asJSON {
 			return writeJSON(stdout, struct {
 				*ticket.Ticket
-				Events []ticket.Event `json:"events"`
-			}{t, events})
+				Events []ticket.Event     `json:"events"`
+				Time   *ticket.TimeTotals `json:"time,omitempty"`
+			}{t, events, timeOrNil(tot)})
 		}
 		ack := "not yet"
 		if t.AcknowledgedAt != nil {
@@ -124,6 +129,16 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "SLA:          first response due %s (%s, plan %s, %s)\n",
 				c.FirstResponseDue.In(loc).Format(time.RFC3339), shownLine(c.Target), shownLine(c.Plan), state)
+		}
+		if tot.Minutes > 0 {
+			fmt.Fprintf(stdout, "Time:         %s recorded, %s billable", workflow.FormatMinutes(tot.Minutes), workflow.FormatMinutes(tot.Billable))
+			switch {
+			case !tot.ReachedAt.IsZero():
+				fmt.Fprintf(stdout, "; budget reached %s", tot.ReachedAt.In(loc).Format("2006-01-02 15:04"))
+			case !tot.WarnedAt.IsZero():
+				fmt.Fprintf(stdout, "; budget warning %s", tot.WarnedAt.In(loc).Format("2006-01-02 15:04"))
+			}
+			fmt.Fprintf(stdout, " (maildesk tickets time %s)\n", t.Number)
 		}
 		if t.Quoted != "" {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
@@ -324,4 +339,12 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// timeOrNil is t, or nil for a ticket without time records.
+func timeOrNil(t ticket.TimeTotals) *ticket.TimeTotals {
+	if t.Minutes == 0 {
+		return nil
+	}
+	return &t
 }
