@@ -124,6 +124,7 @@ func NewAPI(c APIConfig) *API {
 		{"POST", "/api/v1/tickets/{number}/notes", a.note},
 		{"GET", "/api/v1/tickets/{number}/time", a.showTime},
 		{"POST", "/api/v1/tickets/{number}/time", a.recordTime},
+		{"DELETE", "/api/v1/tickets/{number}/time/{id}", a.voidTime},
 		{"GET", "/api/v1/statements/{customer}/{month}", a.statement},
 		{"GET", "/api/v1/contacts", a.listContacts},
 		{"POST", "/api/v1/contacts", a.addContact},

@@ -21,6 +21,7 @@ import (
 type TimeRecords interface {
 	RecordTimeRequest(ctx context.Context, number string, by workflow.Agent, e workflow.TimeEntry, key string) (ticket.TimeRecord, bool, error)
 	TimeOf(ctx context.Context, number string) (workflow.TimeSummary, error)
+	VoidTime(ctx context.Context, number string, by workflow.Agent, id, reason string) (ticket.TimeRecord, bool, error)
 }
 
 // Statements makes customers' monthly statements (workflow.Statements).
@@ -96,6 +97,26 @@ func (a *API) showTime(w http.ResponseWriter, r *http.Request) error {
 		s.Records = []ticket.TimeRecord{}
 	}
 	return writeJSON(w, http.StatusOK, s)
+}
+
+// voidTime voids a wrong time record: 200 with the record, marked, also
+// when it was void before.
+func (a *API) voidTime(w http.ResponseWriter, r *http.Request) error {
+	if a.c.Time == nil {
+		return errNoBilling
+	}
+	q := r.URL.Query()
+	if err := onlyParams(q, "reason"); err != nil {
+		return err
+	}
+	rec, _, err := a.c.Time.VoidTime(r.Context(), r.PathValue("number"), agent(r), r.PathValue("id"), q.Get("reason"))
+	if err != nil {
+		if errors.Is(err, workflow.ErrInvalid) && strings.Contains(err.Error(), "no time record") {
+			return &apiError{status: http.StatusNotFound, msg: err.Error()}
+		}
+		return err
+	}
+	return writeJSON(w, http.StatusOK, rec)
 }
 
 // statement is a customer's monthly statement, as JSON (the default), CSV

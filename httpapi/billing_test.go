@@ -86,6 +86,18 @@ func TestAPITime(t *testing.T) {
 			}},
 		{name: "a ticket without time", method: "GET", path: "/api/v1/tickets/SD-2/time", code: 200, want: []string{`"records":[]`, `"minutes":0`}},
 	})
+	sum, err := f.store.TimeRecords(context.Background(), "SD-1")
+	if err != nil || len(sum) != 2 {
+		t.Fatal(sum, err)
+	}
+	id := sum[1].ID
+	run(t, f, []step{
+		{name: "voided", method: "DELETE", path: "/api/v1/tickets/SD-1/time/" + id + "?reason=typo", code: 200,
+			want: []string{`"id":"` + id + `"`, `"voided_by":"alice"`, `"void_reason":"typo"`, `"voided_at":`}},
+		{name: "voided again", method: "DELETE", path: "/api/v1/tickets/SD-1/time/" + id, code: 200, want: []string{`"void_reason":"typo"`}},
+		{name: "no such record", method: "DELETE", path: "/api/v1/tickets/SD-1/time/nope", code: 404, want: []string{`no time record "nope"`}},
+		{name: "the totals without it", method: "GET", path: "/api/v1/tickets/SD-1/time", code: 200, want: []string{`"minutes":45`}},
+	})
 }
 
 // The statement of a month through the API, as JSON, CSV and PDF.

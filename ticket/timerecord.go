@@ -40,6 +40,11 @@ type TimeRecord struct {
 	// RequestSum identifies the request that made it, so that a replay
 	// under its key can be told from another request under the same key.
 	RequestSum string `json:"request_sum,omitempty"`
+	// VoidedAt is when an agent (VoidedBy) voided the record, why in
+	// VoidReason: it stays, marked, but counts nowhere. Nil: it counts.
+	VoidedAt   *time.Time `json:"voided_at,omitempty"`
+	VoidedBy   string     `json:"voided_by,omitempty"`
+	VoidReason string     `json:"void_reason,omitempty"`
 }
 
 // End is when the record's work ended.
@@ -66,6 +71,44 @@ type BudgetNotes struct {
 var timeSrc string
 
 var timeScript = redis.NewScript(timeSrc)
+
+//go:embed timevoid.lua
+var timeVoidSrc string
+
+var timeVoidScript = redis.NewScript(timeVoidSrc)
+
+// ErrNoRecord: the ticket has no time record of that id.
+var ErrNoRecord = errors.New("no such time record")
+
+// VoidTime voids record id of ticket number (of customer) with the
+// history event ev: it no longer counts in the totals, the customer's
+// index or statements, and the budget's marks (b.WarnAt, b.Limit; its
+// notes are not used) the totals fall below again are removed. It reports
+// false for a record voided before, and returns the record as it is.
+func (s *Store) VoidTime(ctx context.Context, number, customer, id, by, reason string, at time.Time, ev Event, b BudgetNotes) (TimeRecord, bool, error) {
+	e, err := json.Marshal(ev)
+	if err != nil {
+		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: encode event: %w", id, number, err)
+	}
+	keys := []string{s.key("t:" + number + ":time"), s.key("t:" + number + ":timesum"), s.key("time:c:" + customer),
+		s.key("t:" + number + ":events"), s.key("t:" + number)}
+	res, err := timeVoidScript.Run(ctx, s.rdb, keys, number, id, at.UTC().Format(time.RFC3339Nano), by, reason, string(e), b.WarnAt, b.Limit).Slice()
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "NORECORD"):
+		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: %w", id, number, ErrNoRecord)
+	case err != nil:
+		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: %w", id, number, err)
+	case len(res) != 2:
+		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: unexpected script reply %v", id, number, res)
+	}
+	raw, _ := res[0].(string)
+	var r TimeRecord
+	if err := json.Unmarshal([]byte(raw), &r); err != nil {
+		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: %w", id, number, err)
+	}
+	done, _ := res[1].(int64)
+	return r, done == 1, nil
+}
 
 func (s *Store) timeKeys(number, customer string) []string {
 	return []string{s.key("t:" + number), s.key("t:" + number + ":time"), s.key("t:" + number + ":timesum"),

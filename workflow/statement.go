@@ -83,10 +83,13 @@ func (s *Statements) Make(ctx context.Context, customer string, m billing.Month)
 }
 
 // BillingTicket is t with its time records as package billing prices
-// them.
+// them; void records count nowhere.
 func BillingTicket(t *ticket.Ticket, recs []ticket.TimeRecord) billing.Ticket {
 	bt := billing.Ticket{Number: t.Number, Subject: t.Subject, Type: t.Type, Priority: t.Priority, Channel: t.Channel}
 	for _, r := range recs {
+		if r.VoidedAt != nil {
+			continue
+		}
 		bt.Records = append(bt.Records, billing.Record{ID: r.ID, Agent: r.Agent, Start: r.Start, Minutes: r.Minutes,
 			Activity: r.Activity, Billable: r.Billable, Note: r.Note})
 	}

@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -312,4 +313,47 @@ func (s *Service) budgetNotes(ctx context.Context, t *ticket.Ticket, plan config
 		}
 	}
 	return b, nil
+}
+
+// VoidTime voids time record id of ticket number: an agent's correction
+// of a wrong record. It stays in the ticket's time, marked, and its
+// history says who voided it and why, but it no longer counts in the
+// totals or on statements (a statement made before is not changed: make
+// it again). Voiding a void record changes nothing (voided false).
+func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, reason string) (ticket.TimeRecord, bool, error) {
+	t, err := s.Store.Get(ctx, number)
+	if err != nil {
+		return ticket.TimeRecord{}, false, err
+	}
+	reason = strings.TrimSpace(reason)
+	if utf8.RuneCountInString(reason) > maxTimeNote {
+		return ticket.TimeRecord{}, false, fmt.Errorf("void time on %s: %w: the reason has %d characters, at most %d", t.Number, ErrInvalid, utf8.RuneCountInString(reason), maxTimeNote)
+	}
+	prev, err := s.Store.TimeRecord(ctx, t.Number, strings.TrimSpace(id))
+	if errors.Is(err, ticket.ErrNotFound) {
+		return ticket.TimeRecord{}, false, fmt.Errorf("void time on %s: %w: it has no time record %q (maildesk tickets time %s lists them)", t.Number, ErrInvalid, id, t.Number)
+	}
+	if err != nil {
+		return ticket.TimeRecord{}, false, err
+	}
+	now := s.now()
+	text := "voided the time record " + prev.ID + " (" + describeTime(prev, s.Location) + ")"
+	if reason != "" {
+		text += ": " + reason
+	}
+	var marks ticket.BudgetNotes
+	_, plan := s.plan(t)
+	if budget, warn := plan.TimeBudget(); budget > 0 {
+		marks.Limit = int(budget / time.Minute)
+		marks.WarnAt = warnMinutes(marks.Limit, warn)
+	}
+	r, voided, err := s.Store.VoidTime(ctx, t.Number, t.Customer, prev.ID, by.String(), reason, now,
+		ticket.Event{At: now, Kind: ticket.EventTime, From: by.String(), Text: text}, marks)
+	if errors.Is(err, ticket.ErrNoRecord) {
+		return r, false, fmt.Errorf("void time on %s: %w: %w", t.Number, ErrInvalid, err)
+	}
+	if err == nil && voided {
+		s.log().Info("time record voided", "ticket", t.Number, "agent", by.String(), "record", r.ID, "minutes", r.Minutes)
+	}
+	return r, voided, err
 }

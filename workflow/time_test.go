@@ -230,3 +230,56 @@ func TestTimeBudget(t *testing.T) {
 		t.Errorf("no budget: %s", got)
 	}
 }
+
+// A wrong record is voided: it stays, marked, and counts nowhere; voiding
+// it again changes nothing.
+func TestVoidTime(t *testing.T) {
+	f, number := timeFixture(t)
+	ctx := context.Background()
+	by := Agent{Name: "Piet"}
+	at := f.s.Now().Add(-5 * time.Hour)
+	keep, _, _ := f.s.RecordTimeRequest(ctx, number, by, TimeEntry{Duration: 30 * time.Minute, At: at}, "")
+	wrong, _, _ := f.s.RecordTimeRequest(ctx, number, by, TimeEntry{Duration: 4 * time.Hour, At: at.Add(time.Hour), Note: "typo"}, "")
+	r, voided, err := f.s.VoidTime(ctx, number, Agent{Name: "Lisa"}, wrong.ID, "meant 40m")
+	if err != nil || !voided || r.VoidedAt == nil || r.VoidedBy != "Lisa" || r.VoidReason != "meant 40m" || r.Minutes != 240 || r.Note != "typo" {
+		t.Fatalf("%+v %v %v", r, voided, err)
+	}
+	if _, again, err := f.s.VoidTime(ctx, number, Agent{Name: "Lisa"}, wrong.ID, ""); err != nil || again {
+		t.Errorf("again: %v %v", again, err)
+	}
+	sum, _ := f.s.TimeOf(ctx, number)
+	if sum.Minutes != 30 || sum.Billable != 30 || len(sum.Records) != 2 {
+		t.Errorf("%+v", sum)
+	}
+	tk, _ := f.st.Get(ctx, number)
+	bt := BillingTicket(tk, sum.Records)
+	if len(bt.Records) != 1 || bt.Records[0].ID != keep.ID {
+		t.Errorf("priced %+v", bt.Records)
+	}
+	if numbers, _ := f.st.TimeTickets(ctx, "oxi", at.Add(time.Minute), at.Add(3*time.Hour)); len(numbers) != 0 {
+		t.Errorf("the void record is still indexed: %v", numbers)
+	}
+	events, _ := f.st.Events(ctx, number)
+	if last := events[len(events)-1]; last.From != "Lisa" || !strings.Contains(last.Text, "voided the time record "+wrong.ID) || !strings.Contains(last.Text, "meant 40m") {
+		t.Errorf("history %+v", last)
+	}
+	if _, _, err := f.s.VoidTime(ctx, number, by, "nope", ""); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown record: %v", err)
+	}
+	// The wrong record had reached the budget; voided, the ticket is below
+	// it again, and reaching it for real is told again.
+	if sum.BudgetState != BudgetOK || !sum.ReachedAt.IsZero() || !sum.WarnedAt.IsZero() {
+		t.Errorf("budget after the void: %+v", sum)
+	}
+	f.mails(t)
+	if _, _, err := f.s.RecordTimeRequest(ctx, number, by, TimeEntry{Duration: 90 * time.Minute, At: at.Add(2 * time.Hour)}, ""); err != nil {
+		t.Fatal(err)
+	}
+	var reasons []string
+	for _, n := range f.mails(t) {
+		reasons = append(reasons, n.Reason+" "+n.Used)
+	}
+	if strings.Join(reasons, ",") != "reached 2h,reached 2h" {
+		t.Errorf("mails %v", reasons)
+	}
+}

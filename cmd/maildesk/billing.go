@@ -215,8 +215,15 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent who did the work (name as it appears in the history)")
 	key := fs.String("idempotency-key", "", "run again with the same key: the same record, nothing recorded twice")
 	asJSON := fs.Bool("json", false, "print JSON")
+	void := fs.String("void", "", "void the time record of this id (a correction; it stays, marked, and counts nowhere)")
+	reason := fs.String("reason", "", "why the record is voided (with --void)")
 	if err := parseFlags(fs, path, args); err != nil {
 		return err
+	}
+	if *void != "" || *reason != "" {
+		if *void == "" || fs.NArg() != 1 || *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
+			return fmt.Errorf("%w: tickets time NUMBER --void ID [--reason TEXT] takes no duration or other flags", errUsage)
+		}
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return fmt.Errorf("%w: tickets time needs a ticket NUMBER and, to record time, a DURATION (45m, 1h30m)", errUsage)
@@ -256,6 +263,21 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	number := strings.ToUpper(fs.Arg(0))
 	loc := cfg.Desk.Location
+	if *void != "" {
+		r, voided, err := p.work.VoidTime(ctx, number, workflow.Agent{Name: *as}, *void, *reason)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, r)
+		}
+		verb := "voided"
+		if !voided {
+			verb = "was void already"
+		}
+		fmt.Fprintf(stdout, "%s: record %s (%s %s from %s) %s\n", r.Ticket, r.ID, workflow.FormatMinutes(r.Minutes), r.Activity,
+			r.Start.In(loc).Format("2006-01-02 15:04"), verb)
+	}
 	if record {
 		if *at != "" {
 			if entry.At, err = workflow.ParseAt(*at, loc, time.Now()); err != nil {
@@ -292,12 +314,16 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, sum)
 	}
-	if !record {
+	if !record && *void == "" {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTART\tTIME\tACTIVITY\tBILLABLE\tAGENT\tNOTE")
 		for _, r := range sum.Records {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\t%s\n", r.ID, r.Start.In(loc).Format("2006-01-02 15:04"), workflow.FormatMinutes(r.Minutes),
-				r.Activity, r.Billable, shownLine(r.Agent), shownLine(r.Note))
+			billable := fmt.Sprint(r.Billable)
+			if r.VoidedAt != nil {
+				billable = "void"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Start.In(loc).Format("2006-01-02 15:04"), workflow.FormatMinutes(r.Minutes),
+				r.Activity, billable, shownLine(r.Agent), shownLine(r.Note))
 		}
 		_ = tw.Flush()
 	}

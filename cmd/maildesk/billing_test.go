@@ -112,6 +112,19 @@ func TestTicketsTimeAndStatement(t *testing.T) {
 	if len(sum.Records) != 3 || sum.Billable != 95 || sum.State != "warning" {
 		t.Errorf("JSON: %+v", sum)
 	}
+	// A wrong record is voided.
+	wrong := mustRun(t, "tickets", "time", "--config", cfgPath, number, "3h", "--at", now.Add(-4*time.Hour).Format(time.RFC3339), "--json")
+	var w ticket.TimeRecord
+	if err := json.Unmarshal([]byte(wrong), &w); err != nil {
+		t.Fatal(err)
+	}
+	out = mustRun(t, "tickets", "time", "--config", cfgPath, number, "--void", w.ID, "--reason", "typo", "--as", "Lisa")
+	if !strings.Contains(out, "record "+w.ID+" (3h remote from ") || !strings.Contains(out, ") voided\n") || !strings.Contains(out, "2h20m recorded, 1h35m billable") {
+		t.Errorf("void: %q", out)
+	}
+	if out := mustRun(t, "tickets", "time", "--config", cfgPath, number); !strings.Contains(out, w.ID) || !strings.Contains(out, "void") {
+		t.Errorf("listing after void:\n%s", out)
+	}
 	// tickets show says it too.
 	if out := mustRun(t, "tickets", "show", "--config", cfgPath, number); !strings.Contains(out, "Time:         2h20m recorded, 1h35m billable; budget warning ") {
 		t.Errorf("tickets show:\n%s", out)

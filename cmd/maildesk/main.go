@@ -39,6 +39,8 @@ Usage:
                        [--no-bill | --bill] [--as NAME] [--idempotency-key KEY] [--json]
                                          record work on a ticket (DURATION: 45m, 1h30m; it ended now unless
                                          --at says when it started); without DURATION show its time and budget
+  maildesk tickets time --config FILE NUMBER --void ID [--reason TEXT] [--as NAME]
+                                         void a wrong time record (it stays, marked, and counts nowhere)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (attempts, last error), dead or skipped
