@@ -125,6 +125,7 @@ func NewAPI(c APIConfig) *API {
 		{"GET", "/api/v1/tickets/{number}/time", a.showTime},
 		{"POST", "/api/v1/tickets/{number}/time", a.recordTime},
 		{"DELETE", "/api/v1/tickets/{number}/time/{id}", a.voidTime},
+		{"PUT", "/api/v1/tickets/{number}/time/budget", a.setBudget},
 		{"GET", "/api/v1/statements/{customer}/{month}", a.statement},
 		{"GET", "/api/v1/contacts", a.listContacts},
 		{"POST", "/api/v1/contacts", a.addContact},
@@ -163,7 +164,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var allow []string
-	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := a.mux.Handler(probe); pattern != "" {

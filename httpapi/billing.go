@@ -22,6 +22,7 @@ type TimeRecords interface {
 	RecordTimeRequest(ctx context.Context, number string, by workflow.Agent, e workflow.TimeEntry, key string) (ticket.TimeRecord, bool, error)
 	TimeOf(ctx context.Context, number string) (workflow.TimeSummary, error)
 	VoidTime(ctx context.Context, number string, by workflow.Agent, id, reason string) (ticket.TimeRecord, bool, error)
+	SetTimeBudget(ctx context.Context, number string, by workflow.Agent, d time.Duration, reason string) (workflow.TimeSummary, error)
 }
 
 // Statements makes customers' monthly statements (workflow.Statements).
@@ -117,6 +118,42 @@ func (a *API) voidTime(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	return writeJSON(w, http.StatusOK, rec)
+}
+
+type budgetRequest struct {
+	// Budget is the ticket's own budget ("6h"); "0" returns it to the
+	// plan's.
+	Budget string `json:"budget"`
+	Reason string `json:"reason"`
+}
+
+// setBudget gives a ticket its own time budget, agreed with the customer.
+func (a *API) setBudget(w http.ResponseWriter, r *http.Request) error {
+	if a.c.Time == nil {
+		return errNoBilling
+	}
+	var req budgetRequest
+	if err := decodeJSON(w, r, &req); err != nil {
+		return err
+	}
+	if strings.TrimSpace(req.Budget) == "" {
+		return badRequest("budget is required, like \"6h\" (\"0\": the plan's)")
+	}
+	d, err := workflow.ParseDuration(req.Budget)
+	if err != nil && strings.TrimSpace(req.Budget) == "0" {
+		d, err = 0, nil
+	}
+	if err != nil {
+		return err
+	}
+	s, err := a.c.Time.SetTimeBudget(r.Context(), r.PathValue("number"), agent(r), d, req.Reason)
+	if err != nil {
+		return err
+	}
+	if s.Records == nil {
+		s.Records = []ticket.TimeRecord{}
+	}
+	return writeJSON(w, http.StatusOK, s)
 }
 
 // statement is a customer's monthly statement, as JSON (the default), CSV

@@ -97,6 +97,12 @@ func TestAPITime(t *testing.T) {
 		{name: "voided again", method: "DELETE", path: "/api/v1/tickets/SD-1/time/" + id, code: 200, want: []string{`"void_reason":"typo"`}},
 		{name: "no such record", method: "DELETE", path: "/api/v1/tickets/SD-1/time/nope", code: 404, want: []string{`no time record "nope"`}},
 		{name: "the totals without it", method: "GET", path: "/api/v1/tickets/SD-1/time", code: 200, want: []string{`"minutes":45`}},
+		{name: "own budget", method: "PUT", path: "/api/v1/tickets/SD-1/time/budget", body: `{"budget": "6h", "reason": "estimate agreed"}`, code: 200,
+			want: []string{`"budget_minutes":360`, `"own_budget_minutes":360`, `"budget_state":"ok"`}},
+		{name: "back to the plan's", method: "PUT", path: "/api/v1/tickets/SD-1/time/budget", body: `{"budget": "0"}`, code: 200,
+			want: []string{`"budget_minutes":120`}},
+		{name: "budget required", method: "PUT", path: "/api/v1/tickets/SD-1/time/budget", body: `{}`, code: 400, want: []string{"budget is required"}},
+		{name: "budget too large", method: "PUT", path: "/api/v1/tickets/SD-1/time/budget", body: `{"budget": "2000h"}`, code: 400, want: []string{"to 1000h"}},
 	})
 }
 

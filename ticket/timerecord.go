@@ -53,8 +53,11 @@ func (r TimeRecord) End() time.Time { return r.Start.Add(time.Duration(r.Minutes
 // TimeTotals are the sums of a ticket's time records, in minutes, and when
 // its budget's warning and its reaching were told (zero: not yet).
 type TimeTotals struct {
-	Minutes   int       `json:"minutes"`
-	Billable  int       `json:"billable_minutes"`
+	Minutes  int `json:"minutes"`
+	Billable int `json:"billable_minutes"`
+	// Budget is the ticket's own budget in minutes, agreed with the
+	// customer (SetTimeBudget); 0: the plan's.
+	Budget    int       `json:"own_budget_minutes,omitempty"`
 	WarnedAt  time.Time `json:"budget_warned_at,omitzero"`
 	ReachedAt time.Time `json:"budget_reached_at,omitzero"`
 }
@@ -71,6 +74,31 @@ type BudgetNotes struct {
 var timeSrc string
 
 var timeScript = redis.NewScript(timeSrc)
+
+//go:embed timebudget.lua
+var timeBudgetSrc string
+
+var timeBudgetScript = redis.NewScript(timeBudgetSrc)
+
+// SetTimeBudget gives ticket number its own budget of minutes (0: the
+// plan's again) with the history event ev; b.WarnAt and b.Limit are the
+// thresholds that budget makes (its notes are not used): a mark of one the
+// ticket's billable time is below is removed, so that reaching it is told.
+func (s *Store) SetTimeBudget(ctx context.Context, number string, minutes int, ev Event, b BudgetNotes) error {
+	e, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("time budget of %s: encode event: %w", number, err)
+	}
+	keys := []string{s.key("t:" + number + ":timesum"), s.key("t:" + number + ":events"), s.key("t:" + number)}
+	err = timeBudgetScript.Run(ctx, s.rdb, keys, number, minutes, b.WarnAt, b.Limit, string(e), ev.At.UTC().Format(time.RFC3339Nano)).Err()
+	switch {
+	case err != nil && strings.HasPrefix(err.Error(), "NOTICKET"):
+		return fmt.Errorf("time budget of %s: %w", number, ErrNotFound)
+	case err != nil:
+		return fmt.Errorf("time budget of %s: %w", number, err)
+	}
+	return nil
+}
 
 //go:embed timevoid.lua
 var timeVoidSrc string
@@ -232,6 +260,7 @@ func (s *Store) TimeTotals(ctx context.Context, number string) (TimeTotals, erro
 	var t TimeTotals
 	t.Minutes, _ = strconv.Atoi(m["minutes"])
 	t.Billable, _ = strconv.Atoi(m["billable"])
+	t.Budget, _ = strconv.Atoi(m["budget"])
 	t.WarnedAt, _ = time.Parse(time.RFC3339Nano, m["warned_at"])
 	t.ReachedAt, _ = time.Parse(time.RFC3339Nano, m["reached_at"])
 	return t, nil

@@ -74,6 +74,10 @@ type TimeSummary struct {
 	BudgetState string `json:"budget_state,omitempty"`
 }
 
+// OwnBudget is the ticket's own budget in minutes (SetTimeBudget); 0:
+// the plan's applies.
+func (s TimeSummary) OwnBudget() int { return s.TimeTotals.Budget }
+
 // The states of TimeSummary.BudgetState.
 const (
 	BudgetOK      = "ok"
@@ -236,11 +240,77 @@ func (s *Service) TimeOf(ctx context.Context, number string) (TimeSummary, error
 	}
 	out := TimeSummary{Ticket: t.Number, Records: recs, TimeTotals: tot}
 	_, plan := s.plan(t)
-	if budget, warn := plan.TimeBudget(); budget > 0 {
-		out.Budget, out.WarnAt = int(budget/time.Minute), warn
+	if budget, warn := budgetOf(plan, tot); budget > 0 {
+		out.Budget, out.WarnAt = budget, warn
 		out.BudgetState = budgetState(tot.Billable, out.Budget, warn)
 	}
 	return out, nil
+}
+
+// budgetOf is the budget of a ticket on plan with totals tot, in minutes,
+// and its warning share: the ticket's own (agreed with the customer),
+// else the plan's; 0 for none.
+func budgetOf(plan config.Plan, tot ticket.TimeTotals) (int, int) {
+	budget, warn := plan.TimeBudget()
+	if tot.Budget > 0 {
+		return tot.Budget, cmp.Or(warn, config.DefaultBudgetWarnAt)
+	}
+	return int(budget / time.Minute), warn
+}
+
+// budgetMarks are the thresholds of budgetOf in billable minutes.
+func budgetMarks(plan config.Plan, tot ticket.TimeTotals) ticket.BudgetNotes {
+	budget, warn := budgetOf(plan, tot)
+	if budget == 0 {
+		return ticket.BudgetNotes{}
+	}
+	return ticket.BudgetNotes{WarnAt: warnMinutes(budget, warn), Limit: budget}
+}
+
+// MaxTimeBudget bounds a ticket's own budget: more is a typo.
+const MaxTimeBudget = 1000 * time.Hour
+
+// SetTimeBudget gives ticket number its own time budget d, agreed with the
+// customer (Oxineo: "Indien er meer dan 2 uur nodig is om een ticket op te
+// lossen, zal dit gebeuren in overleg met een inschatting van de
+// benodigde tijd"), or with d 0 returns it to the plan's. The history
+// says who set it and why; the warning and the reaching of the new budget
+// are told when the ticket's billable time gets there.
+func (s *Service) SetTimeBudget(ctx context.Context, number string, by Agent, d time.Duration, reason string) (TimeSummary, error) {
+	t, err := s.Store.Get(ctx, number)
+	if err != nil {
+		return TimeSummary{}, err
+	}
+	reason = strings.TrimSpace(reason)
+	switch {
+	case d < 0 || d%time.Minute != 0 || d > MaxTimeBudget:
+		return TimeSummary{}, fmt.Errorf("time budget of %s: %w: must be whole minutes from 0 (the plan's) to %s (got %s)", t.Number, ErrInvalid, "1000h", d)
+	case utf8.RuneCountInString(reason) > maxTimeNote:
+		return TimeSummary{}, fmt.Errorf("time budget of %s: %w: the reason has %d characters, at most %d", t.Number, ErrInvalid, utf8.RuneCountInString(reason), maxTimeNote)
+	}
+	tot, err := s.Store.TimeTotals(ctx, t.Number)
+	if err != nil {
+		return TimeSummary{}, err
+	}
+	_, plan := s.plan(t)
+	tot.Budget = int(d / time.Minute)
+	now := s.now()
+	text := "time budget set to " + FormatMinutes(tot.Budget)
+	if tot.Budget == 0 {
+		text = "time budget back to the plan's"
+		if b, _ := plan.TimeBudget(); b > 0 {
+			text += " (" + FormatMinutes(int(b/time.Minute)) + ")"
+		}
+	}
+	if reason != "" {
+		text += ": " + reason
+	}
+	if err := s.Store.SetTimeBudget(ctx, t.Number, tot.Budget, ticket.Event{At: now, Kind: ticket.EventTime, From: by.String(), Text: text},
+		budgetMarks(plan, tot)); err != nil {
+		return TimeSummary{}, err
+	}
+	s.log().Info("time budget set", "ticket", t.Number, "agent", by.String(), "minutes", tot.Budget)
+	return s.TimeOf(ctx, t.Number)
 }
 
 // budgetState is where billable minutes stand against a budget with its
@@ -265,16 +335,18 @@ func warnMinutes(budget, warn int) int { return (budget*warn + 99) / 100 }
 // that is an address. They say the time recorded with r, as read before
 // it; another record made at the same moment may make it a little more.
 func (s *Service) budgetNotes(ctx context.Context, t *ticket.Ticket, plan config.Plan, r ticket.TimeRecord, by Agent) (ticket.BudgetNotes, error) {
-	budget, warn := plan.TimeBudget()
-	if budget <= 0 || !r.Billable {
+	if !r.Billable {
 		return ticket.BudgetNotes{}, nil
 	}
 	tot, err := s.Store.TimeTotals(ctx, t.Number)
 	if err != nil {
 		return ticket.BudgetNotes{}, err
 	}
-	bm := int(budget / time.Minute)
-	b := ticket.BudgetNotes{WarnAt: warnMinutes(bm, warn), Limit: bm}
+	b := budgetMarks(plan, tot)
+	bm := b.Limit
+	if bm == 0 {
+		return b, nil
+	}
 	used := tot.Billable + r.Minutes
 	var to []config.Person
 	seen := map[string]bool{}
@@ -341,12 +413,12 @@ func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, rea
 	if reason != "" {
 		text += ": " + reason
 	}
-	var marks ticket.BudgetNotes
-	_, plan := s.plan(t)
-	if budget, warn := plan.TimeBudget(); budget > 0 {
-		marks.Limit = int(budget / time.Minute)
-		marks.WarnAt = warnMinutes(marks.Limit, warn)
+	tot, err := s.Store.TimeTotals(ctx, t.Number)
+	if err != nil {
+		return ticket.TimeRecord{}, false, err
 	}
+	_, plan := s.plan(t)
+	marks := budgetMarks(plan, tot)
 	r, voided, err := s.Store.VoidTime(ctx, t.Number, t.Customer, prev.ID, by.String(), reason, now,
 		ticket.Event{At: now, Kind: ticket.EventTime, From: by.String(), Text: text}, marks)
 	if errors.Is(err, ticket.ErrNoRecord) {

@@ -283,3 +283,58 @@ func TestVoidTime(t *testing.T) {
 		t.Errorf("mails %v", reasons)
 	}
 }
+
+// More than the budget "in overleg met een inschatting van de benodigde
+// tijd": the agent sets the ticket's own budget, and its warning and
+// reaching are told in their turn.
+func TestSetTimeBudget(t *testing.T) {
+	f, number := timeFixture(t)
+	ctx := context.Background()
+	by := Agent{Name: "Piet"}
+	at := f.s.Now().Add(-20 * time.Hour)
+	rec := func(minutes int) string {
+		t.Helper()
+		if _, _, err := f.s.RecordTimeRequest(ctx, number, by, TimeEntry{Duration: time.Duration(minutes) * time.Minute, At: at}, ""); err != nil {
+			t.Fatal(err)
+		}
+		at = at.Add(time.Duration(minutes) * time.Minute)
+		var out []string
+		for _, n := range f.mails(t) {
+			out = append(out, n.Reason+" "+n.Used+"/"+n.Target)
+		}
+		return strings.Join(out, ",")
+	}
+	if got := rec(150); got != "reached 2h30m/2h,reached 2h30m/2h" {
+		t.Fatalf("mails %q", got)
+	}
+	sum, err := f.s.SetTimeBudget(ctx, number, Agent{Name: "Lisa"}, 6*time.Hour, "estimate agreed with Pieter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Budget != 360 || sum.OwnBudget() != 360 || sum.BudgetState != BudgetOK || !sum.ReachedAt.IsZero() || !sum.WarnedAt.IsZero() {
+		t.Errorf("%+v", sum)
+	}
+	events, _ := f.st.Events(ctx, number)
+	if last := events[len(events)-1]; last.From != "Lisa" || last.Text != "time budget set to 6h: estimate agreed with Pieter" {
+		t.Errorf("history %+v", last)
+	}
+	if got := rec(60); got != "" {
+		t.Errorf("at 3h30m of 6h: %q", got)
+	}
+	if got := rec(60); got != "warning 4h30m/6h,warning 4h30m/6h" {
+		t.Errorf("at 4h30m of 6h: %q", got)
+	}
+	if got := rec(90); got != "reached 6h/6h,reached 6h/6h" {
+		t.Errorf("at 6h: %q", got)
+	}
+	// Back to the plan's.
+	sum, err = f.s.SetTimeBudget(ctx, number, by, 0, "")
+	if err != nil || sum.Budget != 120 || sum.OwnBudget() != 0 || sum.BudgetState != BudgetReached {
+		t.Errorf("%+v %v", sum, err)
+	}
+	for _, d := range []time.Duration{-time.Hour, 90 * time.Second, 1001 * time.Hour} {
+		if _, err := f.s.SetTimeBudget(ctx, number, by, d, ""); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", d, err)
+		}
+	}
+}

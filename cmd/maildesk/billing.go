@@ -216,14 +216,23 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	key := fs.String("idempotency-key", "", "run again with the same key: the same record, nothing recorded twice")
 	asJSON := fs.Bool("json", false, "print JSON")
 	void := fs.String("void", "", "void the time record of this id (a correction; it stays, marked, and counts nowhere)")
-	reason := fs.String("reason", "", "why the record is voided (with --void)")
+	budget := fs.String("budget", "", "give the ticket its own budget, agreed with the customer (6h; 0: the plan's again)")
+	reason := fs.String("reason", "", "why the record is voided or the budget set (with --void or --budget)")
 	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
-	if *void != "" || *reason != "" {
-		if *void == "" || fs.NArg() != 1 || *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
-			return fmt.Errorf("%w: tickets time NUMBER --void ID [--reason TEXT] takes no duration or other flags", errUsage)
+	if *void != "" || *budget != "" || *reason != "" {
+		if (*void == "") == (*budget == "") || fs.NArg() != 1 || *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
+			return fmt.Errorf("%w: tickets time NUMBER --void ID or --budget DURATION [--reason TEXT] takes no duration or other flags", errUsage)
 		}
+	}
+	var ownBudget time.Duration
+	if *budget != "" {
+		d, err := workflow.ParseDuration(*budget)
+		if err != nil {
+			return fmt.Errorf("%w: --budget: %v", errUsage, err)
+		}
+		ownBudget = d
 	}
 	if fs.NArg() < 1 || fs.NArg() > 2 {
 		return fmt.Errorf("%w: tickets time needs a ticket NUMBER and, to record time, a DURATION (45m, 1h30m)", errUsage)
@@ -278,6 +287,11 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 		fmt.Fprintf(stdout, "%s: record %s (%s %s from %s) %s\n", r.Ticket, r.ID, workflow.FormatMinutes(r.Minutes), r.Activity,
 			r.Start.In(loc).Format("2006-01-02 15:04"), verb)
 	}
+	if *budget != "" {
+		if _, err := p.work.SetTimeBudget(ctx, number, workflow.Agent{Name: *as}, ownBudget, *reason); err != nil {
+			return err
+		}
+	}
 	if record {
 		if *at != "" {
 			if entry.At, err = workflow.ParseAt(*at, loc, time.Now()); err != nil {
@@ -314,7 +328,7 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	if *asJSON {
 		return writeJSON(stdout, sum)
 	}
-	if !record && *void == "" {
+	if !record && *void == "" && *budget == "" {
 		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "ID\tSTART\tTIME\tACTIVITY\tBILLABLE\tAGENT\tNOTE")
 		for _, r := range sum.Records {
@@ -331,16 +345,20 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	return nil
 }
 
-// budgetText says where a ticket stands against its budget: ", of a 2h
-// budget (warning: 75% reached)"; "" without a budget.
+// budgetText says where a ticket stands against its budget: " of a 2h
+// budget: past 75%"; "" without a budget.
 func budgetText(s workflow.TimeSummary) string {
+	kind := ""
+	if s.OwnBudget() > 0 {
+		kind = "n agreed"
+	}
 	switch s.BudgetState {
 	case "":
 		return ""
 	case workflow.BudgetReached:
-		return fmt.Sprintf(" of a %s budget: REACHED, more only with the customer's permission", workflow.FormatMinutes(s.Budget))
+		return fmt.Sprintf(" of a%s %s budget: REACHED, more only with the customer's permission", kind, workflow.FormatMinutes(s.Budget))
 	case workflow.BudgetWarning:
-		return fmt.Sprintf(" of a %s budget: past %d%%", workflow.FormatMinutes(s.Budget), s.WarnAt)
+		return fmt.Sprintf(" of a%s %s budget: past %d%%", kind, workflow.FormatMinutes(s.Budget), s.WarnAt)
 	}
-	return fmt.Sprintf(" of a %s budget", workflow.FormatMinutes(s.Budget))
+	return fmt.Sprintf(" of a%s %s budget", kind, workflow.FormatMinutes(s.Budget))
 }

@@ -125,8 +125,13 @@ func TestTicketsTimeAndStatement(t *testing.T) {
 	if out := mustRun(t, "tickets", "time", "--config", cfgPath, number); !strings.Contains(out, w.ID) || !strings.Contains(out, "void") {
 		t.Errorf("listing after void:\n%s", out)
 	}
+	// More time agreed with the customer.
+	if out := mustRun(t, "tickets", "time", "--config", cfgPath, number, "--budget", "4h", "--reason", "estimate agreed", "--as", "Lisa"); !strings.Contains(out, "2h20m recorded, 1h35m billable of an agreed 4h budget\n") {
+		t.Errorf("budget: %q", out)
+	}
+	mustRun(t, "tickets", "time", "--config", cfgPath, number, "--budget", "0")
 	// tickets show says it too.
-	if out := mustRun(t, "tickets", "show", "--config", cfgPath, number); !strings.Contains(out, "Time:         2h20m recorded, 1h35m billable; budget warning ") {
+	if out := mustRun(t, "tickets", "show", "--config", cfgPath, number); !strings.Contains(out, "Time:         2h20m recorded, 1h35m billable of a 2h budget: past 75% (maildesk tickets time "+number+")") {
 		t.Errorf("tickets show:\n%s", out)
 	}
 	// Refusals name what is wrong, and change nothing.

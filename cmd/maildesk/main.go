@@ -41,6 +41,8 @@ Usage:
                                          --at says when it started); without DURATION show its time and budget
   maildesk tickets time --config FILE NUMBER --void ID [--reason TEXT] [--as NAME]
                                          void a wrong time record (it stays, marked, and counts nowhere)
+  maildesk tickets time --config FILE NUMBER --budget DURATION [--reason TEXT] [--as NAME]
+                                         the ticket's own budget, agreed with the customer (0: the plan's)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (attempts, last error), dead or skipped

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/notify"
@@ -91,16 +93,16 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		tot, err := store.TimeTotals(ctx, t.Number)
+		tm, err := ticketTime(ctx, cfg, rdb, t.Number)
 		if err != nil {
 			return err
 		}
 		if *asJSON {
 			return writeJSON(stdout, struct {
 				*ticket.Ticket
-				Events []ticket.Event     `json:"events"`
-				Time   *ticket.TimeTotals `json:"time,omitempty"`
-			}{t, events, timeOrNil(tot)})
+				Events []ticket.Event        `json:"events"`
+				Time   *workflow.TimeSummary `json:"time,omitempty"`
+			}{t, events, tm})
 		}
 		ack := "not yet"
 		if t.AcknowledgedAt != nil {
@@ -130,15 +132,9 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			fmt.Fprintf(stdout, "SLA:          first response due %s (%s, plan %s, %s)\n",
 				c.FirstResponseDue.In(loc).Format(time.RFC3339), shownLine(c.Target), shownLine(c.Plan), state)
 		}
-		if tot.Minutes > 0 {
-			fmt.Fprintf(stdout, "Time:         %s recorded, %s billable", workflow.FormatMinutes(tot.Minutes), workflow.FormatMinutes(tot.Billable))
-			switch {
-			case !tot.ReachedAt.IsZero():
-				fmt.Fprintf(stdout, "; budget reached %s", tot.ReachedAt.In(loc).Format("2006-01-02 15:04"))
-			case !tot.WarnedAt.IsZero():
-				fmt.Fprintf(stdout, "; budget warning %s", tot.WarnedAt.In(loc).Format("2006-01-02 15:04"))
-			}
-			fmt.Fprintf(stdout, " (maildesk tickets time %s)\n", t.Number)
+		if tm != nil {
+			fmt.Fprintf(stdout, "Time:         %s recorded, %s billable%s (maildesk tickets time %s)\n",
+				workflow.FormatMinutes(tm.Minutes), workflow.FormatMinutes(tm.Billable), budgetText(*tm), t.Number)
 		}
 		if t.Quoted != "" {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
@@ -341,10 +337,23 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// timeOrNil is t, or nil for a ticket without time records.
-func timeOrNil(t ticket.TimeTotals) *ticket.TimeTotals {
-	if t.Minutes == 0 {
-		return nil
+// ticketTime is the time recorded on ticket number against its budget
+// (the customer's plan from the directory in Redis), nil for a ticket
+// without time records.
+func ticketTime(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, number string) (*workflow.TimeSummary, error) {
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return nil, err
 	}
-	return &t
+	if recs, err := p.store.TimeRecords(ctx, number); err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	s, err := p.work.TimeOf(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
 }
