@@ -39,11 +39,13 @@ const (
 // operator's choice, by the mapping's YAML key. A new such mapping must be
 // added here (and documented).
 var mapPlaceholders = map[string]string{
-	"plans":     "plan",
-	"calendars": "calendar",
-	"targets":   "priority",
-	"languages": "language",
-	"types":     "type",
+	"plans":      "plan",
+	"calendars":  "calendar",
+	"targets":    "priority",
+	"languages":  "language",
+	"types":      "type",
+	"activities": "activity",
+	"channels":   "channel",
 }
 
 type refKind int

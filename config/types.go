@@ -406,6 +406,10 @@ type Plan struct {
 	// DefaultType is the type of a new mail's ticket, required with Types.
 	Types       map[string]SupportType `yaml:"types"`
 	DefaultType string                 `yaml:"default_type"`
+	// Billing is how the plan's recorded time is priced and what its
+	// customers pay each month (config/billing.go); nil: time is recorded
+	// but not priced.
+	Billing *Billing `yaml:"billing"`
 }
 
 // StatesDeadline reports AckStatesDeadline, true when unset.

@@ -42,6 +42,7 @@ func (l *loader) validate() {
 	l.oneOf("log.format", l.cfg.Log.Format, "auto", "json", "text")
 	l.validatePlans()
 	l.validateSLA()
+	l.validateBilling()
 	l.validateAuthz()
 	l.validatePriority()
 	if l.required("contacts_file", l.cfg.ContactsFile) {

@@ -83,6 +83,10 @@ type APIConfig struct {
 	// with maildesk contacts add) and after one (so that this daemon uses
 	// the edit at once). The daemon's refreshDirectory.
 	Refresh func(ctx context.Context) error
+	// Time and Statements serve time records and monthly statements
+	// (httpapi/billing.go); nil: those routes answer 404.
+	Time       TimeRecords
+	Statements Statements
 	// Tokens may use the API; none: open, as LocalAgent (loopback only,
 	// which config validation enforces).
 	Tokens []Token
@@ -118,6 +122,11 @@ func NewAPI(c APIConfig) *API {
 		{"PATCH", "/api/v1/tickets/{number}", a.setTicket},
 		{"POST", "/api/v1/tickets/{number}/reply", a.reply},
 		{"POST", "/api/v1/tickets/{number}/notes", a.note},
+		{"GET", "/api/v1/tickets/{number}/time", a.showTime},
+		{"POST", "/api/v1/tickets/{number}/time", a.recordTime},
+		{"DELETE", "/api/v1/tickets/{number}/time/{id}", a.voidTime},
+		{"PUT", "/api/v1/tickets/{number}/time/budget", a.setBudget},
+		{"GET", "/api/v1/statements/{customer}/{month}", a.statement},
 		{"GET", "/api/v1/contacts", a.listContacts},
 		{"POST", "/api/v1/contacts", a.addContact},
 		{"DELETE", "/api/v1/contacts/{email}", a.removeContact},
@@ -155,7 +164,7 @@ func (a *API) route(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var allow []string
-	for _, m := range []string{"GET", "POST", "PATCH", "DELETE"} {
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
 		probe := r.Clone(r.Context())
 		probe.Method = m
 		if _, pattern := a.mux.Handler(probe); pattern != "" {

@@ -23,6 +23,7 @@ import (
 type Agents interface {
 	Reply(ctx context.Context, number string, by workflow.Agent, text, status, dedupe string) error
 	Set(ctx context.Context, number string, by workflow.Agent, c workflow.Change, dedupe string) (*ticket.Ticket, error)
+	RecordTime(ctx context.Context, number string, by workflow.Agent, e workflow.TimeEntry, dedupe, threadID string) (ticket.TimeRecord, bool, error)
 }
 
 // agentIndex is who counts as an agent, in canonical form.
@@ -181,6 +182,21 @@ func (p *Pipeline) agentReject(ctx context.Context, m *inbound, log *slog.Logger
 // note), and the reply or note, which holds the key itself, comes last:
 // once it is there, a replay stops at the check in agentMail.
 func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket, by workflow.Agent, c commands, text, quoted string) error {
+	if c.time != nil {
+		// Time first: it is idempotent on the mail itself. Only when
+		// nothing follows does it thread the mail (which makes a replay
+		// of it a replay): the reply or change after it does otherwise.
+		thread := ""
+		if text == "" && c.change(true) == (workflow.Change{}) {
+			thread = m.dedupe
+		}
+		if _, _, err := p.Agents.RecordTime(ctx, t.Number, by, c.time.entry(m, p.Location), m.dedupe, thread); err != nil {
+			return err
+		}
+		if thread != "" {
+			return nil
+		}
+	}
 	if text == "" {
 		// Commands only: one change, no mail but the progress mail.
 		_, err := p.Agents.Set(ctx, t.Number, by, c.change(true), m.dedupe)
@@ -220,11 +236,88 @@ type commands struct {
 	// assignee: nil leaves it, "" clears it.
 	assignee *string
 	note     bool
-	given    []string // in order, for the log
+	// time is #time: work to record on the ticket; nil for none.
+	time  *timeCommand
+	given []string // in order, for the log
 }
 
 // commandNames are the commands an agent may give.
-var commandNames = []string{"status", "priority", "type", "assign", "unassign", "note"}
+var commandNames = []string{"status", "priority", "type", "assign", "unassign", "note", "time"}
+
+// timeCommand is "#time DURATION [ACTIVITY] [at TIME] [bill|nobill]
+// [NOTE]": "#time 45m remote", "#time 1h30m on_site at 14:00 printer
+// replaced", "#time 20m travel nobill". Which activities there are is the
+// ticket's plan's: the workflow refuses others, naming the plan's.
+type timeCommand struct {
+	duration time.Duration
+	activity string
+	at       string // as written; "" for: the work ended when the mail was sent
+	billable *bool
+	note     string
+}
+
+// parseTime reads the argument of #time.
+func parseTime(arg string) (*timeCommand, error) {
+	f := strings.Fields(arg)
+	if len(f) == 0 {
+		return nil, errors.New("#time needs a duration, e.g. #time 45m remote")
+	}
+	d, err := workflow.ParseDuration(f[0])
+	if err != nil {
+		return nil, fmt.Errorf("#time %q: the duration comes first, like 45m, 1h30m or 1:30", arg)
+	}
+	tc := &timeCommand{duration: d}
+	i := 1
+	word := func(w string) bool { return i < len(f) && strings.EqualFold(f[i], w) }
+	if i < len(f) && !word("at") && !word("bill") && !word("nobill") {
+		tc.activity = f[i]
+		i++
+	}
+	if word("at") {
+		i++
+		if i >= len(f) {
+			return nil, fmt.Errorf("#time %q: at needs a time, like at 14:00 or at 2026-11-20 14:00", arg)
+		}
+		tc.at = f[i]
+		i++
+		// A date and a time of day are two words.
+		if len(tc.at) == len("2006-01-02") && i < len(f) && strings.Contains(f[i], ":") {
+			tc.at += " " + f[i]
+			i++
+		}
+		// The form only: which day a time of day is on is the mail's.
+		if _, err := workflow.ParseAt(tc.at, time.UTC, time.Time{}); err != nil {
+			return nil, fmt.Errorf("#time %q: at %s: write a time like 14:00, 2026-11-20 14:00 or RFC 3339", arg, tc.at)
+		}
+	}
+	switch {
+	case word("bill"):
+		tc.billable = new(true)
+		i++
+	case word("nobill"):
+		tc.billable = new(false)
+		i++
+	}
+	tc.note = strings.Join(f[i:], " ")
+	return tc, nil
+}
+
+// entry is the work tc records, from mail m: without "at" it ended when
+// the mail was sent (its Date, when that is a plausible time, else when
+// it arrived); a time of day alone is on that day, in the desk's zone.
+func (tc *timeCommand) entry(m *inbound, loc *time.Location) workflow.TimeEntry {
+	sent := m.now
+	if d := m.msg.Date; !d.IsZero() && !d.After(m.now.Add(workflow.MaxClockSkew)) && d.After(m.now.Add(-workflow.MaxTimeBackdate)) {
+		sent = d
+	}
+	e := workflow.TimeEntry{Duration: tc.duration, Activity: tc.activity, Billable: tc.billable, Note: tc.note, Via: workflow.ViaMail}
+	if tc.at == "" {
+		e.At = sent.Add(-tc.duration)
+	} else if at, err := workflow.ParseAt(tc.at, loc, sent); err == nil {
+		e.At = at
+	}
+	return e
+}
 
 // parseCommands reads the command lines at the top of text: lines that
 // start with "#" and a letter, before any other text (blank lines between
@@ -276,6 +369,12 @@ func parseCommands(text string) (commands, string, error) {
 				return c, "", errors.New("#assign and #unassign together")
 			}
 			c.assignee = &arg
+		case "time":
+			tc, err := parseTime(arg)
+			if err != nil {
+				return c, "", err
+			}
+			c.time = tc
 		case "unassign", "note":
 			if arg != "" {
 				return c, "", fmt.Errorf("#%s takes nothing after it (got %q)", name, arg)

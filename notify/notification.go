@@ -63,6 +63,19 @@ const (
 	// ReportedBy the ticket's contact, Received when it arrived. It goes
 	// to the desk's own people only (Kind.ToDesk).
 	FeatureReply Kind = "feature_reply"
+	// TimeBudget tells the ticket's assignee and the desk's agents that
+	// the billable time recorded on a ticket reached a share of its budget
+	// (Reason "warning") or all of it ("reached"): Target is the budget
+	// ("2h"), Used the time recorded ("1h30m"), Agent who recorded the
+	// time that got it there (Oxineo: "Voor elk aangemaakt ticket kan 2
+	// uur zonder toestemming worden besteed"). To the desk only.
+	TimeBudget Kind = "time_budget"
+)
+
+// The Reasons of a TimeBudget.
+const (
+	BudgetWarning = "warning"
+	BudgetReached = "reached"
 )
 
 // The credentials a CredentialExpiry is about.
@@ -72,7 +85,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, SLAAlerts, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, SLAAlerts, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply, TimeBudget}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -161,6 +174,8 @@ type Notification struct {
 	Part string
 	// Term is why an Inactive customer's support is off (config.Term*).
 	Term string
+	// Used is the time recorded on the ticket, for TimeBudget ("1h30m").
+	Used string
 }
 
 // Fields a Change can be about.
@@ -285,6 +300,9 @@ func (n Notification) Fields() []string {
 	if n.Part != "" {
 		f = append(f, "part", n.Part)
 	}
+	if n.Used != "" {
+		f = append(f, "used", n.Used)
+	}
 	if len(n.Changes) > 0 {
 		b, err := json.Marshal(n.Changes)
 		if err != nil {
@@ -362,6 +380,7 @@ func FromFields(v map[string]any) (Notification, error) {
 	n.Reason = s("reason")
 	n.Term = s("term")
 	n.Part = s("part")
+	n.Used = s("used")
 	if n.ID == "" || n.To == "" {
 		return n, fmt.Errorf("outbox entry without id or recipient: %v", v)
 	}

@@ -54,9 +54,9 @@ const (
 // agency: "Wij nemen uw melding dan aan en maken hier direct een ticket
 // van").
 const (
-	ChannelMail     = "mail"
-	ChannelPhone    = "phone"
-	ChannelInPerson = "in_person"
+	ChannelMail     = config.ChannelMail
+	ChannelPhone    = config.ChannelPhone
+	ChannelInPerson = config.ChannelInPerson
 )
 
 // AgentChannels are the channels an agent may open a ticket for.

@@ -75,8 +75,13 @@ type Service struct {
 	// term.
 	Priority string
 	Location *time.Location
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Agents are desk.agents: they are told, with a ticket's assignee, when
+	// its recorded time reaches its budget (time.go).
+	Agents []config.Person
+	// TimeRecorded, when set, is told of each time record made (metrics).
+	TimeRecorded func(ticket.TimeRecord)
+	Log          *slog.Logger
+	Now          func() time.Time
 }
 
 // MaxText bounds a reply or note: a ticket is not a file store.

@@ -126,10 +126,12 @@ type daemon struct {
 	delivery *notify.Delivery
 	esc      *escalation.Escalator
 	work     *workflow.Service
-	sched    *scheduler.Scheduler
-	metrics  *httpapi.Metrics
-	mailer   *notify.Mailer
-	desk     notify.Desk // with its Message-ID secret once loaded
+	// statements are customers' monthly statements (billing).
+	statements *workflow.Statements
+	sched      *scheduler.Scheduler
+	metrics    *httpapi.Metrics
+	mailer     *notify.Mailer
+	desk       notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
 	// kick asks sendLoop for a drain now.
@@ -183,6 +185,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		return nil, err
 	}
 	d.store, d.outbox, d.dir, d.esc, d.work = p.store, p.outbox, p.dir, p.esc, p.work
+	d.statements = p.statements
 	d.dir.QueueFile(cfg.Customers, fileOrigin(cfg, cfg.ContactsSHA256))
 	_, domain, _ := strings.Cut(cfg.Desk.Address, "@")
 	pipe := &ingest.Pipeline{
@@ -214,6 +217,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	}
 	pipe.Clock = d.esc
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
+	d.work.TimeRecorded = d.metrics.TimeMetrics()
 	var tokens *signin.Source
 	if cfg.OAuth2Enabled() {
 		if tokens, err = signin.New(cfg.OAuth2, signin.Options{Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID), Log: log}); err != nil {
@@ -557,6 +561,8 @@ func (d *daemon) httpHandler() http.Handler {
 	api := httpapi.NewAPI(httpapi.APIConfig{
 		Tickets:  d.store,
 		Workflow: d.work,
+		// Time records and statements (issue 21).
+		Time: d.work, Statements: d.statements,
 		Contacts: authz.NewStore(d.rdb, d.cfg.Desk.ID),
 		Outbox:   d.outbox,
 		Plans:    d.cfg.Plans,

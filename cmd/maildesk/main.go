@@ -35,6 +35,14 @@ Usage:
                        [--at TIME] [--as NAME] [--idempotency-key KEY] [--json]
                                          a ticket for a request taken by phone or in person: the contact is
                                          acknowledged, the SLA clock starts at --at (default now)
+  maildesk tickets time --config FILE NUMBER [DURATION] [--at TIME] [--activity A] [--note TEXT]
+                       [--no-bill | --bill] [--as NAME] [--idempotency-key KEY] [--json]
+                                         record work on a ticket (DURATION: 45m, 1h30m; it ended now unless
+                                         --at says when it started); without DURATION show its time and budget
+  maildesk tickets time --config FILE NUMBER --void ID [--reason TEXT] [--as NAME]
+                                         void a wrong time record (it stays, marked, and counts nowhere)
+  maildesk tickets time --config FILE NUMBER --budget DURATION [--reason TEXT] [--as NAME]
+                                         the ticket's own budget, agreed with the customer (0: the plan's)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (state, attempts, last error), dead or skipped
@@ -58,6 +66,11 @@ Usage:
                                          sent mail) and restore what Redis lost; then compare again
   maildesk sla due --config FILE --plan NAME --priority P [--type T] [--language nl|en] --at TIME
                                          first-response deadline of a ticket arriving at TIME (RFC 3339)
+  maildesk billing quote --config FILE --plan P --at TIME --duration 45m [--type T] [--priority P]
+                         [--activity A] [--channel mail|phone|in_person]
+                                         what the work costs under the plan's billing rules, split by rate class
+  maildesk billing statement --config FILE --customer ID --month 2026-11 [--format csv|json|pdf] [--output FILE]
+                                         a customer's monthly statement from the time recorded on its tickets
   maildesk demo [--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]
                                          run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)
   maildesk demo send --from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]
@@ -101,6 +114,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdDemo(ctx, args[1:], stdout, stderr)
 	case "sla":
 		err = cmdSLA(args[1:], stdout, stderr)
+	case "billing":
+		err = cmdBilling(ctx, args[1:], stdout, stderr)
 	case "healthcheck":
 		err = cmdHealthcheck(ctx, args[1:], stdout, stderr)
 	case "repair":

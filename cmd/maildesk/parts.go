@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/billing"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/notify"
@@ -26,6 +27,8 @@ type parts struct {
 	dir  *authz.Live
 	esc  *escalation.Escalator
 	work *workflow.Service
+	// statements are customers' monthly statements (billing).
+	statements *workflow.Statements
 }
 
 func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, now func() time.Time) (*parts, error) {
@@ -50,6 +53,12 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, n
 		Agents: cfg.Desk.Agents, Managers: cfg.Desk.Managers, Language: cfg.Desk.Language, Log: log,
 	}
 	p.work = &workflow.Service{Store: p.store, Clock: p.esc, Customer: customer, Language: cfg.Desk.Language, Log: log, Now: now,
-		Authz: p.dir, Plans: cfg.Plans, Priority: cfg.Desk.DefaultPriority, Location: cfg.Desk.Location}
+		Authz: p.dir, Plans: cfg.Plans, Priority: cfg.Desk.DefaultPriority, Location: cfg.Desk.Location, Agents: cfg.Desk.Agents}
+	rules, err := billing.FromConfig(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("billing rules: %w", err)
+	}
+	p.statements = &workflow.Statements{Store: p.store, Rules: rules, Customer: customer, Desk: cfg.Desk.Name,
+		Language: cfg.Desk.Language, Now: now}
 	return p, nil
 }

@@ -12,6 +12,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/notify"
@@ -21,11 +23,14 @@ import (
 
 func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set or open", errUsage)
+		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set, open or time", errUsage)
 	}
 	sub := args[0]
 	if sub == "open" {
 		return cmdTicketOpen(ctx, args[1:], stdout)
+	}
+	if sub == "time" {
+		return cmdTicketTime(ctx, args[1:], stdout)
 	}
 	fs, path := newFlags("tickets " + sub)
 	asJSON := fs.Bool("json", false, "print JSON")
@@ -88,11 +93,16 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
+		tm, err := ticketTime(ctx, cfg, rdb, t.Number)
+		if err != nil {
+			return err
+		}
 		if *asJSON {
 			return writeJSON(stdout, struct {
 				*ticket.Ticket
-				Events []ticket.Event `json:"events"`
-			}{t, events})
+				Events []ticket.Event        `json:"events"`
+				Time   *workflow.TimeSummary `json:"time,omitempty"`
+			}{t, events, tm})
 		}
 		ack := "not yet"
 		if t.AcknowledgedAt != nil {
@@ -121,6 +131,10 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 			}
 			fmt.Fprintf(stdout, "SLA:          first response due %s (%s, plan %s, %s)\n",
 				c.FirstResponseDue.In(loc).Format(time.RFC3339), shownLine(c.Target), shownLine(c.Plan), state)
+		}
+		if tm != nil {
+			fmt.Fprintf(stdout, "Time:         %s recorded, %s billable%s (maildesk tickets time %s)\n",
+				workflow.FormatMinutes(tm.Minutes), workflow.FormatMinutes(tm.Billable), budgetText(*tm), t.Number)
 		}
 		if t.Quoted != "" {
 			fmt.Fprintf(stdout, "\n[history and signature: %d lines]\n", strings.Count(t.Quoted, "\n")+1)
@@ -321,4 +335,25 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ticketTime is the time recorded on ticket number against its budget
+// (the customer's plan from the directory in Redis), nil for a ticket
+// without time records.
+func ticketTime(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, number string) (*workflow.TimeSummary, error) {
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return nil, err
+	}
+	if recs, err := p.store.TimeRecords(ctx, number); err != nil || len(recs) == 0 {
+		return nil, err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return nil, fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	s, err := p.work.TimeOf(ctx, number)
+	if err != nil {
+		return nil, err
+	}
+	return &s, nil
 }

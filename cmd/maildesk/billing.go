@@ -1,0 +1,364 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/billing"
+	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/workflow"
+)
+
+// cmdBilling is "maildesk billing quote" and "maildesk billing statement".
+func cmdBilling(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return fmt.Errorf("%w: billing needs a subcommand: quote or statement", errUsage)
+	}
+	switch args[0] {
+	case "quote":
+		return cmdBillingQuote(args[1:], stdout, stderr)
+	case "statement":
+		return cmdBillingStatement(ctx, args[1:], stdout)
+	}
+	return fmt.Errorf("%w: unknown billing command %q (want quote or statement)", errUsage, args[0])
+}
+
+// cmdBillingQuote is "maildesk billing quote": what a piece of work costs
+// under a plan's billing rules, from the config alone (no Redis), as "sla
+// due" shows a deadline: the priced lines to stdout, the rules that
+// applied to stderr.
+func cmdBillingQuote(args []string, stdout, stderr io.Writer) error {
+	fs, path := newFlags("billing quote")
+	planName := fs.String("plan", "", "plan name")
+	at := fs.String("at", "", "when the work started: RFC 3339, or YYYY-MM-DD HH:MM in the plan's billing time zone")
+	duration := fs.String("duration", "", "how long: 45m, 1h30m or 1:30")
+	typ := fs.String("type", "", "the ticket's type (plans.<plan>.types); empty: the type a new mail's ticket gets")
+	priority := fs.String("priority", "", "P1..P4; empty: the plan's default priority")
+	activity := fs.String("activity", config.ActivityRemote, "what the work was: remote, on_site, travel or one of billing.activities")
+	channel := fs.String("channel", config.ChannelMail, "how the ticket came in: "+strings.Join(config.Channels, ", "))
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return fmt.Errorf("%w: billing quote takes flags only", errUsage)
+	case *planName == "":
+		return fmt.Errorf("%w: billing quote needs --plan NAME", errUsage)
+	case *at == "":
+		return fmt.Errorf("%w: billing quote needs --at TIME (e.g. 2026-11-20T16:30:00+01:00)", errUsage)
+	case *duration == "":
+		return fmt.Errorf("%w: billing quote needs --duration (e.g. 45m)", errUsage)
+	}
+	d, err := workflow.ParseDuration(*duration)
+	if err != nil || d <= 0 || d%time.Minute != 0 || d > workflow.MaxTimeRecord {
+		return fmt.Errorf("%w: --duration %q must be whole minutes, more than 0 and at most 24h (45m, 1h30m)", errUsage, *duration)
+	}
+	// Only the calendars and plans: no secret of any server.
+	cfg, err := config.LoadSecrets(*path, 0)
+	if err != nil {
+		return err
+	}
+	rules, err := billing.FromConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("building billing rules from %s: %w", *path, err)
+	}
+	p, err := rules.Plan(*planName)
+	if err != nil {
+		return err
+	}
+	pl := cfg.Plans[*planName]
+	start, err := workflow.ParseAt(*at, p.Location(), time.Now())
+	if err != nil {
+		return fmt.Errorf("--at: %w", err)
+	}
+	ty := cmp.Or(config.TypeKey(*typ), pl.NewType())
+	if !pl.HasType(ty) {
+		return pl.UnknownTypeError(*planName, ty)
+	}
+	prio := strings.ToUpper(cmp.Or(*priority, pl.DefaultPriority, cfg.Desk.DefaultPriority))
+	if !slices.Contains(config.Priorities, prio) {
+		return fmt.Errorf("unknown priority %q (want one of %s)", *priority, strings.Join(config.Priorities, ", "))
+	}
+	if got := authz.NearestPriority(pl.TypePriorities(ty), prio); got != prio {
+		fmt.Fprintf(stderr, "note: type %s has no priority %s (it has %s): a ticket asking for it gets %s\n",
+			ty, prio, strings.Join(pl.TypePriorities(ty), ", "), got)
+		prio = got
+	}
+	act := config.ActivityKey(*activity)
+	if !pl.HasActivity(act) {
+		return pl.UnknownActivityError(*planName, act)
+	}
+	ch := strings.ReplaceAll(strings.TrimSpace(*channel), "-", "_")
+	if !slices.Contains(config.Channels, ch) {
+		return fmt.Errorf("%w: unknown channel %q (want one of %s)", errUsage, *channel, strings.Join(config.Channels, ", "))
+	}
+	ts := p.Quote(ty, prio, ch, billing.Record{ID: "quote", Start: start.Truncate(time.Minute), Minutes: int(d / time.Minute),
+		Activity: act, Billable: pl.ActivityBillable(act)})
+	writeTicketLines(stdout, ts, p.Currency(), p.Location())
+	fmt.Fprintf(stderr, "rule: plan %q, type %s, %s: %s %s an hour", *planName, ty, prio, p.BaseRate(ty, prio), p.Currency())
+	if p.Free(ty) {
+		fmt.Fprint(stderr, " (a free type)")
+	}
+	fmt.Fprintln(stderr)
+	for _, n := range ts.Notes {
+		fmt.Fprintf(stderr, "rule: %s\n", n)
+	}
+	return nil
+}
+
+// writeTicketLines prints a ticket's records split by class, then its
+// priced lines and total.
+func writeTicketLines(w io.Writer, ts billing.TicketStatement, currency string, loc *time.Location) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	for _, r := range ts.Records {
+		for _, s := range r.Segments {
+			fmt.Fprintf(tw, "%s %s-%s\t%s\t%s\n", s.Start.In(loc).Format("2006-01-02"), s.Start.In(loc).Format("15:04"),
+				s.End.In(loc).Format("15:04"), shownLine(s.Class), workflow.FormatMinutes(s.Minutes()))
+		}
+	}
+	fmt.Fprintln(tw)
+	for _, l := range ts.Lines {
+		label := l.Class
+		switch l.Kind {
+		case billing.LineMinimum:
+			label = "minimum"
+		case billing.LineChannel:
+			label = "channel " + ts.Channel
+		}
+		extra := ""
+		if why := cmp.Or(l.Free, l.Detail); why != "" {
+			extra = " (" + shownLine(why) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/h\t%s%s\n", shownLine(label), l.Activity, workflow.FormatMinutes(l.Billed), l.Rate, l.Amount, extra)
+	}
+	fmt.Fprintf(tw, "total\t\t%s\t\t%s %s\n", workflow.FormatMinutes(ts.Billed), currency, ts.Amount)
+	_ = tw.Flush()
+}
+
+// cmdBillingStatement is "maildesk billing statement": a customer's
+// monthly statement from the time recorded on its tickets.
+func cmdBillingStatement(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, path := newFlags("billing statement")
+	customer := fs.String("customer", "", "the customer's id")
+	month := fs.String("month", "", "the month, like 2026-11")
+	format := fs.String("format", billing.FormatCSV, "csv, json or pdf")
+	output := fs.String("output", "", "write to this file instead of stdout")
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	switch {
+	case fs.NArg() != 0:
+		return fmt.Errorf("%w: billing statement takes flags only", errUsage)
+	case *customer == "":
+		return fmt.Errorf("%w: billing statement needs --customer ID", errUsage)
+	case *month == "":
+		return fmt.Errorf("%w: billing statement needs --month (like 2026-11)", errUsage)
+	case !slices.Contains(billing.Formats, *format):
+		return fmt.Errorf("%w: --format must be one of %s (got %q)", errUsage, strings.Join(billing.Formats, ", "), *format)
+	}
+	m, err := billing.ParseMonth(*month)
+	if err != nil {
+		return fmt.Errorf("%w: --month: %v", errUsage, err)
+	}
+	cfg, rdb, err := openDesk(ctx, *path)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	st, lang, err := p.statements.Make(ctx, *customer, m)
+	if err != nil {
+		return err
+	}
+	w := stdout
+	if *output != "" {
+		f, err := os.OpenFile(*output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return fmt.Errorf("writing the statement: %w", err)
+		}
+		defer f.Close()
+		w = f
+	}
+	if err := billing.Write(w, st, *format, lang); err != nil {
+		return err
+	}
+	if f, ok := w.(*os.File); ok && f != os.Stdout {
+		return f.Close()
+	}
+	return nil
+}
+
+// cmdTicketTime is "maildesk tickets time": record time on a ticket, or
+// with no duration show its records and budget.
+func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
+	fs, path := newFlags("tickets time")
+	at := fs.String("at", "", "when the work started: RFC 3339, YYYY-MM-DD HH:MM or HH:MM in the desk's time zone; default: it ended now")
+	activity := fs.String("activity", "", "what the work was: remote (default), on_site, travel or one of the plan's billing.activities")
+	note := fs.String("note", "", "what was done (printed on the customer's statement)")
+	noBill := fs.Bool("no-bill", false, "not billable (default: the activity's)")
+	bill := fs.Bool("bill", false, "billable, also for an activity that is not by default")
+	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent who did the work (name as it appears in the history)")
+	key := fs.String("idempotency-key", "", "run again with the same key: the same record, nothing recorded twice")
+	asJSON := fs.Bool("json", false, "print JSON")
+	void := fs.String("void", "", "void the time record of this id (a correction; it stays, marked, and counts nowhere)")
+	budget := fs.String("budget", "", "give the ticket its own budget, agreed with the customer (6h; 0: the plan's again)")
+	reason := fs.String("reason", "", "why the record is voided or the budget set (with --void or --budget)")
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	if *void != "" || *budget != "" || *reason != "" {
+		if (*void == "") == (*budget == "") || fs.NArg() != 1 || *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
+			return fmt.Errorf("%w: tickets time NUMBER --void ID or --budget DURATION [--reason TEXT] takes no duration or other flags", errUsage)
+		}
+	}
+	var ownBudget time.Duration
+	if *budget != "" {
+		d, err := workflow.ParseDuration(*budget)
+		if err != nil {
+			return fmt.Errorf("%w: --budget: %v", errUsage, err)
+		}
+		ownBudget = d
+	}
+	if fs.NArg() < 1 || fs.NArg() > 2 {
+		return fmt.Errorf("%w: tickets time needs a ticket NUMBER and, to record time, a DURATION (45m, 1h30m)", errUsage)
+	}
+	if *noBill && *bill {
+		return fmt.Errorf("%w: tickets time: --bill and --no-bill together", errUsage)
+	}
+	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
+		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	}
+	var entry workflow.TimeEntry
+	record := fs.NArg() == 2
+	if record {
+		d, err := workflow.ParseDuration(fs.Arg(1))
+		if err != nil {
+			return fmt.Errorf("%w: tickets time: %v", errUsage, err)
+		}
+		entry = workflow.TimeEntry{Duration: d, Activity: *activity, Note: *note, Via: workflow.ViaCLI}
+		if *noBill || *bill {
+			b := *bill
+			entry.Billable = &b
+		}
+	} else if *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
+		return fmt.Errorf("%w: tickets time: --at, --activity, --note, --bill, --no-bill and --idempotency-key go with a DURATION", errUsage)
+	}
+	cfg, rdb, err := openDesk(ctx, *path)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err != nil {
+		return err
+	}
+	if _, err := p.dir.Refresh(ctx); err != nil {
+		return fmt.Errorf("loading the contacts from Redis: %w", err)
+	}
+	number := strings.ToUpper(fs.Arg(0))
+	loc := cfg.Desk.Location
+	if *void != "" {
+		r, voided, err := p.work.VoidTime(ctx, number, workflow.Agent{Name: *as}, *void, *reason)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, r)
+		}
+		verb := "voided"
+		if !voided {
+			verb = "was void already"
+		}
+		fmt.Fprintf(stdout, "%s: record %s (%s %s from %s) %s\n", r.Ticket, r.ID, workflow.FormatMinutes(r.Minutes), r.Activity,
+			r.Start.In(loc).Format("2006-01-02 15:04"), verb)
+	}
+	if *budget != "" {
+		if _, err := p.work.SetTimeBudget(ctx, number, workflow.Agent{Name: *as}, ownBudget, *reason); err != nil {
+			return err
+		}
+	}
+	if record {
+		if *at != "" {
+			if entry.At, err = workflow.ParseAt(*at, loc, time.Now()); err != nil {
+				return fmt.Errorf("--at: %w", err)
+			}
+		}
+		// Keys are per agent, as an API client's are per token.
+		scoped := ""
+		if *key != "" {
+			scoped = *as + " " + *key
+		}
+		rec, created, err := p.work.RecordTimeRequest(ctx, number, workflow.Agent{Name: *as}, entry, scoped)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return writeJSON(stdout, rec)
+		}
+		verb := "recorded"
+		if !created {
+			verb = "already recorded with this idempotency key"
+		}
+		bill := "billable"
+		if !rec.Billable {
+			bill = "not billable"
+		}
+		fmt.Fprintf(stdout, "%s: %s %s from %s %s (record %s), %s\n", rec.Ticket, workflow.FormatMinutes(rec.Minutes), rec.Activity,
+			rec.Start.In(loc).Format("2006-01-02 15:04"), verb, rec.ID, bill)
+	}
+	sum, err := p.work.TimeOf(ctx, number)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return writeJSON(stdout, sum)
+	}
+	if !record && *void == "" && *budget == "" {
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "ID\tSTART\tTIME\tACTIVITY\tBILLABLE\tAGENT\tNOTE")
+		for _, r := range sum.Records {
+			billable := fmt.Sprint(r.Billable)
+			if r.VoidedAt != nil {
+				billable = "void"
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Start.In(loc).Format("2006-01-02 15:04"), workflow.FormatMinutes(r.Minutes),
+				r.Activity, billable, shownLine(r.Agent), shownLine(r.Note))
+		}
+		_ = tw.Flush()
+	}
+	fmt.Fprintf(stdout, "%s: %s recorded, %s billable%s\n", sum.Ticket, workflow.FormatMinutes(sum.Minutes), workflow.FormatMinutes(sum.Billable), budgetText(sum))
+	return nil
+}
+
+// budgetText says where a ticket stands against its budget: " of a 2h
+// budget: past 75%"; "" without a budget.
+func budgetText(s workflow.TimeSummary) string {
+	kind := ""
+	if s.OwnBudget() > 0 {
+		kind = "n agreed"
+	}
+	switch s.BudgetState {
+	case "":
+		return ""
+	case workflow.BudgetReached:
+		return fmt.Sprintf(" of a%s %s budget: REACHED, more only with the customer's permission", kind, workflow.FormatMinutes(s.Budget))
+	case workflow.BudgetWarning:
+		return fmt.Sprintf(" of a%s %s budget: past %d%%", kind, workflow.FormatMinutes(s.Budget), s.WarnAt)
+	}
+	return fmt.Sprintf(" of a%s %s budget", kind, workflow.FormatMinutes(s.Budget))
+}
