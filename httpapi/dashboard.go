@@ -33,7 +33,7 @@ const dashboardTimeout = 10 * time.Second
 //go:embed templates/dashboard.html
 var dashboardFS embed.FS
 
-var dashboardTmpl = template.Must(template.ParseFS(dashboardFS, "templates/dashboard.html"))
+var dashboardTmpl = template.Must(template.New("dashboard.html").Funcs(pageFuncs).ParseFS(dashboardFS, "templates/dashboard.html"))
 
 // Clock states of a ticket on the dashboard; each is a CSS class of its bar.
 const (
@@ -72,6 +72,9 @@ func NewDashboard(tickets TicketLister, customer func(string) *config.Customer, 
 		mux.HandleFunc("GET "+OpenPath, d.serveOpenForm)
 		mux.HandleFunc("POST "+OpenPath, d.postOpenForm)
 	}
+	if d.pages != nil {
+		d.routeTicketPages(mux)
+	}
 	return mux
 }
 
@@ -87,6 +90,8 @@ type dashboard struct {
 	// (WithOpenForm); nil: no form.
 	opener    Opener
 	directory func() []config.Customer
+	// pages serve a page per ticket (WithTicketPages); nil: none.
+	pages *TicketPages
 }
 
 // DashboardOption configures NewDashboard.
@@ -150,6 +155,8 @@ type dashPage struct {
 	Error      string
 	// OpenPath links to the form for a ticket taken by phone; "" for none.
 	OpenPath string
+	// TicketLinks: each ticket links to its page (WithTicketPages).
+	TicketLinks bool
 }
 
 // dashAttention is a ticket in the "Needs an agent" list.
@@ -226,6 +233,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.opener != nil {
 		page.OpenPath = OpenPath
 	}
+	page.TicketLinks = d.pages != nil
 
 	var buf bytes.Buffer
 	if err := dashboardTmpl.Execute(&buf, page); err != nil {

@@ -488,7 +488,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
-		LinkedTo: m.linkTo,
+		LinkedTo: m.linkTo, Attachments: storedAttachments(msg),
 	}, Note: note})
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
@@ -631,6 +631,10 @@ const (
 	// maxStoredReason bounds an audit record's reason, which quotes
 	// header values (Classify, authentication results).
 	maxStoredReason = 1000
+	// maxStoredAttachments is how many attachments of one mail a ticket
+	// lists (MaxParts allows a thousand); maxStoredFilename in characters.
+	maxStoredAttachments = 100
+	maxStoredFilename    = 255
 	// maxRejectionKey: a rejected mail's dedupe key stays in Redis (the
 	// seen hash) after its audit record is trimmed; a longer one is kept
 	// as its hash.
@@ -667,6 +671,18 @@ func boundHeader(msg *Message) (truncated []string) {
 		cut("sender", true)
 	}
 	return truncated
+}
+
+// storedAttachments is what a ticket keeps of msg's attachments: their
+// metadata, bounded; the bytes stay in the original in IMAP.
+func storedAttachments(msg *Message) []ticket.Attachment {
+	var out []ticket.Attachment
+	for _, a := range msg.Attachments[:min(len(msg.Attachments), maxStoredAttachments)] {
+		name, _ := capRunes(a.Filename, maxStoredFilename)
+		typ, _ := capRunes(a.ContentType, maxStoredFilename)
+		out = append(out, ticket.Attachment{Name: name, Type: typ, Size: a.Size, SHA256: a.SHA256, Part: a.Part, Inline: a.Inline})
+	}
+	return out
 }
 
 // capRunes cuts s to at most n characters, the last being "…" when cut.

@@ -113,7 +113,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	src := m.src
 	cr, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
-		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
+		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src, Attachments: storedAttachments(m.msg),
 	})
 	if errors.Is(err, ticket.ErrNotFound) {
 		// Deleted between lookup and append: judge the mail as new rather

@@ -179,7 +179,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		Threads:           d.store,
 		TicketPrefix:      cfg.Desk.TicketPrefix,
 		Authz:             d.dir,
-		Limits:            ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Limits:            d.limits(),
 		Own:               ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
 		Plans:             cfg.Plans,
 		Rules:             ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
@@ -482,12 +482,62 @@ func (d *daemon) httpHandler() http.Handler {
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
 		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language),
-		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }))
+		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }),
+		httpapi.WithTicketPages(httpapi.TicketPages{
+			Tickets: d.store, Workflow: d.work, Originals: d.watcher, Extract: d.extractor(),
+			Agents: agentNames(d.cfg), Log: d.log,
+		}))
 	page := httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))
 	return httpapi.Handler(d.checks(), d.metrics,
 		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
 		httpapi.Mount{Pattern: "GET /{$}", Handler: page},
-		httpapi.Mount{Pattern: httpapi.OpenPath, Handler: page})
+		httpapi.Mount{Pattern: httpapi.OpenPath, Handler: page},
+		httpapi.Mount{Pattern: httpapi.TicketPath, Handler: page})
+}
+
+// extractor streams an attachment out of an original mail, parsing it with
+// the limits ingest parsed it with: the same parts are found.
+func (d *daemon) extractor() httpapi.Extractor {
+	lim := d.limits()
+	return func(r io.Reader, part int, out io.Writer) (string, error) {
+		a, err := ingest.ExtractPart(r, lim, part, out)
+		return a.SHA256, err
+	}
+}
+
+// limits are what one incoming mail may cost (ingest.Limits).
+func (d *daemon) limits() ingest.Limits {
+	return ingest.Limits{MaxSize: int64(d.cfg.IMAP.MaxMessageSize)}
+}
+
+// agentNames are the names the ticket page offers as assignees: the
+// desk's agents and the API tokens' names, each once.
+func agentNames(cfg *config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append(personNames(cfg.Desk.Agents), tokenNames(cfg.HTTP.Tokens)...) {
+		if n != "" && !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func personNames(ps []config.Person) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func tokenNames(ts []config.HTTPToken) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
 }
 
 // watch fetches from the mailbox while this replica holds its lease (all
