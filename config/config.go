@@ -298,6 +298,9 @@ var defaults = []struct{ path, value string }{
 	{"outbox.max_backoff", "1h"},
 	{"outbox.max_age", "48h"},
 	{"http.listen", "127.0.0.1:8080"},
+	// A month: long enough to look up how a ticket ended, short enough
+	// that an old mail stops being a key to it.
+	{"http.status_link_expiry", "720h"},
 	{"log.level", "info"},
 	{"log.format", "auto"},
 	{"authz.domain_notice_interval", "1h"},

@@ -150,6 +150,12 @@ type Notification struct {
 	Part string
 	// Term is why an Inactive customer's support is off (config.Term*).
 	Term string
+
+	// StatusURL is the recipient's link to the ticket's status page, for
+	// the kinds that carry one (Kind.StatusLink). It is a capability: the
+	// sender mints it at delivery (Delivery.StatusLink) and it is never
+	// written to the outbox, so Redis holds only its hash.
+	StatusURL string
 }
 
 // Fields a Change can be about.
@@ -190,6 +196,9 @@ type DigestItem struct {
 	PriorityLabel string    `json:"priority_label,omitempty"`
 	Deadline      time.Time `json:"deadline,omitzero"`
 	Breached      bool      `json:"breached,omitempty"`
+	// URL is the ticket's page for agents (Desk.TicketURL), set when the
+	// digest is rendered; never stored.
+	URL string `json:"-"`
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:

@@ -230,7 +230,12 @@ type Delivery struct {
 	// sent, calls Delivered again instead of sending. It must therefore be
 	// safe to repeat.
 	Delivered func(ctx context.Context, n Notification) error
-	Now       func() time.Time
+	// StatusLink makes the recipient's link to the ticket's status page
+	// for a notification of a kind that carries one (Kind.StatusLink), at
+	// each send: "" for none (the plan gives none, the recipient may not
+	// have one). An error holds the mail back for a retry. nil: no links.
+	StatusLink func(ctx context.Context, n Notification) (string, error)
+	Now        func() time.Time
 	// SendTimeout is the longest one Send may take (the SMTP timeout).
 	SendTimeout time.Duration
 	// Limits caps automatic mail (Kind.Automatic: everything but agents'
@@ -434,6 +439,15 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		st.Skipped++
 		log.Warn("notification skipped: recipient rate limit", "limit", verdict.reason)
 		return d.finishTo(ctx, d.Outbox.skipped, m, n, "rate limited: "+verdict.reason)
+	}
+	if d.StatusLink != nil && n.Kind.StatusLink() && n.Ticket != "" {
+		// Minted now, for this send only: the link is a capability, and
+		// the outbox entry (in Redis) must not hold it.
+		if n.StatusURL, err = d.StatusLink(ctx, n); err != nil {
+			st.Failed++
+			log.Warn("notification held back: its status link could not be made", "err", err)
+			return d.noteFailure(ctx, m, attempt, "making the status link: "+err.Error())
+		}
 	}
 	err = d.Sender.Send(ctx, n)
 	switch {

@@ -243,6 +243,10 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language,
 		Location: cfg.Desk.Location, Templates: tpl,
 	}
+	if pub := cfg.HTTP.PublicURL; pub != "" {
+		// SLA alerts and digests link to the tickets' pages.
+		desk.TicketURL = func(number string) string { return httpapi.TicketURL(pub, number) }
+	}
 	sm := cfg.SMTP
 	smc := notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
