@@ -58,6 +58,11 @@ const (
 	// ReportedBy the ticket's contact, Received when it arrived. It goes
 	// to the desk's own people only (Kind.ToDesk).
 	FeatureReply Kind = "feature_reply"
+	// SignIn brings a contact who asked for it on the status pages a
+	// one-time link to "My tickets" (StatusURL, minted at the send like a
+	// status link). It answers a request from the web, not a mail; Customer
+	// names the contact's organisation.
+	SignIn Kind = "signin"
 )
 
 // The credentials a CredentialExpiry is about.
@@ -67,7 +72,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply, SignIn}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -152,7 +157,7 @@ type Notification struct {
 	Term string
 
 	// StatusURL is the recipient's link to the ticket's status page, for
-	// the kinds that carry one (Kind.StatusLink). It is a capability: the
+	// the kinds that carry one (Kind.StatusLink), or a SignIn's link. It is a capability: the
 	// sender mints it at delivery (Delivery.StatusLink) and it is never
 	// written to the outbox, so Redis holds only its hash.
 	StatusURL string

@@ -457,6 +457,9 @@ func sampleNotifications(kind Kind) []Notification {
 	if spec.needsChanges {
 		minimal.Changes = []Change{{Field: ChangeStatus, New: "in_progress"}}
 	}
+	if spec.needsLink {
+		minimal.StatusURL = "https://desk.example/s/in/sample"
+	}
 	full := Notification{
 		ID: "sample/" + string(kind), Kind: kind,
 		To: "jan@customer.example", ToName: "Jan Jansen", Ticket: "SD-1",
