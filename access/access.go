@@ -99,7 +99,7 @@ func wellFormed(secret string) bool {
 	return true
 }
 
-func (s *Store) linkKey(h string) string        { return s.kp + "link:" + h }
+func (s *Store) linkKey(h string) string          { return s.kp + "link:" + h }
 func (s *Store) ticketLinks(number string) string { return s.kp + "t:" + number + ":links" }
 
 // Mint makes a new status link showing ticket number to contact and

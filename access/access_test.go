@@ -146,9 +146,9 @@ func TestMailerLink(t *testing.T) {
 		{notify.Notification{Kind: notify.Ack, Ticket: "SD-1", To: "Jan <jan@acme.example>"}, "https://desk.example/s/"},
 		{notify.Notification{Kind: notify.Progress, Ticket: "SD-1", To: "ann@acme.example"}, "https://desk.example/s/"},
 		{notify.Notification{Kind: notify.AgentReply, Ticket: "SD-1", To: "bob@globex.example"}, ""}, // another customer's
-		{notify.Notification{Kind: notify.Ack, Ticket: "SD-1", To: "gone@acme.example"}, ""},          // no contact (any more)
-		{notify.Notification{Kind: notify.Ack, Ticket: "SD-2", To: "pam@initech.example"}, ""},        // plan without
-		{notify.Notification{Kind: notify.Ack, Ticket: "SD-9", To: "jan@acme.example"}, ""},           // ticket gone
+		{notify.Notification{Kind: notify.Ack, Ticket: "SD-1", To: "gone@acme.example"}, ""},         // no contact (any more)
+		{notify.Notification{Kind: notify.Ack, Ticket: "SD-2", To: "pam@initech.example"}, ""},       // plan without
+		{notify.Notification{Kind: notify.Ack, Ticket: "SD-9", To: "jan@acme.example"}, ""},          // ticket gone
 		{notify.Notification{Kind: notify.SLAWarning, Ticket: "SD-1", To: "jan@acme.example"}, ""},
 		{notify.Notification{Kind: notify.SignIn, To: "jan@acme.example"}, "https://desk.example/s/in/"},
 		{notify.Notification{Kind: notify.SignIn, To: "pam@initech.example"}, ""},

@@ -27,7 +27,9 @@ type Mailer struct {
 	// Authz judges the recipient now (authz.Live): only an authorised
 	// contact of the ticket's customer, on a plan with status links, gets
 	// one.
-	Authz interface{ Decide(addr string) authz.Decision }
+	Authz interface {
+		Decide(addr string) authz.Decision
+	}
 }
 
 // Link is the link n carries, "" for none.
