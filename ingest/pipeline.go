@@ -154,6 +154,8 @@ type readMail struct {
 	// size and limit are set for a mail over the size limit, of which only
 	// the head was read (TooLarge).
 	size, limit int64
+	// web: written on a ticket's status page (SubmitWeb), not mailed.
+	web bool
 }
 
 func (p *Pipeline) read(r io.Reader, src ticket.Source) *readMail {
@@ -191,7 +193,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated}
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated, web: rm.web}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -199,6 +201,11 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	m.decision = p.Authz.Decide(msg.From.Address)
 	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
 	m.auth = authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
+	if m.web {
+		// The writer reached the page through a link mailed to this
+		// address: as proven as a mail whose domain passed DMARC.
+		m.auth = authz.Authentication{Pass: true, Checked: true, Reason: "written on the status page the address was mailed a link to"}
+	}
 
 	// Loops, spam and bounces are never answered nor threaded.
 	if m.class == Bounce {
@@ -222,7 +229,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	}
 	// The desk's own people answer customers and change tickets by mail;
 	// their mail never becomes a ticket.
-	if by, ok := p.agent(m); ok {
+	if by, ok := p.agent(m); ok && !m.web {
 		if err := m.exclusive(); err != nil {
 			return Result{MessageID: msg.MessageID}, err
 		}
@@ -370,6 +377,8 @@ type inbound struct {
 	gate *gate
 	// truncated names the header fields boundHeader cut short.
 	truncated []string
+	// web: written on a ticket's status page (SubmitWeb).
+	web bool
 }
 
 // mightThread reports whether followUp would read Redis for m: it has
@@ -488,7 +497,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
-		LinkedTo: m.linkTo, Attachments: storedAttachments(msg),
+		LinkedTo: m.linkTo, Attachments: storedAttachments(msg), Channel: m.channel(),
 	}, Note: note})
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
