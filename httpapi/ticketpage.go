@@ -282,7 +282,11 @@ func (d *dashboard) ticketPage(t *ticket.Ticket, events []ticket.Event, now time
 		Text: notify.SafeText(t.Text), Quoted: notify.SafeText(t.Quoted),
 		Attachments: d.attachments(t.Number, 0, t.Channel == ticket.ChannelMail, t.Attachments),
 	}
-	if t.Channel != ticket.ChannelMail {
+	switch t.Channel {
+	case ticket.ChannelMail:
+	case ticket.ChannelWeb:
+		first.Title = "Request written on a status page (a reply on a closed ticket)"
+	default:
 		first.Title = "Request taken by " + strings.ReplaceAll(notify.SafeLine(t.Channel), "_", " ")
 		if t.OpenedBy != "" {
 			first.Title += " (written by " + notify.SafeLine(t.OpenedBy) + ")"

@@ -699,6 +699,10 @@ var statusWords = map[string]map[string]string{
 
 // statusText writes status s in words for lang; an unknown status as it
 // is, with spaces for underscores.
+// StatusText is a ticket status in lang's words, as the mails write it
+// ("in behandeling"): the customers' pages say it the same.
+func StatusText(lang, status string) string { return statusText(lang, status) }
+
 func statusText(lang, s string) string {
 	if w, ok := statusWords[lang][s]; ok {
 		return w

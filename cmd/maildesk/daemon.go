@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/access"
 	"github.com/maildesk/maildesk/alarm"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
@@ -132,6 +134,10 @@ type daemon struct {
 	desk     notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
+	// pipe judges incoming mail, and replies written on status pages.
+	pipe *ingest.Pipeline
+	// links are the customers' status and sign-in links.
+	links *access.Store
 	// kick asks sendLoop for a drain now.
 	kick chan struct{}
 	// leases decide which replica fetches; nil: this one always does.
@@ -198,6 +204,8 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		ReopenDays:        cfg.Desk.ReopenDays,
 		Log:               log,
 	}
+	d.pipe = pipe
+	d.links = access.NewStore(rdb, cfg.Desk.ID, now)
 	for _, w := range pipe.Warnings() {
 		log.Warn(w)
 	}
@@ -269,6 +277,11 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		},
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
 		Delivered:          func(ctx context.Context, n notify.Notification) error { return d.delivered(ctx, d.desk, n) },
+	}
+	if cfg.HTTP.PublicURL != "" {
+		// The customers' mails carry their status links, made at the send.
+		m := &access.Mailer{Store: d.links, PublicURL: cfg.HTTP.PublicURL, Plans: cfg.Plans, Tickets: d.store, Authz: d.dir}
+		d.delivery.StatusLink = m.Link
 	}
 	ac := alarm.Config{
 		Parts: []*alarm.Part{d.imapPart, d.smtpPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
@@ -489,14 +502,39 @@ func (d *daemon) httpHandler() http.Handler {
 		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }),
 		httpapi.WithTicketPages(httpapi.TicketPages{
 			Tickets: d.store, Workflow: d.work, Originals: d.watcher, Extract: d.extractor(),
-			Agents: agentNames(d.cfg), Log: d.log,
+			Agents: agentNames(d.cfg), Links: d.links, Log: d.log,
 		}))
 	page := httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))
-	return httpapi.Handler(d.checks(), d.metrics,
-		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
-		httpapi.Mount{Pattern: "GET /{$}", Handler: page},
-		httpapi.Mount{Pattern: httpapi.OpenPath, Handler: page},
-		httpapi.Mount{Pattern: httpapi.TicketPath, Handler: page})
+	mounts := []httpapi.Mount{
+		{Pattern: httpapi.APIPrefix, Handler: api},
+		{Pattern: "GET /{$}", Handler: page},
+		{Pattern: httpapi.OpenPath, Handler: page},
+		{Pattern: httpapi.TicketPath, Handler: page},
+	}
+	if pub := d.cfg.HTTP.PublicURL; pub != "" {
+		// The customers' pages: no token, their links are their keys.
+		customers := httpapi.NewCustomerPages(httpapi.CustomerPages{
+			Desk: d.cfg.Desk.Name, Language: d.cfg.Desk.Language, Location: d.cfg.Desk.Location, Now: d.now,
+			Links: d.links, Tickets: d.store, Authz: d.dir, Plans: d.cfg.Plans, Reply: d.webReply, Outbox: d.outbox,
+			Expiry: d.cfg.HTTP.StatusLinkExpiry.D(), SecureCookie: strings.HasPrefix(pub, "https://"), Log: d.log,
+		})
+		mounts = append(mounts, httpapi.Mount{Pattern: access.StatusPath, Handler: httpapi.LogRequests(d.log, customers)})
+	}
+	return httpapi.Handler(d.checks(), d.metrics, mounts...)
+}
+
+// webReply enters a reply written on a ticket's status page as the
+// contact's mail would enter.
+func (d *daemon) webReply(ctx context.Context, from netmail.Address, t *ticket.Ticket, text, key string) (httpapi.WebReplyResult, error) {
+	res, err := d.pipe.SubmitWeb(ctx, ingest.WebReply{From: from, Ticket: t.Number, Subject: t.Subject, InReplyTo: t.MessageID, Text: text, Key: key})
+	if err != nil {
+		return httpapi.WebReplyResult{}, err
+	}
+	if res.Notified {
+		d.kickOutbox() // a new ticket's acknowledgement
+	}
+	return httpapi.WebReplyResult{Ticket: res.Ticket, NewTicket: res.Outcome == ingest.Processed && !res.FollowUp,
+		Refused: res.Outcome != ingest.Processed}, nil
 }
 
 // extractor streams an attachment out of an original mail, parsing it with
