@@ -157,6 +157,10 @@ type dashPage struct {
 	OpenPath string
 	// TicketLinks: each ticket links to its page (WithTicketPages).
 	TicketLinks bool
+	// Filters is the filter form (dashboard_filter.go); FeatureReplies
+	// how many of NeedsAgent are replies on closed feature requests.
+	Filters        dashFilters
+	FeatureReplies int
 }
 
 // dashAttention is a ticket in the "Needs an agent" list.
@@ -223,7 +227,10 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusServiceUnavailable
 		page = dashPage{Error: "The tickets cannot be read right now; this page tries again by itself."}
 	} else {
+		var filters dashFilters
+		list, filters = d.filter(list, filterFrom(r.URL.Query()))
 		page = d.build(list, now)
+		page.Filters = filters
 	}
 	page.Desk = notify.SafeLine(d.desk)
 	page.Refresh = int(DashboardRefresh / time.Second)
@@ -247,7 +254,8 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	// No scripts at all; inline styles only (the <style> element and the
 	// bars' widths).
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	// The filter form asks this page again.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
@@ -262,6 +270,9 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 		t := &list[i]
 		if t.NeedsAgentSince != nil {
 			page.NeedsAgent = append(page.NeedsAgent, d.attention(t, now))
+			if t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed {
+				page.FeatureReplies++
+			}
 		}
 		if !ticket.Open(t.Status) {
 			continue
