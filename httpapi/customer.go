@@ -391,8 +391,14 @@ func (p *customerPages) ticketPage(ctx context.Context, t *ticket.Ticket, d auth
 			ent.Class, ent.Who = "customer", who(names, e.From, "")
 			ent.Text, ent.Quoted, ent.Attachments = notify.SafeText(e.Text), notify.SafeText(e.Quoted), attachmentNames(e.Attachments)
 		case ticket.EventAgentReply:
-			// The agent's name, never their address.
+			// The agent's name, never their address; and the status the
+			// reply put the ticket in, as its mail said.
 			ent.Class, ent.Who, ent.Text = "desk", cmp.Or(agentName(e.From), notify.SafeLine(p.c.Desk)), notify.SafeText(e.Text)
+			for _, c := range e.Changes {
+				if s := p.changeText(lang, T, d.Customer, plan, c); s != "" {
+					ent.Changes = append(ent.Changes, s)
+				}
+			}
 		case ticket.EventChange:
 			ent.Class, ent.Who = "change", notify.SafeLine(p.c.Desk)
 			for _, c := range e.Changes {
