@@ -31,6 +31,8 @@ func TestDeliveryMintsStatusLinks(t *testing.T) {
 	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/reply/1", Kind: AgentReply, To: "jan@x", Ticket: "SD-1", Text: "Ok."})
 	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/sla_warning", Kind: SLAWarning, To: "agent@desk", Ticket: "SD-1"})
 	enqueue(t, rdb, ob, "", Notification{ID: "rejection/x", Kind: Rejection, To: "x@elsewhere"})
+	// A sign-in mail is about no ticket, and carries its link all the same.
+	enqueue(t, rdb, ob, "", Notification{ID: "signin/1/jan@x", Kind: SignIn, To: "jan@x"})
 	sender := &linkSender{links: map[string]string{}}
 	var asked []string
 	fail := true
@@ -43,11 +45,11 @@ func TestDeliveryMintsStatusLinks(t *testing.T) {
 		return "https://desk.example/s/secret-" + n.ID, nil
 	}}
 	st, err := d.Drain(ctx)
-	if err != nil || st.Sent != 3 || st.Failed != 1 {
+	if err != nil || st.Sent != 4 || st.Failed != 1 {
 		t.Fatalf("drain %+v %v", st, err)
 	}
-	if got := strings.Join(asked, " "); got != "SD-1/ack" {
-		t.Errorf("links made for %s, want the acknowledgement's (the reply's failed)", got)
+	if got := strings.Join(asked, " "); got != "SD-1/ack signin/1/jan@x" {
+		t.Errorf("links made for %s, want the acknowledgement's and the sign-in's (the reply's failed)", got)
 	}
 	if sender.links["SD-1/ack"] != "https://desk.example/s/secret-SD-1/ack" || sender.links["SD-1/sla_warning"] != "" || sender.links["rejection/x"] != "" {
 		t.Errorf("links sent: %v", sender.links)

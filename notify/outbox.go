@@ -440,7 +440,7 @@ func (d *Delivery) deliver(ctx context.Context, m redis.XMessage, attempt int64,
 		log.Warn("notification skipped: recipient rate limit", "limit", verdict.reason)
 		return d.finishTo(ctx, d.Outbox.skipped, m, n, "rate limited: "+verdict.reason)
 	}
-	if d.StatusLink != nil && n.Kind.StatusLink() && n.Ticket != "" {
+	if d.StatusLink != nil && n.Kind.StatusLink() {
 		// Minted now, for this send only: the link is a capability, and
 		// the outbox entry (in Redis) must not hold it.
 		if n.StatusURL, err = d.StatusLink(ctx, n); err != nil {
