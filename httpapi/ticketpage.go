@@ -490,9 +490,13 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		var n int
-		if n, err = d.pages.Links.Revoke(r.Context(), number); err == nil {
-			d.log().Info("status links revoked", "ticket", number, "agent", by.String(), "links", n)
+		if n, err = d.pages.Links.Revoke(r.Context(), number); err != nil {
+			break
 		}
+		d.log().Info("status links revoked", "ticket", number, "agent", by.String(), "links", n)
+		// In the history, with the agent's name, as every action is (an
+		// internal note: the customer's side is not told).
+		err = d.pages.Workflow.NoteRequest(r.Context(), number, by, fmt.Sprintf("Revoked the status links of the customer's side (%d).", n), scoped)
 	default:
 		http.NotFound(w, r)
 		return

@@ -156,6 +156,10 @@ escalation: {interval: 1s, warn_at: 25}
 	code, forged := get("/s/AAAAAAAAAAAAAAAAAAAAAAAAAA")
 	agent.Open(base + "/tickets/SD-1")
 	agent.Click(`form[action="/tickets/SD-1/links"] button`)
+	if text := agent.Text(); !strings.Contains(text, "status links are revoked") || !strings.Contains(text, "Internal note: local") ||
+		!strings.Contains(text, "Revoked the status links of the customer's side (2).") {
+		t.Errorf("after revoking:\n%s", text)
+	}
 	if code2, revoked := get(janLink); code != 404 || code2 != 404 || revoked != forged {
 		t.Errorf("forged %d, revoked %d; same page: %v", code, code2, revoked == forged)
 	}
