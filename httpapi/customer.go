@@ -501,12 +501,14 @@ func (p *customerPages) askSignIn(r *http.Request, addr string) error {
 		}
 		return err
 	}
+	// Counted for any address, known or not: the same work either way,
+	// and guessing at one address is as limited as mailing it.
+	if ok, err := p.c.Links.Allow(ctx, "signin:"+addr, signInPerAddress, time.Hour); err != nil || !ok {
+		return err
+	}
 	d, ok := access.MayHaveLinks(p.c.Authz.Decide(addr), p.c.Plans, "")
 	if !ok || d.Contact == nil {
 		return nil
-	}
-	if ok, err := p.c.Links.Allow(ctx, "signin:"+addr, signInPerAddress, time.Hour); err != nil || !ok {
-		return err
 	}
 	now := p.c.Now()
 	return p.c.Outbox.Enqueue(ctx, notify.Notification{
