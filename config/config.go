@@ -309,6 +309,9 @@ var defaults = []struct{ path, value string }{
 	// a lost acknowledgement or alert still matters.
 	{"outbox.resend_uncertain_after", "24h"},
 	{"http.listen", "127.0.0.1:8080"},
+	// A month: long enough to look up how a ticket ended, short enough
+	// that an old mail stops being a key to it.
+	{"http.status_link_expiry", "720h"},
 	{"log.level", "info"},
 	{"log.format", "auto"},
 	{"authz.domain_notice_interval", "1h"},

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"net/url"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -82,7 +83,38 @@ func (l *loader) validateHTTP() {
 			}
 		}
 	}
+	if h.PublicURL != "" {
+		if why := publicURLProblem(h.PublicURL); why != "" {
+			c.addf("http.public_url", "%s (got %q)", why, h.PublicURL)
+		} else if h.Listen == "" {
+			c.add("http.public_url", "links to pages of an HTTP listener that is off: set http.listen, or remove http.public_url")
+		}
+		h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
+	}
+	if h.StatusLinkExpiry <= 0 {
+		c.addf("http.status_link_expiry", "must be more than 0 (got %s)", h.StatusLinkExpiry)
+	}
 	if h.Listen != "" && len(h.Tokens) == 0 && !LoopbackListen(h.Listen) {
 		c.addf("http.listen", "tokens are required when http.listen is not a loopback address (got %q): add http.tokens, or listen on 127.0.0.1", h.Listen)
 	}
+}
+
+// publicURLProblem says what is wrong with an http.public_url, "" for
+// nothing: an absolute http(s) address of a host, without path, query or
+// credentials (the pages link to each other from the root).
+func publicURLProblem(s string) string {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return "is not a URL: " + err.Error()
+	case u.Scheme != "https" && u.Scheme != "http":
+		return "must start with https:// (or http://)"
+	case u.Host == "" || u.Opaque != "":
+		return "must name a host, like https://desk.example.com"
+	case u.User != nil:
+		return "must not hold a user name or password"
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "", u.ForceQuery:
+		return "must be scheme and host only, like https://desk.example.com: the pages are served from the root"
+	}
+	return ""
 }

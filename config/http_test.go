@@ -1,9 +1,11 @@
 package config
 
 import (
+	"cmp"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -133,5 +135,38 @@ func TestLoopbackListen(t *testing.T) {
 		if got := LoopbackListen(addr); got != want {
 			t.Errorf("LoopbackListen(%q) = %v, want %v", addr, got, want)
 		}
+	}
+}
+
+// http.public_url is scheme and host; the pages link from the root.
+func TestHTTPPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		url, listen, want string // want "" = valid
+	}{
+		{url: "https://desk.example.com", want: ""},
+		{url: "https://desk.example.com/", want: ""},
+		{url: "http://127.0.0.1:8080", want: ""},
+		{url: "ftp://desk.example.com", want: "must start with https://"},
+		{url: "desk.example.com", want: "must start with https://"},
+		{url: "https://", want: "must name a host"},
+		{url: "https://desk.example.com/maildesk", want: "scheme and host only"},
+		{url: "https://desk.example.com/?x=1", want: "scheme and host only"},
+		{url: "https://user:pw@desk.example.com", want: "must not hold a user name or password"},
+		{url: "https://desk.example.com", listen: `""`, want: "set http.listen"},
+	} {
+		listen := cmp.Or(tt.listen, "127.0.0.1:8080")
+		cfg, ps := parseWith(t, base+"http:\n  listen: "+listen+"\n  public_url: \""+tt.url+"\"\n", nil, nil)
+		switch {
+		case tt.want == "" && ps != nil:
+			t.Errorf("%s: %v", tt.url, ps)
+		case tt.want == "" && strings.HasSuffix(cfg.HTTP.PublicURL, "/"):
+			t.Errorf("%s kept its slash: %q", tt.url, cfg.HTTP.PublicURL)
+		case tt.want != "" && (len(ps) != 1 || ps[0].Path != "http.public_url" || !strings.Contains(ps[0].Reason, tt.want)):
+			t.Errorf("%s: %v, want http.public_url: %s", tt.url, ps, tt.want)
+		}
+	}
+	cfg, ps := parseWith(t, base+"plans:\n  standard: {status_link: false}\n", nil, nil)
+	if ps != nil || cfg.Plans["standard"].StatusLinks() || !(Plan{}).StatusLinks() || cfg.HTTP.StatusLinkExpiry.D() != 720*time.Hour {
+		t.Errorf("status_link %v, expiry %s: %v", cfg.Plans["standard"].StatusLink, cfg.HTTP.StatusLinkExpiry, ps)
 	}
 }

@@ -349,6 +349,14 @@ type HTTP struct {
 	// tokens the API is open, which validation allows only on a loopback
 	// Listen address.
 	Tokens []HTTPToken `yaml:"tokens"`
+	// PublicURL is where people reach this listener ("https://desk.example",
+	// scheme and host only, behind whatever proxy): mails link to it, SLA
+	// alerts to a ticket's page for agents, a customer's mails to their
+	// ticket's status page. Empty: mails carry no links.
+	PublicURL string `yaml:"public_url"`
+	// StatusLinkExpiry is how long after a ticket is closed its status links
+	// (and sign-in overviews) still show it.
+	StatusLinkExpiry Duration `yaml:"status_link_expiry"`
 }
 
 // HTTPToken is one bearer token of the HTTP API. Name is who acts: it is
@@ -410,7 +418,15 @@ type Plan struct {
 	// customers pay each month (config/billing.go); nil: time is recorded
 	// but not priced.
 	Billing *Billing `yaml:"billing"`
+	// StatusLink: the acknowledgement and progress mails of the plan's
+	// tickets carry a link to the ticket's status page, and its contacts may
+	// sign in to an overview of their tickets (when http.public_url is
+	// set); nil = true. False for contracts that promise no portal.
+	StatusLink *bool `yaml:"status_link"`
 }
+
+// StatusLinks reports StatusLink, true when unset.
+func (p Plan) StatusLinks() bool { return p.StatusLink == nil || *p.StatusLink }
 
 // StatesDeadline reports AckStatesDeadline, true when unset.
 func (p Plan) StatesDeadline() bool { return p.AckStatesDeadline == nil || *p.AckStatesDeadline }

@@ -898,7 +898,7 @@ func LogRequests(log *slog.Logger, next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		attrs := []slog.Attr{
-			slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", rec.status),
+			slog.String("method", r.Method), slog.String("path", loggedPath(r.URL.Path)), slog.Int("status", rec.status),
 			slog.String("agent", info.agent), slog.Duration("took", time.Since(start)),
 		}
 		if info.authFailure != "" {

@@ -33,7 +33,7 @@ const dashboardTimeout = 10 * time.Second
 //go:embed templates/dashboard.html
 var dashboardFS embed.FS
 
-var dashboardTmpl = template.Must(template.ParseFS(dashboardFS, "templates/dashboard.html"))
+var dashboardTmpl = template.Must(template.New("dashboard.html").Funcs(pageFuncs).ParseFS(dashboardFS, "templates/dashboard.html"))
 
 // Clock states of a ticket on the dashboard; each is a CSS class of its bar.
 const (
@@ -72,6 +72,9 @@ func NewDashboard(tickets TicketLister, customer func(string) *config.Customer, 
 		mux.HandleFunc("GET "+OpenPath, d.serveOpenForm)
 		mux.HandleFunc("POST "+OpenPath, d.postOpenForm)
 	}
+	if d.pages != nil {
+		d.routeTicketPages(mux)
+	}
 	return mux
 }
 
@@ -87,6 +90,8 @@ type dashboard struct {
 	// (WithOpenForm); nil: no form.
 	opener    Opener
 	directory func() []config.Customer
+	// pages serve a page per ticket (WithTicketPages); nil: none.
+	pages *TicketPages
 }
 
 // DashboardOption configures NewDashboard.
@@ -150,6 +155,12 @@ type dashPage struct {
 	Error      string
 	// OpenPath links to the form for a ticket taken by phone; "" for none.
 	OpenPath string
+	// TicketLinks: each ticket links to its page (WithTicketPages).
+	TicketLinks bool
+	// Filters is the filter form (dashboard_filter.go); FeatureReplies
+	// how many of NeedsAgent are replies on closed feature requests.
+	Filters        dashFilters
+	FeatureReplies int
 }
 
 // dashAttention is a ticket in the "Needs an agent" list.
@@ -216,7 +227,10 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		code = http.StatusServiceUnavailable
 		page = dashPage{Error: "The tickets cannot be read right now; this page tries again by itself."}
 	} else {
+		var filters dashFilters
+		list, filters = d.filter(list, filterFrom(r.URL.Query()))
 		page = d.build(list, now)
+		page.Filters = filters
 	}
 	page.Desk = notify.SafeLine(d.desk)
 	page.Refresh = int(DashboardRefresh / time.Second)
@@ -226,6 +240,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if d.opener != nil {
 		page.OpenPath = OpenPath
 	}
+	page.TicketLinks = d.pages != nil
 
 	var buf bytes.Buffer
 	if err := dashboardTmpl.Execute(&buf, page); err != nil {
@@ -239,7 +254,8 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	// No scripts at all; inline styles only (the <style> element and the
 	// bars' widths).
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+	// The filter form asks this page again.
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	w.WriteHeader(code)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
@@ -254,6 +270,9 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 		t := &list[i]
 		if t.NeedsAgentSince != nil {
 			page.NeedsAgent = append(page.NeedsAgent, d.attention(t, now))
+			if t.Type == ticket.TypeFeatureRequest && t.Status == ticket.StatusClosed {
+				page.FeatureReplies++
+			}
 		}
 		if !ticket.Open(t.Status) {
 			continue

@@ -121,6 +121,10 @@ type Attachment struct {
 	Size        int64
 	SHA256      string
 	Inline      bool
+	// Part is the attachment's place among the mail's leaf entities,
+	// 1-based, in the order they stand in the mail: ExtractPart finds its
+	// content by it when the mail is parsed again with the same Limits.
+	Part int
 }
 
 // Class is what kind of sender a mail came from, as far as loops go.

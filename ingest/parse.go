@@ -87,6 +87,15 @@ func Parse(r io.Reader, lim Limits) (*Message, error) {
 // parse is Parse metered by w; nil means the budget of lim. The tests pass
 // an unlimited work to count what a mail costs.
 func parse(r io.Reader, lim Limits, w *work) (m *Message, err error) {
+	return parseWith(r, lim, w, nil)
+}
+
+// parseExtract is Parse copying one leaf's content out on the way (x).
+func parseExtract(r io.Reader, lim Limits, x *extraction) (*Message, error) {
+	return parseWith(r, lim, nil, x)
+}
+
+func parseWith(r io.Reader, lim Limits, w *work, x *extraction) (m *Message, err error) {
 	lim = lim.withDefaults()
 	raw := &rawReader{r: r, limit: lim.MaxSize, h: sha256.New()}
 	if w == nil {
@@ -105,6 +114,7 @@ func parse(r io.Reader, lim Limits, w *work) (m *Message, err error) {
 		msg:      &Message{},
 		textRoom: 16 * lim.MaxText,
 		w:        w,
+		extract:  x,
 	}
 	defer func() {
 		v := recover()
@@ -193,6 +203,10 @@ type parser struct {
 	uuFiles []uuFile
 	unwraps int
 	w       *work
+	// leaves counts the leaf entities so far (node.leaf).
+	leaves int
+	// extract, when set, copies one leaf's decoded content (ExtractPart).
+	extract *extraction
 }
 
 func (p *parser) warn(format string, args ...any) {

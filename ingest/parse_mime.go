@@ -248,6 +248,10 @@ type node struct {
 	multipart bool
 	children  []*node
 
+	// leaf is the entity's place among the mail's leaves, 1-based, in
+	// the order they stream by (Attachment.Part); 0 for a multipart.
+	leaf int
+
 	// leaf results
 	size    int64
 	sum     string
@@ -430,6 +434,8 @@ func (p *parser) multipart(n *node, boundary string, depth int, stack []string) 
 				}
 				child.multipart = false
 				child.capture = isTextCandidate(child)
+				p.leaves++
+				child.leaf = p.leaves
 				p.finishLeaf(child, newLeafSink(0, p.w))
 				h = bh
 			} else {
@@ -457,12 +463,15 @@ const partCost = 256
 // leafSink hashes and counts the decoded content and keeps a bounded copy
 // when the part may become Text.
 type leafSink struct {
-	h     hash.Hash
-	n     int64
-	keep  []byte
-	limit int
-	trunc bool
-	w     *work
+	// out also gets the decoded content (ExtractPart); nil: nobody.
+	out    io.Writer
+	outErr error
+	h      hash.Hash
+	n      int64
+	keep   []byte
+	limit  int
+	trunc  bool
+	w      *work
 }
 
 func newLeafSink(limit int, w *work) *leafSink {
@@ -471,6 +480,11 @@ func newLeafSink(limit int, w *work) *leafSink {
 
 func (s *leafSink) Write(b []byte) (int, error) {
 	s.w.add(len(b))
+	if s.out != nil && s.outErr == nil {
+		// A reader gone away stops the copy, not the parse: the mail is
+		// read to its end either way (the fetch is bounded by its size).
+		_, s.outErr = s.out.Write(b)
+	}
 	s.h.Write(b)
 	s.n += int64(len(b))
 	if room := s.limit - len(s.keep); room > 0 {
@@ -511,6 +525,12 @@ func (p *parser) leaf(n *node, stack []string) hit {
 		limit = maxSignedData
 	}
 	sink := newLeafSink(limit, p.w)
+	p.leaves++
+	n.leaf = p.leaves
+	if p.extract != nil && p.extract.part == n.leaf {
+		sink.out = p.extract.out
+		p.extract.node = n
+	}
 	body := &bodyReader{lr: p.lr, stack: stack}
 	switch n.cte {
 	case "", "base64", "quoted-printable", "x-uuencode":
@@ -533,6 +553,9 @@ func (p *parser) leaf(n *node, stack []string) hit {
 		sink.keep = nil // read for its content, not text
 	}
 	p.finishLeaf(n, sink)
+	if sink.out != nil {
+		p.extract.err = sink.outErr
+	}
 	return body.hit
 }
 

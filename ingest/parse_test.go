@@ -107,13 +107,13 @@ func TestParseNestedMultipart(t *testing.T) {
 		t.Errorf("Text = %q", m.Text)
 	}
 	want := []Attachment{
-		{Filename: "attachment-1.png", ContentType: "image/png", Size: 8, SHA256: sum("\x89PNG\r\n\x1a\n"), Inline: true},
-		{Filename: "report.pdf", ContentType: "application/pdf", Size: 9, SHA256: sum("%PDF-1.4\n")},
-		{Filename: "notes.txt", ContentType: "text/plain", Size: 23, SHA256: sum("attached text, not body")},
+		{Filename: "attachment-1.png", ContentType: "image/png", Size: 8, SHA256: sum("\x89PNG\r\n\x1a\n"), Inline: true, Part: 3},
+		{Filename: "report.pdf", ContentType: "application/pdf", Size: 9, SHA256: sum("%PDF-1.4\n"), Part: 4},
+		{Filename: "notes.txt", ContentType: "text/plain", Size: 23, SHA256: sum("attached text, not body"), Part: 5},
 		// An attached mail is named after its subject (issue 17).
 		{Filename: "forwarded.eml", ContentType: "message/rfc822", Size: 78,
-			SHA256: sum("From: someone@example.org\nSubject: forwarded\n\nInner body must not become Text.")},
-		{Filename: "attachment-5.bin", ContentType: "application/octet-stream", Size: 4, SHA256: sum("AAAA")},
+			SHA256: sum("From: someone@example.org\nSubject: forwarded\n\nInner body must not become Text."), Part: 6},
+		{Filename: "attachment-5.bin", ContentType: "application/octet-stream", Size: 4, SHA256: sum("AAAA"), Part: 7},
 	}
 	if !slices.Equal(m.Attachments, want) {
 		t.Errorf("Attachments =\n%+v\nwant\n%+v", m.Attachments, want)

@@ -188,6 +188,7 @@ func (p *parser) assemble(root *node) {
 			Size:        n.size,
 			SHA256:      n.sum,
 			Inline:      n.disp == "inline" || (n.disp == "" && n.contentID),
+			Part:        n.leaf,
 		}
 		if a.Filename == "" {
 			num := len(p.msg.Attachments) + 1

@@ -159,6 +159,8 @@ type readMail struct {
 	size, limit int64
 	// restore: replayed from the journal (restore.go).
 	restore *restore
+	// web: written on a ticket's status page (SubmitWeb), not mailed.
+	web bool
 }
 
 func (p *Pipeline) read(r io.Reader, src ticket.Source) *readMail {
@@ -196,7 +198,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated}
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated, web: rm.web}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -211,6 +213,11 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	m.decision = p.Authz.Decide(msg.From.Address)
 	_, fromDomain, _ := strings.Cut(msg.From.Address, "@")
 	m.auth = authz.Authenticate(msg.Header["Authentication-Results"], fromDomain, p.TrustedAuthserv)
+	if m.web {
+		// The writer reached the page through a link mailed to this
+		// address: as proven as a mail whose domain passed DMARC.
+		m.auth = authz.Authentication{Pass: true, Checked: true, Reason: "written on the status page the address was mailed a link to"}
+	}
 
 	// Loops, spam, bounces and feedback reports are never answered nor
 	// threaded; a bounce of or a complaint about the desk's own mail is
@@ -240,7 +247,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 	}
 	// The desk's own people answer customers and change tickets by mail;
 	// their mail never becomes a ticket.
-	if by, ok := p.agent(m); ok {
+	if by, ok := p.agent(m); ok && !m.web {
 		if m.restore != nil {
 			// An agent's commands and replies are not replayed: they may
 			// have been undone or answered since. A refused one only gets
@@ -405,6 +412,8 @@ type inbound struct {
 	// restore: the mail is replayed from the journal (restore.go); nil
 	// for new mail.
 	restore *restore
+	// web: written on a ticket's status page (SubmitWeb).
+	web bool
 }
 
 // mightThread reports whether followUp would read Redis for m: it has
@@ -532,7 +541,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		Participants: p.participants(msg, d),
 		Contact:      d.Contact.Email, ContactName: cmp.Or(d.Contact.Name, msg.From.Name), Language: lang,
 		MessageID: msg.MessageID, Text: fresh, Quoted: quoted, Source: m.src, CreatedAt: m.now, Clock: clock,
-		LinkedTo: m.linkTo, Number: m.restore.number(),
+		LinkedTo: m.linkTo, Number: m.restore.number(), Attachments: storedAttachments(msg), Channel: m.channel(),
 	}, Note: note})
 	if err != nil {
 		return Result{MessageID: msg.MessageID}, err
@@ -675,6 +684,10 @@ const (
 	// maxStoredReason bounds an audit record's reason, which quotes
 	// header values (Classify, authentication results).
 	maxStoredReason = 1000
+	// maxStoredAttachments is how many attachments of one mail a ticket
+	// lists (MaxParts allows a thousand); maxStoredFilename in characters.
+	maxStoredAttachments = 100
+	maxStoredFilename    = 255
 	// maxRejectionKey: a rejected mail's dedupe key stays in Redis (the
 	// seen hash) after its audit record is trimmed; a longer one is kept
 	// as its hash.
@@ -711,6 +724,18 @@ func boundHeader(msg *Message) (truncated []string) {
 		cut("sender", true)
 	}
 	return truncated
+}
+
+// storedAttachments is what a ticket keeps of msg's attachments: their
+// metadata, bounded; the bytes stay in the original in IMAP.
+func storedAttachments(msg *Message) []ticket.Attachment {
+	var out []ticket.Attachment
+	for _, a := range msg.Attachments[:min(len(msg.Attachments), maxStoredAttachments)] {
+		name, _ := capRunes(a.Filename, maxStoredFilename)
+		typ, _ := capRunes(a.ContentType, maxStoredFilename)
+		out = append(out, ticket.Attachment{Name: name, Type: typ, Size: a.Size, SHA256: a.SHA256, Part: a.Part, Inline: a.Inline})
+	}
+	return out
 }
 
 // capRunes cuts s to at most n characters, the last being "…" when cut.

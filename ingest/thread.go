@@ -113,7 +113,8 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	src := m.src
 	cr, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
-		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src,
+		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src, Attachments: storedAttachments(m.msg),
+		Channel: m.channel(),
 	})
 	if errors.Is(err, ticket.ErrNotFound) {
 		// Deleted between lookup and append: judge the mail as new rather
@@ -149,6 +150,14 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 		// crash between the two leaves nothing undone and nothing twice.
 		if err := p.resume(ctx, m, t); err != nil {
 			return res, false, err
+		}
+		if m.class == Human {
+			// A person's reply waits for an agent: the dashboard shows it
+			// first until an agent acts on the ticket (reply, note, change).
+			_, err := p.Threads.Apply(ctx, t.Number, ticket.Change{At: m.now, NeedsAgent: true, Dedupe: m.dedupe + " #needs-agent"}, nil)
+			if err != nil && !errors.Is(err, ticket.ErrNotFound) {
+				return res, false, err
+			}
 		}
 	}
 	res.Outcome, res.Ticket, res.Replay, res.FollowUp, res.Class = Processed, t.Number, !cr.Created, true, m.class

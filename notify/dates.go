@@ -48,3 +48,7 @@ func formatTime(t time.Time, lang string, loc *time.Location, dayOnly bool) stri
 	}
 	return monday.Format(t.In(loc), layout, f.locale)
 }
+
+// FormatDate writes t as the mails do in lang ("zaterdag 21 november 2026
+// om 20:25"), in loc: the customers' pages say dates in the same words.
+func FormatDate(t time.Time, lang string, loc *time.Location) string { return formatDate(t, lang, loc) }

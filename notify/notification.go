@@ -63,6 +63,11 @@ const (
 	// ReportedBy the ticket's contact, Received when it arrived. It goes
 	// to the desk's own people only (Kind.ToDesk).
 	FeatureReply Kind = "feature_reply"
+	// SignIn brings a contact who asked for it on the status pages a
+	// one-time link to "My tickets" (StatusURL, minted at the send like a
+	// status link). It answers a request from the web, not a mail; Customer
+	// names the contact's organisation.
+	SignIn Kind = "signin"
 	// TimeBudget tells the ticket's assignee and the desk's agents that
 	// the billable time recorded on a ticket reached a share of its budget
 	// (Reason "warning") or all of it ("reached"): Target is the budget
@@ -85,7 +90,7 @@ const (
 )
 
 // kinds lists every Kind; each has a template per language (tested).
-var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, SLAAlerts, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply, TimeBudget}
+var kinds = []Kind{Ack, Rejection, TooLarge, SLAWarning, SLABreach, SLAAlerts, Digest, AgentReply, Progress, AlarmDown, AlarmUp, CredentialExpiry, Inactive, FeatureReply, TimeBudget, SignIn}
 
 // Notification is one outgoing mail as it waits in the outbox: everything
 // needed to render and send it, so that delivery needs no other lookup.
@@ -176,6 +181,12 @@ type Notification struct {
 	Term string
 	// Used is the time recorded on the ticket, for TimeBudget ("1h30m").
 	Used string
+
+	// StatusURL is the recipient's link to the ticket's status page, for
+	// the kinds that carry one (Kind.StatusLink), or a SignIn's link. It is a capability: the
+	// sender mints it at delivery (Delivery.StatusLink) and it is never
+	// written to the outbox, so Redis holds only its hash.
+	StatusURL string
 }
 
 // Fields a Change can be about.
@@ -220,6 +231,9 @@ type DigestItem struct {
 	// who reported the ticket, as in a single alert.
 	Target     string `json:"target,omitempty"`
 	ReportedBy string `json:"reported_by,omitempty"`
+	// URL is the ticket's page for agents (Desk.TicketURL), set when the
+	// digest is rendered; never stored.
+	URL string `json:"-"`
 }
 
 // Fields encodes n as stream field/value pairs. ID is left out when empty:

@@ -292,7 +292,12 @@ type Delivery struct {
 	// trace outside Redis then (issue 16), so that a Redis losing this
 	// moment does not lose that it was sent. Best effort: Delivered follows.
 	Accepted func(ctx context.Context, n Notification)
-	Now      func() time.Time
+	// StatusLink makes the recipient's link to the ticket's status page
+	// for a notification of a kind that carries one (Kind.StatusLink), at
+	// each send: "" for none (the plan gives none, the recipient may not
+	// have one). An error holds the mail back for a retry. nil: no links.
+	StatusLink func(ctx context.Context, n Notification) (string, error)
+	Now        func() time.Time
 	// SendTimeout is the SMTP timeout (smtp.timeout); the claim that keeps
 	// other replicas from sending a notification being sent lasts a few of
 	// it, and is renewed while the send goes on.
@@ -783,6 +788,15 @@ func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attem
 			return err
 		}
 		log.Warn("notification's delivery was uncertain; sending it once more", "uncertain_since", unc.At)
+	}
+	if d.StatusLink != nil && n.Kind.StatusLink() {
+		// Minted now, for this send only: the link is a capability, and
+		// the outbox entry (in Redis) must not hold it.
+		if n.StatusURL, err = d.StatusLink(ctx, n); err != nil {
+			st.Failed++
+			log.Warn("notification held back: its status link could not be made", "err", err)
+			return d.noteFailure(ctx, m, attempt, "making the status link: "+err.Error())
+		}
 	}
 	err = d.Sender.Send(sendCtx, n)
 	switch {

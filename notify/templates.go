@@ -438,7 +438,8 @@ func closest(name string, candidates []string) string {
 }
 
 // sampleDesk renders the samples templates are checked against at load.
-var sampleDesk = Desk{ID: "sample", Name: "Servicedesk", Address: "servicedesk@desk.example", DefaultLanguage: fallbackLanguage}
+var sampleDesk = Desk{ID: "sample", Name: "Servicedesk", Address: "servicedesk@desk.example", DefaultLanguage: fallbackLanguage,
+	TicketURL: func(n string) string { return "https://desk.example/tickets/" + n }}
 
 // sampleNotifications are what the templates of kind are executed against
 // at load: one with only what the kind requires, one with every field set,
@@ -455,6 +456,9 @@ func sampleNotifications(kind Kind) []Notification {
 	}
 	if spec.needsChanges {
 		minimal.Changes = []Change{{Field: ChangeStatus, New: "in_progress"}}
+	}
+	if spec.needsLink {
+		minimal.StatusURL = "https://desk.example/s/in/sample"
 	}
 	full := Notification{
 		ID: "sample/" + string(kind), Kind: kind,
@@ -485,6 +489,7 @@ func sampleNotifications(kind Kind) []Notification {
 			{Field: ChangePriority, Old: "P3", New: "P1", Reason: "the whole floor cannot print"},
 			{Field: ChangeAssignee, New: "Piet Agent"},
 		},
+		StatusURL: "https://desk.example/s/sample-capability-token",
 	}
 	out := []Notification{minimal, full}
 	for _, v := range spec.samples {

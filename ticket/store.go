@@ -204,6 +204,13 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 				rec = append(rec, kv[0], kv[1])
 			}
 		}
+		if len(t.Attachments) > 0 {
+			b, err := json.Marshal(t.Attachments)
+			if err != nil {
+				return commitCall{}, fmt.Errorf("commit ticket for %q: encode attachments: %w", c.Dedupe, err)
+			}
+			rec = append(rec, "attachments", string(b))
+		}
 		var sched [2]string
 		if clk := t.Clock; clk != nil {
 			b, err := json.Marshal(clk)
@@ -388,6 +395,10 @@ func fromHash(m map[string]string) *Ticket {
 		}
 	}
 	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
+	if raw := m["attachments"]; raw != "" {
+		// Unreadable metadata loses the list, not the ticket.
+		_ = json.Unmarshal([]byte(raw), &t.Attachments)
+	}
 	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {
 		t.Source.UIDValidity = uint32(v)
 	}

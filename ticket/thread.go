@@ -47,8 +47,11 @@ type Event struct {
 	Source    *Source `json:"source,omitempty"`
 	// Changes are the fields an agent (or the customer's reply) changed.
 	Changes []FieldChange `json:"changes,omitempty"`
-	// Channel is how the request of an EventOpened came in.
+	// Channel is how the request of an EventOpened came in, or ChannelWeb
+	// for a customer's reply written on the ticket's status page.
 	Channel string `json:"channel,omitempty"`
+	// Attachments of the mail (metadata; the bytes stay in IMAP).
+	Attachments []Attachment `json:"attachments,omitempty"`
 }
 
 // Append records a follow-up on ticket number. dedupe is the mail's

@@ -57,6 +57,9 @@ const (
 	ChannelMail     = config.ChannelMail
 	ChannelPhone    = config.ChannelPhone
 	ChannelInPerson = config.ChannelInPerson
+	// ChannelWeb: the customer wrote it on the ticket's status page
+	// (a reply there enters as their mail would).
+	ChannelWeb = "web"
 )
 
 // AgentChannels are the channels an agent may open a ticket for.
@@ -119,6 +122,28 @@ type Ticket struct {
 	// ticket re-created after Redis lost it): the Message-IDs of the mail
 	// about it carry it. "" for tickets made before keys existed.
 	Key string `json:"key,omitempty"`
+	// Attachments are those of the mail that made the ticket (metadata
+	// only: the bytes stay in the original in IMAP).
+	Attachments []Attachment `json:"attachments,omitempty"`
+}
+
+// Attachment is what the desk keeps of one attachment of a mail: what a
+// page lists. Its bytes stay in the original mail in IMAP, where Part
+// finds them (ingest.ExtractPart); Redis never holds them.
+type Attachment struct {
+	// Name is the file name as the sender gave it (or one made up for a
+	// nameless part); Type its declared media type, lower case.
+	Name string `json:"name"`
+	Type string `json:"type"`
+	// Size is the decoded size in bytes; SHA256 of the decoded bytes (hex).
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256,omitempty"`
+	// Part is the attachment's place among the mail's MIME leaves,
+	// 1-based (ingest.Attachment.Part).
+	Part int `json:"part"`
+	// Inline: the sender meant it to show within the text (an image in
+	// an HTML mail).
+	Inline bool `json:"inline,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
@@ -159,6 +184,8 @@ type New struct {
 	// Number, when above 0, re-creates the ticket under this number (the
 	// one its filed mail carries) instead of the next one.
 	Number int64
+	// Attachments of the mail, as in Ticket.
+	Attachments []Attachment
 }
 
 // Rejection is the audit record of a refused mail. It holds no body: nothing

@@ -157,6 +157,13 @@ func (s *Service) reply(ctx context.Context, number string, by Agent, text, stat
 
 // Note adds an internal note: history only, no mail.
 func (s *Service) Note(ctx context.Context, number string, by Agent, text string) error {
+	return s.NoteRequest(ctx, number, by, text, "")
+}
+
+// NoteRequest is Note asked for by a client with an idempotency key (a
+// form on the ticket's page), scoped to the client by the caller ("" for
+// none): a form sent twice adds one note.
+func (s *Service) NoteRequest(ctx context.Context, number string, by Agent, text, key string) error {
 	text = strings.TrimSpace(text)
 	if text == "" || len(text) > MaxText {
 		return fmt.Errorf("note on %s: %w: the note must have 1 to %d bytes", number, ErrInvalid, MaxText)
@@ -164,6 +171,7 @@ func (s *Service) Note(ctx context.Context, number string, by Agent, text string
 	now := s.now()
 	_, err := s.Store.Apply(ctx, strings.ToUpper(number), ticket.Change{
 		At: now, Event: &ticket.Event{At: now, Kind: ticket.EventNote, From: by.String(), Text: text}, Handled: true,
+		Request: key,
 	}, nil)
 	return err
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	netmail "net/mail"
 	"os"
 	"os/signal"
 	"strings"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/access"
 	"github.com/maildesk/maildesk/alarm"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
@@ -134,6 +136,10 @@ type daemon struct {
 	desk       notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
+	// pipe judges incoming mail, and replies written on status pages.
+	pipe *ingest.Pipeline
+	// links are the customers' status and sign-in links.
+	links *access.Store
 	// kick asks sendLoop for a drain now.
 	kick chan struct{}
 	// leases decide which replica fetches; nil: this one always does.
@@ -193,7 +199,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		Threads:           d.store,
 		TicketPrefix:      cfg.Desk.TicketPrefix,
 		Authz:             d.dir,
-		Limits:            ingest.Limits{MaxSize: int64(cfg.IMAP.MaxMessageSize)},
+		Limits:            d.limits(),
 		Own:               ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
 		Plans:             cfg.Plans,
 		Rules:             ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
@@ -212,6 +218,8 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		ReopenDays:        cfg.Desk.ReopenDays,
 		Log:               log,
 	}
+	d.pipe = pipe
+	d.links = access.NewStore(rdb, cfg.Desk.ID, now)
 	for _, w := range pipe.Warnings() {
 		log.Warn(w)
 	}
@@ -284,6 +292,10 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		ID: cfg.Desk.ID, Name: cfg.Desk.Name, Address: cfg.Desk.Address, DefaultLanguage: cfg.Desk.Language,
 		Location: cfg.Desk.Location, Templates: tpl,
 	}
+	if pub := cfg.HTTP.PublicURL; pub != "" {
+		// SLA alerts and digests link to the tickets' pages.
+		desk.TicketURL = func(number string) string { return httpapi.TicketURL(pub, number) }
+	}
 	sm := cfg.SMTP
 	smc := notify.SMTPConfig{
 		Address: sm.Address, Security: sm.Security, TLSSkipVerify: sm.TLSSkipVerify,
@@ -318,6 +330,11 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 			}
 			return d.trace(ctx, n)
 		},
+	}
+	if cfg.HTTP.PublicURL != "" {
+		// The customers' mails carry their status links, made at the send.
+		m := &access.Mailer{Store: d.links, PublicURL: cfg.HTTP.PublicURL, Plans: cfg.Plans, Tickets: d.store, Authz: d.dir}
+		d.delivery.StatusLink = m.Link
 	}
 	ac := alarm.Config{
 		Parts: []*alarm.Part{d.imapPart, d.smtpPart, d.journalPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
@@ -573,12 +590,87 @@ func (d *daemon) httpHandler() http.Handler {
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },
 		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language),
-		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }))
+		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }),
+		httpapi.WithTicketPages(httpapi.TicketPages{
+			Tickets: d.store, Workflow: d.work, Originals: d.watcher, Extract: d.extractor(),
+			Agents: agentNames(d.cfg), Links: d.links, Log: d.log,
+		}))
 	page := httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))
-	return httpapi.Handler(d.checks(), d.metrics,
-		httpapi.Mount{Pattern: httpapi.APIPrefix, Handler: api},
-		httpapi.Mount{Pattern: "GET /{$}", Handler: page},
-		httpapi.Mount{Pattern: httpapi.OpenPath, Handler: page})
+	mounts := []httpapi.Mount{
+		{Pattern: httpapi.APIPrefix, Handler: api},
+		{Pattern: "GET /{$}", Handler: page},
+		{Pattern: httpapi.OpenPath, Handler: page},
+		{Pattern: httpapi.TicketPath, Handler: page},
+	}
+	if pub := d.cfg.HTTP.PublicURL; pub != "" {
+		// The customers' pages: no token, their links are their keys.
+		customers := httpapi.NewCustomerPages(httpapi.CustomerPages{
+			Desk: d.cfg.Desk.Name, Language: d.cfg.Desk.Language, Location: d.cfg.Desk.Location, Now: d.now,
+			Links: d.links, Tickets: d.store, Authz: d.dir, Plans: d.cfg.Plans, Reply: d.webReply, Outbox: d.outbox,
+			Expiry: d.cfg.HTTP.StatusLinkExpiry.D(), SecureCookie: strings.HasPrefix(pub, "https://"), Log: d.log,
+		})
+		mounts = append(mounts, httpapi.Mount{Pattern: access.StatusPath, Handler: httpapi.LogRequests(d.log, customers)})
+	}
+	return httpapi.Handler(d.checks(), d.metrics, mounts...)
+}
+
+// webReply enters a reply written on a ticket's status page as the
+// contact's mail would enter.
+func (d *daemon) webReply(ctx context.Context, from netmail.Address, t *ticket.Ticket, text, key string) (httpapi.WebReplyResult, error) {
+	res, err := d.pipe.SubmitWeb(ctx, ingest.WebReply{From: from, Ticket: t.Number, Subject: t.Subject, InReplyTo: t.MessageID, Text: text, Key: key})
+	if err != nil {
+		return httpapi.WebReplyResult{}, err
+	}
+	if res.Notified {
+		d.kickOutbox() // a new ticket's acknowledgement
+	}
+	return httpapi.WebReplyResult{Ticket: res.Ticket, NewTicket: res.Outcome == ingest.Processed && !res.FollowUp,
+		Refused: res.Outcome != ingest.Processed}, nil
+}
+
+// extractor streams an attachment out of an original mail, parsing it with
+// the limits ingest parsed it with: the same parts are found.
+func (d *daemon) extractor() httpapi.Extractor {
+	lim := d.limits()
+	return func(r io.Reader, part int, out io.Writer) (string, error) {
+		a, err := ingest.ExtractPart(r, lim, part, out)
+		return a.SHA256, err
+	}
+}
+
+// limits are what one incoming mail may cost (ingest.Limits).
+func (d *daemon) limits() ingest.Limits {
+	return ingest.Limits{MaxSize: int64(d.cfg.IMAP.MaxMessageSize)}
+}
+
+// agentNames are the names the ticket page offers as assignees: the
+// desk's agents and the API tokens' names, each once.
+func agentNames(cfg *config.Config) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, n := range append(personNames(cfg.Desk.Agents), tokenNames(cfg.HTTP.Tokens)...) {
+		if n != "" && !seen[strings.ToLower(n)] {
+			seen[strings.ToLower(n)] = true
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func personNames(ps []config.Person) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, p.Name)
+	}
+	return out
+}
+
+func tokenNames(ts []config.HTTPToken) []string {
+	out := make([]string, 0, len(ts))
+	for _, t := range ts {
+		out = append(out, t.Name)
+	}
+	return out
 }
 
 // watch fetches from the mailbox while this replica holds its lease (all
