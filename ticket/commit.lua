@@ -21,14 +21,18 @@
 -- ARGV[12] warn at        ms of the SLA warning, "" for none (KEYS[6])
 -- ARGV[13] breach at      ms of the first-response deadline, "" for none (KEYS[7])
 -- ARGV[14] n              number of record field/value pairs that follow
--- ARGV[15 .. 14+2n]       record fields (ticket hash or rejection audit)
--- ARGV[15+2n ..]          notification field/value pairs
+-- ARGV[15] created at     ms, the ticket's place in the indexes (index.lua)
+-- ARGV[16] search text    the subject lower-cased, for the search window
+-- ARGV[17] search window  how many of the newest tickets subject search covers
+-- ARGV[18 .. 17+2n]       record fields (ticket hash or rejection audit)
+-- ARGV[18+2n ..]          notification field/value pairs
 -- KEYS[6] SLA warn zset   number -> when to warn
 -- KEYS[7] SLA breach zset number -> first-response deadline
 -- Returns {outcome, created, notified}: outcome is the ticket number or
 -- "rejected"; created is 1 when this call did the work.
 local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
-local prev = redis.call('HGET', KEYS[1], dkey)
+-- seen:prev is the previous generation of seen (retention rotates them).
+local prev = redis.call('HGET', KEYS[1], dkey) or redis.call('HGET', kp .. 'seen:prev', dkey)
 -- A refused mail is remembered for the audit retention only (a key that
 -- expires, not an entry of seen for ever): strangers cannot grow Redis
 -- without bound. seen may still hold "rejected" from before.
@@ -44,15 +48,19 @@ end
 
 local n = tonumber(ARGV[14])
 local rec = {}
-for i = 15, 14 + 2 * n do rec[#rec + 1] = ARGV[i] end
+for i = 18, 17 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 15 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 18 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
 
 if mode == 'ticket' then
   local seq = redis.call('INCR', KEYS[2])
   local number = ARGV[4] .. '-' .. seq
   redis.call('HSET', kp .. 't:' .. number, 'number', number, unpack(rec))
   redis.call('ZADD', KEYS[3], seq, number)
+  local score = idx_unique(kp, ARGV[15])
+  redis.call('ZADD', kp .. 'idx:created', score, number)
+  reindex(kp, number, {}, score)
+  idx_subject(kp, number, score, ARGV[16], ARGV[17])
   redis.call('HSET', KEYS[1], dkey, number)
   if ARGV[12] ~= '' then redis.call('ZADD', KEYS[6], ARGV[12], number) end
   if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], ARGV[13], number) end

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +20,7 @@ import (
 //go:embed commit.lua
 var commitSrc string
 
-var commitScript = redis.NewScript(commitSrc)
+var commitScript = redis.NewScript(indexSrc + commitSrc)
 
 // ErrNotFound is returned for a ticket number the desk does not know.
 var ErrNotFound = errors.New("ticket not found")
@@ -31,6 +32,8 @@ type Store struct {
 	prefix string // ticket prefix, "SD"
 	outbox string // outbox stream key, owned by notify
 	o      Options
+	// built is set once every ticket is known to be in the indexes.
+	built atomic.Bool
 }
 
 // Options configure a Store.
@@ -49,6 +52,9 @@ type Options struct {
 	RejectionRetention time.Duration
 	// Now is the clock for retention; time.Now when nil.
 	Now func() time.Time
+	// SearchWindow is how many of the newest tickets subject search
+	// covers; DefaultSearchWindow when 0.
+	SearchWindow int
 }
 
 // NewStore returns the store of one desk.
@@ -67,6 +73,9 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SearchWindow <= 0 {
+		o.SearchWindow = DefaultSearchWindow
 	}
 	return &Store{rdb: rdb, kp: config.KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
 }
@@ -194,6 +203,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 		if t.LinkedTo != "" {
 			rec = append(rec, "linked_to", t.LinkedTo)
 		}
+		rec = append(rec, "people", people(t.Contact, t.Participants))
 		var sched [2]string
 		if clk := t.Clock; clk != nil {
 			b, err := json.Marshal(clk)
@@ -203,7 +213,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			rec = append(rec, "sla", string(b))
 			sched = clk.schedule()
 		}
-		return s.call("ticket", c.Dedupe, "", sched, rec, c.Note)
+		return s.call("ticket", c.Dedupe, "", sched, index{t.CreatedAt.UnixMilli(), searchText(t.Subject)}, rec, c.Note)
 	case c.Rejection != nil:
 		r := c.Rejection
 		rec := []string{
@@ -213,14 +223,21 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			"message_id", r.MessageID,
 			"subject", r.Subject,
 		}
-		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, rec, c.Note)
+		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, index{}, rec, c.Note)
 	}
 	return commitCall{}, fmt.Errorf("commit mail %q: neither a ticket nor a rejection", c.Dedupe)
 }
 
+// index is where a new ticket goes in the indexes: its creation time and
+// its subject as searched.
+type index struct {
+	created int64
+	search  string
+}
+
 // call prepares commit.lua; sched are the SLA warn and breach times (ms,
 // "" for none) of a new ticket.
-func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []string) (commitCall, error) {
+func (s *Store) call(mode, dedupe, sender string, sched [2]string, ix index, rec, note []string) (commitCall, error) {
 	if dedupe == "" {
 		return commitCall{}, errors.New("commit mail: empty dedupe key")
 	}
@@ -230,9 +247,10 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []s
 	}
 	_, domain, _ := strings.Cut(sender, "@")
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
-	args := make([]any, 0, 14+len(rec)+len(note))
+	args := make([]any, 0, 17+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
-		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1], len(rec)/2)
+		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1], len(rec)/2,
+		ix.created, ix.search, s.o.SearchWindow)
 	for _, v := range rec {
 		args = append(args, v)
 	}

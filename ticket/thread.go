@@ -15,7 +15,7 @@ import (
 //go:embed append.lua
 var appendSrc string
 
-var appendScript = redis.NewScript(appendSrc)
+var appendScript = redis.NewScript(indexSrc + appendSrc)
 
 // Event kinds in a ticket's history.
 const (
@@ -55,7 +55,8 @@ func (s *Store) Append(ctx context.Context, dedupe, number string, e Event) (Res
 		return Result{}, fmt.Errorf("append to %s: encode event: %w", number, err)
 	}
 	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events")}
-	res, err := appendScript.Run(ctx, s.rdb, keys, dedupe, number, string(ev), e.At.UTC().Format(time.RFC3339Nano)).Slice()
+	res, err := appendScript.Run(ctx, s.rdb, keys, dedupe, number, string(ev), e.At.UTC().Format(time.RFC3339Nano),
+		s.kp, e.At.UnixMilli(), writer(e)).Slice()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOTICKET") {
 			return Result{}, fmt.Errorf("append to %s: %w", number, ErrNotFound)
