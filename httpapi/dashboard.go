@@ -18,9 +18,9 @@ import (
 )
 
 // TicketLister is where the dashboard reads tickets from; *ticket.Store
-// satisfies it.
+// satisfies it. The dashboard shows the open tickets and reads no others.
 type TicketLister interface {
-	List(ctx context.Context) ([]ticket.Ticket, error)
+	OpenTickets(ctx context.Context) ([]ticket.Ticket, error)
 }
 
 // DashboardRefresh is how often the page reloads itself (a meta refresh,
@@ -157,7 +157,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	now := d.now()
 	code := http.StatusOK
-	list, err := d.tickets.List(ctx)
+	list, err := d.tickets.OpenTickets(ctx)
 	var page dashPage
 	if err != nil {
 		// Still a page that refreshes itself: a screen on the wall

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,12 +70,13 @@ func (d *daemon) replan(ctx context.Context, before map[string]string) {
 	if len(moved) == 0 {
 		return
 	}
-	ts, err := d.store.List(ctx)
+	open := true
+	page, err := d.store.Find(ctx, ticket.Query{Open: &open, Customer: slices.Collect(maps.Keys(moved))})
 	if err != nil {
 		d.log.Error("customers changed plan, but their tickets keep the old deadlines", "err", err)
 		return
 	}
-	for _, t := range ts {
+	for _, t := range page.Tickets {
 		plan, ok := moved[t.Customer]
 		if !ok || !ticket.Open(t.Status) {
 			continue

@@ -630,6 +630,7 @@ func (d *daemon) run(ctx context.Context) error {
 	cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.reloadOnSignal(ctx, hup) })
+	wg.Go(func() { d.buildIndexes(ctx) })
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
 	wg.Go(func() { d.sendLoop(ctx) })

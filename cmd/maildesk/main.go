@@ -22,7 +22,11 @@ Usage:
   maildesk run --config FILE [--config FILE ...]
                                          run the daemon, one desk per config (SIGINT/SIGTERM: finish the mail in hand, stop)
   maildesk check-config --config FILE    validate the configuration and the contacts file
-  maildesk tickets list --config FILE [--json]
+  maildesk tickets list --config FILE [--json] [--all | --status S] [--customer ID] [--contact EMAIL]
+                        [--since DATE|7d] [--search TEXT] [--limit 100] [--cursor C]
+                                         the open tickets (--all: every one), newest first, a page at a time
+  maildesk tickets check --config FILE [--repair] [--json]
+                                         compare the ticket indexes with the tickets; --repair mends them
   maildesk tickets show --config FILE [--json] NUMBER
   maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
   maildesk tickets reply --config FILE NUMBER --message TEXT [--as NAME]
@@ -79,7 +83,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout)
 	case "tickets":
-		err = cmdTickets(ctx, args[1:], stdout)
+		err = cmdTickets(ctx, args[1:], stdout, stderr)
 	case "rejections":
 		err = cmdRejections(ctx, args[1:], stdout)
 	case "outbox":
