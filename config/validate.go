@@ -44,6 +44,7 @@ func (l *loader) validate() {
 	l.validateSLA()
 	l.validateAuthz()
 	l.validatePriority()
+	l.validateRetention()
 	if l.required("contacts_file", l.cfg.ContactsFile) {
 		l.loadContacts()
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
@@ -41,6 +42,19 @@ func TestIndexesOnCluster(t *testing.T) {
 		}
 		if r, err := s.CheckIndexes(ctx, true); err != nil || r.Missing+r.Stale != 0 {
 			t.Fatalf("desk %s: check after the build = %+v, %v", desk, r, err)
+		}
+		// Retention's scripts, on the cluster.
+		year := 365 * 24 * time.Hour
+		pol := RetentionPolicy{ClosedAfter: year, Keep: 2 * year, Seen: year, Rejections: year, Batch: 10}
+		at := time.Date(2028, 1, 1, 0, 0, 0, 0, time.UTC)
+		if r, err := s.RunRetention(ctx, pol, &fakeMail{}, at, false); err != nil || len(r.Tickets) != 3 {
+			t.Fatalf("desk %s: retention = %+v, %v", desk, r, err)
+		}
+		if r, err := s.RunRetention(ctx, pol, &fakeMail{}, at.Add(2*year), false); err != nil || len(r.Tickets) != 3 || !r.SeenRotated {
+			t.Fatalf("desk %s: retention later = %+v, %v", desk, r, err)
+		}
+		if r, err := s.CheckIndexes(ctx, false); err != nil || r.Missing+r.Stale != 0 || r.Tickets != 4 {
+			t.Fatalf("desk %s: check after retention = %+v, %v", desk, r, err)
 		}
 	}
 }

@@ -372,7 +372,7 @@ func fromHash(m map[string]string) *Ticket {
 		Assignee:          m["assignee"],
 		LinkedTo:          m["linked_to"],
 	}
-	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt} {
+	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, "anonymised_at": &t.AnonymisedAt} {
 		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
 			*dst = &v
 		}

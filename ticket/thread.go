@@ -92,13 +92,20 @@ func (s *Store) FindByMessageID(ctx context.Context, ids ...string) (string, err
 	if len(ids) == 0 {
 		return "", nil
 	}
-	vals, err := s.rdb.HMGet(ctx, s.key("seen"), ids...).Result()
-	if err != nil {
+	// seen and the generation before it (retention rotates them).
+	var cur, prev *redis.SliceCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cur = p.HMGet(ctx, s.key("seen"), ids...)
+		prev = p.HMGet(ctx, s.key(seenPrev), ids...)
+		return nil
+	}); err != nil {
 		return "", fmt.Errorf("look up message ids: %w", err)
 	}
-	for _, v := range vals {
-		if n, ok := v.(string); ok && n != "" && n != "rejected" {
-			return n, nil
+	for i := range ids {
+		for _, vals := range [][]any{cur.Val(), prev.Val()} {
+			if n, ok := vals[i].(string); ok && n != "" && n != "rejected" {
+				return n, nil
+			}
 		}
 	}
 	return "", nil

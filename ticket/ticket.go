@@ -87,6 +87,9 @@ type Ticket struct {
 	ResolvedAt      *time.Time `json:"resolved_at,omitempty"`
 	// LinkedTo is the closed ticket a mail on it started this one from.
 	LinkedTo string `json:"linked_to,omitempty"`
+	// AnonymisedAt: retention removed the personal data then; what is left
+	// is the anonymous record.
+	AnonymisedAt *time.Time `json:"anonymised_at,omitempty"`
 }
 
 // Source says where the original mail was when the ticket was made. The
