@@ -301,6 +301,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	if err := d.sched.Add(scheduler.Job{Name: "escalation", Spec: "@every " + esc.Interval.D().String(), Once: true, Run: d.sweep}); err != nil {
 		return nil, err
 	}
+	if err := d.addRetention(); err != nil {
+		return nil, err
+	}
 	if esc.DigestTime != "" {
 		at, _ := time.Parse("15:04", esc.DigestTime) // validated by config
 		spec := fmt.Sprintf("0 %d %d * * 1-5", at.Minute(), at.Hour())

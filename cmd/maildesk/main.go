@@ -35,6 +35,9 @@ Usage:
   maildesk tickets set --config FILE NUMBER [status=S] [priority=P] [type=incident|feature_request] [reason=TEXT] [assignee=NAME]
                                          change a ticket; the customer's side is told
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
+  maildesk retention run --config FILE [--dry-run] [--json]
+                                         one retention run now (the daemon runs it every retention.interval);
+                                         --dry-run lists what would go
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (attempts, last error), dead or skipped
   maildesk outbox retry --config FILE [--unsuppress] (ID... | --all-dead)
@@ -86,6 +89,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = cmdTickets(ctx, args[1:], stdout, stderr)
 	case "rejections":
 		err = cmdRejections(ctx, args[1:], stdout)
+	case "retention":
+		err = cmdRetention(ctx, args[1:], stdout)
 	case "outbox":
 		err = cmdOutbox(ctx, args[1:], stdout, stderr)
 	case "auth":
