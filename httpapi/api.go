@@ -68,6 +68,12 @@ type Outbox interface {
 	Drop(ctx context.Context, id, reason string) (notify.Action, error)
 }
 
+// People erases and exports a person's data (workflow.People).
+type People interface {
+	Erase(ctx context.Context, addr string, by workflow.Agent, reference string) (workflow.Erasure, error)
+	Export(ctx context.Context, addr string) (workflow.PersonExport, error)
+}
+
 // APIConfig is what the API works with. All of Tickets, Workflow, Contacts
 // and Outbox are required.
 type APIConfig struct {
@@ -75,6 +81,9 @@ type APIConfig struct {
 	Workflow Workflow
 	Contacts Contacts
 	Outbox   Outbox
+	// People erases and exports people's data; nil: those routes answer
+	// 501.
+	People People
 	// Plans are the configured plans, against which contact edits are
 	// validated (max contacts per customer).
 	Plans map[string]config.Plan
@@ -120,6 +129,8 @@ func NewAPI(c APIConfig) *API {
 		{"GET", "/api/v1/contacts", a.listContacts},
 		{"POST", "/api/v1/contacts", a.addContact},
 		{"DELETE", "/api/v1/contacts/{email}", a.removeContact},
+		{"POST", "/api/v1/people/erase", a.erasePerson},
+		{"GET", "/api/v1/people/export", a.exportPerson},
 		{"GET", "/api/v1/rejections", a.listRejections},
 		{"GET", "/api/v1/outbox", a.listOutbox},
 		{"POST", "/api/v1/outbox/{id}/retry", a.retryOutbox},

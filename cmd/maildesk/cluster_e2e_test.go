@@ -60,6 +60,7 @@ func TestEndToEndOnCluster(t *testing.T) {
 	t.Run("WorkingTickets", TestWorkingTicketsEndToEnd)
 	t.Run("OutgoingFailures", TestOutgoingFailuresEndToEnd)
 	t.Run("Retention", TestRetentionEndToEnd)
+	t.Run("ContactsErase", TestContactsEraseEndToEnd)
 }
 
 // TestEndToEndOnSentinel runs the main end-to-end test with the desk's

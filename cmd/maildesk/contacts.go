@@ -121,13 +121,16 @@ func (d *daemon) reloadContacts(ctx context.Context) {
 	}
 }
 
-const contactsUsage = "contacts needs list, add, remove or import"
+const contactsUsage = "contacts needs list, add, remove, import, erase or export"
 
 func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", errUsage, contactsUsage)
 	}
 	sub := args[0]
+	if sub == "erase" || sub == "export" {
+		return cmdContactsPerson(ctx, sub, args[1:], stdout, stderr)
+	}
 	fs, path := newFlags("contacts " + sub)
 	var (
 		asJSON      = fs.Bool("json", false, "print JSON")

@@ -477,6 +477,7 @@ func (d *daemon) httpHandler() http.Handler {
 		Workflow: d.work,
 		Contacts: authz.NewStore(d.rdb, d.cfg.Desk.ID),
 		Outbox:   d.outbox,
+		People:   d.people(),
 		Plans:    d.cfg.Plans,
 		// Before an edit: import a changed contacts file; after: use the edit at once.
 		Refresh: d.refreshDirectory,

@@ -50,6 +50,11 @@ Usage:
   maildesk contacts remove --config FILE EMAIL
   maildesk contacts import --config FILE PATH    replace all contacts by a YAML or CSV file
                                          (validated whole: on any problem nothing changes)
+  maildesk contacts erase --config FILE EMAIL [--reference TEXT] [--as NAME] [--json]
+                                         remove a person's data from tickets, history, rejections, outbox
+                                         and their mails from the IMAP folders (GDPR erasure)
+  maildesk contacts export --config FILE EMAIL [--output FILE]
+                                         everything held about a person, as JSON (GDPR access request)
   maildesk auth login --config FILE      OAuth2 device_code: sign in (prints a URL and a code) and store the grant;
                                          refresh_token: store oauth2.refresh_token_file's token anew
   maildesk auth status --config FILE [--json]
