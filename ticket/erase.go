@@ -112,7 +112,7 @@ func (s *Store) eraseFrom(ctx context.Context, n, who string) (done, contact boo
 	var words []*regexp.Regexp
 	words = append(words, wordPattern(who))
 	if contact {
-		del = append(del, "subject", "text", "quoted", "contact", "contact_name", "message_id",
+		del = append(del, "subject", "text", "quoted", "z", "contact", "contact_name", "message_id",
 			"src_mailbox", "src_uidvalidity", "src_uid")
 		ids = append(ids, f["message_id"])
 		if name := strings.TrimSpace(f["contact_name"]); len([]rune(name)) >= 4 {

@@ -139,7 +139,8 @@ var listFields = []string{
 	"number", "subject", "status", "type", "priority", "requested_priority", "priority_reason", "participants",
 	"customer", "contact", "contact_name", "language", "created_at", "message_id", "src_mailbox", "src_uidvalidity",
 	"src_uid", "assignee", "linked_to", "first_response_at", "resolved_at", "acknowledged_at", "updated_at",
-	"sla", "sla_warned_at", "sla_breached_at", "anonymised_at",
+	"sla", "sla_warned_at", "sla_breached_at", "anonymised_at", "sla_plan", "sla_target", "sla_due",
+	"sla_resolution_due", "sla_responded_at",
 }
 
 // filter is one condition of a query: the ticket is in any of keys.

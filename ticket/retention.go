@@ -93,6 +93,8 @@ type RetentionReport struct {
 	// More: there was more due than Batch; the next run goes on.
 	More        bool `json:"more,omitempty"`
 	SeenRotated bool `json:"seen_rotated,omitempty"`
+	// Compacted closed tickets had their text packed (CompactClosed).
+	Compacted int `json:"compacted,omitempty"`
 	// Rejections are the rejection records removed; RejectedMails the
 	// refused mails deleted from the rejected folder.
 	Rejections    int64 `json:"rejections"`
@@ -104,7 +106,8 @@ type RetentionReport struct {
 }
 
 // RunRetention applies p at now: deletes, then anonymises, the tickets due
-// (at most p.Batch), ages the Message-IDs, trims the rejection records and
+// (at most p.Batch), packs the text of closed tickets, ages the
+// Message-IDs, trims the rejection records and
 // deletes the mails that went with them. mail may be nil (no IMAP here):
 // the mails then wait in the queue. With dry it changes nothing and lists
 // what would go.
@@ -124,6 +127,16 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 		if err := s.retire(ctx, &r, idxClosed, ActionAnonymise, now.Add(-p.ClosedAfter).UnixMilli(), nowMS, now, batch, dry); err != nil {
 			return r, err
 		}
+	}
+	if !dry {
+		// Closed for an hour: what an agent closed by mistake is reopened
+		// by a new ticket anyway (closed is final), but a look at it right
+		// after closing should not unpack anything.
+		n, err := s.CompactClosed(ctx, now.Add(-time.Hour), batch)
+		if err != nil {
+			return r, fmt.Errorf("retention: %w", err)
+		}
+		r.Compacted = n
 	}
 	if p.Seen > 0 {
 		dryArg := "0"

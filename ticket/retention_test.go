@@ -311,3 +311,69 @@ func TestRetentionTrimsRejections(t *testing.T) {
 	}
 	_ = redis.Nil
 }
+
+// A closed ticket's text is packed into one field by the retention run
+// (whatever the retention periods) and reads back the same.
+func TestCompactClosed(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	text := strings.Repeat("De printer op de tweede verdieping doet het niet. ", 8)
+	quoted := strings.Repeat("> Op maandag schreef de servicedesk: we kijken ernaar.\n", 20)
+	for _, d := range []string{"a@x", "b@x", "c@x"} {
+		if _, err := s.Create(ctx, d, New{Subject: "Printer", Customer: "acme", Contact: "jan@acme.example", Text: text, Quoted: quoted, CreatedAt: at}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for n, st := range map[string]string{"SD-1": StatusClosed, "SD-2": StatusResolved} {
+		if _, err := s.Apply(ctx, n, Change{At: at, Status: st}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Apply(ctx, "SD-3", Change{At: at.Add(90 * time.Minute), Status: StatusClosed}, nil); err != nil {
+		t.Fatal(err)
+	}
+	r, err := s.RunRetention(ctx, RetentionPolicy{Batch: 10}, nil, at.Add(2*time.Hour), false)
+	if err != nil || r.Compacted != 1 || len(r.Tickets) != 0 {
+		t.Fatalf("run = %+v, %v", r, err)
+	}
+	f, _ := rdb.HGetAll(ctx, s.key("t:SD-1")).Result()
+	if f["text"] != "" || f["quoted"] != "" || f["z"] == "" || len(f["z"]) > (len(text)+len(quoted))/4 {
+		t.Errorf("SD-1 not packed: text %d quoted %d z %d", len(f["text"]), len(f["quoted"]), len(f["z"]))
+	}
+	if tk, err := s.Get(ctx, "SD-1"); err != nil || tk.Text != text || tk.Quoted != quoted {
+		t.Errorf("SD-1 reads back %q / %q, %v", tk.Text, tk.Quoted, err)
+	}
+	// Resolved (it may reopen) and closed within the hour stay as they are.
+	for _, n := range []string{"SD-2", "SD-3"} {
+		if z, _ := rdb.HExists(ctx, s.key("t:"+n), "z").Result(); z {
+			t.Errorf("%s packed", n)
+		}
+	}
+	if r, err = s.RunRetention(ctx, RetentionPolicy{Batch: 10}, nil, at.Add(3*time.Hour), false); err != nil || r.Compacted != 1 {
+		t.Fatalf("second run = %+v, %v", r, err)
+	}
+	// Erasure takes the packed text too.
+	if _, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if tk, _ := s.Get(ctx, "SD-1"); tk.Text != "" || tk.Quoted != "" {
+		t.Errorf("erased SD-1 still has its text")
+	}
+}
+
+func TestPackText(t *testing.T) {
+	for _, tc := range [][2]string{{"", ""}, {"a", ""}, {"", "b"}, {"héllo\x00", "> wörld"}, {strings.Repeat("x", 100_000), "y"}} {
+		z, err := packText(tc[0], tc[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		text, quoted, err := unpackText(z)
+		if err != nil || text != tc[0] || quoted != tc[1] {
+			t.Errorf("round trip of %q/%q = %q/%q, %v", tc[0][:min(len(tc[0]), 10)], tc[1], text[:min(len(text), 10)], quoted, err)
+		}
+	}
+	if _, _, err := unpackText("not deflate"); err == nil {
+		t.Error("garbage unpacked")
+	}
+}

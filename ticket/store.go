@@ -390,6 +390,20 @@ func fromHash(m map[string]string) *Ticket {
 	if v, err := time.Parse(time.RFC3339Nano, m["updated_at"]); err == nil {
 		t.UpdatedAt = &v
 	}
+	if z := m["z"]; z != "" {
+		// A closed ticket's text, packed (CompactClosed); unreadable is
+		// left empty rather than failing the whole ticket.
+		t.Text, t.Quoted, _ = unpackText(z)
+	}
+	if m["sla"] == "" && m["sla_plan"] != "" {
+		// An anonymous record's SLA outcome (retention.closed_after).
+		c := &Clock{Plan: m["sla_plan"], Target: m["sla_target"], Priority: t.Priority}
+		for k, dst := range map[string]*time.Time{"sla_due": &c.FirstResponseDue, "sla_resolution_due": &c.ResolutionDue,
+			"sla_responded_at": &c.RespondedAt, "sla_warned_at": &c.WarnedAt, "sla_breached_at": &c.BreachedAt} {
+			*dst, _ = time.Parse(time.RFC3339Nano, m[k])
+		}
+		t.SLA = c
+	}
 	if raw := m["sla"]; raw != "" {
 		var c Clock
 		if json.Unmarshal([]byte(raw), &c) == nil {
