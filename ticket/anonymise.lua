@@ -48,5 +48,6 @@ reindex(kp, number, before, nil)
 local score = redis.call('ZSCORE', kp .. 'idx:created', number)
 if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
 redis.call('ZREM', kp .. 'idx:closed', number)
+redis.call('ZREM', kp .. 'compact:todo', number)
 redis.call('ZADD', kp .. 'idx:anon', clock, number)
 return 1

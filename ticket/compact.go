@@ -24,8 +24,9 @@ var compactSrc string
 
 var compactScript = redis.NewScript(compactSrc)
 
-// compactFrom is how far compaction got in idx:closed (a score).
-const compactFrom = "compact:from"
+// compactTodo are the closed tickets whose text is not packed yet, by
+// when they were closed (index.lua adds them).
+const compactTodo = "compact:todo"
 
 // compactMin: shorter texts are left as they are (compression would not
 // pay for itself).
@@ -69,46 +70,32 @@ func unpackText(z string) (text, quoted string, err error) {
 }
 
 // CompactClosed packs the text of up to limit tickets closed before
-// `before`, going on from where the last call stopped. It returns how many
-// it packed.
+// `before` and returns how many it packed.
 func (s *Store) CompactClosed(ctx context.Context, before time.Time, limit int) (int, error) {
-	from, err := s.rdb.Get(ctx, s.key(compactFrom)).Result()
-	if errors.Is(err, redis.Nil) {
-		from = "-inf"
-	} else if err != nil {
-		return 0, fmt.Errorf("compact closed tickets: %w", err)
-	} else {
-		from = "(" + from
-	}
-	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: s.key(idxClosed), Start: from,
+	numbers, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: s.key(compactTodo), Start: "-inf",
 		Stop: strconv.FormatInt(before.UnixMilli(), 10), ByScore: true, Count: int64(limit)}).Result()
-	if err != nil || len(zs) == 0 {
+	if err != nil || len(numbers) == 0 {
 		return 0, err
 	}
 	done := 0
-	for _, z := range zs {
-		n, _ := z.Member.(string)
+	for _, n := range numbers {
 		vals, err := s.rdb.HMGet(ctx, s.key("t:"+n), "status", "text", "quoted", "z").Result()
 		if err != nil {
 			return done, fmt.Errorf("compact %s: %w", n, err)
 		}
 		m := hmap([]string{"status", "text", "quoted", "z"}, vals)
-		if m["status"] != StatusClosed || m["z"] != "" || len(m["text"])+len(m["quoted"]) < compactMin {
-			continue
+		if m["status"] == StatusClosed && m["z"] == "" && len(m["text"])+len(m["quoted"]) >= compactMin {
+			if packed, err := packText(m["text"], m["quoted"]); err == nil && len(packed) < len(m["text"])+len(m["quoted"]) {
+				ok, err := compactScript.Run(ctx, s.rdb, []string{s.key("t:" + n)}, len(m["text"]), len(m["quoted"]), packed).Int()
+				if err != nil {
+					return done, fmt.Errorf("compact %s: %w", n, err)
+				}
+				done += ok
+			}
 		}
-		packed, err := packText(m["text"], m["quoted"])
-		if err != nil || len(packed) >= len(m["text"])+len(m["quoted"]) {
-			continue
-		}
-		ok, err := compactScript.Run(ctx, s.rdb, []string{s.key("t:" + n)}, len(m["text"]), len(m["quoted"]), packed).Int()
-		if err != nil {
+		if err := s.rdb.ZRem(ctx, s.key(compactTodo), n).Err(); err != nil {
 			return done, fmt.Errorf("compact %s: %w", n, err)
 		}
-		done += ok
-	}
-	last := strconv.FormatInt(int64(zs[len(zs)-1].Score), 10)
-	if err := s.rdb.Set(ctx, s.key(compactFrom), last, 0).Err(); err != nil {
-		return done, fmt.Errorf("compact closed tickets: %w", err)
 	}
 	return done, nil
 }

@@ -61,25 +61,35 @@ func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, er
 	if err != nil {
 		return r, fmt.Errorf("erase a person: list their tickets: %w", err)
 	}
-	for _, n := range numbers {
-		for attempt := 0; ; attempt++ {
-			done, contact, events, queued, err := s.eraseFrom(ctx, n, who)
-			if err != nil {
-				return r, fmt.Errorf("erase a person from %s: %w", n, err)
-			}
-			if done {
-				if contact {
-					r.Tickets++
-				} else {
-					r.Others++
+	count := func(e erased) {
+		if e.contact {
+			r.Tickets++
+		} else {
+			r.Others++
+		}
+		r.Events += e.events
+		r.MailsQueued += e.queued
+	}
+	pats := patterns{}
+	for chunk := range slices.Chunk(numbers, 100) {
+		// A chunk at a time in two round trips; a ticket that changed
+		// between them is done again on its own.
+		es, err := s.eraseChunk(ctx, chunk, who, pats)
+		if err != nil {
+			return r, fmt.Errorf("erase a person: %w", err)
+		}
+		for i, e := range es {
+			for attempt := 0; !e.done; attempt++ {
+				if attempt == 10 {
+					return r, fmt.Errorf("erase a person from %s: it keeps changing; try again", chunk[i])
 				}
-				r.Events += events
-				r.MailsQueued += queued
-				break
+				one, err := s.eraseChunk(ctx, chunk[i:i+1], who, pats)
+				if err != nil {
+					return r, fmt.Errorf("erase a person from %s: %w", chunk[i], err)
+				}
+				e = one[0]
 			}
-			if attempt == 10 {
-				return r, fmt.Errorf("erase a person from %s: it keeps changing; try again", n)
-			}
+			count(e)
 		}
 	}
 	if err := s.rdb.Del(ctx, s.key("idx:contact:"+who), s.key("notice:"+who)).Err(); err != nil {
@@ -91,32 +101,75 @@ func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, er
 	return r, nil
 }
 
-// eraseFrom takes who out of ticket n; done is false when the ticket
-// changed between reading and writing it.
-func (s *Store) eraseFrom(ctx context.Context, n, who string) (done, contact bool, events, queued int, err error) {
-	var h *redis.MapStringStringCmd
-	var raw *redis.StringSliceCmd
+// erased is what erasing a person did to one ticket; done is false when
+// the ticket changed between reading and writing it.
+type erased struct {
+	done, contact  bool
+	events, queued int
+}
+
+// eraseChunk takes who out of tickets numbers.
+func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pats patterns) ([]erased, error) {
+	hs := make([]*redis.MapStringStringCmd, len(numbers))
+	raws := make([]*redis.StringSliceCmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		h = p.HGetAll(ctx, s.key("t:"+n))
-		raw = p.LRange(ctx, s.key("t:"+n+":events"), 0, -1)
+		for i, n := range numbers {
+			hs[i] = p.HGetAll(ctx, s.key("t:"+n))
+			raws[i] = p.LRange(ctx, s.key("t:"+n+":events"), 0, -1)
+		}
 		return nil
 	}); err != nil {
-		return false, false, 0, 0, err
+		return nil, err
 	}
-	f := h.Val()
-	if len(f) == 0 {
-		return true, false, 0, 0, nil // gone meanwhile
+	out := make([]erased, len(numbers))
+	args := make([][]any, len(numbers))
+	for i, n := range numbers {
+		if len(hs[i].Val()) == 0 {
+			out[i].done = true // gone meanwhile
+			continue
+		}
+		var err error
+		if args[i], out[i], err = s.eraseArgs(n, hs[i].Val(), raws[i].Val(), who, pats); err != nil {
+			return nil, err
+		}
 	}
-	contact = personKey(f["contact"]) == who
+	if err := eraseTicketScript.Load(ctx, s.rdb).Err(); err != nil {
+		return nil, err
+	}
+	cmds := make([]*redis.Cmd, len(numbers))
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, n := range numbers {
+			if args[i] != nil {
+				keys := []string{s.key("t:" + n), s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev)}
+				cmds[i] = eraseTicketScript.EvalSha(ctx, p, keys, args[i]...)
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	for i, c := range cmds {
+		if c != nil {
+			ok, _ := c.Int()
+			out[i].done = ok == 1
+		}
+	}
+	return out, nil
+}
+
+// eraseArgs are erase_ticket.lua's arguments taking who out of ticket n,
+// whose fields are f and history raw.
+func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who string, pats patterns) ([]any, erased, error) {
+	var e erased
+	e.contact = personKey(f["contact"]) == who
 	var del, set, ids []string
-	var words []*regexp.Regexp
-	words = append(words, wordPattern(who))
-	if contact {
+	words := []*regexp.Regexp{pats.of(who)}
+	if e.contact {
 		del = append(del, "subject", "text", "quoted", "z", "contact", "contact_name", "message_id",
 			"src_mailbox", "src_uidvalidity", "src_uid")
 		ids = append(ids, f["message_id"])
 		if name := strings.TrimSpace(f["contact_name"]); len([]rune(name)) >= 4 {
-			words = append(words, wordPattern(name))
+			words = append(words, pats.of(name))
 		}
 	}
 	if ps := strings.Fields(f["participants"]); slices.ContainsFunc(ps, func(p string) bool { return personKey(p) == who }) {
@@ -126,35 +179,36 @@ func (s *Store) eraseFrom(ctx context.Context, n, who string) (done, contact boo
 	if ps := strings.Fields(f["people"]); slices.Contains(ps, who) {
 		set = append(set, "people", strings.Join(slices.DeleteFunc(ps, func(p string) bool { return p == who }), " "))
 	}
-	newEvents := make([]string, len(raw.Val()))
+	newEvents := make([]string, len(raw))
 	changed := false
-	for i, r := range raw.Val() {
+	for i, r := range raw {
 		newEvents[i] = r
-		var e Event
-		if json.Unmarshal([]byte(r), &e) != nil {
+		var ev Event
+		if json.Unmarshal([]byte(r), &ev) != nil {
 			continue
 		}
-		before := e
-		if sender(e.From) == who {
-			ids = append(ids, e.MessageID)
-			e = Event{At: e.At, Kind: e.Kind, From: Erased, Changes: e.Changes}
+		before := ev
+		if sender(ev.From) == who {
+			ids = append(ids, ev.MessageID)
+			ev = Event{At: ev.At, Kind: ev.Kind, From: Erased, Changes: ev.Changes}
 		} else {
 			for _, w := range words {
-				e.From, e.Subject, e.Text, e.Quoted = redact(w, e.From), redact(w, e.Subject), redact(w, e.Text), redact(w, e.Quoted)
+				ev.From, ev.Subject, ev.Text, ev.Quoted = redact(w, ev.From), redact(w, ev.Subject), redact(w, ev.Text), redact(w, ev.Quoted)
 			}
 		}
-		if e.From == before.From && e.Subject == before.Subject && e.Text == before.Text && e.Quoted == before.Quoted && e.MessageID == before.MessageID {
+		if ev.From == before.From && ev.Subject == before.Subject && ev.Text == before.Text && ev.Quoted == before.Quoted && ev.MessageID == before.MessageID {
 			continue
 		}
-		b, err := json.Marshal(e)
+		b, err := json.Marshal(ev)
 		if err != nil {
-			return false, false, 0, 0, err
+			return nil, e, err
 		}
 		newEvents[i], changed = string(b), true
-		events++
+		e.events++
 	}
 	ids = slices.DeleteFunc(ids, func(id string) bool { return id == "" })
-	args := []any{s.kp, n, f["updated_at"], len(raw.Val()), time.Now().UnixMilli(), len(del)}
+	e.queued = len(ids)
+	args := []any{s.kp, n, f["updated_at"], len(raw), time.Now().UnixMilli(), len(del)}
 	for _, v := range del {
 		args = append(args, v)
 	}
@@ -174,12 +228,7 @@ func (s *Store) eraseFrom(ctx context.Context, n, who string) (done, contact boo
 	for _, v := range ids {
 		args = append(args, v)
 	}
-	keys := []string{s.key("t:" + n), s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev)}
-	ok, err := eraseTicketScript.Run(ctx, s.rdb, keys, args...).Int()
-	if err != nil {
-		return false, false, 0, 0, err
-	}
-	return ok == 1, contact, events, len(ids), nil
+	return args, e, nil
 }
 
 // sender is the address an event's From names, "" when it names none.
@@ -188,6 +237,19 @@ func sender(from string) string {
 		return personKey(a.Address)
 	}
 	return personKey(from)
+}
+
+// patterns are the compiled wordPatterns of one erasure: compiling one
+// costs more than applying it to a ticket's history.
+type patterns map[string]*regexp.Regexp
+
+func (p patterns) of(w string) *regexp.Regexp {
+	re, ok := p[w]
+	if !ok {
+		re = wordPattern(w)
+		p[w] = re
+	}
+	return re
 }
 
 // wordPattern matches w case-insensitively, not inside a longer address

@@ -149,10 +149,18 @@ type filter struct {
 	size int64
 }
 
-// OpenTickets returns every ticket not resolved or closed: the dashboard.
+// overviewFields are what an overview of open tickets shows (the
+// dashboard): half the list fields, read a thousand times a refresh.
+var overviewFields = []string{"number", "subject", "status", "type", "priority", "customer", "contact", "contact_name",
+	"language", "created_at", "assignee", "sla", "sla_warned_at", "sla_breached_at"}
+
+// OpenTickets returns every ticket not resolved or closed, newest first,
+// with the fields of an overview: number, subject, status, type,
+// priority, customer, contact and name, language, creation time, assignee
+// and SLA clock. The dashboard.
 func (s *Store) OpenTickets(ctx context.Context) ([]Ticket, error) {
 	open := true
-	p, err := s.Find(ctx, Query{Open: &open})
+	p, err := s.find(ctx, Query{Open: &open}, overviewFields)
 	return p.Tickets, err
 }
 
@@ -163,6 +171,11 @@ func (s *Store) OpenTickets(ctx context.Context) ([]Ticket, error) {
 // history. Until the indexes are built (EnsureIndexes) it reads every
 // ticket instead.
 func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
+	return s.find(ctx, q, listFields)
+}
+
+// find is Find reading fields of each ticket.
+func (s *Store) find(ctx context.Context, q Query, fields []string) (Page, error) {
 	max, err := parseCursor(q.Cursor)
 	if err != nil {
 		return Page{}, err
@@ -221,7 +234,7 @@ func (s *Store) Find(ctx context.Context, q Query) (Page, error) {
 		if err != nil {
 			return Page{}, err
 		}
-		ts, err := s.keep(ctx, cands, rest, q.Priority)
+		ts, err := s.keep(ctx, cands, rest, q.Priority, fields)
 		if err != nil {
 			return Page{}, err
 		}
@@ -333,7 +346,7 @@ func (s *Store) candidates(ctx context.Context, driver []string, needle string, 
 }
 
 // keep returns the candidates that pass the other filters, as tickets.
-func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, priority []string) ([]scored, error) {
+func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, priority, fields []string) ([]scored, error) {
 	if len(cands) == 0 {
 		return nil, nil
 	}
@@ -378,7 +391,7 @@ func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, prio
 			numbers, scores = append(numbers, c.number), append(scores, c.score)
 		}
 	}
-	ts, err := s.read(ctx, numbers)
+	ts, err := s.read(ctx, numbers, fields)
 	if err != nil {
 		return nil, err
 	}
@@ -392,12 +405,12 @@ func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, prio
 	return out, nil
 }
 
-// read returns the list fields of tickets numbers, nil for one that is gone.
-func (s *Store) read(ctx context.Context, numbers []string) ([]*Ticket, error) {
+// read returns fields of tickets numbers, nil for one that is gone.
+func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, error) {
 	cmds := make([]*redis.SliceCmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
-			cmds[i] = p.HMGet(ctx, s.key("t:"+n), listFields...)
+			cmds[i] = p.HMGet(ctx, s.key("t:"+n), fields...)
 		}
 		return nil
 	}); err != nil {
@@ -405,10 +418,10 @@ func (s *Store) read(ctx context.Context, numbers []string) ([]*Ticket, error) {
 	}
 	out := make([]*Ticket, len(numbers))
 	for i, c := range cmds {
-		m := make(map[string]string, len(listFields))
+		m := make(map[string]string, len(fields))
 		for j, v := range c.Val() {
 			if str, ok := v.(string); ok {
-				m[listFields[j]] = str
+				m[fields[j]] = str
 			}
 		}
 		if m["number"] == "" {

@@ -15,6 +15,7 @@
 -- and, scored by the time of the last change (for retention):
 --   idx:closed               resolved and closed tickets holding personal data
 --   idx:anon                 anonymous records left by retention
+--   compact:todo             closed tickets whose text is not packed yet
 
 local function idx_open(s)
   return s ~= 'resolved' and s ~= 'closed'
@@ -66,6 +67,10 @@ local function reindex(kp, number, before, now)
   for k in pairs(new) do redis.call('ZADD', k, score, number) end
   if after.status and not idx_open(after.status) then
     if now and now ~= '' then redis.call('ZADD', kp .. 'idx:closed', now, number) end
+    -- Closed is final: its text can be packed (compact.go).
+    if after.status == 'closed' and before.status ~= 'closed' and now and now ~= '' then
+      redis.call('ZADD', kp .. 'compact:todo', now, number)
+    end
   else
     redis.call('ZREM', kp .. 'idx:closed', number)
     redis.call('ZREM', kp .. 'idx:anon', number)
@@ -88,6 +93,6 @@ end
 local function idx_drop(kp, number)
   local score = redis.call('ZSCORE', kp .. 'idx:created', number)
   for k in pairs(idx_keys(kp, idx_fields(kp .. 't:' .. number))) do redis.call('ZREM', k, number) end
-  for _, k in ipairs({'idx:created', 'idx:closed', 'idx:anon', 'idx:open'}) do redis.call('ZREM', kp .. k, number) end
+  for _, k in ipairs({'idx:created', 'idx:closed', 'idx:anon', 'idx:open', 'compact:todo'}) do redis.call('ZREM', kp .. k, number) end
   if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
 end

@@ -132,7 +132,7 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 		// Closed for an hour: what an agent closed by mistake is reopened
 		// by a new ticket anyway (closed is final), but a look at it right
 		// after closing should not unpack anything.
-		n, err := s.CompactClosed(ctx, now.Add(-time.Hour), batch)
+		n, err := s.CompactClosed(ctx, now.Add(-time.Hour), 10*batch)
 		if err != nil {
 			return r, fmt.Errorf("retention: %w", err)
 		}
@@ -214,7 +214,7 @@ func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action stri
 	for i, z := range zs {
 		numbers[i], _ = z.Member.(string)
 	}
-	ts, err := s.read(ctx, numbers)
+	ts, err := s.read(ctx, numbers, listFields)
 	if err != nil {
 		return fmt.Errorf("retention: %w", err)
 	}
