@@ -118,7 +118,7 @@ func load(b *testing.B, rdb *redis.Client, total, open int) {
 	if err := loadScript.Load(ctx, rdb).Err(); err != nil {
 		b.Fatal(err)
 	}
-	const chunk = 5000
+	const chunk = 2000
 	iso := benchNow.Add(-span).Format(time.RFC3339Nano)
 	for first := 1; first <= total; first += chunk * 4 {
 		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -241,7 +241,7 @@ func BenchmarkHistory(b *testing.B) {
 	for _, total := range historySizes(b) {
 		b.Run(fmt.Sprintf("tickets=%d", total), func(b *testing.B) {
 			srv := testserver.Redis(b)
-			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+			rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
 			defer rdb.Close()
 			ctx := context.Background()
 			before := usedMemory(b, rdb)
@@ -252,8 +252,10 @@ func BenchmarkHistory(b *testing.B) {
 				total, open, time.Since(t0).Seconds(), float64(used)/1e6, float64(used)/float64(total))
 
 			store := ticket.NewStore(rdb, ticket.Options{DeskID: benchDesk, TicketPrefix: "SD", OutboxKey: benchKP + "outbox"})
-			if ok, err := store.CheckIndexes(ctx, false); err != nil || ok.Missing+ok.Stale != 0 {
-				if total <= 100_000 {
+			if total <= 100_000 {
+				// The loader keeps the indexes as the scripts do (checked
+				// on the smaller desks: the check reads everything).
+				if ok, err := store.CheckIndexes(ctx, false); err != nil || ok.Missing+ok.Stale != 0 {
 					b.Fatalf("the loaded desk's indexes: %+v, %v", ok, err)
 				}
 			}
@@ -296,16 +298,18 @@ func BenchmarkHistory(b *testing.B) {
 	}
 }
 
-// BenchmarkTicketMemory: Redis memory per ticket, made, changed and
-// retired by the real scripts: 10,000 tickets from mails of 300 characters
-// above 700 of signature and history, each with one follow-up; then closed,
-// packed by the retention run, anonymised (retention.closed_after) and
-// deleted (retention.keep). It also times the retention run.
+// BenchmarkTicketMemory: Redis memory per ticket (used_memory, indexes,
+// history and Message-IDs included), made, changed and retired by the real
+// scripts: 10,000 tickets from mails of 300 characters above 460 of
+// signature and history, each with one follow-up of 200 characters; then
+// closed, packed by the retention run, anonymised (retention.closed_after),
+// its Message-IDs aged out (retention.seen) and deleted (retention.keep).
+// It also times the retention run.
 func BenchmarkTicketMemory(b *testing.B) {
 	const n = 10_000
 	for range b.N {
 		srv := testserver.Redis(b)
-		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+		rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
 		ctx := context.Background()
 		s := ticket.NewStore(rdb, ticket.Options{DeskID: benchDesk, TicketPrefix: "SD", OutboxKey: benchKP + "outbox"})
 		base := usedMemory(b, rdb)
@@ -373,9 +377,12 @@ func BenchmarkTicketMemory(b *testing.B) {
 		took := time.Since(t0)
 		// The mails' Message-IDs wait in purge:mail for the mailbox; here
 		// there is none: they are counted apart.
-		queue, _ := rdb.MemoryUsage(ctx, benchKP+"purge:mail").Result()
+		queue, _ := rdb.MemoryUsage(ctx, benchKP+"purge:mail", 0).Result()
 		anon := usedMemory(b, rdb) - base - queue
 		rdb.Del(ctx, benchKP+"purge:mail")
+		// Two retention.seen periods later the Message-IDs are gone too.
+		rdb.Del(ctx, benchKP+"seen")
+		anonAged := usedMemory(b, rdb) - base
 		if r, err := s.RunRetention(ctx, ticket.RetentionPolicy{ClosedAfter: 24 * time.Hour, Keep: 48 * time.Hour, Batch: n}, nil, later, false); err != nil || len(r.Tickets) != n {
 			b.Fatalf("keep: %d, %v", len(r.Tickets), err)
 		}
@@ -386,6 +393,7 @@ func BenchmarkTicketMemory(b *testing.B) {
 		b.ReportMetric(per(closed), "B/closed-ticket")
 		b.ReportMetric(per(packed), "B/closed-packed")
 		b.ReportMetric(per(anon), "B/anonymised")
+		b.ReportMetric(per(anonAged), "B/anonymised-ids-aged")
 		b.ReportMetric(per(gone), "B/deleted")
 		b.ReportMetric(float64(took.Microseconds())/1000/(n/1000), "ms/1000-anonymised")
 		b.ReportMetric(0, "ns/op")
@@ -398,7 +406,7 @@ func BenchmarkTicketMemory(b *testing.B) {
 // follow-up of theirs) on a desk of 10,000 other tickets.
 func BenchmarkErasure(b *testing.B) {
 	srv := testserver.Redis(b)
-	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
 	defer rdb.Close()
 	ctx := context.Background()
 	load(b, rdb, 10_000, 1000)
