@@ -302,7 +302,7 @@ func BenchmarkHistory(b *testing.B) {
 // history and Message-IDs included), made, changed and retired by the real
 // scripts: 10,000 tickets from mails of 300 characters above 460 of
 // signature and history, each with one follow-up of 200 characters; then
-// closed, packed by the retention run, anonymised (retention.closed_after),
+// answered (the SLA clock stops) and closed, packed by the retention run, anonymised (retention.closed_after),
 // its Message-IDs aged out (retention.seen) and deleted (retention.keep).
 // It also times the retention run.
 func BenchmarkTicketMemory(b *testing.B) {
@@ -346,6 +346,14 @@ func BenchmarkTicketMemory(b *testing.B) {
 		open := usedMemory(b, rdb) - base
 		for i := range n {
 			number := "SD-" + strconv.Itoa(i+1)
+			// Answered, as an agent's reply does (the clock stops and the
+			// due-time sets forget the ticket), then closed.
+			created := at.Add(time.Duration(i) * time.Minute)
+			clk := &ticket.Clock{Plan: "standard", Language: "nl", Arrival: created, Priority: "P3", Target: "8h", Start: created,
+				FirstResponseDue: created.Add(8 * time.Hour), WarnAt: created.Add(6 * time.Hour), RespondedAt: created.Add(2 * time.Hour)}
+			if err := s.SetClock(ctx, number, clk); err != nil {
+				b.Fatal(err)
+			}
 			ev := &ticket.Event{At: at.Add(48 * time.Hour), Kind: ticket.EventChange, From: "Alice",
 				Changes: []ticket.FieldChange{{Field: "status", Old: "new", New: "closed"}}}
 			if _, err := s.Apply(ctx, number, ticket.Change{At: at.Add(48 * time.Hour), Status: ticket.StatusClosed, Event: ev}, nil); err != nil {
@@ -446,5 +454,35 @@ func BenchmarkErasure(b *testing.B) {
 	b.ReportMetric(float64(ds[len(ds)/2].Microseconds())/1000, "ms-median")
 	b.ReportMetric(float64(ds[0].Microseconds())/1000, "ms-min")
 	b.ReportMetric(float64(ds[len(ds)-1].Microseconds())/1000, "ms-max")
+	b.ReportMetric(0, "ns/op")
+}
+
+// BenchmarkIndexBuild: the index build of a desk upgraded from a version
+// without indexes (EnsureIndexes on start), on 100,000 tickets.
+func BenchmarkIndexBuild(b *testing.B) {
+	const total = 100_000
+	srv := testserver.Redis(b)
+	rdb := redis.NewClient(&redis.Options{Addr: srv.Addr, ReadTimeout: time.Minute})
+	defer rdb.Close()
+	ctx := context.Background()
+	load(b, rdb, total, 1000)
+	var ds []time.Duration
+	for range b.N {
+		keys, err := rdb.Keys(ctx, benchKP+"idx:*").Result()
+		if err != nil {
+			b.Fatal(err)
+		}
+		for k := range slices.Chunk(keys, 500) {
+			rdb.Del(ctx, k...)
+		}
+		s := ticket.NewStore(rdb, ticket.Options{DeskID: benchDesk, TicketPrefix: "SD", OutboxKey: benchKP + "outbox"})
+		t0 := time.Now()
+		if err := s.EnsureIndexes(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		ds = append(ds, time.Since(t0))
+	}
+	slices.Sort(ds)
+	b.ReportMetric(float64(total)/ds[len(ds)/2].Seconds(), "tickets/s")
 	b.ReportMetric(0, "ns/op")
 }

@@ -41,14 +41,25 @@ local function idx_keys(kp, f)
   return ks
 end
 
--- idx_unique returns ms, or the next free ms after it: two tickets never
--- share a score, so a score alone is a cursor.
+-- idx_unique returns ms, or the first free ms after it: two tickets never
+-- share a score, so a score alone is a cursor. Scores are whole ms and
+-- unique, so [s, s+d] is taken through when it holds d+1 of them: the
+-- first free one is found by doubling and halving d, in O(log^2) however
+-- many tickets share a time (an import, a migration of old tickets).
 local function idx_unique(kp, ms)
   local key, s = kp .. 'idx:created', tonumber(ms)
-  while #redis.call('ZRANGE', key, s, s, 'BYSCORE', 'LIMIT', 0, 1) > 0 do
-    s = s + 1
+  if redis.call('ZCOUNT', key, s, s) == 0 then
+    return s
   end
-  return s
+  local lo, hi = 0, 1 -- [s, s+lo] is taken
+  while redis.call('ZCOUNT', key, s, s + hi) == hi + 1 do
+    lo, hi = hi, hi * 2
+  end
+  while hi - lo > 1 do
+    local mid = math.floor((lo + hi) / 2)
+    if redis.call('ZCOUNT', key, s, s + mid) == mid + 1 then lo = mid else hi = mid end
+  end
+  return s + hi
 end
 
 -- reindex moves ticket number from the indexes its fields `before` put it

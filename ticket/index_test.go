@@ -306,3 +306,33 @@ func TestSearchWindow(t *testing.T) {
 		t.Errorf("search = %v, %v", numbers(p.Tickets), err)
 	}
 }
+
+// Tickets made in the same millisecond (an import, old tickets migrated)
+// each get their own score, in order, without a walk over all of them.
+func TestUniqueScoresOfOneTime(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	var cs []Commit
+	for i := range 300 {
+		cs = append(cs, Commit{Dedupe: fmt.Sprint("m", i), Ticket: &New{Subject: "x", CreatedAt: at}})
+	}
+	for _, r := range s.CommitBatch(ctx, cs) {
+		if r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	zs, err := rdb.ZRangeWithScores(ctx, s.key(idxCreated), 0, -1).Result()
+	if err != nil || len(zs) != 300 {
+		t.Fatal(zs, err)
+	}
+	for i, z := range zs {
+		if want := float64(at.UnixMilli() + int64(i)); z.Score != want || z.Member != fmt.Sprint("SD-", i+1) {
+			t.Fatalf("entry %d = %v, want SD-%d at %v", i, z, i+1, want)
+		}
+	}
+	p, err := s.Find(ctx, Query{Limit: 7})
+	if err != nil || len(p.Tickets) != 7 || p.Tickets[0].Number != "SD-300" {
+		t.Fatal(numbers(p.Tickets), err)
+	}
+}
