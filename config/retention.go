@@ -61,7 +61,8 @@ func ParseAge(s string) (Age, error) {
 	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour} {
 		if n, ok := strings.CutSuffix(s, suffix); ok {
 			v, err := strconv.ParseInt(n, 10, 64)
-			if err != nil || v < 0 || v > 1000*365 {
+			// A time.Duration reaches 292 years; 200 is plenty.
+			if err != nil || v < 0 || v > int64(200*365*24*time.Hour/unit) {
 				break
 			}
 			return Age(time.Duration(v) * unit), nil

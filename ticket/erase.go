@@ -57,6 +57,11 @@ func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, er
 	if who == "" {
 		return r, fmt.Errorf("erase %q: not an e-mail address", addr)
 	}
+	// The contact index is how their tickets are found: on a desk just
+	// upgraded it must be complete first.
+	if err := s.EnsureIndexes(ctx, nil); err != nil {
+		return r, fmt.Errorf("erase a person: %w", err)
+	}
 	numbers, err := s.rdb.ZRange(ctx, s.key("idx:contact:"+who), 0, -1).Result()
 	if err != nil {
 		return r, fmt.Errorf("erase a person: list their tickets: %w", err)
@@ -337,6 +342,9 @@ func (s *Store) PersonData(ctx context.Context, addr string) ([]PersonTicket, []
 	who := personKey(addr)
 	if who == "" {
 		return nil, nil, fmt.Errorf("export %q: not an e-mail address", addr)
+	}
+	if err := s.EnsureIndexes(ctx, nil); err != nil {
+		return nil, nil, fmt.Errorf("export a person: %w", err)
 	}
 	numbers, err := s.rdb.ZRange(ctx, s.key("idx:contact:"+who), 0, -1).Result()
 	if err != nil {

@@ -170,3 +170,19 @@ func TestErasePerson(t *testing.T) {
 		t.Errorf("the erasure record names jan: %v", left)
 	}
 }
+
+// On a desk upgraded from a version without indexes, erasure finds the
+// person's tickets all the same: it builds the indexes first.
+func TestErasePersonBeforeTheIndexBuild(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	deskOf(t, s)
+	legacy(t, s, rdb)
+	r, err := s.ErasePerson(ctx, "tom@bolt.example")
+	if err != nil || r.Others != 1 || r.Events != 1 {
+		t.Fatalf("erasure = %+v, %v", r, err)
+	}
+	if r, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil || r.Tickets != 3 {
+		t.Fatalf("erasure of jan = %+v, %v", r, err)
+	}
+}
