@@ -184,6 +184,9 @@ func isScalar(t reflect.Type) bool {
 
 // setText stores s in a leaf field, the way YAML would have.
 func setText(f reflect.Value, s string) error {
+	if t, ok := f.Addr().Interface().(interface{ setText(string) error }); ok {
+		return t.setText(s)
+	}
 	switch {
 	case f.Type() == durationType:
 		d, err := time.ParseDuration(strings.TrimSpace(s))
@@ -319,6 +322,14 @@ var defaults = []struct{ path, value string }{
 	// 90 days: long enough to answer "why did my mail not become a ticket"
 	// about last quarter.
 	{"authz.rejection_retention", "2160h"},
+	// Retention of tickets is the operator's decision (a contract, a
+	// policy); the Message-IDs need no personal decision and a year covers
+	// any replay and nearly every late reply.
+	{"retention.closed_after", "0"},
+	{"retention.keep", "0"},
+	{"retention.seen", "1y"},
+	{"retention.interval", "1h"},
+	{"retention.batch", "1000"},
 }
 
 // The priority words of a config without a priority section, in the

@@ -36,6 +36,8 @@ type Config struct {
 	Authz Authz `yaml:"authz"`
 	// Priority is how a mail asks for a priority or a request type.
 	Priority Priority `yaml:"priority"`
+	// Retention is how long tickets, Message-IDs and mails are kept.
+	Retention Retention `yaml:"retention"`
 	// ContactsFile is relative to the config file's directory; after Load it
 	// is the resolved path.
 	ContactsFile string `yaml:"contacts_file"`

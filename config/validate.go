@@ -45,6 +45,7 @@ func (l *loader) validate() {
 	l.validateBilling()
 	l.validateAuthz()
 	l.validatePriority()
+	l.validateRetention()
 	if l.required("contacts_file", l.cfg.ContactsFile) {
 		l.loadContacts()
 	}

@@ -37,7 +37,8 @@ const MaxBody = 1 << 20
 // Tickets reads tickets (ticket.Store).
 type Tickets interface {
 	Get(ctx context.Context, number string) (*ticket.Ticket, error)
-	List(ctx context.Context) ([]ticket.Ticket, error)
+	// Find returns a page of tickets, newest first (ticket.Store.Find).
+	Find(ctx context.Context, q ticket.Query) (ticket.Page, error)
 	Events(ctx context.Context, number string) ([]ticket.Event, error)
 	Rejections(ctx context.Context) ([]ticket.Rejection, error)
 }
@@ -68,6 +69,12 @@ type Outbox interface {
 	Drop(ctx context.Context, id, reason string) (notify.Action, error)
 }
 
+// People erases and exports a person's data (workflow.People).
+type People interface {
+	Erase(ctx context.Context, addr string, by workflow.Agent, reference string) (workflow.Erasure, error)
+	Export(ctx context.Context, addr string) (workflow.PersonExport, error)
+}
+
 // APIConfig is what the API works with. All of Tickets, Workflow, Contacts
 // and Outbox are required.
 type APIConfig struct {
@@ -75,6 +82,9 @@ type APIConfig struct {
 	Workflow Workflow
 	Contacts Contacts
 	Outbox   Outbox
+	// People erases and exports people's data; nil: those routes answer
+	// 501.
+	People People
 	// Plans are the configured plans, against which contact edits are
 	// validated (max contacts per customer).
 	Plans map[string]config.Plan
@@ -130,6 +140,8 @@ func NewAPI(c APIConfig) *API {
 		{"GET", "/api/v1/contacts", a.listContacts},
 		{"POST", "/api/v1/contacts", a.addContact},
 		{"DELETE", "/api/v1/contacts/{email}", a.removeContact},
+		{"POST", "/api/v1/people/erase", a.erasePerson},
+		{"GET", "/api/v1/people/export", a.exportPerson},
 		{"GET", "/api/v1/rejections", a.listRejections},
 		{"GET", "/api/v1/outbox", a.listOutbox},
 		{"POST", "/api/v1/outbox/{id}/retry", a.retryOutbox},
@@ -190,13 +202,24 @@ func agent(r *http.Request) workflow.Agent {
 
 // --- tickets ---
 
-// ticketFilters are the query parameters of GET /tickets; each may repeat
-// (any of the values matches).
-var ticketFilters = []string{"status", "customer", "priority", "assignee", "open"}
+// ticketParams are the query parameters of GET /tickets. The filters
+// (status, customer, contact, priority, assignee) may repeat: any of the
+// values matches.
+var ticketParams = []string{"status", "customer", "contact", "priority", "assignee", "open", "since", "q", "limit", "cursor"}
+
+// Pages of GET /tickets: DefaultPageSize tickets unless limit says
+// otherwise, at most MaxPageSize.
+const (
+	DefaultPageSize = 100
+	MaxPageSize     = 1000
+)
+
+// NextCursorHeader carries the cursor of the next page (also in Link).
+const NextCursorHeader = "X-Next-Cursor"
 
 func (a *API) listTickets(w http.ResponseWriter, r *http.Request) error {
 	q := r.URL.Query()
-	if err := onlyParams(q, ticketFilters...); err != nil {
+	if err := onlyParams(q, ticketParams...); err != nil {
 		return err
 	}
 	for _, s := range q["status"] {
@@ -209,42 +232,70 @@ func (a *API) listTickets(w http.ResponseWriter, r *http.Request) error {
 			return badRequest("unknown priority %q (want P1, P2, P3 or P4)", p)
 		}
 	}
-	var open *bool
+	tq := ticket.Query{Status: q["status"], Customer: q["customer"], Contact: q["contact"], Priority: q["priority"],
+		Assignee: q["assignee"], Search: strings.TrimSpace(q.Get("q")), Cursor: q.Get("cursor"), Limit: DefaultPageSize}
 	if v := q.Get("open"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
 			return badRequest("open must be true or false (got %q)", v)
 		}
-		open = &b
+		tq.Open = &b
 	}
-	match := func(vals []string, v string, fold bool) bool {
-		if len(vals) == 0 {
-			return true
+	if v := q.Get("since"); v != "" {
+		t, err := ParseSince(v, time.UTC, time.Now())
+		if err != nil {
+			return badRequest("since: %v", err)
 		}
-		for _, x := range vals {
-			if x == v || fold && strings.EqualFold(x, v) {
-				return true
-			}
-		}
-		return false
+		tq.Since = t
 	}
-	ts, err := a.c.Tickets.List(r.Context())
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxPageSize {
+			return badRequest("limit must be a whole number from 1 to %d (got %q)", MaxPageSize, v)
+		}
+		tq.Limit = n
+	}
+	if len(tq.Search) > 200 {
+		return badRequest("q is longer than 200 characters")
+	}
+	page, err := a.c.Tickets.Find(r.Context(), tq)
+	if errors.Is(err, ticket.ErrBadCursor) {
+		return badRequest("%v", err)
+	}
 	if err != nil {
 		return err
 	}
-	out := make([]ticket.Ticket, 0, len(ts))
-	// The store lists oldest first; newest first is what people look for.
-	for _, t := range slices.Backward(ts) {
-		if !match(q["status"], t.Status, false) || !match(q["priority"], t.Priority, false) ||
-			!match(q["customer"], t.Customer, false) || !match(q["assignee"], t.Assignee, true) ||
-			open != nil && ticket.Open(t.Status) != *open {
-			continue
-		}
-		// As tickets list: the mail's text is in the ticket's own view.
-		t.Text, t.Quoted = "", ""
-		out = append(out, t)
+	if page.Next != "" {
+		next := *r.URL
+		nq := next.Query()
+		nq.Set("cursor", page.Next)
+		next.RawQuery = nq.Encode()
+		w.Header().Set("Link", "<"+next.RequestURI()+`>; rel="next"`)
+		w.Header().Set(NextCursorHeader, page.Next)
 	}
-	return writeJSON(w, http.StatusOK, out)
+	return writeJSON(w, http.StatusOK, page.Tickets)
+}
+
+// ParseSince reads a "since" of the API and the CLI: an RFC 3339 time, a
+// date (midnight in loc), or an age back from now in days or hours ("7d",
+// "36h").
+func ParseSince(v string, loc *time.Location, now time.Time) (time.Time, error) {
+	v = strings.TrimSpace(v)
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
+	}
+	if t, err := time.ParseInLocation("2006-01-02", v, loc); err == nil {
+		return t, nil
+	}
+	if n, ok := strings.CutSuffix(v, "d"); ok {
+		if d, err := strconv.Atoi(n); err == nil && d >= 0 {
+			return now.AddDate(0, 0, -d), nil
+		}
+	}
+	if d, err := time.ParseDuration(v); err == nil && d >= 0 {
+		return now.Add(-d), nil
+	}
+	return time.Time{}, fmt.Errorf("want a date (2026-11-30), a time (2026-11-30T09:00:00Z) or an age (7d, 36h), not %q", v)
 }
 
 // ticketView is a ticket with its history.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -18,9 +19,9 @@ import (
 )
 
 // TicketLister is where the dashboard reads tickets from; *ticket.Store
-// satisfies it.
+// satisfies it. The dashboard shows the open tickets and reads no others.
 type TicketLister interface {
-	List(ctx context.Context) ([]ticket.Ticket, error)
+	OpenTickets(ctx context.Context) ([]ticket.Ticket, error)
 }
 
 // DashboardRefresh is how often the page reloads itself (a meta refresh,
@@ -199,7 +200,9 @@ type dashRow struct {
 	Contact string
 	// Channel is how a ticket an agent opened came in ("phone", "in
 	// person"); "" for mail.
-	Channel     string
+	Channel string
+	// URL is the ticket's page (WithTicketPages); "" without.
+	URL         string
 	Assignee    string
 	Age         string
 	CreatedText string
@@ -219,7 +222,7 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer cancel()
 	now := d.now()
 	code := http.StatusOK
-	list, err := d.tickets.List(ctx)
+	list, err := d.tickets.OpenTickets(ctx)
 	var page dashPage
 	if err != nil {
 		// Still a page that refreshes itself: a screen on the wall
@@ -353,6 +356,9 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 	}
 	if t.Channel != "" && t.Channel != ticket.ChannelMail {
 		r.Channel = notify.SafeLine(strings.ReplaceAll(t.Channel, "_", " "))
+	}
+	if d.pages != nil {
+		r.URL = TicketPath + url.PathEscape(t.Number)
 	}
 	if !t.CreatedAt.IsZero() {
 		r.Age = compact(now.Sub(t.CreatedAt), 2, true)

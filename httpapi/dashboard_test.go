@@ -20,7 +20,7 @@ type fakeLister struct {
 	err     error
 }
 
-func (f fakeLister) List(context.Context) ([]ticket.Ticket, error) { return f.tickets, f.err }
+func (f fakeLister) OpenTickets(context.Context) ([]ticket.Ticket, error) { return f.tickets, f.err }
 
 var dashAms = mustLoc("Europe/Amsterdam")
 

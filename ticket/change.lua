@@ -16,7 +16,9 @@
 -- ARGV[5] now (RFC 3339)
 -- ARGV[6] request key, "" for none (an API client's Idempotency-Key: kept
 --         apart from Message-IDs, which senders choose)
--- ARGV[7] n, then n field/value pairs to set
+-- ARGV[7] key prefix "md:{desk}:", for the indexes (index.lua)
+-- ARGV[8] now (ms), the retention clock of a ticket that is not open
+-- ARGV[9] n, then n field/value pairs to set
 -- then m, then m field/value pairs to set only when not set yet
 -- then d, then d fields to delete
 -- then notifications, as queue.lua reads them
@@ -25,7 +27,7 @@ local number = ARGV[1]
 -- A mail rejected before (then moved back to the inbox) may apply now,
 -- as in commit.lua.
 if ARGV[2] ~= '' then
-  local prev = redis.call('HGET', KEYS[1], ARGV[2])
+  local prev = redis.call('HGET', KEYS[1], ARGV[2]) or redis.call('HGET', KEYS[1] .. ':prev', ARGV[2])
   if prev and prev ~= 'rejected' then
     return 0
   end
@@ -42,7 +44,8 @@ if ARGV[3] ~= '' then
     return redis.error_reply('CONFLICT ' .. tostring(cur))
   end
 end
-local i = 7
+local before = idx_fields(KEYS[2])
+local i = 9
 local n = tonumber(ARGV[i])
 if n > 0 then
   local f = {}
@@ -70,5 +73,6 @@ end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[6], number)
 end
+reindex(ARGV[7], number, before, ARGV[8])
 queue(KEYS[4], i)
 return 1

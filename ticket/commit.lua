@@ -27,15 +27,19 @@
 --                         number that a filed mail already carries
 -- ARGV[15] number         "" for the next number; a number to re-create the
 --                         ticket under (repair from the mailbox journal)
--- ARGV[16] n              number of record field/value pairs that follow
--- ARGV[17 .. 16+2n]       record fields (ticket hash or rejection audit)
--- ARGV[17+2n ..]          notification field/value pairs
+-- ARGV[16] created at     ms, the ticket's place in the indexes (index.lua)
+-- ARGV[17] search text    the subject lower-cased, for the search window
+-- ARGV[18] search window  how many of the newest tickets subject search covers
+-- ARGV[19] n              number of record field/value pairs that follow
+-- ARGV[20 .. 19+2n]       record fields (ticket hash or rejection audit)
+-- ARGV[20+2n ..]          notification field/value pairs
 -- KEYS[6] SLA warn zset   number -> when to warn
 -- KEYS[7] SLA breach zset number -> first-response deadline
 -- Returns {outcome, created, notified}: outcome is the ticket number or
 -- "rejected"; created is 1 when this call did the work.
 local mode, dkey, kp = ARGV[1], ARGV[2], ARGV[3]
-local prev = redis.call('HGET', KEYS[1], dkey)
+-- seen:prev is the previous generation of seen (retention rotates them).
+local prev = redis.call('HGET', KEYS[1], dkey) or redis.call('HGET', kp .. 'seen:prev', dkey)
 -- A refused mail is remembered for the audit retention only (a key that
 -- expires, not an entry of seen for ever): strangers cannot grow Redis
 -- without bound. seen may still hold "rejected" from before.
@@ -57,11 +61,11 @@ if floor > 0 then
   end
 end
 
-local n = tonumber(ARGV[16])
+local n = tonumber(ARGV[19])
 local rec = {}
-for i = 17, 16 + 2 * n do rec[#rec + 1] = ARGV[i] end
+for i = 20, 19 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 17 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 20 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
 
 if mode == 'ticket' then
   local seq
@@ -80,6 +84,10 @@ if mode == 'ticket' then
   local number = ARGV[4] .. '-' .. seq
   redis.call('HSET', kp .. 't:' .. number, 'number', number, unpack(rec))
   redis.call('ZADD', KEYS[3], seq, number)
+  local score = idx_unique(kp, ARGV[16])
+  redis.call('ZADD', kp .. 'idx:created', score, number)
+  reindex(kp, number, {}, score)
+  idx_subject(kp, number, score, ARGV[17], ARGV[18])
   redis.call('HSET', KEYS[1], dkey, number)
   if ARGV[12] ~= '' then redis.call('ZADD', KEYS[6], ARGV[12], number) end
   if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], ARGV[13], number) end

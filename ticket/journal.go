@@ -102,10 +102,12 @@ func (s *Store) Lookup(ctx context.Context, dedupes []string) ([]Recorded, error
 	if len(dedupes) == 0 {
 		return out, nil
 	}
-	var seen *redis.SliceCmd
+	// seen and the generation before it (retention rotates them).
+	var seen, prev *redis.SliceCmd
 	rej := make([]*redis.IntCmd, len(dedupes))
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		seen = p.HMGet(ctx, s.key("seen"), dedupes...)
+		prev = p.HMGet(ctx, s.key(seenPrev), dedupes...)
 		for i, d := range dedupes {
 			rej[i] = p.Exists(ctx, s.key("rejected:"+d))
 		}
@@ -115,6 +117,9 @@ func (s *Store) Lookup(ctx context.Context, dedupes []string) ([]Recorded, error
 		return nil, fmt.Errorf("look up %d mails' outcomes: %w", len(dedupes), err)
 	}
 	for i, v := range seen.Val() {
+		if n, ok := v.(string); !ok || n == "" {
+			v = prev.Val()[i]
+		}
 		if n, ok := v.(string); ok && n != "" {
 			if n == "rejected" {
 				out[i].Rejected = true

@@ -43,7 +43,7 @@ var ErrConflict = errors.New("ticket changed meanwhile")
 //go:embed change.lua
 var changeSrc string
 
-var changeScript = redis.NewScript(queueSrc + changeSrc)
+var changeScript = redis.NewScript(indexSrc + queueSrc + changeSrc)
 
 //go:embed queue.lua
 var queueSrc string
@@ -128,7 +128,7 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 	if c.Dedupe != "" && c.Request != "" {
 		return false, fmt.Errorf("change %s: both a mail and a request to deduplicate on", number)
 	}
-	args := []any{number, c.Dedupe, c.ExpectStatus, ev, at, c.Request, len(set) / 2}
+	args := []any{number, c.Dedupe, c.ExpectStatus, ev, at, c.Request, s.kp, c.At.UnixMilli(), len(set) / 2}
 	for _, v := range set {
 		args = append(args, v)
 	}

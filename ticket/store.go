@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -19,7 +20,7 @@ import (
 //go:embed commit.lua
 var commitSrc string
 
-var commitScript = redis.NewScript(commitSrc)
+var commitScript = redis.NewScript(indexSrc + commitSrc)
 
 // ErrNotFound is returned for a ticket number the desk does not know.
 var ErrNotFound = errors.New("ticket not found")
@@ -31,6 +32,8 @@ type Store struct {
 	prefix string // ticket prefix, "SD"
 	outbox string // outbox stream key, owned by notify
 	o      Options
+	// built is set once every ticket is known to be in the indexes.
+	built atomic.Bool
 }
 
 // Options configure a Store.
@@ -49,6 +52,9 @@ type Options struct {
 	RejectionRetention time.Duration
 	// Now is the clock for retention; time.Now when nil.
 	Now func() time.Time
+	// SearchWindow is how many of the newest tickets subject search
+	// covers; DefaultSearchWindow when 0.
+	SearchWindow int
 }
 
 // NewStore returns the store of one desk.
@@ -67,6 +73,9 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.SearchWindow <= 0 {
+		o.SearchWindow = DefaultSearchWindow
 	}
 	return &Store{rdb: rdb, kp: config.KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
 }
@@ -211,6 +220,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			}
 			rec = append(rec, "attachments", string(b))
 		}
+		rec = append(rec, "people", people(t.Contact, t.Participants))
 		var sched [2]string
 		if clk := t.Clock; clk != nil {
 			b, err := json.Marshal(clk)
@@ -224,7 +234,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 		if t.Number > 0 {
 			number = strconv.FormatInt(t.Number, 10)
 		}
-		return s.call("ticket", c.Dedupe, "", sched, rec, c.Note, c.Floor, number)
+		return s.call("ticket", c.Dedupe, "", sched, index{t.CreatedAt.UnixMilli(), searchText(t.Subject)}, rec, c.Note, c.Floor, number)
 	case c.Rejection != nil:
 		r := c.Rejection
 		rec := []string{
@@ -234,14 +244,21 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			"message_id", r.MessageID,
 			"subject", r.Subject,
 		}
-		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, rec, c.Note, c.Floor, "")
+		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, index{}, rec, c.Note, c.Floor, "")
 	}
 	return commitCall{}, fmt.Errorf("commit mail %q: neither a ticket nor a rejection", c.Dedupe)
 }
 
+// index is where a new ticket goes in the indexes: its creation time and
+// its subject as searched.
+type index struct {
+	created int64
+	search  string
+}
+
 // call prepares commit.lua; sched are the SLA warn and breach times (ms,
 // "" for none) of a new ticket.
-func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []string, floor int64, number string) (commitCall, error) {
+func (s *Store) call(mode, dedupe, sender string, sched [2]string, ix index, rec, note []string, floor int64, number string) (commitCall, error) {
 	if dedupe == "" {
 		return commitCall{}, errors.New("commit mail: empty dedupe key")
 	}
@@ -251,10 +268,10 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, rec, note []s
 	}
 	_, domain, _ := strings.Cut(sender, "@")
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
-	args := make([]any, 0, 16+len(rec)+len(note))
+	args := make([]any, 0, 20+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
 		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1],
-		max(floor, 0), number, len(rec)/2)
+		max(floor, 0), number, ix.created, ix.search, s.o.SearchWindow, len(rec)/2)
 	for _, v := range rec {
 		args = append(args, v)
 	}
@@ -389,7 +406,7 @@ func fromHash(m map[string]string) *Ticket {
 		RequestSum:        m["request_sum"],
 		Key:               m["key"],
 	}
-	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, fieldNeedsAgent: &t.NeedsAgentSince} {
+	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, fieldNeedsAgent: &t.NeedsAgentSince, "anonymised_at": &t.AnonymisedAt} {
 		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
 			*dst = &v
 		}
@@ -410,6 +427,20 @@ func fromHash(m map[string]string) *Ticket {
 	}
 	if v, err := time.Parse(time.RFC3339Nano, m["updated_at"]); err == nil {
 		t.UpdatedAt = &v
+	}
+	if z := m["z"]; z != "" {
+		// A closed ticket's text, packed (CompactClosed); unreadable is
+		// left empty rather than failing the whole ticket.
+		t.Text, t.Quoted, _ = unpackText(z)
+	}
+	if m["sla"] == "" && m["sla_plan"] != "" {
+		// An anonymous record's SLA outcome (retention.closed_after).
+		c := &Clock{Plan: m["sla_plan"], Target: m["sla_target"], Priority: t.Priority}
+		for k, dst := range map[string]*time.Time{"sla_due": &c.FirstResponseDue, "sla_resolution_due": &c.ResolutionDue,
+			"sla_responded_at": &c.RespondedAt, "sla_warned_at": &c.WarnedAt, "sla_breached_at": &c.BreachedAt} {
+			*dst, _ = time.Parse(time.RFC3339Nano, m[k])
+		}
+		t.SLA = c
 	}
 	if raw := m["sla"]; raw != "" {
 		var c Clock

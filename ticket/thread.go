@@ -15,7 +15,7 @@ import (
 //go:embed append.lua
 var appendSrc string
 
-var appendScript = redis.NewScript(appendSrc)
+var appendScript = redis.NewScript(indexSrc + appendSrc)
 
 // Event kinds in a ticket's history.
 const (
@@ -66,7 +66,8 @@ func (s *Store) Append(ctx context.Context, dedupe, number string, e Event) (Res
 		return Result{}, fmt.Errorf("append to %s: encode event: %w", number, err)
 	}
 	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events")}
-	res, err := appendScript.Run(ctx, s.rdb, keys, dedupe, number, string(ev), e.At.UTC().Format(time.RFC3339Nano)).Slice()
+	res, err := appendScript.Run(ctx, s.rdb, keys, dedupe, number, string(ev), e.At.UTC().Format(time.RFC3339Nano),
+		s.kp, e.At.UnixMilli(), writer(e)).Slice()
 	if err != nil {
 		if strings.HasPrefix(err.Error(), "NOTICKET") {
 			return Result{}, fmt.Errorf("append to %s: %w", number, ErrNotFound)
@@ -102,13 +103,20 @@ func (s *Store) FindByMessageID(ctx context.Context, ids ...string) (string, err
 	if len(ids) == 0 {
 		return "", nil
 	}
-	vals, err := s.rdb.HMGet(ctx, s.key("seen"), ids...).Result()
-	if err != nil {
+	// seen and the generation before it (retention rotates them).
+	var cur, prev *redis.SliceCmd
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		cur = p.HMGet(ctx, s.key("seen"), ids...)
+		prev = p.HMGet(ctx, s.key(seenPrev), ids...)
+		return nil
+	}); err != nil {
 		return "", fmt.Errorf("look up message ids: %w", err)
 	}
-	for _, v := range vals {
-		if n, ok := v.(string); ok && n != "" && n != "rejected" {
-			return n, nil
+	for i := range ids {
+		for _, vals := range [][]any{cur.Val(), prev.Val()} {
+			if n, ok := vals[i].(string); ok && n != "" && n != "rejected" {
+				return n, nil
+			}
 		}
 	}
 	return "", nil

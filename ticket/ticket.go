@@ -125,6 +125,9 @@ type Ticket struct {
 	// Attachments are those of the mail that made the ticket (metadata
 	// only: the bytes stay in the original in IMAP).
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// AnonymisedAt: retention removed the personal data then; what is left
+	// is the anonymous record.
+	AnonymisedAt *time.Time `json:"anonymised_at,omitempty"`
 }
 
 // Attachment is what the desk keeps of one attachment of a mail: what a

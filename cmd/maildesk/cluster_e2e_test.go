@@ -59,6 +59,8 @@ func TestEndToEndOnCluster(t *testing.T) {
 	t.Run("SLAEscalation", TestSLAEscalationEndToEnd)
 	t.Run("WorkingTickets", TestWorkingTicketsEndToEnd)
 	t.Run("OutgoingFailures", TestOutgoingFailuresEndToEnd)
+	t.Run("Retention", TestRetentionEndToEnd)
+	t.Run("ContactsErase", TestContactsEraseEndToEnd)
 }
 
 // TestEndToEndOnSentinel runs the main end-to-end test with the desk's

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -68,12 +69,13 @@ func (d *daemon) replan(ctx context.Context, before map[string]string) {
 	if len(moved) == 0 {
 		return
 	}
-	ts, err := d.store.List(ctx)
+	open := true
+	page, err := d.store.Find(ctx, ticket.Query{Open: &open, Customer: slices.Collect(maps.Keys(moved))})
 	if err != nil {
 		d.log.Error("customers changed plan, but their tickets keep the old deadlines", "err", err)
 		return
 	}
-	for _, t := range ts {
+	for _, t := range page.Tickets {
 		plan, ok := moved[t.Customer]
 		if !ok || !ticket.Open(t.Status) {
 			continue
@@ -118,13 +120,16 @@ func (d *daemon) reloadContacts(ctx context.Context) {
 	}
 }
 
-const contactsUsage = "contacts needs list, add, remove or import"
+const contactsUsage = "contacts needs list, add, remove, import, erase or export"
 
 func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: %s", errUsage, contactsUsage)
 	}
 	sub := args[0]
+	if sub == "erase" || sub == "export" {
+		return cmdContactsPerson(ctx, sub, args[1:], stdout, stderr)
+	}
 	fs, path := newFlags("contacts " + sub)
 	var (
 		asJSON      = fs.Bool("json", false, "print JSON")

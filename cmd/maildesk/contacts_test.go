@@ -270,13 +270,16 @@ func TestContactsUsage(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"contacts"}, "contacts needs list, add, remove or import"},
+		{[]string{"contacts"}, "contacts needs list, add, remove, import, erase or export"},
 		{[]string{"contacts", "show"}, `unknown contacts command "show"`},
 		{[]string{"contacts", "list"}, "needs --config FILE"},
 		{[]string{"contacts", "list", "--config", c.config, "--email", "x@y.example"}, "contacts list does not take --email"},
 		{[]string{"contacts", "remove", "--config", c.config}, "contacts remove needs one EMAIL"},
 		{[]string{"contacts", "import", "--config", c.config}, "contacts import needs one PATH"},
 		{[]string{"contacts", "list", "--config", c.config, "extra"}, "contacts list takes no arguments"},
+		{[]string{"contacts", "erase", "--config", c.config}, "contacts erase needs one EMAIL"},
+		{[]string{"contacts", "export", "--config", c.config, "a@x.example", "b@x.example"}, "contacts export needs one EMAIL"},
+		{[]string{"contacts", "export", "--config", c.config, "--reference", "x", "a@x.example"}, "flag provided but not defined: -reference"},
 	}
 	for _, tt := range tests {
 		var out, errOut bytes.Buffer

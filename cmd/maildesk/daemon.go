@@ -371,6 +371,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	if err := d.sched.Add(scheduler.Job{Name: "escalation", Spec: "@every " + esc.Interval.D().String(), Once: true, Run: d.sweep}); err != nil {
 		return nil, err
 	}
+	if err := d.addRetention(); err != nil {
+		return nil, err
+	}
 	if esc.DigestTime != "" {
 		at, _ := time.Parse("15:04", esc.DigestTime) // validated by config
 		spec := fmt.Sprintf("0 %d %d * * 1-5", at.Minute(), at.Hour())
@@ -582,6 +585,7 @@ func (d *daemon) httpHandler() http.Handler {
 		Time: d.work, Statements: d.statements,
 		Contacts: authz.NewStore(d.rdb, d.cfg.Desk.ID),
 		Outbox:   d.outbox,
+		People:   d.people(),
 		Plans:    d.cfg.Plans,
 		// Before an edit: import a changed contacts file; after: use the edit at once.
 		Refresh: d.refreshDirectory,
@@ -822,6 +826,7 @@ func (d *daemon) run(ctx context.Context) error {
 	cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { d.reloadOnSignal(ctx, hup) })
+	wg.Go(func() { d.buildIndexes(ctx) })
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
 	wg.Go(func() { d.sendLoop(ctx) })

@@ -169,10 +169,11 @@ type listedTicket struct {
 	MessageID string    `json:"message_id"`
 }
 
-// tickets runs "maildesk tickets list --json" as a user would.
+// tickets runs "maildesk tickets list --all --json" as a user would: every
+// ticket, newest first.
 func (e *env) tickets() []listedTicket {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"tickets", "list", "--config", e.config, "--json"}, &out, &errOut); code != 0 {
+	if code := run([]string{"tickets", "list", "--config", e.config, "--all", "--limit", "0", "--json"}, &out, &errOut); code != 0 {
 		e.t.Fatalf("tickets list exit %d: %s", code, errOut.String())
 	}
 	var ts []listedTicket
@@ -182,10 +183,10 @@ func (e *env) tickets() []listedTicket {
 	return ts
 }
 
-// ticketsJSON is "tickets list --json" as generic maps.
+// ticketsJSON is "tickets list --all --json" as generic maps.
 func (e *env) ticketsJSON() []map[string]any {
 	var out, errOut bytes.Buffer
-	if code := run([]string{"tickets", "list", "--config", e.config, "--json"}, &out, &errOut); code != 0 {
+	if code := run([]string{"tickets", "list", "--config", e.config, "--all", "--limit", "0", "--json"}, &out, &errOut); code != 0 {
 		e.t.Fatalf("tickets list exit %d: %s", code, errOut.String())
 	}
 	var ts []map[string]any

@@ -22,7 +22,11 @@ Usage:
   maildesk run --config FILE [--config FILE ...]
                                          run the daemon, one desk per config (SIGINT/SIGTERM: finish the mail in hand, stop)
   maildesk check-config --config FILE    validate the configuration and the contacts file
-  maildesk tickets list --config FILE [--json]
+  maildesk tickets list --config FILE [--json] [--all | --status S] [--customer ID] [--contact EMAIL]
+                        [--since DATE|7d] [--search TEXT] [--limit 100] [--cursor C]
+                                         the open tickets (--all: every one), newest first, a page at a time
+  maildesk tickets check --config FILE [--repair] [--json]
+                                         compare the ticket indexes with the tickets; --repair mends them
   maildesk tickets show --config FILE [--json] NUMBER
   maildesk tickets raw --config FILE NUMBER      print the original mail from IMAP
   maildesk tickets reply --config FILE NUMBER --message TEXT [--as NAME]
@@ -44,6 +48,9 @@ Usage:
   maildesk tickets time --config FILE NUMBER --budget DURATION [--reason TEXT] [--as NAME]
                                          the ticket's own budget, agreed with the customer (0: the plan's)
   maildesk rejections list --config FILE [--json]   refused mail: time, sender, reason
+  maildesk retention run --config FILE [--dry-run] [--json]
+                                         one retention run now (the daemon runs it every retention.interval);
+                                         --dry-run lists what would go
   maildesk outbox list --config FILE [--json] [--dead | --skipped]
                                          outgoing mail waiting (state, attempts, last error), dead or skipped
   maildesk outbox retry --config FILE [--unsuppress] (ID... | --all-dead)
@@ -57,6 +64,11 @@ Usage:
   maildesk contacts remove --config FILE EMAIL
   maildesk contacts import --config FILE PATH    replace all contacts by a YAML or CSV file
                                          (validated whole: on any problem nothing changes)
+  maildesk contacts erase --config FILE EMAIL [--reference TEXT] [--as NAME] [--json]
+                                         remove a person's data from tickets, history, rejections, outbox
+                                         and their mails from the IMAP folders (GDPR erasure)
+  maildesk contacts export --config FILE EMAIL [--output FILE]
+                                         everything held about a person, as JSON (GDPR access request)
   maildesk auth login --config FILE      OAuth2 device_code: sign in (prints a URL and a code) and store the grant;
                                          refresh_token: store oauth2.refresh_token_file's token anew
   maildesk auth status --config FILE [--json]
@@ -101,9 +113,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "check-config":
 		err = cmdCheckConfig(args[1:], stdout)
 	case "tickets":
-		err = cmdTickets(ctx, args[1:], stdout)
+		err = cmdTickets(ctx, args[1:], stdout, stderr)
 	case "rejections":
 		err = cmdRejections(ctx, args[1:], stdout)
+	case "retention":
+		err = cmdRetention(ctx, args[1:], stdout)
 	case "outbox":
 		err = cmdOutbox(ctx, args[1:], stdout, stderr)
 	case "auth":

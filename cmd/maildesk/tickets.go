@@ -9,7 +9,6 @@ import (
 	"log/slog"
 	"os"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,7 +20,7 @@ import (
 	"github.com/maildesk/maildesk/workflow"
 )
 
-func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
+func cmdTickets(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return fmt.Errorf("%w: tickets needs list, show, raw, reply, note, set, open or time", errUsage)
 	}
@@ -34,6 +33,14 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	fs, path := newFlags("tickets " + sub)
 	asJSON := fs.Bool("json", false, "print JSON")
+	var list *listFlags
+	var repair *bool
+	switch sub {
+	case "list":
+		list = addListFlags(fs)
+	case "check":
+		repair = fs.Bool("repair", false, "mend what the check finds")
+	}
 	var message, as *string
 	if sub == "reply" || sub == "note" || sub == "set" {
 		as = fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
@@ -64,23 +71,12 @@ func cmdTickets(ctx context.Context, args []string, stdout io.Writer) error {
 		if fs.NArg() != 0 {
 			return fmt.Errorf("%w: tickets list takes no arguments", errUsage)
 		}
-		ts, err := store.List(ctx)
-		if err != nil {
-			return err
+		return ticketsList(ctx, cfg, store, list, *asJSON, stdout, stderr)
+	case "check":
+		if fs.NArg() != 0 {
+			return fmt.Errorf("%w: tickets check takes no arguments", errUsage)
 		}
-		if *asJSON {
-			for i := range ts {
-				ts[i].Text = "" // the list is an overview; show has the text
-			}
-			return writeJSON(stdout, ts)
-		}
-		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(tw, "NUMBER\tSTATUS\tPRIORITY\tCUSTOMER\tCONTACT\tCREATED\tSUBJECT")
-		for _, t := range ts {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", shownLine(t.Number), shownLine(t.Status), shownLine(t.Priority), shownLine(t.Customer),
-				shownLine(t.Contact), t.CreatedAt.In(loc).Format("2006-01-02 15:04"), shownLine(t.Subject))
-		}
-		return tw.Flush()
+		return ticketsCheck(ctx, store, *repair, *asJSON, stdout)
 	case "show":
 		if fs.NArg() != 1 {
 			return fmt.Errorf("%w: tickets show needs one ticket NUMBER", errUsage)

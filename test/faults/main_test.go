@@ -322,7 +322,7 @@ func (d *desk) cliJSON(v any, args ...string) {
 	}
 }
 
-// listedTicket is a row of "tickets list --json".
+// listedTicket is a row of "tickets list --all --limit 0 --json" (every ticket).
 type listedTicket struct {
 	Number         string     `json:"number"`
 	Subject        string     `json:"subject"`
@@ -336,7 +336,7 @@ type listedTicket struct {
 func (d *desk) tickets() []listedTicket {
 	d.t.Helper()
 	var ts []listedTicket
-	d.cliJSON(&ts, "tickets", "list")
+	d.cliJSON(&ts, "tickets", "list", "--all", "--limit", "0")
 	return ts
 }
 

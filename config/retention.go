@@ -1,0 +1,123 @@
+package config
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Retention is how long the desk keeps what it holds about people
+// (GDPR storage limitation): tickets after they are done, the Message-IDs
+// it remembers, and with them the original mails in the IMAP folders.
+type Retention struct {
+	// ClosedAfter: a resolved or closed ticket unchanged this long loses
+	// its personal data (text, quoted history, subject, addresses, names,
+	// history) and its mails; an anonymous record stays for reports. 0:
+	// never.
+	ClosedAfter Age `yaml:"closed_after"`
+	// Keep: the anonymous record, too, goes once the ticket has been done
+	// this long. 0: never.
+	Keep Age `yaml:"keep"`
+	// Seen is how long the Message-IDs of handled and sent mail are kept at
+	// least (at most twice as long): what makes a replayed mail a no-op and
+	// threads a reply that lost its subject tag.
+	Seen Age `yaml:"seen"`
+	// Interval is how often the retention job runs (once per tick across
+	// replicas); Batch the most tickets one run handles.
+	Interval Duration `yaml:"interval"`
+	Batch    int      `yaml:"batch"`
+}
+
+// Age is a length of time written as a Go duration ("36h") or in days,
+// weeks or years ("90d", "2w", "2y"; a year is 365 days).
+type Age time.Duration
+
+// D returns p as a time.Duration.
+func (p Age) D() time.Duration { return time.Duration(p) }
+
+func (p Age) String() string {
+	d := time.Duration(p)
+	const day = 24 * time.Hour
+	switch {
+	case d == 0:
+		return "0"
+	case d%(365*day) == 0:
+		return strconv.FormatInt(int64(d/(365*day)), 10) + "y"
+	case d%day == 0:
+		return strconv.FormatInt(int64(d/day), 10) + "d"
+	}
+	return d.String()
+}
+
+// ParseAge reads an Age.
+func ParseAge(s string) (Age, error) {
+	s = strings.TrimSpace(s)
+	if s == "0" {
+		return 0, nil
+	}
+	for suffix, unit := range map[string]time.Duration{"d": 24 * time.Hour, "w": 7 * 24 * time.Hour, "y": 365 * 24 * time.Hour} {
+		if n, ok := strings.CutSuffix(s, suffix); ok {
+			v, err := strconv.ParseInt(n, 10, 64)
+			// A time.Duration reaches 292 years; 200 is plenty.
+			if err != nil || v < 0 || v > int64(200*365*24*time.Hour/unit) {
+				break
+			}
+			return Age(time.Duration(v) * unit), nil
+		}
+	}
+	if d, err := time.ParseDuration(s); err == nil {
+		return Age(d), nil
+	}
+	return 0, fmt.Errorf("must be an age like 2y, 90d, 2w or 36h, or 0 (got %q)", s)
+}
+
+// UnmarshalYAML: see Duration.UnmarshalYAML.
+func (p *Age) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		if v, err := ParseAge(n.Value); err == nil {
+			*p = v
+			return nil
+		}
+	}
+	return nodeError(n, "must be an age like 2y, 90d, 2w or 36h, or 0")
+}
+
+func (p Age) MarshalYAML() (any, error) { return p.String(), nil }
+
+// setText is how an environment variable sets an Age.
+func (p *Age) setText(s string) error {
+	v, err := ParseAge(s)
+	if err != nil {
+		return err
+	}
+	*p = v
+	return nil
+}
+
+func (l *loader) validateRetention() {
+	c, r := l.c, &l.cfg.Retention
+	for _, k := range []struct {
+		path string
+		v    Age
+	}{{"retention.closed_after", r.ClosedAfter}, {"retention.keep", r.Keep}, {"retention.seen", r.Seen}} {
+		if k.v < 0 {
+			c.addf(k.path, "must not be negative (got %s)", k.v.D())
+		}
+	}
+	if r.ClosedAfter > 0 && r.ClosedAfter < Age(24*time.Hour) {
+		c.addf("retention.closed_after", "must be at least 1d, or 0 for never: a ticket is reopened by a reply for desk.reopen_days (got %s)", r.ClosedAfter)
+	}
+	if r.Keep > 0 && r.Keep < r.ClosedAfter {
+		c.addf("retention.keep", "must be at least retention.closed_after (%s), or 0 for never (got %s)", r.ClosedAfter, r.Keep)
+	}
+	if r.Seen < Age(7*24*time.Hour) {
+		c.addf("retention.seen", "must be at least 7d: a mail replayed within it (a crash, a restore) would make a second ticket (got %s)", r.Seen)
+	}
+	l.atLeast("retention.interval", r.Interval, time.Minute)
+	if r.Batch < 1 || r.Batch > 100_000 {
+		c.addf("retention.batch", "must be from 1 to 100000 (got %d)", r.Batch)
+	}
+}

@@ -1,0 +1,198 @@
+package ingest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+
+	"github.com/maildesk/maildesk/config"
+)
+
+// Retention and erasure delete original mails from the desk's archive
+// folders. Only the mails meant go: they are found by search, checked
+// against their envelope (a header search matches substrings), flagged
+// \Deleted and expunged by UID (UIDPLUS), so that nobody else's \Deleted
+// mail goes with them. The inbox is never touched: what waits there has
+// not been handled yet.
+
+// ErrNoUIDPlus: the server cannot expunge single mails, so nothing is
+// deleted (EXPUNGE would take every \Deleted mail of the folder).
+var ErrNoUIDPlus = errors.New("the IMAP server lacks UIDPLUS (UID EXPUNGE): no mail deleted")
+
+// purgeBatch is how many Message-IDs one search asks for.
+const purgeBatch = 16
+
+// PurgeMessageIDs deletes the mails with these Message-IDs (without
+// brackets) from the processed and rejected folders and reports how many
+// it deleted. A Message-ID no folder has is no error: it was deleted
+// before, or never filed.
+func (w *Watcher) PurgeMessageIDs(ctx context.Context, ids []string) (int, error) {
+	want := map[string]bool{}
+	for _, id := range ids {
+		if id = strings.Trim(strings.TrimSpace(id), "<>"); id != "" {
+			want[id] = true
+		}
+	}
+	if len(want) == 0 {
+		return 0, nil
+	}
+	list := make([]string, 0, len(want))
+	for id := range want {
+		list = append(list, id)
+	}
+	slices.Sort(list)
+	var searches []*imap.SearchCriteria
+	for b := range slices.Chunk(list, purgeBatch) {
+		cs := make([]imap.SearchCriteria, len(b))
+		for i, id := range b {
+			cs[i] = imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: id}}}
+		}
+		searches = append(searches, anyOf(cs))
+	}
+	match := func(e *imap.Envelope) bool { return e != nil && want[e.MessageID] }
+	return w.purge(ctx, []string{w.cfg.Processed, w.cfg.Rejected}, searches, match, false)
+}
+
+// PurgeFrom deletes the mails from addr in the processed, rejected and
+// quarantine folders (erasure of a person); dry only counts them.
+func (w *Watcher) PurgeFrom(ctx context.Context, addr string, dry bool) (int, error) {
+	want, err := config.NormaliseAddress(addr)
+	if err != nil {
+		return 0, fmt.Errorf("delete mails from %q: %w", addr, err)
+	}
+	search := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: want}}}
+	match := func(e *imap.Envelope) bool {
+		if e == nil {
+			return false
+		}
+		for _, a := range e.From {
+			if got, err := config.NormaliseAddress(a.Addr()); err == nil && got == want {
+				return true
+			}
+		}
+		return false
+	}
+	return w.purge(ctx, []string{w.cfg.Processed, w.cfg.Rejected, w.cfg.Quarantine}, []*imap.SearchCriteria{search}, match, dry)
+}
+
+// PurgeRejectedBefore deletes the refused mails that reached the server
+// before t from the rejected folder: they go with their rejection records
+// (authz.rejection_retention). dry only counts them.
+func (w *Watcher) PurgeRejectedBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
+	// SEARCH BEFORE has day precision (the server's dates): the day of t
+	// itself is left for the next run.
+	search := &imap.SearchCriteria{Before: t}
+	return w.purge(ctx, []string{w.cfg.Rejected}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
+}
+
+// anyOf is an OR of cs as a balanced tree: servers limit the nesting.
+func anyOf(cs []imap.SearchCriteria) *imap.SearchCriteria {
+	if len(cs) == 1 {
+		return &cs[0]
+	}
+	half := len(cs) / 2
+	return &imap.SearchCriteria{Or: [][2]imap.SearchCriteria{{*anyOf(cs[:half]), *anyOf(cs[half:])}}}
+}
+
+// purge deletes (or with dry counts) the mails of folders that a search
+// finds and whose envelope match accepts.
+func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.SearchCriteria, match func(*imap.Envelope) bool, dry bool) (int, error) {
+	c, err := w.connect(ctx, make(chan struct{}, 1))
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	if !dry && !c.Caps().Has(imap.CapUIDPlus) && !c.Caps().Has(imap.CapIMAP4rev2) {
+		return 0, ErrNoUIDPlus
+	}
+	n := 0
+	seen := map[string]bool{}
+	for _, f := range folders {
+		if f == "" || seen[f] || f == w.cfg.Mailbox {
+			continue
+		}
+		seen[f] = true
+		if err := w.guarded(c, "select "+f, func() error {
+			_, err := c.Select(f, &imap.SelectOptions{ReadOnly: dry}).Wait()
+			return err
+		}); err != nil {
+			var ierr *imap.Error
+			if errors.As(err, &ierr) {
+				continue // folder missing: nothing filed there
+			}
+			return n, err
+		}
+		for _, sc := range searches {
+			if err := ctx.Err(); err != nil {
+				return n, err
+			}
+			var uids []imap.UID
+			if err := w.guarded(c, "search "+f, func() error {
+				data, err := c.UIDSearch(sc, nil).Wait()
+				if err != nil {
+					return err
+				}
+				uids = data.AllUIDs()
+				return nil
+			}); err != nil {
+				return n, err
+			}
+			if len(uids) == 0 {
+				continue
+			}
+			hits, err := w.matching(c, f, uids, match)
+			if err != nil {
+				return n, err
+			}
+			if len(hits) == 0 {
+				continue
+			}
+			if !dry {
+				var set imap.UIDSet
+				set.AddNum(hits...)
+				if err := w.guarded(c, "flag deleted in "+f, func() error {
+					return c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
+				}); err != nil {
+					return n, err
+				}
+				if err := w.guarded(c, "expunge in "+f, func() error { return c.UIDExpunge(set).Close() }); err != nil {
+					return n, err
+				}
+			}
+			n += len(hits)
+		}
+	}
+	return n, nil
+}
+
+// matching returns the uids whose envelope match accepts.
+func (w *Watcher) matching(c *imapclient.Client, folder string, uids []imap.UID, match func(*imap.Envelope) bool) ([]imap.UID, error) {
+	var hits []imap.UID
+	for chunk := range slices.Chunk(uids, 500) {
+		var set imap.UIDSet
+		set.AddNum(chunk...)
+		if err := w.guarded(c, "fetch envelopes in "+folder, func() error {
+			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, Envelope: true}).Collect()
+			if err != nil {
+				return err
+			}
+			for _, m := range msgs {
+				if match(m.Envelope) {
+					hits = append(hits, m.UID)
+				}
+			}
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+	}
+	return hits, nil
+}

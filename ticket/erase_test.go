@@ -1,0 +1,188 @@
+package ticket
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// holding returns every place in the desk's Redis data where re matches:
+// keys and values of every type.
+func holding(t *testing.T, rdb *redis.Client, kp string, re *regexp.Regexp) []string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, kp+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, k := range keys {
+		var vals []string
+		switch typ, _ := rdb.Type(ctx, k).Result(); typ {
+		case "string":
+			vals = []string{rdb.Get(ctx, k).Val()}
+		case "hash":
+			for f, v := range rdb.HGetAll(ctx, k).Val() {
+				vals = append(vals, f, v)
+			}
+		case "list":
+			vals = rdb.LRange(ctx, k, 0, -1).Val()
+		case "zset":
+			vals = rdb.ZRange(ctx, k, 0, -1).Val()
+		case "stream":
+			for _, m := range rdb.XRange(ctx, k, "-", "+").Val() {
+				vals = append(vals, fmt.Sprint(m.Values))
+			}
+		}
+		for _, v := range append(vals, k) {
+			if re.MatchString(v) {
+				out = append(out, k+": "+v)
+			}
+		}
+	}
+	return out
+}
+
+func TestErasePerson(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	mk := func(dedupe string, n New) {
+		t.Helper()
+		n.CreatedAt, n.Customer, n.MessageID = at, "acme", dedupe
+		if _, err := s.Create(ctx, dedupe, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mk("m1@acme.example", New{Subject: "Jan's printer", Contact: "Jan@Acme.example", ContactName: "Jan Jansen", Text: "Call me on 06-1234", Quoted: "> x"})
+	mk("m2@acme.example", New{Subject: "VPN down", Contact: "piet@acme.example", ContactName: "Piet", Participants: []string{"jan@acme.example", "kees@acme.example"}})
+	mk("m3@acme.example", New{Subject: "Bojan's mail", Contact: "bojan@acme.example", ContactName: "Bojan"})
+	events := []struct {
+		n, dedupe string
+		e         Event
+	}{
+		{"SD-1", "r1@acme.example", Event{Kind: EventReply, From: "jan@acme.example", MessageID: "r1@acme.example", Subject: "Re: Jan's printer", Text: "Still broken"}},
+		{"SD-1", "", Event{Kind: EventAgentReply, From: "Alice", Text: "Dear Jan Jansen, we mailed jan@acme.example. Regards"}},
+		{"SD-2", "r2@acme.example", Event{Kind: EventReply, From: "Jan Jansen <jan@acme.example>", MessageID: "r2@acme.example", Text: "Me too"}},
+		{"SD-2", "r3@acme.example", Event{Kind: EventReply, From: "piet@acme.example", MessageID: "r3@acme.example", Text: "Thanks",
+			Quoted: "> On Monday jan@acme.example wrote: Me too\n> bojan@acme.example"}},
+		{"SD-3", "r4@acme.example", Event{Kind: EventReply, From: "bojan@acme.example", MessageID: "r4@acme.example", Text: "Bojan here"}},
+	}
+	for i, e := range events {
+		e.e.At = at.Add(time.Duration(i+1) * time.Minute)
+		if e.dedupe == "" {
+			if _, err := s.Apply(ctx, e.n, Change{At: e.e.At, Event: &e.e}, nil); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if _, err := s.Append(ctx, e.dedupe, e.n, e.e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []Rejection{{Sender: "jan@acme.example", Reason: "auto-reply", MessageID: "ooo@acme.example", Subject: "Out of office"},
+		{Sender: "stranger@x.example", Reason: "unknown sender", MessageID: "s1@x.example"}} {
+		r.At = at
+		if _, err := s.Reject(ctx, r.MessageID, r, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The export first: everything held about jan.
+	ts, rs, err := s.PersonData(ctx, "JAN@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ts) != 2 || ts[0].Role != "contact" || ts[0].Ticket.Text != "Call me on 06-1234" || len(ts[0].Events) != 2 ||
+		ts[1].Role != "involved" || ts[1].Ticket.Number != "SD-2" || ts[1].Ticket.Subject != "" || len(ts[1].Events) != 1 || ts[1].Events[0].Text != "Me too" {
+		t.Errorf("export tickets = %+v", ts)
+	}
+	if len(rs) != 1 || rs[0].MessageID != "ooo@acme.example" {
+		t.Errorf("export rejections = %+v", rs)
+	}
+
+	r, err := s.ErasePerson(ctx, "jan@ACME.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Tickets != 1 || r.Others != 1 || r.Events != 4 || r.Rejections != 1 || r.MailsQueued != 3 {
+		t.Errorf("erasure = %+v", r)
+	}
+	jan := regexp.MustCompile(`(?i)(^|[^a-z])jan@acme\.example|Jan Jansen|06-1234|Call me|Still broken|\bJan's`)
+	if left := holding(t, rdb, s.kp, jan); len(left) > 0 {
+		t.Errorf("jan's data is still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+	// Others' data stays, and their tickets keep working.
+	tk, err := s.Get(ctx, "SD-2")
+	if err != nil || tk.Subject != "VPN down" || tk.Contact != "piet@acme.example" || strings.Join(tk.Participants, " ") != "kees@acme.example" {
+		t.Errorf("SD-2 = %+v, %v", tk, err)
+	}
+	es, _ := s.Events(ctx, "SD-2")
+	if len(es) != 2 || es[0].From != Erased || es[0].Text != "" || es[0].MessageID != "" || es[1].Text != "Thanks" ||
+		es[1].Quoted != "> On Monday (erased) wrote: Me too\n> bojan@acme.example" {
+		t.Errorf("SD-2 events = %+v", es)
+	}
+	es, _ = s.Events(ctx, "SD-1")
+	if len(es) != 2 || es[1].Text != "Dear (erased), we mailed (erased). Regards" || es[1].From != "Alice" {
+		t.Errorf("SD-1 events = %+v", es)
+	}
+	if tk, _ := s.Get(ctx, "SD-3"); tk.Contact != "bojan@acme.example" || tk.Subject != "Bojan's mail" {
+		t.Errorf("bojan's ticket changed: %+v", tk)
+	}
+	if _, err := s.Apply(ctx, "SD-2", Change{At: at.Add(time.Hour), Status: StatusResolved}, nil); err != nil {
+		t.Errorf("SD-2 after the erasure: %v", err)
+	}
+	for q, want := range map[string]string{"jan@acme.example": "", "piet@acme.example": "SD-2", "kees@acme.example": "SD-2", "bojan@acme.example": "SD-3"} {
+		p, err := s.Find(ctx, Query{Contact: []string{q}})
+		if err != nil || strings.Join(numbers(p.Tickets), " ") != want {
+			t.Errorf("tickets of %s = %v, %v; want %q", q, numbers(p.Tickets), err, want)
+		}
+	}
+	if p, _ := s.Find(ctx, Query{Search: "printer"}); len(p.Tickets) != 0 {
+		t.Errorf("search finds the erased subject: %v", numbers(p.Tickets))
+	}
+	if n, _ := s.FindByMessageID(ctx, "r2@acme.example"); n != "" {
+		t.Errorf("jan's Message-ID still threads to %s", n)
+	}
+	if n, _ := s.FindByMessageID(ctx, "r3@acme.example"); n != "SD-2" {
+		t.Errorf("piet's Message-ID threads to %q", n)
+	}
+	if c, err := s.CheckIndexes(ctx, false); err != nil || c.Missing+c.Stale != 0 {
+		t.Errorf("check after erasure = %+v, %v", c, err)
+	}
+	queued, _ := rdb.ZRange(ctx, s.key(purgeMail), 0, -1).Result()
+	if strings.Join(queued, " ") != "m1@acme.example r1@acme.example r2@acme.example" {
+		t.Errorf("mails queued for deletion: %v", queued)
+	}
+	// Again: nothing left to do.
+	if r, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil || r != (PersonErasure{}) {
+		t.Errorf("second erasure = %+v, %v", r, err)
+	}
+	if err := s.RecordErasure(ctx, at, "alice", "GDPR-7", map[string]int{"tickets": 1}); err != nil {
+		t.Fatal(err)
+	}
+	if left := holding(t, rdb, s.kp, jan); len(left) > 0 {
+		t.Errorf("the erasure record names jan: %v", left)
+	}
+}
+
+// On a desk upgraded from a version without indexes, erasure finds the
+// person's tickets all the same: it builds the indexes first.
+func TestErasePersonBeforeTheIndexBuild(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	deskOf(t, s)
+	legacy(t, s, rdb)
+	r, err := s.ErasePerson(ctx, "tom@bolt.example")
+	if err != nil || r.Others != 1 || r.Events != 1 {
+		t.Fatalf("erasure = %+v, %v", r, err)
+	}
+	if r, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil || r.Tickets != 3 {
+		t.Fatalf("erasure of jan = %+v, %v", r, err)
+	}
+}

@@ -1,0 +1,62 @@
+-- Removes one person's data from one ticket (maildesk contacts erase): the
+-- fields and history events the caller computed from what it read, applied
+-- only if the ticket did not change since (else 0: read and try again).
+--
+-- KEYS[1] ticket hash
+-- KEYS[2] events list
+-- KEYS[3] seen hash, KEYS[4] seen:prev hash
+-- ARGV[1] key prefix "md:{desk}:"
+-- ARGV[2] ticket number
+-- ARGV[3] updated_at as read ("" for none)
+-- ARGV[4] number of events as read
+-- ARGV[5] now (ms), for the mail deletion queue
+-- ARGV[6] n, then n fields to delete
+-- then m, then m field/value pairs to set
+-- then e, then the e events replacing the history (e = -1: history unchanged)
+-- then k, then k Message-IDs of the person's mails: forgotten by seen and
+--         queued for deletion from the IMAP folders
+-- Returns 1, or 0 when the ticket changed meanwhile or is gone.
+local kp, number = ARGV[1], ARGV[2]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  return 0
+end
+if (redis.call('HGET', KEYS[1], 'updated_at') or '') ~= ARGV[3] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[4]) then
+  return 0
+end
+local before = idx_fields(KEYS[1])
+local hadSubject = redis.call('HEXISTS', KEYS[1], 'subject') == 1
+local i = 6
+local n = tonumber(ARGV[i])
+if n > 0 then
+  local f = {}
+  for j = i + 1, i + n do f[#f + 1] = ARGV[j] end
+  redis.call('HDEL', KEYS[1], unpack(f))
+end
+i = i + n + 1
+n = tonumber(ARGV[i])
+if n > 0 then
+  local f = {}
+  for j = i + 1, i + 2 * n do f[#f + 1] = ARGV[j] end
+  redis.call('HSET', KEYS[1], unpack(f))
+end
+i = i + 2 * n + 1
+n = tonumber(ARGV[i])
+if n >= 0 then
+  redis.call('DEL', KEYS[2])
+  for j = i + 1, i + n do redis.call('RPUSH', KEYS[2], ARGV[j]) end
+else
+  n = 0
+end
+i = i + n + 1
+n = tonumber(ARGV[i])
+for j = i + 1, i + n do
+  redis.call('HDEL', KEYS[3], ARGV[j])
+  redis.call('HDEL', KEYS[4], ARGV[j])
+  purge_queue(kp, ARGV[j], ARGV[5])
+end
+reindex(kp, number, before, nil)
+if hadSubject and redis.call('HEXISTS', KEYS[1], 'subject') == 0 then
+  local score = redis.call('ZSCORE', kp .. 'idx:created', number)
+  if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
+end
+return 1
