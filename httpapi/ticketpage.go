@@ -58,6 +58,10 @@ type PageWorkflow interface {
 	ReplyRequest(ctx context.Context, number string, by workflow.Agent, text, status, key string) error
 	NoteRequest(ctx context.Context, number string, by workflow.Agent, text, key string) error
 	SetRequest(ctx context.Context, number string, by workflow.Agent, c workflow.Change, key string) (*ticket.Ticket, error)
+	// RecordTimeRequest and TimeOf: the time worked on a ticket (issue
+	// 21), entered here as by `maildesk tickets time`.
+	RecordTimeRequest(ctx context.Context, number string, by workflow.Agent, e workflow.TimeEntry, key string) (ticket.TimeRecord, bool, error)
+	TimeOf(ctx context.Context, number string) (workflow.TimeSummary, error)
 }
 
 // Originals copies the original of a mail as the mailbox has it to out
@@ -125,11 +129,14 @@ func (d *dashboard) routeTicketPages(mux *http.ServeMux) {
 	mux.HandleFunc("POST "+TicketPath+"{number}/note", d.postTicketAction)
 	mux.HandleFunc("POST "+TicketPath+"{number}/set", d.postTicketAction)
 	mux.HandleFunc("POST "+TicketPath+"{number}/links", d.postTicketAction)
+	mux.HandleFunc("POST "+TicketPath+"{number}/time", d.postTicketAction)
 	mux.HandleFunc("GET "+TicketPath+"{number}/mail/{mail}/part/{part}", d.serveAttachment)
 }
 
 // ticketPage is what templates/ticket.html renders.
 type ticketPage struct {
+	// Time is the time recorded on the ticket and its budget, in words.
+	Time    string
 	Desk    string
 	Zone    string
 	Number  string
@@ -168,8 +175,10 @@ type ticketPage struct {
 // a post failed (shown again, so that nothing typed is lost).
 type actionForms struct {
 	ReplyKey, NoteKey, SetKey, LinksKey string
-	Reply, Note, Reason, Assignee       string
-	ReplyStatus                         string
+	// The time form: its key and what was entered.
+	TimeKey, Duration, Activity, TimeNote string
+	Reply, Note, Reason, Assignee         string
+	ReplyStatus                           string
 }
 
 // pageEntry is one entry of the history as shown.
@@ -212,6 +221,7 @@ func (d *dashboard) serveTicket(w http.ResponseWriter, r *http.Request) {
 var doneText = map[string]string{
 	"reply": "Reply recorded and mailed to the customer's side.",
 	"note":  "Note added.",
+	"time":  "Time recorded.",
 	"set":   "Ticket changed; the customer's side is told what changed.",
 	"same":  "Nothing to change: the ticket already was as the form said.",
 	"links": "The ticket's status links are revoked: the links in mails sent so far lead nowhere now.",
@@ -234,7 +244,7 @@ func (d *dashboard) writeTicket(w http.ResponseWriter, r *http.Request, code int
 	page := d.ticketPage(t, events, now)
 	page.Done, page.Error = done, notify.SafeText(errMsg)
 	// Fresh keys for every form not being shown again after an error.
-	for _, k := range []*string{&forms.ReplyKey, &forms.NoteKey, &forms.SetKey, &forms.LinksKey} {
+	for _, k := range []*string{&forms.ReplyKey, &forms.NoteKey, &forms.SetKey, &forms.LinksKey, &forms.TimeKey} {
 		if *k == "" {
 			*k = rand.Text()
 		}
@@ -243,6 +253,13 @@ func (d *dashboard) writeTicket(w http.ResponseWriter, r *http.Request, code int
 		forms.Assignee = t.Assignee
 	}
 	page.Forms = forms
+	// The time recorded so far; a page without it is still a page.
+	if ts, err := d.pages.Workflow.TimeOf(ctx, t.Number); err == nil {
+		page.Time = fmt.Sprintf("%s recorded, %s billable", minutesText(ts.Minutes), minutesText(ts.Billable))
+		if ts.Budget > 0 {
+			page.Time += fmt.Sprintf("; budget %s (%s)", minutesText(ts.Budget), ts.BudgetState)
+		}
+	}
 	page.Links = -1
 	if d.pages.Links != nil {
 		if n, err := d.pages.Links.Count(ctx, t.Number); err == nil {
@@ -434,7 +451,8 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 	}
 	v := r.PostForm
 	key := v.Get("key")
-	forms := actionForms{Reply: v.Get("message"), ReplyStatus: v.Get("status"), Note: v.Get("note"), Reason: v.Get("reason"), Assignee: v.Get("assignee")}
+	forms := actionForms{Reply: v.Get("message"), ReplyStatus: v.Get("status"), Note: v.Get("note"), Reason: v.Get("reason"), Assignee: v.Get("assignee"),
+		Duration: v.Get("duration"), Activity: v.Get("activity"), TimeNote: v.Get("time_note")}
 	if key == "" || len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c <= ' ' || c > '~' }) {
 		d.writeTicket(w, r, http.StatusBadRequest, number, "", "The form was incomplete; please check it and send it again.", forms)
 		return
@@ -483,6 +501,19 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 			break
 		}
 		_, err = d.pages.Workflow.SetRequest(r.Context(), number, by, c, scoped)
+	case "time":
+		forms.TimeKey = key
+		var e workflow.TimeEntry
+		if e.Duration, err = workflow.ParseDuration(v.Get("duration")); err != nil {
+			err = fmt.Errorf("%w: duration: %w", workflow.ErrInvalid, err)
+			break
+		}
+		e.Activity, e.Note, e.Via = strings.TrimSpace(v.Get("activity")), strings.TrimSpace(v.Get("time_note")), workflow.ViaPage
+		if v.Get("nobill") != "" {
+			no := false
+			e.Billable = &no
+		}
+		_, _, err = d.pages.Workflow.RecordTimeRequest(r.Context(), number, by, e, scoped)
 	case "links":
 		forms.LinksKey = key
 		if d.pages.Links == nil {
@@ -706,4 +737,15 @@ func (l *lazyWriter) begin() {
 func (l *lazyWriter) Write(b []byte) (int, error) {
 	l.begin()
 	return l.w.Write(b)
+}
+
+// minutesText writes minutes as agents write durations: "1h30m", "45m".
+func minutesText(m int) string {
+	if m >= 60 && m%60 == 0 {
+		return fmt.Sprintf("%dh", m/60)
+	}
+	if m >= 60 {
+		return fmt.Sprintf("%dh%02dm", m/60, m%60)
+	}
+	return fmt.Sprintf("%dm", m)
 }

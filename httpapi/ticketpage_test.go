@@ -251,6 +251,22 @@ func TestTicketPage(t *testing.T) {
 			t.Fatalf("set: %d\n%s", res.StatusCode, body)
 		}
 	}
+	// Time worked (issue 21), twice: recorded once, and the page says so.
+	tw := url.Values{"key": {fs["/tickets/SD-1/time"]}, "duration": {"1:30"}, "activity": {""}, "time_note": {"toner <swap>"}}
+	for range 2 {
+		if res, body = f.do("POST", "/tickets/SD-1/time", tw); res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("time: %d\n%s", res.StatusCode, body)
+		}
+	}
+	if recs, err := f.store.TimeRecords(ctx, number); err != nil || len(recs) != 1 || recs[0].Minutes != 90 {
+		t.Errorf("time records %+v %v, want one of 90 minutes", recs, err)
+	}
+	if _, body = f.do("GET", "/tickets/SD-1", nil); !strings.Contains(body, "1h30m recorded, 1h30m billable") {
+		t.Errorf("the page does not show the time recorded")
+	}
+	if res, _ = f.do("POST", "/tickets/SD-1/time", url.Values{"key": {"k-time-2"}, "duration": {"soon"}}); res.StatusCode != http.StatusUnprocessableEntity && res.StatusCode != http.StatusBadRequest {
+		t.Errorf("a duration that is none: %d", res.StatusCode)
+	}
 	tk, err := f.store.Get(ctx, number)
 	if err != nil {
 		t.Fatal(err)
@@ -263,7 +279,7 @@ func TestTicketPage(t *testing.T) {
 	for _, e := range events {
 		kinds = append(kinds, e.Kind+" by "+e.From)
 	}
-	if got := strings.Join(kinds, ", "); got != "agent_reply by alice, note by alice, change by alice" {
+	if got := strings.Join(kinds, ", "); got != "agent_reply by alice, note by alice, change by alice, time by alice" {
 		t.Errorf("history: %s", got)
 	}
 	// The reply and the progress mail, each once.

@@ -74,5 +74,13 @@ if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[6], number)
 end
 reindex(ARGV[7], number, before, ARGV[8])
+-- Tickets waiting for an agent's judgement, whatever their status (a
+-- reply on a closed feature request): the dashboard reads this set rather
+-- than every closed ticket.
+if redis.call('HEXISTS', KEYS[2], 'needs_agent_since') == 1 then
+  redis.call('ZADD', ARGV[7] .. 'idx:needs_agent', 'NX', ARGV[8], number)
+else
+  redis.call('ZREM', ARGV[7] .. 'idx:needs_agent', number)
+end
 queue(KEYS[4], i)
 return 1

@@ -140,7 +140,7 @@ var listFields = []string{
 	"customer", "contact", "contact_name", "language", "created_at", "message_id", "src_mailbox", "src_uidvalidity",
 	"src_uid", "assignee", "linked_to", "first_response_at", "resolved_at", "acknowledged_at", "updated_at",
 	"sla", "sla_warned_at", "sla_breached_at", "anonymised_at", "sla_plan", "sla_target", "sla_due",
-	"sla_resolution_due", "sla_responded_at",
+	"sla_resolution_due", "sla_responded_at", "channel", "opened_by", fieldNeedsAgent, "key",
 }
 
 // filter is one condition of a query: the ticket is in any of keys.
@@ -152,16 +152,52 @@ type filter struct {
 // overviewFields are what an overview of open tickets shows (the
 // dashboard): half the list fields, read a thousand times a refresh.
 var overviewFields = []string{"number", "subject", "status", "type", "priority", "customer", "contact", "contact_name",
-	"language", "created_at", "assignee", "sla", "sla_warned_at", "sla_breached_at"}
+	"language", "created_at", "assignee", "sla", "sla_warned_at", "sla_breached_at", "channel", fieldNeedsAgent}
+
+// needsAgentIndex holds the tickets waiting for an agent's judgement
+// (Ticket.NeedsAgentSince), whatever their status: a customer's reply on a
+// closed feature request must reach the dashboard, which reads open
+// tickets only. change.lua keeps it.
+const needsAgentIndex = "idx:needs_agent"
 
 // OpenTickets returns every ticket not resolved or closed, newest first,
 // with the fields of an overview: number, subject, status, type,
 // priority, customer, contact and name, language, creation time, assignee
 // and SLA clock. The dashboard.
+//
+// Tickets that are not open but wait for an agent (a reply on a closed
+// feature request) come after them, so that the dashboard can put them
+// first.
 func (s *Store) OpenTickets(ctx context.Context) ([]Ticket, error) {
 	open := true
 	p, err := s.find(ctx, Query{Open: &open}, overviewFields)
-	return p.Tickets, err
+	if err != nil {
+		return nil, err
+	}
+	waiting, err := s.rdb.ZRange(ctx, s.key(needsAgentIndex), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read the tickets waiting for an agent: %w", err)
+	}
+	listed := make(map[string]bool, len(p.Tickets))
+	for _, t := range p.Tickets {
+		listed[t.Number] = true
+	}
+	var more []string
+	for _, n := range waiting {
+		if !listed[n] {
+			more = append(more, n)
+		}
+	}
+	ts, err := s.read(ctx, more, overviewFields)
+	if err != nil {
+		return nil, err
+	}
+	for _, t := range ts {
+		if t != nil && t.NeedsAgentSince != nil {
+			p.Tickets = append(p.Tickets, *t)
+		}
+	}
+	return p.Tickets, nil
 }
 
 // Find returns a page of the tickets q selects, newest first. It reads the

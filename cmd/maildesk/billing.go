@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"slices"
 	"strings"
@@ -169,18 +168,11 @@ func cmdBillingStatement(ctx context.Context, args []string, stdout io.Writer) e
 	if err != nil {
 		return fmt.Errorf("%w: --month: %v", errUsage, err)
 	}
-	cfg, rdb, err := openDesk(ctx, *path)
+	_, rdb, p, err := openWork(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		return err
-	}
-	if _, err := p.dir.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the contacts from Redis: %w", err)
-	}
 	st, lang, err := p.statements.Make(ctx, *customer, m)
 	if err != nil {
 		return err
@@ -258,18 +250,11 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	} else if *at != "" || *activity != "" || *note != "" || *noBill || *bill || *key != "" {
 		return fmt.Errorf("%w: tickets time: --at, --activity, --note, --bill, --no-bill and --idempotency-key go with a DURATION", errUsage)
 	}
-	cfg, rdb, err := openDesk(ctx, *path)
+	cfg, rdb, p, err := openWork(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		return err
-	}
-	if _, err := p.dir.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the contacts from Redis: %w", err)
-	}
 	number := strings.ToUpper(fs.Arg(0))
 	loc := cfg.Desk.Location
 	if *void != "" {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"time"
@@ -61,4 +62,26 @@ func newParts(cfg *config.Config, rdb redis.UniversalClient, log *slog.Logger, n
 	p.statements = &workflow.Statements{Store: p.store, Rules: rules, Customer: customer, Desk: cfg.Desk.Name,
 		Language: cfg.Desk.Language, Now: now}
 	return p, nil
+}
+
+// openWork is what a CLI command that acts like an agent needs: the
+// desk's configuration and Redis, its parts on the wall clock, and the
+// directory as the daemon has it in Redis. The caller closes rdb.
+func openWork(ctx context.Context, path string) (*config.Config, redis.UniversalClient, *parts, error) {
+	cfg, rdb, err := openDesk(ctx, path)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
+	if err == nil {
+		_, err = p.dir.Refresh(ctx)
+		if err != nil {
+			err = fmt.Errorf("loading the contacts from Redis: %w", err)
+		}
+	}
+	if err != nil {
+		rdb.Close()
+		return nil, nil, nil, err
+	}
+	return cfg, rdb, p, nil
 }

@@ -212,18 +212,11 @@ func cmdTicketAction(ctx context.Context, sub, path, as string, message *string,
 	if sub == "set" && len(args) == 1 {
 		return fmt.Errorf("%w: tickets set needs field=value pairs, e.g. status=resolved priority=P2 assignee=NAME", errUsage)
 	}
-	cfg, rdb, err := openDesk(ctx, path)
+	_, rdb, p, err := openWork(ctx, path)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		return err
-	}
-	if _, err := p.dir.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the contacts from Redis: %w", err)
-	}
 	agent, number := workflow.Agent{Name: as}, strings.ToUpper(args[0])
 	switch sub {
 	case "reply":
@@ -274,18 +267,11 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
 		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
 	}
-	cfg, rdb, err := openDesk(ctx, *path)
+	cfg, rdb, p, err := openWork(ctx, *path)
 	if err != nil {
 		return err
 	}
 	defer rdb.Close()
-	p, err := newParts(cfg, rdb, slog.New(slog.DiscardHandler), time.Now)
-	if err != nil {
-		return err
-	}
-	if _, err := p.dir.Refresh(ctx); err != nil {
-		return fmt.Errorf("loading the contacts from Redis: %w", err)
-	}
 	o := workflow.Opening{Customer: *customer, Contact: *contact, Subject: *subject, Message: *message,
 		Priority: *priority, Type: strings.ReplaceAll(strings.ToLower(strings.TrimSpace(*typ)), "-", "_"), Channel: strings.ReplaceAll(*channel, "-", "_")}
 	if *at != "" {
