@@ -18,7 +18,12 @@ func (w *Watcher) waitStore(ctx context.Context, c *imapclient.Client, cause err
 	const minWait, maxWait = 100 * time.Millisecond, 2 * time.Second
 	prober, _ := w.pipe.Store.(StoreProber)
 	w.setState("waiting_for_redis", cause)
-	w.log.Warn("redis refuses to commit: keeping the imap session, the mail stays in the inbox until redis takes writes again", "err", cause)
+	if now := time.Now().UnixNano(); now-w.refusedWarned.Load() >= int64(time.Minute) {
+		w.refusedWarned.Store(now)
+		w.log.Warn("redis refuses to commit: keeping the imap session, the mail stays in the inbox until redis takes writes again", "err", cause)
+	} else {
+		w.log.Debug("redis took a probe and refused the commit after it: still waiting", "err", cause)
+	}
 	start, checked := time.Now(), time.Now()
 	for wait := minWait; ; wait = min(2*wait, maxWait) {
 		select {

@@ -73,6 +73,11 @@ type Watcher struct {
 	cfg  WatcherConfig
 	pipe *Pipeline
 	log  *slog.Logger
+	// refusedWarned is when the last warning that Redis refuses commits
+	// was logged (unix ns): near its memory limit Redis takes a probe or a
+	// commit and refuses the next, again and again; one warning a minute
+	// tells the operator, the rest goes to the debug log.
+	refusedWarned atomic.Int64
 	// loaded: the checkpoint has been read once.
 	loaded bool
 
