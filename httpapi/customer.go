@@ -714,7 +714,7 @@ func (p *customerPages) render(w http.ResponseWriter, r *http.Request, code int,
 	// Links are secrets: not to be kept by caches, sent on as a referrer
 	// or listed by search engines.
 	w.Header().Set("X-Robots-Tag", "noindex, nofollow")
-	writePage(w, code, []byte(buf.String()), customerCSP)
+	writePage(w, r, code, []byte(buf.String()), customerCSP)
 }
 
 // visitorLang is the language of a visitor not yet known: their browser's

@@ -8,7 +8,6 @@ package httpapi
 // another site (CSRF); the agent is the token's name.
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -85,13 +84,13 @@ func (d *dashboard) serveOpenForm(w http.ResponseWriter, r *http.Request) {
 	if !openedRE.MatchString(opened) {
 		opened = ""
 	}
-	d.writeOpenForm(w, http.StatusOK, f, opened, "")
+	d.writeOpenForm(w, r, http.StatusOK, f, opened, "")
 }
 
 func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
 	if err := r.ParseForm(); err != nil {
-		d.writeOpenForm(w, http.StatusBadRequest, openForm{Key: rand.Text()}, "", "The form could not be read: "+err.Error())
+		d.writeOpenForm(w, r, http.StatusBadRequest, openForm{Key: rand.Text()}, "", "The form could not be read: "+err.Error())
 		return
 	}
 	v := r.PostForm
@@ -102,7 +101,7 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 	}
 	if f.Key == "" || len(f.Key) > 200 || strings.ContainsFunc(f.Key, func(c rune) bool { return c <= ' ' || c > '~' }) {
 		f.Key = rand.Text()
-		d.writeOpenForm(w, http.StatusBadRequest, f, "", "The form was incomplete; please check it and open the ticket again.")
+		d.writeOpenForm(w, r, http.StatusBadRequest, f, "", "The form was incomplete; please check it and open the ticket again.")
 		return
 	}
 	o := workflow.Opening{Customer: f.Customer, Contact: f.Contact, Subject: f.Subject, Message: f.Message,
@@ -110,7 +109,7 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 	if f.At != "" {
 		at, err := workflow.ParseAt(f.At, d.loc, d.now())
 		if err != nil {
-			d.writeOpenForm(w, http.StatusBadRequest, f, "", "Time of the call: "+err.Error())
+			d.writeOpenForm(w, r, http.StatusBadRequest, f, "", "Time of the call: "+err.Error())
 			return
 		}
 		o.At = at
@@ -128,7 +127,7 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 		case code == http.StatusInternalServerError:
 			msg = "The ticket could not be opened right now; the daemon's log has the details. Please try again."
 		}
-		d.writeOpenForm(w, code, f, "", msg)
+		d.writeOpenForm(w, r, code, f, "", msg)
 		return
 	}
 	// After a post, a redirect: reloading the page asks nothing again.
@@ -163,7 +162,7 @@ func (d *dashboard) typeChoices(selected string) []openChoice {
 	return out
 }
 
-func (d *dashboard) writeOpenForm(w http.ResponseWriter, code int, f openForm, opened, errMsg string) {
+func (d *dashboard) writeOpenForm(w http.ResponseWriter, r *http.Request, code int, f openForm, opened, errMsg string) {
 	now := d.now()
 	page := openPage{
 		Desk: notify.SafeLine(d.desk), Zone: zoneName(d.loc, now), Opened: opened, Error: notify.SafeText(errMsg), Form: f,
@@ -190,18 +189,5 @@ func (d *dashboard) writeOpenForm(w http.ResponseWriter, code int, f openForm, o
 			page.Contacts = append(page.Contacts, openChoice{Value: ct.Email, Label: label})
 		}
 	}
-	var buf bytes.Buffer
-	if err := openTmpl.Execute(&buf, page); err != nil {
-		http.Error(w, "open form: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
-	h := w.Header()
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Referrer-Policy", "no-referrer")
-	// No scripts; the form posts to this page only.
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-	w.WriteHeader(code)
-	_, _ = w.Write(buf.Bytes())
+	d.render(w, r, code, openTmpl, page, pageCSP)
 }

@@ -108,10 +108,11 @@ func WithTicketPages(p TicketPages) DashboardOption {
 // streaming it through the parser.
 const attachmentTimeout = 2 * time.Minute
 
-// ticketPageCSP: no scripts, no images, no frames, no fonts; inline styles
+// pageCSP is the policy of the agents' pages (dashboard, open form,
+// ticket page): no scripts, no images, no frames, no fonts; inline styles
 // only; forms post to this site only. Mail text is hostile, and escaped as
 // well: the policy is the second wall.
-const ticketPageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+const pageCSP = "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 
 //go:embed templates/ticket.html
 var ticketFS embed.FS
@@ -266,7 +267,7 @@ func (d *dashboard) writeTicket(w http.ResponseWriter, r *http.Request, code int
 			page.Links = n
 		}
 	}
-	d.render(w, code, ticketTmpl, page, ticketPageCSP)
+	d.render(w, r, code, ticketTmpl, page, pageCSP)
 }
 
 // ticketPage builds the page of t with its history.
@@ -564,22 +565,23 @@ func (d *dashboard) ticketError(w http.ResponseWriter, r *http.Request, err erro
 		code = http.StatusServiceUnavailable
 		d.log().Error("ticket page", "path", r.URL.Path, "err", err)
 	}
-	d.render(w, code, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Error: msg, Links: -1}, ticketPageCSP)
+	d.render(w, r, code, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Error: msg, Links: -1}, pageCSP)
 }
 
 // render writes a page from tmpl with the headers every page has.
-func (d *dashboard) render(w http.ResponseWriter, code int, tmpl *template.Template, data any, csp string) {
+func (d *dashboard) render(w http.ResponseWriter, r *http.Request, code int, tmpl *template.Template, data any, csp string) {
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {
 		d.log().Error("rendering a page", "template", tmpl.Name(), "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
-	writePage(w, code, buf.Bytes(), csp)
+	writePage(w, r, code, buf.Bytes(), csp)
 }
 
-// writePage writes an HTML page with the headers every page has.
-func writePage(w http.ResponseWriter, code int, body []byte, csp string) {
+// writePage writes an HTML page with the headers every page has; a HEAD
+// request gets the headers only.
+func writePage(w http.ResponseWriter, r *http.Request, code int, body []byte, csp string) {
 	h := w.Header()
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	h.Set("Cache-Control", "no-store")
@@ -587,7 +589,9 @@ func writePage(w http.ResponseWriter, code int, body []byte, csp string) {
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("Content-Security-Policy", csp)
 	w.WriteHeader(code)
-	_, _ = w.Write(body)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
 }
 
 func (d *dashboard) log() *slog.Logger {
@@ -648,8 +652,8 @@ func (d *dashboard) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		out.begin() // an empty attachment has had no write
 	case !out.started:
 		log.Warn("attachment not served", "err", err)
-		d.render(w, http.StatusBadGateway, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Links: -1,
-			Error: "The attachment could not be fetched from the mailbox right now (the daemon's log says why). Please try again."}, ticketPageCSP)
+		d.render(w, r, http.StatusBadGateway, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Links: -1,
+			Error: "The attachment could not be fetched from the mailbox right now (the daemon's log says why). Please try again."}, pageCSP)
 	default:
 		// Half sent: break the connection, so that the browser reports a
 		// failed download rather than keep a wrong or short file.
