@@ -31,8 +31,12 @@ func TestWatcherPersonRemovesMailBeforeMove(t *testing.T) {
 	if err := person.Login(user, dc.Password).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	if err := person.Create("Manual", nil).Wait(); err != nil {
-		t.Fatal(err)
+	// Processed too, so that the test can look into it before the
+	// watcher's first move (which would otherwise create it).
+	for _, f := range []string{"Manual", "Processed"} {
+		if err := person.Create(f, nil).Wait(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := person.Select("INBOX", nil).Wait(); err != nil {
 		t.Fatal(err)
