@@ -78,22 +78,31 @@ type Entry struct {
 	// says it is being sent again (retried like any failed entry).
 	Uncertain, Resent, Resending bool
 	UncertainSince               time.Time
+	// Sending: the entry was handed to a sender (Consumer) for its
+	// Attempts-th try and no outcome of that try is recorded yet: it is
+	// being sent, or its sender died in the attempt (then Idle grows
+	// until another sender claims it).
+	Sending bool
 }
 
 // States of an entry waiting in the outbox (Entry.State).
 const (
 	StateNew       = "new"       // no sender has tried it yet
+	StateSending   = "sending"   // handed to a sender, no outcome yet
 	StateRetrying  = "retrying"  // failed temporarily or held back: sent again after its backoff
 	StateUncertain = "uncertain" // delivery uncertain: waits for an operator or the automatic resend
 )
 
-// State is where e stands: StateNew, StateRetrying or StateUncertain.
+// State is where e stands: StateNew, StateSending, StateRetrying or
+// StateUncertain.
 func (e Entry) State() string {
 	switch {
 	case e.Uncertain && !e.Resending:
 		return StateUncertain
 	case e.Attempts == 0 && e.Consumer == "":
 		return StateNew
+	case e.Sending:
+		return StateSending
 	}
 	return StateRetrying
 }
@@ -179,6 +188,7 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 		}
 		if p, ok := pending[m.ID]; ok {
 			e.Attempts, e.Consumer, e.Idle = p.RetryCount, p.Consumer, p.Idle
+			e.Sending = notedAttempt(e.LastError) < p.RetryCount
 			// No entry really waits years: only Retry sets such idle times.
 			e.RetryRequested = p.Idle > retryNowIdle/2
 		}

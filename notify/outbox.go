@@ -419,7 +419,11 @@ func (d *Delivery) readNew(ctx context.Context, p *workers) error {
 		}
 		streams, err := d.Outbox.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: d.Outbox.group, Consumer: d.Consumer,
-			Streams: []string{d.Outbox.stream, ">"}, Count: 50, Block: -1,
+			// One at a time, as a worker takes it: an entry read is one
+			// being sent, so that `outbox list` can tell it from one tried
+			// and waiting (a batch read would count as tried entries that
+			// wait in this process for a worker).
+			Streams: []string{d.Outbox.stream, ">"}, Count: 1, Block: -1,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
 			return nil
@@ -886,7 +890,7 @@ func (d *Delivery) markUncertain(ctx context.Context, m redis.XMessage, n Notifi
 		return fmt.Errorf("record uncertain delivery of %s: %w", n.ID, err)
 	}
 	at := u.At.UTC().Format(time.RFC3339)
-	last := fmt.Sprintf("attempt %d at %s: delivery uncertain: %s", attempt, at, u.Reason)
+	last := failureNote(attempt, u.At, "delivery uncertain: "+u.Reason)
 	if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, d.Outbox.uncertain, m.ID, string(b))
 		p.HSet(ctx, d.Outbox.errors, m.ID, last)
@@ -908,11 +912,35 @@ func (d *Delivery) delivered(ctx context.Context, n Notification) error {
 // noteFailure keeps the latest temporary failure of a pending entry for
 // `maildesk outbox list`.
 func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt int64, reason string) error {
-	v := fmt.Sprintf("attempt %d at %s: %s", attempt, d.now().UTC().Format(time.RFC3339), reason)
+	v := failureNote(attempt, d.now(), reason)
 	if err := d.Outbox.rdb.HSet(ctx, d.Outbox.errors, m.ID, v).Err(); err != nil {
 		return fmt.Errorf("record failure of outbox entry %s: %w", m.ID, err)
 	}
 	return nil
+}
+
+// failureNote is how the outcome of a try that did not deliver is kept in
+// the outbox's errors hash: "attempt N at TIME: reason". List reads N back
+// (notedAttempt) to tell a try that ended from one still going on.
+func failureNote(attempt int64, at time.Time, reason string) string {
+	return fmt.Sprintf("attempt %d at %s: %s", attempt, at.UTC().Format(time.RFC3339), reason)
+}
+
+// notedAttempt is the attempt number of a failureNote; 0 when v is none.
+func notedAttempt(v string) int64 {
+	n, ok := strings.CutPrefix(v, "attempt ")
+	if !ok {
+		return 0
+	}
+	end := strings.IndexFunc(n, func(r rune) bool { return r < '0' || r > '9' })
+	if end >= 0 {
+		n = n[:end]
+	}
+	a, err := strconv.ParseInt(n, 10, 64)
+	if err != nil {
+		return 0
+	}
+	return a
 }
 
 // releaseScript deletes a claim only if it still holds this consumer's name.

@@ -690,3 +690,69 @@ func TestDrainHoldsBackMailToDeskOverRecipientLimit(t *testing.T) {
 		t.Fatalf("sent %v, want all four once", sender.sent)
 	}
 }
+
+// `outbox list` tells a mail being sent from one tried and waiting: while
+// the relay sits on the first try of one mail, that mail is "sending"
+// with no error, the mails behind it are "new" (read from the outbox only
+// as a worker takes them, so not counted as tried), and after the relay's
+// refusals they are "retrying" with the refusal as their last error.
+func TestListTellsSendingFromTried(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	release := make(chan struct{})
+	sender := &gatedSender{
+		scripted: scripted{reply: map[string][]error{"stuck@x": {errTemp}}},
+		gate:     map[string]chan struct{}{"stuck@x": release},
+	}
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "stuck@x", Ticket: "SD-1"})
+	for i := 2; i <= 4; i++ {
+		enqueue(t, rdb, ob, "", Notification{ID: fmt.Sprintf("SD-%d/ack", i), Kind: Ack, To: "stuck@x", Ticket: fmt.Sprintf("SD-%d", i)})
+	}
+	// One worker and an Overtake longer than the test: the others wait.
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Workers: 1, Overtake: time.Minute, Retry: time.Hour}
+	done := make(chan error, 1)
+	go func() { _, err := d.Drain(context.Background()); done <- err }()
+	waitFor(t, "the first send to start", func() bool {
+		n, _ := rdb.Exists(context.Background(), "md:{acme-it}:sending:SD-1/ack").Result()
+		return n == 1
+	})
+	es := mustList(t, ob)
+	if len(es) != 4 {
+		t.Fatalf("list %+v", es)
+	}
+	if e := es[0]; e.State() != StateSending || e.Attempts != 1 || e.LastError != "" || e.Consumer != "t1" {
+		t.Errorf("mail being sent: state %s, %d attempts, last error %q, consumer %q; want sending, 1, none, t1", e.State(), e.Attempts, e.LastError, e.Consumer)
+	}
+	for _, e := range es[1:] {
+		if e.State() != StateNew || e.Attempts != 0 {
+			t.Errorf("mail %s behind the one being sent: state %s, %d attempts; want new, 0", e.Notification.ID, e.State(), e.Attempts)
+		}
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range mustList(t, ob) {
+		if e.State() != StateRetrying || e.Attempts != 1 || !strings.Contains(e.LastError, "connection refused") {
+			t.Errorf("refused mail %s: state %s, %d attempts, last error %q; want retrying, 1, the refusal", e.Notification.ID, e.State(), e.Attempts, e.LastError)
+		}
+	}
+}
+
+func TestNotedAttempt(t *testing.T) {
+	at := time.Date(2026, 12, 6, 13, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		v    string
+		want int64
+	}{
+		{failureNote(1, at, "451 busy"), 1},
+		{failureNote(12, at, "delivery uncertain: timeout"), 12},
+		{"attempt 3: connection refused", 3},
+		{"", 0},
+		{"attempt x at", 0},
+		{"held: redis", 0},
+	} {
+		if got := notedAttempt(tc.v); got != tc.want {
+			t.Errorf("notedAttempt(%q) = %d, want %d", tc.v, got, tc.want)
+		}
+	}
+}

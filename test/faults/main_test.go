@@ -359,7 +359,7 @@ func (d *desk) rejections() []rejection {
 // --skipped (then Reason is set).
 type outboxEntry struct {
 	ID        string `json:"id"`
-	State     string `json:"state"` // new, retrying, uncertain
+	State     string `json:"state"` // new, sending, retrying, uncertain
 	Kind      string `json:"kind"`
 	Ticket    string `json:"ticket"`
 	To        string `json:"to"`
