@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -18,6 +19,7 @@ import (
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/workflow"
 )
 
 func TestSeqKeywordsRoundTrip(t *testing.T) {
@@ -409,5 +411,56 @@ func TestJournalRestoresFollowUp(t *testing.T) {
 	}
 	if got, _ := r.store.Lookup(ctx, []string{"r1@acme.example"}); got[0].Number != "SD-1" {
 		t.Errorf("the follow-up is known as %+v", got[0])
+	}
+}
+
+// A ticket an agent opens for a call is numbered as mail's: while Redis is
+// not known to be in step with the journal it is refused (the agent tries
+// again), and once Redis has lost writes its first try is refused below
+// the floor and the repair follows; the next one gets the next number, not
+// one a filed mail carries. A process without a journal (the CLI) reads in
+// Redis whether the daemon is repairing it.
+func TestJournalOpenerNumbersAboveTheJournal(t *testing.T) {
+	ms := memServer(t)
+	r := newJournalRig(t, ms)
+	ctx := context.Background()
+	open := r.journal.Opener()
+	call := func(key string) (ticket.Result, error) {
+		return open.Create(ctx, "open "+key, ticket.New{Subject: "call " + key, Customer: "acme", Contact: "jan@acme.example", CreatedAt: time.Now()}, nil)
+	}
+	waitFor(t, "the first comparison", func() bool { return r.journal.Status().State == "ok" })
+	for i := 1; i <= 3; i++ {
+		ms.deliver(testMail("jan@acme.example", fmt.Sprintf("mail %d", i), fmt.Sprintf("t%d@acme.example", i)))
+	}
+	waitFor(t, "three tickets", func() bool { return r.sender.count("SD-3/ack") == 1 })
+
+	// A Redis server not compared yet: refused, to be tried again.
+	r.journal.ObserveServer("another-server")
+	if _, err := call("a"); !errors.Is(err, workflow.ErrUnavailable) {
+		t.Fatalf("opening while Redis is not compared: %v, want workflow.ErrUnavailable", err)
+	}
+	waitFor(t, "the comparison of the new server", func() bool { return r.journal.Status().State == "ok" })
+
+	rdb := redis.NewClient(&redis.Options{Addr: r.redis.Addr})
+	defer rdb.Close()
+	kp := config.KeyPrefix("d")
+	if err := rdb.Set(ctx, kp+"seq", 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rdb.Del(ctx, kp+"t:SD-2", kp+"t:SD-3", kp+"sent:SD-2/ack", kp+"sent:SD-3/ack")
+	rdb.HDel(ctx, kp+"seen", "t2@acme.example", "t3@acme.example")
+	if _, err := call("b"); !errors.Is(err, ticket.ErrBehind) {
+		t.Fatalf("opening after Redis lost SD-2 and SD-3: %v, want ticket.ErrBehind", err)
+	}
+	waitFor(t, "the repair", func() bool { st := r.journal.Status(); return st.State == "ok" && st.Repairs >= 1 })
+	res, err := call("b")
+	if err != nil || res.Number != "SD-4" || !res.Created {
+		t.Fatalf("opening after the repair: %+v %v, want SD-4", res, err)
+	}
+	if why, err := r.store.Behind(ctx); err != nil || why != "" {
+		t.Errorf("Redis still marked behind after the repair: %q %v", why, err)
+	}
+	if !strings.Contains(r.logs.String(), "Redis is behind the mailbox journal") {
+		t.Error("the repair is not in the log")
 	}
 }

@@ -328,6 +328,9 @@ func (j *Journal) check(ctx context.Context) (again bool, _ error) {
 		}
 		pending := len(j.fresh) > 0
 		j.mu.Unlock()
+		if !pending {
+			j.markBehind(ctx, "")
+		}
 		j.setStatus(func(s *JournalStatus) {
 			if !pending {
 				if s.State != "ok" {
@@ -341,6 +344,7 @@ func (j *Journal) check(ctx context.Context) (again bool, _ error) {
 	}
 	j.log.Error("Redis is behind the mailbox journal (it lost writes): holding intake and mail to customers, repairing",
 		"summary", p.Summary())
+	j.markBehind(ctx, p.Summary())
 	j.setStatus(func(s *JournalStatus) {
 		s.State = "behind"
 		s.Sequence, s.Highest, s.Missing, s.LastCheck, s.LastError, s.Conflicts = p.Sequence, p.Highest, p.Missing(), now, p.Summary(), p.Conflicts

@@ -202,3 +202,39 @@ func ServerID(ctx context.Context, c redis.Cmdable) string {
 	}
 	return ""
 }
+
+// journalBehindKey marks Redis as behind the mailbox journal, with why:
+// set by the daemon's journal when it finds Redis behind, removed when
+// Redis is in step again.
+func (s *Store) journalBehindKey() string { return s.key("journal:behind") }
+
+// MarkBehind records that Redis is behind the mailbox journal (why says
+// how), or with why "" that it is in step again. Processes without a
+// journal of their own (the CLI opening a ticket for a call) read it
+// (Behind): while Redis is behind, a new number may be one a filed mail
+// already carries.
+func (s *Store) MarkBehind(ctx context.Context, why string) error {
+	var err error
+	if why == "" {
+		err = s.rdb.Del(ctx, s.journalBehindKey()).Err()
+	} else {
+		err = s.rdb.Set(ctx, s.journalBehindKey(), why, 0).Err()
+	}
+	if err != nil {
+		return fmt.Errorf("record whether Redis is behind the mailbox journal: %w", err)
+	}
+	return nil
+}
+
+// Behind is what MarkBehind recorded: "" when Redis is not known to be
+// behind the mailbox journal.
+func (s *Store) Behind(ctx context.Context) (string, error) {
+	why, err := s.rdb.Get(ctx, s.journalBehindKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read whether Redis is behind the mailbox journal: %w", err)
+	}
+	return why, nil
+}

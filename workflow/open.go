@@ -31,6 +31,39 @@ var ErrRefused = errors.New("not authorised")
 // the one it was first used for.
 var ErrKeyReused = errors.New("idempotency key reused")
 
+// ErrUnavailable: the desk cannot do this now and the caller should try
+// again shortly (Redis is not known to be in step with the mailbox
+// journal, so a new ticket number might be one already given).
+var ErrUnavailable = errors.New("unavailable")
+
+// Creator records a new ticket. The daemon's is the mailbox journal's
+// (ingest.Journal.Opener); nil: Store, refusing while Redis is marked as
+// behind the journal (ticket.Store.Behind) by a daemon repairing it.
+type Creator interface {
+	Create(ctx context.Context, dedupe string, t ticket.New, note []string) (ticket.Result, error)
+}
+
+// markedCreator is the Creator of processes without a journal of their own.
+type markedCreator struct{ s *ticket.Store }
+
+func (c markedCreator) Create(ctx context.Context, dedupe string, t ticket.New, note []string) (ticket.Result, error) {
+	why, err := c.s.Behind(ctx)
+	if err != nil {
+		return ticket.Result{}, err
+	}
+	if why != "" {
+		return ticket.Result{}, fmt.Errorf("%w: Redis is behind the mailbox journal and being repaired by the daemon (%s); try again when it is done", ErrUnavailable, why)
+	}
+	return c.s.Create(ctx, dedupe, t, note)
+}
+
+func (s *Service) creator() Creator {
+	if s.Creator != nil {
+		return s.Creator
+	}
+	return markedCreator{s.Store}
+}
+
 // Decider judges an address as the sender of a mail would be judged
 // (authz.Live).
 type Decider interface {
@@ -132,7 +165,7 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 	// The key the store gives the ticket: its mails' Message-IDs are its
 	// own, whatever else ever has its number (the mailbox journal).
 	ack.TicketKey = ticket.KeyOf(dedupe)
-	res, err := s.Store.Create(ctx, dedupe, ticket.New{
+	res, err := s.creator().Create(ctx, dedupe, ticket.New{
 		Subject: o.Subject, Type: o.Type, Status: status, Priority: pr.Priority, Customer: c.ID,
 		Contact: contact.Email, ContactName: contact.Name, Language: lang, Text: o.Message, CreatedAt: o.At,
 		Clock: clock, Channel: o.Channel, OpenedBy: by.String(), RequestSum: sum,

@@ -282,3 +282,25 @@ func FuzzParseAt(f *testing.F) {
 		}
 	})
 }
+
+// A process without a journal of its own (the CLI) opens no ticket while
+// a daemon has marked Redis as behind the mailbox journal: the number it
+// would give may be one a filed mail carries. Once in step, it does.
+func TestOpenWaitsWhileRedisIsBehindTheJournal(t *testing.T) {
+	f, _ := newOpenFixture(t)
+	ctx := context.Background()
+	o := Opening{Customer: "acme", Contact: "jan@acme.example", Subject: "Printer", Message: "Belde: printer kapot."}
+	if err := f.s.Store.MarkBehind(ctx, "sequence 1, highest number given 3"); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := f.s.Open(ctx, Agent{Name: "Alice"}, o, "k1")
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "highest number given 3") {
+		t.Fatalf("open while Redis is behind: %v, want ErrUnavailable naming why", err)
+	}
+	if err := f.s.Store.MarkBehind(ctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if tk, created, err := f.s.Open(ctx, Agent{Name: "Alice"}, o, "k1"); err != nil || !created || tk.Number != "SD-1" {
+		t.Fatalf("open once in step: %+v %v %v", tk, created, err)
+	}
+}

@@ -55,6 +55,8 @@ func (a Agent) String() string {
 // agent (ticket.Ticket.NeedsAgentSince): an agent has looked at it.
 type Service struct {
 	Store *ticket.Store
+	// Creator makes the tickets agents open (Open); nil: see Creator.
+	Creator Creator
 	// Clock is nil on a desk without SLA plans.
 	Clock Clock
 	// Customer looks up a customer in the current directory.

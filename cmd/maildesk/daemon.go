@@ -269,6 +269,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	}, d.store, d.outbox, pipe)
 	journal.Store(d.journal)
 	d.watcher.Gate = d.journal
+	// Tickets agents open are numbered as mail's: above the journal's floor,
+	// never while Redis is not known to be in step.
+	d.work.Creator = d.journal.Opener()
 	d.metrics.Journal(func() httpapi.JournalStatus {
 		st := d.journal.Status()
 		return httpapi.JournalStatus{InStep: st.State == "ok", Missing: st.Missing, Repairs: st.Repairs}
