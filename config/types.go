@@ -575,7 +575,7 @@ type Person struct {
 }
 
 // Contact is someone allowed to open tickets for a customer. After Load,
-// Email is in canonical form (NormaliseAddress) and unique across all
+// Email is in canonical form (address.Normalise) and unique across all
 // customers, at most one contact per customer is Main and ReceivesProgress
 // is set. An empty Language means Desk.Language.
 type Contact struct {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
@@ -533,7 +534,7 @@ func (a *API) addContact(w http.ResponseWriter, r *http.Request) error {
 	}
 	out.Version = v
 	// The stored contact has the address in canonical form.
-	want, _ := config.NormaliseAddress(req.Email)
+	want, _ := address.Normalise(req.Email)
 	for _, cu := range cs {
 		if cu.ID != req.Customer {
 			continue
@@ -560,7 +561,7 @@ func (a *API) removeContact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	removed, err := config.NormaliseAddress(email)
+	removed, err := address.Normalise(email)
 	if err != nil {
 		removed = email
 	}

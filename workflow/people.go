@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -82,7 +83,7 @@ func (p *People) now() time.Time {
 // whose). Tickets of other people keep working. Running it again is
 // harmless: it finds what is left.
 func (p *People) Erase(ctx context.Context, addr string, by Agent, reference string) (Erasure, error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return Erasure{}, fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, addr)
 	}
@@ -127,7 +128,7 @@ func (p *People) contactOf(ctx context.Context, who string) ([]string, error) {
 	var out []string
 	for _, c := range cs {
 		for _, ct := range c.Contacts {
-			if a, err := config.NormaliseAddress(ct.Email); err == nil && a == who {
+			if a, err := address.Normalise(ct.Email); err == nil && a == who {
 				out = append(out, c.ID)
 			}
 		}
@@ -179,7 +180,7 @@ type OutboxEntry struct {
 
 // Export returns everything held about addr.
 func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return PersonExport{}, fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, addr)
 	}
@@ -192,7 +193,7 @@ func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) 
 		}
 		for _, c := range cs {
 			for _, ct := range c.Contacts {
-				if a, err := config.NormaliseAddress(ct.Email); err == nil && a == who {
+				if a, err := address.Normalise(ct.Email); err == nil && a == who {
 					x.Contacts = append(x.Contacts, ContactEntry{Customer: c.ID, Contact: ct})
 				}
 			}
