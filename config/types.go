@@ -491,31 +491,31 @@ type Priority struct {
 
 // Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {
-	ID   string `yaml:"id" json:"id,omitempty"`
-	Name string `yaml:"name" json:"name,omitempty"`
-	Plan string `yaml:"plan" json:"plan,omitempty"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Plan string `yaml:"plan"`
 	// Domains make any address at them known as this customer's. Such
 	// senders are authorised only with AuthoriseDomains; otherwise they get
 	// a notice naming the main contact.
-	Domains          []string `yaml:"domains" json:"domains,omitempty"`
-	AuthoriseDomains bool     `yaml:"authorise_domains" json:"authorise_domains,omitempty"`
+	Domains          []string `yaml:"domains"`
+	AuthoriseDomains bool     `yaml:"authorise_domains"`
 	// RequireAuthentication overrides authz.require_authentication.
-	RequireAuthentication *bool `yaml:"require_authentication" json:"require_authentication,omitempty"`
+	RequireAuthentication *bool `yaml:"require_authentication"`
 	// Managers are alerted about this customer's tickets (SLA breaches).
-	Managers []Person `yaml:"managers" json:"managers,omitempty"`
+	Managers []Person `yaml:"managers"`
 	// ProgressToAll: progress mails about any of the customer's tickets go
 	// to all its contacts (Oxineo: both contact persons follow progress),
 	// not only to the ticket's contact and participants.
-	ProgressToAll bool      `yaml:"progress_to_all" json:"progress_to_all,omitempty"`
-	Contacts      []Contact `yaml:"contacts" json:"contacts,omitempty"`
+	ProgressToAll bool      `yaml:"progress_to_all"`
+	Contacts      []Contact `yaml:"contacts"`
 	// ActiveFrom and ActiveUntil (YYYY-MM-DD, both days included, in the
 	// desk's time zone) are the contract's term; Suspended, when set, is
 	// why support is suspended now (Kwikqy 5.3: unpaid invoices). Outside
 	// the term or while suspended, mail makes no ticket: the contact is
 	// told why.
-	ActiveFrom  string `yaml:"active_from" json:"active_from,omitempty"`
-	ActiveUntil string `yaml:"active_until" json:"active_until,omitempty"`
-	Suspended   string `yaml:"suspended" json:"suspended,omitempty"`
+	ActiveFrom  string `yaml:"active_from"`
+	ActiveUntil string `yaml:"active_until"`
+	Suspended   string `yaml:"suspended"`
 }
 
 // TermMonthly is the plans.<plan>.term of contracts that run in whole
@@ -570,8 +570,8 @@ func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
 
 // Person is a name and an address.
 type Person struct {
-	Email string `yaml:"email" json:"email,omitempty"`
-	Name  string `yaml:"name" json:"name,omitempty"`
+	Email string `yaml:"email"`
+	Name  string `yaml:"name"`
 }
 
 // Contact is someone allowed to open tickets for a customer. After Load,
@@ -579,15 +579,15 @@ type Person struct {
 // customers, at most one contact per customer is Main and ReceivesProgress
 // is set. An empty Language means Desk.Language.
 type Contact struct {
-	Email    string `yaml:"email" json:"email,omitempty"`
-	Name     string `yaml:"name" json:"name,omitempty"`
-	Main     bool   `yaml:"main" json:"main,omitempty"`
-	Language string `yaml:"language" json:"language,omitempty"`
+	Email    string `yaml:"email"`
+	Name     string `yaml:"name"`
+	Main     bool   `yaml:"main"`
+	Language string `yaml:"language"`
 	// MaxPriority caps the priority this contact may ask for (QiQQ: only
 	// some may report at the rates of high priorities); "" = no cap.
-	MaxPriority string `yaml:"max_priority" json:"max_priority,omitempty"`
+	MaxPriority string `yaml:"max_priority"`
 	// ReceivesProgress: progress mails go to this contact; default true.
-	ReceivesProgress *bool `yaml:"receives_progress" json:"receives_progress,omitempty"`
+	ReceivesProgress *bool `yaml:"receives_progress"`
 }
 
 // KeyPrefix is the namespace of a desk's Redis keys. The desk id is a hash

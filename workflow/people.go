@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/address"
+	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -152,8 +153,8 @@ type PersonExport struct {
 
 // ContactEntry is the person as a customer's contact.
 type ContactEntry struct {
-	Customer string         `json:"customer"`
-	Contact  config.Contact `json:"contact"`
+	Customer string           `json:"customer"`
+	Contact  authz.ContactRow `json:"contact"`
 }
 
 // RejectionEntry is a refused mail of the person.
@@ -194,7 +195,7 @@ func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) 
 		for _, c := range cs {
 			for _, ct := range c.Contacts {
 				if a, err := address.Normalise(ct.Email); err == nil && a == who {
-					x.Contacts = append(x.Contacts, ContactEntry{Customer: c.ID, Contact: ct})
+					x.Contacts = append(x.Contacts, ContactEntry{Customer: c.ID, Contact: authz.NewContactRow(ct)})
 				}
 			}
 		}
