@@ -17,10 +17,6 @@ import (
 	"github.com/maildesk/maildesk/address"
 )
 
-// DefaultPlan is the plan of a customer that names none, and the only plan
-// of a config without a plans section.
-const DefaultPlan = "standard"
-
 // contactsFile is the schema of the contacts file.
 type contactsFile struct {
 	Customers []Customer `yaml:"customers"`
