@@ -7,9 +7,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/maildesk/maildesk/address"
 	"golang.org/x/net/publicsuffix"
-
-	"github.com/maildesk/maildesk/config"
 )
 
 // Authentication is the verdict on whether a mail's From domain was
@@ -53,7 +52,7 @@ const noTrusted = "no Authentication-Results from a trusted authserv-id"
 
 // judge decides on the results of the trusted header.
 func judge(id string, results []authResult, fromDomain string) Authentication {
-	from, err := config.NormaliseDomain(fromDomain)
+	from, err := address.NormaliseDomain(fromDomain)
 	if err != nil {
 		return Authentication{Checked: true, Reason: "no usable From domain"}
 	}
@@ -138,7 +137,7 @@ func domainOf(v string) string {
 	if strings.ContainsAny(v, "\"\\()<>[],;: \t") {
 		return ""
 	}
-	d, err := config.NormaliseDomain(v)
+	d, err := address.NormaliseDomain(v)
 	if err != nil {
 		return ""
 	}
@@ -146,7 +145,7 @@ func domainOf(v string) string {
 }
 
 // aligned: relaxed DMARC alignment, the same organisational domain. Both
-// are canonical (domainOf, config.NormaliseDomain).
+// are canonical (domainOf, address.NormaliseDomain).
 func aligned(a, b string) bool {
 	if a == "" || b == "" {
 		return false

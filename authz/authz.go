@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
 )
 
@@ -86,7 +87,7 @@ func NewDirectory(customers []config.Customer, opts ...Option) *Directory {
 			d.byEmail[normalise(c.Contacts[j].Email)] = entry{customer: c, contact: &c.Contacts[j]}
 		}
 		for _, dom := range c.Domains {
-			if n, err := config.NormaliseDomain(dom); err == nil {
+			if n, err := address.NormaliseDomain(dom); err == nil {
 				d.byDomain[n] = c
 			}
 		}
@@ -152,7 +153,7 @@ func (d *Directory) Size() (contacts int) { return len(d.byEmail) }
 // them) and the domain in its ASCII form. An address that does not parse is
 // only lower-cased: it cannot match a contact, whose addresses all parse.
 func normalise(addr string) string {
-	if n, err := config.NormaliseAddress(addr); err == nil {
+	if n, err := address.Normalise(addr); err == nil {
 		return n
 	}
 	return strings.ToLower(strings.TrimSpace(addr))

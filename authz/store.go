@@ -70,10 +70,6 @@ type Origin struct {
 	FileSum string
 }
 
-type document struct {
-	Customers []config.Customer `json:"customers"`
-}
-
 // Load returns the directory and its version; version 0 and no customers
 // when Redis holds none yet.
 func (s *Store) Load(ctx context.Context) ([]config.Customer, int64, error) {
@@ -98,7 +94,7 @@ func decode(key string, vals []any) ([]config.Customer, int64, error) {
 	if err := json.Unmarshal([]byte(doc), &d); err != nil {
 		return nil, 0, fmt.Errorf("decoding directory %s version %d: %w", key, v, err)
 	}
-	return d.Customers, v, nil
+	return customers(d.Customers), v, nil
 }
 
 // Version returns the directory's version, 0 when there is none: a cheap
@@ -311,11 +307,8 @@ func (s *Store) write(ctx context.Context, p redis.Pipeliner, doc []byte, o *Ori
 	p.HSet(ctx, s.key, vals...)
 }
 
-func encode(customers []config.Customer) ([]byte, error) {
-	if customers == nil {
-		customers = []config.Customer{}
-	}
-	doc, err := json.Marshal(document{Customers: customers})
+func encode(cs []config.Customer) ([]byte, error) {
+	doc, err := json.Marshal(document{Customers: records(cs)})
 	if err != nil {
 		return nil, fmt.Errorf("encoding directory: %w", err)
 	}

@@ -260,92 +260,31 @@ func (l *loader) applyEnv(env func(string) (string, bool)) {
 	}
 }
 
-var defaults = []struct{ path, value string }{
-	{"desk.language", "en"},
-	{"desk.timezone", "UTC"},
-	{"desk.default_priority", "P3"},
-	{"desk.notice_interval", "24h"},
-	{"desk.bounce_suppression", "72h"},
-	{"desk.reopen_days", "14"},
-	{"desk.ticket_prefix", "SD"},
-	// A forged From line must not be able to close tickets and mail
-	// customers from the desk address: agents' mail is opted into.
-	{"desk.agent_mail", "off"},
-	{"redis.url", "redis://127.0.0.1:6379/0"},
-	// TLS unless told otherwise: a forgotten setting must not send the
-	// mailbox password in clear text.
-	{"imap.security", "tls"},
-	{"imap.mailbox", "INBOX"},
-	{"imap.processed_mailbox", "Processed"},
-	{"imap.rejected_mailbox", "Rejected"},
-	{"imap.quarantine_mailbox", "Quarantine"},
-	{"imap.sent_mailbox", "Sent"},
-	{"redis.journal_check_interval", "1m"},
-	{"imap.poll_interval", "30s"},
-	{"imap.command_timeout", "60s"},
-	{"imap.idle_restart", "25m"},
-	{"imap.check_interval", "30s"},
-	{"imap.max_message_size", "25MB"},
-	{"imap.batch_size", "100"},
-	{"imap.lease", "15s"},
-	{"smtp.security", "starttls"},
-	{"smtp.timeout", "30s"},
-	// RFC 5321 4.5.3.2.6: the server may take this long to accept a
-	// message; giving up earlier is what makes relays deliver it twice.
-	{"smtp.data_timeout", "10m"},
-	{"imap.auth", "password"},
-	{"smtp.auth", "password"},
-	{"oauth2.mechanism", "xoauth2"},
-	// Long enough that a server restart or a token refresh does not mail
-	// anyone, short enough that a desk is not deaf for a morning.
-	{"alerts.after", "15m"},
-	{"escalation.warn_at", "75"},
-	{"escalation.interval", "30s"},
-	{"escalation.late_after", "5m"},
-	{"escalation.digest_time", "08:00"},
-	{"outbox.retry", "30s"},
-	{"outbox.max_backoff", "1h"},
-	{"outbox.max_age", "48h"},
-	{"outbox.workers", "4"},
-	// Long enough that the mail has surely arrived when it was accepted
-	// (a bounce or the recipient's answer would say so), short enough that
-	// a lost acknowledgement or alert still matters.
-	{"outbox.resend_uncertain_after", "24h"},
-	{"http.listen", "127.0.0.1:8080"},
-	// A month: long enough to look up how a ticket ended, short enough
-	// that an old mail stops being a key to it.
-	{"http.status_link_expiry", "720h"},
-	{"log.level", "info"},
-	{"log.format", "auto"},
-	{"authz.domain_notice_interval", "1h"},
-	{"authz.domain_notice_limit", "10"},
-	// 90 days: long enough to answer "why did my mail not become a ticket"
-	// about last quarter.
-	{"authz.rejection_retention", "2160h"},
-	// Retention of tickets is the operator's decision (a contract, a
-	// policy); the Message-IDs need no personal decision and a year covers
-	// any replay and nearly every late reply.
-	{"retention.closed_after", "0"},
-	{"retention.keep", "0"},
-	{"retention.seen", "1y"},
-	{"retention.interval", "1h"},
-	{"retention.batch", "1000"},
-}
+// defaults are the scalar defaults, by key path, read from the `default`
+// tags of the schema's fields: each default is written next to its field,
+// once, with the reason for its value.
+var defaults = defaultsOf(reflect.TypeFor[Config](), "")
 
-// The priority words of a config without a priority section, in the
-// languages the desks' customers write (Dutch and English).
-var (
-	defaultPriorityWords = map[string][]string{
-		"P1": {"spoed", "urgent", "storing", "service blocker"},
-		"P2": {"hoog", "high"},
+// defaultsOf lists the `default` tags of the yaml-tagged fields of t and the
+// structs within it, in field order.
+func defaultsOf(t reflect.Type, prefix string) []struct{ path, value string } {
+	var out []struct{ path, value string }
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := tagName(f)
+		if name == "" {
+			continue
+		}
+		path := join(prefix, name)
+		if v, ok := f.Tag.Lookup("default"); ok {
+			out = append(out, struct{ path, value string }{path, v})
+		}
+		if f.Type.Kind() == reflect.Struct {
+			out = append(out, defaultsOf(f.Type, path)...)
+		}
 	}
-	defaultFeatureWords = []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}
-	// A person gets a handful of automatic mails in a busy hour; more than
-	// this is a loop or abuse. The desk cap protects the relay's reputation
-	// against anything the per-recipient limits do not catch.
-	defaultRecipientLimits = []RateLimit{{Max: 10, Per: Duration(10 * time.Minute)}, {Max: 30, Per: Duration(time.Hour)}}
-	defaultDeskLimits      = []RateLimit{{Max: 1000, Per: Duration(time.Hour)}}
-)
+	return out
+}
 
 // applyDefaults fills in what the file and environment left out. It goes by
 // presence, not by zero value, so that an explicit `listen: ""` (HTTP off) or

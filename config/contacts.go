@@ -13,11 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
-)
 
-// DefaultPlan is the plan of a customer that names none, and the only plan
-// of a config without a plans section.
-const DefaultPlan = "standard"
+	"github.com/maildesk/maildesk/address"
+)
 
 // contactsFile is the schema of the contacts file.
 type contactsFile struct {
@@ -200,7 +198,7 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 
 		for j, dom := range cu.Domains {
 			p := fmt.Sprintf("%s.domains[%d]", cp, j)
-			nd, err := NormaliseDomain(dom)
+			nd, err := address.NormaliseDomain(dom)
 			switch {
 			case err != nil:
 				c.addf(p, "must be a host name like acme.example (got %q: %v)", dom, err)
@@ -302,11 +300,11 @@ func normaliseEmail(c *collector, path string, email *string) bool {
 		c.add(path, "is required")
 		return false
 	}
-	if err := bareAddress(*email); err != nil {
+	if err := address.CheckBare(*email); err != nil {
 		c.add(path, err.Error())
 		return false
 	}
-	n, err := NormaliseAddress(*email)
+	n, err := address.Normalise(*email)
 	if err != nil {
 		c.addf(path, "is not a valid e-mail address (got %q: %v)", *email, err)
 		return false

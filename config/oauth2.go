@@ -15,6 +15,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // The keys of the oauth2 section that may carry a value; any of them set
@@ -292,7 +294,7 @@ func (l *loader) loadServiceAccount() {
 func (l *loader) validateAlerts() {
 	a := &l.cfg.Alerts
 	for i, to := range a.To {
-		if err := bareAddress(to); err != nil {
+		if err := address.CheckBare(to); err != nil {
 			l.c.add(fmt.Sprintf("alerts.to[%d]", i), err.Error())
 		}
 	}

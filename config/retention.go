@@ -12,23 +12,26 @@ import (
 // Retention is how long the desk keeps what it holds about people
 // (GDPR storage limitation): tickets after they are done, the Message-IDs
 // it remembers, and with them the original mails in the IMAP folders.
+// Retention of tickets is the operator's decision (a contract, a policy):
+// off by default. The Message-IDs need no personal decision, and a year
+// covers any replay and nearly every late reply.
 type Retention struct {
 	// ClosedAfter: a resolved or closed ticket unchanged this long loses
 	// its personal data (text, quoted history, subject, addresses, names,
 	// history) and its mails; an anonymous record stays for reports. 0:
 	// never.
-	ClosedAfter Age `yaml:"closed_after"`
+	ClosedAfter Age `yaml:"closed_after" default:"0"`
 	// Keep: the anonymous record, too, goes once the ticket has been done
 	// this long. 0: never.
-	Keep Age `yaml:"keep"`
+	Keep Age `yaml:"keep" default:"0"`
 	// Seen is how long the Message-IDs of handled and sent mail are kept at
 	// least (at most twice as long): what makes a replayed mail a no-op and
 	// threads a reply that lost its subject tag.
-	Seen Age `yaml:"seen"`
+	Seen Age `yaml:"seen" default:"1y"`
 	// Interval is how often the retention job runs (once per tick across
 	// replicas); Batch the most tickets one run handles.
-	Interval Duration `yaml:"interval"`
-	Batch    int      `yaml:"batch"`
+	Interval Duration `yaml:"interval" default:"1h"`
+	Batch    int      `yaml:"batch" default:"1000"`
 }
 
 // Age is a length of time written as a Go duration ("36h") or in days,

@@ -57,16 +57,16 @@ type Desk struct {
 	ID           string `yaml:"id"`
 	Name         string `yaml:"name"`
 	Address      string `yaml:"address"`
-	TicketPrefix string `yaml:"ticket_prefix"`
-	Timezone     string `yaml:"timezone"`
-	Language     string `yaml:"language"`
+	TicketPrefix string `yaml:"ticket_prefix" default:"SD"`
+	Timezone     string `yaml:"timezone" default:"UTC"`
+	Language     string `yaml:"language" default:"en"`
 	// DefaultPriority is given to new tickets until plans and priority rules exist.
-	DefaultPriority string `yaml:"default_priority"`
+	DefaultPriority string `yaml:"default_priority" default:"P3"`
 	// NoticeInterval is the least time between two rejection notices to one sender.
-	NoticeInterval Duration `yaml:"notice_interval"`
+	NoticeInterval Duration `yaml:"notice_interval" default:"24h"`
 	// BounceSuppression is how long no automatic mail goes to an address
 	// after a mail the desk sent to it bounced.
-	BounceSuppression Duration `yaml:"bounce_suppression"`
+	BounceSuppression Duration `yaml:"bounce_suppression" default:"72h"`
 	// Agents work the tickets: they get SLA warnings, and their mail on a
 	// ticket is an agent reply (with #commands).
 	Agents []Person `yaml:"agents"`
@@ -77,12 +77,14 @@ type Desk struct {
 	// AgentMail is whether agents may answer and change tickets by mail:
 	// "off" (the default: their mail is refused) or "authenticated" (acted
 	// on when the desk's own MTA, one of authz.trusted_authserv_ids, found
-	// the From domain authentic; required with it).
-	AgentMail string `yaml:"agent_mail"`
+	// the From domain authentic; required with it). Off by default: a
+	// forged From line must not be able to close tickets and mail
+	// customers from the desk address, so agents' mail is opted into.
+	AgentMail string `yaml:"agent_mail" default:"off"`
 	// ReopenDays: a customer's reply within this many days of a ticket
 	// being resolved reopens it; later, or once closed, it starts a new
 	// ticket linked to the old one. 0: never reopen.
-	ReopenDays int `yaml:"reopen_days"`
+	ReopenDays int `yaml:"reopen_days" default:"14"`
 	// Managers get SLA warnings, breach alerts and the morning digest.
 	Managers []Person `yaml:"managers"`
 	// TemplatesDir holds templates that replace the embedded ones (same
@@ -97,7 +99,7 @@ type Desk struct {
 // one of URL (one server), Cluster (a Redis Cluster) and Sentinel (a
 // primary found through Redis Sentinel) says where; URL is the default.
 type Redis struct {
-	URL string `yaml:"url"`
+	URL string `yaml:"url" default:"redis://127.0.0.1:6379/0"`
 	// Cluster are host:port seed nodes of a Redis Cluster; the client
 	// learns the other nodes and the slot map from them.
 	Cluster []string `yaml:"cluster"`
@@ -117,7 +119,7 @@ type Redis struct {
 	// JournalCheckInterval is how often the daemon compares Redis with the
 	// mailbox journal (the outcomes filed mail carries, the trace of sent
 	// mail), besides at start and whenever its Redis server changes.
-	JournalCheckInterval Duration `yaml:"journal_check_interval"`
+	JournalCheckInterval Duration `yaml:"journal_check_interval" default:"1m"`
 }
 
 // RedisSentinel is a primary monitored by Redis Sentinel.
@@ -146,55 +148,58 @@ func (r Redis) Mode() string {
 
 // IMAP is the mailbox the desk reads customer mail from.
 type IMAP struct {
-	Address       string `yaml:"address"`
-	Security      string `yaml:"security"` // none | starttls | tls
+	Address string `yaml:"address"`
+	// Security is none, starttls or tls; TLS unless told otherwise, so that
+	// a forgotten setting does not send the mailbox password in clear text.
+	Security      string `yaml:"security" default:"tls"`
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	Username      string `yaml:"username"`
 	// Auth is how the desk signs in: "password" or "oauth2" (a token from
 	// the oauth2 section, over SASL XOAUTH2 or OAUTHBEARER).
-	Auth string `yaml:"auth"`
+	Auth string `yaml:"auth" default:"password"`
 	// Password is set either directly or, after Load, from PasswordFile
 	// (resolved against the config file's directory, trailing newline
 	// dropped). With auth password exactly one of the two must be given.
 	Password          string `yaml:"password"`
 	PasswordFile      string `yaml:"password_file"`
-	Mailbox           string `yaml:"mailbox"`
-	ProcessedMailbox  string `yaml:"processed_mailbox"`
-	RejectedMailbox   string `yaml:"rejected_mailbox"`
-	QuarantineMailbox string `yaml:"quarantine_mailbox"`
+	Mailbox           string `yaml:"mailbox" default:"INBOX"`
+	ProcessedMailbox  string `yaml:"processed_mailbox" default:"Processed"`
+	RejectedMailbox   string `yaml:"rejected_mailbox" default:"Rejected"`
+	QuarantineMailbox string `yaml:"quarantine_mailbox" default:"Quarantine"`
 	// SentMailbox keeps a copy of every mail the desk sent (the trace the
 	// journal repairs a Redis that lost writes from).
-	SentMailbox    string   `yaml:"sent_mailbox"`
-	PollInterval   Duration `yaml:"poll_interval"`
-	CommandTimeout Duration `yaml:"command_timeout"`
-	IdleRestart    Duration `yaml:"idle_restart"`
-	CheckInterval  Duration `yaml:"check_interval"` // a waiting session is checked this often
-	MaxMessageSize ByteSize `yaml:"max_message_size"`
-	BatchSize      int      `yaml:"batch_size"`
+	SentMailbox    string   `yaml:"sent_mailbox" default:"Sent"`
+	PollInterval   Duration `yaml:"poll_interval" default:"30s"`
+	CommandTimeout Duration `yaml:"command_timeout" default:"60s"`
+	IdleRestart    Duration `yaml:"idle_restart" default:"25m"`
+	CheckInterval  Duration `yaml:"check_interval" default:"30s"` // a waiting session is checked this often
+	MaxMessageSize ByteSize `yaml:"max_message_size" default:"25MB"`
+	BatchSize      int      `yaml:"batch_size" default:"100"`
 	// Lease is how long one replica's claim on the mailbox lasts without
 	// renewal: when the replica fetching from it dies, another takes over
 	// within this time.
-	Lease Duration `yaml:"lease"`
+	Lease Duration `yaml:"lease" default:"15s"`
 }
 
 // SMTP is the server the desk sends its mail through.
 type SMTP struct {
 	Address       string `yaml:"address"`
-	Security      string `yaml:"security"` // none | starttls | tls
+	Security      string `yaml:"security" default:"starttls"` // none | starttls | tls
 	TLSSkipVerify bool   `yaml:"tls_skip_verify"`
 	// Username, Password and PasswordFile are optional: at most one of
 	// Password and PasswordFile (read as for IMAP), and either needs Username.
 	Username string `yaml:"username"`
 	// Auth is "password" (with Username: PLAIN or LOGIN; without: none) or
 	// "oauth2" (XOAUTH2 or OAUTHBEARER as Username, which is then required).
-	Auth         string `yaml:"auth"`
+	Auth         string `yaml:"auth" default:"password"`
 	Password     string `yaml:"password"`
 	PasswordFile string `yaml:"password_file"`
 	// Timeout bounds connecting, signing in and each command; DataTimeout
 	// the wait for the relay's answer to the end of a message, which RFC
-	// 5321 4.5.3.2.6 lets take 10 minutes.
-	Timeout     Duration `yaml:"timeout"`
-	DataTimeout Duration `yaml:"data_timeout"`
+	// 5321 4.5.3.2.6 lets take 10 minutes: giving up earlier is what makes
+	// relays deliver a message twice.
+	Timeout     Duration `yaml:"timeout" default:"30s"`
+	DataTimeout Duration `yaml:"data_timeout" default:"10m"`
 	// HELO is the name given in EHLO; defaults to the desk address's domain.
 	HELO string `yaml:"helo"`
 	// ReturnPath is the envelope sender of mail to contacts; defaults to
@@ -239,7 +244,7 @@ type OAuth2 struct {
 	// TokenKeyFile holds the 32-byte key (base64 or hex) that encrypts the
 	// stored grant.
 	TokenKeyFile string `yaml:"token_key_file"`
-	Mechanism    string `yaml:"mechanism"` // xoauth2 | oauthbearer
+	Mechanism    string `yaml:"mechanism" default:"xoauth2"` // xoauth2 | oauthbearer
 
 	// Read from the files by Load.
 	ClientSecret    string    `yaml:"-"`
@@ -295,17 +300,19 @@ func (o OAuth2) Delegated() bool {
 // to or connect to its mailbox or SMTP relay, and when a client secret or
 // certificate is about to expire.
 type Alerts struct {
-	To    []string `yaml:"to"`
-	After Duration `yaml:"after"`
+	To []string `yaml:"to"`
+	// After is long enough that a server restart or a token refresh does
+	// not mail anyone, short enough that a desk is not deaf for a morning.
+	After Duration `yaml:"after" default:"15m"`
 }
 
 // Outbox is how the desk's outgoing mail is retried and limited.
 type Outbox struct {
 	// Retry is the wait after the first temporary failure; it doubles per
 	// attempt up to MaxBackoff. After MaxAge a failing mail is dead-lettered.
-	Retry      Duration `yaml:"retry"`
-	MaxBackoff Duration `yaml:"max_backoff"`
-	MaxAge     Duration `yaml:"max_age"`
+	Retry      Duration `yaml:"retry" default:"30s"`
+	MaxBackoff Duration `yaml:"max_backoff" default:"1h"`
+	MaxAge     Duration `yaml:"max_age" default:"48h"`
 	// RecipientLimits cap automatic mail to one address; what exceeds them
 	// is recorded as skipped, not sent.
 	RecipientLimits []RateLimit `yaml:"recipient_limits"`
@@ -314,12 +321,23 @@ type Outbox struct {
 	DeskLimits []RateLimit `yaml:"desk_limits"`
 	// Workers is how many mails are sent at the same time, each over its
 	// own connection.
-	Workers int `yaml:"workers"`
+	Workers int `yaml:"workers" default:"4"`
 	// ResendUncertainAfter: a mail the relay never answered after it went
 	// out in full (delivery uncertain) is sent once more this long after;
-	// 0: only when an operator retries it.
-	ResendUncertainAfter Duration `yaml:"resend_uncertain_after"`
+	// 0: only when an operator retries it. The default is long enough that
+	// the mail has surely arrived when it was accepted (a bounce or the
+	// recipient's answer would say so), short enough that a lost
+	// acknowledgement or alert still matters.
+	ResendUncertainAfter Duration `yaml:"resend_uncertain_after" default:"24h"`
 }
+
+// A person gets a handful of automatic mails in a busy hour; more than this
+// is a loop or abuse. The desk cap protects the relay's reputation against
+// anything the per-recipient limits do not catch.
+var (
+	defaultRecipientLimits = []RateLimit{{Max: 10, Per: Duration(10 * time.Minute)}, {Max: 30, Per: Duration(time.Hour)}}
+	defaultDeskLimits      = []RateLimit{{Max: 1000, Per: Duration(time.Hour)}}
+)
 
 // Escalation configures the SLA alerts. Warnings go to desk.agents and
 // desk.managers, breach alerts to desk.managers and the customer's
@@ -327,15 +345,15 @@ type Outbox struct {
 type Escalation struct {
 	// WarnAt is the share of the first-response target, in percent, after
 	// which the desk is warned.
-	WarnAt int `yaml:"warn_at"`
+	WarnAt int `yaml:"warn_at" default:"75"`
 	// Interval is how often due alerts are looked for.
-	Interval Duration `yaml:"interval"`
+	Interval Duration `yaml:"interval" default:"30s"`
 	// LateAfter: an alert sent this long after its time (the daemon was
 	// down) says that it is late.
-	LateAfter Duration `yaml:"late_after"`
+	LateAfter Duration `yaml:"late_after" default:"5m"`
 	// DigestTime is when the morning digest goes out, HH:MM in the desk's
 	// time zone, Monday to Friday; "" for none.
-	DigestTime string `yaml:"digest_time"`
+	DigestTime string `yaml:"digest_time" default:"08:00"`
 }
 
 // RateLimit is at most Max mails per Per.
@@ -346,7 +364,7 @@ type RateLimit struct {
 
 // HTTP is the desk's own HTTP listener; an empty Listen turns it off.
 type HTTP struct {
-	Listen string `yaml:"listen"`
+	Listen string `yaml:"listen" default:"127.0.0.1:8080"`
 	// Tokens may use the agent API (/api/v1) and the dashboard. Without
 	// tokens the API is open, which validation allows only on a loopback
 	// Listen address.
@@ -357,8 +375,10 @@ type HTTP struct {
 	// ticket's status page. Empty: mails carry no links.
 	PublicURL string `yaml:"public_url"`
 	// StatusLinkExpiry is how long after a ticket is closed its status links
-	// (and sign-in overviews) still show it.
-	StatusLinkExpiry Duration `yaml:"status_link_expiry"`
+	// (and sign-in overviews) still show it. A month by default: long
+	// enough to look up how a ticket ended, short enough that an old mail
+	// stops being a key to it.
+	StatusLinkExpiry Duration `yaml:"status_link_expiry" default:"720h"`
 }
 
 // HTTPToken is one bearer token of the HTTP API. Name is who acts: it is
@@ -374,9 +394,13 @@ type HTTPToken struct {
 
 // Log configures the daemon's logging.
 type Log struct {
-	Level  string `yaml:"level"`  // debug | info | warn | error
-	Format string `yaml:"format"` // auto | json | text
+	Level  string `yaml:"level" default:"info"`  // debug | info | warn | error
+	Format string `yaml:"format" default:"auto"` // auto | json | text
 }
+
+// DefaultPlan is the plan of a customer that names none, and the only plan
+// of a config without a plans section.
+const DefaultPlan = "standard"
 
 // Plan is a support level (Kwikqy: standard, enhanced, premium; Oxineo: one
 // contract), with its SLA calendar and targets.
@@ -473,10 +497,12 @@ type Authz struct {
 	PlusAddressing bool `yaml:"plus_addressing"`
 	// DomainNoticeInterval limits notices to one sender domain: at most
 	// DomainNoticeLimit per interval.
-	DomainNoticeInterval Duration `yaml:"domain_notice_interval"`
-	DomainNoticeLimit    int      `yaml:"domain_notice_limit"`
-	// RejectionRetention is how long rejection audit records are kept.
-	RejectionRetention Duration `yaml:"rejection_retention"`
+	DomainNoticeInterval Duration `yaml:"domain_notice_interval" default:"1h"`
+	DomainNoticeLimit    int      `yaml:"domain_notice_limit" default:"10"`
+	// RejectionRetention is how long rejection audit records are kept; 90
+	// days by default, long enough to answer "why did my mail not become a
+	// ticket" about last quarter.
+	RejectionRetention Duration `yaml:"rejection_retention" default:"2160h"`
 }
 
 // Priority configures how a requested priority and the request type are
@@ -489,33 +515,43 @@ type Priority struct {
 	FeatureWords []string `yaml:"feature_words"`
 }
 
+// The priority words of a config without a priority section, in the
+// languages the desks' customers write (Dutch and English).
+var (
+	defaultPriorityWords = map[string][]string{
+		"P1": {"spoed", "urgent", "storing", "service blocker"},
+		"P2": {"hoog", "high"},
+	}
+	defaultFeatureWords = []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}
+)
+
 // Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {
-	ID   string `yaml:"id" json:"id,omitempty"`
-	Name string `yaml:"name" json:"name,omitempty"`
-	Plan string `yaml:"plan" json:"plan,omitempty"`
+	ID   string `yaml:"id"`
+	Name string `yaml:"name"`
+	Plan string `yaml:"plan"`
 	// Domains make any address at them known as this customer's. Such
 	// senders are authorised only with AuthoriseDomains; otherwise they get
 	// a notice naming the main contact.
-	Domains          []string `yaml:"domains" json:"domains,omitempty"`
-	AuthoriseDomains bool     `yaml:"authorise_domains" json:"authorise_domains,omitempty"`
+	Domains          []string `yaml:"domains"`
+	AuthoriseDomains bool     `yaml:"authorise_domains"`
 	// RequireAuthentication overrides authz.require_authentication.
-	RequireAuthentication *bool `yaml:"require_authentication" json:"require_authentication,omitempty"`
+	RequireAuthentication *bool `yaml:"require_authentication"`
 	// Managers are alerted about this customer's tickets (SLA breaches).
-	Managers []Person `yaml:"managers" json:"managers,omitempty"`
+	Managers []Person `yaml:"managers"`
 	// ProgressToAll: progress mails about any of the customer's tickets go
 	// to all its contacts (Oxineo: both contact persons follow progress),
 	// not only to the ticket's contact and participants.
-	ProgressToAll bool      `yaml:"progress_to_all" json:"progress_to_all,omitempty"`
-	Contacts      []Contact `yaml:"contacts" json:"contacts,omitempty"`
+	ProgressToAll bool      `yaml:"progress_to_all"`
+	Contacts      []Contact `yaml:"contacts"`
 	// ActiveFrom and ActiveUntil (YYYY-MM-DD, both days included, in the
 	// desk's time zone) are the contract's term; Suspended, when set, is
 	// why support is suspended now (Kwikqy 5.3: unpaid invoices). Outside
 	// the term or while suspended, mail makes no ticket: the contact is
 	// told why.
-	ActiveFrom  string `yaml:"active_from" json:"active_from,omitempty"`
-	ActiveUntil string `yaml:"active_until" json:"active_until,omitempty"`
-	Suspended   string `yaml:"suspended" json:"suspended,omitempty"`
+	ActiveFrom  string `yaml:"active_from"`
+	ActiveUntil string `yaml:"active_until"`
+	Suspended   string `yaml:"suspended"`
 }
 
 // TermMonthly is the plans.<plan>.term of contracts that run in whole
@@ -570,24 +606,24 @@ func (c *Customer) Inactive(t time.Time, loc *time.Location) (bool, string) {
 
 // Person is a name and an address.
 type Person struct {
-	Email string `yaml:"email" json:"email,omitempty"`
-	Name  string `yaml:"name" json:"name,omitempty"`
+	Email string `yaml:"email"`
+	Name  string `yaml:"name"`
 }
 
 // Contact is someone allowed to open tickets for a customer. After Load,
-// Email is in canonical form (NormaliseAddress) and unique across all
+// Email is in canonical form (address.Normalise) and unique across all
 // customers, at most one contact per customer is Main and ReceivesProgress
 // is set. An empty Language means Desk.Language.
 type Contact struct {
-	Email    string `yaml:"email" json:"email,omitempty"`
-	Name     string `yaml:"name" json:"name,omitempty"`
-	Main     bool   `yaml:"main" json:"main,omitempty"`
-	Language string `yaml:"language" json:"language,omitempty"`
+	Email    string `yaml:"email"`
+	Name     string `yaml:"name"`
+	Main     bool   `yaml:"main"`
+	Language string `yaml:"language"`
 	// MaxPriority caps the priority this contact may ask for (QiQQ: only
 	// some may report at the rates of high priorities); "" = no cap.
-	MaxPriority string `yaml:"max_priority" json:"max_priority,omitempty"`
+	MaxPriority string `yaml:"max_priority"`
 	// ReceivesProgress: progress mails go to this contact; default true.
-	ReceivesProgress *bool `yaml:"receives_progress" json:"receives_progress,omitempty"`
+	ReceivesProgress *bool `yaml:"receives_progress"`
 }
 
 // KeyPrefix is the namespace of a desk's Redis keys. The desk id is a hash

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"net"
-	"net/mail"
 	"net/url"
 	"os"
 	"regexp"
@@ -13,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 var (
@@ -62,7 +63,7 @@ func (l *loader) validateDesk() {
 		c.addf("desk.id", "%s (got %q)", idRule, d.ID)
 	}
 	if l.required("desk.address", d.Address) {
-		if err := bareAddress(d.Address); err != nil {
+		if err := address.CheckBare(d.Address); err != nil {
 			c.add("desk.address", err.Error())
 		}
 	}
@@ -96,7 +97,7 @@ func (l *loader) validateDesk() {
 	}
 	for i, dom := range d.AgentDomains {
 		p := fmt.Sprintf("desk.agent_domains[%d]", i)
-		nd, err := NormaliseDomain(dom)
+		nd, err := address.NormaliseDomain(dom)
 		switch {
 		case err != nil:
 			c.addf(p, "must be a host name like desk.example (got %q: %v)", dom, err)
@@ -329,7 +330,7 @@ func (l *loader) validateSMTP() {
 		c.addf("smtp.helo", "must be a host name or an address literal like [192.0.2.1] (got %q)", s.HELO)
 	}
 	if s.ReturnPath != "" {
-		if err := bareAddress(s.ReturnPath); err != nil {
+		if err := address.CheckBare(s.ReturnPath); err != nil {
 			c.add("smtp.return_path", err.Error())
 		}
 	}
@@ -353,7 +354,7 @@ func (l *loader) validateEscalation() {
 	}
 	for name, ps := range map[string][]Person{"desk.agents": l.cfg.Desk.Agents, "desk.managers": l.cfg.Desk.Managers} {
 		for i, p := range ps {
-			if err := bareAddress(p.Email); err != nil {
+			if err := address.CheckBare(p.Email); err != nil {
 				c.add(fmt.Sprintf("%s[%d].email", name, i), err.Error())
 			}
 		}
@@ -451,20 +452,6 @@ func (l *loader) hostPort(path, v string, listen bool) {
 	case host == "" && !listen:
 		l.c.addf(path, "host is missing (got %q)", v)
 	}
-}
-
-// bareAddress accepts "desk@example.com" but not "Desk <desk@example.com>",
-// "<desk@example.com>" or anything net/mail would have to rewrite: the value
-// is compared with addresses in mail headers and used as an SMTP envelope.
-func bareAddress(s string) error {
-	a, err := mail.ParseAddress(s)
-	if err != nil {
-		return fmt.Errorf("is not a valid e-mail address (got %q)", s)
-	}
-	if a.Address != s {
-		return fmt.Errorf("must be a bare e-mail address like desk@example.com, without a name or <> (got %q)", s)
-	}
-	return nil
 }
 
 func (l *loader) validatePlans() {

@@ -20,6 +20,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
@@ -459,10 +460,10 @@ func idempotencyKey(r *http.Request) (string, error) {
 // --- contacts ---
 
 type contactsView struct {
-	Version   int64             `json:"version"`
-	Source    string            `json:"source,omitempty"`
-	UpdatedAt *time.Time        `json:"updated_at,omitempty"`
-	Customers []config.Customer `json:"customers"`
+	Version   int64               `json:"version"`
+	Source    string              `json:"source,omitempty"`
+	UpdatedAt *time.Time          `json:"updated_at,omitempty"`
+	Customers []authz.CustomerRow `json:"customers"`
 }
 
 func (a *API) listContacts(w http.ResponseWriter, r *http.Request) error {
@@ -470,11 +471,8 @@ func (a *API) listContacts(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	out := contactsView{Version: v, Customers: cs}
-	if out.Customers == nil {
-		out.Customers = []config.Customer{}
-	}
-	slices.SortFunc(out.Customers, func(x, y config.Customer) int { return strings.Compare(x.ID, y.ID) })
+	slices.SortFunc(cs, func(x, y config.Customer) int { return strings.Compare(x.ID, y.ID) })
+	out := contactsView{Version: v, Customers: authz.CustomerRows(cs)}
 	if v > 0 {
 		info, err := a.c.Contacts.Info(r.Context())
 		if err != nil {
@@ -499,9 +497,9 @@ type addContactRequest struct {
 }
 
 type contactView struct {
-	Customer string         `json:"customer"`
-	Contact  config.Contact `json:"contact"`
-	Version  int64          `json:"version"`
+	Customer string           `json:"customer"`
+	Contact  authz.ContactRow `json:"contact"`
+	Version  int64            `json:"version"`
 }
 
 func (a *API) addContact(w http.ResponseWriter, r *http.Request) error {
@@ -526,21 +524,21 @@ func (a *API) addContact(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	a.refreshAfter(r.Context())
-	out := contactView{Customer: req.Customer, Contact: c}
+	out := contactView{Customer: req.Customer, Contact: authz.NewContactRow(c)}
 	cs, v, err := a.c.Contacts.Load(r.Context())
 	if err != nil {
 		return err
 	}
 	out.Version = v
 	// The stored contact has the address in canonical form.
-	want, _ := config.NormaliseAddress(req.Email)
+	want, _ := address.Normalise(req.Email)
 	for _, cu := range cs {
 		if cu.ID != req.Customer {
 			continue
 		}
 		for _, ct := range cu.Contacts {
 			if ct.Email == want {
-				out.Contact = ct
+				out.Contact = authz.NewContactRow(ct)
 			}
 		}
 	}
@@ -560,7 +558,7 @@ func (a *API) removeContact(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	removed, err := config.NormaliseAddress(email)
+	removed, err := address.Normalise(email)
 	if err != nil {
 		removed = email
 	}

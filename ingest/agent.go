@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -36,12 +37,12 @@ func (p *Pipeline) agentIndex() *agentIndex {
 	p.agentsOnce.Do(func() {
 		ix := &agentIndex{byAddr: map[string]config.Person{}, domains: map[string]bool{}}
 		for _, a := range p.AgentAddresses {
-			if n, err := config.NormaliseAddress(a.Email); err == nil {
+			if n, err := address.Normalise(a.Email); err == nil {
 				ix.byAddr[n] = a
 			}
 		}
 		for _, d := range p.AgentDomains {
-			if n, err := config.NormaliseDomain(d); err == nil {
+			if n, err := address.NormaliseDomain(d); err == nil {
 				ix.domains[n] = true
 			}
 		}
@@ -58,7 +59,7 @@ func (p *Pipeline) agent(m *inbound) (workflow.Agent, bool) {
 	if p.Agents == nil {
 		return workflow.Agent{}, false
 	}
-	addr, err := config.NormaliseAddress(m.msg.From.Address)
+	addr, err := address.Normalise(m.msg.From.Address)
 	if err != nil {
 		return workflow.Agent{}, false
 	}

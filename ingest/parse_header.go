@@ -15,7 +15,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/address"
 )
 
 // knownFields, found below a line that is no field, show that the header
@@ -243,7 +243,7 @@ func canonicalDomain(addr string) string {
 // it refuses (a literal such as [192.0.2.1], an underscore) is only
 // lower-cased: the mail is still read, it just matches nothing configured.
 func canonicalDomainPart(d string) string {
-	if n, err := config.NormaliseDomain(d); err == nil {
+	if n, err := address.NormaliseDomain(d); err == nil {
 		return n
 	}
 	return strings.TrimSuffix(strings.ToLower(d), ".")

@@ -10,8 +10,7 @@ import (
 
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
-
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/address"
 )
 
 // Retention and erasure delete original mails from the desk's archive
@@ -62,7 +61,7 @@ func (w *Watcher) PurgeMessageIDs(ctx context.Context, ids []string) (int, error
 // PurgeFrom deletes the mails from addr in the processed, rejected and
 // quarantine folders (erasure of a person); dry only counts them.
 func (w *Watcher) PurgeFrom(ctx context.Context, addr string, dry bool) (int, error) {
-	want, err := config.NormaliseAddress(addr)
+	want, err := address.Normalise(addr)
 	if err != nil {
 		return 0, fmt.Errorf("delete mails from %q: %w", addr, err)
 	}
@@ -72,7 +71,7 @@ func (w *Watcher) PurgeFrom(ctx context.Context, addr string, dry bool) (int, er
 			return false
 		}
 		for _, a := range e.From {
-			if got, err := config.NormaliseAddress(a.Addr()); err == nil && got == want {
+			if got, err := address.Normalise(a.Addr()); err == nil && got == want {
 				return true
 			}
 		}

@@ -5,9 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/maildesk/maildesk/config"
 )
 
 // Erasure and export of one person's data (maildesk contacts erase and
@@ -18,7 +17,7 @@ import (
 // them, or (mentions) naming their address in any field.
 func aboutPerson(values map[string]any, who string, mentions bool) bool {
 	to, _ := values["to"].(string)
-	if a, err := config.NormaliseAddress(bareAddress(to)); err == nil && a == who {
+	if a, err := address.Normalise(bareAddress(to)); err == nil && a == who {
 		return true
 	}
 	if !mentions {
@@ -35,7 +34,7 @@ func aboutPerson(values map[string]any, who string, mentions bool) bool {
 // PersonEntries returns the mail waiting to go to addr, and the dead
 // letters and skipped mail addressed to or naming them.
 func (o *Outbox) PersonEntries(ctx context.Context, addr string) (waiting []Entry, dead, skipped []Record, err error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("outbox entries of %q: not an e-mail address", addr)
 	}
@@ -45,7 +44,7 @@ func (o *Outbox) PersonEntries(ctx context.Context, addr string) (waiting []Entr
 	}
 	waiting = []Entry{}
 	for _, e := range all {
-		if a, err := config.NormaliseAddress(bareAddress(e.Notification.To)); err == nil && a == who {
+		if a, err := address.Normalise(bareAddress(e.Notification.To)); err == nil && a == who {
 			waiting = append(waiting, e)
 		}
 	}
@@ -71,7 +70,7 @@ func (o *Outbox) PersonEntries(ctx context.Context, addr string) (waiting []Entr
 // skipped mail about them go, and so does their bounce suppression. It
 // returns how many entries it deleted.
 func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return 0, fmt.Errorf("erase outbox entries of %q: not an e-mail address", addr)
 	}

@@ -14,9 +14,8 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/redis/go-redis/v9"
-
-	"github.com/maildesk/maildesk/config"
 )
 
 // The indexes are sorted sets kept by the scripts that change tickets
@@ -51,9 +50,9 @@ const DefaultSearchWindow = 20_000
 var ErrBadCursor = errors.New("invalid cursor")
 
 // personKey is how an address is written in a ticket's people and the
-// contact index: canonical (config.NormaliseAddress), "" when it is none.
+// contact index: canonical (address.Normalise), "" when it is none.
 func personKey(addr string) string {
-	a, err := config.NormaliseAddress(addr)
+	a, err := address.Normalise(addr)
 	if err != nil || strings.ContainsFunc(a, unicode.IsSpace) {
 		return ""
 	}

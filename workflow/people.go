@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
+	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -82,7 +84,7 @@ func (p *People) now() time.Time {
 // whose). Tickets of other people keep working. Running it again is
 // harmless: it finds what is left.
 func (p *People) Erase(ctx context.Context, addr string, by Agent, reference string) (Erasure, error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return Erasure{}, fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, addr)
 	}
@@ -127,7 +129,7 @@ func (p *People) contactOf(ctx context.Context, who string) ([]string, error) {
 	var out []string
 	for _, c := range cs {
 		for _, ct := range c.Contacts {
-			if a, err := config.NormaliseAddress(ct.Email); err == nil && a == who {
+			if a, err := address.Normalise(ct.Email); err == nil && a == who {
 				out = append(out, c.ID)
 			}
 		}
@@ -151,8 +153,8 @@ type PersonExport struct {
 
 // ContactEntry is the person as a customer's contact.
 type ContactEntry struct {
-	Customer string         `json:"customer"`
-	Contact  config.Contact `json:"contact"`
+	Customer string           `json:"customer"`
+	Contact  authz.ContactRow `json:"contact"`
 }
 
 // RejectionEntry is a refused mail of the person.
@@ -179,7 +181,7 @@ type OutboxEntry struct {
 
 // Export returns everything held about addr.
 func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) {
-	who, err := config.NormaliseAddress(addr)
+	who, err := address.Normalise(addr)
 	if err != nil {
 		return PersonExport{}, fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, addr)
 	}
@@ -192,8 +194,8 @@ func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) 
 		}
 		for _, c := range cs {
 			for _, ct := range c.Contacts {
-				if a, err := config.NormaliseAddress(ct.Email); err == nil && a == who {
-					x.Contacts = append(x.Contacts, ContactEntry{Customer: c.ID, Contact: ct})
+				if a, err := address.Normalise(ct.Email); err == nil && a == who {
+					x.Contacts = append(x.Contacts, ContactEntry{Customer: c.ID, Contact: authz.NewContactRow(ct)})
 				}
 			}
 		}

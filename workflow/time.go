@@ -18,6 +18,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -351,7 +352,7 @@ func (s *Service) budgetNotes(ctx context.Context, t *ticket.Ticket, plan config
 	var to []config.Person
 	seen := map[string]bool{}
 	add := func(p config.Person) {
-		addr, err := config.NormaliseAddress(p.Email)
+		addr, err := address.Normalise(p.Email)
 		if err != nil || seen[addr] {
 			return
 		}

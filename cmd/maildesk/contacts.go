@@ -276,10 +276,10 @@ func contactsImport(ctx context.Context, cfg *config.Config, store *authz.Store,
 }
 
 type listing struct {
-	Version   int64             `json:"version"`
-	Source    string            `json:"source"`
-	UpdatedAt time.Time         `json:"updated_at"`
-	Customers []config.Customer `json:"customers"`
+	Version   int64               `json:"version"`
+	Source    string              `json:"source"`
+	UpdatedAt time.Time           `json:"updated_at"`
+	Customers []authz.CustomerRow `json:"customers"`
 }
 
 func contactsList(ctx context.Context, cfg *config.Config, store *authz.Store, asJSON bool, stdout, stderr io.Writer) error {
@@ -299,10 +299,7 @@ func contactsList(ctx context.Context, cfg *config.Config, store *authz.Store, a
 	}
 	cs = authz.NewDirectory(cs).Customers() // sorted by id
 	if asJSON {
-		if cs == nil {
-			cs = []config.Customer{}
-		}
-		return writeJSON(stdout, listing{Version: v, Source: info.Source, UpdatedAt: info.UpdatedAt, Customers: cs})
+		return writeJSON(stdout, listing{Version: v, Source: info.Source, UpdatedAt: info.UpdatedAt, Customers: authz.CustomerRows(cs)})
 	}
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CUSTOMER\tEMAIL\tNAME\tMAIN\tLANGUAGE\tMAX_PRIORITY\tPROGRESS")

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/ticket"
@@ -97,9 +98,9 @@ func (c *contactsDesk) mustCLI(args ...string) string {
 }
 
 type listed struct {
-	Version   int64             `json:"version"`
-	Source    string            `json:"source"`
-	Customers []config.Customer `json:"customers"`
+	Version   int64               `json:"version"`
+	Source    string              `json:"source"`
+	Customers []authz.CustomerRow `json:"customers"`
 }
 
 func (c *contactsDesk) list() listed {

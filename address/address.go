@@ -1,0 +1,63 @@
+// Package address is the one canonical form e-mail addresses and domains
+// are compared in, so that the same mailbox written two ways
+// (Jan@Bücher.example, jan@xn--bcher-kva.example) is the same contact: lower
+// case, with the domain in its ASCII (IDNA, punycode) form. The
+// configuration, the contact directory, the pipeline and the outbox all
+// compare addresses through it.
+package address
+
+import (
+	"errors"
+	"fmt"
+	"net/mail"
+	"strings"
+
+	"golang.org/x/net/idna"
+)
+
+// lookup is UTS #46 non-transitional processing as browsers and mail
+// servers do it (ß stays ß), plus the DNS length rules, which idna.Lookup
+// leaves out: "acme..example" is no host name.
+var lookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false), idna.VerifyDNSLength(true))
+
+// Normalise returns addr in canonical form: trimmed, lower case, the domain
+// converted to ASCII. It does not check the local part beyond its being
+// non-empty; CheckBare does that for the files. Errors do not repeat addr.
+func Normalise(addr string) (string, error) {
+	addr = strings.TrimSpace(addr)
+	i := strings.LastIndexByte(addr, '@')
+	if i <= 0 || i == len(addr)-1 {
+		return "", errors.New("not an e-mail address")
+	}
+	domain, err := NormaliseDomain(addr[i+1:])
+	if err != nil {
+		return "", fmt.Errorf("domain: %w", err)
+	}
+	return strings.ToLower(addr[:i]) + "@" + domain, nil
+}
+
+// NormaliseDomain returns the lower-case ASCII form of a host name, or an
+// error saying what is wrong with it (not repeating the name).
+func NormaliseDomain(domain string) (string, error) {
+	d := strings.TrimSuffix(strings.TrimSpace(domain), ".") // the root, as in "acme.example."
+	if d == "" {
+		return "", errors.New("empty domain")
+	}
+	// The errors of idna name the offending rune or label well enough.
+	return lookup.ToASCII(d)
+}
+
+// CheckBare accepts "desk@example.com" but not "Desk <desk@example.com>",
+// "<desk@example.com>" or anything net/mail would have to rewrite: such a
+// value is compared with addresses in mail headers and used as an SMTP
+// envelope. The error reads after a field name ("desk.address: is not ...").
+func CheckBare(s string) error {
+	a, err := mail.ParseAddress(s)
+	if err != nil {
+		return fmt.Errorf("is not a valid e-mail address (got %q)", s)
+	}
+	if a.Address != s {
+		return fmt.Errorf("must be a bare e-mail address like desk@example.com, without a name or <> (got %q)", s)
+	}
+	return nil
+}
