@@ -3,6 +3,7 @@ package notify
 import (
 	"context"
 	"crypto/rand"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -943,12 +944,18 @@ func notedAttempt(v string) int64 {
 	return a
 }
 
-// releaseScript deletes a claim only if it still holds this consumer's name.
-var releaseScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`)
+//go:embed claim_release.lua
+var claimReleaseSrc string
 
-// extendScript renews a claim (ARGV[2] ms) only if it still holds this
-// consumer's name (ARGV[1]).
-var extendScript = redis.NewScript(`if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end return 0`)
+//go:embed claim_extend.lua
+var claimExtendSrc string
+
+// releaseScript deletes a claim only if it still holds this consumer's
+// name; extendScript renews it on the same condition.
+var (
+	releaseScript = redis.NewScript(claimReleaseSrc)
+	extendScript  = redis.NewScript(claimExtendSrc)
+)
 
 // keepClaim renews claim every third of its lifetime until the returned
 // stop is called. A renewal that fails (Redis away) is retried at the next
