@@ -50,6 +50,10 @@ func (d Desk) templates() *Templates {
 	return DefaultTemplates()
 }
 
+// LoopHeader is put on every mail the desk sends, with the desk's id as its
+// value; ingest recognises its own mail coming back in by it.
+const LoopHeader = "X-Maildesk-Loop"
+
 // Rendered is a notification turned into a mail, ready for SMTP.
 type Rendered struct {
 	MessageID string // without brackets, derived from Notification.ID: stable across retries
@@ -77,7 +81,7 @@ func Render(desk Desk, n Notification) (Rendered, error) {
 		HTML:      html,
 		Headers: map[string]string{
 			// Ingest drops mail carrying its own desk's loop header.
-			"X-Maildesk-Loop": desk.ID,
+			LoopHeader: desk.ID,
 		},
 	}
 	if n.Kind.Automatic() {
