@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -161,7 +160,7 @@ return cur or ''
 func (m *Monitor) mail(ctx context.Context, p *Part, kind notify.Kind, reason string, at time.Time, id string) error {
 	for _, to := range m.cfg.To {
 		n := notify.Notification{
-			ID: "alarm/" + p.Name + "/" + id + "/" + strings.ToLower(to), Kind: kind, To: to,
+			ID: notify.AlarmID(p.Name, id, to), Kind: kind, To: to,
 			Language: m.cfg.Language, Subject: p.Server, Server: p.Server, Part: p.Name, Reason: reason, AsOf: at,
 		}
 		if err := m.cfg.Queue.Enqueue(ctx, n); err != nil {
@@ -191,7 +190,7 @@ func (m *Monitor) checkExpiry(ctx context.Context, now time.Time) error {
 		// second queueing by another replica harmless.
 		for _, to := range m.cfg.To {
 			n := notify.Notification{
-				ID:   fmt.Sprintf("alarm/expiry/%s/%dd/%s", day, days, strings.ToLower(to)),
+				ID:   notify.CredentialExpiryID(day, days, to),
 				Kind: notify.CredentialExpiry, To: to, Language: m.cfg.Language,
 				Reason: m.cfg.Credential, Deadline: m.cfg.Expiry,
 			}

@@ -487,7 +487,7 @@ func (e *Escalator) mails(batch []dueAlert, now time.Time) [][]string {
 			continue
 		}
 		n := notify.Notification{
-			ID: "sla_alerts/" + batchID + "/" + addr, Kind: notify.SLAAlerts, To: in.p.Email, ToName: in.p.Name,
+			ID: notify.SLAAlertsID(batchID, addr), Kind: notify.SLAAlerts, To: in.p.Email, ToName: in.p.Name,
 			Language: e.Language,
 		}
 		for _, i := range in.alerts {
@@ -538,7 +538,7 @@ func (e *Escalator) alert(kind ticket.Escalation, t *ticket.Ticket, p config.Per
 	}
 	cust := e.customer(t.Customer)
 	return notify.Notification{
-		ID: t.Number + "/" + string(nk) + "/" + strings.ToLower(p.Email), Kind: nk, To: p.Email, ToName: p.Name,
+		ID: notify.SLAAlertID(t.Number, nk, p.Email), Kind: nk, To: p.Email, ToName: p.Name,
 		Language: e.Language, Ticket: t.Number, TicketKey: t.Key, Subject: t.Subject, Priority: t.Priority,
 		PriorityLabel: config.PriorityLabel(e.PlanLabels, cust, e.Language, t.Priority),
 		Customer:      cmp.Or(customerName(cust), t.Customer), Deadline: t.SLA.FirstResponseDue,
@@ -592,7 +592,7 @@ func (e *Escalator) Digest(ctx context.Context, now time.Time) (int, error) {
 	day := now.Format("2006-01-02")
 	for _, m := range e.Managers {
 		n := notify.Notification{
-			ID: "digest/" + day + "/" + strings.ToLower(m.Email), Kind: notify.Digest, To: m.Email, ToName: m.Name,
+			ID: notify.DigestID(day, m.Email), Kind: notify.Digest, To: m.Email, ToName: m.Name,
 			Language: e.Language, AsOf: now, Items: items,
 		}
 		if err := e.Outbox.Enqueue(ctx, n); err != nil {

@@ -16,7 +16,6 @@ import (
 	"embed"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net"
@@ -512,7 +511,7 @@ func (p *customerPages) askSignIn(r *http.Request, addr string) error {
 	}
 	now := p.c.Now()
 	return p.c.Outbox.Enqueue(ctx, notify.Notification{
-		ID: fmt.Sprintf("signin/%d/%s", now.UnixNano(), addr), Kind: notify.SignIn, To: d.Contact.Email, ToName: d.Contact.Name,
+		ID: notify.SignInID(now, addr), Kind: notify.SignIn, To: d.Contact.Email, ToName: d.Contact.Name,
 		Language: p.langOf(d, nil), Customer: d.Customer.Name,
 	})
 }

@@ -486,7 +486,7 @@ func (p *Pipeline) featureReplyNotes(t *ticket.Ticket, m *inbound, text string) 
 		}
 		seen[addr] = true
 		n := notify.Notification{
-			ID: t.Number + "/" + string(notify.FeatureReply) + "/" + ref + "/" + addr, Kind: notify.FeatureReply,
+			ID: notify.FeatureReplyID(t.Number, ref, addr), Kind: notify.FeatureReply,
 			To: a.Email, ToName: a.Name, Language: p.Language, Ticket: t.Number, Subject: t.Subject,
 			InReplyTo: m.msg.MessageID, References: []string{t.MessageID}, Customer: customerName(cust, t.Customer),
 			Priority: t.Priority, PriorityLabel: config.PriorityLabel(p.Plans, cust, p.Language, t.Priority),

@@ -6,6 +6,7 @@ package notify
 
 import (
 	"context"
+	_ "embed"
 	"errors"
 	"fmt"
 	"regexp"
@@ -515,96 +516,20 @@ func num(res []any, i int) int64 {
 	return 0
 }
 
-// entryLua reads entry ARGV[1] of stream KEYS[1] and checks that it is the
-// notification ARGV[2] ("" for an unreadable entry without id): fields f,
-// or a 'gone' reply. Stream ids are never reused, so an entry found by id
-// is the one the caller looked up.
-const entryLua = `
-local e = redis.call('XRANGE', KEYS[1], ARGV[1], ARGV[1])
-if #e == 0 then return {'gone'} end
-local f = e[1][2]
-local nid = ''
-for i = 1, #f, 2 do
-  if f[i] == 'id' then nid = f[i + 1] end
-end
-if nid ~= ARGV[2] then return {'gone'} end
-`
+//go:embed entry.lua
+var entrySrc string
 
-// checksLua refuses a delivered notification (KEYS[sent]) and, when
-// ARGV[3] is '0', a suppressed recipient (KEYS[sup]); with '1' it lifts the
-// suppression, lifted being 1 when there was one; with '-' (an agent's
-// reply, which suppression does not stop) it leaves it.
-const checksLua = `
-local at = redis.call('GET', KEYS[SENT])
-if at then return {'sent', at} end
-local lifted = 0
-if ARGV[3] == '1' then
-  lifted = redis.call('DEL', KEYS[SUP])
-elseif ARGV[3] == '0' then
-  local why = redis.call('GET', KEYS[SUP])
-  if why then return {'suppressed', why} end
-end
-`
+//go:embed requeue.lua
+var requeueSrc string
 
-// requeueScript: KEYS dead-or-skipped stream, outbox, sent marker,
-// suppression; ARGV entry id, notification id, lift. The record's own
-// fields (reason, outbox_id) are left out of the requeued entry.
-var requeueScript = redis.NewScript(entryLua +
-	strings.NewReplacer("SENT", "3", "SUP", "4").Replace(checksLua) + `
-local vals = {}
-for i = 1, #f, 2 do
-  if f[i] ~= 'reason' and f[i] ~= 'outbox_id' then
-    vals[#vals + 1] = f[i]
-    vals[#vals + 1] = f[i + 1]
-  end
-end
-local new = redis.call('XADD', KEYS[2], '*', unpack(vals))
-redis.call('XDEL', KEYS[1], ARGV[1])
-return {'ok', new, lifted}
-`)
+//go:embed retry_pending.lua
+var retryPendingSrc string
 
-// retryPendingScript: KEYS outbox, sent marker, suppression, uncertain
-// deliveries; ARGV entry id, notification id, lift, group, idle ms. An
-// uncertain delivery is marked to be sent again (uncertainty.Retry).
-var retryPendingScript = redis.NewScript(entryLua +
-	strings.NewReplacer("SENT", "2", "SUP", "3").Replace(checksLua) + `
-local p = redis.pcall('XPENDING', KEYS[1], ARGV[4], ARGV[1], ARGV[1], 1)
-if type(p) == 'table' and p.err then
-  if string.find(p.err, 'NOGROUP', 1, true) then return {'new', lifted} end
-  return p
-end
-if #p == 0 then return {'new', lifted} end
-local uncertain = 0
-local u = redis.call('HGET', KEYS[4], ARGV[1])
-if u then
-  local ok, v = pcall(cjson.decode, u)
-  if not ok or type(v) ~= 'table' then v = {reason = u} end
-  v['retry'] = true
-  redis.call('HSET', KEYS[4], ARGV[1], cjson.encode(v))
-  uncertain = 1
-end
-redis.call('XCLAIM', KEYS[1], ARGV[4], p[1][2], 0, ARGV[1], 'IDLE', ARGV[5], 'JUSTID')
-return {'due', lifted, p[1][2], p[1][4], uncertain}
-`)
+//go:embed drop_pending.lua
+var dropPendingSrc string
 
-// dropPendingScript: KEYS outbox, dead letters, send claim, errors hash,
-// uncertain deliveries;
-// ARGV entry id, notification id, reason, group. The dead letter has the
-// shape the delivery writes: the fields plus reason and outbox_id.
-var dropPendingScript = redis.NewScript(entryLua + `
-local who = redis.call('GET', KEYS[3])
-if who then return {'busy', who} end
-local vals = {'reason', ARGV[3], 'outbox_id', ARGV[1]}
-for i = 1, #f, 2 do
-  if f[i] ~= 'reason' and f[i] ~= 'outbox_id' then
-    vals[#vals + 1] = f[i]
-    vals[#vals + 1] = f[i + 1]
-  end
-end
-local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(vals))
-redis.call('XACK', KEYS[1], ARGV[4], ARGV[1])
-redis.call('XDEL', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[4], ARGV[1])
-redis.call('HDEL', KEYS[5], ARGV[1])
-return {'ok', dead}
-`)
+var (
+	requeueScript      = redis.NewScript(entrySrc + requeueSrc)
+	retryPendingScript = redis.NewScript(entrySrc + retryPendingSrc)
+	dropPendingScript  = redis.NewScript(entrySrc + dropPendingSrc)
+)

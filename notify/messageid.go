@@ -17,7 +17,7 @@ import (
 const messageIDTagLen = 16
 
 // messageIDTag is the HMAC atom of the Message-ID that the notification
-// with this id is sent with (messageID, render.go); the delivery records
+// with this id is sent with (messageID, headers.go); the delivery records
 // mail under it without knowing the desk's domain. The ticket's key, when
 // there is one, is under the MAC too; without one the atom is what it was
 // before keys existed, so the ids of mail sent then still verify.

@@ -32,7 +32,11 @@
 -- ARGV[18] search window  how many of the newest tickets subject search covers
 -- ARGV[19] n              number of record field/value pairs that follow
 -- ARGV[20 .. 19+2n]       record fields (ticket hash or rejection audit)
--- ARGV[20+2n ..]          notification field/value pairs
+-- ARGV[20+2n .. #ARGV-1]  notification field/value pairs
+-- ARGV[#ARGV] note id     the queued notification's id (ticket.RejectionID);
+--                         for a new ticket what follows its number in it
+--                         ("/ack": ticket.AckID), as only this script knows
+--                         the number
 -- KEYS[6] SLA warn zset   number -> when to warn
 -- KEYS[7] SLA breach zset number -> first-response deadline
 -- Returns {outcome, created, notified}: outcome is the ticket number or
@@ -65,7 +69,8 @@ local n = tonumber(ARGV[19])
 local rec = {}
 for i = 20, 19 + 2 * n do rec[#rec + 1] = ARGV[i] end
 local note = {}
-for i = 20 + 2 * n, #ARGV do note[#note + 1] = ARGV[i] end
+for i = 20 + 2 * n, #ARGV - 1 do note[#note + 1] = ARGV[i] end
+local note_id = ARGV[#ARGV]
 
 if mode == 'ticket' then
   local seq
@@ -93,7 +98,7 @@ if mode == 'ticket' then
   if ARGV[13] ~= '' then redis.call('ZADD', KEYS[7], ARGV[13], number) end
   local notified = 0
   if ARGV[5] == '1' then
-    redis.call('XADD', KEYS[4], '*', 'id', number .. '/ack', 'ticket', number, unpack(note))
+    redis.call('XADD', KEYS[4], '*', 'id', number .. note_id, 'ticket', number, unpack(note))
     notified = 1
   end
   return {number, 1, notified}
@@ -116,7 +121,7 @@ if ARGV[5] == '1' then
     if redis.call('INCR', dk) == 1 then
       redis.call('EXPIRE', dk, ARGV[9])
     end
-    redis.call('XADD', KEYS[4], '*', 'id', 'rejection/' .. dkey, unpack(note))
+    redis.call('XADD', KEYS[4], '*', 'id', note_id, unpack(note))
     notified = 1
   end
 end

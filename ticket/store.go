@@ -268,7 +268,7 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, ix index, rec
 	}
 	_, domain, _ := strings.Cut(sender, "@")
 	minID := s.o.Now().Add(-s.o.RejectionRetention).UnixMilli()
-	args := make([]any, 0, 20+len(rec)+len(note))
+	args := make([]any, 0, 21+len(rec)+len(note))
 	args = append(args, mode, dedupe, s.kp, s.prefix, notify, int64(s.o.NoticeInterval/time.Second), sender,
 		domain, int64(s.o.DomainNoticeInterval/time.Second), s.o.DomainNoticeLimit, minID, sched[0], sched[1],
 		max(floor, 0), number, ix.created, ix.search, s.o.SearchWindow, len(rec)/2)
@@ -278,6 +278,13 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, ix index, rec
 	for _, v := range note {
 		args = append(args, v)
 	}
+	// The notification's id, or for a new ticket what follows its number:
+	// its format is Go's (noteid.go), not the script's.
+	noteID := RejectionID(dedupe)
+	if mode == "ticket" {
+		noteID = ackIDSuffix
+	}
+	args = append(args, noteID)
 	keys := []string{s.key("seen"), s.key("seq"), s.key("tickets"), s.outbox, s.key("rejections"), s.key(warnSet), s.key(breachSet)}
 	return commitCall{mode: mode, dedupe: dedupe, keys: keys, args: args}, nil
 }

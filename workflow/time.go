@@ -372,7 +372,7 @@ func (s *Service) budgetNotes(ctx context.Context, t *ticket.Ticket, plan config
 	for _, p := range to {
 		for _, reason := range []string{notify.BudgetWarning, notify.BudgetReached} {
 			n := notify.Notification{
-				ID: t.Number + "/" + string(notify.TimeBudget) + "/" + reason + "/" + p.Email, Kind: notify.TimeBudget,
+				ID: notify.TimeBudgetID(t.Number, reason, p.Email), Kind: notify.TimeBudget,
 				To: p.Email, ToName: p.Name, Language: s.Language, Ticket: t.Number, Subject: t.Subject,
 				InReplyTo: t.MessageID, Customer: customer, Priority: t.Priority,
 				PriorityLabel: s.priorityLabel(t, s.Language, t.Priority),

@@ -525,7 +525,7 @@ func (s *Service) base(t *ticket.Ticket, r recipient, k notify.Kind, now time.Ti
 		customer = c.Name
 	}
 	return notify.Notification{
-		ID:   fmt.Sprintf("%s/%s/%d/%s", t.Number, k, now.UnixNano(), strings.ToLower(r.Email)),
+		ID:   notify.TicketEventID(t.Number, k, now, r.Email),
 		Kind: k, To: r.Email, ToName: r.Name, Language: r.Language, Ticket: t.Number, TicketKey: t.Key,
 		Subject: t.Subject, InReplyTo: t.MessageID, Customer: customer, Priority: t.Priority,
 		PriorityLabel: s.priorityLabel(t, r.Language, t.Priority),

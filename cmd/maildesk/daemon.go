@@ -36,10 +36,6 @@ import (
 	"github.com/maildesk/maildesk/workflow"
 )
 
-// loopHeader is put on every mail the desk sends and recognised when such a
-// mail comes back in.
-const loopHeader = "X-Maildesk-Loop"
-
 func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -200,7 +196,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		TicketPrefix:      cfg.Desk.TicketPrefix,
 		Authz:             d.dir,
 		Limits:            d.limits(),
-		Own:               ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: loopHeader, DeskID: cfg.Desk.ID},
+		Own:               ingest.Own{Address: cfg.Desk.Address, MessageIDDomain: domain, LoopHeader: notify.LoopHeader, DeskID: cfg.Desk.ID},
 		Plans:             cfg.Plans,
 		Rules:             ingest.PriorityRules{Words: cfg.Priority.Words, FeatureWords: cfg.Priority.FeatureWords},
 		Suppress:          d.outbox,
