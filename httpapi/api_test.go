@@ -618,12 +618,12 @@ func TestAPIOutbox(t *testing.T) {
 	if err := f.rdb.XAdd(ctx, &redis.XAddArgs{Stream: f.outbox.Key() + ":dead", Values: vals}).Err(); err != nil {
 		t.Fatal(err)
 	}
-	var pending []entryView
+	var pending []OutboxEntry
 	var deadRef string
 	run(t, f, []step{
 		{name: "pending", method: "GET", path: "/api/v1/outbox", code: 200,
 			check: func(t *testing.T, f *fixture, b []byte) {
-				pending = decode[[]entryView](t, b)
+				pending = decode[[]OutboxEntry](t, b)
 				if len(pending) != 2 || pending[0].Kind != notify.AgentReply || pending[0].Ticket != "SD-1" || pending[0].Attempts != 0 ||
 					!strings.HasPrefix(pending[0].Ref, "outbox:") {
 					t.Errorf("pending %s", b)
@@ -631,7 +631,7 @@ func TestAPIOutbox(t *testing.T) {
 			}},
 		{name: "dead", method: "GET", path: "/api/v1/outbox?queue=dead", code: 200,
 			check: func(t *testing.T, f *fixture, b []byte) {
-				rs := decode[[]recordView](t, b)
+				rs := decode[[]OutboxRecord](t, b)
 				if len(rs) != 1 || rs[0].ID != "SD-2/ack" || rs[0].Reason != "550 5.1.1 no such user" || rs[0].OutboxID != "1-0" {
 					t.Fatalf("dead %s", b)
 				}
