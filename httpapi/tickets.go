@@ -62,8 +62,8 @@ func (a *API) listTickets(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	for _, p := range q["priority"] {
-		if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, p) {
-			return badRequest("unknown priority %q (want P1, P2, P3 or P4)", p)
+		if !slices.Contains(config.Priorities, p) {
+			return badRequest("unknown priority %q (want %s)", p, config.PriorityChoice())
 		}
 	}
 	tq := ticket.Query{Status: q["status"], Customer: q["customer"], Contact: q["contact"], Priority: q["priority"],
