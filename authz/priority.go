@@ -1,6 +1,10 @@
 package authz
 
-import "github.com/maildesk/maildesk/config"
+import (
+	"slices"
+
+	"github.com/maildesk/maildesk/config"
+)
 
 // Why a ticket's priority differs from what its mail asked for. The
 // acknowledgement tells the contact (Kwikqy's re-classification notice).
@@ -56,12 +60,13 @@ func capOf(plan config.Plan, contact *config.Contact) string {
 	return plan.ContactMaxPriority
 }
 
-// urgency orders P1 (most urgent, 1) to P4 (4).
+// urgency orders the priorities: P1 (most urgent) is 1, P4 4, anything
+// else after them.
 func urgency(p string) int {
-	if len(p) == 2 && p[0] == 'P' && p[1] >= '1' && p[1] <= '4' {
-		return int(p[1] - '0')
+	if i := slices.Index(config.Priorities, p); i >= 0 {
+		return i + 1
 	}
-	return 5
+	return len(config.Priorities) + 1
 }
 
 // NearestPriority is the priority in allowed nearest in urgency to p: p

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -81,7 +82,8 @@ func ValidateCustomers(customers []Customer, plans map[string]Plan) Problems {
 	return ps
 }
 
-// MainContact returns the customer's main contact, or nil.
+// MainContact returns the customer's main contact, or nil: the one rule
+// for who that is (validation allows at most one).
 func (c *Customer) MainContact() *Contact {
 	for i := range c.Contacts {
 		if c.Contacts[i].Main {
@@ -89,6 +91,12 @@ func (c *Customer) MainContact() *Contact {
 		}
 	}
 	return nil
+}
+
+// GetsProgress reports whether progress mails go to the contact: unless
+// receives_progress is false (unset is true).
+func (c *Contact) GetsProgress() bool {
+	return c.ReceivesProgress == nil || *c.ReceivesProgress
 }
 
 func plansOrDefault(plans map[string]Plan) map[string]Plan {
@@ -315,12 +323,9 @@ func normaliseEmail(c *collector, path string, email *string) bool {
 	return true
 }
 
+// validPriority: p is empty or one of Priorities.
 func validPriority(p string) bool {
-	switch p {
-	case "", "P1", "P2", "P3", "P4":
-		return true
-	}
-	return false
+	return p == "" || slices.Contains(Priorities, p)
 }
 
 // csvColumns are the columns of a CSV contacts file, one contact per row.

@@ -20,8 +20,15 @@ const (
 	TypeFeatureRequest = "feature_request"
 )
 
-// Priorities are the priorities, most urgent first.
+// Priorities are the priorities, most urgent first: the one list every
+// package checks and orders priorities by.
 var Priorities = []string{"P1", "P2", "P3", "P4"}
+
+// PriorityChoice offers Priorities as a sentence does: "P1, P2, P3 or P4".
+func PriorityChoice() string {
+	last := len(Priorities) - 1
+	return strings.Join(Priorities[:last], ", ") + " or " + Priorities[last]
+}
 
 // builtinTypeNames are the built-in types' names per language, for a plan
 // that does not name them itself.

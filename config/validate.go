@@ -85,7 +85,7 @@ func (l *loader) validateDesk() {
 		}
 	}
 	l.oneOf("desk.language", d.Language, "nl", "en")
-	l.oneOf("desk.default_priority", d.DefaultPriority, "P1", "P2", "P3", "P4")
+	l.oneOf("desk.default_priority", d.DefaultPriority, Priorities...)
 	if d.NoticeInterval <= 0 {
 		c.addf("desk.notice_interval", "must be more than 0 (got %s)", d.NoticeInterval)
 	}

@@ -65,10 +65,12 @@ type CustomerPages struct {
 	// Language is desk.language: the pages' language for a visitor whose
 	// address is not known yet.
 	Language string
+	// Location is where times are shown; nil: time.Local.
 	Location *time.Location
-	Now      func() time.Time
-	Links    *access.Store
-	Tickets  CustomerTickets
+	// Now is the clock; nil: time.Now.
+	Now     func() time.Time
+	Links   *access.Store
+	Tickets CustomerTickets
 	// Authz judges the contact at every request (authz.Live): a contact
 	// removed from the directory has no page any more.
 	Authz interface {
@@ -84,7 +86,18 @@ type CustomerPages struct {
 	// SecureCookie: the session cookie is sent over HTTPS only
 	// (http.public_url is https).
 	SecureCookie bool
-	Log          *slog.Logger
+	// Log is where the pages log; nil: slog.Default().
+	Log *slog.Logger
+}
+
+// withDefaults is c with its unset optional fields at their defaults.
+func (c CustomerPages) withDefaults() CustomerPages {
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	c.Location = cmp.Or(c.Location, time.Local)
+	c.Log = cmp.Or(c.Log, slog.Default())
+	return c
 }
 
 // Limits on what the customers' pages let anyone ask for; beyond them the
@@ -110,16 +123,7 @@ var customerTmpl = template.Must(template.New("customer.html").ParseFS(customerF
 // NewCustomerPages serves the customers' pages under access.StatusPath.
 // Mount it without RequireToken: its secrets are its authentication.
 func NewCustomerPages(c CustomerPages) http.Handler {
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	if c.Location == nil {
-		c.Location = time.Local
-	}
-	if c.Log == nil {
-		c.Log = slog.Default()
-	}
-	p := &customerPages{c: c}
+	p := &customerPages{c: c.withDefaults()}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET "+access.StatusPath+"{$}", p.serveAsk)
 	mux.HandleFunc("POST "+access.StatusPath+"{$}", p.postAsk)

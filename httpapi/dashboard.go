@@ -6,6 +6,7 @@ import (
 	"embed"
 	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
@@ -60,12 +61,7 @@ func NewDashboard(tickets TicketLister, customer func(string) *config.Customer, 
 	for _, o := range opts {
 		o(d)
 	}
-	if d.now == nil {
-		d.now = time.Now
-	}
-	if d.loc == nil {
-		d.loc = time.Local
-	}
+	d.setDefaults()
 	mux := http.NewServeMux()
 	mux.Handle("GET /{$}", d)
 	if d.opener != nil {
@@ -92,6 +88,21 @@ type dashboard struct {
 	directory func() []config.Customer
 	// pages serve a page per ticket (WithTicketPages); nil: none.
 	pages *TicketPages
+	// log is the ticket pages' Log, else slog.Default().
+	log *slog.Logger
+}
+
+// setDefaults fills in what NewDashboard's caller left out: the clock
+// (time.Now), the time zone (time.Local) and the log.
+func (d *dashboard) setDefaults() {
+	if d.now == nil {
+		d.now = time.Now
+	}
+	d.loc = cmp.Or(d.loc, time.Local)
+	d.log = slog.Default()
+	if d.pages != nil && d.pages.Log != nil {
+		d.log = d.pages.Log
+	}
 }
 
 // DashboardOption configures NewDashboard.

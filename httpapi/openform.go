@@ -124,6 +124,8 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 			// Submitted once already, changed since: a new ticket is meant.
 			f.Key = rand.Text()
 			msg = "This form was already used to open a ticket. Check the details and open again for a new ticket."
+		case errors.Is(err, workflow.ErrUnavailable):
+			msg = "The desk is checking its records after a database restart; no ticket was opened. Please try again in a minute."
 		case code == http.StatusInternalServerError:
 			msg = "The ticket could not be opened right now; the daemon's log has the details. Please try again."
 		}

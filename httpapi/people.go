@@ -1,14 +1,23 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"strings"
+
+	"github.com/maildesk/maildesk/workflow"
 )
 
 // A person's rights over their data: erasure and export (workflow.People),
 // as maildesk contacts erase and export do them. The address goes in the
 // body or the query, not the path: the request log records paths, and an
 // erasure must not leave the address behind in the log.
+
+// People erases and exports a person's data (workflow.People).
+type People interface {
+	Erase(ctx context.Context, addr string, by workflow.Agent, reference string) (workflow.Erasure, error)
+	Export(ctx context.Context, addr string) (workflow.PersonExport, error)
+}
 
 type eraseRequest struct {
 	Email string `json:"email"`

@@ -89,7 +89,8 @@ type TicketPages struct {
 	// Links are the customers' status links of a ticket (revoked from its
 	// page); nil: the page shows none.
 	Links LinkRevoker
-	Log   *slog.Logger
+	// Log is where the pages log; nil: slog.Default().
+	Log *slog.Logger
 }
 
 // LinkRevoker revokes a ticket's status links (access.Store).
@@ -525,7 +526,7 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 		if n, err = d.pages.Links.Revoke(r.Context(), number); err != nil {
 			break
 		}
-		d.log().Info("status links revoked", "ticket", number, "agent", by.String(), "links", n)
+		d.log.Info("status links revoked", "ticket", number, "agent", by.String(), "links", n)
 		// In the history, with the agent's name, as every action is (an
 		// internal note: the customer's side is not told).
 		err = d.pages.Workflow.NoteRequest(r.Context(), number, by, fmt.Sprintf("Revoked the status links of the customer's side (%d).", n), scoped)
@@ -545,7 +546,7 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 		case errors.Is(err, workflow.ErrKeyReused):
 			msg = "This form was sent before. Check the ticket below and send it again if you meant to."
 		case code == http.StatusInternalServerError:
-			d.log().Error("ticket page action failed", "ticket", number, "action", action, "agent", by.String(), "err", err)
+			d.log.Error("ticket page action failed", "ticket", number, "action", action, "agent", by.String(), "err", err)
 			msg = "That could not be done right now; the daemon's log has the details. Please try again."
 		}
 		// The form comes back as it was, with its key: sending it again
@@ -563,7 +564,7 @@ func (d *dashboard) ticketError(w http.ResponseWriter, r *http.Request, err erro
 		msg = "There is no such ticket."
 	} else {
 		code = http.StatusServiceUnavailable
-		d.log().Error("ticket page", "path", r.URL.Path, "err", err)
+		d.log.Error("ticket page", "path", r.URL.Path, "err", err)
 	}
 	d.render(w, r, code, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Error: msg, Links: -1}, pageCSP)
 }
@@ -572,7 +573,7 @@ func (d *dashboard) ticketError(w http.ResponseWriter, r *http.Request, err erro
 func (d *dashboard) render(w http.ResponseWriter, r *http.Request, code int, tmpl *template.Template, data any, csp string) {
 	var buf bytes.Buffer
 	if err := tmpl.Execute(&buf, data); err != nil {
-		d.log().Error("rendering a page", "template", tmpl.Name(), "err", err)
+		d.log.Error("rendering a page", "template", tmpl.Name(), "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
 	}
@@ -592,13 +593,6 @@ func writePage(w http.ResponseWriter, r *http.Request, code int, body []byte, cs
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(body)
 	}
-}
-
-func (d *dashboard) log() *slog.Logger {
-	if d.pages != nil && d.pages.Log != nil {
-		return d.pages.Log
-	}
-	return slog.Default()
 }
 
 // serveAttachment streams one attachment out of the original mail in the
@@ -641,7 +635,7 @@ func (d *dashboard) serveAttachment(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := as[i]
-	log := d.log().With("ticket", t.Number, "message_id", msgID, "part", part, "agent", agent(r).Name)
+	log := d.log.With("ticket", t.Number, "message_id", msgID, "part", part, "agent", agent(r).Name)
 	out := &lazyWriter{w: w, start: func(h http.Header) { attachmentHeaders(h, a) }}
 	sum, err := streamAttachment(ctx, d.pages.Originals, d.pages.Extract, src, msgID, part, out)
 	if err == nil && sum != a.SHA256 && a.SHA256 != "" {

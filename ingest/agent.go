@@ -351,8 +351,8 @@ func parseCommands(text string) (commands, string, error) {
 		case "priority":
 			pr, reason, _ := strings.Cut(arg, " ")
 			pr = strings.ToUpper(pr)
-			if !slices.Contains([]string{"P1", "P2", "P3", "P4"}, pr) {
-				return c, "", fmt.Errorf("#priority %q: unknown priority (want P1, P2, P3 or P4, then the reason)", arg)
+			if !slices.Contains(config.Priorities, pr) {
+				return c, "", fmt.Errorf("#priority %q: unknown priority (want %s, then the reason)", arg, config.PriorityChoice())
 			}
 			c.priority, c.reason = pr, strings.TrimSpace(reason)
 		case "type":

@@ -312,7 +312,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		if c := m.decision.Customer; c != nil {
 			// A sender at a customer's domain: tell them who can report.
 			n.Customer = c.Name
-			if mc := mainContact(c); mc != nil {
+			if mc := c.MainContact(); mc != nil {
 				n.MainContact, n.MainContactName = mc.Email, mc.Name
 				n.Language = cmp.Or(written, mc.Language, p.Language)
 			}
@@ -580,15 +580,6 @@ func (p *Pipeline) requireAuth(c *config.Customer) bool {
 		return *c.RequireAuthentication
 	}
 	return p.RequireAuth
-}
-
-func mainContact(c *config.Customer) *config.Contact {
-	for i := range c.Contacts {
-		if c.Contacts[i].Main {
-			return &c.Contacts[i]
-		}
-	}
-	return nil
 }
 
 func (p *Pipeline) now() time.Time {

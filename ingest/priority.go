@@ -3,6 +3,8 @@ package ingest
 import (
 	"regexp"
 	"strings"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // PriorityRules say how a mail asks for a priority and marks a feature
@@ -13,7 +15,8 @@ type PriorityRules struct {
 }
 
 var (
-	priorityTagRE = regexp.MustCompile(`(?i)\[\s*(P[1-4])\s*\]`)
+	// A tag in the subject: [P1] .. [P4], any case.
+	priorityTagRE = regexp.MustCompile(`(?i)\[\s*(` + strings.Join(config.Priorities, "|") + `)\s*\]`)
 	xPriorityRE   = regexp.MustCompile(`^\s*([1-5])`)
 )
 
@@ -25,7 +28,7 @@ func (r PriorityRules) Requested(m *Message) (prio, source string) {
 	if t := priorityTagRE.FindStringSubmatch(m.Subject); t != nil {
 		return strings.ToUpper(t[1]), "subject tag " + t[0]
 	}
-	for _, p := range []string{"P1", "P2", "P3", "P4"} {
+	for _, p := range config.Priorities {
 		for _, w := range r.Words[p] {
 			if containsWord(m.Subject, w) {
 				return p, "subject word \"" + w + "\""

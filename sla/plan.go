@@ -170,8 +170,6 @@ type Due struct {
 	from time.Time
 }
 
-var priorities = []string{"P1", "P2", "P3", "P4"}
-
 // ErrUnknownType: the plan has no such type (config.Plan.TypeNames).
 var ErrUnknownType = errors.New("unknown type")
 
@@ -206,7 +204,7 @@ func (ps *Plans) DueOfType(planName, typ, priority, language string, arrival tim
 		return Due{}, fmt.Errorf("unknown plan %q (plans: %s)", planName, strings.Join(ps.Names(), ", "))
 	}
 	if !validPriority(priority) {
-		return Due{}, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+		return Due{}, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(config.Priorities, ", "))
 	}
 	if typ != "" && !p.cfg.HasType(typ) {
 		return Due{}, fmt.Errorf("%w %q for plan %q (want one of %s)", ErrUnknownType, typ, planName, strings.Join(p.cfg.TypeNames(), ", "))
@@ -249,7 +247,7 @@ func (ps *Plans) DueOfType(planName, typ, priority, language string, arrival tim
 // ticket would have had with this priority from its arrival.
 func (d Due) Recompute(priority string, at time.Time) (Due, error) {
 	if !validPriority(priority) {
-		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(config.Priorities, ", "))
 	}
 	if d.rules == nil {
 		d.Priority = priority
@@ -264,7 +262,7 @@ func (d Due) Recompute(priority string, at time.Time) (Due, error) {
 // come here; used is never more than the business time since Start.
 func (d Due) At(priority string, at time.Time, used time.Duration) (Due, error) {
 	if !validPriority(priority) {
-		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(priorities, ", "))
+		return d, fmt.Errorf("unknown priority %q (want one of %s)", priority, strings.Join(config.Priorities, ", "))
 	}
 	if d.rules == nil {
 		d.Priority = priority
@@ -337,4 +335,4 @@ func (ps *Plans) Names() []string {
 	return names
 }
 
-func validPriority(p string) bool { return slices.Contains(priorities, p) }
+func validPriority(p string) bool { return slices.Contains(config.Priorities, p) }

@@ -16,7 +16,7 @@ func targets(t testing.TB, first ...string) map[string]config.PlanTarget {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m[priorities[i]] = config.PlanTarget{FirstResponse: v}
+		m[config.Priorities[i]] = config.PlanTarget{FirstResponse: v}
 	}
 	return m
 }
@@ -238,7 +238,7 @@ func BenchmarkDue(b *testing.B) {
 		// Arrivals spread over a year at odd minutes, every plan, priority
 		// and language.
 		at := start.Add(time.Duration(i%(365*24*60/7)) * 7 * time.Minute)
-		if _, err := ps.Due(plans[i%len(plans)], priorities[i%4], langs[i%3], at); err != nil {
+		if _, err := ps.Due(plans[i%len(plans)], config.Priorities[i%4], langs[i%3], at); err != nil {
 			b.Fatal(err)
 		}
 	}

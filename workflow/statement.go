@@ -74,10 +74,8 @@ func (s *Statements) Make(ctx context.Context, customer string, m billing.Month)
 		st.MadeAt = time.Now()
 	}
 	lang := s.Language
-	for _, ct := range c.Contacts {
-		if ct.Main && ct.Language != "" {
-			lang = ct.Language
-		}
+	if mc := c.MainContact(); mc != nil {
+		lang = cmp.Or(mc.Language, lang)
 	}
 	return st, cmp.Or(lang, "en"), nil
 }

@@ -493,7 +493,7 @@ func (s *Service) recipients(t *ticket.Ticket) []recipient {
 			continue
 		}
 		if ct != nil {
-			if ct.ReceivesProgress != nil && !*ct.ReceivesProgress {
+			if !ct.GetsProgress() {
 				continue
 			}
 			r.Name, r.Language = cmp.Or(ct.Name, r.Name), cmp.Or(ct.Language, r.Language)

@@ -316,7 +316,7 @@ func contactsList(ctx context.Context, cfg *config.Config, store *authz.Store, a
 				mainFlag = "main"
 			}
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, ct.Email, ct.Name, mainFlag, ct.Language, ct.MaxPriority,
-				yes(ct.ReceivesProgress == nil || *ct.ReceivesProgress))
+				yes(ct.GetsProgress()))
 		}
 		for _, dom := range c.Domains {
 			what := "(anyone: notice naming the main contact)"

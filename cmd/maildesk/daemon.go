@@ -589,6 +589,7 @@ func (d *daemon) httpHandler() http.Handler {
 		// Before an edit: import a changed contacts file; after: use the edit at once.
 		Refresh: d.refreshDirectory,
 		Tokens:  tokens,
+		Now:     d.now,
 		Log:     d.log,
 	})
 	dash := httpapi.NewDashboard(d.store, func(id string) *config.Customer { return d.dir.Directory().Customer(id) },

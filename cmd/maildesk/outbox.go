@@ -9,6 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/notify"
 )
 
@@ -62,15 +63,15 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	loc := cfg.Desk.Location
 	switch {
 	case sub == "list" && (*dead || *skipped):
-		list, what := ob.ListDead, "dead letters"
+		list, what, q := ob.ListDead, "dead letters", notify.QueueDead
 		if *skipped {
-			list, what = ob.ListSkipped, "skipped notifications"
+			list, what, q = ob.ListSkipped, "skipped notifications", notify.QueueSkipped
 		}
 		rs, err := list(ctx)
 		if err != nil {
 			return fmt.Errorf("list %s: %w", what, err)
 		}
-		return printRecords(stdout, rs, *asJSON, loc)
+		return printRecords(stdout, q, rs, *asJSON, loc)
 	case sub == "list":
 		es, err := ob.List(ctx)
 		if err != nil {
@@ -169,34 +170,10 @@ func orDash(s string) string {
 
 func printEntries(w io.Writer, es []notify.Entry, asJSON bool, loc *time.Location) error {
 	if asJSON {
-		type row struct {
-			StreamID    string  `json:"stream_id"`
-			ID          string  `json:"id"`
-			Kind        string  `json:"kind"`
-			Ticket      string  `json:"ticket,omitempty"`
-			To          string  `json:"to"`
-			QueuedAt    string  `json:"queued_at"`
-			State       string  `json:"state"`
-			Attempts    int64   `json:"attempts"`
-			Consumer    string  `json:"consumer,omitempty"`
-			IdleSeconds float64 `json:"idle_seconds"`
-			RetryNow    bool    `json:"retry_requested,omitempty"`
-			LastError   string  `json:"last_error,omitempty"`
-			Invalid     string  `json:"invalid,omitempty"`
-			// The delivery was uncertain: since when, and whether the
-			// automatic resend was used.
-			UncertainSince string `json:"uncertain_since,omitempty"`
-			Resent         bool   `json:"resent,omitempty"`
-		}
-		out := make([]row, 0, len(es))
+		// The API's rows (GET /api/v1/outbox): the same JSON either way.
+		out := make([]httpapi.OutboxEntry, 0, len(es))
 		for _, e := range es {
-			n := e.Notification
-			r := row{e.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, e.QueuedAt.UTC().Format(time.RFC3339), e.State(),
-				e.Attempts, e.Consumer, e.Idle.Seconds(), e.RetryRequested, e.LastError, e.Invalid, "", e.Resent}
-			if e.Uncertain {
-				r.UncertainSince = e.UncertainSince.UTC().Format(time.RFC3339)
-			}
-			out = append(out, r)
+			out = append(out, httpapi.NewOutboxEntry(e))
 		}
 		return writeJSON(w, out)
 	}
@@ -225,23 +202,11 @@ func printEntries(w io.Writer, es []notify.Entry, asJSON bool, loc *time.Locatio
 	return tw.Flush()
 }
 
-func printRecords(w io.Writer, rs []notify.Record, asJSON bool, loc *time.Location) error {
+func printRecords(w io.Writer, q notify.Queue, rs []notify.Record, asJSON bool, loc *time.Location) error {
 	if asJSON {
-		type row struct {
-			StreamID string `json:"stream_id"`
-			ID       string `json:"id"`
-			Kind     string `json:"kind"`
-			Ticket   string `json:"ticket,omitempty"`
-			To       string `json:"to"`
-			At       string `json:"at"`
-			Reason   string `json:"reason"`
-			OutboxID string `json:"outbox_id,omitempty"`
-			Invalid  string `json:"invalid,omitempty"`
-		}
-		out := make([]row, 0, len(rs))
+		out := make([]httpapi.OutboxRecord, 0, len(rs))
 		for _, r := range rs {
-			n := r.Notification
-			out = append(out, row{r.StreamID, n.ID, string(n.Kind), n.Ticket, n.To, r.At.UTC().Format(time.RFC3339), r.Reason, r.OutboxID, r.Invalid})
+			out = append(out, httpapi.NewOutboxRecord(q, r))
 		}
 		return writeJSON(w, out)
 	}
