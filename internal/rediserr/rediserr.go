@@ -24,6 +24,21 @@ const (
 	NoScript = "NOSCRIPT"
 )
 
+// Codes of a Redis that refuses a command for now: the same command may
+// succeed later (ticket.Unavailable).
+const (
+	OOM         = "OOM"         // used memory above maxmemory
+	Loading     = "LOADING"     // loading the dataset at start
+	ReadOnly    = "READONLY"    // a replica (after a failover)
+	MasterDown  = "MASTERDOWN"  // a replica that lost its master
+	ClusterDown = "CLUSTERDOWN" // a cluster without all its slots
+	TryAgain    = "TRYAGAIN"    // a cluster moving the keys' slot
+	Busy        = "BUSY"        // a script running too long
+	NoReplicas  = "NOREPLICAS"  // min-replicas-to-write not met
+	Misconf     = "MISCONF"     // a failed background save (stop-writes-on-bgsave-error)
+	NoRepl      = "NOREPL"      // WAIT-style replication not reached
+)
+
 // Code splits the Redis error reply in err's chain into its code and the
 // text after it ("NOTICKET SD-4" is "NOTICKET", "SD-4"). ok is false when
 // err holds no error reply: nil, a network failure, a context's end, an
