@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/internal/rediserr"
 )
 
 // Queue names where an outbox entry is: waiting in the outbox, or recorded
@@ -497,7 +499,7 @@ func (o *Outbox) Drop(ctx context.Context, id, reason string) (Action, error) {
 }
 
 func isNoGroup(err error) bool {
-	return err != nil && strings.Contains(err.Error(), "NOGROUP")
+	return rediserr.Is(err, rediserr.NoGroup)
 }
 
 func str(res []any, i int) string {

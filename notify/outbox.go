@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/rediserr"
 )
 
 // Outbox is a desk's queue of outgoing mail: a Redis stream read through a
@@ -53,7 +54,7 @@ func (o *Outbox) Key() string { return o.stream }
 // means entries queued before the first sender ever ran are still sent.
 func (o *Outbox) Init(ctx context.Context) error {
 	err := o.rdb.XGroupCreateMkStream(ctx, o.stream, o.group, "0").Err()
-	if err != nil && !strings.HasPrefix(err.Error(), "BUSYGROUP") {
+	if err != nil && !rediserr.Is(err, rediserr.BusyGroup) {
 		return fmt.Errorf("create outbox group on %s: %w", o.stream, err)
 	}
 	return nil

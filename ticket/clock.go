@@ -4,9 +4,9 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -109,7 +109,7 @@ func (s *Store) SetClock(ctx context.Context, number string, c *Clock) error {
 	err = clockScript.Run(ctx, s.rdb, keys, number, string(b), sched[0], sched[1],
 		strconv.FormatInt(c.FirstResponseDue.UnixMilli(), 10)).Err()
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "NOTICKET") {
+		if errors.Is(scriptErr(err), ErrNotFound) {
 			return fmt.Errorf("set SLA clock of %s: %w", number, ErrNotFound)
 		}
 		return fmt.Errorf("set SLA clock of %s: %w", number, err)

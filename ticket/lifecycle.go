@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -148,14 +147,14 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 	}
 	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox, s.key("requests")}
 	done, err := changeScript.Run(ctx, s.rdb, keys, args...).Int()
+	err = scriptErr(err)
 	switch {
 	case err == nil:
 		return done == 1, nil
-	case strings.HasPrefix(err.Error(), "NOTICKET"):
+	case errors.Is(err, ErrNotFound):
 		return false, fmt.Errorf("change %s: %w", number, ErrNotFound)
-	case strings.HasPrefix(err.Error(), "CONFLICT"):
-		cur := strings.TrimSpace(strings.TrimPrefix(err.Error(), "CONFLICT"))
-		return false, fmt.Errorf("change %s: %w: it is %s now, not %s", number, ErrConflict, cur, c.ExpectStatus)
+	case errors.Is(err, ErrConflict):
+		return false, fmt.Errorf("change %s: %w: it is %s now, not %s", number, ErrConflict, scriptDetail(err), c.ExpectStatus)
 	default:
 		return false, fmt.Errorf("change %s: %w", number, err)
 	}

@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/internal/rediserr"
 )
 
 // probeTTL keeps the probe key from outliving its purpose.
@@ -46,14 +47,11 @@ func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
-	var re redis.Error
-	if errors.As(err, &re) && !errors.Is(err, redis.Nil) {
-		msg := re.Error()
-		for _, p := range []string{"OOM ", "LOADING ", "READONLY ", "MASTERDOWN ", "CLUSTERDOWN ", "TRYAGAIN ",
-			"BUSY ", "NOREPLICAS ", "MISCONF ", "NOREPL "} {
-			if strings.HasPrefix(msg, p) {
-				return true
-			}
+	if code, _, ok := rediserr.Code(err); ok {
+		switch code {
+		case rediserr.OOM, rediserr.Loading, rediserr.ReadOnly, rediserr.MasterDown, rediserr.ClusterDown,
+			rediserr.TryAgain, rediserr.Busy, rediserr.NoReplicas, rediserr.Misconf, rediserr.NoRepl:
+			return true
 		}
 	}
 	var ne net.Error

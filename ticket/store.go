@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/rediserr"
 )
 
 //go:embed commit.lua
@@ -129,7 +130,7 @@ func (s *Store) CommitBatch(ctx context.Context, cs []Commit) []CommitResult {
 	run := func(eval bool) {
 		pipe := s.rdb.Pipeline()
 		for i, c := range calls {
-			if out[i].Err != nil || (eval && !isNoScript(cmds[i].Err())) {
+			if out[i].Err != nil || (eval && !rediserr.Is(cmds[i].Err(), rediserr.NoScript)) {
 				continue
 			}
 			if eval {
@@ -146,7 +147,7 @@ func (s *Store) CommitBatch(ctx context.Context, cs []Commit) []CommitResult {
 	// answers NOSCRIPT without running anything: send those again with
 	// the source, which also caches it.
 	for i := range cmds {
-		if cmds[i] != nil && isNoScript(cmds[i].Err()) {
+		if cmds[i] != nil && rediserr.Is(cmds[i].Err(), rediserr.NoScript) {
 			run(true)
 			break
 		}
@@ -158,10 +159,6 @@ func (s *Store) CommitBatch(ctx context.Context, cs []Commit) []CommitResult {
 		out[i].Result, out[i].Err = c.result(cmds[i].Slice())
 	}
 	return out
-}
-
-func isNoScript(err error) bool {
-	return err != nil && strings.HasPrefix(err.Error(), "NOSCRIPT")
 }
 
 func (s *Store) commitOne(ctx context.Context, c Commit) (Result, error) {
@@ -292,13 +289,7 @@ func (s *Store) call(mode, dedupe, sender string, sched [2]string, ix index, rec
 // result reads commit.lua's reply.
 func (c commitCall) result(res []any, err error) (Result, error) {
 	if err != nil {
-		switch {
-		case strings.HasPrefix(err.Error(), "BEHIND"):
-			err = fmt.Errorf("%w: %s", ErrBehind, strings.TrimPrefix(err.Error(), "BEHIND "))
-		case strings.HasPrefix(err.Error(), "TAKEN"):
-			err = fmt.Errorf("%w: %s", ErrNumberTaken, strings.TrimPrefix(err.Error(), "TAKEN "))
-		}
-		return Result{}, fmt.Errorf("commit %s for %q: %w", c.mode, c.dedupe, err)
+		return Result{}, fmt.Errorf("commit %s for %q: %w", c.mode, c.dedupe, scriptErr(err))
 	}
 	if len(res) != 3 {
 		return Result{}, fmt.Errorf("commit %s for %q: unexpected script reply %v", c.mode, c.dedupe, res)

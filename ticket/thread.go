@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,7 +68,7 @@ func (s *Store) Append(ctx context.Context, dedupe, number string, e Event) (Res
 	res, err := appendScript.Run(ctx, s.rdb, keys, dedupe, number, string(ev), e.At.UTC().Format(time.RFC3339Nano),
 		s.kp, e.At.UnixMilli(), writer(e)).Slice()
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "NOTICKET") {
+		if errors.Is(scriptErr(err), ErrNotFound) {
 			return Result{}, fmt.Errorf("append to %s: %w", number, ErrNotFound)
 		}
 		return Result{}, fmt.Errorf("append %q to %s: %w", dedupe, number, err)

@@ -92,7 +92,7 @@ func (s *Store) SetTimeBudget(ctx context.Context, number string, minutes int, e
 	keys := []string{s.key("t:" + number + ":timesum"), s.key("t:" + number + ":events"), s.key("t:" + number)}
 	err = timeBudgetScript.Run(ctx, s.rdb, keys, number, minutes, b.WarnAt, b.Limit, string(e), ev.At.UTC().Format(time.RFC3339Nano)).Err()
 	switch {
-	case err != nil && strings.HasPrefix(err.Error(), "NOTICKET"):
+	case errors.Is(scriptErr(err), ErrNotFound):
 		return fmt.Errorf("time budget of %s: %w", number, ErrNotFound)
 	case err != nil:
 		return fmt.Errorf("time budget of %s: %w", number, err)
@@ -122,7 +122,7 @@ func (s *Store) VoidTime(ctx context.Context, number, customer, id, by, reason s
 		s.key("t:" + number + ":events"), s.key("t:" + number)}
 	res, err := timeVoidScript.Run(ctx, s.rdb, keys, number, id, at.UTC().Format(time.RFC3339Nano), by, reason, string(e), b.WarnAt, b.Limit).Slice()
 	switch {
-	case err != nil && strings.HasPrefix(err.Error(), "NORECORD"):
+	case errors.Is(scriptErr(err), ErrNoRecord):
 		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: %w", id, number, ErrNoRecord)
 	case err != nil:
 		return TimeRecord{}, false, fmt.Errorf("void time record %s of %s: %w", id, number, err)
@@ -181,7 +181,7 @@ func (s *Store) AddTime(ctx context.Context, r TimeRecord, key, threadID string,
 	}
 	res, err := timeScript.Run(ctx, s.rdb, s.timeKeys(r.Ticket, r.Customer), args...).Slice()
 	switch {
-	case err != nil && strings.HasPrefix(err.Error(), "NOTICKET"):
+	case errors.Is(scriptErr(err), ErrNotFound):
 		return r, false, fmt.Errorf("time on %s: %w", r.Ticket, ErrNotFound)
 	case err != nil:
 		return r, false, fmt.Errorf("time on %s: %w", r.Ticket, err)

@@ -28,6 +28,7 @@ import (
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
+	"github.com/maildesk/maildesk/internal/rediserr"
 	"github.com/maildesk/maildesk/lease"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
@@ -566,7 +567,7 @@ func (d *daemon) sendOutbox(ctx context.Context) error {
 	}
 	st, err := d.delivery.Drain(ctx)
 	d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead, st.Uncertain)
-	if err != nil && strings.Contains(err.Error(), "NOGROUP") {
+	if rediserr.Is(err, rediserr.NoGroup) {
 		// Redis lost its data (restart without persistence): recreate.
 		d.outboxReady.Store(false)
 	}
