@@ -641,7 +641,7 @@ func (w *Watcher) drain(ctx context.Context, c *imapclient.Client, full bool) er
 	if err := w.hold(ctx); err != nil {
 		return err
 	}
-	cm := w.newCommitter(ctx)
+	cm := newCommitter(ctx, w.pipe.Store, w.cfg.BatchSize, w.log, w.logResult)
 	defer cm.close()
 	d := &drainer{w: w, c: c, cm: cm, known: w.next - 1}
 	if caps := c.Caps(); full && (caps.Has(imap.CapMove) || caps.Has(imap.CapUIDPlus)) {
@@ -935,7 +935,7 @@ func (w *Watcher) fetch(ctx context.Context, c *imapclient.Client, cm *committer
 // the message came without a body; the caller decides its outcome.
 func (w *Watcher) take(ctx context.Context, c *imapclient.Client, msg *imapclient.FetchMessageData, wd *watchdog) (j *job, bodiless bool) {
 	j = &job{start: time.Now()}
-	j.gate = newGate(w.pipe, func() {})
+	j.gate = newGate(w.pipe.Store, func() {})
 	var body imap.LiteralReader
 	var seen bool
 	for {
@@ -973,8 +973,8 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) err
 	size := body.Size()
 	lit := &literal{r: body, size: size}
 	w.inflight.Add(size)
-	decide := func(rm *readMail) {
-		res, err := w.pipe.decide(pctx, rm, j.gate)
+	decide := func(rm *ReadMail) {
+		res, err := w.pipe.Decide(pctx, rm, j.gate)
 		w.inflight.Add(-size)
 		j.gate.done(res, err)
 	}
@@ -985,7 +985,7 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) err
 	}
 	switch {
 	case w.cfg.MaxMessageSize > 0 && size > w.cfg.MaxMessageSize:
-		rm := w.pipe.readTooLarge(lit, size, w.cfg.MaxMessageSize, src)
+		rm := w.pipe.ReadHead(lit, size, w.cfg.MaxMessageSize, src)
 		if err := lit.finish(); err != nil {
 			return notRead(err)
 		}
@@ -1001,7 +1001,7 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) err
 			w.slots <- struct{}{}
 			release := sync.OnceFunc(func() { <-w.slots })
 			j.gate.release = release
-			rm := w.pipe.read(bytes.NewReader(buf[:n]), src)
+			rm := w.pipe.Read(bytes.NewReader(buf[:n]), src)
 			w.buffered.Add(-size)
 			decide(rm)
 			release()
@@ -1010,7 +1010,7 @@ func (w *Watcher) read(ctx context.Context, j *job, body imap.LiteralReader) err
 		if size <= smallMail {
 			w.buffered.Add(-size)
 		}
-		rm := w.pipe.read(lit, src)
+		rm := w.pipe.Read(lit, src)
 		if err := lit.finish(); err != nil {
 			return notRead(err)
 		}
