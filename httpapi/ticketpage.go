@@ -65,7 +65,8 @@ type PageWorkflow interface {
 }
 
 // Originals copies the original of a mail as the mailbox has it to out
-// (ingest.Watcher.Raw): src and messageID as the ticket or event recorded.
+// (ingest.Mailbox.Raw; another kind of mailbox may serve them too): src
+// and messageID as the ticket or event recorded.
 type Originals interface {
 	Raw(ctx context.Context, src ticket.Source, messageID string, out io.Writer) error
 }

@@ -56,7 +56,7 @@ func (p *Pipeline) agentIndex() *agentIndex {
 // also a listed contact of a customer (an explicit contact stays one).
 // Nobody is an agent while the pipeline has no Agents to act through.
 func (p *Pipeline) agent(m *inbound) (workflow.Agent, bool) {
-	if p.Agents == nil {
+	if m.agents == nil {
 		return workflow.Agent{}, false
 	}
 	addr, err := address.Normalise(m.msg.From.Address)
@@ -125,12 +125,12 @@ func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent)
 		res.Agent = true
 		return res, err
 	}
-	if p.Threads == nil {
+	if m.threads == nil {
 		return p.agentReject(ctx, m, log, "agent mail without a ticket")
 	}
 	// A mail already applied (a replay after a crash) is done, whatever
 	// the ticket's state now: its commands are not judged again.
-	if number, err := p.Threads.FindByMessageID(ctx, m.dedupe); err != nil {
+	if number, err := m.threads.FindByMessageID(ctx, m.dedupe); err != nil {
 		return Result{MessageID: m.msg.MessageID}, err
 	} else if number != "" {
 		return Result{Outcome: Processed, Ticket: number, MessageID: m.msg.MessageID, Replay: true, FollowUp: true, Class: m.class, Agent: true}, nil
@@ -142,7 +142,7 @@ func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent)
 	}
 	for attempt := 0; ; attempt++ {
 		p.initTag()
-		t, err := p.findTicket(ctx, m.msg)
+		t, err := p.findTicket(ctx, m)
 		if err != nil {
 			return Result{MessageID: m.msg.MessageID}, err
 		}
@@ -191,7 +191,7 @@ func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket,
 		if text == "" && c.change(true) == (workflow.Change{}) {
 			thread = m.dedupe
 		}
-		if _, _, err := p.Agents.RecordTime(ctx, t.Number, by, c.time.entry(m, p.Location), m.dedupe, thread); err != nil {
+		if _, _, err := m.agents.RecordTime(ctx, t.Number, by, c.time.entry(m, p.Location), m.dedupe, thread); err != nil {
 			return err
 		}
 		if thread != "" {
@@ -200,31 +200,31 @@ func (p *Pipeline) applyAgent(ctx context.Context, m *inbound, t *ticket.Ticket,
 	}
 	if text == "" {
 		// Commands only: one change, no mail but the progress mail.
-		_, err := p.Agents.Set(ctx, t.Number, by, c.change(true), m.dedupe)
+		_, err := m.agents.Set(ctx, t.Number, by, c.change(true), m.dedupe)
 		return err
 	}
 	if ch := c.change(c.note); ch != (workflow.Change{}) {
-		if _, err := p.Agents.Set(ctx, t.Number, by, ch, m.dedupe+" #set"); err != nil {
+		if _, err := m.agents.Set(ctx, t.Number, by, ch, m.dedupe+" #set"); err != nil {
 			return err
 		}
 	}
 	if c.note {
 		if t.NeedsAgentSince != nil {
 			// An agent looked at it, like any workflow action does.
-			if _, err := p.Threads.Apply(ctx, t.Number, ticket.Change{At: m.now, Handled: true, Dedupe: m.dedupe + " #handled"}, nil); err != nil {
+			if _, err := m.threads.Apply(ctx, t.Number, ticket.Change{At: m.now, Handled: true, Dedupe: m.dedupe + " #handled"}, nil); err != nil {
 				return err
 			}
 		}
 		// An internal note: history only. Appended like a follow-up, so
 		// that it is idempotent on the mail and keeps its quoted part.
 		src := m.src
-		_, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
+		_, err := m.threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 			At: m.now, Kind: ticket.EventNote, From: by.String(), MessageID: m.msg.MessageID,
 			Subject: m.msg.Subject, Text: text, Quoted: quoted, Source: &src,
 		})
 		return err
 	}
-	return p.Agents.Reply(ctx, t.Number, by, text, c.status, m.dedupe)
+	return m.agents.Reply(ctx, t.Number, by, text, c.status, m.dedupe)
 }
 
 // commands are the #lines at the top of an agent's mail.

@@ -46,7 +46,7 @@ const maxBounceIDs = 4
 // It returns the ticket the bounce was recorded on, "" when none.
 func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	rep := m.msg.Report
-	if rep == nil || p.Suppress == nil {
+	if rep == nil || m.suppress == nil {
 		return "", nil
 	}
 	sent, found, err := p.reportedMail(ctx, m, rep.OriginalMessageID)
@@ -82,7 +82,7 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	// bounded before they are stored.
 	status, diag := truncate(failed.Status, 40), truncate(failed.Diagnostic, 500)
 	why := strings.TrimSpace("bounced " + m.now.UTC().Format(time.RFC3339) + ": " + status + " " + diag)
-	if err := p.Suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
+	if err := m.suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
 		return "", err
 	}
 	m.log.Warn("mail to recipient bounced: automatic mail suppressed", "recipient", sent.To, "status", failed.Status, "for", p.bounceSuppression())
@@ -105,7 +105,7 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 // It returns the ticket the complaint was recorded on, "" when none.
 func (p *Pipeline) complained(ctx context.Context, m *inbound) (string, error) {
 	rep := m.msg.Feedback
-	if rep == nil || p.Suppress == nil {
+	if rep == nil || m.suppress == nil {
 		return "", nil
 	}
 	sent, found, err := p.reportedMail(ctx, m, rep.OriginalMessageID)
@@ -119,7 +119,7 @@ func (p *Pipeline) complained(ctx context.Context, m *inbound) (string, error) {
 	}
 	kind := truncate(cmp.Or(rep.Type, "unspecified"), 40)
 	why := "complaint " + m.now.UTC().Format(time.RFC3339) + ": feedback type " + kind + " from " + truncate(m.msg.From.Address, maxStoredAddress)
-	if err := p.Suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
+	if err := m.suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
 		return "", err
 	}
 	m.log.Warn("recipient reported the desk's mail (feedback report): automatic mail suppressed", "recipient", sent.To, "feedback_type", kind, "for", p.bounceSuppression())
@@ -140,7 +140,7 @@ func (p *Pipeline) reportedMail(ctx context.Context, m *inbound, original string
 		if tried++; tried > maxBounceIDs {
 			break
 		}
-		s, ok, err := p.Suppress.SentMail(ctx, id)
+		s, ok, err := m.suppress.SentMail(ctx, id)
 		if err != nil {
 			return notify.SentMail{}, false, err
 		}
@@ -155,13 +155,13 @@ func (p *Pipeline) reportedMail(ctx context.Context, m *inbound, original string
 // recordReport records a bounce or complaint on the ticket the sent mail
 // was about; it returns that ticket, "" when there is none.
 func (p *Pipeline) recordReport(ctx context.Context, m *inbound, sent notify.SentMail, kind, text string) (string, error) {
-	if p.Threads == nil || sent.Ticket == "" {
+	if m.threads == nil || sent.Ticket == "" {
 		return "", nil
 	}
 	if sent.SentWhileSuppressed != "" {
 		text += "; it was an agent's reply, sent although automatic mail to that address was suppressed (" + sent.SentWhileSuppressed + ")"
 	}
-	_, err := p.Threads.Append(ctx, m.dedupe, sent.Ticket, ticket.Event{
+	_, err := m.threads.Append(ctx, m.dedupe, sent.Ticket, ticket.Event{
 		At: m.now, Kind: kind, From: truncate(m.msg.From.Address, 254), MessageID: m.msg.MessageID, Subject: m.msg.Subject,
 		Text: text,
 	})

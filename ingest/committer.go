@@ -3,6 +3,7 @@ package ingest
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
@@ -58,10 +59,12 @@ type gateReply struct {
 	err error
 }
 
-// gate is one mail's place in the committer's order. Its methods are
-// called from the mail's own goroutine only.
+// gate is one mail's place in the committer's order: its Order (see
+// Pipeline.Decide). Its methods are called from the mail's own goroutine
+// only.
 type gate struct {
-	p *Pipeline
+	// store takes what comes after the mail's turn.
+	store Committer
 	// events go to the committer: a first event (commit, exclusive or
 	// done), then done unless that was first. Two fit without blocking.
 	events chan gateEvent
@@ -72,15 +75,15 @@ type gate struct {
 	direct bool
 }
 
-func newGate(p *Pipeline, release func()) *gate {
-	return &gate{p: p, events: make(chan gateEvent, 2), release: release}
+func newGate(store Committer, release func()) *gate {
+	return &gate{store: store, events: make(chan gateEvent, 2), release: release}
 }
 
-func (g *gate) commit(ctx context.Context, c ticket.Commit) (ticket.Result, error) {
+func (g *gate) Commit(ctx context.Context, c ticket.Commit) (ticket.Result, error) {
 	if g.direct {
 		// Not reached by the pipeline today (one commit per mail, after
 		// any exclusive read); kept correct should that change.
-		return g.p.commit(ctx, nil, c)
+		return commitTo(ctx, g.store, c)
 	}
 	g.release()
 	reply := make(chan gateReply, 1)
@@ -90,7 +93,7 @@ func (g *gate) commit(ctx context.Context, c ticket.Commit) (ticket.Result, erro
 	return r.res, r.err
 }
 
-func (g *gate) exclusive() error {
+func (g *gate) Exclusive() error {
 	if g.direct {
 		return nil
 	}
@@ -144,11 +147,14 @@ type committerItem struct {
 }
 
 type committer struct {
-	w     *Watcher
 	ctx   context.Context // never cancelled: mail in hand is finished
 	in    chan committerItem
 	exit  chan struct{}
+	store Committer
 	batch BatchCommitter // nil: one call per commit
+	log   *slog.Logger
+	// handled is told each mail whose outcome is committed, in order.
+	handled func(handled)
 
 	pending []pendingCommit
 	// failed is the first commit error: no commit is sent after it, so
@@ -163,12 +169,15 @@ type pendingCommit struct {
 	reply  chan gateReply
 }
 
-func (w *Watcher) newCommitter(ctx context.Context) *committer {
+// newCommitter starts the committer of one drain, which fetches in
+// batches of batchSize and commits to store.
+func newCommitter(ctx context.Context, store Committer, batchSize int, log *slog.Logger, handled func(handled)) *committer {
 	cm := &committer{
-		w: w, ctx: context.WithoutCancel(ctx), in: make(chan committerItem, 2*w.cfg.BatchSize+4),
+		ctx: context.WithoutCancel(ctx), in: make(chan committerItem, 2*batchSize+4),
 		exit: make(chan struct{}), failedFlag: make(chan struct{}),
+		store: store, log: log, handled: handled,
 	}
-	cm.batch, _ = w.pipe.Store.(BatchCommitter)
+	cm.batch, _ = store.(BatchCommitter)
 	go cm.run()
 	return cm
 }
@@ -274,11 +283,7 @@ func (cm *committer) flush() {
 				rs[i].Err = cm.abort()
 				continue
 			}
-			if c.Ticket != nil {
-				rs[i].Result, rs[i].Err = cm.w.pipe.Store.Create(cm.ctx, c.Dedupe, *c.Ticket, c.Note)
-			} else {
-				rs[i].Result, rs[i].Err = cm.w.pipe.Store.Reject(cm.ctx, c.Dedupe, *c.Rejection, c.Note)
-			}
+			rs[i].Result, rs[i].Err = commitTo(cm.ctx, cm.store, c)
 			if rs[i].Err != nil {
 				cm.fail(rs[i].Err)
 			}
@@ -305,7 +310,7 @@ func (cm *committer) collect(jobs []*job) batchResult {
 		if j.err != nil {
 			// Its own read failed, not an earlier mail's.
 			if nr, ok := j.err.(*notReadError); ok {
-				cm.w.log.Warn("mail not read whole: the connection broke in the middle of it; it stays in the inbox and is fetched again",
+				cm.log.Warn("mail not read whole: the connection broke in the middle of it; it stays in the inbox and is fetched again",
 					"uid", j.uid, "err", nr.err)
 				if out.err == nil {
 					out.err = fmt.Errorf("mail uid %d: %w", j.uid, j.err)
@@ -320,7 +325,7 @@ func (cm *committer) collect(jobs []*job) batchResult {
 			continue
 		}
 		h := handled{uid: j.uid, res: j.res, took: j.at.Sub(j.start)}
-		cm.w.logResult(h)
+		cm.handled(h)
 		if h.uid != 0 {
 			out.done = append(out.done, h)
 		}

@@ -110,75 +110,30 @@ func keepsKeywords(sel *imap.SelectData) bool {
 	return slices.Contains(sel.PermanentFlags, imap.FlagWildcard)
 }
 
-// stamp sets the outcome keywords of committed mail before it moves: one
-// STORE per keyword in use (at most the three kinds and the bits), not one
-// per mail. A mail that made or joined a ticket loses a $MDRejected from an
-// earlier refusal (an operator moved it back after authorising its sender).
-func (w *Watcher) stamp(c *imapclient.Client, done []handled) error {
-	if !w.keywords || len(done) == 0 {
-		return nil
-	}
-	sets := map[imap.Flag][]imap.UID{}
-	var unreject []imap.UID
-	for _, h := range done {
-		var kws []imap.Flag
-		switch h.res.Outcome {
-		case Processed:
-			seq, ok := ticket.SeqOf(w.pipe.TicketPrefix, h.res.Ticket)
-			if !ok {
-				continue
-			}
-			kind := KeywordTicket
-			if h.res.FollowUp || h.res.Agent {
-				kind = KeywordFollowUp
-			}
-			kws = append(seqKeywords(seq), kind)
-			unreject = append(unreject, h.uid)
-		case Rejected:
-			kws = []imap.Flag{KeywordRejected}
-		case Quarantined:
-			if h.res.Recorded {
-				kws = []imap.Flag{KeywordRejected}
-			}
+// outcomeKeywords are the keywords that record res on its mail, stamped
+// before it moves (imapSession.stamp). unreject: a mail that made or
+// joined a ticket loses a $MDRejected from an earlier refusal (an operator
+// moved it back after authorising its sender).
+func outcomeKeywords(prefix string, res Result) (kws []imap.Flag, unreject bool) {
+	switch res.Outcome {
+	case Processed:
+		seq, ok := ticket.SeqOf(prefix, res.Ticket)
+		if !ok {
+			return nil, false
 		}
-		for _, k := range kws {
-			sets[k] = append(sets[k], h.uid)
+		kind := KeywordTicket
+		if res.FollowUp || res.Agent {
+			kind = KeywordFollowUp
+		}
+		return append(seqKeywords(seq), kind), true
+	case Rejected:
+		return []imap.Flag{KeywordRejected}, false
+	case Quarantined:
+		if res.Recorded {
+			return []imap.Flag{KeywordRejected}, false
 		}
 	}
-	keys := make([]imap.Flag, 0, len(sets))
-	for k := range sets {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	type store struct {
-		uids []imap.UID
-		op   imap.StoreFlagsOp
-		flag imap.Flag
-	}
-	var stores []store
-	if len(unreject) > 0 {
-		stores = append(stores, store{unreject, imap.StoreFlagsDel, KeywordRejected})
-	}
-	for _, k := range keys {
-		stores = append(stores, store{sets[k], imap.StoreFlagsAdd, k})
-	}
-	// Pipelined: sent together, then each answer awaited, so that the
-	// stamps cost about one round trip, not one per keyword.
-	return w.guarded(c, "store outcome keywords", func() error {
-		cmds := make([]*imapclient.FetchCommand, len(stores))
-		for i, st := range stores {
-			var set imap.UIDSet
-			set.AddNum(st.uids...)
-			cmds[i] = c.Store(set, &imap.StoreFlags{Op: st.op, Silent: true, Flags: []imap.Flag{st.flag}}, nil)
-		}
-		var first error
-		for i, cmd := range cmds {
-			if err := cmd.Close(); err != nil && first == nil {
-				first = fmt.Errorf("%s: %w", stores[i].flag, err)
-			}
-		}
-		return first
-	})
+	return nil, false
 }
 
 // entry is one mail of the journal: a filed (or stamped) mail with its
@@ -217,9 +172,9 @@ var journalFetch = &imap.FetchOptions{
 // or with since set those that arrived on or after since's day. Mail
 // without an outcome keyword (quarantined, or put there by a person) is
 // no entry. The folder is examined read-only.
-func scanFolder(c *imapclient.Client, w *Watcher, folder string, window int, since time.Time, prefix string) ([]entry, uint32, error) {
+func scanFolder(c *imapclient.Client, mb *Mailbox, folder string, window int, since time.Time, prefix string) ([]entry, uint32, error) {
 	var sel *imap.SelectData
-	if err := w.guarded(c, "examine "+folder, func() (err error) {
+	if err := mb.guarded(c, "examine "+folder, func() (err error) {
 		sel, err = c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait()
 		return err
 	}); err != nil {
@@ -229,7 +184,7 @@ func scanFolder(c *imapclient.Client, w *Watcher, folder string, window int, sin
 		return nil, sel.UIDValidity, nil
 	}
 	var msgs []*imapclient.FetchMessageBuffer
-	err := w.guarded(c, "fetch journal of "+folder, func() error {
+	err := mb.guarded(c, "fetch journal of "+folder, func() error {
 		var err error
 		if since.IsZero() {
 			first := uint32(1)

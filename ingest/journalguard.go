@@ -72,7 +72,7 @@ type Journal struct {
 	store  *ticket.Store
 	outbox *notify.Outbox
 	pipe   *Pipeline
-	w      *Watcher // its sign-in and command watchdog
+	mb     *Mailbox // its sign-in and command watchdog
 	log    *slog.Logger
 	owner  string
 
@@ -132,7 +132,7 @@ func NewJournal(cfg JournalConfig, store *ticket.Store, outbox *notify.Outbox, p
 		servers: map[string]bool{}, fresh: map[string]bool{}, done: map[entryRef]bool{},
 	}
 	j.status = JournalStatus{State: "unchecked", Since: time.Now()}
-	j.w = NewWatcher(cfg.Mailbox, pipe, cfg.Log)
+	j.mb = NewMailbox(cfg.Mailbox, cfg.Log)
 	pipe.Store = j
 	return j
 }
@@ -399,7 +399,7 @@ func (j *Journal) Trace(ctx context.Context, n notify.Notification, raw []byte, 
 		return nil
 	}
 	_, err := j.withConn(ctx, func(c *imapclient.Client) (*RepairPlan, error) {
-		return nil, j.w.guarded(c, "append to "+j.cfg.Sent, func() error {
+		return nil, j.mb.guarded(c, "append to "+j.cfg.Sent, func() error {
 			cmd := c.Append(j.cfg.Sent, int64(len(raw)), &imap.AppendOptions{Flags: []imap.Flag{imap.FlagSeen}, Time: sentAt})
 			if _, err := cmd.Write(raw); err != nil {
 				cmd.Close()
@@ -434,7 +434,7 @@ func (j *Journal) withConn(ctx context.Context, f func(*imapclient.Client) (*Rep
 	reused := j.conn != nil
 	for {
 		if j.conn == nil {
-			c, err := j.w.connect(ctx, make(chan struct{}, 1))
+			c, err := j.mb.connect(ctx, make(chan struct{}, 1))
 			if err != nil {
 				return nil, err
 			}
@@ -463,7 +463,7 @@ func (j *Journal) withConn(ctx context.Context, f func(*imapclient.Client) (*Rep
 
 func (j *Journal) ensureSent(c *imapclient.Client) error {
 	var have []*imap.ListData
-	if err := j.w.guarded(c, "list folders", func() (err error) {
+	if err := j.mb.guarded(c, "list folders", func() (err error) {
 		have, err = c.List("", j.cfg.Sent, nil).Collect()
 		return err
 	}); err != nil {
@@ -472,7 +472,7 @@ func (j *Journal) ensureSent(c *imapclient.Client) error {
 	if len(have) > 0 {
 		return nil
 	}
-	err := j.w.guarded(c, "create folder "+j.cfg.Sent, func() error { return c.Create(j.cfg.Sent, nil).Wait() })
+	err := j.mb.guarded(c, "create folder "+j.cfg.Sent, func() error { return c.Create(j.cfg.Sent, nil).Wait() })
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeAlreadyExists {
 		return nil

@@ -3,9 +3,6 @@ package ingest
 import (
 	"fmt"
 	"io"
-	"time"
-
-	"github.com/emersion/go-imap/v2/imapclient"
 )
 
 // notReadError is a mail whose body did not arrive whole: the connection
@@ -15,20 +12,6 @@ type notReadError struct{ err error }
 
 func (e *notReadError) Error() string { return "mail not read whole from the server: " + e.err.Error() }
 func (e *notReadError) Unwrap() error { return e.err }
-
-// awaitBroken waits, after a body broke off, until the client's reader has
-// stopped: go-imap lets its reader go on once a literal ends, early or not,
-// and the rest of an early-ended literal that it discards is then read from
-// the same buffer at the same time. The connection is broken, so the reader
-// stops soon; the watchdog's time is the backstop.
-func (w *Watcher) awaitBroken(c *imapclient.Client) {
-	t := time.NewTimer(w.cfg.CommandTimeout)
-	defer t.Stop()
-	select {
-	case <-c.Closed():
-	case <-t.C:
-	}
-}
 
 // literal reads a mail's body off the connection and tells whether all of
 // it came: the library's literal reader ends early, without an error, when

@@ -143,14 +143,14 @@ type Result struct {
 // is and be processed again later, which is safe because commits are
 // idempotent.
 func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) (Result, error) {
-	return p.decide(ctx, p.read(r, src), nil)
+	return p.Decide(ctx, p.Read(r, src), nil)
 }
 
-// readMail is a mail read off its source and parsed, its outcome not yet
-// decided. Reading is all the I/O on the mail itself and most of the CPU
-// time; what follows (decide) works on the parsed Message, so the watcher
-// can read the next mail meanwhile.
-type readMail struct {
+// ReadMail is a mail read off its source and parsed, its outcome not yet
+// decided (Pipeline.Read, ReadHead). Reading is all the I/O on the mail
+// itself and most of the CPU time; what follows (Decide) works on the
+// parsed Message, so the watcher can read the next mail meanwhile.
+type ReadMail struct {
 	src ticket.Source
 	msg *Message
 	err error // Parse failed: the mail is quarantined
@@ -163,18 +163,32 @@ type readMail struct {
 	web bool
 }
 
-func (p *Pipeline) read(r io.Reader, src ticket.Source) *readMail {
+// Read reads and parses the mail from r; Decide judges it.
+func (p *Pipeline) Read(r io.Reader, src ticket.Source) *ReadMail {
 	msg, err := Parse(r, p.Limits)
-	return &readMail{src: src, msg: msg, err: err}
+	return &ReadMail{src: src, msg: msg, err: err}
 }
 
-// decide judges a read mail and commits its outcome. With a gate (the
-// watcher's ordered committer), the commit is queued with those of the
-// mails around it and sent in one round trip, and a mail that has to read
-// Redis first waits until the mails before it are committed.
-func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, error) {
+// Order places one mail's Redis work among the mails judged around it
+// (the watcher's committer, committer.go). nil: the mail is judged on its
+// own, straight against the store.
+type Order interface {
+	// Exclusive returns once the mails before this one are committed, so
+	// that what it reads of Redis includes them; the mails after it wait
+	// until it is done. Called before the mail's first read, at most once
+	// (exclusive.go).
+	Exclusive() error
+	// Commit commits the mail's outcome in its place: queued with those of
+	// the mails around it and sent in one round trip.
+	Commit(ctx context.Context, c ticket.Commit) (ticket.Result, error)
+}
+
+// Decide judges a read mail and commits its outcome, in its place in o
+// when o is not nil. A mail that cannot be parsed is not an error: it is
+// Quarantined. An error means the outcome could not be committed.
+func (p *Pipeline) Decide(ctx context.Context, rm *ReadMail, o Order) (Result, error) {
 	if rm.limit > 0 {
-		return p.decideTooLarge(ctx, rm, g)
+		return p.decideTooLarge(ctx, rm, o)
 	}
 	msg, src, err := rm.msg, rm.src, rm.err
 	if err != nil {
@@ -198,7 +212,7 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, gate: g, truncated: truncated, web: rm.web}
+	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, order: o, truncated: truncated, web: rm.web}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -218,108 +232,8 @@ func (p *Pipeline) decide(ctx context.Context, rm *readMail, g *gate) (Result, e
 		// address: as proven as a mail whose domain passed DMARC.
 		m.auth = authz.Authentication{Pass: true, Checked: true, Reason: "written on the status page the address was mailed a link to"}
 	}
-
-	// Loops, spam, bounces and feedback reports are never answered nor
-	// threaded; a bounce of or a complaint about the desk's own mail is
-	// recorded on its ticket.
-	if m.class == Bounce || m.class == Feedback {
-		if (m.class == Bounce && m.msg.Report != nil) || (m.class == Feedback && m.msg.Feedback != nil) {
-			// These read and write Redis (suppression, thread lookup).
-			if err := m.exclusive(); err != nil {
-				return Result{MessageID: msg.MessageID}, err
-			}
-		}
-		handle := p.bounced
-		if m.class == Feedback {
-			handle = p.complained
-		}
-		number, err := handle(ctx, m)
-		if err != nil {
-			return Result{MessageID: msg.MessageID}, err
-		}
-		if number != "" {
-			// Recorded in the ticket's history: filed with it.
-			return Result{Outcome: Processed, Ticket: number, MessageID: msg.MessageID, FollowUp: true, Class: m.class}, nil
-		}
-	}
-	if m.class == Loop || m.class == Spam || m.class == Bounce || m.class == Feedback {
-		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
-	}
-	// The desk's own people answer customers and change tickets by mail;
-	// their mail never becomes a ticket.
-	if by, ok := p.agent(m); ok && !m.web {
-		if m.restore != nil {
-			// An agent's commands and replies are not replayed: they may
-			// have been undone or answered since. A refused one only gets
-			// its record back.
-			if m.restore.kind == entryRejected {
-				return p.reject(ctx, m, "an agent's mail, refused (restored from the mailbox journal)", nil)
-			}
-			return Result{MessageID: msg.MessageID}, notReplayed("an agent's mail is not replayed")
-		}
-		if err := m.exclusive(); err != nil {
-			return Result{MessageID: msg.MessageID}, err
-		}
-		return p.agentMail(ctx, m, by)
-	}
-	if p.requireAuth(m.decision.Customer) {
-		if !m.auth.Pass {
-			// No notice: the From address is probably forged, and a notice
-			// would be backscatter to an innocent party.
-			log.Warn("sender not authenticated", "reason", m.auth.Reason)
-			res, err := p.reject(ctx, m, "authentication failed: "+m.auth.Reason, nil)
-			res.AuthFailed = true
-			return res, err
-		}
-	}
-	if p.Threads != nil && m.restore.mayThread() {
-		if p.mightThread(m) {
-			// The ticket it follows up may have been made by a mail just
-			// before it: read Redis only once that is committed.
-			if err := m.exclusive(); err != nil {
-				return Result{MessageID: msg.MessageID}, err
-			}
-		}
-		if res, ok, err := p.followUp(ctx, m); ok || err != nil {
-			return res, err
-		}
-	}
-	// Mail from machines is never answered; whether it may still become a
-	// ticket depends on the kind: a monitoring alert from an authorised
-	// address may, an out-of-office reply to our acknowledgement may not.
-	if m.class == AutoReply {
-		return p.reject(ctx, m, "machine mail: "+m.class.String()+" ("+m.why+")", nil)
-	}
-	if m.decision.Authorised {
-		if off, why := m.decision.Customer.Inactive(m.now, p.Location); off {
-			return p.inactive(ctx, m, why)
-		}
-		return p.create(ctx, m)
-	}
-	reason := string(m.decision.Reason)
-	var note []string
-	if block := p.noNotice(msg, m.class, m.why, m.auth, m.decision.Customer); block != "" {
-		reason += " (" + block + ")"
-	} else {
-		// A stranger is answered in the language they wrote in; failing
-		// that, their organisation's main contact's.
-		fresh, _ := SplitQuoted(msg.Text)
-		written := language.Detect(msg.Subject + "\n\n" + fresh)
-		n := notify.Notification{
-			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: cmp.Or(written, p.Language),
-			Subject: msg.Subject, InReplyTo: msg.MessageID, References: msg.References,
-		}
-		if c := m.decision.Customer; c != nil {
-			// A sender at a customer's domain: tell them who can report.
-			n.Customer = c.Name
-			if mc := c.MainContact(); mc != nil {
-				n.MainContact, n.MainContactName = mc.Email, mc.Name
-				n.Language = cmp.Or(written, mc.Language, p.Language)
-			}
-		}
-		note = n.Fields()
-	}
-	return p.reject(ctx, m, reason, note)
+	m.ordered = p.ordered(&exclusive{order: o})
+	return p.runSteps(ctx, m)
 }
 
 // inactive refuses a contact's new mail while their customer's support is
@@ -405,8 +319,11 @@ type inbound struct {
 	// linkTo is the closed (or long resolved) ticket the mail followed up
 	// on: a new ticket made from it links to that one.
 	linkTo string
-	// gate orders the mail's Redis work among a batch's; nil: direct.
-	gate *gate
+	// order places the mail's commit among a batch's; nil: direct.
+	order Order
+	// ordered is how the steps read (and write) Redis beyond the commit:
+	// in the mail's turn (exclusive.go).
+	ordered
 	// truncated names the header fields boundHeader cut short.
 	truncated []string
 	// restore: the mail is replayed from the journal (restore.go); nil
@@ -416,40 +333,21 @@ type inbound struct {
 	web bool
 }
 
-// mightThread reports whether followUp would read Redis for m: it has
-// threading headers or the desk's tag in its subject, and is of a class
-// that may follow up.
-func (p *Pipeline) mightThread(m *inbound) bool {
-	if m.class != Human && m.class != Generated && m.class != AutoReply {
-		return false
+// commit commits one mail's outcome: in its order when the mail is one of
+// a batch, else straight to the store.
+func (p *Pipeline) commit(ctx context.Context, o Order, c ticket.Commit) (ticket.Result, error) {
+	if o != nil {
+		return o.Commit(ctx, c)
 	}
-	if len(m.msg.InReplyTo) > 0 || len(m.msg.References) > 0 {
-		return true
-	}
-	p.initTag()
-	return p.tag != nil && p.tag.MatchString(m.msg.Subject)
+	return commitTo(ctx, p.Store, c)
 }
 
-// exclusive waits, when the mail is one of a batch, until the mails before
-// it are committed, so that what it reads of Redis includes them; the
-// mails after it wait for it meanwhile. It is called before the first read.
-func (m *inbound) exclusive() error {
-	if m.gate == nil {
-		return nil
-	}
-	return m.gate.exclusive()
-}
-
-// commit commits one mail's outcome: through the gate when the mail is one
-// of a batch, else straight to the store.
-func (p *Pipeline) commit(ctx context.Context, g *gate, c ticket.Commit) (ticket.Result, error) {
-	if g != nil {
-		return g.commit(ctx, c)
-	}
+// commitTo makes one commit on store.
+func commitTo(ctx context.Context, store Committer, c ticket.Commit) (ticket.Result, error) {
 	if c.Ticket != nil {
-		return p.Store.Create(ctx, c.Dedupe, *c.Ticket, c.Note)
+		return store.Create(ctx, c.Dedupe, *c.Ticket, c.Note)
 	}
-	return p.Store.Reject(ctx, c.Dedupe, *c.Rejection, c.Note)
+	return store.Reject(ctx, c.Dedupe, *c.Rejection, c.Note)
 }
 
 func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note []string) (Result, error) {
@@ -458,7 +356,7 @@ func (p *Pipeline) reject(ctx context.Context, m *inbound, reason string, note [
 	}
 	r := rejection(m.msg, reason, m.truncated, m.now)
 	reason = r.Reason
-	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: rejectionKey(m.dedupe), Rejection: r, Note: note})
+	cr, err := p.commit(ctx, m.order, ticket.Commit{Dedupe: rejectionKey(m.dedupe), Rejection: r, Note: note})
 	if err != nil {
 		return Result{MessageID: m.msg.MessageID}, err
 	}
@@ -535,7 +433,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 		// ends in "…".
 		m.log.Warn("ticket made from a mail with header fields kept truncated", "fields", m.truncated)
 	}
-	cr, err := p.commit(ctx, m.gate, ticket.Commit{Dedupe: m.dedupe, Ticket: &ticket.New{
+	cr, err := p.commit(ctx, m.order, ticket.Commit{Dedupe: m.dedupe, Ticket: &ticket.New{
 		Subject: msg.Subject, Type: typ, Status: status, Customer: d.Customer.ID,
 		Priority: pr.Priority, RequestedPriority: pr.Requested, PriorityReason: pr.Reason,
 		Participants: p.participants(msg, d),
@@ -604,15 +502,17 @@ const headLimit = 64 << 10
 // quarantined unread, and its sender, when a human authorised contact, is
 // told (at most once per notice interval, like every notice).
 func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64, src ticket.Source) (Result, error) {
-	return p.decide(ctx, p.readTooLarge(r, size, limit, src), nil)
+	return p.Decide(ctx, p.ReadHead(r, size, limit, src), nil)
 }
 
-func (p *Pipeline) readTooLarge(r io.Reader, size, limit int64, src ticket.Source) *readMail {
+// ReadHead reads only the head of a mail of size bytes, over the limit:
+// Decide quarantines it unread and tells its sender (TooLarge).
+func (p *Pipeline) ReadHead(r io.Reader, size, limit int64, src ticket.Source) *ReadMail {
 	msg, err := Parse(io.LimitReader(r, headLimit), Limits{MaxSize: headLimit + 1})
-	return &readMail{src: src, msg: msg, err: err, size: size, limit: limit}
+	return &ReadMail{src: src, msg: msg, err: err, size: size, limit: limit}
 }
 
-func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (Result, error) {
+func (p *Pipeline) decideTooLarge(ctx context.Context, rm *ReadMail, o Order) (Result, error) {
 	size, limit := rm.size, rm.limit
 	reason := fmt.Sprintf("too large: %d bytes, limit %d", size, limit)
 	res := Result{Outcome: Quarantined, Reason: reason}
@@ -647,7 +547,7 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *readMail, g *gate) (R
 		Language: cmp.Or(d.Contact.Language, language.Detect(msg.Subject), p.Language), Subject: msg.Subject,
 		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
 	}.Fields()
-	cr, err := p.commit(ctx, g, ticket.Commit{Dedupe: rejectionKey(dedupe), Rejection: rejection(msg, reason, truncated, p.now()), Note: note})
+	cr, err := p.commit(ctx, o, ticket.Commit{Dedupe: rejectionKey(dedupe), Rejection: rejection(msg, reason, truncated, p.now()), Note: note})
 	if err != nil {
 		return res, err
 	}

@@ -31,7 +31,7 @@ const purgeBatch = 16
 // brackets) from the processed and rejected folders and reports how many
 // it deleted. A Message-ID no folder has is no error: it was deleted
 // before, or never filed.
-func (w *Watcher) PurgeMessageIDs(ctx context.Context, ids []string) (int, error) {
+func (mb *Mailbox) PurgeMessageIDs(ctx context.Context, ids []string) (int, error) {
 	want := map[string]bool{}
 	for _, id := range ids {
 		if id = strings.Trim(strings.TrimSpace(id), "<>"); id != "" {
@@ -55,12 +55,12 @@ func (w *Watcher) PurgeMessageIDs(ctx context.Context, ids []string) (int, error
 		searches = append(searches, anyOf(cs))
 	}
 	match := func(e *imap.Envelope) bool { return e != nil && want[e.MessageID] }
-	return w.purge(ctx, []string{w.cfg.Processed, w.cfg.Rejected}, searches, match, false)
+	return mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected}, searches, match, false)
 }
 
 // PurgeFrom deletes the mails from addr in the processed, rejected and
 // quarantine folders (erasure of a person); dry only counts them.
-func (w *Watcher) PurgeFrom(ctx context.Context, addr string, dry bool) (int, error) {
+func (mb *Mailbox) PurgeFrom(ctx context.Context, addr string, dry bool) (int, error) {
 	want, err := address.Normalise(addr)
 	if err != nil {
 		return 0, fmt.Errorf("delete mails from %q: %w", addr, err)
@@ -77,17 +77,17 @@ func (w *Watcher) PurgeFrom(ctx context.Context, addr string, dry bool) (int, er
 		}
 		return false
 	}
-	return w.purge(ctx, []string{w.cfg.Processed, w.cfg.Rejected, w.cfg.Quarantine}, []*imap.SearchCriteria{search}, match, dry)
+	return mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected, mb.cfg.Quarantine}, []*imap.SearchCriteria{search}, match, dry)
 }
 
 // PurgeRejectedBefore deletes the refused mails that reached the server
 // before t from the rejected folder: they go with their rejection records
 // (authz.rejection_retention). dry only counts them.
-func (w *Watcher) PurgeRejectedBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
+func (mb *Mailbox) PurgeRejectedBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
 	// SEARCH BEFORE has day precision (the server's dates): the day of t
 	// itself is left for the next run.
 	search := &imap.SearchCriteria{Before: t}
-	return w.purge(ctx, []string{w.cfg.Rejected}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
+	return mb.purge(ctx, []string{mb.cfg.Rejected}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
 }
 
 // anyOf is an OR of cs as a balanced tree: servers limit the nesting.
@@ -101,8 +101,8 @@ func anyOf(cs []imap.SearchCriteria) *imap.SearchCriteria {
 
 // purge deletes (or with dry counts) the mails of folders that a search
 // finds and whose envelope match accepts.
-func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.SearchCriteria, match func(*imap.Envelope) bool, dry bool) (int, error) {
-	c, err := w.connect(ctx, make(chan struct{}, 1))
+func (mb *Mailbox) purge(ctx context.Context, folders []string, searches []*imap.SearchCriteria, match func(*imap.Envelope) bool, dry bool) (int, error) {
+	c, err := mb.connect(ctx, make(chan struct{}, 1))
 	if err != nil {
 		return 0, err
 	}
@@ -115,11 +115,11 @@ func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.
 	n := 0
 	seen := map[string]bool{}
 	for _, f := range folders {
-		if f == "" || seen[f] || f == w.cfg.Mailbox {
+		if f == "" || seen[f] || f == mb.cfg.Mailbox {
 			continue
 		}
 		seen[f] = true
-		if err := w.guarded(c, "select "+f, func() error {
+		if err := mb.guarded(c, "select "+f, func() error {
 			_, err := c.Select(f, &imap.SelectOptions{ReadOnly: dry}).Wait()
 			return err
 		}); err != nil {
@@ -134,7 +134,7 @@ func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.
 				return n, err
 			}
 			var uids []imap.UID
-			if err := w.guarded(c, "search "+f, func() error {
+			if err := mb.guarded(c, "search "+f, func() error {
 				data, err := c.UIDSearch(sc, nil).Wait()
 				if err != nil {
 					return err
@@ -147,7 +147,7 @@ func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.
 			if len(uids) == 0 {
 				continue
 			}
-			hits, err := w.matching(c, f, uids, match)
+			hits, err := mb.matching(c, f, uids, match)
 			if err != nil {
 				return n, err
 			}
@@ -157,12 +157,12 @@ func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.
 			if !dry {
 				var set imap.UIDSet
 				set.AddNum(hits...)
-				if err := w.guarded(c, "flag deleted in "+f, func() error {
+				if err := mb.guarded(c, "flag deleted in "+f, func() error {
 					return c.Store(set, &imap.StoreFlags{Op: imap.StoreFlagsAdd, Silent: true, Flags: []imap.Flag{imap.FlagDeleted}}, nil).Close()
 				}); err != nil {
 					return n, err
 				}
-				if err := w.guarded(c, "expunge in "+f, func() error { return c.UIDExpunge(set).Close() }); err != nil {
+				if err := mb.guarded(c, "expunge in "+f, func() error { return c.UIDExpunge(set).Close() }); err != nil {
 					return n, err
 				}
 			}
@@ -173,12 +173,12 @@ func (w *Watcher) purge(ctx context.Context, folders []string, searches []*imap.
 }
 
 // matching returns the uids whose envelope match accepts.
-func (w *Watcher) matching(c *imapclient.Client, folder string, uids []imap.UID, match func(*imap.Envelope) bool) ([]imap.UID, error) {
+func (mb *Mailbox) matching(c *imapclient.Client, folder string, uids []imap.UID, match func(*imap.Envelope) bool) ([]imap.UID, error) {
 	var hits []imap.UID
 	for chunk := range slices.Chunk(uids, 500) {
 		var set imap.UIDSet
 		set.AddNum(chunk...)
-		if err := w.guarded(c, "fetch envelopes in "+folder, func() error {
+		if err := mb.guarded(c, "fetch envelopes in "+folder, func() error {
 			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, Envelope: true}).Collect()
 			if err != nil {
 				return err

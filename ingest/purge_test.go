@@ -62,9 +62,9 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	put("Rejected", purgeMail("JAN@acme.example", "s2@acme.example"), now)
 	put("Quarantine", purgeMail("jan@acme.example", "q1@acme.example"), old)
 
-	w := NewWatcher(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
+	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
 		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine",
-		CommandTimeout: 10 * time.Second}, nil, slog.New(slog.DiscardHandler))
+		CommandTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	ids := func(folder string) string {
 		t.Helper()

@@ -20,18 +20,18 @@ var ErrRawNotFound = errors.New("original mail not found in the desk's folders")
 // keeps no mail, so this is how a ticket's original is looked at. The mail
 // is found by its Message-ID in the folders it can have been filed to (UIDs
 // change when mail moves); a mail without Message-ID by its recorded UID.
-func (w *Watcher) Raw(ctx context.Context, src ticket.Source, messageID string, out io.Writer) error {
-	c, err := w.connect(ctx, make(chan struct{}, 1))
+func (mb *Mailbox) Raw(ctx context.Context, src ticket.Source, messageID string, out io.Writer) error {
+	c, err := mb.connect(ctx, make(chan struct{}, 1))
 	if err != nil {
 		return err
 	}
 	defer c.Close()
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
-	folders := []string{w.cfg.Processed, w.cfg.Mailbox, w.cfg.Rejected, w.cfg.Quarantine}
+	folders := []string{mb.cfg.Processed, mb.cfg.Mailbox, mb.cfg.Rejected, mb.cfg.Quarantine}
 	for _, f := range folders {
 		var sel *imap.SelectData
-		if err := w.guarded(c, "examine "+f, func() (err error) {
+		if err := mb.guarded(c, "examine "+f, func() (err error) {
 			sel, err = c.Select(f, &imap.SelectOptions{ReadOnly: true}).Wait()
 			return err
 		}); err != nil {
@@ -44,7 +44,7 @@ func (w *Watcher) Raw(ctx context.Context, src ticket.Source, messageID string, 
 		var uids []imap.UID
 		switch {
 		case messageID != "":
-			if err := w.guarded(c, "search "+f, func() error {
+			if err := mb.guarded(c, "search "+f, func() error {
 				data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-ID", Value: messageID}}}, nil).Wait()
 				if err != nil {
 					return err
@@ -60,7 +60,7 @@ func (w *Watcher) Raw(ctx context.Context, src ticket.Source, messageID string, 
 		if len(uids) == 0 {
 			continue
 		}
-		found, err := w.copyRaw(c, uids[0], out)
+		found, err := mb.copyRaw(c, uids[0], out)
 		if err != nil {
 			return fmt.Errorf("read original from %s: %w", f, err)
 		}
@@ -71,8 +71,8 @@ func (w *Watcher) Raw(ctx context.Context, src ticket.Source, messageID string, 
 	return ErrRawNotFound
 }
 
-func (w *Watcher) copyRaw(c *imapclient.Client, uid imap.UID, out io.Writer) (bool, error) {
-	wd := newWatchdog(c, w.cfg.CommandTimeout)
+func (mb *Mailbox) copyRaw(c *imapclient.Client, uid imap.UID, out io.Writer) (bool, error) {
+	wd := newWatchdog(c, mb.cfg.CommandTimeout)
 	defer wd.stop()
 	cmd := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}}})
 	found := false

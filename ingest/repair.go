@@ -128,7 +128,7 @@ func (j *Journal) journalFolders() []string {
 func (j *Journal) plan(ctx context.Context, c *imapclient.Client, since time.Time) (*RepairPlan, error) {
 	p := &RepairPlan{prefix: j.pipe.TicketPrefix}
 	var have []*imap.ListData
-	if err := j.w.guarded(c, "list folders", func() (err error) {
+	if err := j.mb.guarded(c, "list folders", func() (err error) {
 		have, err = c.List("", "*", nil).Collect()
 		return err
 	}); err != nil {
@@ -232,7 +232,7 @@ func (j *Journal) plan(ctx context.Context, c *imapclient.Client, since time.Tim
 // without a Message-ID is keyed by the hash of its content, for which it is
 // read whole. A folder that does not exist yet has no entries.
 func (j *Journal) scan(c *imapclient.Client, folder string, window int, since time.Time) ([]entry, uint32, error) {
-	es, validity, err := scanFolder(c, j.w, folder, window, since, j.pipe.TicketPrefix)
+	es, validity, err := scanFolder(c, j.mb, folder, window, since, j.pipe.TicketPrefix)
 	var ie *imap.Error
 	if errors.As(err, &ie) && ie.Code == imap.ResponseCodeNonExistent {
 		return nil, 0, nil
@@ -329,7 +329,7 @@ func (j *Journal) known(ctx context.Context, es []entry) ([]bool, error) {
 // fetchRaw reads one mail of the selected folder whole.
 func (j *Journal) fetchRaw(c *imapclient.Client, uid imap.UID) ([]byte, error) {
 	var raw []byte
-	err := j.w.guarded(c, fmt.Sprintf("fetch uid %d", uid), func() error {
+	err := j.mb.guarded(c, fmt.Sprintf("fetch uid %d", uid), func() error {
 		msgs, err := c.Fetch(imap.UIDSetNum(uid), &imap.FetchOptions{
 			UID: true, BodySection: []*imap.FetchItemBodySection{{Peek: true}},
 		}).Collect()
@@ -454,7 +454,7 @@ func (j *Journal) findMail(c *imapclient.Client, id string) (entry, bool, error)
 			return entry{}, false, err
 		}
 		var uids []imap.UID
-		if err := j.w.guarded(c, "search "+f, func() error {
+		if err := j.mb.guarded(c, "search "+f, func() error {
 			data, err := c.UIDSearch(&imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "Message-Id", Value: id}}}, nil).Wait()
 			if err != nil {
 				return err
@@ -481,7 +481,7 @@ func (j *Journal) findMail(c *imapclient.Client, id string) (entry, bool, error)
 // fetchEntry reads one mail's journal fields from the selected folder f.
 func (j *Journal) fetchEntry(c *imapclient.Client, f string, uid imap.UID) (entry, error) {
 	var e entry
-	err := j.w.guarded(c, "fetch "+f, func() error {
+	err := j.mb.guarded(c, "fetch "+f, func() error {
 		msgs, err := c.Fetch(imap.UIDSetNum(uid), journalFetch).Collect()
 		if err != nil || len(msgs) == 0 {
 			return err
@@ -498,7 +498,7 @@ func (j *Journal) fetchEntry(c *imapclient.Client, f string, uid imap.UID) (entr
 
 // selectFolder opens f read-only (the journal never changes mail).
 func (j *Journal) selectFolder(c *imapclient.Client, f string) error {
-	return j.w.guarded(c, "examine "+f, func() error {
+	return j.mb.guarded(c, "examine "+f, func() error {
 		_, err := c.Select(f, &imap.SelectOptions{ReadOnly: true}).Wait()
 		return err
 	})

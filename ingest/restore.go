@@ -53,12 +53,12 @@ func IsNotReplayed(err error) bool {
 // replay commits again the outcome recorded for the mail raw. A mail over
 // the size limit is read as the watcher reads it: its head only.
 func (p *Pipeline) replay(ctx context.Context, raw []byte, src ticket.Source, rec restore) (Result, error) {
-	var rm *readMail
+	var rm *ReadMail
 	if size := int64(len(raw)); p.Limits.MaxSize > 0 && size > p.Limits.MaxSize {
-		rm = p.readTooLarge(bytes.NewReader(raw), size, p.Limits.MaxSize, src)
+		rm = p.ReadHead(bytes.NewReader(raw), size, p.Limits.MaxSize, src)
 	} else {
-		rm = p.read(bytes.NewReader(raw), src)
+		rm = p.Read(bytes.NewReader(raw), src)
 	}
 	rm.restore = &rec
-	return p.decide(ctx, rm, nil)
+	return p.Decide(ctx, rm, nil)
 }

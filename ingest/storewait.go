@@ -5,8 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"github.com/emersion/go-imap/v2/imapclient"
-
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -14,7 +12,7 @@ import (
 // probes Redis with a write with a short, capped backoff, keeps the IMAP
 // session checked meanwhile, and returns nil once Redis takes writes
 // again; an error when the session fails or ctx ends.
-func (w *Watcher) waitStore(ctx context.Context, c *imapclient.Client, cause error) error {
+func (w *Watcher) waitStore(ctx context.Context, s session, cause error) error {
 	const minWait, maxWait = 100 * time.Millisecond, 2 * time.Second
 	prober, _ := w.pipe.Store.(StoreProber)
 	w.setState("waiting_for_redis", cause)
@@ -29,12 +27,12 @@ func (w *Watcher) waitStore(ctx context.Context, c *imapclient.Client, cause err
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case <-c.Closed():
+		case <-s.closed():
 			return errors.New("imap connection closed while waiting for redis")
 		case <-time.After(wait):
 		}
 		if time.Since(checked) >= w.cfg.CheckInterval {
-			if err := w.guardedFor(c, w.checkTimeout(), "noop", func() error { return c.Noop().Wait() }); err != nil {
+			if err := s.noop(); err != nil {
 				return err
 			}
 			checked = time.Now()

@@ -36,16 +36,23 @@ func tagPattern(prefix string) *regexp.Regexp {
 // findTicket returns the existing ticket a mail follows up on, or nil. The
 // threading headers are tried before the subject tag: they cannot be typed
 // wrong, and the desk knows every id it has seen or sent.
-func (p *Pipeline) findTicket(ctx context.Context, msg *Message) (*ticket.Ticket, error) {
+func (p *Pipeline) findTicket(ctx context.Context, m *inbound) (*ticket.Ticket, error) {
+	msg := m.msg
 	ids := make([]string, 0, 1+len(msg.References))
 	ids = append(ids, msg.InReplyTo...)
 	// Newest reference first: in a long thread it is the closest.
 	refs := slices.Clone(msg.References)
 	slices.Reverse(refs)
 	ids = append(ids, refs...)
-	number, err := p.Threads.FindByMessageID(ctx, ids...)
-	if err != nil {
-		return nil, err
+	var number string
+	if len(ids) > 0 {
+		// Only a mail with ids to look up waits for its turn at Redis
+		// here: most new mail has none, and is committed with the mails
+		// around it in one round trip.
+		var err error
+		if number, err = m.threads.FindByMessageID(ctx, ids...); err != nil {
+			return nil, err
+		}
 	}
 	if number == "" && p.tag != nil {
 		if m := p.tag.FindStringSubmatch(msg.Subject); m != nil {
@@ -55,7 +62,7 @@ func (p *Pipeline) findTicket(ctx context.Context, msg *Message) (*ticket.Ticket
 	if number == "" {
 		return nil, nil
 	}
-	t, err := p.Threads.Get(ctx, number)
+	t, err := m.threads.Get(ctx, number)
 	if errors.Is(err, ticket.ErrNotFound) {
 		// A tag of a ticket that does not exist (a typo, another desk's
 		// prefix): judge the mail as new.
@@ -96,7 +103,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 		return res, false, nil
 	}
 	p.initTag()
-	t, err := p.findTicket(ctx, m.msg)
+	t, err := p.findTicket(ctx, m)
 	if err != nil || t == nil || !mayFollowUp(t, m.decision) {
 		return res, false, err
 	}
@@ -111,7 +118,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	}
 	fresh, quoted := SplitQuoted(m.msg.Text)
 	src := m.src
-	cr, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
+	cr, err := m.threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
 		Subject: m.msg.Subject, Text: fresh, Quoted: quoted, Source: &src, Attachments: storedAttachments(m.msg),
 		Channel: m.channel(),
@@ -134,7 +141,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 		if m.class == Human {
 			notes = p.featureReplyNotes(t, m, fresh)
 		}
-		applied, err := p.Threads.Apply(ctx, t.Number, featureReplyChange(t, m.msg.From.Address, m.msg.MessageID, m.dedupe, m.now), notes)
+		applied, err := m.threads.Apply(ctx, t.Number, featureReplyChange(t, m.msg.From.Address, m.msg.MessageID, m.dedupe, m.now), notes)
 		if err != nil && !errors.Is(err, ticket.ErrNotFound) {
 			return res, false, err
 		}
@@ -154,7 +161,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 		if m.class == Human {
 			// A person's reply waits for an agent: the dashboard shows it
 			// first until an agent acts on the ticket (reply, note, change).
-			_, err := p.Threads.Apply(ctx, t.Number, ticket.Change{At: m.now, NeedsAgent: true, Dedupe: m.dedupe + " #needs-agent"}, nil)
+			_, err := m.threads.Apply(ctx, t.Number, ticket.Change{At: m.now, NeedsAgent: true, Dedupe: m.dedupe + " #needs-agent"}, nil)
 			if err != nil && !errors.Is(err, ticket.ErrNotFound) {
 				return res, false, err
 			}
@@ -188,7 +195,7 @@ func (p *Pipeline) resume(ctx context.Context, m *inbound, t *ticket.Ticket) err
 		if t.Status == ticket.StatusResolved {
 			why = "reopened by the customer's reply"
 		}
-		applied, err := p.Threads.Apply(ctx, t.Number, ticket.Change{
+		applied, err := m.threads.Apply(ctx, t.Number, ticket.Change{
 			At: m.now, ExpectStatus: t.Status, Status: ticket.StatusInProgress, Dedupe: m.dedupe + " #reopen",
 			Event: &ticket.Event{At: m.now, Kind: ticket.EventChange, From: m.msg.From.Address, MessageID: m.msg.MessageID,
 				Changes: []ticket.FieldChange{{Field: "status", Old: t.Status, New: ticket.StatusInProgress, Reason: why}}},
@@ -196,7 +203,7 @@ func (p *Pipeline) resume(ctx context.Context, m *inbound, t *ticket.Ticket) err
 		switch {
 		case errors.Is(err, ticket.ErrConflict) && attempt < 2:
 			// An agent changed it meanwhile: judge its new status.
-			if t, err = p.Threads.Get(ctx, t.Number); err != nil {
+			if t, err = m.threads.Get(ctx, t.Number); err != nil {
 				return err
 			}
 			continue
@@ -211,7 +218,7 @@ func (p *Pipeline) resume(ctx context.Context, m *inbound, t *ticket.Ticket) err
 			return nil
 		}
 		m.log.Info("customer's reply puts the ticket back in progress", "ticket", t.Number, "was", t.Status)
-		if c, ok := p.Clock.(clockResumer); ok && t.SLA != nil {
+		if c := m.resumer; c != nil && t.SLA != nil {
 			// The change is made; a clock left paused is logged, not retried
 			// (the mail is done): the next status change sets it right.
 			if err := c.Resume(ctx, t.Number, m.now); err != nil {

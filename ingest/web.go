@@ -72,7 +72,7 @@ func (p *Pipeline) SubmitWeb(ctx context.Context, r WebReply) (Result, error) {
 	if p.Own.Address != "" {
 		msg.To = []mail.Address{{Address: p.Own.Address}}
 	}
-	return p.decide(ctx, &readMail{src: webSource, msg: msg, web: true}, nil)
+	return p.Decide(ctx, &ReadMail{src: webSource, msg: msg, web: true}, nil)
 }
 
 // channel is how m came in, for its ticket or event: "" for mail.

@@ -60,7 +60,7 @@ type RetentionPolicy struct {
 }
 
 // MailPurger deletes original mails from the desk's IMAP folders
-// (ingest.Watcher).
+// (ingest.Mailbox).
 type MailPurger interface {
 	// PurgeMessageIDs deletes the mails with these Message-IDs and
 	// returns how many it deleted.

@@ -31,7 +31,7 @@ type PersonOutbox interface {
 	PersonEntries(ctx context.Context, addr string) (waiting []notify.Entry, dead, skipped []notify.Record, err error)
 }
 
-// PersonMail deletes mails from the IMAP folders (ingest.Watcher).
+// PersonMail deletes mails from the IMAP folders (ingest.Mailbox).
 type PersonMail interface {
 	ticket.MailPurger
 	PurgeFrom(ctx context.Context, addr string, dry bool) (int, error)

@@ -33,7 +33,7 @@ func newPeople(cfg *config.Config, rdb redis.UniversalClient, mail workflow.Pers
 
 // people is the daemon's erasure and export, for the API.
 func (d *daemon) people() *workflow.People {
-	return &workflow.People{Store: d.store, Outbox: d.outbox, Mail: d.watcher, Directory: authz.NewStore(d.rdb, d.cfg.Desk.ID), Now: d.now}
+	return &workflow.People{Store: d.store, Outbox: d.outbox, Mail: d.watcher.Mailbox(), Directory: authz.NewStore(d.rdb, d.cfg.Desk.ID), Now: d.now}
 }
 
 // cmdContactsPerson is contacts erase and contacts export: a person's
@@ -91,7 +91,7 @@ func cmdContactsPerson(ctx context.Context, sub string, args []string, stdout, s
 	if err != nil {
 		return err
 	}
-	w := ingest.NewWatcher(wc, nil, slog.New(slog.DiscardHandler))
+	w := ingest.NewMailbox(wc, slog.New(slog.DiscardHandler))
 	r, err := newPeople(cfg, rdb, w).Erase(ctx, addr, workflow.Agent{Name: *as}, *reference)
 	if err != nil {
 		return err

@@ -597,7 +597,7 @@ func (d *daemon) httpHandler() http.Handler {
 		d.cfg.Desk.Name, d.now, d.cfg.Desk.Location, httpapi.WithPriorityLabels(d.cfg.Plans, d.cfg.Desk.Language),
 		httpapi.WithOpenForm(d.work, func() []config.Customer { return d.dir.Directory().Customers() }),
 		httpapi.WithTicketPages(httpapi.TicketPages{
-			Tickets: d.store, Workflow: d.work, Originals: d.watcher, Extract: d.extractor(),
+			Tickets: d.store, Workflow: d.work, Originals: d.watcher.Mailbox(), Extract: d.extractor(),
 			Agents: agentNames(d.cfg), Links: d.links, Log: d.log,
 		}))
 	page := httpapi.LogRequests(d.log, httpapi.RequireToken(tokens, dash))

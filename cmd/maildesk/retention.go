@@ -30,7 +30,7 @@ func retentionPolicy(cfg *config.Config) ticket.RetentionPolicy {
 func (d *daemon) addRetention() error {
 	return d.sched.Add(scheduler.Job{Name: "retention", Spec: "@every " + d.cfg.Retention.Interval.D().String(), Once: true,
 		Run: func(ctx context.Context) error {
-			r, err := d.store.RunRetention(ctx, retentionPolicy(d.cfg), d.watcher, d.now(), false)
+			r, err := d.store.RunRetention(ctx, retentionPolicy(d.cfg), d.watcher.Mailbox(), d.now(), false)
 			logRetention(d.log, r)
 			return err
 		}})
@@ -77,7 +77,7 @@ func cmdRetention(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	w := ingest.NewWatcher(wc, nil, slog.New(slog.DiscardHandler))
+	w := ingest.NewMailbox(wc, slog.New(slog.DiscardHandler))
 	store := ticket.NewStore(rdb, ticket.Options{DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix})
 	r, runErr := store.RunRetention(ctx, retentionPolicy(cfg), w, time.Now(), *dry)
 	if *asJSON {

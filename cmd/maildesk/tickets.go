@@ -171,7 +171,7 @@ func cmdTickets(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		if err != nil {
 			return err
 		}
-		w := ingest.NewWatcher(wc, nil, slog.New(slog.DiscardHandler))
+		w := ingest.NewMailbox(wc, slog.New(slog.DiscardHandler))
 		if err := w.Raw(ctx, t.Source, t.MessageID, stdout); err != nil {
 			return fmt.Errorf("original of %s (Message-ID <%s>): %w", shownLine(t.Number), shownLine(t.MessageID), err)
 		}
