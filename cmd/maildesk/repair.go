@@ -51,7 +51,6 @@ func cmdRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// Mail the desk sends again is checked against the desk's Message-ID key.
 	if secret, err := d.outbox.Secret(ctx); err == nil {
-		d.desk.Secret = secret
 		d.mailer.SetSecret(secret)
 	}
 	plan, err := d.journal.Plan(ctx, since)
