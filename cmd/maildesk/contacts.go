@@ -120,6 +120,19 @@ func (d *daemon) reloadContacts(ctx context.Context) {
 	}
 }
 
+var contactsCommand = &command{name: "contacts", subs: []*command{
+	{name: "list", flags: "--config FILE [--json]", summary: "the customers and contacts in use (kept in Redis)", run: withSub("list", cmdContacts)},
+	{name: "add", flags: "--config FILE --customer ID --email ADDR [--name NAME] [--main]\n[--language nl|en] [--max-priority P1..P4] [--no-progress]",
+		summary: "add a contact, or change one", run: withSub("add", cmdContacts)},
+	{name: "remove", flags: "--config FILE EMAIL", summary: "remove a contact", run: withSub("remove", cmdContacts)},
+	{name: "import", flags: "--config FILE PATH", summary: "replace all contacts by a YAML or CSV file\n(validated whole: on any problem nothing changes)",
+		run: withSub("import", cmdContacts)},
+	{name: "erase", flags: "--config FILE EMAIL [--reference TEXT] [--as NAME] [--json]",
+		summary: "remove a person's data from tickets, history, rejections, outbox\nand their mails from the IMAP folders (GDPR erasure)", run: withSub("erase", cmdContacts)},
+	{name: "export", flags: "--config FILE EMAIL [--output FILE]",
+		summary: "everything held about a person, as JSON (GDPR access request)", run: withSub("export", cmdContacts)},
+}}
+
 const contactsUsage = "contacts needs list, add, remove, import, erase or export"
 
 func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) error {

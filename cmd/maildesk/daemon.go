@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -39,63 +38,6 @@ import (
 // loopHeader is put on every mail the desk sends and recognised when such a
 // mail comes back in.
 const loopHeader = "X-Maildesk-Loop"
-
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := new(string)
-	// Several --config: several desks in one process.
-	var paths []string
-	fs.Func("config", "a desk's configuration (repeat for several desks)", func(p string) error {
-		paths = append(paths, p)
-		*path = p
-		return nil
-	})
-	if err := parseFlags(fs, path, args); err != nil {
-		return err
-	}
-	var cfgs []*config.Config
-	reported := false
-	for _, p := range paths {
-		cfg, _, err := loadConfig(p)
-		var ps config.Problems
-		if errors.As(err, &ps) {
-			for _, p := range ps {
-				fmt.Fprintln(stderr, p.String())
-			}
-			reported = true
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		cfgs = append(cfgs, cfg)
-	}
-	if reported {
-		return errReported
-	}
-	log := newLogger(cfgs[0].Log, stderr)
-	return runDesks(ctx, cfgs, log, time.Now)
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	format := c.Format
-	if format == "" || format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
 
 // openDesk loads the config at path and opens its Redis: what every
 // command that reads or changes a desk's state starts with.
