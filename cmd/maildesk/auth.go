@@ -20,6 +20,13 @@ import (
 // credential (the alarm mails go out at 30, 7 and 1 days too).
 const expiryWarnDays = 30
 
+var authCommand = &command{name: "auth", subs: []*command{
+	{name: "login", flags: "--config FILE",
+		summary: "OAuth2 device_code: sign in (prints a URL and a code) and store the grant;\nrefresh_token: store oauth2.refresh_token_file's token anew", run: withSub("login", cmdAuth)},
+	{name: "status", flags: "--config FILE [--json]",
+		summary: "sign-in method, account, grant, token and credential expiry, last sign-ins", run: withSub("status", cmdAuth)},
+}}
+
 // cmdAuth signs the desk in (auth login) and shows its sign-in (auth status).
 func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,9 @@ import (
 
 // cmdCheckConfig prints "config ok" (after notes on choices worth knowing
 // about), or one line per problem and fails.
+var checkConfigCommand = &command{name: "check-config", flags: "--config FILE", summary: "validate the configuration and the contacts file",
+	run: func(_ context.Context, args []string, stdout, _ io.Writer) error { return cmdCheckConfig(args, stdout) }}
+
 func cmdCheckConfig(args []string, stdout io.Writer) error {
 	fs, path := newFlags("check-config")
 	if err := parseFlags(fs, path, args); err != nil {

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
-	"github.com/maildesk/maildesk/ticket"
+	"github.com/maildesk/maildesk/escalation"
 )
 
 // The directory of customers and contacts lives in Redis (authz.Store). The
@@ -32,13 +31,13 @@ func fileOrigin(cfg *config.Config, sum string) authz.Origin {
 // refreshDirectory imports a queued contacts file if it changed and loads a
 // newer directory from Redis; it is also the 30 s scheduler job.
 func (d *daemon) refreshDirectory(ctx context.Context) error {
-	before := plansOf(d.dir.Directory().Customers())
+	before := escalation.PlansOf(d.dir.Directory().Customers())
 	r, err := d.dir.Refresh(ctx)
 	if err != nil {
 		return fmt.Errorf("refreshing the directory from Redis: %w", err)
 	}
 	if r.Loaded {
-		d.replan(ctx, before)
+		d.esc.ReplanChanged(ctx, before, escalation.PlansOf(d.dir.Directory().Customers()), d.now())
 	}
 	if r.Imported {
 		d.log.Info("contacts file imported into Redis: it changed since the last import", "file", d.cfg.ContactsFile, "version", r.Version)
@@ -47,45 +46,6 @@ func (d *daemon) refreshDirectory(ctx context.Context) error {
 		d.log.Info("directory loaded from Redis", "version", r.Version, "customers", len(d.dir.Directory().Customers()), "contacts", d.dir.Directory().Size())
 	}
 	return nil
-}
-
-func plansOf(cs []config.Customer) map[string]string {
-	m := make(map[string]string, len(cs))
-	for _, c := range cs {
-		m[c.ID] = c.PlanName()
-	}
-	return m
-}
-
-// replan moves the open tickets of customers whose plan changed onto their
-// new plan's deadlines. Every replica does it; the result is the same.
-func (d *daemon) replan(ctx context.Context, before map[string]string) {
-	moved := map[string]string{}
-	for id, plan := range plansOf(d.dir.Directory().Customers()) {
-		if old, ok := before[id]; ok && old != plan {
-			moved[id] = plan
-		}
-	}
-	if len(moved) == 0 {
-		return
-	}
-	open := true
-	page, err := d.store.Find(ctx, ticket.Query{Open: &open, Customer: slices.Collect(maps.Keys(moved))})
-	if err != nil {
-		d.log.Error("customers changed plan, but their tickets keep the old deadlines", "err", err)
-		return
-	}
-	for _, t := range page.Tickets {
-		plan, ok := moved[t.Customer]
-		if !ok || !ticket.Open(t.Status) {
-			continue
-		}
-		if err := d.esc.Replan(ctx, t.Number, plan, d.now()); err != nil {
-			d.log.Error("ticket keeps its old deadlines", "ticket", t.Number, "plan", plan, "err", err)
-			continue
-		}
-		d.log.Info("ticket moved to its customer's new plan", "ticket", t.Number, "customer", t.Customer, "plan", plan)
-	}
 }
 
 // reloadOnSignal re-reads the contacts file on every SIGHUP until ctx ends.
@@ -119,6 +79,19 @@ func (d *daemon) reloadContacts(ctx context.Context) {
 		d.log.Warn("contacts file read but not yet imported; retrying every 30s", "err", err)
 	}
 }
+
+var contactsCommand = &command{name: "contacts", subs: []*command{
+	{name: "list", flags: "--config FILE [--json]", summary: "the customers and contacts in use (kept in Redis)", run: withSub("list", cmdContacts)},
+	{name: "add", flags: "--config FILE --customer ID --email ADDR [--name NAME] [--main]\n[--language nl|en] [--max-priority P1..P4] [--no-progress]",
+		summary: "add a contact, or change one", run: withSub("add", cmdContacts)},
+	{name: "remove", flags: "--config FILE EMAIL", summary: "remove a contact", run: withSub("remove", cmdContacts)},
+	{name: "import", flags: "--config FILE PATH", summary: "replace all contacts by a YAML or CSV file\n(validated whole: on any problem nothing changes)",
+		run: withSub("import", cmdContacts)},
+	{name: "erase", flags: "--config FILE EMAIL [--reference TEXT] [--as NAME] [--json]",
+		summary: "remove a person's data from tickets, history, rejections, outbox\nand their mails from the IMAP folders (GDPR erasure)", run: withSub("erase", cmdContacts)},
+	{name: "export", flags: "--config FILE EMAIL [--output FILE]",
+		summary: "everything held about a person, as JSON (GDPR access request)", run: withSub("export", cmdContacts)},
+}}
 
 const contactsUsage = "contacts needs list, add, remove, import, erase or export"
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -28,7 +27,6 @@ import (
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
-	"github.com/maildesk/maildesk/internal/rediserr"
 	"github.com/maildesk/maildesk/lease"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
@@ -36,63 +34,6 @@ import (
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
 )
-
-func cmdRun(ctx context.Context, args []string, stderr io.Writer) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	path := new(string)
-	// Several --config: several desks in one process.
-	var paths []string
-	fs.Func("config", "a desk's configuration (repeat for several desks)", func(p string) error {
-		paths = append(paths, p)
-		*path = p
-		return nil
-	})
-	if err := parseFlags(fs, path, args); err != nil {
-		return err
-	}
-	var cfgs []*config.Config
-	reported := false
-	for _, p := range paths {
-		cfg, _, err := loadConfig(p)
-		var ps config.Problems
-		if errors.As(err, &ps) {
-			for _, p := range ps {
-				fmt.Fprintln(stderr, p.String())
-			}
-			reported = true
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		cfgs = append(cfgs, cfg)
-	}
-	if reported {
-		return errReported
-	}
-	log := newLogger(cfgs[0].Log, stderr)
-	return runDesks(ctx, cfgs, log, time.Now)
-}
-
-func newLogger(c config.Log, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(c.Level))
-	opts := &slog.HandlerOptions{Level: level}
-	format := c.Format
-	if format == "" || format == "auto" {
-		format = "json"
-		if f, ok := w.(*os.File); ok {
-			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-				format = "text"
-			}
-		}
-	}
-	if format == "text" {
-		return slog.New(slog.NewTextHandler(w, opts))
-	}
-	return slog.New(slog.NewJSONHandler(w, opts))
-}
 
 // openDesk loads the config at path and opens its Redis: what every
 // command that reads or changes a desk's state starts with.
@@ -130,22 +71,19 @@ type daemon struct {
 	sched      *scheduler.Scheduler
 	metrics    *httpapi.Metrics
 	mailer     *notify.Mailer
-	desk       notify.Desk // with its Message-ID secret once loaded
 	// dir is the directory senders are judged by, refreshed from Redis.
 	dir *authz.Live
 	// pipe judges incoming mail, and replies written on status pages.
 	pipe *ingest.Pipeline
 	// links are the customers' status and sign-in links.
 	links *access.Store
-	// kick asks sendLoop for a drain now.
-	kick chan struct{}
+	// send drains the outbox (notify.SendLoop).
+	send *notify.SendLoop
 	// leases decide which replica fetches; nil: this one always does.
 	leases    *lease.Manager
 	leaseHeld atomic.Bool
 	// now is the business clock (newDaemonAt).
 	now func() time.Time
-	// outboxReady is set once the consumer group exists.
-	outboxReady atomic.Bool
 	// imapPart and smtpPart are how this replica finds its mail servers;
 	// alarms tells the operators when they stay unreachable.
 	imapPart, smtpPart *alarm.Part
@@ -273,7 +211,6 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		st := d.journal.Status()
 		return httpapi.JournalStatus{InStep: st.State == "ok", Missing: st.Missing, Repairs: st.Repairs}
 	})
-	d.kick = make(chan struct{}, 1)
 	d.watcher.Observer = observer{m: d.metrics, kick: d.kickOutbox}
 	d.metrics.OutboxDepth(func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -307,10 +244,12 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		smc.OAuth2, smc.Mechanism = tokens, cfg.OAuth2.Mechanism
 	}
 	mailer := notify.NewMailer(smc, desk)
-	d.mailer, d.desk = mailer, desk
+	d.mailer = mailer
 	host, _ := os.Hostname()
+	trace := ingest.SentTrace{Journal: d.journal, Copies: mailer, Log: log}
+	sent := notify.SentBook{Tickets: d.store, IDs: mailer, Now: now, Log: log}
 	d.delivery = &notify.Delivery{
-		Outbox: d.outbox, Sender: notify.Held{Sender: mailer, Hold: d.holdMail}, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
+		Outbox: d.outbox, Sender: notify.Held{Sender: mailer, Hold: d.journal.Hold}, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
 		SendTimeout: sm.Timeout.D(), Workers: cfg.Outbox.Workers, ResendUncertain: cfg.Outbox.ResendUncertainAfter.D(),
 		Retry: cfg.Outbox.Retry.D(), MaxBackoff: cfg.Outbox.MaxBackoff.D(), MaxAge: cfg.Outbox.MaxAge.D(),
 		Limits: notify.Limits{
@@ -319,16 +258,12 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
 		// The trace of a sent mail is kept at once, before Redis records
 		// the delivery, and again (if that failed) when it is finished.
-		Accepted: func(ctx context.Context, n notify.Notification) {
-			if err := d.trace(ctx, n); err != nil {
-				d.log.Warn("mail sent, its trace not kept yet; trying again when its delivery is recorded", "notification", n.ID, "err", err)
-			}
-		},
+		Accepted: trace.Accepted,
 		Delivered: func(ctx context.Context, n notify.Notification) error {
-			if err := d.delivered(ctx, d.desk, n); err != nil {
+			if err := sent.Record(ctx, n); err != nil {
 				return err
 			}
-			return d.trace(ctx, n)
+			return trace.Keep(ctx, n)
 		},
 	}
 	if cfg.HTTP.PublicURL != "" {
@@ -336,6 +271,10 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		m := &access.Mailer{Store: d.links, PublicURL: cfg.HTTP.PublicURL, Plans: cfg.Plans, Tickets: d.store, Authz: d.dir}
 		d.delivery.StatusLink = m.Link
 	}
+	d.send = notify.NewSendLoop(notify.SendLoopConfig{
+		Delivery: d.delivery, Outbox: d.outbox, Secret: mailer, Hold: d.journal.HoldsOutbox, Log: log,
+		Drained: func(st notify.Stats) { d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead, st.Uncertain) },
+	})
 	ac := alarm.Config{
 		Parts: []*alarm.Part{d.imapPart, d.smtpPart, d.journalPart}, After: cfg.Alerts.After.D(), To: cfg.Alerts.To,
 		Language: cfg.Desk.Language, Redis: rdb, KeyPrefix: config.KeyPrefix(cfg.Desk.ID), Queue: d.outbox, Log: log,
@@ -375,8 +314,10 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		return nil, err
 	}
 	if esc.DigestTime != "" {
-		at, _ := time.Parse("15:04", esc.DigestTime) // validated by config
-		spec := fmt.Sprintf("0 %d %d * * 1-5", at.Minute(), at.Hour())
+		spec, err := escalation.DigestSpec(esc.DigestTime)
+		if err != nil {
+			return nil, err
+		}
 		if err := d.sched.Add(scheduler.Job{Name: "digest", Spec: spec, Once: true, Run: d.digest}); err != nil {
 			return nil, err
 		}
@@ -402,44 +343,7 @@ func (d *daemon) probeSMTP(ctx context.Context) error {
 // failing reports whether p has been failing for longer than a reconnect
 // takes: a brief outage is normal.
 func (d *daemon) failing(p *alarm.Part) bool {
-	st := p.State()
-	return st.Known && !st.Up && time.Since(st.FailingSince) >= d.notReadyAfter()
-}
-
-// notReadyAfter: reconnecting briefly is normal; only an outage of 2
-// minutes, or of alerts.after when that is shorter, makes the replica not
-// ready.
-func (d *daemon) notReadyAfter() time.Duration {
-	return min(2*time.Minute, d.cfg.Alerts.After.D())
-}
-
-// intakeReady judges the mailbox's intake from the watcher's status: not
-// ready when the mailbox has been down for notReadyAfter, when a session
-// that looks fine has not heard from its server for that long (or for two
-// check intervals, between which a healthy session may be quiet), or when
-// a mail has waited in the mailbox for that long: intake that stalls with
-// the connection up.
-func (d *daemon) intakeReady(st ingest.Status, now time.Time) (any, error) {
-	after := d.notReadyAfter()
-	switch st.State {
-	case "connected", "idle", "polling", "waiting_for_redis":
-		if silent := now.Sub(st.Answered); silent >= max(after, 2*d.cfg.IMAP.CheckInterval.D()) {
-			return st, fmt.Errorf("mailbox %s %s, but the server has not answered since %s", st.Mailbox, st.State, st.Answered.Format(time.RFC3339))
-		}
-	default:
-		// Reconnecting briefly is normal; only a lasting outage is not
-		// ready. It counts from the last time the mailbox was up, not
-		// from the last state change: every reconnect attempt changes
-		// the state, which would make a lasting outage look new.
-		if now.Sub(st.Up) >= after {
-			return st, fmt.Errorf("mailbox %s %s, down since %s: %s", st.Mailbox, st.State, st.Up.Format(time.RFC3339), st.LastError)
-		}
-	}
-	if !st.OldestWaiting.IsZero() && now.Sub(st.OldestWaiting) >= after {
-		return st, fmt.Errorf("intake stalled: %d mails waiting in mailbox %s, the oldest found %s ago (%s): %s",
-			st.Waiting, st.Mailbox, now.Sub(st.OldestWaiting).Round(time.Second), st.State, st.LastError)
-	}
-	return st, nil
+	return p.State().FailingFor(time.Now(), alarm.NotReadyAfter(d.cfg.Alerts.After.D()))
 }
 
 // sweep is the cron job that sends due SLA warnings and breach alerts.
@@ -491,88 +395,8 @@ func watcherConfig(im config.IMAP) ingest.WatcherConfig {
 	}
 }
 
-// delivered records what a delivered notification means for its ticket: a
-// reply to it threads by its Message-ID, and an acknowledgement is done.
-func (d *daemon) delivered(ctx context.Context, desk notify.Desk, n notify.Notification) error {
-	if n.Ticket == "" {
-		return nil
-	}
-	id, err := notify.MessageID(desk, n)
-	if err != nil {
-		// Not something a retry changes: threading by this id is lost.
-		d.log.Warn("cannot compute message id of sent mail", "ticket", n.Ticket, "notification", n.ID, "err", err)
-	} else if err := d.store.RecordSent(ctx, id, n.Ticket); err != nil {
-		return err
-	}
-	if n.Kind == notify.Ack {
-		if err := d.store.MarkAcknowledged(ctx, n.Ticket, d.now()); err != nil && !errors.Is(err, ticket.ErrNotFound) {
-			return err
-		}
-	}
-	return nil
-}
-
-// kickOutbox asks the sender to drain now: a mail was just acknowledged.
-func (d *daemon) kickOutbox() {
-	select {
-	case d.kick <- struct{}{}:
-	default: // a drain is already asked for
-	}
-}
-
-// sendLoop drains the outbox every second and whenever ingest queued an
-// acknowledgement or notice, so that the answer follows the commit at once.
-// One loop per replica: a drain is never run twice at the same time here,
-// and the consumer group shares the entries between replicas (no
-// once-per-tick claim needed).
-func (d *daemon) sendLoop(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		case <-d.kick:
-		}
-		if err := d.sendOutbox(ctx); err != nil && ctx.Err() == nil {
-			d.log.Warn("sending the outbox failed", "err", err)
-		}
-	}
-}
-
-// sendOutbox delivers what the outbox holds: acknowledgements, notices,
-// replies and alerts.
-func (d *daemon) sendOutbox(ctx context.Context) error {
-	if st := d.journal.Status(); d.journal.Holding() && time.Since(st.Since) < time.Minute {
-		// Redis may have lost the records of what was sent: wait for the
-		// comparison with the mailbox (a second or so). A hold that lasts
-		// (the mailbox unreachable) lets the operators' alarms through
-		// (holdMail).
-		return nil
-	}
-	if !d.outboxReady.Load() {
-		if err := d.outbox.Init(ctx); err != nil {
-			return err
-		}
-		// Only this job sends, so the secret is set before any Send and
-		// never changes under one.
-		secret, err := d.outbox.Secret(ctx)
-		if err != nil {
-			return err
-		}
-		d.desk.Secret = secret
-		d.mailer.SetSecret(secret)
-		d.outboxReady.Store(true)
-	}
-	st, err := d.delivery.Drain(ctx)
-	d.metrics.Notifications(st.Sent, st.Skipped, st.Failed, st.Dead, st.Uncertain)
-	if rediserr.Is(err, rediserr.NoGroup) {
-		// Redis lost its data (restart without persistence): recreate.
-		d.outboxReady.Store(false)
-	}
-	return err
-}
+// kickOutbox asks the sender to drain now: a mail was just queued.
+func (d *daemon) kickOutbox() { d.send.Kick() }
 
 // httpHandler serves the probes and metrics (open), the agent API and the
 // dashboard (behind the tokens).
@@ -713,17 +537,12 @@ func (d *daemon) checks() []httpapi.Check {
 				// Another replica fetches; this one takes over if it dies.
 				return map[string]any{"state": "standby", "mailbox": d.cfg.IMAP.Mailbox}, nil
 			}
-			return d.intakeReady(d.watcher.Status(), time.Now())
+			st := d.watcher.Status()
+			return st, st.Ready(time.Now(), alarm.NotReadyAfter(d.cfg.Alerts.After.D()), d.cfg.IMAP.CheckInterval.D())
 		}},
 		{Name: "journal", Check: func(ctx context.Context) (any, error) {
 			st := d.journal.Status()
-			switch st.State {
-			case "ok":
-				return st, nil
-			case "behind":
-				return st, fmt.Errorf("redis is behind the mailbox journal (it lost writes): intake and mail to customers held while it is repaired: %s", st.LastError)
-			}
-			return st, fmt.Errorf("redis not yet compared with the mailbox journal (intake and mail to customers held)%s", lastError(st.LastError))
+			return st, st.Ready()
 		}},
 		{Name: "smtp", Check: func(ctx context.Context) (any, error) {
 			st := d.smtpPart.State()
@@ -830,7 +649,7 @@ func (d *daemon) run(ctx context.Context) error {
 	wg.Go(func() { d.buildIndexes(ctx) })
 	wg.Go(func() { d.watch(ctx) })
 	wg.Go(func() { d.sched.Run(ctx) })
-	wg.Go(func() { d.sendLoop(ctx) })
+	wg.Go(func() { d.send.Run(ctx) })
 	wg.Go(func() { d.journal.Run(ctx) })
 	<-ctx.Done()
 	d.log.Info("shutting down")

@@ -26,10 +26,16 @@ import (
 // demoDesk is the desk address of the embedded demo config.
 const demoDesk = "servicedesk@demo.example"
 
+var demoCommand = &command{name: "demo", flags: "[--imap-port 1143] [--smtp-port 2525] [--redis URL] [--http 127.0.0.1:8080]\n[--speed 1]",
+	summary: "run maildesk on embedded IMAP, SMTP and Redis (Ctrl-C stops)", run: cmdDemo,
+	subs: []*command{{name: "send", flags: "--from ADDR --subject TEXT [--body TEXT] [--to ADDR] [--smtp HOST:PORT]",
+		summary: "send one mail to a running demo",
+		run: func(ctx context.Context, args []string, stdout, _ io.Writer) error {
+			return cmdDemoSend(ctx, args, stdout)
+		}}},
+}
+
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) > 0 && args[0] == "send" {
-		return cmdDemoSend(ctx, args[1:], stdout)
-	}
 	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	imapPort := fs.Int("imap-port", demo.DefaultIMAPPort, "IMAP port on 127.0.0.1; 0 = any free port")
@@ -38,7 +44,7 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	httpListen := fs.String("http", demo.DefaultHTTPListen, `dashboard, API and health listener; "" turns it off`)
 	speed := fs.Float64("speed", 1, "run the SLA clock this many times faster (e.g. 60: an hour a minute)")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: demo: %v", errUsage, err)
+		return flagError(fs, err)
 	}
 	if fs.NArg() != 0 {
 		return fmt.Errorf("%w: demo takes no arguments (did you mean demo send?)", errUsage)
@@ -185,7 +191,7 @@ func cmdDemoSend(ctx context.Context, args []string, stdout io.Writer) error {
 	fs.StringVar(&m.To, "to", demoDesk, "recipient")
 	fs.StringVar(&m.SMTP, "smtp", net.JoinHostPort("127.0.0.1", strconv.Itoa(demo.DefaultSMTPPort)), "SMTP server host:port")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: demo send: %v", errUsage, err)
+		return flagError(fs, err)
 	}
 	if fs.NArg() != 0 || m.From == "" || m.Subject == "" {
 		return fmt.Errorf("%w: demo send needs --from ADDR and --subject TEXT, and no other arguments", errUsage)

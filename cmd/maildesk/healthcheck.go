@@ -28,6 +28,9 @@ const listenEnv = "MAILDESK_HTTP_LISTEN"
 // alive (/healthz) or ready (/readyz): exit 0 on 200 within the timeout,
 // else the reason on stderr and exit 1. It is the container image's health
 // check, so it needs nothing but this binary: no shell, no curl.
+var healthcheckCommand = &command{name: "healthcheck", flags: "[--url URL | --config FILE] [--ready] [--timeout 3s]",
+	summary: "exit 0 when the daemon's /healthz (--ready: /readyz) answers 200", run: cmdHealthcheck}
+
 func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("healthcheck", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -36,7 +39,7 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 	ready := fs.Bool("ready", false, "check /readyz (Redis reachable, mailbox connected) instead of /healthz")
 	timeout := fs.Duration("timeout", 3*time.Second, "give up after this long")
 	if err := fs.Parse(args); err != nil {
-		return fmt.Errorf("%w: healthcheck: %v", errUsage, err)
+		return flagError(fs, err)
 	}
 	switch {
 	case fs.NArg() != 0:

@@ -13,6 +13,15 @@ import (
 	"github.com/maildesk/maildesk/notify"
 )
 
+var outboxCommand = &command{name: "outbox", subs: []*command{
+	{name: "list", flags: "--config FILE [--json] [--dead | --skipped]",
+		summary: "outgoing mail waiting (state, attempts, last error), dead or skipped", run: withSub("list", cmdOutbox)},
+	{name: "retry", flags: "--config FILE [--unsuppress] (ID... | --all-dead)",
+		summary: "send again now (ID: stream id or notification id, e.g. SD-4/ack),\nalso mail whose delivery is uncertain", run: withSub("retry", cmdOutbox)},
+	{name: "drop", flags: "--config FILE --reason TEXT ID...",
+		summary: "give up on mail (kept as a dead letter) or delete a dead/skipped one", run: withSub("drop", cmdOutbox)},
+}}
+
 // cmdOutbox inspects the outgoing mail and acts on single entries.
 func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {

@@ -9,14 +9,15 @@ import (
 	"github.com/maildesk/maildesk/ticket"
 )
 
-// cmdRejections lists the audit records of refused mail.
-func cmdRejections(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "list" {
-		return fmt.Errorf("%w: rejections needs list", errUsage)
-	}
+var rejectionsCommand = &command{name: "rejections", subs: []*command{
+	{name: "list", flags: "--config FILE [--json]", summary: "refused mail: time, sender, reason", run: cmdRejectionsList},
+}}
+
+// cmdRejectionsList lists the audit records of refused mail.
+func cmdRejectionsList(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs, path := newFlags("rejections list")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, path, args[1:]); err != nil {
+	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
 	cfg, rdb, err := openDesk(ctx, *path)

@@ -15,6 +15,9 @@ import (
 // cmdRepair compares Redis with the mailbox journal and, unless --dry-run,
 // repairs what Redis lacks: the same plan the daemon carries out by itself
 // when it finds Redis behind (issue 16). It ends by comparing again.
+var repairCommand = &command{name: "repair", flags: "--config FILE [--since TIME] [--dry-run]",
+	summary: "compare Redis with the mailbox journal (filed mail's outcomes, copies of\nsent mail) and restore what Redis lost; then compare again", run: cmdRepair}
+
 func cmdRepair(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("repair")
 	sinceArg := fs.String("since", "", "compare every mail that arrived since TIME (RFC 3339, or a date YYYY-MM-DD); default: the newest mails of each folder")
@@ -51,7 +54,6 @@ func cmdRepair(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	}
 	// Mail the desk sends again is checked against the desk's Message-ID key.
 	if secret, err := d.outbox.Secret(ctx); err == nil {
-		d.desk.Secret = secret
 		d.mailer.SetSecret(secret)
 	}
 	plan, err := d.journal.Plan(ctx, since)

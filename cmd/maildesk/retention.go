@@ -52,17 +52,19 @@ func logRetention(log *slog.Logger, r ticket.RetentionReport) {
 		"mails_deleted", r.Mails, "refused_mails_deleted", r.RejectedMails, "mails_queued", r.MailsQueued, "message_ids_aged", r.SeenRotated)
 }
 
-// cmdRetention is `maildesk retention run`: one retention run now, as the
-// daemon's job does it; with --dry-run it lists what would go and changes
-// nothing (the mailbox is only searched).
-func cmdRetention(ctx context.Context, args []string, stdout io.Writer) error {
-	if len(args) == 0 || args[0] != "run" {
-		return fmt.Errorf("%w: retention needs run", errUsage)
-	}
+var retentionCommand = &command{name: "retention", subs: []*command{
+	{name: "run", flags: "--config FILE [--dry-run] [--json]",
+		summary: "one retention run now (the daemon runs it every retention.interval);\n--dry-run lists what would go", run: cmdRetentionRun},
+}}
+
+// cmdRetentionRun is `maildesk retention run`: one retention run now, as
+// the daemon's job does it; with --dry-run it lists what would go and
+// changes nothing (the mailbox is only searched).
+func cmdRetentionRun(ctx context.Context, args []string, stdout, _ io.Writer) error {
 	fs, path := newFlags("retention run")
 	dry := fs.Bool("dry-run", false, "list what would go; change nothing")
 	asJSON := fs.Bool("json", false, "print JSON")
-	if err := parseFlags(fs, path, args[1:]); err != nil {
+	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 0 {

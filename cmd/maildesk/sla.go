@@ -2,6 +2,7 @@ package main
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -13,22 +14,24 @@ import (
 	"github.com/maildesk/maildesk/sla"
 )
 
-// cmdSLA is "maildesk sla due": the first-response deadline of a ticket
+var slaCommand = &command{name: "sla", subs: []*command{
+	{name: "due", flags: "--config FILE --plan NAME --priority P [--type T] [--language nl|en] --at TIME",
+		summary: "first-response deadline of a ticket arriving at TIME (RFC 3339)", run: cmdSLADue},
+}}
+
+// cmdSLADue is "maildesk sla due": the first-response deadline of a ticket
 // arriving at a given time, from the config alone (no Redis, no IMAP), so
 // that an operator can check a calendar and a contract's targets before the
 // daemon applies them. The deadline goes to stdout, for scripts; the rule
 // that applied, and a priority the type does not have, to stderr.
-func cmdSLA(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "due" {
-		return fmt.Errorf("%w: sla needs a subcommand: due", errUsage)
-	}
+func cmdSLADue(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("sla due")
 	plan := fs.String("plan", "", "plan name")
 	priority := fs.String("priority", "", "P1..P4")
 	language := fs.String("language", "", "nl or en; empty: the plan's own rules")
 	typ := fs.String("type", "", "the ticket's type (plans.<plan>.types); empty: the type a new mail's ticket gets")
 	at := fs.String("at", "", "arrival time, RFC 3339")
-	if err := parseFlags(fs, path, args[1:]); err != nil {
+	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
 	switch {

@@ -50,6 +50,25 @@ func addListFlags(fs *flag.FlagSet) *listFlags {
 	return l
 }
 
+// cmdTicketsList is tickets list's flags and run.
+func cmdTicketsList(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs, path := newFlags("tickets list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	list := addListFlags(fs)
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: tickets list takes no arguments", errUsage)
+	}
+	cfg, rdb, store, err := openTickets(ctx, *path, config.SecretsRedis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	return ticketsList(ctx, cfg, store, list, *asJSON, stdout, stderr)
+}
+
 // ticketsList is tickets list: by default the open tickets, newest first,
 // a page at a time, read from the indexes.
 func ticketsList(ctx context.Context, cfg *config.Config, store *ticket.Store, l *listFlags, asJSON bool, stdout, stderr io.Writer) error {
@@ -93,6 +112,25 @@ func ticketsList(ctx context.Context, cfg *config.Config, store *ticket.Store, l
 			shownLine(t.Contact), t.CreatedAt.In(loc).Format("2006-01-02 15:04"), shownLine(t.Subject))
 	}
 	return tw.Flush()
+}
+
+// cmdTicketsCheck is tickets check's flags and run.
+func cmdTicketsCheck(ctx context.Context, args []string, stdout, _ io.Writer) error {
+	fs, path := newFlags("tickets check")
+	asJSON := fs.Bool("json", false, "print JSON")
+	repair := fs.Bool("repair", false, "mend what the check finds")
+	if err := parseFlags(fs, path, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("%w: tickets check takes no arguments", errUsage)
+	}
+	_, rdb, store, err := openTickets(ctx, *path, config.SecretsRedis)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	return ticketsCheck(ctx, store, *repair, *asJSON, stdout)
 }
 
 // ticketsCheck is tickets check: compares the indexes with the tickets and,

@@ -1,4 +1,4 @@
-package main
+package deploy_test
 
 // Tests that keep the deployment files (Dockerfile, .dockerignore,
 // deploy/compose.yaml, deploy/kubernetes/, deploy/systemd/) true to the
@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"net"
@@ -35,21 +36,19 @@ import (
 )
 
 const (
-	repoRoot  = "../.."
-	deployDir = "../../deploy"
+	repoRoot  = ".."
+	deployDir = "."
 	// imageConfig is where the image's CMD, Compose and Kubernetes expect
 	// the config.
 	imageConfig = "/etc/maildesk/maildesk.yaml"
 )
 
-// knownCommand reports whether maildesk has the subcommand name. A flag
-// no command has makes every command stop at parsing, before it does
-// anything.
+// knownCommand reports whether maildesk has the subcommand name: its
+// --help prints its usage, before it does anything.
 func knownCommand(t *testing.T, name string) bool {
 	t.Helper()
-	var out, errOut bytes.Buffer
-	run([]string{name, "--no-such-flag-for-deploy-test"}, &out, &errOut)
-	return !strings.Contains(errOut.String(), "unknown command")
+	code, _, _ := runMaildesk(t, name, "--help")
+	return code == 0
 }
 
 // probeServed reports whether the daemon's HTTP handler answers path with
@@ -94,8 +93,12 @@ func loadDeployedConfig(t *testing.T, cfgText, contacts, secretDir string, secre
 	if err := os.WriteFile(filepath.Join(dir, "contacts.yaml"), []byte(contacts), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, _, err := loadConfig(path)
-	return cfg, err
+	// What the daemon checks at start (the templates, the Redis URL too),
+	// as check-config reports it.
+	if code, out, errOut := runMaildesk(t, "check-config", "--config", path); code != 0 {
+		return nil, fmt.Errorf("check-config: exit %d: %s%s", code, out, errOut)
+	}
+	return config.Load(path)
 }
 
 // clearMaildeskEnv keeps MAILDESK_* variables of the caller's environment
@@ -321,9 +324,8 @@ func TestDockerfile(t *testing.T) {
 	srv := httptest.NewServer(httpapi.Handler(nil, nil))
 	defer srv.Close()
 	t.Setenv(listenEnv, strings.TrimPrefix(srv.URL, "http://"))
-	var out, errOut bytes.Buffer
-	if code := run(img.healthcheck[1:], &out, &errOut); code != 0 {
-		t.Errorf("HEALTHCHECK %q: exit %d, %s%s", img.healthcheck, code, out.String(), errOut.String())
+	if code, out, errOut := runMaildesk(t, img.healthcheck[1:]...); code != 0 {
+		t.Errorf("HEALTHCHECK %q: exit %d, %s%s", img.healthcheck, code, out, errOut)
 	}
 }
 
@@ -423,10 +425,6 @@ func TestDockerignore(t *testing.T) {
 		}
 	}
 }
-
-// -X main.version=... sets a string variable; this only compiles while
-// version is one.
-var _ *string = &version
 
 // Exactly the files .dockerignore lets into the build context hold every
 // source and embedded file of the Dockerfile's go build (go list fails on
@@ -642,10 +640,11 @@ func TestCompose(t *testing.T) {
 	if config.LoopbackListen(cfg.HTTP.Listen) {
 		t.Errorf("http.listen %s is loopback: the published port cannot reach it", cfg.HTTP.Listen)
 	}
-	// The health check finds the daemon where it listens.
-	listen, _, err := healthcheckListen(hostCfg, func(string) (string, bool) { return "", false })
-	if err != nil || listenPort(t, listen) != port {
-		t.Errorf("healthcheck --config %s: listen %q, %v", hostCfg, listen, err)
+	// The health check finds the daemon where it listens: it asks that
+	// port, whether anything answers there or not.
+	_, out, errOut := runMaildesk(t, "healthcheck", "--config", hostCfg, "--timeout", "1s")
+	if !strings.Contains(out+errOut, ":"+strconv.Itoa(port)+"/healthz") {
+		t.Errorf("healthcheck --config %s does not ask port %d: %s%s", hostCfg, port, out, errOut)
 	}
 	// The examples are placeholders that cannot go live by mistake: the
 	// token example fails validation.
