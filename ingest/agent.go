@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
@@ -134,7 +135,7 @@ func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent)
 	} else if number != "" {
 		return Result{Outcome: Processed, Ticket: number, MessageID: m.msg.MessageID, Replay: true, FollowUp: true, Class: m.class, Agent: true}, nil
 	}
-	fresh, quoted := SplitQuoted(m.msg.Text)
+	fresh, quoted := mailparse.SplitQuoted(m.msg.Text)
 	cmds, text, err := parseCommands(fresh)
 	if err != nil {
 		return p.agentReject(ctx, m, log, "agent command: "+err.Error())

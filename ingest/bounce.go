@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -54,7 +55,7 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 		return "", err
 	}
 	var (
-		failed *ReportRecipient
+		failed *mailparse.ReportRecipient
 		others int
 		other  string
 	)

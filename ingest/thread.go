@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -36,7 +37,7 @@ func tagPattern(prefix string) *regexp.Regexp {
 // findTicket returns the existing ticket a mail follows up on, or nil. The
 // threading headers are tried before the subject tag: they cannot be typed
 // wrong, and the desk knows every id it has seen or sent.
-func (p *Pipeline) findTicket(ctx context.Context, msg *Message) (*ticket.Ticket, error) {
+func (p *Pipeline) findTicket(ctx context.Context, msg *mailparse.Message) (*ticket.Ticket, error) {
 	ids := make([]string, 0, 1+len(msg.References))
 	ids = append(ids, msg.InReplyTo...)
 	// Newest reference first: in a long thread it is the closest.
@@ -109,7 +110,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if !reply {
 		kind = ticket.EventAutoReply
 	}
-	fresh, quoted := SplitQuoted(m.msg.Text)
+	fresh, quoted := mailparse.SplitQuoted(m.msg.Text)
 	src := m.src
 	cr, err := p.Threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,
