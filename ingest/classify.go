@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/maildesk/maildesk/mailparse"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // Own describes the desk so that its own outgoing mail coming back is
@@ -125,11 +126,8 @@ func ownReason(m *mailparse.Message, h headerView, own Own) string {
 	if own.Address != "" && strings.EqualFold(m.From.Address, own.Address) {
 		return "From: " + m.From.Address
 	}
-	if own.MessageIDDomain != "" {
-		id := strings.ToLower(m.MessageID)
-		if strings.HasSuffix(id, "@"+strings.ToLower(own.MessageIDDomain)) && strings.Contains(id, ".maildesk.") {
-			return "Message-ID: <" + quoted(m.MessageID) + ">"
-		}
+	if notify.DeskShapedMessageID(m.MessageID, own.MessageIDDomain) {
+		return "Message-ID: <" + quoted(m.MessageID) + ">"
 	}
 	return ""
 }

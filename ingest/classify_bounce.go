@@ -23,6 +23,7 @@ import (
 	"strings"
 
 	"github.com/maildesk/maildesk/mailparse"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // reportClass classifies a mail that is a report (RFC 6522): delivery
@@ -206,19 +207,12 @@ func humanThread(m *mailparse.Message, own Own) bool {
 	}
 	for _, ids := range [][]string{m.InReplyTo, m.References} {
 		for _, id := range ids {
-			if !ownShapedID(id, own) {
+			if !notify.DeskShapedMessageID(id, own.MessageIDDomain) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// ownShapedID: an id of the shape the desk gives its own mail (whether it
-// really sent it is the bounce handling's check, see bounce.go).
-func ownShapedID(id string, own Own) bool {
-	return id != "" && own.MessageIDDomain != "" && strings.Contains(id, ".maildesk.") &&
-		strings.HasSuffix(strings.ToLower(id), "@"+strings.ToLower(own.MessageIDDomain))
 }
 
 // bounceSubjectStarts begin the Subject of the non-delivery reports of
