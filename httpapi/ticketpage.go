@@ -73,7 +73,7 @@ type Originals interface {
 
 // Extractor streams the decoded content of the attachment at part of the
 // mail read from r to out and returns its SHA-256 (hex), parsing the mail
-// as ingest did (ingest.ExtractPart with the desk's limits).
+// as ingest did (mailparse.ExtractPart with the desk's limits).
 type Extractor func(r io.Reader, part int, out io.Writer) (sha256 string, err error)
 
 // TicketPages is what the tickets' pages work with (WithTicketPages).

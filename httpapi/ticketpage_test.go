@@ -20,8 +20,8 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
-	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
@@ -65,9 +65,9 @@ func (f fakeMailbox) Raw(_ context.Context, _ ticket.Source, id string, out io.W
 	return err
 }
 
-func extractWith(lim ingest.Limits) Extractor {
+func extractWith(lim mailparse.Limits) Extractor {
 	return func(r io.Reader, part int, out io.Writer) (string, error) {
-		a, err := ingest.ExtractPart(r, lim, part, out)
+		a, err := mailparse.ExtractPart(r, lim, part, out)
 		return a.SHA256, err
 	}
 }
@@ -95,7 +95,7 @@ func newPageFixture(t *testing.T, mailbox fakeMailbox) *pageFixture {
 	work := &workflow.Service{Store: store, Customer: dir.Customer, Authz: dir, Priority: "P3", Language: "en",
 		Location: dashAms, Log: slog.New(slog.DiscardHandler), Now: now}
 	dash := NewDashboard(store, dir.Customer, "Acme IT", now, dashAms, WithOpenForm(work, dir.Customers),
-		WithTicketPages(TicketPages{Tickets: store, Workflow: work, Originals: mailbox, Extract: extractWith(ingest.Limits{}),
+		WithTicketPages(TicketPages{Tickets: store, Workflow: work, Originals: mailbox, Extract: extractWith(mailparse.Limits{}),
 			Agents: []string{"alice", "bob"}, Log: slog.New(slog.DiscardHandler)}))
 	page := RequireToken(testTokens, dash)
 	srv := httptest.NewServer(Handler(nil, nil, Mount{Pattern: "GET /{$}", Handler: page},
@@ -137,11 +137,11 @@ func (f *pageFixture) do(method, path string, form url.Values, hdr ...string) (*
 // attachments recorded.
 func (f *pageFixture) mailTicket(raw string) string {
 	f.t.Helper()
-	m, err := ingest.Parse(strings.NewReader(raw), ingest.Limits{})
+	m, err := mailparse.Parse(strings.NewReader(raw), mailparse.Limits{})
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	text, quoted := ingest.SplitQuoted(m.Text)
+	text, quoted := mailparse.SplitQuoted(m.Text)
 	var as []ticket.Attachment
 	for _, a := range m.Attachments {
 		as = append(as, ticket.Attachment{Name: a.Filename, Type: a.ContentType, Size: a.Size, SHA256: a.SHA256, Part: a.Part, Inline: a.Inline})

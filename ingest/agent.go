@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 	"github.com/maildesk/maildesk/workflow"
@@ -135,7 +136,7 @@ func (p *Pipeline) agentMail(ctx context.Context, m *inbound, by workflow.Agent)
 	} else if number != "" {
 		return Result{Outcome: Processed, Ticket: number, MessageID: m.msg.MessageID, Replay: true, FollowUp: true, Class: m.class, Agent: true}, nil
 	}
-	fresh, quoted := SplitQuoted(m.msg.Text)
+	fresh, quoted := mailparse.SplitQuoted(m.msg.Text)
 	cmds, text, err := parseCommands(fresh)
 	if err != nil {
 		return p.agentReject(ctx, m, log, "agent command: "+err.Error())

@@ -33,6 +33,7 @@ import (
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -99,7 +100,7 @@ func benchPipeline(store Committer, customers []config.Customer, desk string) (*
 	p := &Pipeline{
 		Store:    store,
 		Authz:    authz.NewDirectory(customers),
-		Limits:   Limits{MaxSize: 25 << 20},
+		Limits:   mailparse.Limits{MaxSize: 25 << 20},
 		Own:      Own{Address: desk, MessageIDDomain: benchDomain, LoopHeader: "X-Maildesk-Loop", DeskID: "bench"},
 		Language: "en", Priority: "P3", Log: log, TicketPrefix: "SD",
 	}

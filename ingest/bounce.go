@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -54,7 +55,7 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 		return "", err
 	}
 	var (
-		failed *ReportRecipient
+		failed *mailparse.ReportRecipient
 		others int
 		other  string
 	)
@@ -134,7 +135,7 @@ func (p *Pipeline) complained(ctx context.Context, m *inbound) (string, error) {
 func (p *Pipeline) reportedMail(ctx context.Context, m *inbound, original string) (notify.SentMail, bool, error) {
 	tried := 0
 	for _, id := range append([]string{original}, m.msg.InReplyTo...) {
-		if !p.ownMessageID(id) {
+		if !notify.DeskShapedMessageID(id, p.Own.MessageIDDomain) {
 			continue
 		}
 		if tried++; tried > maxBounceIDs {
@@ -175,12 +176,6 @@ func (p *Pipeline) recordReport(ctx context.Context, m *inbound, sent notify.Sen
 		return "", err
 	}
 	return sent.Ticket, nil
-}
-
-// ownMessageID: the desk's own outgoing ids carry ".maildesk." and its domain.
-func (p *Pipeline) ownMessageID(id string) bool {
-	return id != "" && p.Own.MessageIDDomain != "" && strings.Contains(id, ".maildesk.") &&
-		strings.HasSuffix(strings.ToLower(id), "@"+strings.ToLower(p.Own.MessageIDDomain))
 }
 
 func (p *Pipeline) bounceSuppression() time.Duration {

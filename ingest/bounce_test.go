@@ -12,6 +12,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testmail"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -103,43 +104,6 @@ func (d *bounceDesk) suppressed(addr string) bool {
 	return n == 1
 }
 
-// dsn is a delivery status notification reporting that the mail with
-// Message-ID orig failed for each of failed.
-func dsn(from, id, orig string, failed ...string) string {
-	var recips strings.Builder
-	for _, a := range failed {
-		fmt.Fprintf(&recips, "\nFinal-Recipient: rfc822; %s\nAction: failed\nStatus: 5.1.1\nDiagnostic-Code: smtp; 550 5.1.1 no such user\n", a)
-	}
-	return `From: Mail Delivery System <` + from + `>
-To: desk@desk.example
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <` + id + `>
-Return-Path: <>
-In-Reply-To: <` + orig + `>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-Your message could not be delivered.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.example
-` + recips.String() + `
---B
-Content-Type: text/rfc822-headers
-
-From: Desk <desk@desk.example>
-Subject: [SD-1] Printer kapot
-Message-ID: <` + orig + `>
-
---B--
-`
-}
-
 // An attacker's bounce naming a made-up Message-ID of the desk's shape
 // (right kind, ticket, desk and domain; the HMAC atom guessed) silences
 // nobody and records nothing: before, it suppressed every address it
@@ -157,7 +121,7 @@ func TestForgedBounceSuppressesNobody(t *testing.T) {
 		"ack.sd-1.d.maildesk.0a1b2c3d4e5f@desk.example",
 		strings.Replace(real, "ack.", "progress.", 1),
 	} {
-		res := d.process(dsn("MAILER-DAEMON@evil.example", fmt.Sprintf("forged%d@evil.example", i), forged,
+		res := d.process(testmail.DSN("MAILER-DAEMON@evil.example", fmt.Sprintf("forged%d@evil.example", i), forged,
 			"jan@acme.example", "piet@acme.example", "ceo@acme.example"))
 		if res.Outcome != Rejected || res.Ticket != "" {
 			t.Errorf("forged bounce %q: %+v", forged, res)
@@ -191,7 +155,7 @@ func TestBounceOfRealIDSuppressesOnlyItsRecipient(t *testing.T) {
 		t.Fatalf("stranger: %+v", res)
 	}
 	notice := d.send("mallory@evil.example")
-	res := d.process(dsn("MAILER-DAEMON@evil.example", "b1@evil.example", notice, "jan@acme.example", "piet@acme.example"))
+	res := d.process(testmail.DSN("MAILER-DAEMON@evil.example", "b1@evil.example", notice, "jan@acme.example", "piet@acme.example"))
 	if res.Outcome != Rejected {
 		t.Errorf("bounce: %+v", res)
 	}
@@ -210,7 +174,7 @@ func TestGenuineBounceOfAcknowledgement(t *testing.T) {
 	d := newBounceDesk(t)
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
-	res := d.process(dsn("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "Jan@Acme.example", "piet@acme.example"))
+	res := d.process(testmail.DSN("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "Jan@Acme.example", "piet@acme.example"))
 	if res.Outcome != Processed || res.Ticket != "SD-1" || !res.FollowUp {
 		t.Fatalf("bounce: %+v", res)
 	}
@@ -225,7 +189,7 @@ func TestGenuineBounceOfAcknowledgement(t *testing.T) {
 		t.Fatalf("events %+v", evs)
 	}
 	// The same bounce again changes nothing more.
-	d.process(dsn("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "Jan@Acme.example", "piet@acme.example"))
+	d.process(testmail.DSN("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "Jan@Acme.example", "piet@acme.example"))
 	if evs, _ := d.store.Events(context.Background(), "SD-1"); len(evs) != 1 {
 		t.Errorf("replayed bounce recorded again: %d events", len(evs))
 	}
@@ -241,7 +205,7 @@ func TestGenuineBounceOfVanishedTicket(t *testing.T) {
 	if err := d.rdb.Del(context.Background(), config.KeyPrefix("d")+"t:SD-1").Err(); err != nil {
 		t.Fatal(err)
 	}
-	if res := d.process(dsn("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "jan@acme.example")); res.Outcome != Rejected {
+	if res := d.process(testmail.DSN("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "jan@acme.example")); res.Outcome != Rejected {
 		t.Fatalf("bounce of a vanished ticket: %+v", res)
 	}
 	if !d.suppressed("jan@acme.example") {
@@ -257,7 +221,7 @@ func TestAgentReplyToBouncedAddress(t *testing.T) {
 	ctx := context.Background()
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
-	d.process(dsn("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "jan@acme.example"))
+	d.process(testmail.DSN("MAILER-DAEMON@mx.acme.example", "bounce1@mx.acme.example", ack, "jan@acme.example"))
 	if !d.suppressed("jan@acme.example") {
 		t.Fatal("not suppressed")
 	}
@@ -273,7 +237,7 @@ func TestAgentReplyToBouncedAddress(t *testing.T) {
 		t.Fatalf("%d mails sent: the agent's reply to a suppressed address was held back", n)
 	}
 	id, _ := notify.MessageID(d.desk, reply)
-	if res := d.process(dsn("MAILER-DAEMON@mx.acme.example", "bounce2@mx.acme.example", id, "jan@acme.example")); res.Ticket != "SD-1" {
+	if res := d.process(testmail.DSN("MAILER-DAEMON@mx.acme.example", "bounce2@mx.acme.example", id, "jan@acme.example")); res.Ticket != "SD-1" {
 		t.Fatalf("bounce of the reply: %+v", res)
 	}
 	evs, _ := d.store.Events(ctx, "SD-1")

@@ -3,6 +3,9 @@ package ingest
 import (
 	"net/textproto"
 	"strings"
+
+	"github.com/maildesk/maildesk/mailparse"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // Own describes the desk so that its own outgoing mail coming back is
@@ -14,13 +17,59 @@ type Own struct {
 	DeskID          string
 }
 
+// Class is what kind of sender a mail came from, as far as loops go.
+type Class int
+
+const (
+	// Human mail may be answered automatically.
+	Human Class = iota
+	// AutoReply: out-of-office and other automatic answers (Auto-Submitted:
+	// auto-replied, X-Autoreply, ...). Never answered, never a new ticket.
+	AutoReply
+	// Bounce: delivery status notifications and mailer-daemon mail.
+	Bounce
+	// Generated: automatic but not a reply (Auto-Submitted: auto-generated,
+	// Precedence: bulk/list/junk, List-Id): may become a ticket, never answered.
+	Generated
+	// Spam: flagged as spam by an upstream filter.
+	Spam
+	// Loop: the desk's own mail coming back (a mail loop in the making).
+	Loop
+	// Feedback: an abuse or feedback report (ARF): a mail was reported
+	// as spam or abuse. Never answered, never a ticket.
+	Feedback
+)
+
+func (c Class) String() string {
+	switch c {
+	case Human:
+		return "human"
+	case AutoReply:
+		return "auto-reply"
+	case Bounce:
+		return "bounce"
+	case Generated:
+		return "generated"
+	case Spam:
+		return "spam"
+	case Loop:
+		return "loop"
+	case Feedback:
+		return "feedback"
+	}
+	return "unknown"
+}
+
+// Machine reports whether mail of this class must never get an automatic answer.
+func (c Class) Machine() bool { return c != Human }
+
 // Classify decides which Class a mail belongs to. The reason names the
 // header that decided, e.g. "Auto-Submitted: auto-replied". Checks run in
 // the order Loop (own mail), reports (delivery status, feedback, read
 // receipts), Bounce, Spam, AutoReply, Generated: the first match wins, so a
 // bounce of our own mail is still Own and never answered. The signals and
 // why each is trusted are in classify_bounce.go and docs/troubleshooting.md.
-func Classify(m *Message, own Own) (Class, string) {
+func Classify(m *mailparse.Message, own Own) (Class, string) {
 	if m == nil {
 		return Human, ""
 	}
@@ -66,7 +115,7 @@ func (h headerView) has(key string) bool {
 	return ok
 }
 
-func ownReason(m *Message, h headerView, own Own) string {
+func ownReason(m *mailparse.Message, h headerView, own Own) string {
 	if own.LoopHeader != "" && own.DeskID != "" {
 		for _, v := range h[textproto.CanonicalMIMEHeaderKey(own.LoopHeader)] {
 			if strings.EqualFold(strings.TrimSpace(v), own.DeskID) {
@@ -77,11 +126,8 @@ func ownReason(m *Message, h headerView, own Own) string {
 	if own.Address != "" && strings.EqualFold(m.From.Address, own.Address) {
 		return "From: " + m.From.Address
 	}
-	if own.MessageIDDomain != "" {
-		id := strings.ToLower(m.MessageID)
-		if strings.HasSuffix(id, "@"+strings.ToLower(own.MessageIDDomain)) && strings.Contains(id, ".maildesk.") {
-			return "Message-ID: <" + quoted(m.MessageID) + ">"
-		}
+	if notify.DeskShapedMessageID(m.MessageID, own.MessageIDDomain) {
+		return "Message-ID: <" + quoted(m.MessageID) + ">"
 	}
 	return ""
 }
@@ -118,7 +164,7 @@ var autoReplyWords = []string{
 	"vacation", "abwesend", "afwezig", "absence", "away from",
 }
 
-func autoReplyReason(m *Message, h headerView) string {
+func autoReplyReason(m *mailparse.Message, h headerView) string {
 	if v, ok := h.get("Auto-Submitted"); ok && autoSubmittedKind(v) == "auto-replied" {
 		return "Auto-Submitted: " + quoted(v)
 	}
@@ -152,11 +198,11 @@ func autoReplyReason(m *Message, h headerView) string {
 // autoSubmittedKind returns the keyword of an Auto-Submitted value without
 // its parameters and comments.
 func autoSubmittedKind(v string) string {
-	v, _ = parseParamHeader(v)
+	v, _ = mailparse.ParseParamHeader(v)
 	return strings.ToLower(strings.TrimSpace(v))
 }
 
-func generatedReason(m *Message, h headerView) string {
+func generatedReason(m *mailparse.Message, h headerView) string {
 	if v, ok := h.get("Auto-Submitted"); ok {
 		if k := autoSubmittedKind(v); k != "no" && k != "" {
 			return "Auto-Submitted: " + quoted(v)
@@ -188,3 +234,12 @@ var localPartPunct = strings.NewReplacer("-", "", "_", "", ".", "", "\\", "", " 
 // audit record and the log, and the value is the sender's to make as long
 // as they like.
 func quoted(v string) string { return truncate(v, 80) }
+
+// truncate cuts s to at most n bytes on a character boundary, marking a
+// cut with "...": reasons and report texts quote what senders wrote.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return cutBytes(s, n) + "..."
+}

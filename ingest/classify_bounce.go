@@ -21,6 +21,9 @@ package ingest
 
 import (
 	"strings"
+
+	"github.com/maildesk/maildesk/mailparse"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // reportClass classifies a mail that is a report (RFC 6522): delivery
@@ -28,7 +31,7 @@ import (
 // automatic answer like an out-of-office). A multipart/report without a
 // report-type is read by its parts, and is a Bounce when they say nothing
 // else: mail systems write it, people do not.
-func reportClass(m *Message, h headerView) (Class, string) {
+func reportClass(m *mailparse.Message, h headerView) (Class, string) {
 	byParts, part := Human, ""
 	for _, a := range m.Attachments {
 		if c := reportPartClass(a.ContentType); c != Human {
@@ -38,7 +41,7 @@ func reportClass(m *Message, h headerView) (Class, string) {
 	}
 	if m.ContentType == "multipart/report" {
 		ct, _ := h.get("Content-Type")
-		_, params := parseParamHeader(ct)
+		_, params := mailparse.ParseParamHeader(ct)
 		rt := strings.ToLower(strings.TrimSpace(params["report-type"]))
 		why := "Content-Type: multipart/report; report-type=" + quoted(rt)
 		switch rt {
@@ -79,7 +82,7 @@ func reportPartClass(mediaType string) Class {
 
 // bounceReason finds the bounces that are no report, or whose report came
 // forwarded; "" when the mail is none.
-func bounceReason(m *Message, h headerView, own Own) string {
+func bounceReason(m *mailparse.Message, h headerView, own Own) string {
 	from := fromSender(m, h)
 	if daemonLocal(from) {
 		return "From: " + quoted(from)
@@ -95,7 +98,7 @@ func bounceReason(m *Message, h headerView, own Own) string {
 	}
 	if v, ok := h.get("Auto-Submitted"); ok && autoSubmittedKind(v) == "auto-generated" {
 		// sendmail's DSNs: "auto-generated (failure)", "(warning-timeout)".
-		if c := strings.ToLower(commentText(v)); strings.Contains(c, "failure") || strings.Contains(c, "warning") {
+		if c := strings.ToLower(mailparse.FirstComment(v)); strings.Contains(c, "failure") || strings.Contains(c, "warning") {
 			return "Auto-Submitted: " + quoted(v)
 		}
 	}
@@ -118,12 +121,12 @@ func bounceReason(m *Message, h headerView, own Own) string {
 
 // fromSender is the From address, or the first word of a From without
 // one ("MAILER-DAEMON (Mail Delivery System)").
-func fromSender(m *Message, h headerView) string {
+func fromSender(m *mailparse.Message, h headerView) string {
 	if m.From.Address != "" {
 		return m.From.Address
 	}
 	v, _ := h.get("From")
-	if f := strings.Fields(stripComments(v)); len(f) > 0 {
+	if f := strings.Fields(mailparse.StripComments(v)); len(f) > 0 {
 		return strings.Trim(f[0], "<>\"")
 	}
 	return ""
@@ -189,7 +192,7 @@ var machineNames = map[string]bool{
 // system's, scanner's or gateway's local part or name. No-reply senders
 // and Auto-Submitted are not enough: a monitoring alert from one may be
 // about mail delivery and still be meant as a ticket.
-func machineSender(m *Message, from string) bool {
+func machineSender(m *mailparse.Message, from string) bool {
 	return m.NullReturnPath || machineLocals[normLocal(from)] ||
 		machineNames[localPartPunct.Replace(strings.ToLower(m.From.Name))]
 }
@@ -198,25 +201,18 @@ func machineSender(m *Message, from string) bool {
 // people: it answers or forwards (Re:, AW:, Fwd: ...), or names in
 // In-Reply-To or References a mail that is not one of the desk's own.
 // Bounces name the desk's mail they return, if any.
-func humanThread(m *Message, own Own) bool {
+func humanThread(m *mailparse.Message, own Own) bool {
 	if replyPrefixRE.MatchString(m.Subject) {
 		return true
 	}
 	for _, ids := range [][]string{m.InReplyTo, m.References} {
 		for _, id := range ids {
-			if !ownShapedID(id, own) {
+			if !notify.DeskShapedMessageID(id, own.MessageIDDomain) {
 				return true
 			}
 		}
 	}
 	return false
-}
-
-// ownShapedID: an id of the shape the desk gives its own mail (whether it
-// really sent it is the bounce handling's check, see bounce.go).
-func ownShapedID(id string, own Own) bool {
-	return id != "" && own.MessageIDDomain != "" && strings.Contains(id, ".maildesk.") &&
-		strings.HasSuffix(strings.ToLower(id), "@"+strings.ToLower(own.MessageIDDomain))
 }
 
 // bounceSubjectStarts begin the Subject of the non-delivery reports of

@@ -1,10 +1,25 @@
 package ingest
 
 import (
+	"bytes"
 	"cmp"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/maildesk/maildesk/internal/testmail"
+	"github.com/maildesk/maildesk/mailparse"
 )
+
+func parseString(t *testing.T, raw string, lim mailparse.Limits) *mailparse.Message {
+	t.Helper()
+	m, err := mailparse.Parse(strings.NewReader(raw), lim)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	return m
+}
 
 var testOwn = Own{
 	Address:         "servicedesk@desk.example",
@@ -108,7 +123,7 @@ func TestClassify(t *testing.T) {
 				body = "The printer is broken.\n"
 			}
 			raw := "From: " + from + "\nTo: servicedesk@desk.example\n" + strings.TrimPrefix(header, "\n") + "\n\n" + body
-			m := parseString(t, raw, Limits{})
+			m := parseString(t, raw, mailparse.Limits{})
 			got, why := Classify(m, testOwn)
 			if got != tt.want {
 				t.Fatalf("Classify = %v (%q), want %v", got, why, tt.want)
@@ -125,11 +140,11 @@ func TestClassify(t *testing.T) {
 
 func TestClassifyEmptyOwn(t *testing.T) {
 	// A desk without configured identity must not call everything its own.
-	m := parseString(t, "From: jan@example.nl\nSubject: x\n\nbody\n", Limits{})
+	m := parseString(t, "From: jan@example.nl\nSubject: x\n\nbody\n", mailparse.Limits{})
 	if got, why := Classify(m, Own{}); got != Human {
 		t.Errorf("Classify = %v (%q), want Human", got, why)
 	}
-	if got, _ := Classify(&Message{}, Own{}); got != Human {
+	if got, _ := Classify(&mailparse.Message{}, Own{}); got != Human {
 		t.Errorf("empty message: %v", got)
 	}
 	if got, _ := Classify(nil, testOwn); got != Human {
@@ -222,7 +237,7 @@ func TestClassifyMachineMail(t *testing.T) {
 			}
 			body := cmp.Or(tt.body, "The printer is broken.\n")
 			raw := "From: " + from + "\nTo: servicedesk@desk.example\nMessage-ID: <CAF1@mail.example.nl>\n" + strings.TrimPrefix(header, "\n") + "\n\n" + body
-			m := parseString(t, raw, Limits{})
+			m := parseString(t, raw, mailparse.Limits{})
 			got, why := Classify(m, testOwn)
 			if got != tt.want {
 				t.Fatalf("Classify = %v (%q), want %v", got, why, tt.want)
@@ -232,4 +247,39 @@ func TestClassifyMachineMail(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzClassify parses and classifies mail from the parser's seeds, the
+// broken mails and the bounces and feedback reports of internal/testmail:
+// every class is in range and every machine class says why. That Parse
+// itself never hangs or panics is mailparse's FuzzParse.
+func FuzzClassify(f *testing.F) {
+	files, err := filepath.Glob(filepath.Join("..", "mailparse", "testdata", "*.eml"))
+	if err != nil || len(files) == 0 {
+		f.Fatalf("no parser testdata: %v", err)
+	}
+	for _, name := range files {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	for _, s := range append(testmail.Malformed(), testmail.Reports()...) {
+		f.Add([]byte(s))
+	}
+	lim := mailparse.Limits{MaxSize: 1 << 20, MaxParts: 50, MaxDepth: 8, MaxText: 4096}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := mailparse.Parse(bytes.NewReader(data), lim)
+		if err != nil {
+			return
+		}
+		c, why := Classify(m, testOwn)
+		if c < Human || c > Feedback {
+			t.Fatalf("class %d out of range", c)
+		}
+		if c != Human && why == "" {
+			t.Fatalf("class %v without a reason", c)
+		}
+	})
 }

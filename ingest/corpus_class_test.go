@@ -1,8 +1,11 @@
 package ingest
 
 import (
+	"bufio"
 	"bytes"
 	"encoding/base64"
+	"encoding/json"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -13,7 +16,87 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/maildesk/maildesk/mailparse"
 )
+
+// The corpus as this test reads it: each file and its tags. The parser's
+// own corpus test (mailparse's TestCorpus) holds the rest of each record
+// and reports the mails that do not parse.
+type corpusRecord struct {
+	File     string            `json:"file"`
+	Tags     []string          `json:"tags"`
+	TagBasis map[string]string `json:"tag_basis"`
+}
+
+func corpusDir(t *testing.T) string {
+	if d := os.Getenv("MAILDESK_CORPUS"); d != "" {
+		return d
+	}
+	return filepath.Join("..", "..", "shared", "corpus")
+}
+
+func loadCorpus(t *testing.T, dir string) []corpusRecord {
+	t.Helper()
+	f, err := os.Open(filepath.Join(dir, "expected.jsonl"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skipf("no corpus at %s (set MAILDESK_CORPUS)", dir)
+	}
+	if err != nil {
+		t.Fatalf("opening corpus: %v", err)
+	}
+	defer f.Close()
+	var recs []corpusRecord
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 16<<20)
+	for sc.Scan() {
+		var r corpusRecord
+		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+			t.Fatalf("corpus record %d: %v", len(recs)+1, err)
+		}
+		recs = append(recs, r)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("reading corpus: %v", err)
+	}
+	return recs
+}
+
+type tally struct{ asserted, matched int }
+
+type parseOutcome struct {
+	msg   *mailparse.Message
+	err   error
+	panic any
+}
+
+func parseWithTimeout(path string, timeout time.Duration) (parseOutcome, bool) {
+	done := make(chan parseOutcome, 1)
+	go func() {
+		var out parseOutcome
+		defer func() {
+			if v := recover(); v != nil {
+				out.panic = v
+			}
+			done <- out
+		}()
+		f, err := os.Open(path)
+		if err != nil {
+			out.err = err
+			return
+		}
+		defer f.Close()
+		out.msg, out.err = mailparse.Parse(f, mailparse.Limits{})
+	}()
+	timer := time.NewTimer(timeout)
+	defer timer.Stop()
+	select {
+	case out := <-done:
+		return out, true
+	case <-timer.C:
+		return parseOutcome{}, false
+	}
+}
 
 // TestCorpusClassification holds Classify and the delivery reports to the
 // corpus: the classes its tags record (bounce, auto-reply, arf, mdn) and

@@ -15,6 +15,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -264,7 +265,7 @@ func journalMessageID(raw string) string {
 	if raw == "" {
 		return ""
 	}
-	msg, err := Parse(strings.NewReader("Message-ID: "+raw+"\r\n\r\n"), Limits{})
+	msg, err := mailparse.Parse(strings.NewReader("Message-ID: "+raw+"\r\n\r\n"), mailparse.Limits{})
 	if err != nil {
 		return ""
 	}

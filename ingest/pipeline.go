@@ -19,6 +19,7 @@ import (
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/language"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -69,7 +70,7 @@ type Pipeline struct {
 	// TicketPrefix is the desk's ticket prefix, for the subject tag.
 	TicketPrefix string
 	Authz        Authorizer
-	Limits       Limits
+	Limits       mailparse.Limits
 	Own          Own
 	// Plans by name; a customer without a plan is on "standard".
 	Plans map[string]config.Plan
@@ -152,7 +153,7 @@ func (p *Pipeline) Process(ctx context.Context, r io.Reader, src ticket.Source) 
 // parsed Message, so the watcher can read the next mail meanwhile.
 type ReadMail struct {
 	src ticket.Source
-	msg *Message
+	msg *mailparse.Message
 	err error // Parse failed: the mail is quarantined
 	// size and limit are set for a mail over the size limit, of which only
 	// the head was read (TooLarge).
@@ -165,7 +166,7 @@ type ReadMail struct {
 
 // Read reads and parses the mail from r; Decide judges it.
 func (p *Pipeline) Read(r io.Reader, src ticket.Source) *ReadMail {
-	msg, err := Parse(r, p.Limits)
+	msg, err := mailparse.Parse(r, p.Limits)
 	return &ReadMail{src: src, msg: msg, err: err}
 }
 
@@ -194,9 +195,9 @@ func (p *Pipeline) Decide(ctx context.Context, rm *ReadMail, o Order) (Result, e
 	if err != nil {
 		reason := "unparseable: " + err.Error()
 		switch {
-		case errors.Is(err, ErrTooLarge):
+		case errors.Is(err, mailparse.ErrTooLarge):
 			reason = "too large: " + err.Error()
-		case errors.Is(err, ErrTooComplex):
+		case errors.Is(err, mailparse.ErrTooComplex):
 			// Hostile rather than broken: over the work budget.
 			reason = "too complex: " + err.Error()
 		}
@@ -276,7 +277,7 @@ func (p *Pipeline) inactive(ctx context.Context, m *inbound, why string) (Result
 // rejection notice, a notice that the mail is too large), "" when they may
 // get one. Every notice goes by these rules; the store then limits how
 // often one address and one domain get one.
-func (p *Pipeline) noNotice(msg *Message, class Class, why string, auth authz.Authentication, c *config.Customer) string {
+func (p *Pipeline) noNotice(msg *mailparse.Message, class Class, why string, auth authz.Authentication, c *config.Customer) string {
 	switch {
 	case class != Human:
 		return "no notice to machine mail: " + class.String() + ", " + why
@@ -305,7 +306,7 @@ func (p *Pipeline) noNotice(msg *Message, class Class, why string, auth authz.Au
 
 // inbound is one mail on its way through Process.
 type inbound struct {
-	msg      *Message
+	msg      *mailparse.Message
 	src      ticket.Source
 	now      time.Time
 	log      *slog.Logger
@@ -386,7 +387,7 @@ func (p *Pipeline) create(ctx context.Context, m *inbound) (Result, error) {
 	if requested != "" || pr.Reason != "" {
 		m.log.Debug("priority requested", "requested", requested, "source", source, "type", typ, "priority", pr.Priority, "reason", pr.Reason)
 	}
-	fresh, quoted := SplitQuoted(msg.Text)
+	fresh, quoted := mailparse.SplitQuoted(msg.Text)
 	// Answers go in the contact's language, else the mail's; the SLA rules
 	// go by the language the request was written in (Kwikqy: Dutch
 	// requests are handled in Dutch opening hours).
@@ -458,7 +459,7 @@ type ClockStarter interface {
 
 // participants are the other contacts of the sender's customer in To or
 // Cc: they may follow up and will receive progress mails.
-func (p *Pipeline) participants(msg *Message, d authz.Decision) []string {
+func (p *Pipeline) participants(msg *mailparse.Message, d authz.Decision) []string {
 	var out []string
 	for _, a := range append(slices.Clone(msg.To), msg.Cc...) {
 		addr := strings.ToLower(a.Address)
@@ -508,7 +509,7 @@ func (p *Pipeline) TooLarge(ctx context.Context, r io.Reader, size, limit int64,
 // ReadHead reads only the head of a mail of size bytes, over the limit:
 // Decide quarantines it unread and tells its sender (TooLarge).
 func (p *Pipeline) ReadHead(r io.Reader, size, limit int64, src ticket.Source) *ReadMail {
-	msg, err := Parse(io.LimitReader(r, headLimit), Limits{MaxSize: headLimit + 1})
+	msg, err := mailparse.Parse(io.LimitReader(r, headLimit), mailparse.Limits{MaxSize: headLimit + 1})
 	return &ReadMail{src: src, msg: msg, err: err, size: size, limit: limit}
 }
 
@@ -591,7 +592,7 @@ const (
 // the fields it cut. It is idempotent. A Message-ID over the limit keeps
 // a hash of its whole self, so that two such ids stay two mails, and the
 // ids a reply names are cut the same way, so that it still threads.
-func boundHeader(msg *Message) (truncated []string) {
+func boundHeader(msg *mailparse.Message) (truncated []string) {
 	cut := func(name string, changed bool) {
 		if changed {
 			truncated = append(truncated, name)
@@ -619,7 +620,7 @@ func boundHeader(msg *Message) (truncated []string) {
 
 // storedAttachments is what a ticket keeps of msg's attachments: their
 // metadata, bounded; the bytes stay in the original in IMAP.
-func storedAttachments(msg *Message) []ticket.Attachment {
+func storedAttachments(msg *mailparse.Message) []ticket.Attachment {
 	var out []ticket.Attachment
 	for _, a := range msg.Attachments[:min(len(msg.Attachments), maxStoredAttachments)] {
 		name, _ := capRunes(a.Filename, maxStoredFilename)
@@ -697,7 +698,7 @@ func storedAddress(a string) string {
 
 // rejection is the audit record of a refused mail, its fields bounded and
 // its reason saying which of them were cut.
-func rejection(msg *Message, reason string, truncated []string, at time.Time) *ticket.Rejection {
+func rejection(msg *mailparse.Message, reason string, truncated []string, at time.Time) *ticket.Rejection {
 	if len(reason) > maxStoredReason {
 		reason = cutBytes(reason, maxStoredReason) + "…"
 	}

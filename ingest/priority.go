@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/mailparse"
 )
 
 // PriorityRules say how a mail asks for a priority and marks a feature
@@ -24,7 +25,7 @@ var (
 // when it asks for none. A tag in the subject wins over words, words over
 // the mail client's importance flag. Outlook's "high importance" is a
 // click away, so it asks for P2, never P1.
-func (r PriorityRules) Requested(m *Message) (prio, source string) {
+func (r PriorityRules) Requested(m *mailparse.Message) (prio, source string) {
 	if t := priorityTagRE.FindStringSubmatch(m.Subject); t != nil {
 		return strings.ToUpper(t[1]), "subject tag " + t[0]
 	}
@@ -66,7 +67,7 @@ func (r PriorityRules) Requested(m *Message) (prio, source string) {
 // names a P1 word (a service blocker) is never one: the desk designates
 // feature requests (Kwikqy 2.2, 2.5), and a wrong guess would close a P1
 // without an SLA clock.
-func (r PriorityRules) IsFeatureRequest(m *Message) bool {
+func (r PriorityRules) IsFeatureRequest(m *mailparse.Message) bool {
 	if len(r.FeatureWords) == 0 {
 		return false
 	}

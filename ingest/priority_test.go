@@ -1,6 +1,10 @@
 package ingest
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/maildesk/maildesk/mailparse"
+)
 
 func TestRequestedPriority(t *testing.T) {
 	rules := PriorityRules{
@@ -42,7 +46,7 @@ func TestRequestedPriority(t *testing.T) {
 		{"[P1] [feature] dark mode", nil, "P1", false},
 	}
 	for _, tt := range tests {
-		m := &Message{Subject: tt.subject, Header: tt.header}
+		m := &mailparse.Message{Subject: tt.subject, Header: tt.header}
 		got, src := rules.Requested(m)
 		if got != tt.want || (got != "" && src == "") {
 			t.Errorf("Requested(%q, %v) = %q (%s), want %q", tt.subject, tt.header, got, src, tt.want)

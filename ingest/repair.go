@@ -12,6 +12,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -255,7 +256,7 @@ func (j *Journal) scan(c *imapclient.Client, folder string, window int, since ti
 			if err != nil {
 				return nil, 0, err
 			}
-			msg, err := Parse(strings.NewReader(string(raw)), j.pipe.Limits)
+			msg, err := mailparse.Parse(strings.NewReader(string(raw)), j.pipe.Limits)
 			if err != nil {
 				// Unreadable mail is never committed (quarantined): a person
 				// stamped it, or it changed; nothing to compare.

@@ -5,24 +5,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/maildesk/maildesk/internal/testmail"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/ticket"
 )
 
 // Bounces and feedback reports as other systems write them, through the
 // real pipeline, outbox and delivery (bounceDesk). All messages here are
 // written for these tests.
-
-// dsnOf is a delivery status report from a receiving system whose
-// per-recipient block is block, about the mail with Message-ID orig.
-func dsnOf(from, id, orig, block string) string {
-	return "From: " + from + "\nTo: desk@desk.example\nSubject: Undelivered Mail Returned to Sender\n" +
-		"Message-ID: <" + id + ">\nReturn-Path: <>\nMIME-Version: 1.0\n" +
-		"Content-Type: multipart/report; report-type=delivery-status; boundary=\"R1\"\n\n" +
-		"--R1\nContent-Type: text/plain\n\nThe mail could not be delivered.\n\n" +
-		"--R1\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx.mail-acme.example\n\n" + block + "\n" +
-		"--R1\nContent-Type: text/rfc822-headers\n\nFrom: Desk <desk@desk.example>\nTo: jan@acme.example\n" +
-		"Subject: [SD-1] Printer kapot\nMessage-ID: <" + orig + ">\n\n--R1--\n"
-}
 
 // The customer's mail system delivered jan@acme.example to the mailbox it
 // is an alias of, which then failed: the report's Final-Recipient is that
@@ -33,7 +23,7 @@ func TestBounceOfAliasedRecipient(t *testing.T) {
 	d := newBounceDesk(t)
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
-	res := d.process(dsnOf("MAILER-DAEMON@mx.mail-acme.example", "b1@mx.mail-acme.example", ack,
+	res := d.process(testmail.DSNOf("MAILER-DAEMON@mx.mail-acme.example", "b1@mx.mail-acme.example", ack,
 		"Original-Recipient: rfc822;jan@acme.example\nFinal-Recipient: rfc822; j.devries@mail-acme.example\n"+
 			"Action: failed\nStatus: 5.2.1\nDiagnostic-Code: smtp; 550 5.2.1 mailbox disabled\n"))
 	if res.Outcome != Processed || res.Ticket != "SD-1" || res.Class != Bounce {
@@ -63,7 +53,7 @@ func TestBounceWithNonStandardAction(t *testing.T) {
 			d := newBounceDesk(t)
 			d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 			ack := d.send("jan@acme.example")
-			if res := d.process(dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", ack, block)); res.Ticket != "SD-1" {
+			if res := d.process(testmail.DSNOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", ack, block)); res.Ticket != "SD-1" {
 				t.Fatalf("bounce: %+v", res)
 			}
 			if !d.suppressed("jan@acme.example") {
@@ -75,7 +65,7 @@ func TestBounceWithNonStandardAction(t *testing.T) {
 	d := newBounceDesk(t)
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
-	d.process(dsnOf("MAILER-DAEMON@mx.acme.example", "b2@mx.acme.example", ack, "Final-Recipient: rfc822; jan@acme.example\nAction: delayed\nStatus: 4.4.7\n"))
+	d.process(testmail.DSNOf("MAILER-DAEMON@mx.acme.example", "b2@mx.acme.example", ack, "Final-Recipient: rfc822; jan@acme.example\nAction: delayed\nStatus: 4.4.7\n"))
 	if d.suppressed("jan@acme.example") {
 		t.Error("a delay suppressed the recipient")
 	}
@@ -88,7 +78,7 @@ func TestBounceForwardedInsideMessage(t *testing.T) {
 	d := newBounceDesk(t)
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
-	inner := dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", ack,
+	inner := testmail.DSNOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", ack,
 		"Final-Recipient: rfc822; jan@acme.example\nAction: failed\nStatus: 5.1.1\n")
 	res := d.process("From: Mail Gateway <gateway@gw.acme.example>\nTo: desk@desk.example\nSubject: Fwd: Undelivered Mail Returned to Sender\n" +
 		"Message-ID: <g1@gw.acme.example>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"G\"\n\n" +
@@ -103,30 +93,13 @@ func TestBounceForwardedInsideMessage(t *testing.T) {
 	// A person forwarding a bounce asks for help: that stays their mail.
 	m := parseString(t, "From: Piet <piet@acme.example>\nSubject: Fwd: Undelivered Mail Returned to Sender\n"+
 		"In-Reply-To: <x1@acme.example>\nContent-Type: multipart/mixed; boundary=\"G\"\n\n--G\nContent-Type: text/plain\n\nWhy did this bounce?\n\n"+
-		"--G\nContent-Type: message/rfc822\n\n"+inner+"\n--G--\n", Limits{})
+		"--G\nContent-Type: message/rfc822\n\n"+inner+"\n--G--\n", mailparse.Limits{})
 	if m.Report == nil || !m.Report.Forwarded {
 		t.Fatalf("forwarded report not read: %+v", m.Report)
 	}
 	if c, why := Classify(m, testOwn); c != Human {
 		t.Errorf("a person's forward of a bounce: %v (%s)", c, why)
 	}
-}
-
-// arf is an abuse report (RFC 5965) by a mailbox provider about the mail
-// with Message-ID orig; rcpt is its Original-Rcpt-To, "" for none.
-func arf(id, orig, rcpt string) string {
-	var r string
-	if rcpt != "" {
-		r = "Original-Rcpt-To: <" + rcpt + ">\n"
-	}
-	return "From: Feedback Loop <fbl@isp-mail.example>\nTo: desk@desk.example\nSubject: Abuse report\n" +
-		"Message-ID: <" + id + ">\nMIME-Version: 1.0\n" +
-		"Content-Type: multipart/report; report-type=feedback-report; boundary=\"F\"\n\n" +
-		"--F\nContent-Type: text/plain\n\nA user of ours reported the attached mail as spam.\n\n" +
-		"--F\nContent-Type: message/feedback-report\n\nFeedback-Type: abuse\nUser-Agent: ISPFBL/2.1\nVersion: 1\n" + r +
-		"Source-IP: 192.0.2.25\n\n" +
-		"--F\nContent-Type: message/rfc822\n\nFrom: Desk <desk@desk.example>\nTo: <redacted>\nSubject: [SD-1] Printer kapot\n" +
-		"Message-ID: <" + orig + ">\n\nWe received your request.\n\n--F--\n"
 }
 
 // A feedback report about the desk's acknowledgement: machine mail, never
@@ -137,7 +110,7 @@ func TestFeedbackReportOfAcknowledgement(t *testing.T) {
 		d := newBounceDesk(t)
 		d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 		ack := d.send("jan@acme.example")
-		res := d.process(arf("f1@isp-mail.example", ack, rcpt))
+		res := d.process(testmail.ARF("f1@isp-mail.example", ack, rcpt))
 		if res.Outcome != Processed || res.Ticket != "SD-1" || res.Class != Feedback || res.Notified {
 			t.Fatalf("rcpt %q: %+v", rcpt, res)
 		}
@@ -158,9 +131,9 @@ func TestFeedbackReportForgedOrForeign(t *testing.T) {
 	d.process("From: Jan <jan@acme.example>\nSubject: Printer kapot\nMessage-ID: <m1@acme.example>\n\nkapot\n")
 	ack := d.send("jan@acme.example")
 	for i, raw := range []string{
-		arf("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b2c3d4e5f6a7b@desk.example", "jan@acme.example"),
-		arf("f2@isp-mail.example", ack, "piet@acme.example"),
-		arf("f3@isp-mail.example", "spam123@elsewhere.example", ""),
+		testmail.ARF("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b2c3d4e5f6a7b@desk.example", "jan@acme.example"),
+		testmail.ARF("f2@isp-mail.example", ack, "piet@acme.example"),
+		testmail.ARF("f3@isp-mail.example", "spam123@elsewhere.example", ""),
 	} {
 		res := d.process(raw)
 		if res.Outcome != Rejected || res.Class != Feedback || res.Notified || !strings.Contains(res.Reason, "machine mail: feedback") {

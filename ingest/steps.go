@@ -5,6 +5,7 @@ import (
 	"context"
 
 	"github.com/maildesk/maildesk/language"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 )
 
@@ -148,7 +149,7 @@ func (p *Pipeline) notice(ctx context.Context, m *inbound) (Result, bool, error)
 	} else {
 		// A stranger is answered in the language they wrote in; failing
 		// that, their organisation's main contact's.
-		fresh, _ := SplitQuoted(msg.Text)
+		fresh, _ := mailparse.SplitQuoted(msg.Text)
 		written := language.Detect(msg.Subject + "\n\n" + fresh)
 		n := notify.Notification{
 			Kind: notify.Rejection, To: msg.From.Address, ToName: msg.From.Name, Language: cmp.Or(written, p.Language),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -116,7 +117,7 @@ func (p *Pipeline) followUp(ctx context.Context, m *inbound) (res Result, ok boo
 	if !reply {
 		kind = ticket.EventAutoReply
 	}
-	fresh, quoted := SplitQuoted(m.msg.Text)
+	fresh, quoted := mailparse.SplitQuoted(m.msg.Text)
 	src := m.src
 	cr, err := m.threads.Append(ctx, m.dedupe, t.Number, ticket.Event{
 		At: m.now, Kind: kind, From: m.msg.From.Address, MessageID: m.msg.MessageID,

@@ -9,6 +9,7 @@ import (
 	"net/textproto"
 	"strings"
 
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -49,7 +50,7 @@ func (p *Pipeline) SubmitWeb(ctx context.Context, r WebReply) (Result, error) {
 	subject := "Re: [" + r.Ticket + "] " + r.Subject
 	text := strings.ReplaceAll(strings.TrimSpace(r.Text), "\r\n", "\n")
 	now := p.now()
-	msg := &Message{
+	msg := &mailparse.Message{
 		MessageID: id,
 		Subject:   subject,
 		From:      r.From,

@@ -66,3 +66,19 @@ func VerifyMessageID(desk Desk, id string, n Notification) bool {
 	}
 	return hmac.Equal([]byte(strings.ToLower(want)), []byte(strings.ToLower(strings.TrimSpace(id))))
 }
+
+// DeskShapedMessageID reports whether id (no angle brackets) looks like a
+// Message-ID the desk gives its own mail: ".maildesk." in it and, after
+// the "@", domain, the desk's Message-ID domain; case does not count, and
+// an empty domain matches nothing. The test is looser than splitMessageID
+// on purpose, so that ids of every form the desk has sent count. The shape
+// is public: it marks mail that looks like the desk's (its own mail coming
+// back, a thread among its own mail, a report worth looking up), never
+// mail the desk sent. VerifyMessageID decides that.
+func DeskShapedMessageID(id, domain string) bool {
+	if id == "" || domain == "" {
+		return false
+	}
+	id = strings.ToLower(id)
+	return strings.Contains(id, ".maildesk.") && strings.HasSuffix(id, "@"+strings.ToLower(domain))
+}

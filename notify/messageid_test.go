@@ -196,3 +196,33 @@ func TestSentWhileSuppressedIsRecorded(t *testing.T) {
 		t.Fatalf("the reply's delivery record does not say it went to a suppressed address: %+v %v %v", s, ok, err)
 	}
 }
+
+// The shape ingest tells the desk's own mail by: every id the generator
+// makes has it, in any case; no other domain's or form's id does.
+func TestDeskShapedMessageID(t *testing.T) {
+	generated, err := MessageID(testDesk, ackNote())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, domain string
+		want       bool
+	}{
+		{generated, "desk.example", true},
+		{generated, "DESK.example", true},
+		{strings.ToUpper(generated), "desk.example", true},
+		{"ack.sd-1.d.maildesk.0a1b@desk.example", "desk.example", true}, // looser than splitMessageID
+		{generated, "", false},
+		{"", "desk.example", false},
+		{generated, "example", false},
+		{"ack.sd-1.d.maildesk.0a1b@mail.desk.example", "desk.example", false},
+		{"ack.sd-1.d.maildesk.0a1b@desk.example.org", "desk.example", false},
+		{"ack.sd-1.d.other.0a1b@desk.example", "desk.example", false},
+		{"maildesk.0a1b@desk.example", "desk.example", false},
+		{"CAF=abc123@mail.gmail.com", "desk.example", false},
+	} {
+		if got := DeskShapedMessageID(c.id, c.domain); got != c.want {
+			t.Errorf("DeskShapedMessageID(%q, %q) = %v, want %v", c.id, c.domain, got, c.want)
+		}
+	}
+}

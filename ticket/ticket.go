@@ -132,7 +132,7 @@ type Ticket struct {
 
 // Attachment is what the desk keeps of one attachment of a mail: what a
 // page lists. Its bytes stay in the original mail in IMAP, where Part
-// finds them (ingest.ExtractPart); Redis never holds them.
+// finds them (mailparse.ExtractPart); Redis never holds them.
 type Attachment struct {
 	// Name is the file name as the sender gave it (or one made up for a
 	// nameless part); Type its declared media type, lower case.
@@ -142,7 +142,7 @@ type Attachment struct {
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256,omitempty"`
 	// Part is the attachment's place among the mail's MIME leaves,
-	// 1-based (ingest.Attachment.Part).
+	// 1-based (mailparse.Attachment.Part).
 	Part int `json:"part"`
 	// Inline: the sender meant it to show within the text (an image in
 	// an HTML mail).

@@ -28,6 +28,7 @@ import (
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/lease"
+	"github.com/maildesk/maildesk/mailparse"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
 	"github.com/maildesk/maildesk/signin"
@@ -462,14 +463,14 @@ func (d *daemon) webReply(ctx context.Context, from netmail.Address, t *ticket.T
 func (d *daemon) extractor() httpapi.Extractor {
 	lim := d.limits()
 	return func(r io.Reader, part int, out io.Writer) (string, error) {
-		a, err := ingest.ExtractPart(r, lim, part, out)
+		a, err := mailparse.ExtractPart(r, lim, part, out)
 		return a.SHA256, err
 	}
 }
 
-// limits are what one incoming mail may cost (ingest.Limits).
-func (d *daemon) limits() ingest.Limits {
-	return ingest.Limits{MaxSize: int64(d.cfg.IMAP.MaxMessageSize)}
+// limits are what one incoming mail may cost (mailparse.Limits).
+func (d *daemon) limits() mailparse.Limits {
+	return mailparse.Limits{MaxSize: int64(d.cfg.IMAP.MaxMessageSize)}
 }
 
 // agentNames are the names the ticket page offers as assignees: the

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // Attachments as agents expect them: a signature is no attachment, an
 // opaque signed mail shows its content, an attached mail is named after

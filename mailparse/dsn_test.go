@@ -1,9 +1,11 @@
-package ingest
+package mailparse
 
 import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/maildesk/maildesk/internal/testmail"
 )
 
 func TestParseDeliveryStatus(t *testing.T) {
@@ -81,7 +83,7 @@ func TestParseDeliveryStatusVariants(t *testing.T) {
 }
 
 func TestParseFeedbackReport(t *testing.T) {
-	m := parseString(t, arf("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "Jan@Acme.example"), Limits{})
+	m := parseString(t, testmail.ARF("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "Jan@Acme.example"), Limits{})
 	want := &FeedbackReport{OriginalMessageID: "ack.sd-1.d.maildesk.0a1b@desk.example", Type: "abuse", Recipients: []string{"jan@acme.example"}}
 	if !reflect.DeepEqual(m.Feedback, want) {
 		t.Fatalf("feedback %+v, want %+v", m.Feedback, want)
@@ -98,7 +100,7 @@ func TestParseFeedbackReport(t *testing.T) {
 // A DSN inside a message/rfc822 part is read when the mail has no report
 // of its own; one level only, and never a returned mail that is no DSN.
 func TestParseForwardedReport(t *testing.T) {
-	inner := dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", "ack.sd-1.d.maildesk.0a1b@desk.example",
+	inner := testmail.DSNOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", "ack.sd-1.d.maildesk.0a1b@desk.example",
 		"Final-Recipient: rfc822; jan@acme.example\nAction: failed\nStatus: 5.1.1\n")
 	wrap := func(s string) string {
 		return "From: gateway@acme.example\nSubject: report\nMessage-ID: <w@acme.example>\nContent-Type: multipart/mixed; boundary=\"W\"\n\n" +
@@ -117,7 +119,7 @@ func TestParseForwardedReport(t *testing.T) {
 		t.Errorf("a forwarded mail made a report: %+v", m.Report)
 	}
 	// The mail's own report wins over a forwarded one.
-	own := bounceOfAck[:strings.LastIndex(bounceOfAck, "--B--")] + "--B\nContent-Type: message/rfc822\n\n" + inner + "\n--B--\n"
+	own := testmail.BounceOfAck[:strings.LastIndex(testmail.BounceOfAck, "--B--")] + "--B\nContent-Type: message/rfc822\n\n" + inner + "\n--B--\n"
 	if m := parseString(t, own, Limits{}); m.Report == nil || m.Report.Forwarded || m.Report.Recipients[0].Address != "jan@acme.example" {
 		t.Errorf("own report: %+v", m.Report)
 	}
@@ -146,42 +148,8 @@ func FuzzParseDeliveryStatus(f *testing.F) {
 	})
 }
 
-const bounceOfAck = `From: Mail Delivery System <MAILER-DAEMON@mx.acme.example>
-To: servicedesk@desk.example
-Subject: Undelivered Mail Returned to Sender
-Message-ID: <bounce1@mx.acme.example>
-Return-Path: <>
-MIME-Version: 1.0
-Content-Type: multipart/report; report-type=delivery-status; boundary="B"
-
---B
-Content-Type: text/plain
-
-This is the mail system. Your message could not be delivered.
-
---B
-Content-Type: message/delivery-status
-
-Reporting-MTA: dns; mx.acme.example
-
-Final-Recipient: rfc822; jan@acme.example
-Action: failed
-Status: 5.1.1
-Diagnostic-Code: smtp; 550 5.1.1 no such user
-
---B
-Content-Type: text/rfc822-headers
-
-From: Acme IT Servicedesk <servicedesk@desk.example>
-To: jan@acme.example
-Subject: [SD-1] Printer kapot
-Message-ID: <ack.sd-1.d.maildesk.0a1b@desk.example>
-
---B--
-`
-
 func TestParseBounceReport(t *testing.T) {
-	m := parseString(t, bounceOfAck, Limits{})
+	m := parseString(t, testmail.BounceOfAck, Limits{})
 	want := &DeliveryReport{OriginalMessageID: "ack.sd-1.d.maildesk.0a1b@desk.example", Recipients: []ReportRecipient{
 		{Address: "jan@acme.example", Action: "failed", Status: "5.1.1", Diagnostic: "smtp; 550 5.1.1 no such user"}}}
 	if !reflect.DeepEqual(m.Report, want) {

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 import (
 	"bufio"
@@ -63,7 +63,7 @@ func (p *parser) noteReport(mediaType string, b []byte) {
 func isDSNHeader(b []byte) bool {
 	r := textproto.NewReader(bufio.NewReader(bytes.NewReader(b)))
 	h, _ := r.ReadMIMEHeader()
-	mt, params := parseParamHeader(h.Get("Content-Type"))
+	mt, params := ParseParamHeader(h.Get("Content-Type"))
 	return strings.EqualFold(strings.TrimSpace(mt), "multipart/report") &&
 		!strings.Contains(strings.ToLower(params["report-type"]), "feedback") &&
 		!strings.Contains(strings.ToLower(params["report-type"]), "disposition")

@@ -1,10 +1,4 @@
-package ingest
-
-// The parser is split by job: parse_mime.go walks the MIME structure while
-// streaming, parse_header.go reads header fields, parse_charset.go turns
-// charsets and encoded words into UTF-8, parse_text.go picks and renders the
-// body text. Decoding is left to the standard library and go-message's
-// charset tables; what stays hand-written is the leniency real mail needs.
+package mailparse
 
 import (
 	"bufio"
@@ -45,13 +39,13 @@ const (
 )
 
 // ErrTooLarge is returned by Parse for a mail bigger than Limits.MaxSize.
-var ErrTooLarge = errors.New("ingest: mail exceeds the size limit")
+var ErrTooLarge = errors.New("mailparse: mail exceeds the size limit")
 
 // ErrNotMail is returned by Parse when the input has no header field at all.
-var ErrNotMail = errors.New("ingest: input is not a mail: no header fields")
+var ErrNotMail = errors.New("mailparse: input is not a mail: no header fields")
 
 // errInternal marks a recovered panic; the fuzz tests look for it.
-var errInternal = errors.New("ingest: internal parser error")
+var errInternal = errors.New("mailparse: internal parser error")
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxSize <= 0 {

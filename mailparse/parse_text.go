@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // The body text: which parts make it, and how they become plain text.
 // HTML goes through k3a/html2text after sanitizeHTML has reduced it to the

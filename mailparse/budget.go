@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // The work budget. Every parser path is meant to be linear in the mail's
 // size (linear_test.go doubles a hostile input per path and checks the
@@ -20,7 +20,7 @@ import (
 
 // ErrTooComplex is returned by Parse for a mail whose parsing would take
 // more work than Limits.WorkPerByte per byte allows.
-var ErrTooComplex = errors.New("ingest: mail too costly to parse")
+var ErrTooComplex = errors.New("mailparse: mail too costly to parse")
 
 const (
 	// defaultWorkPerByte leaves room above every path: the 483 mails of

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // Opaque S/MIME signed mail (RFC 8551 3.5.2): the whole signed entity is
 // inside a CMS SignedData (RFC 5652) in an application/pkcs7-mime part

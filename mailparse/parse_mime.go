@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // The structural walker stays hand-written: go-message's textproto.ReadHeader
 // gives up at the first malformed header line, its multipart reader errors

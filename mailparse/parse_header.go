@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // Header fields: addresses go through net/mail first, dates through
 // net/mail.ParseDate, parameters through mime.ParseMediaType. The lenient
@@ -106,7 +106,7 @@ func (p *parser) fillHeader(h textproto.MIMEHeader) {
 	}
 	if vs, ok := h["Return-Path"]; ok {
 		p.w.add(8 * len(vs[0]))
-		inner := strings.TrimSpace(stripComments(vs[0]))
+		inner := strings.TrimSpace(StripComments(vs[0]))
 		inner = strings.TrimSpace(strings.TrimSuffix(strings.TrimPrefix(inner, "<"), ">"))
 		if inner == "" {
 			m.NullReturnPath = true
@@ -214,7 +214,7 @@ func (p *parser) addrParser() *mail.AddressParser {
 // part keeps its case: whether case matters there is the receiving
 // server's business, so comparing is left to the code that compares.
 func canonicalAddr(s string) string {
-	s = strings.TrimSpace(stripComments(s))
+	s = strings.TrimSpace(StripComments(s))
 	if len(s) >= 7 && strings.EqualFold(s[:7], "mailto:") {
 		s = s[7:]
 	}
@@ -398,12 +398,12 @@ func lenientAddresses(v, hint string, w *work) []mail.Address {
 			a.Address = canonicalAddr(bare[m[0]:m[1]])
 			a.Name = cleanName(bare[:m[0]]+" "+bare[m[1]:], hint, w)
 			if a.Name == "" {
-				a.Name = cleanName(commentText(piece), hint, w)
+				a.Name = cleanName(FirstComment(piece), hint, w)
 			}
 		} else {
 			// "From: Whomever" has no address; like mail-parser, keep the
 			// word as the name, or the comment of "MAILER-DAEMON (Mail
-			// Delivery System)" (Classify reads the raw header for those).
+			// Delivery System)" (ingest.Classify reads the raw header for those).
 			a.Name = cleanName(piece, hint, w)
 			if lp := strings.IndexByte(piece, '('); lp > 0 {
 				if c := cleanName(piece[lp:], hint, w); c != "" {
@@ -424,13 +424,13 @@ func lenientAddresses(v, hint string, w *work) []mail.Address {
 func bareAddr(piece string) (bare string, m []int) {
 	bare = piece
 	if strings.IndexByte(piece, '(') >= 0 {
-		bare = stripComments(piece)
+		bare = StripComments(piece)
 	}
 	return bare, bareAddrRE.FindStringIndex(bare)
 }
 
-// commentText returns the text of the first comment in s, "" if none.
-func commentText(s string) string {
+// FirstComment returns the text of the first comment in s, "" if none.
+func FirstComment(s string) string {
 	lp := strings.IndexByte(s, '(')
 	if lp < 0 {
 		return ""
@@ -526,9 +526,9 @@ func extractAddr(s string) string {
 	return strings.TrimSpace(s)
 }
 
-// stripComments removes RFC 5322 comments, nested or not, from s; quoted
+// StripComments removes RFC 5322 comments, nested or not, from s; quoted
 // strings and quoted-pairs ("\\(") are kept.
-func stripComments(s string) string {
+func StripComments(s string) string {
 	if !strings.Contains(s, "(") {
 		return s
 	}
@@ -590,7 +590,7 @@ func parseIDs(v string, single bool, w *work) []string {
 	if len(ids) > 0 {
 		return ids
 	}
-	toks := strings.FieldsFunc(stripComments(v), func(r rune) bool {
+	toks := strings.FieldsFunc(StripComments(v), func(r rune) bool {
 		return unicode.IsSpace(r) || r == ',' || r == '<' || r == '>' || r == '"'
 	})
 	for _, t := range toks {
@@ -660,8 +660,10 @@ func parseDate(v string) (time.Time, bool) {
 
 // ---- parameters (RFC 2045 / RFC 2231) ----
 
-// parseParamHeader splits "value; k=v; ..." (Classify reads parameters too).
-func parseParamHeader(s string) (string, map[string]string) {
+// ParseParamHeader splits a header value with parameters, "value; k=v;
+// ...", into the value and the parameters (RFC 2045, RFC 2231), as Parse
+// reads Content-Type: ingest.Classify reads such headers too.
+func ParseParamHeader(s string) (string, map[string]string) {
 	return parseParams(s, "", nil)
 }
 
@@ -746,7 +748,7 @@ func requoteParams(s string) (value, params string) {
 		rest = value[i:] + ";" + rest
 		value = value[:i]
 	}
-	value = strings.TrimSpace(stripComments(value))
+	value = strings.TrimSpace(StripComments(value))
 	var b strings.Builder
 	seen := map[string]bool{}
 	for _, m := range paramRE.FindAllStringSubmatchIndex(rest, -1) {

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 // Charsets and RFC 2047 words. Labels are resolved in one place,
 // charsetEncoding (htmlindex, then go-message's IANA table in toUTF8);

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/maildesk/maildesk/internal/testmail"
 )
 
 // fuzzLimits are small so that the fuzzer reaches every limit quickly.
@@ -28,14 +30,7 @@ func addSeeds(f *testing.F) {
 		}
 		f.Add(b)
 	}
-	for _, s := range []string{
-		"",
-		"Subject: x\n\nbody",
-		"Subject: =?utf-8?q?=C3?= =?x?b?====?=\nContent-Type: multipart/mixed; boundary=a\n\n--a\n--a\n\n--a--",
-		"Content-Type: multipart/mixed; boundary=a\n\n--a\nContent-Type: multipart/mixed; boundary=a\n\n--a\n--a--\n",
-		"Content-Type: text/html\n\n<a\nhref=x>y</a><<<>>><!--<script><style>&#99999999999;&amp",
-		"Content-Type: text/plain; charset*0*=utf-8''%E2; charset*1*=%82%AC; format=flowed\nContent-Transfer-Encoding: quoted-printable\n\n=E2=82=AC =\n \n",
-	} {
+	for _, s := range testmail.Malformed() {
 		f.Add([]byte(s))
 	}
 }
@@ -121,39 +116,13 @@ func FuzzParse(f *testing.F) {
 // parts fuzzLimits allows, their headers, a few warnings.
 const fuzzFixedWork = 64 << 10
 
-func FuzzClassify(f *testing.F) {
-	addSeeds(f)
-	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := parseBounded(t, data, fuzzLimits, 10*time.Second)
-		if err != nil {
-			return
-		}
-		c, why := Classify(m, testOwn)
-		if c < Human || c > Feedback {
-			t.Fatalf("class %d out of range", c)
-		}
-		if c != Human && why == "" {
-			t.Fatalf("class %v without a reason", c)
-		}
-	})
-}
-
 // FuzzReports drives the bounce and feedback-report path: parsing the
-// delivery-status and feedback-report parts, the forwarded report and the
-// classification that trusts them, seeded with this package's synthetic
-// reports.
+// delivery-status and feedback-report parts and the forwarded report,
+// seeded with the synthetic reports of internal/testmail. The
+// classification that trusts them is fuzzed from the same seeds in
+// ingest (FuzzClassify).
 func FuzzReports(f *testing.F) {
-	inner := dsnOf("MAILER-DAEMON@mx.acme.example", "b1@mx.acme.example", "ack.sd-1.d.maildesk.0a1b@desk.example",
-		"Original-Recipient: rfc822;jan@acme.example\nFinal-Recipient: rfc822; j@mail.acme.example\nAction: failure\nStatus: 553 no\n")
-	for _, s := range []string{
-		bounceOfAck, inner,
-		dsn("MAILER-DAEMON@mx.example", "b2@mx.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "a@acme.example", "b@acme.example"),
-		arf("f1@isp-mail.example", "ack.sd-1.d.maildesk.0a1b@desk.example", "jan@acme.example"),
-		arf("f2@isp-mail.example", "x@y.example", ""),
-		"From: gateway@acme.example\nSubject: Fwd: report\nContent-Type: multipart/mixed; boundary=W\n\n--W\nContent-Type: message/rfc822\n\n" + inner + "\n--W--\n",
-		"From: x@y\nContent-Type: multipart/report; boundary=b\n\n--b\nContent-Type: message/delivery-status\n\nReporting-MTA: dns; mx\nContent-Transfer-Encoding: base64\n\nRmluYWwtUmVjaXBpZW50OiBhQGIK\n--b--\n",
-		"From: Mail Delivery System <m@x.example>\nSubject: Undeliverable: x\nX-Failed-Recipients: a@b\nAuto-Submitted: auto-generated (failure)\n\nx\n",
-	} {
+	for _, s := range testmail.Reports() {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -174,10 +143,6 @@ func FuzzReports(f *testing.F) {
 		}
 		if fb := m.Feedback; fb != nil && len(fb.Recipients) > maxReportRecipients {
 			t.Fatalf("%d feedback recipients", len(fb.Recipients))
-		}
-		c, why := Classify(m, testOwn)
-		if c < Human || c > Feedback || (c != Human && why == "") {
-			t.Fatalf("class %v, reason %q", c, why)
 		}
 		w := &work{}
 		if _, err := parse(bytes.NewReader(data), fuzzLimits, w); err != nil {

@@ -1,4 +1,4 @@
-package ingest
+package mailparse
 
 import (
 	"net/mail"
@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Message is what ingest knows of one incoming mail after parsing. It holds
+// Message is what is known of one incoming mail after parsing. It holds
 // text and metadata only: the raw mail stays in the IMAP mailbox.
 type Message struct {
 	// MessageID is the Message-ID without angle brackets; "" when absent.
@@ -31,7 +31,7 @@ type Message struct {
 	ReturnPath     string
 	NullReturnPath bool
 	// Header holds every header field, keys in canonical MIME form, values
-	// decoded where they are RFC 2047 words. Classify reads it.
+	// decoded where they are RFC 2047 words. ingest.Classify reads it.
 	Header map[string][]string
 	// Text is the body as plain text: text/plain preferred inside
 	// multipart/alternative, HTML converted to text otherwise.
@@ -126,52 +126,6 @@ type Attachment struct {
 	// content by it when the mail is parsed again with the same Limits.
 	Part int
 }
-
-// Class is what kind of sender a mail came from, as far as loops go.
-type Class int
-
-const (
-	// Human mail may be answered automatically.
-	Human Class = iota
-	// AutoReply: out-of-office and other automatic answers (Auto-Submitted:
-	// auto-replied, X-Autoreply, ...). Never answered, never a new ticket.
-	AutoReply
-	// Bounce: delivery status notifications and mailer-daemon mail.
-	Bounce
-	// Generated: automatic but not a reply (Auto-Submitted: auto-generated,
-	// Precedence: bulk/list/junk, List-Id): may become a ticket, never answered.
-	Generated
-	// Spam: flagged as spam by an upstream filter.
-	Spam
-	// Loop: the desk's own mail coming back (a mail loop in the making).
-	Loop
-	// Feedback: an abuse or feedback report (ARF): a mail was reported
-	// as spam or abuse. Never answered, never a ticket.
-	Feedback
-)
-
-func (c Class) String() string {
-	switch c {
-	case Human:
-		return "human"
-	case AutoReply:
-		return "auto-reply"
-	case Bounce:
-		return "bounce"
-	case Generated:
-		return "generated"
-	case Spam:
-		return "spam"
-	case Loop:
-		return "loop"
-	case Feedback:
-		return "feedback"
-	}
-	return "unknown"
-}
-
-// Machine reports whether mail of this class must never get an automatic answer.
-func (c Class) Machine() bool { return c != Human }
 
 // Get returns the first value of header field key, "" when absent.
 func (m *Message) Get(key string) string {
