@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/maildesk/maildesk/config"
@@ -92,6 +93,9 @@ type dashboard struct {
 	directory func() []config.Customer
 	// pages serve a page per ticket (WithTicketPages); nil: none.
 	pages *TicketPages
+	// pageSize is the largest page rendered so far: the next render's
+	// buffer starts that big instead of doubling its way up to it.
+	pageSize atomic.Int64
 }
 
 // DashboardOption configures NewDashboard.
@@ -324,20 +328,20 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 	// subject's bidi override would turn its row around, its escapes would
 	// reach a terminal reading the page.
 	r := dashRow{
-		Number:   notify.SafeLine(t.Number),
-		Subject:  cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
-		Priority: notify.SafeLine(t.Priority),
+		Number:   shown(t.Number),
+		Subject:  cmp.Or(shown(t.Subject), "(no subject)"),
+		Priority: shown(t.Priority),
 		// The contract's words (WithPriorityLabels); the code decides the
 		// order and stays in the cell's title.
-		PriorityLabel: notify.SafeLine(d.priorityLabel(t)),
-		Type:          notify.SafeLine(d.typeName(t)),
-		Status:        notify.SafeLine(statusText(t.Status)),
-		Contact:       notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
-		Assignee:      notify.SafeLine(t.Assignee),
+		PriorityLabel: shown(d.priorityLabel(t)),
+		Type:          shown(d.typeName(t)),
+		Status:        shown(statusText(t.Status)),
+		Contact:       shown(cmp.Or(t.ContactName, t.Contact)),
+		Assignee:      shown(t.Assignee),
 		created:       t.CreatedAt,
 	}
 	if t.Channel != "" && t.Channel != ticket.ChannelMail {
-		r.Channel = notify.SafeLine(strings.ReplaceAll(t.Channel, "_", " "))
+		r.Channel = shown(strings.ReplaceAll(t.Channel, "_", " "))
 	}
 	if d.pages != nil {
 		r.URL = TicketPath + url.PathEscape(t.Number)
@@ -393,10 +397,10 @@ func (d *dashboard) attention(t *ticket.Ticket, now time.Time) dashAttention {
 		why = "The customer replied on this closed feature request: is it one?"
 	}
 	return dashAttention{
-		Number:    notify.SafeLine(t.Number),
-		Subject:   cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
+		Number:    shown(t.Number),
+		Subject:   cmp.Or(shown(t.Subject), "(no subject)"),
 		Customer:  d.customerName(t.Customer),
-		Contact:   notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
+		Contact:   shown(cmp.Or(t.ContactName, t.Contact)),
 		Why:       why,
 		Age:       compact(now.Sub(since), 2, true),
 		SinceText: since.In(d.loc).Format("Mon 2 Jan 2006 15:04"),
@@ -477,14 +481,26 @@ func statusText(s string) string {
 
 func (d *dashboard) customerName(id string) string {
 	if d.customer != nil {
-		if c := d.customer(id); c != nil && notify.SafeLine(c.Name) != "" {
-			return notify.SafeLine(c.Name)
+		if c := d.customer(id); c != nil && shown(c.Name) != "" {
+			return shown(c.Name)
 		}
 	}
 	if id == "" {
 		return "(no customer)"
 	}
-	return notify.SafeLine(id)
+	return shown(id)
+}
+
+// shown is notify.SafeLine, returning at once text it would leave as it is
+// (printable ASCII with single spaces inside): a refresh passes a thousand
+// rows' subjects, names and codes through it.
+func shown(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == ' ' && (i == 0 || i == len(s)-1 || s[i-1] == ' ') {
+			return notify.SafeLine(s)
+		}
+	}
+	return s
 }
 
 // zoneName is the location's name and, when it differs, the abbreviation

@@ -453,8 +453,10 @@ func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, 
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}
 	out := make([]*Ticket, len(numbers))
+	// One map for all: fromHash copies what it keeps.
+	m := make(map[string]string, len(fields))
 	for i, c := range cmds {
-		m := make(map[string]string, len(fields))
+		clear(m)
 		for j, v := range c.Val() {
 			if str, ok := v.(string); ok {
 				m[fields[j]] = str
