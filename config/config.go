@@ -328,6 +328,10 @@ var defaults = []struct{ path, value string }{
 	{"retention.closed_after", "0"},
 	{"retention.keep", "0"},
 	{"retention.seen", "1y"},
+	// As long as the rejection records: what went wrong with a mail, in
+	// or out, is looked into within a quarter or not at all.
+	{"retention.quarantine", "90d"},
+	{"retention.outbox", "90d"},
 	{"retention.interval", "1h"},
 	{"retention.batch", "1000"},
 }
