@@ -4,11 +4,11 @@ import (
 	"cmp"
 	"context"
 	"embed"
-	"fmt"
 	"html/template"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -216,8 +216,9 @@ type dashRow struct {
 	DueISO      string
 	Pct         int // bar width, 0-100
 
-	due     time.Time
-	created time.Time
+	due      time.Time
+	created  time.Time
+	customer string // the ticket's customer id: its group
 }
 
 func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -254,7 +255,9 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // build groups the open tickets by customer, most urgent first.
 func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 	var page dashPage
-	groups := map[string]*dashGroup{}
+	// One slice of rows, sorted by customer: the groups are runs of it
+	// (a thousand rows a refresh, no growing per customer).
+	rows := make([]dashRow, 0, len(list))
 	for i := range list {
 		t := &list[i]
 		if t.NeedsAgentSince != nil {
@@ -263,33 +266,34 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 				page.FeatureReplies++
 			}
 		}
-		if !ticket.Open(t.Status) {
-			continue
-		}
-		row := d.row(t, now)
-		g := groups[t.Customer]
-		if g == nil {
-			g = &dashGroup{ID: t.Customer, Name: d.customerName(t.Customer)}
-			groups[t.Customer] = g
-		}
-		g.Rows = append(g.Rows, row)
-		g.Open++
-		page.Open++
-		switch row.State {
-		case clockBreached:
-			g.Breached++
-			page.Breached++
-		case clockWarning:
-			g.AtRisk++
-			page.AtRisk++
+		if ticket.Open(t.Status) {
+			rows = append(rows, d.row(t, now))
+			rows[len(rows)-1].customer = t.Customer
 		}
 	}
 	slices.SortFunc(page.NeedsAgent, func(a, b dashAttention) int {
 		return cmp.Or(a.since.Compare(b.since), cmp.Compare(a.Number, b.Number))
 	})
-	for _, g := range groups {
-		slices.SortFunc(g.Rows, compareRows)
-		page.Groups = append(page.Groups, *g)
+	slices.SortFunc(rows, func(a, b dashRow) int { return cmp.Or(strings.Compare(a.customer, b.customer), compareRows(a, b)) })
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j].customer == rows[i].customer {
+			j++
+		}
+		g := dashGroup{ID: rows[i].customer, Name: d.customerName(rows[i].customer), Rows: rows[i:j:j], Open: j - i}
+		for k := range g.Rows {
+			switch g.Rows[k].State {
+			case clockBreached:
+				g.Breached++
+			case clockWarning:
+				g.AtRisk++
+			}
+		}
+		page.Open += g.Open
+		page.Breached += g.Breached
+		page.AtRisk += g.AtRisk
+		page.Groups = append(page.Groups, g)
+		i = j
 	}
 	// Customers with breached tickets first, then by their most urgent
 	// ticket (so at-risk customers come next), then by name.
@@ -447,7 +451,7 @@ func compact(d time.Duration, units int, coarse bool) string {
 			break
 		}
 		if p.n > 0 || len(parts) > 0 {
-			parts = append(parts, fmt.Sprintf("%d%s", p.n, p.unit))
+			parts = append(parts, strconv.Itoa(p.n)+p.unit)
 		}
 	}
 	// "2d 0h" reads worse than "2d".

@@ -419,11 +419,15 @@ func fromHash(m map[string]string) *Ticket {
 		// Unreadable metadata loses the list, not the ticket.
 		_ = json.Unmarshal([]byte(raw), &t.Attachments)
 	}
-	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {
-		t.Source.UIDValidity = uint32(v)
+	if v := m["src_uidvalidity"]; v != "" {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			t.Source.UIDValidity = uint32(n)
+		}
 	}
-	if v, err := strconv.ParseUint(m["src_uid"], 10, 32); err == nil {
-		t.Source.UID = uint32(v)
+	if v := m["src_uid"]; v != "" {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			t.Source.UID = uint32(n)
+		}
 	}
 	if v, ok := stamp(m["acknowledged_at"]); ok {
 		t.AcknowledgedAt = &v
