@@ -28,6 +28,14 @@ type Retention struct {
 	// least (at most twice as long): what makes a replayed mail a no-op and
 	// threads a reply that lost its subject tag.
 	Seen Age `yaml:"seen" default:"1y"`
+	// Quarantine is how long mails stay in the quarantine folder (mail the
+	// desk could not read, kept for an operator to look at). 0: for ever.
+	// As long as the rejection records: what went wrong with a mail, in or
+	// out, is looked into within a quarter or not at all.
+	Quarantine Age `yaml:"quarantine" default:"90d"`
+	// Outbox is how long the outbox's dead letters and skipped entries
+	// (recipients, subjects, texts) are kept. 0: for ever.
+	Outbox Age `yaml:"outbox" default:"90d"`
 	// Interval is how often the retention job runs (once per tick across
 	// replicas); Batch the most tickets one run handles.
 	Interval Duration `yaml:"interval" default:"1h"`
@@ -105,10 +113,19 @@ func (l *loader) validateRetention() {
 	for _, k := range []struct {
 		path string
 		v    Age
-	}{{"retention.closed_after", r.ClosedAfter}, {"retention.keep", r.Keep}, {"retention.seen", r.Seen}} {
+	}{{"retention.closed_after", r.ClosedAfter}, {"retention.keep", r.Keep}, {"retention.seen", r.Seen},
+		{"retention.quarantine", r.Quarantine}, {"retention.outbox", r.Outbox}} {
 		if k.v < 0 {
 			c.addf(k.path, "must not be negative (got %s)", k.v.D())
 		}
+	}
+	// What waits for an operator (an unreadable mail, a mail given up on)
+	// must not go before anybody could have looked at it.
+	if r.Quarantine > 0 && r.Quarantine < Age(7*24*time.Hour) {
+		c.addf("retention.quarantine", "must be at least 7d, or 0 for never: an operator must have time to look at an unreadable mail (got %s)", r.Quarantine)
+	}
+	if r.Outbox > 0 && r.Outbox < Age(7*24*time.Hour) {
+		c.addf("retention.outbox", "must be at least 7d, or 0 for never: an operator must have time to retry a dead letter (got %s)", r.Outbox)
 	}
 	if r.ClosedAfter > 0 && r.ClosedAfter < Age(24*time.Hour) {
 		c.addf("retention.closed_after", "must be at least 1d, or 0 for never: a ticket is reopened by a reply for desk.reopen_days (got %s)", r.ClosedAfter)

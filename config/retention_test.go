@@ -12,15 +12,17 @@ func TestRetentionConfig(t *testing.T) {
 	if ps != nil {
 		t.Fatal(ps)
 	}
-	if r := cfg.Retention; r.ClosedAfter != 0 || r.Keep != 0 || r.Seen.D() != 365*day || r.Interval.D() != time.Hour || r.Batch != 1000 {
+	if r := cfg.Retention; r.ClosedAfter != 0 || r.Keep != 0 || r.Seen.D() != 365*day || r.Interval.D() != time.Hour || r.Batch != 1000 ||
+		r.Quarantine.D() != 90*day || r.Outbox.D() != 90*day {
 		t.Errorf("defaults = %+v", r)
 	}
-	cfg, ps = parseWith(t, base+"retention:\n  closed_after: 2y\n  keep: 104w\n  seen: 400d\n  interval: 30m\n  batch: 50\n", nil,
-		map[string]string{"MAILDESK_RETENTION_KEEP": "7y"})
+	cfg, ps = parseWith(t, base+"retention:\n  closed_after: 2y\n  keep: 104w\n  seen: 400d\n  interval: 30m\n  batch: 50\n  quarantine: 0\n", nil,
+		map[string]string{"MAILDESK_RETENTION_KEEP": "7y", "MAILDESK_RETENTION_OUTBOX": "30d"})
 	if ps != nil {
 		t.Fatal(ps)
 	}
-	if r := cfg.Retention; r.ClosedAfter.D() != 730*day || r.Keep.D() != 7*365*day || r.Seen.D() != 400*day || r.Interval.D() != 30*time.Minute || r.Batch != 50 {
+	if r := cfg.Retention; r.ClosedAfter.D() != 730*day || r.Keep.D() != 7*365*day || r.Seen.D() != 400*day || r.Interval.D() != 30*time.Minute || r.Batch != 50 ||
+		r.Quarantine != 0 || r.Outbox.D() != 30*day {
 		t.Errorf("set = %+v", r)
 	}
 	for _, tc := range []struct {
@@ -35,6 +37,10 @@ func TestRetentionConfig(t *testing.T) {
 		{yaml: "retention:\n  seen: 1d\n", path: "retention.seen", want: "must be at least 7d"},
 		{yaml: "retention:\n  interval: 10s\n", path: "retention.interval", want: "at least"},
 		{yaml: "retention:\n  batch: 0\n", path: "retention.batch", want: "must be from 1 to 100000"},
+		{yaml: "retention:\n  quarantine: 2d\n", path: "retention.quarantine", want: "must be at least 7d, or 0 for never"},
+		{yaml: "retention:\n  quarantine: -1d\n", path: "retention.quarantine", want: "must be an age like"},
+		{yaml: "retention:\n  outbox: 36h\n", path: "retention.outbox", want: "must be at least 7d, or 0 for never"},
+		{env: map[string]string{"MAILDESK_RETENTION_OUTBOX": "never"}, path: "env MAILDESK_RETENTION_OUTBOX", want: "must be an age like"},
 		{env: map[string]string{"MAILDESK_RETENTION_SEEN": "forever"}, path: "env MAILDESK_RETENTION_SEEN", want: "must be an age like"},
 	} {
 		_, ps := parseWith(t, base+tc.yaml, nil, tc.env)

@@ -4,13 +4,14 @@ import (
 	"cmp"
 	"context"
 	"embed"
-	"fmt"
 	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/maildesk/maildesk/config"
@@ -90,6 +91,9 @@ type dashboard struct {
 	pages *TicketPages
 	// log is the ticket pages' Log, else slog.Default().
 	log *slog.Logger
+	// pageSize is the largest page rendered so far: the next render's
+	// buffer starts that big instead of doubling its way up to it.
+	pageSize atomic.Int64
 }
 
 // setDefaults fills in what NewDashboard's caller left out: the clock
@@ -223,8 +227,9 @@ type dashRow struct {
 	DueISO      string
 	Pct         int // bar width, 0-100
 
-	due     time.Time
-	created time.Time
+	due      time.Time
+	created  time.Time
+	customer string // the ticket's customer id: its group
 }
 
 func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -261,7 +266,9 @@ func (d *dashboard) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // build groups the open tickets by customer, most urgent first.
 func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 	var page dashPage
-	groups := map[string]*dashGroup{}
+	// One slice of rows, sorted by customer: the groups are runs of it
+	// (a thousand rows a refresh, no growing per customer).
+	rows := make([]dashRow, 0, len(list))
 	for i := range list {
 		t := &list[i]
 		if t.NeedsAgentSince != nil {
@@ -270,33 +277,34 @@ func (d *dashboard) build(list []ticket.Ticket, now time.Time) dashPage {
 				page.FeatureReplies++
 			}
 		}
-		if !ticket.Open(t.Status) {
-			continue
-		}
-		row := d.row(t, now)
-		g := groups[t.Customer]
-		if g == nil {
-			g = &dashGroup{ID: t.Customer, Name: d.customerName(t.Customer)}
-			groups[t.Customer] = g
-		}
-		g.Rows = append(g.Rows, row)
-		g.Open++
-		page.Open++
-		switch row.State {
-		case clockBreached:
-			g.Breached++
-			page.Breached++
-		case clockWarning:
-			g.AtRisk++
-			page.AtRisk++
+		if ticket.Open(t.Status) {
+			rows = append(rows, d.row(t, now))
+			rows[len(rows)-1].customer = t.Customer
 		}
 	}
 	slices.SortFunc(page.NeedsAgent, func(a, b dashAttention) int {
 		return cmp.Or(a.since.Compare(b.since), cmp.Compare(a.Number, b.Number))
 	})
-	for _, g := range groups {
-		slices.SortFunc(g.Rows, compareRows)
-		page.Groups = append(page.Groups, *g)
+	slices.SortFunc(rows, func(a, b dashRow) int { return cmp.Or(strings.Compare(a.customer, b.customer), compareRows(a, b)) })
+	for i := 0; i < len(rows); {
+		j := i + 1
+		for j < len(rows) && rows[j].customer == rows[i].customer {
+			j++
+		}
+		g := dashGroup{ID: rows[i].customer, Name: d.customerName(rows[i].customer), Rows: rows[i:j:j], Open: j - i}
+		for k := range g.Rows {
+			switch g.Rows[k].State {
+			case clockBreached:
+				g.Breached++
+			case clockWarning:
+				g.AtRisk++
+			}
+		}
+		page.Open += g.Open
+		page.Breached += g.Breached
+		page.AtRisk += g.AtRisk
+		page.Groups = append(page.Groups, g)
+		i = j
 	}
 	// Customers with breached tickets first, then by their most urgent
 	// ticket (so at-risk customers come next), then by name.
@@ -335,20 +343,20 @@ func (d *dashboard) row(t *ticket.Ticket, now time.Time) dashRow {
 	// subject's bidi override would turn its row around, its escapes would
 	// reach a terminal reading the page.
 	r := dashRow{
-		Number:   notify.SafeLine(t.Number),
-		Subject:  cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
-		Priority: notify.SafeLine(t.Priority),
+		Number:   shown(t.Number),
+		Subject:  cmp.Or(shown(t.Subject), "(no subject)"),
+		Priority: shown(t.Priority),
 		// The contract's words (WithPriorityLabels); the code decides the
 		// order and stays in the cell's title.
-		PriorityLabel: notify.SafeLine(d.priorityLabel(t)),
-		Type:          notify.SafeLine(d.typeName(t)),
-		Status:        notify.SafeLine(statusText(t.Status)),
-		Contact:       notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
-		Assignee:      notify.SafeLine(t.Assignee),
+		PriorityLabel: shown(d.priorityLabel(t)),
+		Type:          shown(d.typeName(t)),
+		Status:        shown(statusText(t.Status)),
+		Contact:       shown(cmp.Or(t.ContactName, t.Contact)),
+		Assignee:      shown(t.Assignee),
 		created:       t.CreatedAt,
 	}
 	if t.Channel != "" && t.Channel != ticket.ChannelMail {
-		r.Channel = notify.SafeLine(strings.ReplaceAll(t.Channel, "_", " "))
+		r.Channel = shown(strings.ReplaceAll(t.Channel, "_", " "))
 	}
 	if d.pages != nil {
 		r.URL = TicketPath + url.PathEscape(t.Number)
@@ -404,10 +412,10 @@ func (d *dashboard) attention(t *ticket.Ticket, now time.Time) dashAttention {
 		why = "The customer replied on this closed feature request: is it one?"
 	}
 	return dashAttention{
-		Number:    notify.SafeLine(t.Number),
-		Subject:   cmp.Or(notify.SafeLine(t.Subject), "(no subject)"),
+		Number:    shown(t.Number),
+		Subject:   cmp.Or(shown(t.Subject), "(no subject)"),
 		Customer:  d.customerName(t.Customer),
-		Contact:   notify.SafeLine(cmp.Or(t.ContactName, t.Contact)),
+		Contact:   shown(cmp.Or(t.ContactName, t.Contact)),
 		Why:       why,
 		Age:       compact(now.Sub(since), 2, true),
 		SinceText: since.In(d.loc).Format("Mon 2 Jan 2006 15:04"),
@@ -454,7 +462,7 @@ func compact(d time.Duration, units int, coarse bool) string {
 			break
 		}
 		if p.n > 0 || len(parts) > 0 {
-			parts = append(parts, fmt.Sprintf("%d%s", p.n, p.unit))
+			parts = append(parts, strconv.Itoa(p.n)+p.unit)
 		}
 	}
 	// "2d 0h" reads worse than "2d".
@@ -488,14 +496,26 @@ func statusText(s string) string {
 
 func (d *dashboard) customerName(id string) string {
 	if d.customer != nil {
-		if c := d.customer(id); c != nil && notify.SafeLine(c.Name) != "" {
-			return notify.SafeLine(c.Name)
+		if c := d.customer(id); c != nil && shown(c.Name) != "" {
+			return shown(c.Name)
 		}
 	}
 	if id == "" {
 		return "(no customer)"
 	}
-	return notify.SafeLine(id)
+	return shown(id)
+}
+
+// shown is notify.SafeLine, returning at once text it would leave as it is
+// (printable ASCII with single spaces inside): a refresh passes a thousand
+// rows' subjects, names and codes through it.
+func shown(s string) string {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < ' ' || c > '~' || c == ' ' && (i == 0 || i == len(s)-1 || s[i-1] == ' ') {
+			return notify.SafeLine(s)
+		}
+	}
+	return s
 }
 
 // zoneName is the location's name and, when it differs, the abbreviation

@@ -20,7 +20,25 @@ var rowEscaper = strings.NewReplacer(
 func (r dashRow) HTML() template.HTML {
 	var b strings.Builder
 	b.Grow(600)
-	e := func(s string) { _, _ = rowEscaper.WriteString(&b, s) }
+	r.write(&b)
+	return template.HTML(b.String())
+}
+
+// RowsHTML is the group's rows, each after a line break: one call of the
+// template per customer rather than one per ticket.
+func (g dashGroup) RowsHTML() template.HTML {
+	var b strings.Builder
+	b.Grow(600 * len(g.Rows))
+	for i := range g.Rows {
+		b.WriteByte('\n')
+		g.Rows[i].write(&b)
+	}
+	return template.HTML(b.String())
+}
+
+// write writes the row to b.
+func (r *dashRow) write(b *strings.Builder) {
+	e := func(s string) { _, _ = rowEscaper.WriteString(b, s) }
 	b.WriteString(`<tr class="`)
 	e(r.State)
 	b.WriteString("\">\n<th scope=\"row\">")
@@ -91,5 +109,4 @@ func (r dashRow) HTML() template.HTML {
 		b.WriteString(`</time></span>`)
 	}
 	b.WriteString("</td>\n</tr>")
-	return template.HTML(b.String())
 }

@@ -570,13 +570,21 @@ func (d *dashboard) ticketError(w http.ResponseWriter, r *http.Request, err erro
 	d.render(w, r, code, ticketTmpl, ticketPage{Desk: notify.SafeLine(d.desk), Error: msg, Links: -1}, pageCSP)
 }
 
+// maxPageHint bounds dashboard.pageSize: a freak page does not make every
+// later one allocate as much.
+const maxPageHint = 4 << 20
+
 // render writes a page from tmpl with the headers every page has.
 func (d *dashboard) render(w http.ResponseWriter, r *http.Request, code int, tmpl *template.Template, data any, csp string) {
 	var buf bytes.Buffer
+	buf.Grow(int(d.pageSize.Load()))
 	if err := tmpl.Execute(&buf, data); err != nil {
 		d.log.Error("rendering a page", "template", tmpl.Name(), "err", err)
 		http.Error(w, "the page could not be rendered", http.StatusInternalServerError)
 		return
+	}
+	if n := int64(buf.Len()); n > d.pageSize.Load() && n <= maxPageHint {
+		d.pageSize.Store(n)
 	}
 	writePage(w, r, code, buf.Bytes(), csp)
 }

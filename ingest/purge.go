@@ -90,6 +90,15 @@ func (mb *Mailbox) PurgeRejectedBefore(ctx context.Context, t time.Time, dry boo
 	return mb.purge(ctx, []string{mb.cfg.Rejected}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
 }
 
+// PurgeQuarantinedBefore deletes the mails that reached the server before
+// t from the quarantine folder (retention.quarantine): mail the desk could
+// not read, which an operator had that long to look at. dry only counts
+// them.
+func (mb *Mailbox) PurgeQuarantinedBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
+	search := &imap.SearchCriteria{Before: t}
+	return mb.purge(ctx, []string{mb.cfg.Quarantine}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
+}
+
 // anyOf is an OR of cs as a balanced tree: servers limit the nesting.
 func anyOf(cs []imap.SearchCriteria) *imap.SearchCriteria {
 	if len(cs) == 1 {

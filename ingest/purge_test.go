@@ -23,7 +23,7 @@ func purgeMail(from, id string) []byte {
 
 // Retention and erasure delete exactly the mails meant, on a real Dovecot:
 // by Message-ID (not one whose id merely contains it), by sender, and
-// refused mails by arrival date; the inbox is never touched, and another
+// refused and quarantined mails by arrival date; the inbox is never touched, and another
 // client's \Deleted mail is not expunged with them.
 func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	dc := testserver.Dovecot(t)
@@ -61,6 +61,7 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	put("Rejected", purgeMail("stranger@elsewhere.example", "s1@elsewhere.example"), old)
 	put("Rejected", purgeMail("JAN@acme.example", "s2@acme.example"), now)
 	put("Quarantine", purgeMail("jan@acme.example", "q1@acme.example"), old)
+	put("Quarantine", purgeMail("jan@acme.example", "q3@acme.example"), now)
 
 	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
 		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine",
@@ -97,6 +98,17 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	}
 	if got := ids("Rejected"); got != "s2@acme.example" {
 		t.Errorf("Rejected after purge by date: %s", got)
+	}
+
+	// retention.quarantine: the old unreadable mail goes, the new stays.
+	if n, err := w.PurgeQuarantinedBefore(ctx, now.Add(-24*time.Hour), true); err != nil || n != 1 || ids("Quarantine") != "q1@acme.example q3@acme.example" {
+		t.Fatalf("dry purge of old quarantined mail = %d, %v", n, err)
+	}
+	if n, err := w.PurgeQuarantinedBefore(ctx, now.Add(-24*time.Hour), false); err != nil || n != 1 {
+		t.Fatalf("purge of old quarantined mail = %d, %v", n, err)
+	}
+	if got := ids("Quarantine") + "|" + ids("Rejected") + "|" + ids("INBOX"); got != "q3@acme.example|s2@acme.example|m1@acme.example" {
+		t.Errorf("Quarantine|Rejected|INBOX after purge by date: %s", got)
 	}
 
 	if n, err := w.PurgeFrom(ctx, "Jan@ACME.example", true); err != nil || n != 3 {

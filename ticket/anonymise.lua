@@ -49,5 +49,7 @@ local score = redis.call('ZSCORE', kp .. 'idx:created', number)
 if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
 redis.call('ZREM', kp .. 'idx:closed', number)
 redis.call('ZREM', kp .. 'compact:todo', number)
+-- Its waiting for an agent went with its history.
+redis.call('ZREM', kp .. 'idx:needs_agent', number)
 redis.call('ZADD', kp .. 'idx:anon', clock, number)
 return 1

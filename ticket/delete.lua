@@ -1,10 +1,14 @@
 -- Deletes a done ticket entirely (retention.keep): its anonymous record, or
 -- the ticket itself when it was never anonymised (its mails are then
--- queued for deletion). Its number is never given out again (seq stays).
+-- queued for deletion), with its time records: the ticket's own and its
+-- entries in the customers' time indexes (time:c:ID) that statements
+-- read. Its number is never given out again (seq stays).
 --
 -- KEYS[1] ticket hash
 -- KEYS[2] events list
 -- KEYS[3] tickets zset
+-- KEYS[4] the ticket's time records hash (id -> record JSON)
+-- KEYS[5] the ticket's time totals hash
 -- ARGV[1] key prefix "md:{desk}:"
 -- ARGV[2] ticket number
 -- ARGV[3] cutoff (ms): only a ticket done at or before it
@@ -23,6 +27,13 @@ idx_drop(kp, number)
 for _, k in ipairs({'sla:warn', 'sla:breach', 'sla:warned', 'sla:breached'}) do
   redis.call('ZREM', kp .. k, number)
 end
-redis.call('DEL', KEYS[1], KEYS[2])
+-- A record names the customer it was billed to when it was made.
+for _, raw in ipairs(redis.call('HVALS', KEYS[4])) do
+  local ok, r = pcall(cjson.decode, raw)
+  if ok and type(r) == 'table' and type(r.customer) == 'string' and type(r.id) == 'string' then
+    redis.call('ZREM', kp .. 'time:c:' .. r.customer, number .. ' ' .. r.id)
+  end
+end
+redis.call('DEL', KEYS[1], KEYS[2], KEYS[4], KEYS[5])
 redis.call('ZREM', KEYS[3], number)
 return 1

@@ -259,10 +259,14 @@ func (s *Store) find(ctx context.Context, q Query, fields []string) (Page, error
 	}
 	needle := searchText(q.Search)
 	batch := int64(max64(100, int64(q.Limit)+1))
-	if q.Search != "" {
+	switch {
+	case q.Search != "":
 		batch = 2000
+	case q.Limit == 0:
+		// All of them (the dashboard's open tickets): in few round trips.
+		batch = 1000
 	}
-	out := []Ticket{}
+	out := make([]Ticket, 0, min(batch, 1000))
 	var lastShown float64
 	for {
 		cands, last, done, err := s.candidates(ctx, driver, needle, max, minScore, batch)
@@ -452,8 +456,10 @@ func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, 
 		return nil, fmt.Errorf("read tickets: %w", err)
 	}
 	out := make([]*Ticket, len(numbers))
+	// One map for all: fromHash copies what it keeps.
+	m := make(map[string]string, len(fields))
 	for i, c := range cmds {
-		m := make(map[string]string, len(fields))
+		clear(m)
 		for j, v := range c.Val() {
 			if str, ok := v.(string); ok {
 				m[fields[j]] = str

@@ -16,6 +16,8 @@
 --   idx:closed               resolved and closed tickets holding personal data
 --   idx:anon                 anonymous records left by retention
 --   compact:todo             closed tickets whose text is not packed yet
+-- and, scored by when they started waiting (change.lua keeps it):
+--   idx:needs_agent          tickets waiting for an agent, whatever their status
 
 local function idx_open(s)
   return s ~= 'resolved' and s ~= 'closed'
@@ -104,6 +106,6 @@ end
 local function idx_drop(kp, number)
   local score = redis.call('ZSCORE', kp .. 'idx:created', number)
   for k in pairs(idx_keys(kp, idx_fields(kp .. 't:' .. number))) do redis.call('ZREM', k, number) end
-  for _, k in ipairs({'idx:created', 'idx:closed', 'idx:anon', 'idx:open', 'compact:todo'}) do redis.call('ZREM', kp .. k, number) end
+  for _, k in ipairs({'idx:created', 'idx:closed', 'idx:anon', 'idx:open', 'idx:needs_agent', 'compact:todo'}) do redis.call('ZREM', kp .. k, number) end
   if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
 end

@@ -104,7 +104,7 @@ func (s *Store) EnsureIndexes(ctx context.Context, progress func(done int)) erro
 
 // indexFields are what the indexes of a ticket are computed from.
 var indexFields = []string{"status", "customer", "assignee", "people", "contact", "participants",
-	"created_at", "updated_at", "resolved_at", "subject", "anonymised_at"}
+	"created_at", "updated_at", "resolved_at", "subject", "anonymised_at", fieldNeedsAgent}
 
 // indexTickets runs index_one.lua for numbers, with their people computed
 // from the contact, the participants, the people already recorded and the
@@ -145,8 +145,12 @@ func (s *Store) indexTickets(ctx context.Context, numbers []string) (int, error)
 		if f["anonymised_at"] == "" {
 			search = searchText(f["subject"])
 		}
+		waiting := ""
+		if f[fieldNeedsAgent] != "" {
+			waiting = strconv.FormatInt(msOf(f[fieldNeedsAgent]), 10)
+		}
 		calls = append(calls, []any{s.kp, n, msOf(f["created_at"]), strings.Join(ppl, " "),
-			msOf(cmp.Or(f["updated_at"], f["resolved_at"], f["created_at"])), search, s.o.SearchWindow})
+			msOf(cmp.Or(f["updated_at"], f["resolved_at"], f["created_at"])), search, s.o.SearchWindow, waiting})
 	}
 	err := s.runPipelined(ctx, indexOneScript, func(i int) []string { return []string{s.key("t:" + calls[i][1].(string))} }, calls)
 	return len(calls), err
@@ -207,7 +211,8 @@ func (r *IndexReport) example(format string, args ...any) {
 }
 
 // expectedKeys are the index keys a ticket's fields put it in, as
-// index.lua computes them (idx_keys), plus the time and retention indexes.
+// index.lua computes them (idx_keys), plus the time and retention indexes
+// and the tickets waiting for an agent (change.lua).
 func (s *Store) expectedKeys(f map[string]string) []string {
 	var ks []string
 	if st := f["status"]; st != "" {
@@ -228,6 +233,9 @@ func (s *Store) expectedKeys(f map[string]string) []string {
 	}
 	for _, p := range strings.Fields(f["people"]) {
 		ks = append(ks, s.key("idx:contact:"+p))
+	}
+	if f[fieldNeedsAgent] != "" {
+		ks = append(ks, s.key(needsAgentIndex))
 	}
 	return append(ks, s.key(idxCreated))
 }

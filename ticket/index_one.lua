@@ -10,6 +10,7 @@
 -- ARGV[5] last change (ms), the retention clock of a ticket not open
 -- ARGV[6] search text (the subject lower-cased), "" for none
 -- ARGV[7] search window
+-- ARGV[8] since when it waits for an agent (ms), "" when it does not
 -- Returns 1, or 0 when the ticket does not exist.
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
@@ -31,4 +32,9 @@ if redis.call('HEXISTS', KEYS[1], 'anonymised_at') == 1 and redis.call('ZSCORE',
   redis.call('ZADD', kp .. 'idx:anon', clock, number)
 end
 idx_subject(kp, number, score, ARGV[6], ARGV[7])
+if ARGV[8] ~= '' then
+  redis.call('ZADD', kp .. 'idx:needs_agent', 'NX', ARGV[8], number)
+else
+  redis.call('ZREM', kp .. 'idx:needs_agent', number)
+end
 return 1

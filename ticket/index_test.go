@@ -286,6 +286,47 @@ func TestCheckIndexesRepairs(t *testing.T) {
 	}
 }
 
+// The tickets waiting for an agent are an index `tickets check` covers: a
+// ticket rightly in it is not stale (a repair took it out), one missing
+// from it is put back, and a number gone is taken out.
+func TestCheckIndexesCoversNeedsAgent(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	deskOf(t, s)
+	for _, n := range []string{"SD-1", "SD-2"} {
+		if _, err := s.Apply(ctx, n, Change{At: time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC), NeedsAgent: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waiting := func() string {
+		t.Helper()
+		w, err := rdb.ZRange(ctx, s.key(needsAgentIndex), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Join(w, " ")
+	}
+	if r, err := s.CheckIndexes(ctx, true); err != nil || r.Missing+r.Stale != 0 || waiting() != "SD-1 SD-2" {
+		t.Fatalf("check of a sound desk = %+v, %v; waiting %q", r, err, waiting())
+	}
+	rdb.ZRem(ctx, s.key(needsAgentIndex), "SD-2")
+	rdb.ZAdd(ctx, s.key(needsAgentIndex), redis.Z{Score: 1, Member: "SD-99"})
+	rdb.ZAdd(ctx, s.key(needsAgentIndex), redis.Z{Score: 2, Member: "SD-3"})
+	r, err := s.CheckIndexes(ctx, false)
+	if err != nil || r.Missing != 1 || r.Stale != 2 {
+		t.Fatalf("check = %+v, %v", r, err)
+	}
+	if _, err := s.CheckIndexes(ctx, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := waiting(); got != "SD-1 SD-2" {
+		t.Errorf("waiting after repair = %q", got)
+	}
+	if since, _ := rdb.ZScore(ctx, s.key(needsAgentIndex), "SD-2").Result(); int64(since) != time.Date(2026, 11, 3, 9, 0, 0, 0, time.UTC).UnixMilli() {
+		t.Errorf("SD-2 put back waiting since %v", since)
+	}
+}
+
 // Subject search covers the newest tickets only: its cost is bounded by
 // the window, whatever the desk's history.
 func TestSearchWindow(t *testing.T) {

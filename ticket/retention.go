@@ -54,6 +54,12 @@ type RetentionPolicy struct {
 	Seen time.Duration
 	// Rejections: rejection records and refused mails are kept this long.
 	Rejections time.Duration
+	// Quarantine: mails in the quarantine folder are kept this long.
+	Quarantine time.Duration
+	// Records: the outbox's dead letters and skipped entries are kept
+	// this long, trimmed by Outbox (notify.Outbox; nil: not trimmed here).
+	Records time.Duration
+	Outbox  RecordTrimmer
 	// Batch is the most tickets one run handles; it deletes the mails of
 	// up to ten times as many Message-IDs.
 	Batch int
@@ -68,6 +74,17 @@ type MailPurger interface {
 	// PurgeRejectedBefore deletes (dry: counts) the refused mails that
 	// arrived before t.
 	PurgeRejectedBefore(ctx context.Context, t time.Time, dry bool) (int, error)
+	// PurgeQuarantinedBefore deletes (dry: counts) the quarantined mails
+	// that arrived before t.
+	PurgeQuarantinedBefore(ctx context.Context, t time.Time, dry bool) (int, error)
+}
+
+// RecordTrimmer removes the outbox's records of mail given up on or
+// skipped (notify.Outbox).
+type RecordTrimmer interface {
+	// TrimRecords removes (dry: counts) the dead letters and skipped
+	// entries recorded before t.
+	TrimRecords(ctx context.Context, t time.Time, dry bool) (dead, skipped int64, err error)
 }
 
 // Retired is a ticket a retention run anonymised or deleted (or, dry,
@@ -93,12 +110,19 @@ type RetentionReport struct {
 	// More: there was more due than Batch; the next run goes on.
 	More        bool `json:"more,omitempty"`
 	SeenRotated bool `json:"seen_rotated,omitempty"`
+	// SeenExpired are the Message-IDs forgotten by that rotation.
+	SeenExpired int64 `json:"seen_expired"`
 	// Compacted closed tickets had their text packed (CompactClosed).
 	Compacted int `json:"compacted,omitempty"`
 	// Rejections are the rejection records removed; RejectedMails the
 	// refused mails deleted from the rejected folder.
 	Rejections    int64 `json:"rejections"`
 	RejectedMails int   `json:"rejected_mails"`
+	// QuarantinedMails were deleted from the quarantine folder.
+	QuarantinedMails int `json:"quarantined_mails"`
+	// DeadLetters and SkippedEntries are the outbox's records removed.
+	DeadLetters    int64 `json:"dead_letters"`
+	SkippedEntries int64 `json:"skipped_entries"`
 	// Mails were deleted from the IMAP folders; MailsQueued wait for the
 	// next run (the mailbox did not answer, or more than Batch).
 	Mails       int   `json:"mails"`
@@ -107,8 +131,8 @@ type RetentionReport struct {
 
 // RunRetention applies p at now: deletes, then anonymises, the tickets due
 // (at most p.Batch), packs the text of closed tickets, ages the
-// Message-IDs, trims the rejection records and
-// deletes the mails that went with them. mail may be nil (no IMAP here):
+// Message-IDs, trims the rejection records and the outbox's records, and
+// deletes the mails that went with them and the old quarantined ones. mail may be nil (no IMAP here):
 // the mails then wait in the queue. With dry it changes nothing and lists
 // what would go.
 func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPurger, now time.Time, dry bool) (RetentionReport, error) {
@@ -143,12 +167,15 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 		if dry {
 			dryArg = "1"
 		}
-		n, err := rotateSeenScript.Run(ctx, s.rdb, []string{s.key("seen"), s.key(seenPrev), s.key(seenGen)},
-			nowMS, p.Seen.Milliseconds(), dryArg).Int()
+		res, err := rotateSeenScript.Run(ctx, s.rdb, []string{s.key("seen"), s.key(seenPrev), s.key(seenGen)},
+			nowMS, p.Seen.Milliseconds(), dryArg).Int64Slice()
+		if err == nil && len(res) != 2 {
+			err = fmt.Errorf("unexpected script reply %v", res)
+		}
 		if err != nil {
 			return r, fmt.Errorf("retention: age the Message-IDs: %w", err)
 		}
-		r.SeenRotated = n == 1
+		r.SeenRotated, r.SeenExpired = res[0] == 1, res[1]
 	}
 	var rejectedBefore time.Time
 	if p.Rejections > 0 {
@@ -169,12 +196,26 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 		}
 	}
 	var errs []error
+	if p.Records > 0 && p.Outbox != nil {
+		dead, skipped, err := p.Outbox.TrimRecords(ctx, now.Add(-p.Records), dry)
+		r.DeadLetters, r.SkippedEntries = dead, skipped
+		if err != nil {
+			errs = append(errs, fmt.Errorf("retention: %w", err))
+		}
+	}
 	if mail != nil {
 		if !rejectedBefore.IsZero() {
 			n, err := mail.PurgeRejectedBefore(ctx, rejectedBefore, dry)
 			r.RejectedMails = n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("retention: delete refused mails: %w", err))
+			}
+		}
+		if p.Quarantine > 0 {
+			n, err := mail.PurgeQuarantinedBefore(ctx, now.Add(-p.Quarantine), dry)
+			r.QuarantinedMails = n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("retention: delete quarantined mails: %w", err))
 			}
 		}
 		if !dry {
@@ -231,7 +272,8 @@ func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action stri
 			var err error
 			keys := []string{s.key("t:" + n), s.key("t:" + n + ":events")}
 			if action == ActionDelete {
-				done, err = deleteScript.Run(ctx, s.rdb, append(keys, s.key("tickets")), s.kp, n, cutoff, nowMS).Int()
+				keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"))
+				done, err = deleteScript.Run(ctx, s.rdb, keys, s.kp, n, cutoff, nowMS).Int()
 			} else {
 				done, err = anonymiseScript.Run(ctx, s.rdb, keys, s.kp, n, cutoff, now.UTC().Format(time.RFC3339Nano), nowMS).Int()
 			}

@@ -13,9 +13,9 @@ import (
 
 // fakeMail records what retention asked the mailbox to delete.
 type fakeMail struct {
-	ids      []string
-	rejected []time.Time
-	fail     error
+	ids                   []string
+	rejected, quarantined []time.Time
+	fail                  error
 }
 
 func (f *fakeMail) PurgeMessageIDs(_ context.Context, ids []string) (int, error) {
@@ -31,6 +31,13 @@ func (f *fakeMail) PurgeRejectedBefore(_ context.Context, t time.Time, dry bool)
 		f.rejected = append(f.rejected, t)
 	}
 	return 0, nil
+}
+
+func (f *fakeMail) PurgeQuarantinedBefore(_ context.Context, t time.Time, dry bool) (int, error) {
+	if !dry {
+		f.quarantined = append(f.quarantined, t)
+	}
+	return 1, nil
 }
 
 var retNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -376,4 +383,131 @@ func TestPackText(t *testing.T) {
 	if _, _, err := unpackText("not deflate"); err == nil {
 		t.Error("garbage unpacked")
 	}
+}
+
+// A ticket retention deletes takes its time records with it (its own and
+// its entries in the customer's index that statements read); one that is
+// anonymised, or reopened, keeps them. Tickets retention anonymises or
+// deletes leave the tickets waiting for an agent (idx:needs_agent).
+func TestRetentionDeletesTimeRecordsAndWaiting(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	retentionDesk(t, s)
+	years := func(n float64) time.Time { return retNow.Add(-time.Duration(n * 365 * 24 * float64(time.Hour))) }
+	for i, n := range []string{"SD-1", "SD-2", "SD-5"} {
+		r := TimeRecord{Ticket: n, Customer: "acme", Agent: "alice", Start: years(8.4), Minutes: 30 + i, Activity: "remote",
+			Billable: true, RecordedAt: years(8.4), Via: "cli"}
+		if _, _, err := s.AddTime(ctx, r, "", "", Event{At: years(8.4), Kind: EventTime}, BudgetNotes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A customer's reply on SD-1 and SD-5 after they were closed, which
+	// nobody looked at.
+	for _, c := range []struct {
+		n  string
+		at time.Time
+	}{{"SD-1", years(3)}, {"SD-5", years(8)}} {
+		if _, err := s.Apply(ctx, c.n, Change{At: c.at, NeedsAgent: true}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	members := func() string {
+		t.Helper()
+		m, err := rdb.ZRange(ctx, s.key("time:c:acme"), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range m {
+			m[i], _, _ = strings.Cut(m[i], " ")
+		}
+		slices.Sort(m)
+		return strings.Join(m, " ")
+	}
+	if got := members(); got != "SD-1 SD-2 SD-5" {
+		t.Fatalf("time index before = %q", got)
+	}
+	p := RetentionPolicy{ClosedAfter: 2 * 365 * 24 * time.Hour, Keep: 7 * 365 * 24 * time.Hour, Batch: 100}
+	if _, err := s.RunRetention(ctx, p, &fakeMail{}, retNow, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := members(); got != "SD-1 SD-2" {
+		t.Errorf("time index after SD-5 was deleted = %q", got)
+	}
+	if n, _ := rdb.Exists(ctx, s.key("t:SD-5:time"), s.key("t:SD-5:timesum")).Result(); n != 0 {
+		t.Errorf("%d time keys of the deleted SD-5 left", n)
+	}
+	if rs, err := s.TimeRecords(ctx, "SD-2"); err != nil || len(rs) != 1 {
+		t.Errorf("time records of the reopened SD-2 = %v, %v", rs, err)
+	}
+	if rs, err := s.TimeRecords(ctx, "SD-1"); err != nil || len(rs) != 1 {
+		t.Errorf("time records of the anonymised SD-1 = %v, %v", rs, err)
+	}
+	if w, _ := rdb.ZRange(ctx, s.key(needsAgentIndex), 0, -1).Result(); len(w) != 0 {
+		t.Errorf("waiting for an agent after retention: %v", w)
+	}
+	if c, err := s.CheckIndexes(ctx, false); err != nil || c.Missing+c.Stale != 0 {
+		t.Errorf("check after retention = %+v, %v", c, err)
+	}
+	// Years later SD-1's anonymous record goes, with its time records.
+	if _, err := s.RunRetention(ctx, p, &fakeMail{}, retNow.Add(5*365*24*time.Hour), false); err != nil {
+		t.Fatal(err)
+	}
+	if got := members(); got != "SD-2" {
+		t.Errorf("time index after SD-1 was deleted = %q", got)
+	}
+}
+
+// The Message-IDs an aging forgets are counted; the quarantined mails go
+// after retention.quarantine, and the outbox's records after
+// retention.outbox (RecordTrimmer), each in the dry run too.
+func TestRetentionCountsAndNewKinds(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	for _, id := range []string{"a@x", "b@x"} {
+		if _, err := s.Create(ctx, id, New{Subject: "a", MessageID: id}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	year := 365 * 24 * time.Hour
+	trim := &fakeTrimmer{}
+	p := RetentionPolicy{Seen: year, Quarantine: 90 * 24 * time.Hour, Records: 30 * 24 * time.Hour, Outbox: trim, Batch: 10}
+	t0 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
+	mail := &fakeMail{}
+	for i, at := range []time.Time{t0, t0.Add(year), t0.Add(2 * year)} {
+		dry, err := s.RunRetention(ctx, p, mail, at, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := s.RunRetention(ctx, p, mail, at, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The first aging makes seen the previous generation, which the
+		// second forgets: two Message-IDs.
+		want := []int64{0, 0, 2}[i]
+		if dry.SeenExpired != want || r.SeenExpired != want {
+			t.Errorf("run %d: Message-IDs forgotten %d (dry %d), want %d", i, r.SeenExpired, dry.SeenExpired, want)
+		}
+		if dry.QuarantinedMails != 1 || r.QuarantinedMails != 1 || !mail.quarantined[i].Equal(at.Add(-90*24*time.Hour)) {
+			t.Errorf("run %d: quarantined mails %d (dry %d), before %v", i, r.QuarantinedMails, dry.QuarantinedMails, mail.quarantined)
+		}
+		if dry.DeadLetters != 3 || dry.SkippedEntries != 4 || r.DeadLetters != 3 || r.SkippedEntries != 4 {
+			t.Errorf("run %d: outbox records %+v (dry %+v)", i, r, dry)
+		}
+	}
+	if len(trim.before) != 6 || !trim.before[5].Equal(t0.Add(2*year-30*24*time.Hour)) || trim.dry[0] != true || trim.dry[1] != false {
+		t.Errorf("outbox records trimmed before %v, dry %v", trim.before, trim.dry)
+	}
+}
+
+// fakeTrimmer records what retention asked the outbox to trim (the real
+// one is notify.Outbox.TrimRecords, tested there).
+type fakeTrimmer struct {
+	before []time.Time
+	dry    []bool
+}
+
+func (f *fakeTrimmer) TrimRecords(_ context.Context, t time.Time, dry bool) (int64, int64, error) {
+	f.before, f.dry = append(f.before, t), append(f.dry, dry)
+	return 3, 4, nil
 }

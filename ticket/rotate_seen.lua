@@ -10,22 +10,24 @@
 -- ARGV[1] now (ms)
 -- ARGV[2] period (ms)
 -- ARGV[3] "1" for a dry run
--- Returns 1 when it rotated (or would), 0 otherwise.
+-- Returns {1, the Message-IDs forgotten} when it rotated (or would), {0, 0}
+-- otherwise.
 local gen = redis.call('GET', KEYS[3])
 if not gen then
   -- Everything in seen is from before retention: its period starts now.
   if ARGV[3] ~= '1' then redis.call('SET', KEYS[3], ARGV[1]) end
-  return 0
+  return {0, 0}
 end
 if tonumber(ARGV[1]) - tonumber(gen) < tonumber(ARGV[2]) then
-  return 0
+  return {0, 0}
 end
+local forgotten = redis.call('HLEN', KEYS[2])
 if ARGV[3] == '1' then
-  return 1
+  return {1, forgotten}
 end
 redis.call('UNLINK', KEYS[2])
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('RENAME', KEYS[1], KEYS[2])
 end
 redis.call('SET', KEYS[3], ARGV[1])
-return 1
+return {1, forgotten}

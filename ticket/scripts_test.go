@@ -470,7 +470,8 @@ func TestRotateSeenLua(t *testing.T) {
 			if dry {
 				d = "1"
 			}
-			return rotateSeenScript.Run(ctx, rdb, []string{s.key("seen"), s.key(seenPrev), s.key(seenGen)}, now.UnixMilli(), period.Milliseconds(), d).Int()
+			// {rotated, Message-IDs forgotten}
+			return rotateSeenScript.Run(ctx, rdb, []string{s.key("seen"), s.key(seenPrev), s.key(seenGen)}, now.UnixMilli(), period.Milliseconds(), d).Int64Slice()
 		}
 	}
 	seen := func() (any, error) {
@@ -486,16 +487,17 @@ func TestRotateSeenLua(t *testing.T) {
 	}
 	runSteps(t, []step{
 		{name: "a", run: add("a@x")},
-		{name: "first run, dry: starts nothing", run: rotate(t0, true), want: 0},
-		{name: "first run: the period starts", run: rotate(t0, false), want: 0},
-		{name: "within the period", run: rotate(t0.Add(period-time.Millisecond), false), want: 0},
-		{name: "due, dry", run: rotate(t0.Add(period), true), want: 1},
+		{name: "first run, dry: starts nothing", run: rotate(t0, true), want: []int64{0, 0}},
+		{name: "first run: the period starts", run: rotate(t0, false), want: []int64{0, 0}},
+		{name: "within the period", run: rotate(t0.Add(period-time.Millisecond), false), want: []int64{0, 0}},
+		{name: "due, dry", run: rotate(t0.Add(period), true), want: []int64{1, 0}},
 		{name: "nothing moved", run: seen, want: [2][]string{{"a@x"}, {}}},
-		{name: "due", run: rotate(t0.Add(period), false), want: 1},
-		{name: "its replay", run: rotate(t0.Add(period), false), want: 0},
+		{name: "due", run: rotate(t0.Add(period), false), want: []int64{1, 0}},
+		{name: "its replay", run: rotate(t0.Add(period), false), want: []int64{0, 0}},
 		{name: "b", run: add("b@x")},
 		{name: "a generation on", run: seen, want: [2][]string{{"b@x"}, {"a@x"}}},
-		{name: "again", run: rotate(t0.Add(2*period), false), want: 1},
+		{name: "again, dry: a would be forgotten", run: rotate(t0.Add(2*period), true), want: []int64{1, 1}},
+		{name: "again", run: rotate(t0.Add(2*period), false), want: []int64{1, 1}},
 		{name: "a is forgotten", run: seen, want: [2][]string{{}, {"b@x"}}},
 	})
 }
@@ -505,7 +507,8 @@ func retire(s *Store, rdb *redis.Client, sc *redis.Script, n string, cutoff, now
 	return func() (any, error) {
 		keys := []string{s.key("t:" + n), s.key("t:" + n + ":events")}
 		if sc == deleteScript {
-			return sc.Run(context.Background(), rdb, append(keys, s.key("tickets")), s.kp, n, cutoff.UnixMilli(), now.UnixMilli()).Int()
+			keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"))
+			return sc.Run(context.Background(), rdb, keys, s.kp, n, cutoff.UnixMilli(), now.UnixMilli()).Int()
 		}
 		return sc.Run(context.Background(), rdb, keys, s.kp, n, cutoff.UnixMilli(), now.Format(time.RFC3339Nano), now.UnixMilli()).Int()
 	}
@@ -563,7 +566,7 @@ func TestIndexOneLua(t *testing.T) {
 	index := func(number string) func() (any, error) {
 		return func() (any, error) {
 			return indexOneScript.Run(ctx, rdb, []string{s.key("t:" + number)}, s.kp, number, t0.UnixMilli(),
-				"jan@acme.example piet@acme.example", t0.UnixMilli(), "printer on fire", s.o.SearchWindow).Int()
+				"jan@acme.example piet@acme.example", t0.UnixMilli(), "printer on fire", s.o.SearchWindow, "").Int()
 		}
 	}
 	indexes := func() (any, error) {

@@ -404,9 +404,12 @@ func fromHash(m map[string]string) *Ticket {
 		RequestSum:        m["request_sum"],
 		Key:               m["key"],
 	}
-	for k, dst := range map[string]**time.Time{"first_response_at": &t.FirstResponseAt, "resolved_at": &t.ResolvedAt, fieldNeedsAgent: &t.NeedsAgentSince, "anonymised_at": &t.AnonymisedAt} {
-		if v, err := time.Parse(time.RFC3339Nano, m[k]); err == nil {
-			*dst = &v
+	for _, f := range [...]struct {
+		k   string
+		dst **time.Time
+	}{{"first_response_at", &t.FirstResponseAt}, {"resolved_at", &t.ResolvedAt}, {fieldNeedsAgent, &t.NeedsAgentSince}, {"anonymised_at", &t.AnonymisedAt}} {
+		if at, ok := stamp(m[f.k]); ok {
+			*f.dst = &at
 		}
 	}
 	t.CreatedAt, _ = time.Parse(time.RFC3339Nano, m["created_at"])
@@ -414,16 +417,20 @@ func fromHash(m map[string]string) *Ticket {
 		// Unreadable metadata loses the list, not the ticket.
 		_ = json.Unmarshal([]byte(raw), &t.Attachments)
 	}
-	if v, err := strconv.ParseUint(m["src_uidvalidity"], 10, 32); err == nil {
-		t.Source.UIDValidity = uint32(v)
+	if v := m["src_uidvalidity"]; v != "" {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			t.Source.UIDValidity = uint32(n)
+		}
 	}
-	if v, err := strconv.ParseUint(m["src_uid"], 10, 32); err == nil {
-		t.Source.UID = uint32(v)
+	if v := m["src_uid"]; v != "" {
+		if n, err := strconv.ParseUint(v, 10, 32); err == nil {
+			t.Source.UID = uint32(n)
+		}
 	}
-	if v, err := time.Parse(time.RFC3339Nano, m["acknowledged_at"]); err == nil {
+	if v, ok := stamp(m["acknowledged_at"]); ok {
 		t.AcknowledgedAt = &v
 	}
-	if v, err := time.Parse(time.RFC3339Nano, m["updated_at"]); err == nil {
+	if v, ok := stamp(m["updated_at"]); ok {
 		t.UpdatedAt = &v
 	}
 	if z := m["z"]; z != "" {
@@ -441,19 +448,28 @@ func fromHash(m map[string]string) *Ticket {
 		t.SLA = c
 	}
 	if raw := m["sla"]; raw != "" {
-		var c Clock
-		if json.Unmarshal([]byte(raw), &c) == nil {
+		if c, ok := decodeClock(raw); ok {
 			// The alert markers are written by escalate.lua, not with the clock.
-			if v, err := time.Parse(time.RFC3339Nano, m["sla_warned_at"]); err == nil {
+			if v, ok := stamp(m["sla_warned_at"]); ok {
 				c.WarnedAt = v
 			}
-			if v, err := time.Parse(time.RFC3339Nano, m["sla_breached_at"]); err == nil {
+			if v, ok := stamp(m["sla_breached_at"]); ok {
 				c.BreachedAt = v
 			}
 			t.SLA = &c
 		}
 	}
 	return t
+}
+
+// stamp reads a stored time; false for none ("", the usual case, costs no
+// parse error) or an unreadable one.
+func stamp(v string) (time.Time, bool) {
+	if v == "" {
+		return time.Time{}, false
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	return t, err == nil
 }
 
 var ackedScript = redis.NewScript(`if redis.call('HEXISTS', KEYS[1], 'number') == 1 then redis.call('HSETNX', KEYS[1], 'acknowledged_at', ARGV[1]) end return 0`)

@@ -10,17 +10,19 @@ import (
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
+	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/scheduler"
 	"github.com/maildesk/maildesk/ticket"
 )
 
 // retentionPolicy is the retention section (and the rejection records'
-// own clock) as the store applies it.
-func retentionPolicy(cfg *config.Config) ticket.RetentionPolicy {
+// own clock) as the store applies it, trimming ob's records.
+func retentionPolicy(cfg *config.Config, ob *notify.Outbox) ticket.RetentionPolicy {
 	r := cfg.Retention
 	return ticket.RetentionPolicy{
 		ClosedAfter: r.ClosedAfter.D(), Keep: r.Keep.D(), Seen: r.Seen.D(),
 		Rejections: cfg.Authz.RejectionRetention.D(), Batch: r.Batch,
+		Quarantine: r.Quarantine.D(), Records: r.Outbox.D(), Outbox: ob,
 	}
 }
 
@@ -28,10 +30,12 @@ func retentionPolicy(cfg *config.Config) ticket.RetentionPolicy {
 // replicas; what is due is whatever the sorted sets hold, so a missed tick
 // or a run cut short is caught up by the next.
 func (d *daemon) addRetention() error {
+	counted := d.metrics.RetentionMetrics()
 	return d.sched.Add(scheduler.Job{Name: "retention", Spec: "@every " + d.cfg.Retention.Interval.D().String(), Once: true,
 		Run: func(ctx context.Context) error {
-			r, err := d.store.RunRetention(ctx, retentionPolicy(d.cfg), d.watcher.Mailbox(), d.now(), false)
+			r, err := d.store.RunRetention(ctx, retentionPolicy(d.cfg, d.outbox), d.watcher.Mailbox(), d.now(), false)
 			logRetention(d.log, r)
+			counted(r)
 			return err
 		}})
 }
@@ -45,11 +49,14 @@ func logRetention(log *slog.Logger, r ticket.RetentionReport) {
 			anon++
 		}
 	}
-	if anon+del == 0 && r.Rejections == 0 && r.Mails == 0 && r.RejectedMails == 0 && !r.SeenRotated {
+	if anon+del == 0 && r.Rejections == 0 && r.Mails == 0 && r.RejectedMails == 0 && !r.SeenRotated &&
+		r.QuarantinedMails == 0 && r.DeadLetters+r.SkippedEntries == 0 {
 		return
 	}
 	log.Info("retention", "anonymised", anon, "deleted", del, "more_due", r.More, "rejection_records", r.Rejections,
-		"mails_deleted", r.Mails, "refused_mails_deleted", r.RejectedMails, "mails_queued", r.MailsQueued, "message_ids_aged", r.SeenRotated)
+		"mails_deleted", r.Mails, "refused_mails_deleted", r.RejectedMails, "quarantined_mails_deleted", r.QuarantinedMails,
+		"mails_queued", r.MailsQueued, "message_ids_aged", r.SeenRotated, "message_ids_forgotten", r.SeenExpired,
+		"dead_letters", r.DeadLetters, "skipped_entries", r.SkippedEntries)
 }
 
 var retentionCommand = &command{name: "retention", subs: []*command{
@@ -81,7 +88,7 @@ func cmdRetentionRun(ctx context.Context, args []string, stdout, _ io.Writer) er
 	}
 	w := ingest.NewMailbox(wc, slog.New(slog.DiscardHandler))
 	store := ticket.NewStore(rdb, ticket.Options{DeskID: cfg.Desk.ID, TicketPrefix: cfg.Desk.TicketPrefix})
-	r, runErr := store.RunRetention(ctx, retentionPolicy(cfg), w, time.Now(), *dry)
+	r, runErr := store.RunRetention(ctx, retentionPolicy(cfg, notify.NewOutbox(rdb, cfg.Desk.ID)), w, time.Now(), *dry)
 	if *asJSON {
 		if err := writeJSON(stdout, r); err != nil {
 			return err
@@ -106,13 +113,21 @@ func cmdRetentionRun(ctx context.Context, args []string, stdout, _ io.Writer) er
 	}
 	fmt.Fprintf(stdout, "\n%d rejection records %s removed; %d refused mails %s deleted from %s\n",
 		r.Rejections, verb, r.RejectedMails, verb, cfg.IMAP.RejectedMailbox)
+	if cfg.Retention.Quarantine > 0 {
+		fmt.Fprintf(stdout, "%d quarantined mails older than retention.quarantine (%s) %s deleted from %s\n",
+			r.QuarantinedMails, cfg.Retention.Quarantine, verb, cfg.IMAP.QuarantineMailbox)
+	}
+	if cfg.Retention.Outbox > 0 {
+		fmt.Fprintf(stdout, "%d dead letters and %d skipped outbox entries older than retention.outbox (%s) %s removed\n",
+			r.DeadLetters, r.SkippedEntries, cfg.Retention.Outbox, verb)
+	}
 	if !*dry {
 		fmt.Fprintf(stdout, "%d mails were deleted from the IMAP folders; %d wait for the next run\n", r.Mails, r.MailsQueued)
 	} else if r.MailsQueued > 0 {
 		fmt.Fprintf(stdout, "%d mails of tickets retired earlier wait to be deleted from the IMAP folders\n", r.MailsQueued)
 	}
 	if r.SeenRotated {
-		fmt.Fprintf(stdout, "Message-IDs older than retention.seen (%s) %s forgotten\n", cfg.Retention.Seen, verb)
+		fmt.Fprintf(stdout, "%d Message-IDs older than retention.seen (%s) %s forgotten\n", r.SeenExpired, cfg.Retention.Seen, verb)
 	}
 	if cfg.Retention.ClosedAfter == 0 && cfg.Retention.Keep == 0 {
 		fmt.Fprintln(stdout, "(retention.closed_after and retention.keep are 0: tickets are kept for ever)")
