@@ -478,7 +478,7 @@ func (c Calendar) holidaysExcept(add func(field, format string, args ...any)) []
 			except = append(except, id)
 		default:
 			hint := ""
-			if s := suggest(id, slices.Clone(NLHolidays)); s != "" {
+			if s := Suggest(id, slices.Clone(NLHolidays)); s != "" {
 				hint = fmt.Sprintf(" (did you mean %q?)", s)
 			}
 			ids := slices.DeleteFunc(slices.Clone(NLHolidays), func(id string) bool { return id == "bevrijdingsdag" })
@@ -582,24 +582,24 @@ func (l *loader) validateSLA() {
 	calNames := sortedKeys(l.cfg.Calendars)
 	for _, name := range calNames {
 		cal, path := l.cfg.Calendars[name], "calendars."+name
-		if !idRE.MatchString(name) {
-			c.addf(path, "calendar name %s (got %q)", idRule, name)
+		if !ValidID(name) {
+			c.Addf(path, "calendar name %s (got %q)", IDRule, name)
 		}
 		switch cal.Timezone {
 		case "":
 			cal.Timezone, cal.Location = l.cfg.Desk.Timezone, l.cfg.Desk.Location
 		case "Local":
-			c.add(path+".timezone", "must name a time zone such as Europe/Amsterdam, not Local")
+			c.Add(path+".timezone", "must name a time zone such as Europe/Amsterdam, not Local")
 		default:
 			loc, err := time.LoadLocation(cal.Timezone)
 			if err != nil {
-				c.addf(path+".timezone", "unknown time zone %q (want e.g. Europe/Amsterdam or UTC)", cal.Timezone)
+				c.Addf(path+".timezone", "unknown time zone %q (want e.g. Europe/Amsterdam or UTC)", cal.Timezone)
 			}
 			cal.Location = loc
 		}
 		l.validateHours(path+".hours", cal)
 		if cal.Holidays != "" && cal.Holidays != "nl" {
-			c.addf(path+".holidays", "must be nl (the Dutch national holidays) or left out (got %q)", cal.Holidays)
+			c.Addf(path+".holidays", "must be nl (the Dutch national holidays) or left out (got %q)", cal.Holidays)
 		}
 		if cal.Holidays == "nl" {
 			if cal.LiberationDay == "" {
@@ -607,16 +607,16 @@ func (l *loader) validateSLA() {
 			}
 			l.oneOf(path+".liberation_day", cal.LiberationDay, "yearly", "lustrum", "none")
 		} else if cal.Holidays == "" && cal.LiberationDay != "" {
-			c.add(path+".liberation_day", `applies only with holidays: nl`)
+			c.Add(path+".liberation_day", `applies only with holidays: nl`)
 		}
 		for i, s := range cal.ExtraHolidays {
 			if _, err := ParseDate(s); err != nil {
-				c.add(fmt.Sprintf("%s.extra_holidays[%d]", path, i), err.Error())
+				c.Add(fmt.Sprintf("%s.extra_holidays[%d]", path, i), err.Error())
 			}
 		}
 		_, _, problems := cal.Exceptions()
 		for _, p := range problems {
-			c.add(path+"."+p.Field, p.Reason)
+			c.Add(path+"."+p.Field, p.Reason)
 		}
 		l.cfg.Calendars[name] = cal
 	}
@@ -629,32 +629,32 @@ func (l *loader) validateSLA() {
 		p, path := l.cfg.Plans[name], "plans."+name
 		switch {
 		case p.Calendar != "" && !hasKey(l.cfg.Calendars, p.Calendar):
-			c.addf(path+".calendar", "unknown calendar %q (%s)", p.Calendar, have)
+			c.Addf(path+".calendar", "unknown calendar %q (%s)", p.Calendar, have)
 		case p.Calendar != "" && len(p.Targets) == 0:
-			c.add(path+".targets", "is required with a calendar: the targets per priority (P1: {first_response: 4h})")
+			c.Add(path+".targets", "is required with a calendar: the targets per priority (P1: {first_response: 4h})")
 		case p.Calendar == "" && len(p.Targets) > 0:
-			c.add(path+".calendar", "is required with targets: the calendar their business time counts in")
+			c.Add(path+".calendar", "is required with targets: the calendar their business time counts in")
 		case p.Calendar == "" && len(p.Languages) > 0:
-			c.add(path+".calendar", "is required with languages: they change the plan's calendar or targets")
+			c.Add(path+".calendar", "is required with languages: they change the plan's calendar or targets")
 		}
 		l.validateTargets(path+".targets", p.Targets)
 		for _, lang := range sortedKeys(p.Languages) {
 			r, lpath := p.Languages[lang], path+".languages."+lang
 			if lang != "nl" && lang != "en" {
-				c.addf(lpath, "language must be nl or en (got %q)", lang)
+				c.Addf(lpath, "language must be nl or en (got %q)", lang)
 			}
 			if r.Calendar != "" && !hasKey(l.cfg.Calendars, r.Calendar) {
-				c.addf(lpath+".calendar", "unknown calendar %q (%s)", r.Calendar, have)
+				c.Addf(lpath+".calendar", "unknown calendar %q (%s)", r.Calendar, have)
 			}
 			l.validateTargets(lpath+".targets", r.Targets)
 			switch fb, ok := l.cfg.Plans[r.OutsideHoursPlan]; {
 			case r.OutsideHoursPlan == "":
 			case !ok:
-				c.addf(lpath+".outside_hours_plan", "unknown plan %q (plans: %s)", r.OutsideHoursPlan, strings.Join(sortedKeys(l.cfg.Plans), ", "))
+				c.Addf(lpath+".outside_hours_plan", "unknown plan %q (plans: %s)", r.OutsideHoursPlan, strings.Join(sortedKeys(l.cfg.Plans), ", "))
 			case r.OutsideHoursPlan == name:
-				c.add(lpath+".outside_hours_plan", "must name another plan")
+				c.Add(lpath+".outside_hours_plan", "must name another plan")
 			case fb.Calendar == "":
-				c.addf(lpath+".outside_hours_plan", "plan %q has no SLA calendar and targets to fall back to", r.OutsideHoursPlan)
+				c.Addf(lpath+".outside_hours_plan", "plan %q has no SLA calendar and targets to fall back to", r.OutsideHoursPlan)
 			}
 		}
 	}
@@ -664,26 +664,26 @@ func (l *loader) validateSLA() {
 // only the whole week shows (overlaps, no hours at all) at hours.
 func (l *loader) validateHours(path string, cal Calendar) {
 	if len(cal.Hours) == 0 {
-		l.c.add(path, `is required: opening hours like mon-fri: ["09:00-17:00"]`)
+		l.c.Add(path, `is required: opening hours like mon-fri: ["09:00-17:00"]`)
 		return
 	}
 	bad := false
 	for _, k := range sortedKeys(cal.Hours) {
 		kpath := path + "." + k
 		if _, err := ParseDays(k); err != nil {
-			l.c.add(kpath, err.Error())
+			l.c.Add(kpath, err.Error())
 			bad = true
 		}
 		for i, s := range cal.Hours[k] {
 			if _, err := ParseClockRange(s); err != nil {
-				l.c.add(fmt.Sprintf("%s[%d]", kpath, i), err.Error())
+				l.c.Add(fmt.Sprintf("%s[%d]", kpath, i), err.Error())
 				bad = true
 			}
 		}
 	}
 	if !bad {
 		if _, err := cal.Week(); err != nil {
-			l.c.add(path, err.Error())
+			l.c.Add(path, err.Error())
 		}
 	}
 }
@@ -692,12 +692,12 @@ func (l *loader) validateTargets(path string, targets map[string]PlanTarget) {
 	for _, prio := range sortedKeys(targets) {
 		t, ppath := targets[prio], path+"."+prio
 		switch {
-		case prio == "" || !validPriority(prio):
-			l.c.addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", prio)
+		case prio == "" || !ValidPriority(prio):
+			l.c.Addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", prio)
 		// A target that failed to decode is zero too, and already reported.
 		case t.FirstResponse.IsZero() && t.Resolution.IsZero() &&
 			!l.c.set(ppath+".first_response") && !l.c.set(ppath+".resolution"):
-			l.c.add(ppath, "needs first_response, resolution or both")
+			l.c.Add(ppath, "needs first_response, resolution or both")
 		}
 	}
 }
