@@ -367,7 +367,7 @@ const (
 )
 
 // validateBilling checks every plan's billing. It runs after validateSLA:
-// the calendars it names must be known and valid.
+// the calendars it names must be known.
 func (l *loader) validateBilling() {
 	for _, name := range sortedKeys(l.cfg.Plans) {
 		p := l.cfg.Plans[name]
@@ -386,7 +386,7 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 	case !currencyRE.MatchString(b.Currency):
 		c.Addf(path+".currency", "must be an ISO 4217 code of three capital letters, like EUR (got %q)", b.Currency)
 	}
-	if !c.set(path + ".rate") {
+	if !c.Set(path + ".rate") {
 		c.Add(path+".rate", "is required: the standard hourly rate (0 for free support), like 85.00")
 	}
 	cal := p.BillingCalendar()
@@ -559,6 +559,6 @@ func (l *loader) wholeMinutes(path string, d Duration) {
 	case d.D()%time.Minute != 0:
 		l.c.Addf(path, "must be whole minutes (got %s)", d)
 	case d.D() > maxBillingDuration:
-		l.c.Addf(path, "must be at most %s (got %s)", fmtDuration(maxBillingDuration), d)
+		l.c.Addf(path, "must be at most %s (got %s)", FormatDuration(maxBillingDuration), d)
 	}
 }

@@ -307,7 +307,7 @@ func defaultsOf(t reflect.Type, prefix string) []struct{ path, value string } {
 // `batch_size: 0` (a mistake worth reporting) is not overwritten.
 func (l *loader) applyDefaults() {
 	for _, d := range defaults {
-		if !l.c.set(d.path) {
+		if !l.c.Set(d.path) {
 			if err := setText(l.leaves[d.path], d.value); err != nil {
 				panic("config: bad default for " + d.path + ": " + err.Error())
 			}
@@ -320,22 +320,22 @@ func (l *loader) applyDefaults() {
 	if len(l.cfg.Plans) == 0 {
 		l.cfg.Plans = map[string]Plan{DefaultPlan: {}}
 	}
-	if !l.c.set("priority.words") {
+	if !l.c.Set("priority.words") {
 		l.cfg.Priority.Words = map[string][]string{}
 		for p, words := range defaultPriorityWords {
 			l.cfg.Priority.Words[p] = append([]string(nil), words...)
 		}
 	}
-	if !l.c.set("outbox.recipient_limits") {
+	if !l.c.Set("outbox.recipient_limits") {
 		l.cfg.Outbox.RecipientLimits = append([]RateLimit(nil), defaultRecipientLimits...)
 	}
-	if !l.c.set("outbox.desk_limits") {
+	if !l.c.Set("outbox.desk_limits") {
 		l.cfg.Outbox.DeskLimits = append([]RateLimit(nil), defaultDeskLimits...)
 	}
-	if !l.c.set("priority.feature_words") {
+	if !l.c.Set("priority.feature_words") {
 		l.cfg.Priority.FeatureWords = append([]string(nil), defaultFeatureWords...)
 	}
-	if !l.c.set("smtp.helo") {
+	if !l.c.Set("smtp.helo") {
 		if a, err := mail.ParseAddress(l.cfg.Desk.Address); err == nil {
 			if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
 				l.cfg.SMTP.HELO = strings.ToLower(a.Address[i+1:])

@@ -31,7 +31,7 @@ func (l *loader) validateOAuth2() {
 	c, o := l.c, &l.cfg.OAuth2
 	if !l.cfg.OAuth2Enabled() {
 		for _, k := range oauth2Keys {
-			if l.c.set("oauth2." + k) {
+			if l.c.Set("oauth2." + k) {
 				c.Add("oauth2."+k, "is set, but neither imap.auth nor smtp.auth is oauth2")
 				return
 			}

@@ -121,9 +121,9 @@ func (c *Reporter) Addf(path, format string, args ...any) {
 	c.Add(path, fmt.Sprintf(format, args...))
 }
 
-// set reports whether path was given in the file (with a non-null value) or
+// Set reports whether path was given in the file (with a non-null value) or
 // by the environment, which decides whether a default applies.
-func (c *Reporter) set(path string) bool {
+func (c *Reporter) Set(path string) bool {
 	_, env := c.env[path]
 	return env || c.ix.set[path]
 }

@@ -254,7 +254,7 @@ func TestReferenceDefaults(t *testing.T) {
 		rs   []RateLimit
 	}{{"outbox.recipient_limits", defaultRecipientLimits}, {"outbox.desk_limits", defaultDeskLimits}} {
 		for _, r := range limits.rs {
-			want(limits.path, fmt.Sprintf("{max: %d, per: %s}", r.Max, fmtDuration(r.Per.D())))
+			want(limits.path, fmt.Sprintf("{max: %d, per: %s}", r.Max, FormatDuration(r.Per.D())))
 		}
 	}
 	for p, words := range defaultPriorityWords {

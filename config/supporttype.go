@@ -163,7 +163,7 @@ func (l *loader) validateTypes(path string, p Plan) {
 				c.Add(tpath+".names."+lang, "name must not be empty")
 			}
 		}
-		if c.set(tpath+".priorities") && len(st.Priorities) == 0 {
+		if c.Set(tpath+".priorities") && len(st.Priorities) == 0 {
 			c.Add(tpath+".priorities", "must name at least one priority; leave it out for all")
 		}
 		for i, pr := range st.Priorities {

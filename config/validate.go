@@ -133,14 +133,14 @@ func (l *loader) validateRedis() {
 		}
 		return path
 	}
-	urlGiven := c.set("redis.url")
+	urlGiven := c.Set("redis.url")
 	if urlGiven {
 		given = append(given, describe("redis.url"))
 	}
-	if c.set("redis.cluster") {
+	if c.Set("redis.cluster") {
 		given = append(given, describe("redis.cluster"))
 	}
-	sentinelGiven := c.set("redis.sentinel")
+	sentinelGiven := c.Set("redis.sentinel")
 	for _, leaf := range []string{"master", "username", "password", "password_file"} {
 		if _, env := c.env["redis.sentinel."+leaf]; env {
 			sentinelGiven = true
@@ -152,14 +152,14 @@ func (l *loader) validateRedis() {
 	if len(given) > 1 {
 		c.Addf("redis", "set only one of redis.url (one server), redis.cluster and redis.sentinel (got %s)", strings.Join(given, " and "))
 	}
-	if !urlGiven && (c.set("redis.cluster") || sentinelGiven) {
+	if !urlGiven && (c.Set("redis.cluster") || sentinelGiven) {
 		r.URL = ""
 	}
 
 	l.redisSecret("redis", &r.Password, &r.PasswordFile)
 	l.atLeast("redis.journal_check_interval", r.JournalCheckInterval, 5*time.Second)
 	switch {
-	case c.set("redis.cluster"):
+	case c.Set("redis.cluster"):
 		l.redisAddresses("redis.cluster", r.Cluster, "a cluster node")
 	case sentinelGiven:
 		s := &r.Sentinel
@@ -332,7 +332,7 @@ func (l *loader) validateSMTP() {
 	l.atLeast("smtp.data_timeout", s.DataTimeout, time.Second)
 	// An empty HELO can only come from a desk.address that is already
 	// reported, unless it was set explicitly.
-	if (s.HELO != "" || l.c.set("smtp.helo")) && !heloRE.MatchString(s.HELO) {
+	if (s.HELO != "" || l.c.Set("smtp.helo")) && !heloRE.MatchString(s.HELO) {
 		c.Addf("smtp.helo", "must be a host name or an address literal like [192.0.2.1] (got %q)", s.HELO)
 	}
 	if s.ReturnPath != "" {

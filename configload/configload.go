@@ -1,7 +1,7 @@
 // Package configload reads a desk's whole configuration: the config file
 // (package config: schema, defaults, environment, secrets, validation), the
-// contacts file it names (package authz) and, as the packages that own the
-// other parts of the configuration add their checks, theirs. Each reports
+// SLA grammar of its calendars and targets (package sla) and the contacts
+// file it names (package authz). Each reports
 // its problems with file, line and field through config's Reporter; the
 // loader merges them and sorts them, so that check-config shows every
 // problem of a desk at once, as one list. It is the one loader: cmd/maildesk
@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/sla"
 )
 
 // Load is LoadSecrets reading every secret.
@@ -45,6 +46,9 @@ func complete(cfg *config.Config, err error) (*config.Config, error) {
 	if cfg == nil {
 		return nil, err
 	}
+	// sla first: the calendars' time zones and defaults are completed
+	// before anything reads them.
+	sla.Check(cfg, &ps)
 	authz.LoadContacts(cfg, &ps)
 	if len(ps) > 0 {
 		ps.Sort()
