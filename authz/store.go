@@ -64,7 +64,7 @@ func NewStore(rdb redis.UniversalClient, deskID string) *Store {
 type Origin struct {
 	// Source names what was imported, for people: "contacts.csv sha256:…".
 	Source string
-	// FileSum is config.SHA256 of the desk's contacts_file as it was at
+	// FileSum is SHA256 of the desk's contacts_file as it was at
 	// this import; ImportIfChanged compares against it. Empty when the file
 	// could not be read: the next ImportIfChanged then imports.
 	FileSum string
@@ -205,7 +205,7 @@ func (s *Store) ImportIfChanged(ctx context.Context, customers []config.Customer
 }
 
 // Add adds contact c to customer customerID. The whole directory after the
-// change must pass config.ValidateCustomers with plans (a duplicate
+// change must pass ValidateCustomers with plans (a duplicate
 // address, a second main contact, more contacts than the plan allows); a
 // failure is an error wrapping config.Problems and changes nothing.
 func (s *Store) Add(ctx context.Context, customerID string, c config.Contact, plans map[string]config.Plan) error {
@@ -213,7 +213,7 @@ func (s *Store) Add(ctx context.Context, customerID string, c config.Contact, pl
 		for i := range cs {
 			if cs[i].ID == customerID {
 				cs[i].Contacts = append(cs[i].Contacts, c)
-				if ps := config.ValidateCustomers(cs, plans); len(ps) > 0 {
+				if ps := ValidateCustomers(cs, plans); len(ps) > 0 {
 					return ps
 				}
 				return nil

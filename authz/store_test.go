@@ -44,7 +44,7 @@ func validCustomers(t *testing.T) []config.Customer {
 		}},
 		{ID: "oxi", Plan: "oxineo", Contacts: []config.Contact{{Email: "a@oxi.example", Main: true}, {Email: "b@oxi.example"}}},
 	}
-	if ps := config.ValidateCustomers(cs, plans); ps != nil {
+	if ps := ValidateCustomers(cs, plans); ps != nil {
 		t.Fatal(ps)
 	}
 	return cs

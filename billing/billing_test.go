@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 )
 
 var ams = mustLoc("Europe/Amsterdam")
@@ -22,7 +23,7 @@ func mustLoc(name string) *time.Location {
 // rules as they are shipped.
 func example(t *testing.T, name string) (*config.Config, *Rules) {
 	t.Helper()
-	cfg, err := config.LoadSecrets("../deploy/examples/"+name, 0)
+	cfg, err := configload.LoadSecrets("../deploy/examples/"+name, 0)
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}

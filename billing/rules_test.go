@@ -16,7 +16,7 @@ func rulesOf(t *testing.T) *Plan {
 	cfg := &config.Config{
 		Desk: config.Desk{Location: time.UTC},
 		Calendars: map[string]config.Calendar{"c": {Timezone: "Europe/Amsterdam", Hours: map[string][]string{"mon-fri": {"09:00-17:00"}},
-			Standby: []config.StandbyDays{{From: "2026-11-21", Hours: []string{"20:00-21:00"}, FirstResponse: config.Target{Business: 30 * time.Minute}}}}},
+			Standby: []config.StandbyDays{{From: "2026-11-21", Hours: []string{"20:00-21:00"}, FirstResponse: config.Target("30m")}}}},
 		Plans: map[string]config.Plan{"m": {Calendar: "c", Billing: &config.Billing{Currency: "EUR", Rate: 6000,
 			Unit: config.Duration(15 * time.Minute), Minimum: config.Duration(30 * time.Minute),
 			Classes: []config.RateClass{

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/sla"
 )
 
 // Month is a calendar month.
@@ -112,7 +113,7 @@ func (p *Plan) monthlyFee(c *config.Customer, m Month) (Line, bool) {
 	}
 	first, last := 1, m.Days()
 	day := func(s string) (Month, int, bool) {
-		t, err := config.ParseDate(s)
+		t, err := sla.ParseDate(s)
 		if err != nil {
 			return Month{}, 0, false
 		}

@@ -367,7 +367,7 @@ const (
 )
 
 // validateBilling checks every plan's billing. It runs after validateSLA:
-// the calendars it names must be known and valid.
+// the calendars it names must be known.
 func (l *loader) validateBilling() {
 	for _, name := range sortedKeys(l.cfg.Plans) {
 		p := l.cfg.Plans[name]
@@ -382,31 +382,31 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 	c, b := l.c, p.Billing
 	switch {
 	case b.Currency == "":
-		c.add(path+".currency", "is required: the ISO 4217 code of the amounts, like EUR")
+		c.Add(path+".currency", "is required: the ISO 4217 code of the amounts, like EUR")
 	case !currencyRE.MatchString(b.Currency):
-		c.addf(path+".currency", "must be an ISO 4217 code of three capital letters, like EUR (got %q)", b.Currency)
+		c.Addf(path+".currency", "must be an ISO 4217 code of three capital letters, like EUR (got %q)", b.Currency)
 	}
-	if !c.set(path + ".rate") {
-		c.add(path+".rate", "is required: the standard hourly rate (0 for free support), like 85.00")
+	if !c.Set(path + ".rate") {
+		c.Add(path+".rate", "is required: the standard hourly rate (0 for free support), like 85.00")
 	}
 	cal := p.BillingCalendar()
 	switch {
 	case b.Calendar != "" && !hasKey(l.cfg.Calendars, b.Calendar):
-		c.addf(path+".calendar", "unknown calendar %q (calendars: %s)", b.Calendar, strings.Join(sortedKeys(l.cfg.Calendars), ", "))
+		c.Addf(path+".calendar", "unknown calendar %q (calendars: %s)", b.Calendar, strings.Join(sortedKeys(l.cfg.Calendars), ", "))
 		cal = "-" // reported
 	}
 	for _, typ := range sortedKeys(b.Rates) {
 		tpath := path + ".rates." + typ
 		if !p.HasType(typ) {
-			c.addf(tpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
+			c.Addf(tpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
 			continue
 		}
 		for _, pr := range sortedKeys(b.Rates[typ]) {
 			switch {
-			case pr == "" || !validPriority(pr):
-				c.addf(tpath+"."+pr, "must be one of P1, P2, P3, P4 (got %q)", pr)
+			case pr == "" || !ValidPriority(pr):
+				c.Addf(tpath+"."+pr, "must be one of P1, P2, P3, P4 (got %q)", pr)
 			case !p.TypeAllows(typ, pr):
-				c.addf(tpath+"."+pr, "type %s has no priority %s (it has %s)", typ, pr, strings.Join(p.TypePriorities(typ), ", "))
+				c.Addf(tpath+"."+pr, "type %s has no priority %s (it has %s)", typ, pr, strings.Join(p.TypePriorities(typ), ", "))
 			}
 		}
 	}
@@ -414,9 +414,9 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 		fpath := fmt.Sprintf("%s.free_types[%d]", path, i)
 		switch {
 		case !p.HasType(typ):
-			c.addf(fpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
+			c.Addf(fpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
 		case slices.Contains(b.FreeTypes[:i], typ):
-			c.addf(fpath, "names %s twice", typ)
+			c.Addf(fpath, "names %s twice", typ)
 		}
 	}
 	l.wholeMinutes(path+".unit", b.Unit)
@@ -424,31 +424,31 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 	l.wholeMinutes(path+".fair_use.up_to", b.FairUse.UpTo)
 	l.wholeMinutes(path+".budget", b.Budget)
 	if b.FairUse.UpTo == 0 && len(b.FairUse.Channels) > 0 {
-		c.add(path+".fair_use.up_to", "is required with fair_use.channels: the time up to which a ticket is free")
+		c.Add(path+".fair_use.up_to", "is required with fair_use.channels: the time up to which a ticket is free")
 	}
 	for _, typ := range sortedKeys(b.FairUse.Channels) {
 		fpath := path + ".fair_use.channels." + typ
 		if !p.HasType(typ) {
-			c.addf(fpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
+			c.Addf(fpath, "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
 			continue
 		}
 		if len(b.FairUse.Channels[typ]) == 0 {
-			c.add(fpath, "must name at least one channel; leave the type out for any")
+			c.Add(fpath, "must name at least one channel; leave the type out for any")
 		}
 		for i, ch := range b.FairUse.Channels[typ] {
 			if !slices.Contains(Channels, ch) {
-				c.addf(fmt.Sprintf("%s[%d]", fpath, i), "unknown channel %q (want one of %s)", ch, strings.Join(Channels, ", "))
+				c.Addf(fmt.Sprintf("%s[%d]", fpath, i), "unknown channel %q (want one of %s)", ch, strings.Join(Channels, ", "))
 			}
 		}
 	}
 	if b.BudgetWarnAt != 0 && (b.BudgetWarnAt < 1 || b.BudgetWarnAt > 99) {
-		c.addf(path+".budget_warn_at", "must be a percentage from 1 to 99 (got %d)", b.BudgetWarnAt)
+		c.Addf(path+".budget_warn_at", "must be a percentage from 1 to 99 (got %d)", b.BudgetWarnAt)
 	}
 	if b.BudgetWarnAt != 0 && b.Budget == 0 {
-		c.add(path+".budget_warn_at", "goes with budget: the time a ticket may take without permission")
+		c.Add(path+".budget_warn_at", "goes with budget: the time a ticket may take without permission")
 	}
 	if b.ProRata && b.MonthlyFee == 0 {
-		c.add(path+".pro_rata", "goes with monthly_fee: the fee to charge by the days of a month")
+		c.Add(path+".pro_rata", "goes with monthly_fee: the fee to charge by the days of a month")
 	}
 	names := map[string]int{}
 	for i, rc := range b.Classes {
@@ -457,7 +457,7 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 		l.validateWhen(cpath, rc.When, cal, i == len(b.Classes)-1)
 		switch {
 		case rc.Rate != nil && rc.Percent != 0:
-			c.add(cpath+".percent", "set either rate (the class's own rate) or percent (of the work's rate), not both")
+			c.Add(cpath+".percent", "set either rate (the class's own rate) or percent (of the work's rate), not both")
 		case rc.Percent != 0:
 			l.percent(cpath+".percent", rc.Percent)
 		}
@@ -466,40 +466,40 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 	for _, a := range sortedKeys(b.Activities) {
 		act, apath := b.Activities[a], path+".activities."+a
 		if !typeKeyRE.MatchString(a) {
-			c.addf(apath, "activity name must be 1 to 63 lower-case letters, digits or '_', starting with a letter (got %q): agents write it in #time", a)
+			c.Addf(apath, "activity name must be 1 to 63 lower-case letters, digits or '_', starting with a letter (got %q): agents write it in #time", a)
 		}
 		switch {
 		case act.Rate != nil && act.Percent != 0:
-			c.add(apath+".percent", "set either rate or percent (of the class's rate), not both")
+			c.Add(apath+".percent", "set either rate or percent (of the class's rate), not both")
 		case act.Percent != 0:
 			l.percent(apath+".percent", act.Percent)
 		}
 		if !act.IsBillable() && (act.Rate != nil || act.Percent != 0 || act.MinimumAmount != 0) {
-			c.add(apath+".billable", "is false, so the activity's rate, percent and minimum_amount never apply: remove them or the billable: false")
+			c.Add(apath+".billable", "is false, so the activity's rate, percent and minimum_amount never apply: remove them or the billable: false")
 		}
 	}
 	for _, ch := range sortedKeys(b.Channels) {
 		r, cpath := b.Channels[ch], path+".channels."+ch
 		if !slices.Contains(Channels, ch) {
-			c.addf(cpath, "unknown channel %q (want one of %s)", ch, strings.Join(Channels, ", "))
+			c.Addf(cpath, "unknown channel %q (want one of %s)", ch, strings.Join(Channels, ", "))
 			continue
 		}
 		if r.Extra <= 0 {
-			c.add(cpath+".extra", "is required: the time added to a ticket that came in by "+ch+", like 15m")
+			c.Add(cpath+".extra", "is required: the time added to a ticket that came in by "+ch+", like 15m")
 		}
 		l.wholeMinutes(cpath+".extra", r.Extra)
 		for i, typ := range r.Types {
 			if !p.HasType(typ) {
-				c.addf(fmt.Sprintf("%s.types[%d]", cpath, i), "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
+				c.Addf(fmt.Sprintf("%s.types[%d]", cpath, i), "unknown type %q (the plan's types: %s)", typ, strings.Join(p.TypeNames(), ", "))
 			}
 		}
 	}
 	spath := path + ".standby"
 	if len(b.Standby.Classes) == 0 && b.Standby.Rate != nil {
-		c.add(spath+".classes", "is required with standby.rate: the rows of the standby table")
+		c.Add(spath+".classes", "is required with standby.rate: the rows of the standby table")
 	}
 	if len(b.Standby.Classes) > 0 && cal == "" {
-		c.add(spath, "needs a calendar (billing.calendar or the plan's calendar) with the standby periods")
+		c.Add(spath, "needs a calendar (billing.calendar or the plan's calendar) with the standby periods")
 	}
 	snames := map[string]int{}
 	for i, sc := range b.Standby.Classes {
@@ -507,7 +507,7 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 		l.className(cpath, sc.Name, snames, i)
 		l.validateWhen(cpath, sc.When, cal, i == len(b.Standby.Classes)-1)
 		if sc.Percent == 0 {
-			c.add(cpath+".percent", "is required: the share of the standby rate charged per hour of standby, like 50")
+			c.Add(cpath+".percent", "is required: the share of the standby rate charged per hour of standby, like 50")
 		} else {
 			l.percent(cpath+".percent", sc.Percent)
 		}
@@ -519,9 +519,9 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 func (l *loader) className(path, name string, seen map[string]int, i int) {
 	switch j, dup := seen[name]; {
 	case strings.TrimSpace(name) == "":
-		l.c.add(path+".name", "is required: what statements call the class")
+		l.c.Add(path+".name", "is required: what statements call the class")
 	case dup:
-		l.c.addf(path+".name", "%q is also the name of entry %d", name, j)
+		l.c.Addf(path+".name", "%q is also the name of entry %d", name, j)
 	default:
 		seen[name] = i
 	}
@@ -531,23 +531,23 @@ func (l *loader) className(path, name string, seen map[string]int, i int) {
 // ("" none, "-" already reported). Only the last class may have none.
 func (l *loader) validateWhen(path string, when []string, cal string, last bool) {
 	if len(when) == 0 && !last {
-		l.c.add(path+".when", "is empty, so it applies at all times and the classes after it never do: give it times, or make it the last")
+		l.c.Add(path+".when", "is empty, so it applies at all times and the classes after it never do: give it times, or make it the last")
 	}
 	for i, s := range when {
 		wpath := fmt.Sprintf("%s.when[%d]", path, i)
 		w, err := ParseWhen(s)
 		switch {
 		case err != nil:
-			l.c.add(wpath, err.Error())
+			l.c.Add(wpath, err.Error())
 		case w.NeedsCalendar() && cal == "":
-			l.c.addf(wpath, "%q needs a calendar: set billing.calendar or the plan's calendar", s)
+			l.c.Addf(wpath, "%q needs a calendar: set billing.calendar or the plan's calendar", s)
 		}
 	}
 }
 
 func (l *loader) percent(path string, p int) {
 	if p < 1 || p > maxPercent {
-		l.c.addf(path, "must be a percentage from 1 to %d (got %d)", maxPercent, p)
+		l.c.Addf(path, "must be a percentage from 1 to %d (got %d)", maxPercent, p)
 	}
 }
 
@@ -555,10 +555,10 @@ func (l *loader) percent(path string, p int) {
 func (l *loader) wholeMinutes(path string, d Duration) {
 	switch {
 	case d < 0:
-		l.c.addf(path, "must not be negative (got %s)", d)
+		l.c.Addf(path, "must not be negative (got %s)", d)
 	case d.D()%time.Minute != 0:
-		l.c.addf(path, "must be whole minutes (got %s)", d)
+		l.c.Addf(path, "must be whole minutes (got %s)", d)
 	case d.D() > maxBillingDuration:
-		l.c.addf(path, "must be at most %s (got %s)", fmtDuration(maxBillingDuration), d)
+		l.c.Addf(path, "must be at most %s (got %s)", FormatDuration(maxBillingDuration), d)
 	}
 }

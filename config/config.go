@@ -23,19 +23,22 @@ import (
 )
 
 const (
-	maxConfigSize   = 4 << 20
-	maxContactsSize = 64 << 20
+	maxConfigSize = 4 << 20
 	// A secret is a password, not a document; the limit also stops a
 	// password_file such as /dev/zero from eating memory.
 	maxSecretSize = 64 << 10
 )
 
 // Load reads the YAML config at path, applies defaults and environment
-// overrides (MAILDESK_<SECTION>_<KEY>), reads password_file secrets and
-// contacts_file (both relative to the config file's directory), validates
-// everything and returns either a ready Config or an error. When the
-// configuration itself is wrong the error is a Problems value listing all
-// problems found; failing to read the config file is a wrapped I/O error.
+// overrides (MAILDESK_<SECTION>_<KEY>), reads password_file secrets
+// (relative to the config file's directory; so is contacts_file, which is
+// resolved but not read), validates the configuration and returns it. When
+// the configuration itself is wrong the error is a Problems value listing
+// all problems found, returned with the config as far as it could be read
+// (nil when the file is not YAML), so that the checks of the
+// parts other packages own can still run and report theirs: configload.Load
+// is all of them, what a desk needs. Failing to read the config file is a
+// wrapped I/O error.
 func Load(path string) (*Config, error) {
 	return LoadSecrets(path, AllSecrets)
 }
@@ -58,7 +61,7 @@ const (
 
 // LoadSecrets is Load reading only the secrets in need.
 func LoadSecrets(path string, need Secrets) (*Config, error) {
-	data, err := readLimited(path, maxConfigSize)
+	data, err := ReadLimited(path, maxConfigSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading config file: %w", err)
 	}
@@ -66,21 +69,20 @@ func LoadSecrets(path string, need Secrets) (*Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("resolving config file path %s: %w", path, err)
 	}
-	cfg, err := parse(path, data, filepath.Dir(abs), os.LookupEnv, readLimited, need)
-	if err != nil {
-		return nil, err
+	cfg, err := parse(path, data, filepath.Dir(abs), os.LookupEnv, ReadLimited, need)
+	if cfg != nil {
+		cfg.Path = abs
 	}
-	cfg.Path = abs
-	return cfg, nil
+	return cfg, err
 }
 
 // Parse is Load for a config that is already in memory: for tests and for the
-// embedded demo config. It still reads the password_file and contacts_file
-// the config names; relative ones resolve against dir. env looks up
+// embedded demo config. It still reads the password_file secrets the config
+// names; relative ones (and contacts_file) resolve against dir. env looks up
 // environment variables (nil means os.LookupEnv), so that tests need not touch
 // the process environment. Problems from the config itself carry no file name.
 func Parse(data []byte, dir string, env func(string) (string, bool)) (*Config, error) {
-	return parse("", data, dir, env, readLimited, AllSecrets)
+	return parse("", data, dir, env, ReadLimited, AllSecrets)
 }
 
 type readFunc func(name string, limit int64) ([]byte, error)
@@ -88,7 +90,7 @@ type readFunc func(name string, limit int64) ([]byte, error)
 // loader holds the state of one Parse.
 type loader struct {
 	cfg    *Config
-	c      *collector
+	c      *Reporter
 	leaves map[string]reflect.Value
 	dir    string
 	read   readFunc
@@ -101,7 +103,7 @@ func parse(name string, data []byte, dir string, env func(string) (string, bool)
 	}
 	var ps Problems
 	cfg := &Config{}
-	c, ok := decodeFile(&ps, name, data, cfg)
+	c, ok := DecodeFile(&ps, name, data, cfg)
 	if !ok {
 		return nil, ps
 	}
@@ -110,24 +112,38 @@ func parse(name string, data []byte, dir string, env func(string) (string, bool)
 	l.applyEnv(env)
 	l.applyDefaults()
 	l.validate()
+	cfg.where = c
 	if len(ps) > 0 {
-		sortProblems(ps)
-		return nil, ps
+		ps.Sort()
+		return cfg, ps
 	}
 	return cfg, nil
 }
 
-// decodeFile decodes data strictly into v and indexes where each field is.
-// It reports whether v is worth validating.
-func decodeFile(out *Problems, name string, data []byte, v any) (*collector, bool) {
+// Reporter reports problems of the config file into out, at the lines of
+// their fields (or naming the environment variable that set one), for the
+// checks of parts of the configuration that other packages own. A Config
+// not read from a file reports without file and line.
+func (c *Config) Reporter(out *Problems) *Reporter {
+	if c.where == nil {
+		return NewReporter(out, "")
+	}
+	return c.where.on(out)
+}
+
+// DecodeFile decodes data strictly into v (a pointer to the file's schema)
+// and indexes where each field is, appending the problems of name to out.
+// It reports whether v is worth validating; the Reporter then reports
+// further problems of name at their fields' lines.
+func DecodeFile(out *Problems, name string, data []byte, v any) (*Reporter, bool) {
 	root := reflect.TypeOf(v).Elem()
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		c := newCollector(out, name, newIndex(nil), root)
+		c := newReporter(out, name, newIndex(nil), root)
 		c.decodeError(err)
 		return c, false
 	}
-	c := newCollector(out, name, newIndex(&doc), root)
+	c := newReporter(out, name, newIndex(&doc), root)
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	err := dec.Decode(v)
@@ -291,7 +307,7 @@ func defaultsOf(t reflect.Type, prefix string) []struct{ path, value string } {
 // `batch_size: 0` (a mistake worth reporting) is not overwritten.
 func (l *loader) applyDefaults() {
 	for _, d := range defaults {
-		if !l.c.set(d.path) {
+		if !l.c.Set(d.path) {
 			if err := setText(l.leaves[d.path], d.value); err != nil {
 				panic("config: bad default for " + d.path + ": " + err.Error())
 			}
@@ -304,22 +320,22 @@ func (l *loader) applyDefaults() {
 	if len(l.cfg.Plans) == 0 {
 		l.cfg.Plans = map[string]Plan{DefaultPlan: {}}
 	}
-	if !l.c.set("priority.words") {
+	if !l.c.Set("priority.words") {
 		l.cfg.Priority.Words = map[string][]string{}
 		for p, words := range defaultPriorityWords {
 			l.cfg.Priority.Words[p] = append([]string(nil), words...)
 		}
 	}
-	if !l.c.set("outbox.recipient_limits") {
+	if !l.c.Set("outbox.recipient_limits") {
 		l.cfg.Outbox.RecipientLimits = append([]RateLimit(nil), defaultRecipientLimits...)
 	}
-	if !l.c.set("outbox.desk_limits") {
+	if !l.c.Set("outbox.desk_limits") {
 		l.cfg.Outbox.DeskLimits = append([]RateLimit(nil), defaultDeskLimits...)
 	}
-	if !l.c.set("priority.feature_words") {
+	if !l.c.Set("priority.feature_words") {
 		l.cfg.Priority.FeatureWords = append([]string(nil), defaultFeatureWords...)
 	}
-	if !l.c.set("smtp.helo") {
+	if !l.c.Set("smtp.helo") {
 		if a, err := mail.ParseAddress(l.cfg.Desk.Address); err == nil {
 			if i := strings.LastIndexByte(a.Address, '@'); i >= 0 {
 				l.cfg.SMTP.HELO = strings.ToLower(a.Address[i+1:])
@@ -335,7 +351,8 @@ func (l *loader) resolvePath(p string) string {
 	return filepath.Join(l.dir, p)
 }
 
-func readLimited(name string, limit int64) ([]byte, error) {
+// ReadLimited reads the file name, refusing one larger than limit bytes.
+func ReadLimited(name string, limit int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
 		return nil, err
@@ -351,9 +368,9 @@ func readLimited(name string, limit int64) ([]byte, error) {
 	return data, nil
 }
 
-// sortProblems orders problems by file, in the order the files were first
+// Sort orders problems by file, in the order the files were first
 // mentioned, then by line, so that they read top to bottom.
-func sortProblems(ps Problems) {
+func (ps Problems) Sort() {
 	rank := map[string]int{}
 	for _, p := range ps {
 		if _, ok := rank[p.File]; !ok {

@@ -82,9 +82,6 @@ func parseWith(t *testing.T, config string, files, env map[string]string) (*Conf
 	if !errors.As(err, &ps) {
 		t.Fatalf("Parse error is %T, not Problems: %v", err, err)
 	}
-	if cfg != nil {
-		t.Error("Parse returned a config along with problems")
-	}
 	if len(ps) == 0 {
 		t.Fatal("Parse returned empty Problems")
 	}
@@ -128,9 +125,6 @@ func TestMinimalConfigAndDefaults(t *testing.T) {
 		{"http.listen", cfg.HTTP.Listen, "127.0.0.1:8080"},
 		{"log.level", cfg.Log.Level, "info"},
 		{"log.format", cfg.Log.Format, "auto"},
-		{"customers", len(cfg.Customers), 1},
-		{"contact email lower-cased", cfg.Customers[0].Contacts[0].Email, "jan@acme.example"},
-		{"contact main", cfg.Customers[0].Contacts[0].Main, true},
 		{"Path (Parse)", cfg.Path, ""},
 	}
 	for _, c := range checks {
@@ -236,7 +230,6 @@ func TestValidation(t *testing.T) {
 		{name: "log.level", new: "log:\n  level: verbose\n", path: "log.level", line: 14, reason: `must be one of debug, info, warn, error (got "verbose")`},
 		{name: "log.format", new: "log:\n  format: xml\n", path: "log.format", line: 14, reason: `must be one of auto, json, text (got "xml")`},
 		{name: "contacts_file missing", old: "contacts_file: contacts.yaml\n", path: "contacts_file", line: 1, reason: "is required"},
-		{name: "contacts_file unreadable", old: "contacts_file: contacts.yaml", new: "contacts_file: nope.yaml", path: "contacts_file", line: 12, reason: "cannot read contacts file"},
 
 		// what the yaml decoder finds
 		{name: "unknown key", old: "imap:\n", new: "imap:\n  pasword: x\n", path: "imap.pasword", line: 5, reason: `unknown field "pasword" (did you mean "password"?)`},
@@ -283,105 +276,6 @@ func TestValidation(t *testing.T) {
 			}
 			t.Errorf("want problem at line %d, path %q, reason containing %q; got:\n%v", tt.line, tt.path, tt.reason, ps)
 		})
-	}
-}
-
-func TestContactsProblems(t *testing.T) {
-	tests := []struct {
-		name     string
-		contacts string
-		path     string
-		line     int
-		reason   string
-	}{
-		{"customer id missing", `customers:
-  - name: Acme
-    contacts: []
-`, "customers[0].id", 2, "is required"},
-		{"customer id bad", `customers:
-  - id: "acme:bv"
-`, "customers[0].id", 2, "lower-case"},
-		{"customer id duplicate", `customers:
-  - id: acme
-  - id: globex
-  - id: acme
-`, "customers[2].id", 4, "acme is already the id of customers[0] (line 2)"},
-		{"email missing", `customers:
-  - id: acme
-    contacts:
-      - {name: Jan}
-`, "customers[0].contacts[0].email", 4, "is required"},
-		{"email invalid", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example}
-      - {email: "Piet <piet@acme.example>"}
-`, "customers[0].contacts[1].email", 5, "bare e-mail address"},
-		{"email duplicate across customers", `customers:
-  - id: acme
-    contacts:
-      - email: jan@acme.example
-  - id: globex
-    contacts:
-      - email: JAN@acme.example
-`, "customers[1].contacts[0].email", 7, "jan@acme.example is already a contact of customer acme (line 4)"},
-		{"email duplicate within customer", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example}
-      - {email: jan@acme.example}
-`, "customers[0].contacts[1].email", 5, "already a contact of customer acme"},
-		{"language", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example, language: de}
-`, "customers[0].contacts[0].language", 4, `must be empty or one of nl, en (got "de")`},
-		{"two main contacts", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example, main: true}
-      - {email: piet@acme.example}
-      - {email: kees@acme.example, main: true}
-`, "customers[0].contacts[2].main", 6, "customer acme already has a main contact (jan@acme.example, contacts[0], line 4)"},
-		{"unknown key", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example, mian: true}
-`, "customers[0].contacts[0].mian", 4, `unknown field "mian" (did you mean "main"?)`},
-		{"wrong type in flow mapping", `customers:
-  - id: acme
-    contacts:
-      - {email: jan@acme.example, main: maybe, name: Jan}
-`, "customers[0].contacts[0].main", 4, `must be true or false (got "maybe")`},
-		{"customers not a list", `customers: acme
-`, "customers", 1, `must be a list (got "acme")`},
-		{"unknown top-level key", `customer:
-  - id: acme
-`, "customer", 1, `did you mean "customers"?`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, ps := parseWith(t, base, map[string]string{"contacts.yaml": tt.contacts}, nil)
-			for _, p := range ps {
-				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
-					if len(ps) > 1 {
-						t.Errorf("one mistake gave more than one problem:\n%v", ps)
-					}
-					return
-				}
-			}
-			t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", tt.line, tt.path, tt.reason, ps)
-		})
-	}
-}
-
-func TestEmptyContactsFileIsValid(t *testing.T) {
-	cfg, ps := parseWith(t, base, map[string]string{"contacts.yaml": "# nobody yet\n"}, nil)
-	if ps != nil {
-		t.Fatalf("unexpected problems:\n%v", ps)
-	}
-	if len(cfg.Customers) != 0 {
-		t.Errorf("Customers = %v, want none", cfg.Customers)
 	}
 }
 
@@ -495,7 +389,6 @@ func TestEnvOverrides(t *testing.T) {
 		{"imap.password_file", cfg.IMAP.PasswordFile, ""},
 		{"http.listen", cfg.HTTP.Listen, ""},
 		{"contacts_file", cfg.ContactsFile, filepath.Join(dir, "other/contacts.yaml")},
-		{"customers", len(cfg.Customers), 0},
 		{"smtp.helo", cfg.SMTP.HELO, "mx.desk.example"},
 	}
 	for _, c := range checks {
@@ -562,28 +455,52 @@ func TestLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Path != filepath.Join(dir, "etc/maildesk.yaml") || cfg.IMAP.Password != "s3cret" || len(cfg.Customers) != 1 {
-		t.Errorf("Path %q, password %q, %d customers", cfg.Path, cfg.IMAP.Password, len(cfg.Customers))
+	if cfg.Path != filepath.Join(dir, "etc/maildesk.yaml") || cfg.IMAP.Password != "s3cret" || cfg.ContactsFile != filepath.Join(dir, "etc/contacts.yaml") {
+		t.Errorf("Path %q, password %q, contacts file %q", cfg.Path, cfg.IMAP.Password, cfg.ContactsFile)
 	}
 }
 
-func TestLoadProblemsNameTheFiles(t *testing.T) {
-	dir := testDir(t, map[string]string{
-		"maildesk.yaml": strings.Replace(base, "security: none\n  username", "security: ssl\n  username", 1),
-		"contacts.yaml": "customers:\n  - id: acme\n    contacts:\n      - email: nobody\n",
-	})
-	t.Chdir(dir)
-	_, err := Load("maildesk.yaml")
+// Load returns the config as far as it could read it along with its
+// problems, so that the checks other packages own (configload) still run;
+// none when the file is not YAML.
+func TestLoadReturnsConfigWithProblems(t *testing.T) {
+	dir := testDir(t, nil)
+	cfg, err := Parse([]byte(strings.Replace(base, "security: none\n  username", "security: ssl\n  username", 1)), dir, envOf(nil))
 	var ps Problems
-	if !errors.As(err, &ps) {
-		t.Fatalf("err = %v, want Problems", err)
+	if !errors.As(err, &ps) || len(ps) != 1 || cfg == nil || cfg.Desk.ID != "acme-it" || cfg.ContactsFile != filepath.Join(dir, "contacts.yaml") || cfg.ContactsFileGiven != "contacts.yaml" {
+		t.Errorf("cfg %v, err %v", cfg, err)
 	}
-	want := []string{
-		`maildesk.yaml:6: imap.security: must be one of none, starttls, tls (got "ssl")`,
-		`contacts.yaml:4: customers[0].contacts[0].email: is not a valid e-mail address (got "nobody")`,
+	if cfg, err := Parse([]byte("desk: [\n"), dir, envOf(nil)); cfg != nil || !errors.As(err, &ps) {
+		t.Errorf("not YAML: cfg %v, err %v", cfg, err)
 	}
-	if got := ps.Error(); got != strings.Join(want, "\n") {
-		t.Errorf("got:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+}
+
+// The Reporter of a loaded config reports at the lines of the config file,
+// and names the environment variable of a value set by one.
+func TestConfigReporter(t *testing.T) {
+	cfg, err := Load(filepath.Join(testDir(t, map[string]string{"maildesk.yaml": base}), "maildesk.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps Problems
+	cfg.Reporter(&ps).Add("smtp.security", "x")
+	cfg.Reporter(&ps).Addf("contacts_file", "%s", "y")
+	if len(ps) != 2 || !strings.HasSuffix(ps[0].String(), "maildesk.yaml:11: smtp.security: x") || ps[1].Line != 12 {
+		t.Errorf("got:\n%v", ps)
+	}
+	cfg, err = Parse([]byte(base), t.TempDir(), envOf(map[string]string{"MAILDESK_CONTACTS_FILE": "c.yaml"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps = nil
+	cfg.Reporter(&ps).Add("contacts_file", "cannot read")
+	if ps.Error() != "contacts_file: cannot read (set by MAILDESK_CONTACTS_FILE)" {
+		t.Errorf("got %v", ps)
+	}
+	ps = nil
+	(&Config{}).Reporter(&ps).Add("desk.id", "z")
+	if ps.Error() != "desk.id: z" {
+		t.Errorf("a config not from a file: %v", ps)
 	}
 }
 
@@ -613,7 +530,7 @@ func TestExampleConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("example config has problems:\n%v", err)
 	}
-	if len(cfg.Customers) != 2 || cfg.IMAP.Security != "tls" || cfg.SMTP.Security != "starttls" || cfg.IMAP.Password != "example" {
+	if cfg.IMAP.Security != "tls" || cfg.SMTP.Security != "starttls" || cfg.IMAP.Password != "example" {
 		t.Errorf("unexpected example config: %+v", cfg.Redacted())
 	}
 	if cfg.Desk.Location.String() != "Europe/Amsterdam" {
@@ -645,6 +562,12 @@ func TestRedacted(t *testing.T) {
 	if ps != nil {
 		t.Fatal(ps)
 	}
+	// The customers are the contacts file's, which package authz reads.
+	var cf ContactsFile
+	if err := yaml.Unmarshal([]byte(baseContacts), &cf); err != nil {
+		t.Fatal(err)
+	}
+	cfg.Customers = cf.Customers
 	r := cfg.Redacted()
 	out, err := yaml.Marshal(r)
 	if err != nil {

@@ -42,13 +42,13 @@ func (l *loader) validateHTTP() {
 		t, p := &h.Tokens[i], fmt.Sprintf("http.tokens[%d]", i)
 		switch {
 		case t.Name == "":
-			c.add(p+".name", "is required: who acts with this token, e.g. alice")
+			c.Add(p+".name", "is required: who acts with this token, e.g. alice")
 		case strings.TrimSpace(t.Name) != t.Name || utf8.RuneCountInString(t.Name) > maxTokenNameLength || strings.IndexFunc(t.Name, unicode.IsControl) >= 0:
-			c.addf(p+".name", "must be 1 to %d characters without control characters or surrounding spaces (got %q)", maxTokenNameLength, t.Name)
+			c.Addf(p+".name", "must be 1 to %d characters without control characters or surrounding spaces (got %q)", maxTokenNameLength, t.Name)
 		default:
 			key := strings.ToLower(t.Name)
 			if j, dup := names[key]; dup {
-				c.addf(p+".name", "%q is already the name of http.tokens[%d]", t.Name, j)
+				c.Addf(p+".name", "%q is already the name of http.tokens[%d]", t.Name, j)
 			} else {
 				names[key] = i
 			}
@@ -56,10 +56,10 @@ func (l *loader) validateHTTP() {
 		// The problems below never quote the token: they end up in logs.
 		switch {
 		case t.Token != "" && t.TokenFile != "":
-			c.add(p+".token_file", "set either token or token_file, not both")
+			c.Add(p+".token_file", "set either token or token_file, not both")
 			continue
 		case t.Token == "" && t.TokenFile == "":
-			c.add(p+".token", "is required (or token_file)")
+			c.Add(p+".token", "is required (or token_file)")
 			continue
 		}
 		field := p + ".token"
@@ -72,12 +72,12 @@ func (l *loader) validateHTTP() {
 		}
 		switch {
 		case strings.IndexFunc(t.Token, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0:
-			c.add(field, "must be printable ASCII without spaces (it is sent in an HTTP header)")
+			c.Add(field, "must be printable ASCII without spaces (it is sent in an HTTP header)")
 		case len(t.Token) < MinTokenLength:
-			c.addf(field, "must be at least %d characters, 32 or more recommended, e.g. from openssl rand -hex 32 (got %d)", MinTokenLength, len(t.Token))
+			c.Addf(field, "must be at least %d characters, 32 or more recommended, e.g. from openssl rand -hex 32 (got %d)", MinTokenLength, len(t.Token))
 		default:
 			if j, dup := secrets[t.Token]; dup {
-				c.addf(field, "is the same token as http.tokens[%d]: each agent needs its own", j)
+				c.Addf(field, "is the same token as http.tokens[%d]: each agent needs its own", j)
 			} else {
 				secrets[t.Token] = i
 			}
@@ -85,17 +85,17 @@ func (l *loader) validateHTTP() {
 	}
 	if h.PublicURL != "" {
 		if why := publicURLProblem(h.PublicURL); why != "" {
-			c.addf("http.public_url", "%s (got %q)", why, h.PublicURL)
+			c.Addf("http.public_url", "%s (got %q)", why, h.PublicURL)
 		} else if h.Listen == "" {
-			c.add("http.public_url", "links to pages of an HTTP listener that is off: set http.listen, or remove http.public_url")
+			c.Add("http.public_url", "links to pages of an HTTP listener that is off: set http.listen, or remove http.public_url")
 		}
 		h.PublicURL = strings.TrimSuffix(h.PublicURL, "/")
 	}
 	if h.StatusLinkExpiry <= 0 {
-		c.addf("http.status_link_expiry", "must be more than 0 (got %s)", h.StatusLinkExpiry)
+		c.Addf("http.status_link_expiry", "must be more than 0 (got %s)", h.StatusLinkExpiry)
 	}
 	if h.Listen != "" && len(h.Tokens) == 0 && !LoopbackListen(h.Listen) {
-		c.addf("http.listen", "tokens are required when http.listen is not a loopback address (got %q): add http.tokens, or listen on 127.0.0.1", h.Listen)
+		c.Addf("http.listen", "tokens are required when http.listen is not a loopback address (got %q): add http.tokens, or listen on 127.0.0.1", h.Listen)
 	}
 }
 

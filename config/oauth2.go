@@ -31,8 +31,8 @@ func (l *loader) validateOAuth2() {
 	c, o := l.c, &l.cfg.OAuth2
 	if !l.cfg.OAuth2Enabled() {
 		for _, k := range oauth2Keys {
-			if l.c.set("oauth2." + k) {
-				c.add("oauth2."+k, "is set, but neither imap.auth nor smtp.auth is oauth2")
+			if l.c.Set("oauth2." + k) {
+				c.Add("oauth2."+k, "is set, but neither imap.auth nor smtp.auth is oauth2")
 				return
 			}
 		}
@@ -45,7 +45,7 @@ func (l *loader) validateOAuth2() {
 		{"smtp", l.cfg.SMTP.Auth, l.cfg.SMTP.Security, l.cfg.SMTP.Address},
 	} {
 		if side.auth == AuthOAuth2 && side.security == "none" && !LoopbackListen(side.address) {
-			c.addf(side.name+".security", "must be tls or starttls with auth oauth2: the access token would cross the network in clear (none only to a loopback address, got %s)", side.address)
+			c.Addf(side.name+".security", "must be tls or starttls with auth oauth2: the access token would cross the network in clear (none only to a loopback address, got %s)", side.address)
 		}
 	}
 	if !l.required("oauth2.provider", o.Provider) {
@@ -61,7 +61,7 @@ func (l *loader) validateOAuth2() {
 	}
 	l.oneOf("oauth2.grant", o.Grant, grants...)
 	if o.Provider == "microsoft" && o.Mechanism == "oauthbearer" {
-		c.add("oauth2.mechanism", "must be xoauth2 for Microsoft, whose servers do not offer OAUTHBEARER")
+		c.Add("oauth2.mechanism", "must be xoauth2 for Microsoft, whose servers do not offer OAUTHBEARER")
 	}
 
 	switch o.Provider {
@@ -69,7 +69,7 @@ func (l *loader) validateOAuth2() {
 		if l.required("oauth2.tenant", o.Tenant) && o.Grant == GrantClientCredentials {
 			switch strings.ToLower(o.Tenant) {
 			case "common", "organizations", "consumers":
-				c.addf("oauth2.tenant", "must name your tenant (its id or a domain such as contoso.onmicrosoft.com) for client_credentials, not %q", o.Tenant)
+				c.Addf("oauth2.tenant", "must name your tenant (its id or a domain such as contoso.onmicrosoft.com) for client_credentials, not %q", o.Tenant)
 			}
 		}
 	case "generic":
@@ -89,7 +89,7 @@ func (l *loader) validateOAuth2() {
 	case GrantClientCredentials:
 		switch {
 		case cert && o.ClientSecretFile != "":
-			c.add("oauth2.client_secret_file", "set either client_secret_file or certificate_file and private_key_file, not both")
+			c.Add("oauth2.client_secret_file", "set either client_secret_file or certificate_file and private_key_file, not both")
 		case cert:
 			l.loadCertificate()
 		default:
@@ -103,22 +103,22 @@ func (l *loader) validateOAuth2() {
 		l.required("oauth2.refresh_token_file", o.RefreshTokenFile)
 	}
 	if o.Grant != GrantClientCredentials && cert {
-		c.add("oauth2.certificate_file", "is used with the client_credentials grant only")
+		c.Add("oauth2.certificate_file", "is used with the client_credentials grant only")
 	}
 	if o.Grant == GrantServiceAccount && o.ClientSecretFile != "" {
-		c.add("oauth2.client_secret_file", "is not used with the service_account grant (the key is in service_account_file)")
+		c.Add("oauth2.client_secret_file", "is not used with the service_account grant (the key is in service_account_file)")
 	}
 	if o.Grant != GrantRefreshToken && o.RefreshTokenFile != "" {
-		c.add("oauth2.refresh_token_file", "is used with the refresh_token grant only")
+		c.Add("oauth2.refresh_token_file", "is used with the refresh_token grant only")
 	}
 	// A delegated app may be public (device flow) or confidential.
 	l.readSecret("oauth2.client_secret_file", &o.ClientSecretFile, &o.ClientSecret)
 	l.readSecret("oauth2.refresh_token_file", &o.RefreshTokenFile, &o.RefreshToken)
 	if o.ClientSecretExpires != "" {
 		if o.ClientSecretFile == "" {
-			c.add("oauth2.client_secret_expires", "is the expiry of the client secret: set client_secret_file too")
+			c.Add("oauth2.client_secret_expires", "is the expiry of the client secret: set client_secret_file too")
 		} else if t, err := time.Parse(time.DateOnly, o.ClientSecretExpires); err != nil {
-			c.addf("oauth2.client_secret_expires", "must be a date like 2027-06-30 (got %q)", o.ClientSecretExpires)
+			c.Addf("oauth2.client_secret_expires", "must be a date like 2027-06-30 (got %q)", o.ClientSecretExpires)
 		} else {
 			o.SecretExpiresAt = t
 		}
@@ -129,7 +129,7 @@ func (l *loader) validateOAuth2() {
 			l.loadTokenKey()
 		}
 	} else if o.TokenKeyFile != "" {
-		c.add("oauth2.token_key_file", "is used with the refresh_token and device_code grants only (nothing else is stored)")
+		c.Add("oauth2.token_key_file", "is used with the refresh_token and device_code grants only (nothing else is stored)")
 	}
 }
 
@@ -141,17 +141,17 @@ func (l *loader) endpointURL(path, v string) {
 	}
 	u, err := url.Parse(v)
 	if err != nil || u.Host == "" {
-		l.c.addf(path, "must be an absolute https URL (got %q)", v)
+		l.c.Addf(path, "must be an absolute https URL (got %q)", v)
 		return
 	}
 	switch u.Scheme {
 	case "https":
 	case "http":
 		if !LoopbackListen(net.JoinHostPort(u.Hostname(), "0")) {
-			l.c.addf(path, "must use https (http only to localhost, got %q)", v)
+			l.c.Addf(path, "must use https (http only to localhost, got %q)", v)
 		}
 	default:
-		l.c.addf(path, "must be an absolute https URL (got %q)", v)
+		l.c.Addf(path, "must be an absolute https URL (got %q)", v)
 	}
 }
 
@@ -170,7 +170,7 @@ func (l *loader) loadTokenKey() {
 		}
 	}
 	if err != nil || len(key) != TokenKeySize {
-		l.c.addf("oauth2.token_key_file", "must hold %d random bytes, base64 or hex (make one with: openssl rand -base64 32)", TokenKeySize)
+		l.c.Addf("oauth2.token_key_file", "must hold %d random bytes, base64 or hex (make one with: openssl rand -base64 32)", TokenKeySize)
 		return
 	}
 	o.TokenKey = key
@@ -189,21 +189,21 @@ func (l *loader) loadCertificate() {
 	}
 	cert, err := parseCertificate([]byte(certPEM))
 	if err != nil {
-		c.addf("oauth2.certificate_file", "%s: %v", o.CertificateFile, err)
+		c.Addf("oauth2.certificate_file", "%s: %v", o.CertificateFile, err)
 		return
 	}
 	key, err := parsePrivateKey([]byte(keyPEM))
 	if err != nil {
-		c.addf("oauth2.private_key_file", "%s: %v", o.PrivateKeyFile, err)
+		c.Addf("oauth2.private_key_file", "%s: %v", o.PrivateKeyFile, err)
 		return
 	}
 	rk, ok := key.(*rsa.PrivateKey)
 	if !ok {
-		c.add("oauth2.private_key_file", "must be an RSA key: Microsoft signs in with RS256 assertions only")
+		c.Add("oauth2.private_key_file", "must be an RSA key: Microsoft signs in with RS256 assertions only")
 		return
 	}
 	if pub, ok := cert.PublicKey.(*rsa.PublicKey); !ok || !pub.Equal(rk.Public()) {
-		c.addf("oauth2.private_key_file", "is not the key of the certificate in %s", o.CertificateFile)
+		c.Addf("oauth2.private_key_file", "is not the key of the certificate in %s", o.CertificateFile)
 		return
 	}
 	o.Certificate, o.PrivateKey = cert, rk
@@ -278,14 +278,14 @@ func (l *loader) loadServiceAccount() {
 	}
 	var k serviceAccountKey
 	if err := json.Unmarshal([]byte(text), &k); err != nil {
-		l.c.addf("oauth2.service_account_file", "is not a service-account key (JSON): %v", err)
+		l.c.Addf("oauth2.service_account_file", "is not a service-account key (JSON): %v", err)
 		return
 	}
 	switch {
 	case k.Type != "service_account":
-		l.c.addf("oauth2.service_account_file", "must be a key of type service_account (got %q): create a JSON key for the service account", k.Type)
+		l.c.Addf("oauth2.service_account_file", "must be a key of type service_account (got %q): create a JSON key for the service account", k.Type)
 	case k.ClientEmail == "" || k.PrivateKey == "":
-		l.c.add("oauth2.service_account_file", "lacks client_email or private_key")
+		l.c.Add("oauth2.service_account_file", "lacks client_email or private_key")
 	default:
 		o.ServiceAccount = []byte(text)
 	}
@@ -295,7 +295,7 @@ func (l *loader) validateAlerts() {
 	a := &l.cfg.Alerts
 	for i, to := range a.To {
 		if err := address.CheckBare(to); err != nil {
-			l.c.add(fmt.Sprintf("alerts.to[%d]", i), err.Error())
+			l.c.Add(fmt.Sprintf("alerts.to[%d]", i), err.Error())
 		}
 	}
 	// Below a minute a routine reconnect (a server restart) raises the

@@ -53,8 +53,11 @@ func (ps Problems) Error() string {
 	return strings.Join(lines, "\n")
 }
 
-// collector gathers the problems of one file.
-type collector struct {
+// Reporter gathers the problems of one file, each at the line of its field
+// path: the position machinery the packages that check parts of the
+// configuration (authz the contacts file, sla the SLA grammar) share, so
+// that check-config names every problem with file, line and field.
+type Reporter struct {
 	out    *Problems
 	file   string
 	ix     *index
@@ -64,15 +67,38 @@ type collector struct {
 	seen   map[string]bool
 }
 
-func newCollector(out *Problems, file string, ix *index, root reflect.Type) *collector {
-	return &collector{out: out, file: file, ix: ix, root: root, env: map[string]string{}, seen: map[string]bool{}}
+func newReporter(out *Problems, file string, ix *index, root reflect.Type) *Reporter {
+	return &Reporter{out: out, file: file, ix: ix, root: root, env: map[string]string{}, seen: map[string]bool{}}
 }
 
-// add records a problem at path. Only the first problem at a path is kept, and
+// NewReporter reports problems of file (empty: none, for changes that do
+// not come from a file) into out. It knows no lines until SetLine gives
+// them, as a reader of a format other than YAML (CSV) does.
+func NewReporter(out *Problems, file string) *Reporter {
+	return newReporter(out, file, newIndex(nil), nil)
+}
+
+// SetLine records that path is at line, for Add and Line.
+func (c *Reporter) SetLine(path string, line int) { c.ix.lines[path] = line }
+
+// Line is the line of path, or of its nearest ancestor that is in the file
+// (0: unknown).
+func (c *Reporter) Line(path string) int { return c.ix.line(path) }
+
+// on is c reporting into out instead, sharing what c knows: lines,
+// environment overrides, values the decoder rejected and paths already
+// reported.
+func (c *Reporter) on(out *Problems) *Reporter {
+	r := *c
+	r.out = out
+	return &r
+}
+
+// Add records a problem at path. Only the first problem at a path is kept, and
 // none below a value the decoder already rejected: a field that failed to
 // decode is left at zero, and "is required" on top of "must be a duration"
 // would be noise.
-func (c *collector) add(path, reason string) {
+func (c *Reporter) Add(path, reason string) {
 	if c.seen[path] {
 		return
 	}
@@ -90,13 +116,14 @@ func (c *collector) add(path, reason string) {
 	*c.out = append(*c.out, Problem{File: c.file, Line: c.ix.line(path), Path: path, Reason: reason})
 }
 
-func (c *collector) addf(path, format string, args ...any) {
-	c.add(path, fmt.Sprintf(format, args...))
+// Addf is Add with a formatted reason.
+func (c *Reporter) Addf(path, format string, args ...any) {
+	c.Add(path, fmt.Sprintf(format, args...))
 }
 
-// set reports whether path was given in the file (with a non-null value) or
+// Set reports whether path was given in the file (with a non-null value) or
 // by the environment, which decides whether a default applies.
-func (c *collector) set(path string) bool {
+func (c *Reporter) Set(path string) bool {
 	_, env := c.env[path]
 	return env || c.ix.set[path]
 }
@@ -112,7 +139,7 @@ var (
 // decodeError turns an error from the yaml package into problems. It reports
 // whether decoding got far enough for validation to be worth running: type
 // errors leave the rest of the struct filled in, anything else does not.
-func (c *collector) decodeError(err error) (usable bool) {
+func (c *Reporter) decodeError(err error) (usable bool) {
 	var te *yaml.TypeError
 	if !errors.As(err, &te) {
 		msg := strings.TrimPrefix(err.Error(), "yaml: ")
@@ -130,7 +157,7 @@ func (c *collector) decodeError(err error) (usable bool) {
 	return true
 }
 
-func (c *collector) typeError(msg string) {
+func (c *Reporter) typeError(msg string) {
 	m := lineRE.FindStringSubmatch(msg)
 	if m == nil {
 		*c.out = append(*c.out, Problem{File: c.file, Reason: msg})
@@ -157,7 +184,7 @@ func (c *collector) typeError(msg string) {
 		key := notFoundRE.FindStringSubmatch(msg)[1]
 		path := c.ix.keyAt(line, key)
 		reason := "unknown field " + strconv.Quote(key)
-		if s := suggest(key, fieldNames(c.root, parent(path))); s != "" {
+		if s := Suggest(key, fieldNames(c.root, parent(path))); s != "" {
 			reason += " (did you mean " + strconv.Quote(s) + "?)"
 		}
 		report(path, reason)
@@ -465,8 +492,9 @@ func fieldByTag(t reflect.Type, name string) (reflect.StructField, bool) {
 	return reflect.StructField{}, false
 }
 
-// suggest returns the candidate closest to a misspelt key, if any is close.
-func suggest(key string, candidates []string) string {
+// Suggest returns the candidate closest to a misspelt key, if any is close.
+// It sorts candidates.
+func Suggest(key string, candidates []string) string {
 	best, bestDist := "", 3
 	if len(key) <= 4 {
 		bestDist = 2

@@ -221,13 +221,13 @@ func TestReferenceDocumentsEveryKey(t *testing.T) {
 	rows := referenceTables(t, doc, configTableHeader)
 	checkRows(t, "config", keys, rows)
 
-	contactKeys := schemaKeys(t, reflect.TypeFor[contactsFile]())
+	contactKeys := schemaKeys(t, reflect.TypeFor[ContactsFile]())
 	contactRows := referenceTables(t, doc, contactsTableHeader)
 	checkRows(t, "contacts file", contactKeys, contactRows)
 
-	// The CSV form of the contacts file: its header line, as parseCSV
+	// The CSV form of the contacts file: its header line, as authz.ParseContacts
 	// knows the columns.
-	if header := strings.Join(csvColumns, ","); !strings.Contains(doc, "`"+header+"`") {
+	if header := strings.Join(ContactsCSVColumns, ","); !strings.Contains(doc, "`"+header+"`") {
 		t.Errorf("configuration.md does not give the CSV columns as `%s`", header)
 	}
 }
@@ -254,7 +254,7 @@ func TestReferenceDefaults(t *testing.T) {
 		rs   []RateLimit
 	}{{"outbox.recipient_limits", defaultRecipientLimits}, {"outbox.desk_limits", defaultDeskLimits}} {
 		for _, r := range limits.rs {
-			want(limits.path, fmt.Sprintf("{max: %d, per: %s}", r.Max, fmtDuration(r.Per.D())))
+			want(limits.path, fmt.Sprintf("{max: %d, per: %s}", r.Max, FormatDuration(r.Per.D())))
 		}
 	}
 	for p, words := range defaultPriorityWords {

@@ -116,28 +116,28 @@ func (l *loader) validateRetention() {
 	}{{"retention.closed_after", r.ClosedAfter}, {"retention.keep", r.Keep}, {"retention.seen", r.Seen},
 		{"retention.quarantine", r.Quarantine}, {"retention.outbox", r.Outbox}} {
 		if k.v < 0 {
-			c.addf(k.path, "must not be negative (got %s)", k.v.D())
+			c.Addf(k.path, "must not be negative (got %s)", k.v.D())
 		}
 	}
 	// What waits for an operator (an unreadable mail, a mail given up on)
 	// must not go before anybody could have looked at it.
 	if r.Quarantine > 0 && r.Quarantine < Age(7*24*time.Hour) {
-		c.addf("retention.quarantine", "must be at least 7d, or 0 for never: an operator must have time to look at an unreadable mail (got %s)", r.Quarantine)
+		c.Addf("retention.quarantine", "must be at least 7d, or 0 for never: an operator must have time to look at an unreadable mail (got %s)", r.Quarantine)
 	}
 	if r.Outbox > 0 && r.Outbox < Age(7*24*time.Hour) {
-		c.addf("retention.outbox", "must be at least 7d, or 0 for never: an operator must have time to retry a dead letter (got %s)", r.Outbox)
+		c.Addf("retention.outbox", "must be at least 7d, or 0 for never: an operator must have time to retry a dead letter (got %s)", r.Outbox)
 	}
 	if r.ClosedAfter > 0 && r.ClosedAfter < Age(24*time.Hour) {
-		c.addf("retention.closed_after", "must be at least 1d, or 0 for never: a ticket is reopened by a reply for desk.reopen_days (got %s)", r.ClosedAfter)
+		c.Addf("retention.closed_after", "must be at least 1d, or 0 for never: a ticket is reopened by a reply for desk.reopen_days (got %s)", r.ClosedAfter)
 	}
 	if r.Keep > 0 && r.Keep < r.ClosedAfter {
-		c.addf("retention.keep", "must be at least retention.closed_after (%s), or 0 for never (got %s)", r.ClosedAfter, r.Keep)
+		c.Addf("retention.keep", "must be at least retention.closed_after (%s), or 0 for never (got %s)", r.ClosedAfter, r.Keep)
 	}
 	if r.Seen < Age(7*24*time.Hour) {
-		c.addf("retention.seen", "must be at least 7d: a mail replayed within it (a crash, a restore) would make a second ticket (got %s)", r.Seen)
+		c.Addf("retention.seen", "must be at least 7d: a mail replayed within it (a crash, a restore) would make a second ticket (got %s)", r.Seen)
 	}
 	l.atLeast("retention.interval", r.Interval, time.Minute)
 	if r.Batch < 1 || r.Batch > 100_000 {
-		c.addf("retention.batch", "must be from 1 to 100000 (got %d)", r.Batch)
+		c.Addf("retention.batch", "must be from 1 to 100000 (got %d)", r.Batch)
 	}
 }

@@ -1,9 +1,10 @@
 package config
 
 // The SLA part of the schema: calendars (when the SLA clock runs) and the
-// plans' targets. The arithmetic is package sla's; the strings a person
-// writes ("09:00-17:00", "mon-fri", "4h", "within 3 workdays") are parsed
-// here only, so that validation and sla can never read them differently.
+// plans' targets, as text. Package sla reads the targets and the calendars'
+// dates and checks them (sla.Check); the clock ranges and day lists
+// ("09:00-17:00", "mon-fri") are read here, as values that the calendars'
+// hours and the billing classes' when both write.
 
 import (
 	"fmt"
@@ -47,7 +48,7 @@ type Calendar struct {
 	// tickets that arrive then, within their own first-response target.
 	Standby []StandbyDays `yaml:"standby"`
 
-	// Location is Timezone loaded by Load.
+	// Location is Timezone loaded (the desk's when empty) by sla.Check.
 	Location *time.Location `yaml:"-"`
 }
 
@@ -100,99 +101,24 @@ type LanguageRule struct {
 }
 
 // Target is an SLA target as the config writes it: business time ("4h",
-// "30m", "1h30m") or workdays ("3 workdays": the same clock time on the
-// third workday after the clock starts; "within 3 workdays": closing time
-// of that day). The zero Target is no target.
-type Target struct {
-	Business time.Duration
-	Workdays int
-	EndOfDay bool // "within N workdays"
-}
+// "30m", "1h30m") or workdays ("3 workdays", "within 3 workdays"). Package
+// sla reads it (sla.ParseTarget) and checks it. Empty is no target.
+type Target string
 
-// Limits on targets keep every deadline search short; no contract comes
-// near them.
-const (
-	maxTargetBusiness = 2000 * time.Hour
-	maxTargetWorkdays = 260
-)
-
-const targetForms = "a target like 4h, 1h30m, 3 workdays or within 3 workdays"
-
-// ParseTarget reads a target written as a Go duration of business time
-// ("4h", "30m", "1h30m"), "N workday(s)" or "within N workday(s)".
-func ParseTarget(s string) (Target, error) {
-	f := strings.Fields(strings.ToLower(s))
-	within := len(f) > 0 && f[0] == "within"
-	if within {
-		f = f[1:]
-	}
-	if len(f) == 2 && (f[1] == "workdays" || f[1] == "workday") {
-		n, err := strconv.Atoi(f[0])
-		if err != nil || n < 1 || n > maxTargetWorkdays {
-			return Target{}, fmt.Errorf("workdays must be a whole number from 1 to %d (got %q)", maxTargetWorkdays, s)
-		}
-		return Target{Workdays: n, EndOfDay: within}, nil
-	}
-	if within || len(f) != 1 {
-		return Target{}, fmt.Errorf("want %s (got %q)", targetForms, s)
-	}
-	d, err := time.ParseDuration(f[0])
-	if err != nil {
-		return Target{}, fmt.Errorf("want %s (got %q)", targetForms, s)
-	}
-	if d <= 0 || d > maxTargetBusiness {
-		return Target{}, fmt.Errorf("business time must be more than 0 and at most %s (got %q)", fmtDuration(maxTargetBusiness), s)
-	}
-	return Target{Business: d}, nil
-}
+// TargetForms is how a target is written, for problems.
+const TargetForms = "a target like 4h, 1h30m, 3 workdays or within 3 workdays"
 
 // IsZero reports whether t is no target.
-func (t Target) IsZero() bool { return t == Target{} }
+func (t Target) IsZero() bool { return t == "" }
 
-// String writes t so that ParseTarget reads it back.
-func (t Target) String() string {
-	switch {
-	case t.Workdays > 0 && t.EndOfDay:
-		return fmt.Sprintf("within %d %s", t.Workdays, plural(t.Workdays, "workday"))
-	case t.Workdays > 0:
-		return fmt.Sprintf("%d %s", t.Workdays, plural(t.Workdays, "workday"))
-	case t.Business > 0:
-		return fmtDuration(t.Business)
-	}
-	return ""
-}
-
-func plural(n int, word string) string {
-	if n == 1 {
-		return word
-	}
-	return word + "s"
-}
-
-// fmtDuration drops the zero units time.Duration.String writes ("4h0m0s").
-func fmtDuration(d time.Duration) string {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
-	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
-	}
-	return s
-}
-
-// UnmarshalYAML reports a bad target like Duration does, with its line.
+// UnmarshalYAML takes a single value; sla.Check reads it.
 func (t *Target) UnmarshalYAML(n *yaml.Node) error {
 	if n.Kind == yaml.ScalarNode {
-		if v, err := ParseTarget(n.Value); err == nil {
-			*t = v
-			return nil
-		}
+		*t = Target(n.Value)
+		return nil
 	}
-	return nodeError(n, "must be "+targetForms)
+	return nodeError(n, "must be "+TargetForms)
 }
-
-func (t Target) MarshalYAML() (any, error) { return t.String(), nil }
 
 // ClockRange is an opening range of one day in wall-clock minutes after
 // midnight: [Start, End), End at most 24*60.
@@ -271,437 +197,6 @@ func ParseDays(s string) ([]time.Weekday, error) {
 	return days, nil
 }
 
-// Week is the calendar's opening hours per weekday (index time.Weekday),
-// each day's ranges sorted, touching ranges joined. It fails on a bad key or
-// range, on overlapping ranges and when no day has any hours: such a
-// calendar would never let a deadline come.
-func (c Calendar) Week() ([7][]ClockRange, error) {
-	var week [7][]ClockRange
-	keys := make([]string, 0, len(c.Hours))
-	for k := range c.Hours {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		days, err := ParseDays(k)
-		if err != nil {
-			return week, fmt.Errorf("hours %q: %w", k, err)
-		}
-		for _, s := range c.Hours[k] {
-			r, err := ParseClockRange(s)
-			if err != nil {
-				return week, fmt.Errorf("hours %q: %w", k, err)
-			}
-			for _, d := range days {
-				week[d] = append(week[d], r)
-			}
-		}
-	}
-	open := false
-	for d := range week {
-		merged, err := mergeRanges(week[d])
-		if err != nil {
-			return week, fmt.Errorf("%s has %w", time.Weekday(d), err)
-		}
-		week[d] = merged
-		open = open || len(merged) > 0
-	}
-	if !open {
-		return week, fmt.Errorf("has no opening hours on any day")
-	}
-	return week, nil
-}
-
-// mergeRanges sorts rs (in place) and joins touching ranges; overlapping
-// ones are an error ("overlapping hours ...").
-func mergeRanges(rs []ClockRange) ([]ClockRange, error) {
-	sort.Slice(rs, func(i, j int) bool { return rs[i].Start < rs[j].Start })
-	var merged []ClockRange
-	for _, r := range rs {
-		if n := len(merged); n > 0 && r.Start <= merged[n-1].End {
-			if r.Start < merged[n-1].End {
-				return nil, fmt.Errorf("overlapping hours %s and %s", merged[n-1], r)
-			}
-			merged[n-1].End = r.End
-			continue
-		}
-		merged = append(merged, r)
-	}
-	return merged, nil
-}
-
-// ParseDate reads an extra holiday, "YYYY-MM-DD".
-func ParseDate(s string) (time.Time, error) {
-	t, err := time.Parse(time.DateOnly, strings.TrimSpace(s))
-	if err != nil {
-		return time.Time{}, fmt.Errorf("must be a date like 2025-12-24 (got %q)", s)
-	}
-	return t, nil
-}
-
-// NLHolidays are the ids of the Dutch national holidays of holidays: nl, in
-// the order of the year, for holidays_except. They are rickar/cal's names,
-// lower-case with underscores (package sla checks that they match).
-var NLHolidays = []string{
-	"nieuwjaarsdag", "goede_vrijdag", "tweede_paasdag", "koningsdag", "bevrijdingsdag",
-	"hemelvaartsdag", "tweede_pinksterdag", "eerste_kerstdag", "tweede_kerstdag",
-}
-
-// Kinds of Period.
-const (
-	PeriodClosed  = "closed"
-	PeriodOpen    = "open"
-	PeriodStandby = "standby"
-)
-
-// maxPeriodDays bounds one closed, open or standby entry: a longer one is
-// a mistyped year far more often than a plan.
-const maxPeriodDays = 366
-
-// Period is a closed, open or standby entry (an extra holiday is a closed
-// one) as package sla uses it.
-type Period struct {
-	Kind  string // PeriodClosed, PeriodOpen or PeriodStandby
-	Field string // where it is written: "closed[0]", "extra_holidays[2]"
-	// From and To are the first and last date, midnight UTC.
-	From, To time.Time
-	// Hours are the open or standby hours of each date, sorted and joined;
-	// none for closed dates.
-	Hours         []ClockRange
-	FirstResponse Target // standby only
-	Reason        string
-}
-
-// String describes p for people: "closed 2026-12-24 to 2026-12-31
-// (kerstsluiting)", "standby 2026-12-05 08:30-18:00, first response 30m".
-func (p Period) String() string {
-	var b strings.Builder
-	b.WriteString(p.Kind + " " + p.From.Format(time.DateOnly))
-	if !p.To.Equal(p.From) {
-		b.WriteString(" to " + p.To.Format(time.DateOnly))
-	}
-	for i, r := range p.Hours {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		b.WriteString(" " + r.String())
-	}
-	if !p.FirstResponse.IsZero() {
-		b.WriteString(", first response " + p.FirstResponse.String())
-	}
-	if p.Reason != "" {
-		b.WriteString(" (" + p.Reason + ")")
-	}
-	return b.String()
-}
-
-// FieldProblem is something wrong with one field of a calendar; Field is
-// below the calendar ("closed[1].to", "holidays_except[0]").
-type FieldProblem struct{ Field, Reason string }
-
-func (p FieldProblem) Error() string { return p.Field + ": " + p.Reason }
-
-// Exceptions checks and reads what a calendar says about particular dates:
-// holidays_except and the closed, open and standby entries with the extra
-// holidays. Periods are sorted by From. Every problem is returned, each
-// once, at the field that has it; an entry with a problem of its own is
-// left out of the periods. Without problems, closed (and extra holidays)
-// and open entries never share a date, nor do two standby entries.
-func (c Calendar) Exceptions() (except []string, periods []Period, problems []FieldProblem) {
-	add := func(field, format string, args ...any) {
-		problems = append(problems, FieldProblem{field, fmt.Sprintf(format, args...)})
-	}
-	except = c.holidaysExcept(add)
-
-	var days, standby []Period
-	for i, s := range c.ExtraHolidays {
-		if d, err := ParseDate(s); err == nil {
-			days = append(days, Period{Kind: PeriodClosed, Field: fmt.Sprintf("extra_holidays[%d]", i), From: d, To: d, Reason: "extra holiday"})
-		} // reported by validateSLA
-	}
-	for i, e := range c.Closed {
-		p := Period{Kind: PeriodClosed, Field: fmt.Sprintf("closed[%d]", i), Reason: e.Reason}
-		if dates(&p, e.From, e.To, add) {
-			days = append(days, p)
-		}
-	}
-	for i, e := range c.Open {
-		p := Period{Kind: PeriodOpen, Field: fmt.Sprintf("open[%d]", i), Reason: e.Reason}
-		if ok := dates(&p, e.From, e.To, add); hours(&p, e.Hours, add) && ok {
-			days = append(days, p)
-		}
-	}
-	for i, e := range c.Standby {
-		p := Period{Kind: PeriodStandby, Field: fmt.Sprintf("standby[%d]", i), Reason: e.Reason, FirstResponse: e.FirstResponse}
-		ok := dates(&p, e.From, e.To, add)
-		ok = hours(&p, e.Hours, add) && ok
-		switch {
-		case e.FirstResponse.IsZero():
-			add(p.Field+".first_response", "is required: the time in which a ticket that arrives in standby hours is answered (30m)")
-			ok = false
-		case e.FirstResponse.Workdays > 0:
-			add(p.Field+".first_response", "must be business time like 30m or 1h (got %q): standby dates are no workdays", e.FirstResponse)
-			ok = false
-		}
-		if ok {
-			standby = append(standby, p)
-		}
-	}
-	overlaps(days, add)
-	overlaps(standby, add)
-	periods = append(days, standby...)
-	sort.SliceStable(periods, func(i, j int) bool { return periods[i].From.Before(periods[j].From) })
-	return except, periods, problems
-}
-
-func (c Calendar) holidaysExcept(add func(field, format string, args ...any)) []string {
-	if len(c.HolidaysExcept) == 0 {
-		return nil
-	}
-	switch c.Holidays {
-	case "nl":
-	case "":
-		add("holidays_except", "applies only with holidays: nl")
-		return nil
-	default:
-		return nil // holidays is reported
-	}
-	var except []string
-	for i, id := range c.HolidaysExcept {
-		field := fmt.Sprintf("holidays_except[%d]", i)
-		switch {
-		case id == "bevrijdingsdag":
-			add(field, "Liberation Day is set by liberation_day: none (or lustrum)")
-		case slices.Contains(except, id):
-			add(field, "names %s twice", id)
-		case slices.Contains(NLHolidays, id):
-			except = append(except, id)
-		default:
-			hint := ""
-			if s := suggest(id, slices.Clone(NLHolidays)); s != "" {
-				hint = fmt.Sprintf(" (did you mean %q?)", s)
-			}
-			ids := slices.DeleteFunc(slices.Clone(NLHolidays), func(id string) bool { return id == "bevrijdingsdag" })
-			add(field, "unknown holiday %q%s; the holidays of nl to except are %s", id, hint, strings.Join(ids, ", "))
-		}
-	}
-	return except
-}
-
-// dates reads from and to into p; false (and problems) when they are not
-// a range of at most maxPeriodDays dates.
-func dates(p *Period, from, to string, add func(field, format string, args ...any)) bool {
-	f, err := ParseDate(from)
-	switch {
-	case from == "":
-		add(p.Field+".from", "is required: the first date, like 2026-12-24")
-		return false
-	case err != nil:
-		add(p.Field+".from", "%s", err)
-		return false
-	}
-	t := f
-	if to != "" {
-		if t, err = ParseDate(to); err != nil {
-			add(p.Field+".to", "%s", err)
-			return false
-		}
-	}
-	switch n := int(t.Sub(f).Hours()/24) + 1; {
-	case t.Before(f):
-		add(p.Field+".to", "must not be before from (%s to %s)", from, to)
-		return false
-	case n > maxPeriodDays:
-		add(p.Field+".to", "makes a period of %d days, at most %d (is the year right?)", n, maxPeriodDays)
-		return false
-	}
-	p.From, p.To = f, t
-	return true
-}
-
-// hours reads the hours of an open or standby entry into p.
-func hours(p *Period, hs []string, add func(field, format string, args ...any)) bool {
-	if len(hs) == 0 {
-		add(p.Field+".hours", `is required: ranges like ["09:00-17:00"]`)
-		return false
-	}
-	ok := true
-	rs := make([]ClockRange, 0, len(hs))
-	for i, s := range hs {
-		r, err := ParseClockRange(s)
-		if err != nil {
-			add(fmt.Sprintf("%s.hours[%d]", p.Field, i), "%s", err)
-			ok = false
-		}
-		rs = append(rs, r)
-	}
-	if !ok {
-		return false
-	}
-	merged, err := mergeRanges(rs)
-	if err != nil {
-		add(p.Field+".hours", "has %s", err)
-		return false
-	}
-	p.Hours = merged
-	return true
-}
-
-// overlaps reports each period that shares a date with an earlier one (by
-// From): one sort and one pass, each compared with the one reaching
-// furthest so far.
-func overlaps(ps []Period, add func(field, format string, args ...any)) {
-	sort.SliceStable(ps, func(i, j int) bool { return ps[i].From.Before(ps[j].From) })
-	far := -1
-	for i, p := range ps {
-		if far >= 0 && !p.From.After(ps[far].To) {
-			q := ps[far]
-			advice := ""
-			switch {
-			case p.Kind == PeriodStandby:
-				advice = ": give one entry the hours of both"
-			case p.Kind != q.Kind:
-				advice = ": a date is either closed or open with its own hours"
-			case p.Kind == PeriodOpen:
-				advice = ": a date has one set of opening hours"
-			}
-			add(p.Field, "shares dates with %s (%s to %s)%s", q.Field,
-				q.From.Format(time.DateOnly), q.To.Format(time.DateOnly), advice)
-		}
-		if far < 0 || p.To.After(ps[far].To) {
-			far = i
-		}
-	}
-}
-
-// validateSLA checks calendars and the SLA parts of plans. It runs after
-// validateDesk (a calendar's time zone defaults to the desk's) and
-// validatePlans.
-func (l *loader) validateSLA() {
-	c := l.c
-	calNames := sortedKeys(l.cfg.Calendars)
-	for _, name := range calNames {
-		cal, path := l.cfg.Calendars[name], "calendars."+name
-		if !idRE.MatchString(name) {
-			c.addf(path, "calendar name %s (got %q)", idRule, name)
-		}
-		switch cal.Timezone {
-		case "":
-			cal.Timezone, cal.Location = l.cfg.Desk.Timezone, l.cfg.Desk.Location
-		case "Local":
-			c.add(path+".timezone", "must name a time zone such as Europe/Amsterdam, not Local")
-		default:
-			loc, err := time.LoadLocation(cal.Timezone)
-			if err != nil {
-				c.addf(path+".timezone", "unknown time zone %q (want e.g. Europe/Amsterdam or UTC)", cal.Timezone)
-			}
-			cal.Location = loc
-		}
-		l.validateHours(path+".hours", cal)
-		if cal.Holidays != "" && cal.Holidays != "nl" {
-			c.addf(path+".holidays", "must be nl (the Dutch national holidays) or left out (got %q)", cal.Holidays)
-		}
-		if cal.Holidays == "nl" {
-			if cal.LiberationDay == "" {
-				cal.LiberationDay = "yearly"
-			}
-			l.oneOf(path+".liberation_day", cal.LiberationDay, "yearly", "lustrum", "none")
-		} else if cal.Holidays == "" && cal.LiberationDay != "" {
-			c.add(path+".liberation_day", `applies only with holidays: nl`)
-		}
-		for i, s := range cal.ExtraHolidays {
-			if _, err := ParseDate(s); err != nil {
-				c.add(fmt.Sprintf("%s.extra_holidays[%d]", path, i), err.Error())
-			}
-		}
-		_, _, problems := cal.Exceptions()
-		for _, p := range problems {
-			c.add(path+"."+p.Field, p.Reason)
-		}
-		l.cfg.Calendars[name] = cal
-	}
-
-	have := "calendars: " + strings.Join(calNames, ", ")
-	if len(calNames) == 0 {
-		have = "no calendars section"
-	}
-	for _, name := range sortedKeys(l.cfg.Plans) {
-		p, path := l.cfg.Plans[name], "plans."+name
-		switch {
-		case p.Calendar != "" && !hasKey(l.cfg.Calendars, p.Calendar):
-			c.addf(path+".calendar", "unknown calendar %q (%s)", p.Calendar, have)
-		case p.Calendar != "" && len(p.Targets) == 0:
-			c.add(path+".targets", "is required with a calendar: the targets per priority (P1: {first_response: 4h})")
-		case p.Calendar == "" && len(p.Targets) > 0:
-			c.add(path+".calendar", "is required with targets: the calendar their business time counts in")
-		case p.Calendar == "" && len(p.Languages) > 0:
-			c.add(path+".calendar", "is required with languages: they change the plan's calendar or targets")
-		}
-		l.validateTargets(path+".targets", p.Targets)
-		for _, lang := range sortedKeys(p.Languages) {
-			r, lpath := p.Languages[lang], path+".languages."+lang
-			if lang != "nl" && lang != "en" {
-				c.addf(lpath, "language must be nl or en (got %q)", lang)
-			}
-			if r.Calendar != "" && !hasKey(l.cfg.Calendars, r.Calendar) {
-				c.addf(lpath+".calendar", "unknown calendar %q (%s)", r.Calendar, have)
-			}
-			l.validateTargets(lpath+".targets", r.Targets)
-			switch fb, ok := l.cfg.Plans[r.OutsideHoursPlan]; {
-			case r.OutsideHoursPlan == "":
-			case !ok:
-				c.addf(lpath+".outside_hours_plan", "unknown plan %q (plans: %s)", r.OutsideHoursPlan, strings.Join(sortedKeys(l.cfg.Plans), ", "))
-			case r.OutsideHoursPlan == name:
-				c.add(lpath+".outside_hours_plan", "must name another plan")
-			case fb.Calendar == "":
-				c.addf(lpath+".outside_hours_plan", "plan %q has no SLA calendar and targets to fall back to", r.OutsideHoursPlan)
-			}
-		}
-	}
-}
-
-// validateHours reports each bad key and range at its own line, and what
-// only the whole week shows (overlaps, no hours at all) at hours.
-func (l *loader) validateHours(path string, cal Calendar) {
-	if len(cal.Hours) == 0 {
-		l.c.add(path, `is required: opening hours like mon-fri: ["09:00-17:00"]`)
-		return
-	}
-	bad := false
-	for _, k := range sortedKeys(cal.Hours) {
-		kpath := path + "." + k
-		if _, err := ParseDays(k); err != nil {
-			l.c.add(kpath, err.Error())
-			bad = true
-		}
-		for i, s := range cal.Hours[k] {
-			if _, err := ParseClockRange(s); err != nil {
-				l.c.add(fmt.Sprintf("%s[%d]", kpath, i), err.Error())
-				bad = true
-			}
-		}
-	}
-	if !bad {
-		if _, err := cal.Week(); err != nil {
-			l.c.add(path, err.Error())
-		}
-	}
-}
-
-func (l *loader) validateTargets(path string, targets map[string]PlanTarget) {
-	for _, prio := range sortedKeys(targets) {
-		t, ppath := targets[prio], path+"."+prio
-		switch {
-		case prio == "" || !validPriority(prio):
-			l.c.addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", prio)
-		// A target that failed to decode is zero too, and already reported.
-		case t.FirstResponse.IsZero() && t.Resolution.IsZero() &&
-			!l.c.set(ppath+".first_response") && !l.c.set(ppath+".resolution"):
-			l.c.add(ppath, "needs first_response, resolution or both")
-		}
-	}
-}
-
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -714,4 +209,63 @@ func sortedKeys[V any](m map[string]V) []string {
 func hasKey[V any](m map[string]V, k string) bool {
 	_, ok := m[k]
 	return ok
+}
+
+// validateSLA checks the SLA parts of plans: the calendars they name, the
+// targets' priorities, the languages' rules. What the calendars and targets
+// say is package sla's to read (sla.Check).
+func (l *loader) validateSLA() {
+	c := l.c
+	calNames := sortedKeys(l.cfg.Calendars)
+	have := "calendars: " + strings.Join(calNames, ", ")
+	if len(calNames) == 0 {
+		have = "no calendars section"
+	}
+	for _, name := range sortedKeys(l.cfg.Plans) {
+		p, path := l.cfg.Plans[name], "plans."+name
+		switch {
+		case p.Calendar != "" && !hasKey(l.cfg.Calendars, p.Calendar):
+			c.Addf(path+".calendar", "unknown calendar %q (%s)", p.Calendar, have)
+		case p.Calendar != "" && len(p.Targets) == 0:
+			c.Add(path+".targets", "is required with a calendar: the targets per priority (P1: {first_response: 4h})")
+		case p.Calendar == "" && len(p.Targets) > 0:
+			c.Add(path+".calendar", "is required with targets: the calendar their business time counts in")
+		case p.Calendar == "" && len(p.Languages) > 0:
+			c.Add(path+".calendar", "is required with languages: they change the plan's calendar or targets")
+		}
+		l.validateTargets(path+".targets", p.Targets)
+		for _, lang := range sortedKeys(p.Languages) {
+			r, lpath := p.Languages[lang], path+".languages."+lang
+			if lang != "nl" && lang != "en" {
+				c.Addf(lpath, "language must be nl or en (got %q)", lang)
+			}
+			if r.Calendar != "" && !hasKey(l.cfg.Calendars, r.Calendar) {
+				c.Addf(lpath+".calendar", "unknown calendar %q (%s)", r.Calendar, have)
+			}
+			l.validateTargets(lpath+".targets", r.Targets)
+			switch fb, ok := l.cfg.Plans[r.OutsideHoursPlan]; {
+			case r.OutsideHoursPlan == "":
+			case !ok:
+				c.Addf(lpath+".outside_hours_plan", "unknown plan %q (plans: %s)", r.OutsideHoursPlan, strings.Join(sortedKeys(l.cfg.Plans), ", "))
+			case r.OutsideHoursPlan == name:
+				c.Add(lpath+".outside_hours_plan", "must name another plan")
+			case fb.Calendar == "":
+				c.Addf(lpath+".outside_hours_plan", "plan %q has no SLA calendar and targets to fall back to", r.OutsideHoursPlan)
+			}
+		}
+	}
+}
+
+func (l *loader) validateTargets(path string, targets map[string]PlanTarget) {
+	for _, prio := range sortedKeys(targets) {
+		t, ppath := targets[prio], path+"."+prio
+		switch {
+		case prio == "" || !ValidPriority(prio):
+			l.c.Addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", prio)
+		// An empty target written in the file is reported by sla.Check.
+		case t.FirstResponse.IsZero() && t.Resolution.IsZero() &&
+			!l.c.Set(ppath+".first_response") && !l.c.Set(ppath+".resolution"):
+			l.c.Add(ppath, "needs first_response, resolution or both")
+		}
+	}
 }

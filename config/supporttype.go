@@ -24,6 +24,9 @@ const (
 // package checks and orders priorities by.
 var Priorities = []string{"P1", "P2", "P3", "P4"}
 
+// ValidPriority reports whether p is empty or one of Priorities.
+func ValidPriority(p string) bool { return p == "" || slices.Contains(Priorities, p) }
+
 // PriorityChoice offers Priorities as a sentence does: "P1, P2, P3 or P4".
 func PriorityChoice() string {
 	last := len(Priorities) - 1
@@ -147,51 +150,51 @@ func (l *loader) validateTypes(path string, p Plan) {
 		st, tpath := p.Types[name], path+".types."+name
 		switch {
 		case name == TypeFeatureRequest:
-			c.add(tpath, "feature_request is built in (stored and closed without an SLA clock); it cannot be declared")
+			c.Add(tpath, "feature_request is built in (stored and closed without an SLA clock); it cannot be declared")
 			continue
 		case !typeKeyRE.MatchString(name):
-			c.addf(tpath, "type name must be 1 to 63 lower-case letters, digits or '_', starting with a letter (got %q): agents write it in #type", name)
+			c.Addf(tpath, "type name must be 1 to 63 lower-case letters, digits or '_', starting with a letter (got %q): agents write it in #type", name)
 		}
 		for _, lang := range sortedKeys(st.Names) {
 			switch {
 			case lang != "nl" && lang != "en":
-				c.addf(tpath+".names."+lang, "language must be nl or en (got %q)", lang)
+				c.Addf(tpath+".names."+lang, "language must be nl or en (got %q)", lang)
 			case strings.TrimSpace(st.Names[lang]) == "":
-				c.add(tpath+".names."+lang, "name must not be empty")
+				c.Add(tpath+".names."+lang, "name must not be empty")
 			}
 		}
-		if c.set(tpath+".priorities") && len(st.Priorities) == 0 {
-			c.add(tpath+".priorities", "must name at least one priority; leave it out for all")
+		if c.Set(tpath+".priorities") && len(st.Priorities) == 0 {
+			c.Add(tpath+".priorities", "must name at least one priority; leave it out for all")
 		}
 		for i, pr := range st.Priorities {
 			ppath := fmt.Sprintf("%s.priorities[%d]", tpath, i)
 			switch {
-			case pr == "" || !validPriority(pr):
-				c.addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", pr)
+			case pr == "" || !ValidPriority(pr):
+				c.Addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", pr)
 			case slices.Contains(st.Priorities[:i], pr):
-				c.addf(ppath, "names %s twice", pr)
+				c.Addf(ppath, "names %s twice", pr)
 			}
 		}
 		l.validateTargets(tpath+".targets", st.Targets)
 		if len(st.Targets) > 0 && p.Calendar == "" {
-			c.add(tpath+".targets", "needs the plan's calendar (plans."+strings.TrimPrefix(path, "plans.")+".calendar): the calendar their business time counts in")
+			c.Add(tpath+".targets", "needs the plan's calendar (plans."+strings.TrimPrefix(path, "plans.")+".calendar): the calendar their business time counts in")
 		}
 		for _, pr := range sortedKeys(st.Targets) {
-			if validPriority(pr) && pr != "" && len(st.Priorities) > 0 && !slices.Contains(st.Priorities, pr) {
-				c.addf(tpath+".targets."+pr, "is a target for a priority the type does not have (priorities: %s)", strings.Join(st.Priorities, ", "))
+			if ValidPriority(pr) && pr != "" && len(st.Priorities) > 0 && !slices.Contains(st.Priorities, pr) {
+				c.Addf(tpath+".targets."+pr, "is a target for a priority the type does not have (priorities: %s)", strings.Join(st.Priorities, ", "))
 			}
 		}
 	}
 	switch {
 	case len(p.Types) > 0 && p.DefaultType == "":
-		c.addf(path+".default_type", "is required with types: the type a new mail's ticket gets (one of %s)", strings.Join(declared(p), ", "))
+		c.Addf(path+".default_type", "is required with types: the type a new mail's ticket gets (one of %s)", strings.Join(declared(p), ", "))
 	case p.DefaultType == "" || p.DefaultType == TypeIncident && len(p.Types) == 0:
 	case p.DefaultType == TypeFeatureRequest:
-		c.add(path+".default_type", "cannot be feature_request: the desk designates feature requests, a new mail's ticket would be closed unread")
+		c.Add(path+".default_type", "cannot be feature_request: the desk designates feature requests, a new mail's ticket would be closed unread")
 	case len(p.Types) == 0:
-		c.addf(path+".default_type", "unknown type %q: the plan declares no types (types), so its tickets are incidents", p.DefaultType)
+		c.Addf(path+".default_type", "unknown type %q: the plan declares no types (types), so its tickets are incidents", p.DefaultType)
 	case !hasKey(p.Types, p.DefaultType):
-		c.addf(path+".default_type", "unknown type %q (types: %s)", p.DefaultType, strings.Join(declared(p), ", "))
+		c.Addf(path+".default_type", "unknown type %q (types: %s)", p.DefaultType, strings.Join(declared(p), ", "))
 	}
 }
 

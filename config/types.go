@@ -41,8 +41,12 @@ type Config struct {
 	// ContactsFile is relative to the config file's directory; after Load it
 	// is the resolved path.
 	ContactsFile string `yaml:"contacts_file"`
+	// ContactsFileGiven is contacts_file as written (or set by the
+	// environment): what the problems of the file name it by.
+	ContactsFileGiven string `yaml:"-"`
 
-	// Customers is the content of ContactsFile, loaded and validated by Load.
+	// Customers is the content of ContactsFile, read and validated by
+	// package authz (configload.Load does it after Load).
 	Customers []Customer `yaml:"-"`
 	// ContactsSHA256 is "sha256:<hex>" of the ContactsFile content that
 	// Customers came from, for the import-if-changed rule.
@@ -50,6 +54,9 @@ type Config struct {
 	// Path is the absolute path of the config file that was loaded; empty
 	// after Parse.
 	Path string `yaml:"-"`
+
+	// where locates the config's fields in its file, for Reporter.
+	where *Reporter
 }
 
 // Desk is the servicedesk itself: its identity and ticket numbering.
@@ -524,6 +531,33 @@ var (
 	}
 	defaultFeatureWords = []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}
 )
+
+// ContactsFile is the schema of the contacts file (contacts_file), which
+// package authz reads and checks.
+type ContactsFile struct {
+	Customers []Customer `yaml:"customers"`
+}
+
+// ContactsCSVColumns are the columns of the contacts file's CSV form, one
+// contact per row. customer and email are required; order is free.
+var ContactsCSVColumns = []string{"customer", "customer_name", "plan", "email", "name", "main", "language", "max_priority", "receives_progress"}
+
+// MainContact returns the customer's main contact, or nil: the one rule
+// for who that is (validation allows at most one).
+func (c *Customer) MainContact() *Contact {
+	for i := range c.Contacts {
+		if c.Contacts[i].Main {
+			return &c.Contacts[i]
+		}
+	}
+	return nil
+}
+
+// GetsProgress reports whether progress mails go to the contact: unless
+// receives_progress is false (unset is true).
+func (c *Contact) GetsProgress() bool {
+	return c.ReceivesProgress == nil || *c.ReceivesProgress
+}
 
 // Customer is an entry of the contacts file. ID has the same form as Desk.ID.
 type Customer struct {

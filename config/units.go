@@ -135,3 +135,16 @@ func kindName(k yaml.Kind) string {
 	}
 	return "a scalar"
 }
+
+// FormatDuration writes d as the config is written: without the zero units
+// time.Duration.String writes ("4h", not "4h0m0s").
+func FormatDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}

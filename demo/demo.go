@@ -21,6 +21,7 @@ import (
 	"github.com/alicebob/miniredis/v2"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 )
 
 // Defaults of the demo's listeners. The mail ports are unprivileged
@@ -217,7 +218,7 @@ func (d *Demo) writeConfig() (string, *config.Config, error) {
 	// MAILDESK_* variables are for the user's real desk; letting them
 	// override the demo could point it at a production mailbox or Redis.
 	noEnv := func(string) (string, bool) { return "", false }
-	cfg, err := config.Parse(buf.Bytes(), d.dir, noEnv)
+	cfg, err := configload.Parse(buf.Bytes(), d.dir, noEnv)
 	if err != nil {
 		return "", nil, fmt.Errorf("loading the demo config: %w", err)
 	}

@@ -32,6 +32,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/httpapi"
 )
 
@@ -98,7 +99,7 @@ func loadDeployedConfig(t *testing.T, cfgText, contacts, secretDir string, secre
 	if code, out, errOut := runMaildesk(t, "check-config", "--config", path); code != 0 {
 		return nil, fmt.Errorf("check-config: exit %d: %s%s", code, out, errOut)
 	}
-	return config.Load(path)
+	return configload.Load(path)
 }
 
 // clearMaildeskEnv keeps MAILDESK_* variables of the caller's environment

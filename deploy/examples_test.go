@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/sla"
 )
@@ -42,7 +43,7 @@ func TestExampleConfigs(t *testing.T) {
 		name := filepath.Base(f)
 		seen[name] = true
 		t.Run(name, func(t *testing.T) {
-			cfg, err := config.Load(f)
+			cfg, err := configload.Load(f)
 			if err != nil {
 				t.Fatalf("problems:\n%v", err)
 			}

@@ -47,8 +47,8 @@ func newFixture(t testing.TB) *fixture {
 	t.Cleanup(func() { rdb.Close() })
 	ob := notify.NewOutbox(rdb, "d")
 	st := ticket.NewStore(rdb, ticket.Options{DeskID: "d", TicketPrefix: "SD", OutboxKey: ob.Key()})
-	p1, _ := config.ParseTarget("4h")
-	p3, _ := config.ParseTarget("24h")
+	p1 := config.Target("4h")
+	p3 := config.Target("24h")
 	plans, err := sla.FromConfig(&config.Config{
 		Calendars: map[string]config.Calendar{"office": {
 			Hours: map[string][]string{"mon-fri": {"09:00-17:00"}}, Holidays: "nl", Location: ams}},

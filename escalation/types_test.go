@@ -15,11 +15,10 @@ import (
 func withTypes(t *testing.T, f *fixture) {
 	t.Helper()
 	target := func(s string) config.PlanTarget {
-		v, err := config.ParseTarget(s)
-		if err != nil {
+		if _, err := sla.ParseTarget(s); err != nil {
 			t.Fatal(err)
 		}
-		return config.PlanTarget{FirstResponse: v}
+		return config.PlanTarget{FirstResponse: config.Target(s)}
 	}
 	plans, err := sla.FromConfig(&config.Config{
 		Calendars: map[string]config.Calendar{"office": {
@@ -124,7 +123,7 @@ func TestRetype(t *testing.T) {
 	// A type the plan no longer has: the plan's own targets, not an error.
 	f.e.Plans, _ = sla.FromConfig(&config.Config{
 		Calendars: map[string]config.Calendar{"office": {Hours: map[string][]string{"mon-fri": {"09:00-17:00"}}, Location: ams}},
-		Plans:     map[string]config.Plan{"qiqq": {Calendar: "office", Targets: map[string]config.PlanTarget{"P1": {FirstResponse: config.Target{Business: time.Hour}}}}},
+		Plans:     map[string]config.Plan{"qiqq": {Calendar: "office", Targets: map[string]config.PlanTarget{"P1": {FirstResponse: config.Target("1h")}}}},
 	})
 	if err := f.e.Reprioritise(ctx, n, "P1", at(t, "2026-11-23 11:00")); err != nil {
 		t.Fatalf("recomputing a ticket of a removed type: %v", err)

@@ -21,10 +21,7 @@ func TestAckStatesDeadlineAndLabel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p4h, err := config.ParseTarget("4h")
-	if err != nil {
-		t.Fatal(err)
-	}
+	p4h := config.Target("4h")
 	off := false
 	office := config.Calendar{Hours: map[string][]string{"mon-fri": {"09:00-17:00"}}, Location: ams}
 	targets := map[string]config.PlanTarget{"P2": {FirstResponse: p4h}}

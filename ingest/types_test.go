@@ -9,6 +9,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/sla"
@@ -22,7 +23,7 @@ import (
 // and is told why in the contract's words; an agent's #type re-times a
 // ticket from its arrival with the new type, and back.
 func TestSupportTypesPipeline(t *testing.T) {
-	cfg, err := config.LoadSecrets("../deploy/examples/qiqq.yaml", 0)
+	cfg, err := configload.LoadSecrets("../deploy/examples/qiqq.yaml", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/internal/testserver"
 )
 
@@ -291,7 +292,7 @@ func TestDeviceLogin(t *testing.T) {
 }
 
 // loadOAuth2 loads a config whose oauth2 section is section, through
-// config.Load, so that files are read and checked as in production.
+// configload.Load, so that files are read and checked as in production.
 func loadOAuth2(t *testing.T, section string) (*config.Config, error) {
 	t.Helper()
 	dir := t.TempDir()
@@ -318,7 +319,7 @@ contacts_file: contacts.yaml
 	if err != nil {
 		t.Fatal(err)
 	}
-	return config.Load(cfgFile)
+	return configload.Load(cfgFile)
 }
 
 func writeFile(path, s string) error { return os.WriteFile(path, []byte(s), 0o600) }

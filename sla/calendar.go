@@ -2,7 +2,9 @@
 // hours in a time zone, holidays, closed, open and standby dates), targets
 // ("4h", "3 workdays") and the plan rules that pick a calendar and targets
 // for a ticket. Everything is a pure function of its arguments: the current
-// time is always passed in.
+// time is always passed in. It also reads the SLA grammar of the
+// configuration (grammar.go: targets, the calendars' dates and periods) and
+// checks it with file and line (Check, run by configload).
 package sla
 
 import (
@@ -39,7 +41,7 @@ type Calendar struct {
 	withStandby *Calendar
 }
 
-// period is a config.Period in civil dates.
+// period is a Period in civil dates.
 type period struct {
 	from, to date
 	kind     string
@@ -48,7 +50,7 @@ type period struct {
 	desc     string
 }
 
-// NewCalendar builds the calendar spec describes (as validated by config;
+// NewCalendar builds the calendar spec describes (as checked by Check;
 // an empty Location is loaded from Timezone). name is for messages.
 func NewCalendar(name string, spec config.Calendar) (*Calendar, error) {
 	c := &Calendar{name: name, loc: spec.Location}
@@ -62,17 +64,17 @@ func NewCalendar(name string, spec config.Calendar) (*Calendar, error) {
 		}
 		c.loc = loc
 	}
-	week, err := spec.Week()
+	week, err := weekOf(spec)
 	if err != nil {
 		return nil, fmt.Errorf("calendar %q: %w", name, err)
 	}
 	c.week = week
 	for i, s := range spec.ExtraHolidays {
-		if _, err := config.ParseDate(s); err != nil {
+		if _, err := ParseDate(s); err != nil {
 			return nil, fmt.Errorf("calendar %q: extra_holidays[%d]: %w", name, i, err)
 		}
 	}
-	except, periods, problems := spec.Exceptions()
+	except, periods, problems := exceptionsOf(spec)
 	if len(problems) > 0 {
 		return nil, fmt.Errorf("calendar %q: %w", name, problems[0])
 	}
@@ -90,8 +92,8 @@ func NewCalendar(name string, spec config.Calendar) (*Calendar, error) {
 		return nil, fmt.Errorf("calendar %q: unknown holidays %q (want nl or none)", name, spec.Holidays)
 	}
 	for _, p := range periods {
-		q := period{from: dateOf(p.From), to: dateOf(p.To), kind: p.Kind, hours: p.Hours, first: Target(p.FirstResponse), desc: p.String()}
-		if p.Kind == config.PeriodStandby {
+		q := period{from: dateOf(p.From), to: dateOf(p.To), kind: p.Kind, hours: p.Hours, first: p.FirstResponse, desc: p.String()}
+		if p.Kind == PeriodStandby {
 			c.standby = append(c.standby, q)
 		} else {
 			c.days = append(c.days, q)
@@ -119,7 +121,7 @@ var lustrumLiberationDay = &cal.Holiday{
 	},
 }
 
-// nlHolidays are cal's nl.Holidays by their ids in config.NLHolidays.
+// nlHolidays are cal's nl.Holidays by their ids in NLHolidays.
 var nlHolidays = map[string]*cal.Holiday{
 	"nieuwjaarsdag":      nl.Nieuwjaar,
 	"goede_vrijdag":      nl.GoedeVrijdag,
@@ -216,7 +218,7 @@ func find(ps []period, d date) *period {
 func (c *Calendar) Holiday(t time.Time) string {
 	d := dateOf(t.In(c.loc))
 	if p := find(c.days, d); p != nil {
-		if p.kind == config.PeriodOpen {
+		if p.kind == PeriodOpen {
 			return ""
 		}
 		return p.desc

@@ -135,7 +135,7 @@ func TestCalendarExceptions(t *testing.T) {
 // evenings and nights of the week after it (Monday 7, 18:00, to Saturday
 // 12, 08:30), and Christmas.
 var webAgencyStandby = func() config.Calendar {
-	thirty := config.Target{Business: 30 * time.Minute}
+	thirty := config.Target("30m")
 	return config.Calendar{
 		Hours:    map[string][]string{"mon-fri": {"08:30-18:00"}},
 		Holidays: "nl",
@@ -159,7 +159,7 @@ func webAgency(t testing.TB) *Plans {
 	plain := standby
 	plain.Standby = nil
 	tg := targets(t, "1h", "4h", "within 1 workday", "3 workdays")
-	res, _ := config.ParseTarget("within 1 workday")
+	res := config.Target("within 1 workday")
 	p2 := tg["P2"]
 	p2.Resolution = res
 	tg["P2"] = p2
@@ -260,13 +260,13 @@ func TestStandbyClock(t *testing.T) {
 }
 
 func TestHolidayIDs(t *testing.T) {
-	if len(nlHolidays) != len(config.NLHolidays) || len(nl.Holidays) != len(config.NLHolidays) {
-		t.Fatalf("%d ids in sla, %d in config, %d holidays in cal's nl", len(nlHolidays), len(config.NLHolidays), len(nl.Holidays))
+	if len(nlHolidays) != len(NLHolidays) || len(nl.Holidays) != len(NLHolidays) {
+		t.Fatalf("%d ids in sla, %d in config, %d holidays in cal's nl", len(nlHolidays), len(NLHolidays), len(nl.Holidays))
 	}
 	for i, h := range nl.Holidays {
-		id := config.NLHolidays[i]
+		id := NLHolidays[i]
 		if nlHolidays[id] != h || id != strings.ReplaceAll(strings.ToLower(h.Name), " ", "_") {
-			t.Errorf("config.NLHolidays[%d] = %s, cal's holiday is %q", i, id, h.Name)
+			t.Errorf("NLHolidays[%d] = %s, cal's holiday is %q", i, id, h.Name)
 		}
 	}
 }

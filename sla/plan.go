@@ -89,10 +89,16 @@ func FromConfig(cfg *config.Config) (*Plans, error) {
 		types := map[string]map[string]Targets{}
 		for typ, st := range p.Types {
 			if len(st.Targets) > 0 {
-				types[typ] = targetsOf(st.Targets)
+				if types[typ], err = targetsOf(st.Targets); err != nil {
+					return nil, fmt.Errorf("%s, type %q: %w", what, typ, err)
+				}
 			}
 		}
-		pl.base = &rules{cal: c, targets: targetsOf(p.Targets), desc: what, types: types}
+		targets, err := targetsOf(p.Targets)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", what, err)
+		}
+		pl.base = &rules{cal: c, targets: targets, desc: what, types: types}
 		for lang, r := range p.Languages {
 			l := &language{rules: *pl.base}
 			l.desc = fmt.Sprintf("plan %q, language %q", name, lang)
@@ -102,7 +108,9 @@ func FromConfig(cfg *config.Config) (*Plans, error) {
 				}
 			}
 			if len(r.Targets) > 0 {
-				l.targets = targetsOf(r.Targets)
+				if l.targets, err = targetsOf(r.Targets); err != nil {
+					return nil, fmt.Errorf("%s: %w", l.desc, err)
+				}
 			}
 			pl.langs[lang] = l
 		}
@@ -126,12 +134,21 @@ func FromConfig(cfg *config.Config) (*Plans, error) {
 	return ps, nil
 }
 
-func targetsOf(m map[string]config.PlanTarget) map[string]Targets {
+// targetsOf reads the targets of a plan, language or type.
+func targetsOf(m map[string]config.PlanTarget) (map[string]Targets, error) {
 	out := make(map[string]Targets, len(m))
 	for prio, t := range m {
-		out[prio] = Targets{Target(t.FirstResponse), Target(t.Resolution)}
+		first, err := ParseTarget(string(t.FirstResponse))
+		if err != nil && !t.FirstResponse.IsZero() {
+			return nil, fmt.Errorf("%s first_response: %w", prio, err)
+		}
+		res, err := ParseTarget(string(t.Resolution))
+		if err != nil && !t.Resolution.IsZero() {
+			return nil, fmt.Errorf("%s resolution: %w", prio, err)
+		}
+		out[prio] = Targets{first, res}
 	}
-	return out
+	return out, nil
 }
 
 func (p *plan) rulesFor(lang string) *rules {

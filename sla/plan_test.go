@@ -12,11 +12,10 @@ func targets(t testing.TB, first ...string) map[string]config.PlanTarget {
 	t.Helper()
 	m := map[string]config.PlanTarget{}
 	for i, s := range first {
-		v, err := config.ParseTarget(s)
-		if err != nil {
+		if _, err := ParseTarget(s); err != nil {
 			t.Fatal(err)
 		}
-		m[config.Priorities[i]] = config.PlanTarget{FirstResponse: v}
+		m[config.Priorities[i]] = config.PlanTarget{FirstResponse: config.Target(s)}
 	}
 	return m
 }
@@ -154,8 +153,8 @@ func TestFromConfigResolution(t *testing.T) {
 	ams, _ := time.LoadLocation("Europe/Amsterdam")
 	cal := nlOffice
 	cal.Location = ams
-	first, _ := config.ParseTarget("1h")
-	res, _ := config.ParseTarget("within 2 workdays")
+	first := config.Target("1h")
+	res := config.Target("within 2 workdays")
 	ps, err := FromConfig(&config.Config{
 		Calendars: map[string]config.Calendar{"office": cal},
 		Plans:     map[string]config.Plan{"p": {Calendar: "office", Targets: map[string]config.PlanTarget{"P1": {FirstResponse: first, Resolution: res}}}},

@@ -14,9 +14,9 @@ func standbyCalendar(t *testing.T) *Calendar {
 	t.Helper()
 	return mustCalendar(t, config.Calendar{Timezone: "Europe/Amsterdam", Hours: map[string][]string{"mon-fri": {"08:30-18:00"}},
 		Holidays: "nl", Standby: []config.StandbyDays{
-			{From: "2026-12-05", Hours: []string{"08:30-18:00"}, FirstResponse: config.Target{Business: 30 * time.Minute}},
-			{From: "2026-12-07", Hours: []string{"18:00-24:00"}, FirstResponse: config.Target{Business: 30 * time.Minute}},
-			{From: "2026-12-08", Hours: []string{"00:00-08:30"}, FirstResponse: config.Target{Business: 30 * time.Minute}},
+			{From: "2026-12-05", Hours: []string{"08:30-18:00"}, FirstResponse: config.Target("30m")},
+			{From: "2026-12-07", Hours: []string{"18:00-24:00"}, FirstResponse: config.Target("30m")},
+			{From: "2026-12-08", Hours: []string{"00:00-08:30"}, FirstResponse: config.Target("30m")},
 		}})
 }
 

@@ -4,27 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"time"
-
-	"github.com/maildesk/maildesk/config"
 )
-
-// Target is a first-response or resolution target: business time
-// (Business) or workdays (Workdays, EndOfDay for "within N workdays"). The
-// zero Target is no target. It is config.Target, whose parser is the only
-// one, with the arithmetic added.
-type Target config.Target
-
-// ParseTarget reads "4h", "30m", "1h30m", "3 workdays" or
-// "within 3 workdays" (see config.ParseTarget).
-func ParseTarget(s string) (Target, error) {
-	t, err := config.ParseTarget(s)
-	return Target(t), err
-}
-
-func (t Target) String() string { return config.Target(t).String() }
-
-// IsZero reports whether t is no target.
-func (t Target) IsZero() bool { return t == Target{} }
 
 // Deadline is when t runs out for a ticket that arrived at arrival:
 //   - business time: that much open time after the calendar's next opening

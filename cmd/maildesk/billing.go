@@ -14,6 +14,7 @@ import (
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/billing"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/workflow"
 )
 
@@ -61,7 +62,7 @@ func cmdBillingQuote(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("%w: --duration %q must be whole minutes, more than 0 and at most 24h (45m, 1h30m)", errUsage, *duration)
 	}
 	// Only the calendars and plans: no secret of any server.
-	cfg, err := config.LoadSecrets(*path, 0)
+	cfg, err := configload.LoadSecrets(*path, 0)
 	if err != nil {
 		return err
 	}

@@ -13,7 +13,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -37,7 +37,7 @@ func billingDesk(t *testing.T, name string) (cfgPath string, st *ticket.Store) {
 			t.Fatal(err)
 		}
 	}
-	cfg, err := config.Load(cfgPath)
+	cfg, err := configload.Load(cfgPath)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/notify"
 )
 
@@ -52,11 +53,11 @@ func configNotes(cfg *config.Config) []string {
 	return notes
 }
 
-// loadConfig is config.Load plus the checks that need the daemon's own
+// loadConfig is configload.Load plus the checks that need the daemon's own
 // packages (the templates), reported the same way: a broken template is
 // found by check-config and at start, not on the first mail.
 func loadConfig(path string) (*config.Config, *notify.Templates, error) {
-	cfg, err := config.Load(path)
+	cfg, err := configload.Load(path)
 	if err != nil {
 		return nil, nil, err
 	}

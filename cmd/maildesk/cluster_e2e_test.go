@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 	"github.com/maildesk/maildesk/ticket"
@@ -80,7 +81,7 @@ func TestClusterConfigReachesEveryDesk(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One seed node is enough: the client learns the others from it.
-	cfg, err := config.Parse([]byte(fmt.Sprintf(`desk: {id: acme-it, address: servicedesk@desk.example}
+	cfg, err := configload.Parse([]byte(fmt.Sprintf(`desk: {id: acme-it, address: servicedesk@desk.example}
 redis:
   cluster: [%s]
 imap: {address: "127.0.0.1:143", username: u, password: p}

@@ -63,7 +63,7 @@ func (d *daemon) reloadOnSignal(ctx context.Context, hup <-chan os.Signal) {
 
 func (d *daemon) reloadContacts(ctx context.Context) {
 	d.log.Info("reloading contacts file", "file", d.cfg.ContactsFile)
-	cs, sum, err := d.cfg.ReadContacts()
+	cs, sum, err := authz.ReadContacts(d.cfg)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {
@@ -216,7 +216,7 @@ func contactsImport(ctx context.Context, cfg *config.Config, store *authz.Store,
 	if err != nil {
 		return fmt.Errorf("reading contacts to import: %w", err)
 	}
-	cs, err := cfg.CheckContacts(data, path)
+	cs, err := authz.CheckContacts(cfg, data, path)
 	if err != nil {
 		var ps config.Problems
 		if errors.As(err, &ps) {
@@ -228,7 +228,7 @@ func contactsImport(ctx context.Context, cfg *config.Config, store *authz.Store,
 		}
 		return err
 	}
-	sum := config.SHA256(data)
+	sum := authz.SHA256(data)
 	// Recording the hash of contacts_file as it is now keeps the daemon
 	// from overwriting this import with the unchanged file at its next
 	// start; importing contacts_file itself records its own hash.

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -295,7 +295,7 @@ func TestContactsUsage(t *testing.T) {
 // refresh and SIGHUP paths.
 func (c *contactsDesk) daemon(log *testserver.Buffer) *daemon {
 	c.t.Helper()
-	cfg, err := config.Load(c.config)
+	cfg, err := configload.Load(c.config)
 	if err != nil {
 		c.t.Fatal(err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/maildesk/maildesk/alarm"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/escalation"
 	"github.com/maildesk/maildesk/httpapi"
 	"github.com/maildesk/maildesk/ingest"
@@ -45,7 +46,7 @@ func openDesk(ctx context.Context, path string) (*config.Config, redis.Universal
 // openDeskWith is openDesk reading the secrets in need besides Redis's:
 // a command reads the secrets it uses and no others.
 func openDeskWith(ctx context.Context, path string, need config.Secrets) (*config.Config, redis.UniversalClient, error) {
-	cfg, err := config.LoadSecrets(path, need|config.SecretsRedis)
+	cfg, err := configload.LoadSecrets(path, need|config.SecretsRedis)
 	if err != nil {
 		return nil, nil, err
 	}

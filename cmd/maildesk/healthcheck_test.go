@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/httpapi"
 )
 
@@ -165,7 +165,7 @@ func TestHealthcheckFailures(t *testing.T) {
 func TestHealthcheckDefault(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "contacts.yaml"), []byte("customers: []\n"), 0o600)
-	cfg, err := config.Parse([]byte(`desk: {id: x, address: desk@x.example}
+	cfg, err := configload.Parse([]byte(`desk: {id: x, address: desk@x.example}
 imap: {address: "127.0.0.1:143", username: u, password: p}
 smtp: {address: "127.0.0.1:25"}
 contacts_file: contacts.yaml

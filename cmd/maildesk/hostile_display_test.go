@@ -14,6 +14,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/ingest"
 	"github.com/maildesk/maildesk/ticket"
 )
@@ -45,11 +46,11 @@ func controlOrFormat(s string) []rune {
 // rejections list. The mails go through the real pipeline into Redis.
 func TestHostileTextNeverReachesTheTerminal(t *testing.T) {
 	c := newContactsDesk(t)
-	cfg, err := config.Load(c.config)
+	cfg, err := configload.Load(c.config)
 	if err != nil {
 		t.Fatal(err)
 	}
-	customers, err := config.ParseContacts([]byte(contactsYAML), "contacts.yaml", cfg.Plans)
+	customers, err := authz.ParseContacts([]byte(contactsYAML), "contacts.yaml", cfg.Plans)
 	if err != nil {
 		t.Fatal(err)
 	}

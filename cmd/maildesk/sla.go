@@ -11,6 +11,7 @@ import (
 
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/sla"
 )
 
@@ -49,7 +50,7 @@ func cmdSLADue(_ context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("%w: --at %q is not an RFC 3339 time like 2026-04-24T15:00:00+02:00", errUsage, *at)
 	}
 	// Only the calendars and plans: no secret of any server.
-	cfg, err := config.LoadSecrets(*path, 0)
+	cfg, err := configload.LoadSecrets(*path, 0)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,7 @@ import (
 
 	"go.yaml.in/yaml/v3"
 
-	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/configload"
 	"github.com/maildesk/maildesk/sla"
 )
 
@@ -134,7 +134,7 @@ func TestSupportTypesEndToEnd(t *testing.T) {
 	e.deliver(mail("Jan <jan@acme.example>", "Standaard: mailserver traag", "ty1@acme.example"))
 	eventually(t, 15*time.Second, "acknowledgement in jan's mailbox", func() bool { return e.count("jan@acme.example", "INBOX") == 1 })
 
-	cfg, err := config.LoadSecrets(e.config, 0)
+	cfg, err := configload.LoadSecrets(e.config, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

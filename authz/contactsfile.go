@@ -1,4 +1,9 @@
-package config
+package authz
+
+// The contacts file (contacts_file): reading it, YAML or CSV, and checking
+// it as a whole. Its schema is config's (config.ContactsFile); the problems
+// name the file, line and field through config's Reporter, so that
+// check-config shows them with the config's own.
 
 import (
 	"bytes"
@@ -16,51 +21,68 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/address"
+	"github.com/maildesk/maildesk/config"
 )
 
-// contactsFile is the schema of the contacts file.
-type contactsFile struct {
-	Customers []Customer `yaml:"customers"`
-}
+// maxContactsSize bounds the contacts file read.
+const maxContactsSize = 64 << 20
 
 // ParseContacts reads a contacts file, YAML or CSV (see parseCSV), and
 // validates it as a whole against plans (nil means the default plans). It is
-// what Load does with contacts_file, callable on its own so that an import
-// is checked by the same rules before anything changes. name is used in the
-// problems and to recognise CSV by its extension. The error is a Problems
+// what LoadContacts does with contacts_file, callable on its own so that an
+// import is checked by the same rules before anything changes. name is used in the
+// problems and to recognise CSV by its extension. The error is a config.Problems
 // value naming name and the line of each problem.
-func ParseContacts(data []byte, name string, plans map[string]Plan) ([]Customer, error) {
-	var ps Problems
+func ParseContacts(data []byte, name string, plans map[string]config.Plan) ([]config.Customer, error) {
+	var ps config.Problems
 	cs := parseContacts(&ps, data, name, plans, nil)
 	if len(ps) > 0 {
-		sortProblems(ps)
+		ps.Sort()
 		return nil, ps
 	}
 	return cs, nil
 }
 
-// ReadContacts reads and validates the config's contacts file again, as Load
-// did, for a reload. sum is "sha256:<hex>" of the content read.
-func (c *Config) ReadContacts() (customers []Customer, sum string, err error) {
-	data, err := readLimited(c.ContactsFile, maxContactsSize)
+// LoadContacts reads and checks cfg's contacts file (cfg.ContactsFile,
+// resolved by config.Load) into cfg.Customers and cfg.ContactsSHA256,
+// appending its problems to out: a file that cannot be read at
+// contacts_file in the config, the file's own under the name it was given
+// by. Without a contacts_file, which config reports, it does nothing.
+func LoadContacts(cfg *config.Config, out *config.Problems) {
+	if cfg.ContactsFile == "" {
+		return
+	}
+	data, err := config.ReadLimited(cfg.ContactsFile, maxContactsSize)
+	if err != nil {
+		cfg.Reporter(out).Addf("contacts_file", "cannot read contacts file: %v", err)
+		return
+	}
+	cfg.ContactsSHA256 = SHA256(data)
+	cfg.Customers = parseContacts(out, data, cfg.ContactsFileGiven, cfg.Plans, &cfg.Authz)
+}
+
+// ReadContacts reads and validates cfg's contacts file again, as
+// LoadContacts did, for a reload. sum is "sha256:<hex>" of the content read.
+func ReadContacts(cfg *config.Config) (customers []config.Customer, sum string, err error) {
+	data, err := config.ReadLimited(cfg.ContactsFile, maxContactsSize)
 	if err != nil {
 		return nil, "", fmt.Errorf("reading contacts file: %w", err)
 	}
-	cs, err := c.CheckContacts(data, c.ContactsFile)
+	cs, err := CheckContacts(cfg, data, cfg.ContactsFile)
 	if err != nil {
 		return nil, "", err
 	}
 	return cs, SHA256(data), nil
 }
 
-// CheckContacts is ParseContacts with c's plans, plus the checks that need
+// CheckContacts is ParseContacts with cfg's plans, plus the checks that need
 // the rest of the config (a customer requiring authentication needs
 // trusted authserv-ids): for importing a file other than contacts_file.
-func (c *Config) CheckContacts(data []byte, name string) ([]Customer, error) {
-	var ps Problems
-	cs := parseContacts(&ps, data, name, c.Plans, &c.Authz)
+func CheckContacts(cfg *config.Config, data []byte, name string) ([]config.Customer, error) {
+	var ps config.Problems
+	cs := parseContacts(&ps, data, name, cfg.Plans, &cfg.Authz)
 	if len(ps) > 0 {
-		sortProblems(ps)
+		ps.Sort()
 		return nil, ps
 	}
 	return cs, nil
@@ -74,57 +96,27 @@ func SHA256(data []byte) string {
 
 // ValidateCustomers checks customers as a whole by the contacts file's rules
 // and normalises them in place (addresses, domains, plan, progress flag), for
-// changes that do not come from a file, such as adding one contact. Problems
+// changes that do not come from a file, such as adding one contact. The problems
 // carry paths but no file or line.
-func ValidateCustomers(customers []Customer, plans map[string]Plan) Problems {
-	var ps Problems
-	validateCustomers(newCollector(&ps, "", newIndex(nil), nil), customers, plansOrDefault(plans))
+func ValidateCustomers(customers []config.Customer, plans map[string]config.Plan) config.Problems {
+	var ps config.Problems
+	validateCustomers(config.NewReporter(&ps, ""), customers, plansOrDefault(plans))
 	return ps
 }
 
-// MainContact returns the customer's main contact, or nil: the one rule
-// for who that is (validation allows at most one).
-func (c *Customer) MainContact() *Contact {
-	for i := range c.Contacts {
-		if c.Contacts[i].Main {
-			return &c.Contacts[i]
-		}
-	}
-	return nil
-}
-
-// GetsProgress reports whether progress mails go to the contact: unless
-// receives_progress is false (unset is true).
-func (c *Contact) GetsProgress() bool {
-	return c.ReceivesProgress == nil || *c.ReceivesProgress
-}
-
-func plansOrDefault(plans map[string]Plan) map[string]Plan {
+func plansOrDefault(plans map[string]config.Plan) map[string]config.Plan {
 	if len(plans) == 0 {
-		return map[string]Plan{DefaultPlan: {}}
+		return map[string]config.Plan{config.DefaultPlan: {}}
 	}
 	return plans
 }
 
-func (l *loader) loadContacts() {
-	given := l.cfg.ContactsFile
-	full := l.resolvePath(given)
-	data, err := l.read(full, maxContactsSize)
-	if err != nil {
-		l.c.addf("contacts_file", "cannot read contacts file: %v", err)
-		return
-	}
-	l.cfg.ContactsFile = full
-	l.cfg.ContactsSHA256 = SHA256(data)
-	l.cfg.Customers = parseContacts(l.c.out, data, given, l.cfg.Plans, &l.cfg.Authz)
-}
-
 // parseContacts appends the problems of one contacts file to out. authz, when
 // not nil, adds the checks that need the config's authz section.
-func parseContacts(out *Problems, data []byte, name string, plans map[string]Plan, authz *Authz) []Customer {
+func parseContacts(out *config.Problems, data []byte, name string, plans map[string]config.Plan, authz *config.Authz) []config.Customer {
 	var (
-		cs []Customer
-		c  *collector
+		cs []config.Customer
+		c  *config.Reporter
 	)
 	if looksLikeCSV(name, data) {
 		cs, c = parseCSV(out, name, data)
@@ -132,9 +124,9 @@ func parseContacts(out *Problems, data []byte, name string, plans map[string]Pla
 			return nil
 		}
 	} else {
-		var cf contactsFile
+		var cf config.ContactsFile
 		var ok bool
-		if c, ok = decodeFile(out, name, data, &cf); !ok {
+		if c, ok = config.DecodeFile(out, name, data, &cf); !ok {
 			return nil
 		}
 		cs = cf.Customers
@@ -143,7 +135,7 @@ func parseContacts(out *Problems, data []byte, name string, plans map[string]Pla
 	if authz != nil && len(authz.TrustedAuthservIDs) == 0 {
 		for i, cu := range cs {
 			if cu.RequireAuthentication != nil && *cu.RequireAuthentication {
-				c.add(fmt.Sprintf("customers[%d].require_authentication", i),
+				c.Add(fmt.Sprintf("customers[%d].require_authentication", i),
 					"needs at least one authz.trusted_authserv_ids entry in the config: without one no mail can pass")
 			}
 		}
@@ -160,7 +152,7 @@ func at(line int) string {
 	return fmt.Sprintf(" (line %d)", line)
 }
 
-func validateCustomers(c *collector, customers []Customer, plans map[string]Plan) {
+func validateCustomers(c *config.Reporter, customers []config.Customer, plans map[string]config.Plan) {
 	type first struct {
 		label string
 		line  int
@@ -179,29 +171,29 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 		label := cu.ID
 		switch {
 		case cu.ID == "":
-			c.add(cp+".id", "is required")
+			c.Add(cp+".id", "is required")
 			label = cp
-		case !idRE.MatchString(cu.ID):
-			c.addf(cp+".id", "%s (got %q)", idRule, cu.ID)
+		case !config.ValidID(cu.ID):
+			c.Addf(cp+".id", "%s (got %q)", config.IDRule, cu.ID)
 		default:
 			if f, dup := ids[cu.ID]; dup {
-				c.addf(cp+".id", "%s is already the id of %s%s", cu.ID, f.label, at(f.line))
+				c.Addf(cp+".id", "%s is already the id of %s%s", cu.ID, f.label, at(f.line))
 			} else {
-				ids[cu.ID] = first{cp, c.ix.line(cp + ".id")}
+				ids[cu.ID] = first{cp, c.Line(cp + ".id")}
 			}
 		}
 
 		implicit := cu.Plan == ""
 		if implicit {
-			cu.Plan = DefaultPlan
+			cu.Plan = config.DefaultPlan
 		}
 		plan, ok := plans[cu.Plan]
 		if !ok {
 			why := ""
 			if implicit {
-				why = "customers without a plan are on " + DefaultPlan + "; "
+				why = "customers without a plan are on " + config.DefaultPlan + "; "
 			}
-			c.addf(cp+".plan", "unknown plan %q (%splans: %s)", cu.Plan, why, strings.Join(planNames, ", "))
+			c.Addf(cp+".plan", "unknown plan %q (%splans: %s)", cu.Plan, why, strings.Join(planNames, ", "))
 		}
 
 		for j, dom := range cu.Domains {
@@ -209,21 +201,21 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 			nd, err := address.NormaliseDomain(dom)
 			switch {
 			case err != nil:
-				c.addf(p, "must be a host name like acme.example (got %q: %v)", dom, err)
+				c.Addf(p, "must be a host name like acme.example (got %q: %v)", dom, err)
 				continue
 			case !strings.Contains(nd, "."):
-				c.addf(p, "must be a domain like acme.example (got %q)", dom)
+				c.Addf(p, "must be a domain like acme.example (got %q)", dom)
 				continue
 			}
 			cu.Domains[j] = nd
 			if f, dup := domains[nd]; dup {
-				c.addf(p, "%s is already a domain of customer %s%s", nd, f.label, at(f.line))
+				c.Addf(p, "%s is already a domain of customer %s%s", nd, f.label, at(f.line))
 			} else {
-				domains[nd] = first{label, c.ix.line(p)}
+				domains[nd] = first{label, c.Line(p)}
 			}
 		}
 		if cu.AuthoriseDomains && len(cu.Domains) == 0 {
-			c.add(cp+".authorise_domains", "needs domains: it authorises every address at the customer's domains")
+			c.Add(cp+".authorise_domains", "needs domains: it authorises every address at the customer's domains")
 		}
 
 		for j := range cu.Managers {
@@ -233,34 +225,34 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 
 		for _, d := range []struct{ key, v string }{{"active_from", cu.ActiveFrom}, {"active_until", cu.ActiveUntil}} {
 			if _, err := time.Parse(time.DateOnly, d.v); d.v != "" && err != nil {
-				c.addf(cp+"."+d.key, "must be a date like 2027-01-31 (got %q)", d.v)
+				c.Addf(cp+"."+d.key, "must be a date like 2027-01-31 (got %q)", d.v)
 			}
 		}
 		if cu.ActiveFrom != "" && cu.ActiveUntil != "" && cu.ActiveUntil < cu.ActiveFrom {
-			c.addf(cp+".active_until", "is before active_from (%s)", cu.ActiveFrom)
+			c.Addf(cp+".active_until", "is before active_from (%s)", cu.ActiveFrom)
 		}
-		if plan.Term == TermMonthly {
+		if plan.Term == config.TermMonthly {
 			// A date off the month's edge is a typo or a contract this plan
 			// does not sell; either way the desk would refuse or serve the
 			// wrong days.
 			if d, err := time.Parse(time.DateOnly, cu.ActiveFrom); err == nil && d.Day() != 1 {
-				c.addf(cp+".active_from", "customer %s is on plan %s, whose contracts start on the first of a month (plans.%s.term: %s): got %s",
-					label, cu.Plan, cu.Plan, TermMonthly, cu.ActiveFrom)
+				c.Addf(cp+".active_from", "customer %s is on plan %s, whose contracts start on the first of a month (plans.%s.term: %s): got %s",
+					label, cu.Plan, cu.Plan, config.TermMonthly, cu.ActiveFrom)
 			}
 			if d, err := time.Parse(time.DateOnly, cu.ActiveUntil); err == nil && d.AddDate(0, 0, 1).Day() != 1 {
-				c.addf(cp+".active_until", "customer %s is on plan %s, whose contracts end on the last day of a month (plans.%s.term: %s): got %s",
-					label, cu.Plan, cu.Plan, TermMonthly, cu.ActiveUntil)
+				c.Addf(cp+".active_until", "customer %s is on plan %s, whose contracts end on the last day of a month (plans.%s.term: %s): got %s",
+					label, cu.Plan, cu.Plan, config.TermMonthly, cu.ActiveUntil)
 			}
 		}
 		cu.Suspended = strings.TrimSpace(cu.Suspended)
 		if plan.MaxContacts > 0 && cu.AuthoriseDomains {
 			// Anyone at the domain could then report: the cap means nothing.
-			c.addf(cp+".authorise_domains", "customer %s is on plan %s, which allows at most %d contacts (plans.%s.max_contacts): "+
+			c.Addf(cp+".authorise_domains", "customer %s is on plan %s, which allows at most %d contacts (plans.%s.max_contacts): "+
 				"authorise_domains would let every address at its domains open tickets; list the contacts instead",
 				label, cu.Plan, plan.MaxContacts, cu.Plan)
 		}
 		if plan.MaxContacts > 0 && len(cu.Contacts) > plan.MaxContacts {
-			c.addf(fmt.Sprintf("%s.contacts[%d]", cp, plan.MaxContacts),
+			c.Addf(fmt.Sprintf("%s.contacts[%d]", cp, plan.MaxContacts),
 				"customer %s has %d contacts; plan %s allows at most %d", label, len(cu.Contacts), cu.Plan, plan.MaxContacts)
 		}
 		mainAt := ""
@@ -269,16 +261,16 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 			p := fmt.Sprintf("%s.contacts[%d]", cp, j)
 			if normaliseEmail(c, p+".email", &ct.Email) {
 				if f, dup := emails[ct.Email]; dup {
-					c.addf(p+".email", "%s is already a contact of customer %s%s", ct.Email, f.label, at(f.line))
+					c.Addf(p+".email", "%s is already a contact of customer %s%s", ct.Email, f.label, at(f.line))
 				} else {
-					emails[ct.Email] = first{label, c.ix.line(p + ".email")}
+					emails[ct.Email] = first{label, c.Line(p + ".email")}
 				}
 			}
 			if ct.Language != "" && ct.Language != "nl" && ct.Language != "en" {
-				c.addf(p+".language", "must be empty or one of nl, en (got %q)", ct.Language)
+				c.Addf(p+".language", "must be empty or one of nl, en (got %q)", ct.Language)
 			}
-			if !validPriority(ct.MaxPriority) {
-				c.addf(p+".max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", ct.MaxPriority)
+			if !config.ValidPriority(ct.MaxPriority) {
+				c.Addf(p+".max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", ct.MaxPriority)
 			}
 			if ct.ReceivesProgress == nil {
 				yes := true
@@ -286,10 +278,10 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 			}
 			if ct.Main {
 				if mainAt != "" {
-					c.addf(p+".main", "customer %s already has a main contact (%s)", label, mainAt)
+					c.Addf(p+".main", "customer %s already has a main contact (%s)", label, mainAt)
 				} else {
 					mainAt = fmt.Sprintf("contacts[%d]", j)
-					if l := c.ix.line(p); l > 0 {
+					if l := c.Line(p); l > 0 {
 						mainAt += fmt.Sprintf(", line %d", l)
 					}
 					if ct.Email != "" {
@@ -303,18 +295,18 @@ func validateCustomers(c *collector, customers []Customer, plans map[string]Plan
 
 // normaliseEmail checks a required address and puts it in canonical form. It
 // reports whether the address is usable.
-func normaliseEmail(c *collector, path string, email *string) bool {
+func normaliseEmail(c *config.Reporter, path string, email *string) bool {
 	if *email == "" {
-		c.add(path, "is required")
+		c.Add(path, "is required")
 		return false
 	}
 	if err := address.CheckBare(*email); err != nil {
-		c.add(path, err.Error())
+		c.Add(path, err.Error())
 		return false
 	}
 	n, err := address.Normalise(*email)
 	if err != nil {
-		c.addf(path, "is not a valid e-mail address (got %q: %v)", *email, err)
+		c.Addf(path, "is not a valid e-mail address (got %q: %v)", *email, err)
 		return false
 	}
 	// Local parts are case-sensitive in theory only; senders write them in
@@ -322,15 +314,6 @@ func normaliseEmail(c *collector, path string, email *string) bool {
 	*email = n
 	return true
 }
-
-// validPriority: p is empty or one of Priorities.
-func validPriority(p string) bool {
-	return p == "" || slices.Contains(Priorities, p)
-}
-
-// csvColumns are the columns of a CSV contacts file, one contact per row.
-// customer and email are required; order is free.
-var csvColumns = []string{"customer", "customer_name", "plan", "email", "name", "main", "language", "max_priority", "receives_progress"}
 
 var utf8BOM = []byte("\xef\xbb\xbf")
 
@@ -354,10 +337,10 @@ func looksLikeCSV(name string, data []byte) bool {
 // be adjacent; customer_name and plan are taken from the first row that
 // gives them. Columns without a header name and empty rows are ignored. The separator is ',' or, as spreadsheets in Dutch locales
 // write, ';'. A nil collector means nothing could be read.
-func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) {
+func parseCSV(out *config.Problems, name string, data []byte) ([]config.Customer, *config.Reporter) {
 	data = bytes.TrimPrefix(data, utf8BOM)
 	problem := func(line int, path, format string, args ...any) {
-		*out = append(*out, Problem{File: name, Line: line, Path: path, Reason: fmt.Sprintf(format, args...)})
+		*out = append(*out, config.Problem{File: name, Line: line, Path: path, Reason: fmt.Sprintf(format, args...)})
 	}
 	r := csv.NewReader(bytes.NewReader(data))
 	headerLine, _, _ := bytes.Cut(data, []byte("\n"))
@@ -376,7 +359,7 @@ func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) 
 	}
 	header, err := r.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, newCollector(out, name, newIndex(nil), nil)
+		return nil, config.NewReporter(out, name)
 	}
 	if err != nil {
 		readErr(err)
@@ -391,12 +374,12 @@ func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) 
 			// Spreadsheets export trailing empty columns.
 		case dup:
 			problem(hl, "", "column %q appears twice", h)
-		case !contains(csvColumns, h):
+		case !slices.Contains(config.ContactsCSVColumns, h):
 			reason := fmt.Sprintf("unknown column %q", h)
-			if s := suggest(h, append([]string(nil), csvColumns...)); s != "" {
+			if s := config.Suggest(h, slices.Clone(config.ContactsCSVColumns)); s != "" {
 				reason += fmt.Sprintf(" (did you mean %q?)", s)
 			}
-			problem(hl, "", "%s; columns are %s", reason, strings.Join(csvColumns, ", "))
+			problem(hl, "", "%s; columns are %s", reason, strings.Join(config.ContactsCSVColumns, ", "))
 		default:
 			cols[h] = i
 		}
@@ -412,9 +395,8 @@ func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) 
 		return nil, nil
 	}
 
-	ix := newIndex(nil)
-	c := newCollector(out, name, ix, nil)
-	var customers []Customer
+	c := config.NewReporter(out, name)
+	var customers []config.Customer
 	byID := map[string]int{}
 	for {
 		rec, err := r.Read()
@@ -447,10 +429,10 @@ func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) 
 			ci = len(customers)
 			byID[id] = ci
 			cp = fmt.Sprintf("customers[%d]", ci)
-			customers = append(customers, Customer{ID: id})
-			ix.lines[cp] = line
+			customers = append(customers, config.Customer{ID: id})
+			c.SetLine(cp, line)
 		case ci != len(customers)-1:
-			problem(line, cp+".id", "rows of customer %s must be together; its rows start at line %d", id, ix.lines[cp])
+			problem(line, cp+".id", "rows of customer %s must be together; its rows start at line %d", id, c.Line(cp))
 			continue
 		}
 		cu := &customers[ci]
@@ -468,8 +450,8 @@ func parseCSV(out *Problems, name string, data []byte) ([]Customer, *collector) 
 			}
 		}
 		p := fmt.Sprintf("%s.contacts[%d]", cp, len(cu.Contacts))
-		ix.lines[p] = line
-		ct := Contact{Email: get("email"), Name: get("name"), Language: get("language"), MaxPriority: get("max_priority")}
+		c.SetLine(p, line)
+		ct := config.Contact{Email: get("email"), Name: get("name"), Language: get("language"), MaxPriority: get("max_priority")}
 		if v := get("main"); v != "" {
 			b, err := parseCSVBool(v)
 			if err != nil {
@@ -498,13 +480,4 @@ func parseCSVBool(s string) (bool, error) {
 		return false, nil
 	}
 	return strconv.ParseBool(s)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }

@@ -1,4 +1,4 @@
-package config
+package authz
 
 import (
 	"errors"
@@ -7,77 +7,34 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"time"
+
+	"github.com/maildesk/maildesk/config"
 )
 
-func TestNewSectionDefaults(t *testing.T) {
-	cfg, ps := parseWith(t, base, nil, nil)
-	if ps != nil {
-		t.Fatalf("unexpected problems:\n%v", ps)
-	}
-	checks := []struct {
-		name      string
-		got, want any
-	}{
-		{"plans", cfg.Plans, map[string]Plan{"standard": {}}},
-		{"authz.domain_notice_interval", cfg.Authz.DomainNoticeInterval, Duration(time.Hour)},
-		{"authz.domain_notice_limit", cfg.Authz.DomainNoticeLimit, 10},
-		{"authz.rejection_retention", cfg.Authz.RejectionRetention, Duration(90 * 24 * time.Hour)},
-		{"authz.require_authentication", cfg.Authz.RequireAuthentication, false},
-		{"authz.plus_addressing", cfg.Authz.PlusAddressing, false},
-		{"priority.words", cfg.Priority.Words, map[string][]string{
-			"P1": {"spoed", "urgent", "storing", "service blocker"},
-			"P2": {"hoog", "high"},
-		}},
-		{"priority.feature_words", cfg.Priority.FeatureWords, []string{"[feature]", "feature request", "functieverzoek", "[functieverzoek]"}},
-		{"customer plan", cfg.Customers[0].Plan, "standard"},
-		{"receives_progress", *cfg.Customers[0].Contacts[1].ReceivesProgress, true},
-		{"contacts sha256", strings.HasPrefix(cfg.ContactsSHA256, "sha256:") && len(cfg.ContactsSHA256) == 71, true},
-	}
-	for _, c := range checks {
-		if !reflect.DeepEqual(c.got, c.want) {
-			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
-		}
-	}
-	// The defaults are copies: editing one config must not change the next.
-	cfg.Priority.Words["P1"][0] = "changed"
-	cfg.Priority.FeatureWords[0] = "changed"
-	cfg2, _ := parseWith(t, base, nil, nil)
-	if cfg2.Priority.Words["P1"][0] != "spoed" || cfg2.Priority.FeatureWords[0] != "[feature]" {
-		t.Error("default priority words are shared between configs")
-	}
-}
+// base is the smallest valid config, as config's tests have it: desk is
+// line 1, contacts_file line 12, a section appended at the end starts on
+// line 13.
+const base = `desk:
+  id: acme-it
+  address: servicedesk@desk.example
+imap:
+  address: 127.0.0.1:143
+  security: none
+  username: servicedesk@desk.example
+  password: secret
+smtp:
+  address: 127.0.0.1:25
+  security: none
+contacts_file: contacts.yaml
+`
 
-func TestNewSectionsGiven(t *testing.T) {
-	cfg, ps := parseWith(t, base+`plans:
-  standard: {}
-  oxineo: {max_contacts: 2, customer_sets_priority: false, default_priority: P2}
-authz:
-  require_authentication: true
-  trusted_authserv_ids: [mx.desk.example]
-  plus_addressing: true
-  domain_notice_limit: 3
-priority:
-  words:
-    P3: [laag]
-  feature_words: []
-`, nil, map[string]string{"MAILDESK_AUTHZ_DOMAIN_NOTICE_INTERVAL": "2h"})
-	if ps != nil {
-		t.Fatalf("unexpected problems:\n%v", ps)
-	}
-	ox := cfg.Plans["oxineo"]
-	if len(cfg.Plans) != 2 || ox.MaxContacts != 2 || ox.SetsPriority() || ox.DefaultPriority != "P2" || !cfg.Plans["standard"].SetsPriority() {
-		t.Errorf("plans = %+v", cfg.Plans)
-	}
-	if !cfg.Authz.RequireAuthentication || !cfg.Authz.PlusAddressing || cfg.Authz.DomainNoticeLimit != 3 ||
-		cfg.Authz.DomainNoticeInterval != Duration(2*time.Hour) || cfg.Authz.RejectionRetention != Duration(2160*time.Hour) {
-		t.Errorf("authz = %+v", cfg.Authz)
-	}
-	// Given words replace the defaults; an explicit empty list means none.
-	if !reflect.DeepEqual(cfg.Priority.Words, map[string][]string{"P3": {"laag"}}) || len(cfg.Priority.FeatureWords) != 0 {
-		t.Errorf("priority = %+v", cfg.Priority)
-	}
-}
+const baseContacts = `customers:
+  - id: acme
+    name: Acme BV
+    contacts:
+      - {email: Jan@Acme.example, name: Jan Jansen, main: true, language: nl}
+      - {email: piet@acme.example, name: Piet Pieters}
+`
 
 // withPlans is base with a plans section, appended at line 13.
 const withPlans = base + `plans:
@@ -87,45 +44,110 @@ const withPlans = base + `plans:
   oxineo: {max_contacts: 2}
 `
 
-func TestNewSectionsValidation(t *testing.T) {
-	tests := []struct {
-		name   string
-		add    string // appended to base
-		env    map[string]string
-		path   string
-		line   int
-		reason string
-	}{
-		{name: "plan name", add: "plans:\n  standard: {}\n  Gold: {}\n", path: "plans.Gold", line: 15, reason: `plan name must be 1 to 63 lower-case letters`},
-		{name: "plan max_contacts negative", add: "plans:\n  standard: {max_contacts: -1}\n", path: "plans.standard.max_contacts", line: 14, reason: "must be 0 (no limit) or more (got -1)"},
-		{name: "plan default_priority", add: "plans:\n  standard:\n    default_priority: P0\n", path: "plans.standard.default_priority", line: 15, reason: `must be empty or one of P1, P2, P3, P4 (got "P0")`},
-		{name: "plan customer_sets_priority type", add: "plans:\n  standard: {customer_sets_priority: sometimes}\n", path: "plans.standard.customer_sets_priority", line: 14, reason: "true or false"},
-		{name: "plan unknown key", add: "plans:\n  standard: {max_contact: 2}\n", path: "plans.standard.max_contact", line: 14, reason: `did you mean "max_contacts"?`},
-		{name: "authz domain_notice_interval", add: "authz:\n  domain_notice_interval: 0s\n", path: "authz.domain_notice_interval", line: 14, reason: "must be more than 0"},
-		{name: "authz domain_notice_limit", add: "authz:\n  domain_notice_limit: 0\n", path: "authz.domain_notice_limit", line: 14, reason: "must be at least 1 (got 0)"},
-		{name: "authz rejection_retention", add: "authz:\n  rejection_retention: -1h\n", path: "authz.rejection_retention", line: 14, reason: "must be more than 0"},
-		{name: "authz trusted id empty", add: "authz:\n  trusted_authserv_ids: [mx.desk.example, \"\"]\n", path: "authz.trusted_authserv_ids[1]", line: 14, reason: `host name like mx.desk.example (got "")`},
-		{name: "authz trusted id not a host", add: "authz:\n  trusted_authserv_ids:\n    - \"mx desk\"\n", path: "authz.trusted_authserv_ids[0]", line: 15, reason: `(got "mx desk")`},
-		{name: "authz require_authentication without ids", add: "authz:\n  require_authentication: true\n", path: "authz.require_authentication", line: 14, reason: "needs at least one authz.trusted_authserv_ids"},
-		{name: "authz require_authentication by env", env: map[string]string{"MAILDESK_AUTHZ_REQUIRE_AUTHENTICATION": "true"}, path: "authz.require_authentication", reason: "(set by MAILDESK_AUTHZ_REQUIRE_AUTHENTICATION)"},
-		{name: "priority unknown key", add: "priority:\n  words:\n    P5: [later]\n", path: "priority.words.P5", line: 15, reason: `must be one of P1, P2, P3, P4 (got "P5")`},
-		{name: "priority lower-case key", add: "priority:\n  words:\n    p1: [spoed]\n", path: "priority.words.p1", line: 15, reason: `(got "p1")`},
-		{name: "priority empty word", add: "priority:\n  words:\n    P1: [spoed, \" \"]\n", path: "priority.words.P1[1]", line: 15, reason: "must not be empty"},
-		{name: "feature word empty", add: "priority:\n  feature_words:\n    - \"\"\n", path: "priority.feature_words[0]", line: 15, reason: "must not be empty"},
+// testDir makes a directory holding the given files.
+func testDir(t *testing.T, files map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, ps := parseWith(t, base+tt.add, nil, tt.env)
-			for _, p := range ps {
-				if p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
-					if len(ps) > 1 {
-						t.Errorf("one mistake gave more than one problem:\n%v", ps)
-					}
-					return
-				}
-			}
-			t.Errorf("want problem at line %d, path %q, reason containing %q; got:\n%v", tt.line, tt.path, tt.reason, ps)
-		})
+	return dir
+}
+
+func envOf(m map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) {
+		v, ok := m[k]
+		return v, ok
+	}
+}
+
+// parseWith parses config with baseContacts (unless files overrides it),
+// reads the contacts file as configload does, and returns the config or
+// the problems of both.
+func parseWith(t *testing.T, conf string, files, env map[string]string) (*config.Config, config.Problems) {
+	t.Helper()
+	all := map[string]string{"contacts.yaml": baseContacts}
+	for k, v := range files {
+		all[k] = v
+	}
+	dir := testDir(t, all)
+	cfg, err := config.Parse([]byte(conf), dir, envOf(env))
+	var ps config.Problems
+	if err != nil && !errors.As(err, &ps) {
+		t.Fatalf("Parse error is %T, not Problems: %v", err, err)
+	}
+	if cfg == nil {
+		if len(ps) == 0 {
+			t.Fatal("Parse returned neither config nor problems")
+		}
+		return nil, ps
+	}
+	LoadContacts(cfg, &ps)
+	if len(ps) > 0 {
+		ps.Sort()
+		return nil, ps
+	}
+	return cfg, nil
+}
+
+func hasProblem(ps config.Problems, path, reason string) bool {
+	for _, p := range ps {
+		if p.Path == path && strings.Contains(p.Reason, reason) {
+			return true
+		}
+	}
+	return false
+}
+
+// The contacts file as LoadContacts reads it for a config: its customers
+// normalised and with their defaults, the hash of its content.
+func TestLoadContacts(t *testing.T) {
+	cfg, ps := parseWith(t, base, nil, nil)
+	if ps != nil {
+		t.Fatalf("unexpected problems:\n%v", ps)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"customers", len(cfg.Customers), 1},
+		{"contact email lower-cased", cfg.Customers[0].Contacts[0].Email, "jan@acme.example"},
+		{"contact main", cfg.Customers[0].Contacts[0].Main, true},
+		{"customer plan", cfg.Customers[0].Plan, "standard"},
+		{"receives_progress", *cfg.Customers[0].Contacts[1].ReceivesProgress, true},
+		{"contacts sha256", strings.HasPrefix(cfg.ContactsSHA256, "sha256:") && len(cfg.ContactsSHA256) == 71, true},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// A contacts file that cannot be read is a problem of contacts_file in the
+// config, at its line.
+func TestContactsFileUnreadable(t *testing.T) {
+	_, ps := parseWith(t, strings.Replace(base, "contacts_file: contacts.yaml", "contacts_file: nope.yaml", 1), nil, nil)
+	if len(ps) != 1 || ps[0].Path != "contacts_file" || ps[0].Line != 12 || !strings.Contains(ps[0].Reason, "cannot read contacts file") {
+		t.Errorf("got:\n%v", ps)
+	}
+}
+
+// MAILDESK_CONTACTS_FILE names the file read.
+func TestContactsFileFromEnv(t *testing.T) {
+	cfg, ps := parseWith(t, base, map[string]string{"other/contacts.yaml": "customers: []\n"},
+		map[string]string{"MAILDESK_CONTACTS_FILE": "other/contacts.yaml"})
+	if ps != nil {
+		t.Fatal(ps)
+	}
+	if len(cfg.Customers) != 0 || !strings.HasSuffix(cfg.ContactsFile, filepath.Join("other", "contacts.yaml")) {
+		t.Errorf("%d customers from %s", len(cfg.Customers), cfg.ContactsFile)
 	}
 }
 
@@ -217,11 +239,11 @@ func TestCustomerRules(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			config := tt.config
-			if config == "" {
-				config = withPlans
+			conf := tt.config
+			if conf == "" {
+				conf = withPlans
 			}
-			_, ps := parseWith(t, config, map[string]string{"contacts.yaml": tt.contacts}, nil)
+			_, ps := parseWith(t, conf, map[string]string{"contacts.yaml": tt.contacts}, nil)
 			for _, p := range ps {
 				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
 					if len(ps) > 1 {
@@ -267,7 +289,7 @@ func TestCustomerNormalisation(t *testing.T) {
 }
 
 func TestParseContactsCSV(t *testing.T) {
-	plans := map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
+	plans := map[string]config.Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
 	csv := "\xef\xbb\xbfcustomer;customer_name;plan;email;name;main;language;max_priority;receives_progress\n" +
 		"acme;Acme BV;;Jan@Acme.example;Jan Jansen;yes;nl;;\n" +
 		"# a comment\n" +
@@ -278,12 +300,12 @@ func TestParseContactsCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	no := false
-	want := []Customer{
-		{ID: "acme", Name: "Acme BV", Plan: "standard", Contacts: []Contact{
+	want := []config.Customer{
+		{ID: "acme", Name: "Acme BV", Plan: "standard", Contacts: []config.Contact{
 			{Email: "jan@acme.example", Name: "Jan Jansen", Main: true, Language: "nl", ReceivesProgress: ptr(true)},
 			{Email: "piet@acme.example", Name: "Pieters; Piet", MaxPriority: "P2", ReceivesProgress: &no},
 		}},
-		{ID: "oxi", Name: "Oxineo", Plan: "oxineo", Contacts: []Contact{
+		{ID: "oxi", Name: "Oxineo", Plan: "oxineo", Contacts: []config.Contact{
 			{Email: "a@oxi.example", Main: true, Language: "en", ReceivesProgress: ptr(true)},
 		}},
 	}
@@ -311,7 +333,7 @@ func TestParseContactsCSV(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestParseContactsCSVProblems(t *testing.T) {
-	plans := map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
+	plans := map[string]config.Plan{"standard": {}, "oxineo": {MaxContacts: 2}}
 	csv := `customer,plan,email,name,main,max_priority
 acme,,jan@acme.example,Jan,true,
 acme,,nobody,Nobody,,
@@ -323,7 +345,7 @@ acme,,kees@acme.example,,,
 acme,only,three
 `
 	_, err := ParseContacts([]byte(csv), "people.csv", plans)
-	var ps Problems
+	var ps config.Problems
 	if !errors.As(err, &ps) {
 		t.Fatalf("err = %v, want Problems", err)
 	}
@@ -382,15 +404,15 @@ func TestContactsFormatDetection(t *testing.T) {
 }
 
 func TestContactsFileAsCSV(t *testing.T) {
-	config := strings.Replace(base, "contacts_file: contacts.yaml", "contacts_file: contacts.csv", 1)
-	cfg, ps := parseWith(t, config, map[string]string{"contacts.csv": "customer,email,main\nacme,Jan@Acme.example,true\n"}, nil)
+	conf := strings.Replace(base, "contacts_file: contacts.yaml", "contacts_file: contacts.csv", 1)
+	cfg, ps := parseWith(t, conf, map[string]string{"contacts.csv": "customer,email,main\nacme,Jan@Acme.example,true\n"}, nil)
 	if ps != nil {
 		t.Fatal(ps)
 	}
 	if len(cfg.Customers) != 1 || cfg.Customers[0].Contacts[0].Email != "jan@acme.example" {
 		t.Errorf("customers = %+v", cfg.Customers)
 	}
-	_, ps = parseWith(t, config, map[string]string{"contacts.csv": "customer,email\nacme,nobody\n"}, nil)
+	_, ps = parseWith(t, conf, map[string]string{"contacts.csv": "customer,email\nacme,nobody\n"}, nil)
 	if len(ps) != 1 || ps[0].File != "contacts.csv" || ps[0].Line != 2 {
 		t.Errorf("problems = %v", ps)
 	}
@@ -416,11 +438,11 @@ func TestParseContactsYAMLProblems(t *testing.T) {
 }
 
 func TestValidateCustomers(t *testing.T) {
-	cs := []Customer{
-		{ID: "oxi", Plan: "oxineo", Contacts: []Contact{{Email: "A@Oxi.example"}, {Email: "b@oxi.example"}, {Email: "c@oxi.example"}}},
-		{ID: "acme", Contacts: []Contact{{Email: "a@oxi.example"}}},
+	cs := []config.Customer{
+		{ID: "oxi", Plan: "oxineo", Contacts: []config.Contact{{Email: "A@Oxi.example"}, {Email: "b@oxi.example"}, {Email: "c@oxi.example"}}},
+		{ID: "acme", Contacts: []config.Contact{{Email: "a@oxi.example"}}},
 	}
-	ps := ValidateCustomers(cs, map[string]Plan{"standard": {}, "oxineo": {MaxContacts: 2}})
+	ps := ValidateCustomers(cs, map[string]config.Plan{"standard": {}, "oxineo": {MaxContacts: 2}})
 	want := "customers[0].contacts[2]: customer oxi has 3 contacts; plan oxineo allows at most 2\n" +
 		"customers[1].contacts[0].email: a@oxi.example is already a contact of customer oxi"
 	if ps.Error() != want {
@@ -429,31 +451,35 @@ func TestValidateCustomers(t *testing.T) {
 	if cs[0].Contacts[0].Email != "a@oxi.example" || cs[1].Plan != "standard" {
 		t.Errorf("not normalised: %+v", cs)
 	}
-	if ps := ValidateCustomers([]Customer{{ID: "acme"}}, nil); ps != nil {
+	if ps := ValidateCustomers([]config.Customer{{ID: "acme"}}, nil); ps != nil {
 		t.Errorf("nil plans mean the default plan: %v", ps)
 	}
 }
 
 func TestReadContacts(t *testing.T) {
 	dir := testDir(t, map[string]string{"maildesk.yaml": base, "contacts.yaml": baseContacts})
-	cfg, err := Load(filepath.Join(dir, "maildesk.yaml"))
+	cfg, err := config.Load(filepath.Join(dir, "maildesk.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cs, sum, err := cfg.ReadContacts()
+	var loaded config.Problems
+	if LoadContacts(cfg, &loaded); loaded != nil {
+		t.Fatal(loaded)
+	}
+	cs, sum, err := ReadContacts(cfg)
 	if err != nil || sum != cfg.ContactsSHA256 || !reflect.DeepEqual(cs, cfg.Customers) {
-		t.Fatalf("ReadContacts = %v, %q, %v; Load had %q", cs, sum, err, cfg.ContactsSHA256)
+		t.Fatalf("ReadContacts = %v, %q, %v; LoadContacts had %q", cs, sum, err, cfg.ContactsSHA256)
 	}
 	if err := os.WriteFile(cfg.ContactsFile, []byte("customers:\n  - id: acme\n    plan: gold\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = cfg.ReadContacts()
-	var ps Problems
+	_, _, err = ReadContacts(cfg)
+	var ps config.Problems
 	if !errors.As(err, &ps) || len(ps) != 1 || ps[0].File != cfg.ContactsFile || ps[0].Line != 3 {
 		t.Errorf("err = %v", err)
 	}
 	os.Remove(cfg.ContactsFile)
-	if _, _, err = cfg.ReadContacts(); err == nil || errors.As(err, &ps) {
+	if _, _, err = ReadContacts(cfg); err == nil || errors.As(err, &ps) {
 		t.Errorf("missing file: err = %v, want an I/O error", err)
 	}
 }
@@ -466,7 +492,7 @@ func FuzzParseContacts(f *testing.F) {
 	f.Add([]byte("customer;email;main\nacme;Jan@Bücher.example;yes\n"), true)
 	f.Add([]byte("customer,email\nacme,\"a@b.example\nx\"\n"), true)
 	f.Add([]byte(baseContacts), false)
-	plans := map[string]Plan{"standard": {}, "two": {MaxContacts: 2}}
+	plans := map[string]config.Plan{"standard": {}, "two": {MaxContacts: 2}}
 	f.Fuzz(func(t *testing.T, data []byte, csv bool) {
 		name := "contacts.yaml"
 		if csv {
@@ -474,7 +500,7 @@ func FuzzParseContacts(f *testing.F) {
 		}
 		cs, err := ParseContacts(data, name, plans)
 		if err != nil {
-			var ps Problems
+			var ps config.Problems
 			if !errors.As(err, &ps) || len(ps) == 0 {
 				t.Fatalf("error is not Problems: %v", err)
 			}
@@ -557,5 +583,104 @@ func TestMonthlyTerm(t *testing.T) {
 	}
 	if _, ps := parseWith(t, base+"plans:\n  support: {term: yearly}\n", nil, nil); !hasProblem(ps, "plans.support.term", "must be empty") {
 		t.Errorf("a bad term: %v", ps)
+	}
+}
+
+func TestContactsProblems(t *testing.T) {
+	tests := []struct {
+		name     string
+		contacts string
+		path     string
+		line     int
+		reason   string
+	}{
+		{"customer id missing", `customers:
+  - name: Acme
+    contacts: []
+`, "customers[0].id", 2, "is required"},
+		{"customer id bad", `customers:
+  - id: "acme:bv"
+`, "customers[0].id", 2, "lower-case"},
+		{"customer id duplicate", `customers:
+  - id: acme
+  - id: globex
+  - id: acme
+`, "customers[2].id", 4, "acme is already the id of customers[0] (line 2)"},
+		{"email missing", `customers:
+  - id: acme
+    contacts:
+      - {name: Jan}
+`, "customers[0].contacts[0].email", 4, "is required"},
+		{"email invalid", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example}
+      - {email: "Piet <piet@acme.example>"}
+`, "customers[0].contacts[1].email", 5, "bare e-mail address"},
+		{"email duplicate across customers", `customers:
+  - id: acme
+    contacts:
+      - email: jan@acme.example
+  - id: globex
+    contacts:
+      - email: JAN@acme.example
+`, "customers[1].contacts[0].email", 7, "jan@acme.example is already a contact of customer acme (line 4)"},
+		{"email duplicate within customer", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example}
+      - {email: jan@acme.example}
+`, "customers[0].contacts[1].email", 5, "already a contact of customer acme"},
+		{"language", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, language: de}
+`, "customers[0].contacts[0].language", 4, `must be empty or one of nl, en (got "de")`},
+		{"two main contacts", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, main: true}
+      - {email: piet@acme.example}
+      - {email: kees@acme.example, main: true}
+`, "customers[0].contacts[2].main", 6, "customer acme already has a main contact (jan@acme.example, contacts[0], line 4)"},
+		{"unknown key", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, mian: true}
+`, "customers[0].contacts[0].mian", 4, `unknown field "mian" (did you mean "main"?)`},
+		{"wrong type in flow mapping", `customers:
+  - id: acme
+    contacts:
+      - {email: jan@acme.example, main: maybe, name: Jan}
+`, "customers[0].contacts[0].main", 4, `must be true or false (got "maybe")`},
+		{"customers not a list", `customers: acme
+`, "customers", 1, `must be a list (got "acme")`},
+		{"unknown top-level key", `customer:
+  - id: acme
+`, "customer", 1, `did you mean "customers"?`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, ps := parseWith(t, base, map[string]string{"contacts.yaml": tt.contacts}, nil)
+			for _, p := range ps {
+				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
+					if len(ps) > 1 {
+						t.Errorf("one mistake gave more than one problem:\n%v", ps)
+					}
+					return
+				}
+			}
+			t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", tt.line, tt.path, tt.reason, ps)
+		})
+	}
+}
+
+func TestEmptyContactsFileIsValid(t *testing.T) {
+	cfg, ps := parseWith(t, base, map[string]string{"contacts.yaml": "# nobody yet\n"}, nil)
+	if ps != nil {
+		t.Fatalf("unexpected problems:\n%v", ps)
+	}
+	if len(cfg.Customers) != 0 {
+		t.Errorf("Customers = %v, want none", cfg.Customers)
 	}
 }
