@@ -20,3 +20,15 @@ func NotReadyAfter(alertsAfter time.Duration) time.Duration {
 func (s State) FailingFor(now time.Time, after time.Duration) bool {
 	return s.Known && !s.Up && now.Sub(s.FailingSince) >= after
 }
+
+// probeIdle is how long a relay may go unused before a probe signs in to
+// it: a relay is only used when there is mail, and broken credentials
+// should be found before a customer waits for an acknowledgement.
+const probeIdle = 10 * time.Minute
+
+// ProbeDue reports whether the part should be probed at now: it was never
+// tried, it is failing (the outbox's retries and the probe both try), or
+// its last successful sign-in is probeIdle ago or longer.
+func (s State) ProbeDue(now time.Time) bool {
+	return !s.Known || !s.Up || now.Sub(s.LastOK) >= probeIdle
+}

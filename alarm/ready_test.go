@@ -37,3 +37,24 @@ func TestFailingFor(t *testing.T) {
 		}
 	}
 }
+
+func TestProbeDue(t *testing.T) {
+	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name string
+		st   State
+		want bool
+	}{
+		{"never tried", State{}, true},
+		{"signed in just now", State{Known: true, Up: true, LastOK: now}, false},
+		{"idle 9 minutes", State{Known: true, Up: true, LastOK: now.Add(-9 * time.Minute)}, false},
+		{"idle 10 minutes", State{Known: true, Up: true, LastOK: now.Add(-10 * time.Minute)}, true},
+		{"idle an hour", State{Known: true, Up: true, LastOK: now.Add(-time.Hour)}, true},
+		{"failing since a moment ago", State{Known: true, LastOK: now.Add(-time.Minute), FailingSince: now}, true},
+	}
+	for _, tt := range tests {
+		if got := tt.st.ProbeDue(now); got != tt.want {
+			t.Errorf("%s: ProbeDue = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

@@ -327,13 +327,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	return d, nil
 }
 
-// smtpProbeEvery is how long the relay may go unused before a probe signs
-// in to it; while it fails the outbox's retries and the probe both try.
-const smtpProbeEvery = 10 * time.Minute
-
+// probeSMTP signs in to the relay when alarm's rule says it is due.
 func (d *daemon) probeSMTP(ctx context.Context) error {
-	st := d.smtpPart.State()
-	if st.Known && st.Up && time.Since(st.LastOK) < smtpProbeEvery {
+	if !d.smtpPart.State().ProbeDue(time.Now()) {
 		return nil
 	}
 	if err := d.mailer.Probe(ctx); err != nil {
