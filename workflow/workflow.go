@@ -86,6 +86,23 @@ type Service struct {
 	Now          func() time.Time
 }
 
+// conflictTries is how often an agent's action is worked out again when
+// the ticket's status changed between reading the ticket and applying the
+// action (ticket.ErrConflict): the desk itself moves a new ticket on when
+// its acknowledgement is delivered, and the agent's request still stands
+// against the ticket as it is now. The history then says from what status
+// it really went.
+const conflictTries = 3
+
+func againOnConflict[T any](f func() (T, error)) (T, error) {
+	for try := 1; ; try++ {
+		v, err := f()
+		if try == conflictTries || !errors.Is(err, ticket.ErrConflict) {
+			return v, err
+		}
+	}
+}
+
 // MaxText bounds a reply or note: a ticket is not a file store.
 const MaxText = 64 << 10
 
@@ -123,6 +140,11 @@ func (s *Service) reply(ctx context.Context, number string, by Agent, text, stat
 	case len(text) > MaxText:
 		return fmt.Errorf("reply to %s: %w: the message is %d bytes, at most %d", number, ErrInvalid, len(text), MaxText)
 	}
+	_, err := againOnConflict(func() (struct{}, error) { return struct{}{}, s.replyOnce(ctx, number, by, text, status, o) })
+	return err
+}
+
+func (s *Service) replyOnce(ctx context.Context, number string, by Agent, text, status string, o once) error {
 	t, err := s.Store.Get(ctx, number)
 	if err != nil {
 		return err
@@ -218,6 +240,10 @@ func (s *Service) SetRequest(ctx context.Context, number string, by Agent, c Cha
 }
 
 func (s *Service) set(ctx context.Context, number string, by Agent, c Change, o once) (*ticket.Ticket, error) {
+	return againOnConflict(func() (*ticket.Ticket, error) { return s.setOnce(ctx, number, by, c, o) })
+}
+
+func (s *Service) setOnce(ctx context.Context, number string, by Agent, c Change, o once) (*ticket.Ticket, error) {
 	t, err := s.Store.Get(ctx, number)
 	if err != nil {
 		return nil, err

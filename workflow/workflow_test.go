@@ -254,3 +254,50 @@ func TestRemovedContactGetsNoMail(t *testing.T) {
 		t.Error("a sender at an authorised domain lost the ticket's mail")
 	}
 }
+
+// The desk moves a new ticket on by itself (its acknowledgement was
+// delivered) while an agent changes or answers it: the agent's request is
+// worked out again against the ticket as it is now, not refused as a
+// conflict (it was, and `tickets set` failed one time in a few after a new
+// mail).
+func TestAgentActionOutlivesTheDesksOwnStatusChange(t *testing.T) {
+	for _, action := range []string{"set", "reply"} {
+		t.Run(action, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := context.Background()
+			n := f.create(t, "acme", "jan@acme.example")
+			customer := f.s.Customer
+			acked := false
+			// Customer is asked between reading the ticket and applying the
+			// action: the acknowledgement is delivered right then.
+			f.s.Customer = func(id string) *config.Customer {
+				if !acked {
+					acked = true
+					if err := f.st.MarkAcknowledged(ctx, n, time.Now()); err != nil {
+						t.Fatal(err)
+					}
+				}
+				return customer(id)
+			}
+			var err error
+			if action == "set" {
+				_, err = f.s.Set(ctx, n, Agent{Name: "Alice"}, Change{Priority: "P2"}, "")
+			} else {
+				err = f.s.Reply(ctx, n, Agent{Name: "Alice"}, "Komen we morgen naar kijken.", "", "")
+			}
+			if err != nil || !acked {
+				t.Fatalf("%s while the acknowledgement is delivered: %v (acknowledged meanwhile: %v)", action, err, acked)
+			}
+			tk, err := f.st.Get(ctx, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if action == "set" && (tk.Priority != "P2" || tk.Status != ticket.StatusAcknowledged) {
+				t.Errorf("after the change: %s %s, want P2 acknowledged", tk.Priority, tk.Status)
+			}
+			if action == "reply" && tk.Status != ticket.StatusInProgress {
+				t.Errorf("after the reply: %s, want in_progress", tk.Status)
+			}
+		})
+	}
+}
