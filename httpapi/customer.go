@@ -252,15 +252,26 @@ func (p *customerPages) expired(t *ticket.Ticket) bool {
 	return p.c.Now().Sub(closed) > p.c.Expiry
 }
 
-func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code int, errMsg, typed string) {
-	secret := r.PathValue("secret")
-	_, t, d, ok, err := p.linked(r.Context(), secret)
+// linkedTicket is linked for a handler of r's status link: when there is
+// nothing to show it has answered r (unavailable or not found) and ok is
+// false, as mineTicket does for a signed-in contact.
+func (p *customerPages) linkedTicket(w http.ResponseWriter, r *http.Request, secret string) (access.Link, *ticket.Ticket, authz.Decision, bool) {
+	l, t, d, ok, err := p.linked(r.Context(), secret)
 	if err != nil {
 		p.unavailable(w, r, err)
-		return
+		return l, nil, d, false
 	}
 	if !ok {
 		p.notFound(w, r)
+		return l, nil, d, false
+	}
+	return l, t, d, true
+}
+
+func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code int, errMsg, typed string) {
+	secret := r.PathValue("secret")
+	_, t, d, ok := p.linkedTicket(w, r, secret)
+	if !ok {
 		return
 	}
 	page, err := p.ticketPage(r.Context(), t, d)
@@ -276,13 +287,8 @@ func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code 
 
 func (p *customerPages) postStatus(w http.ResponseWriter, r *http.Request) {
 	secret := r.PathValue("secret")
-	l, t, d, ok, err := p.linked(r.Context(), secret)
-	if err != nil {
-		p.unavailable(w, r, err)
-		return
-	}
+	l, t, d, ok := p.linkedTicket(w, r, secret)
 	if !ok {
-		p.notFound(w, r)
 		return
 	}
 	p.reply(w, r, t, d, l.Contact, "link "+l.Hash, access.StatusPath+url.PathEscape(secret), func(code int, msg, typed string) {
@@ -608,6 +614,7 @@ func (p *customerPages) serveMine(w http.ResponseWriter, r *http.Request) {
 		AllOfOrg: seesAll(d), SignedIn: true}
 	names := contactNames(d.Customer)
 	// Newest first, open ones before closed ones.
+	var closed []customerRow
 	for _, t := range slices.Backward(list) {
 		if !p.mayOpen(&t, contact, d) {
 			continue
@@ -616,25 +623,20 @@ func (p *customerPages) serveMine(w http.ResponseWriter, r *http.Request) {
 		if t.UpdatedAt != nil {
 			updated = *t.UpdatedAt
 		}
-		page.Tickets = append(page.Tickets, customerRow{
+		row := customerRow{
 			Number: notify.SafeLine(t.Number), Subject: cmp.Or(notify.SafeLine(t.Subject), customerWords[lang]["noSubject"]),
 			Status: notify.StatusText(lang, t.Status), Open: ticket.Open(t.Status), Contact: who(names, t.Contact, t.ContactName),
 			Updated: notify.FormatDate(updated, lang, p.c.Location), UpdatedISO: updated.UTC().Format(time.RFC3339),
 			URL: access.MinePath + url.PathEscape(t.Number),
-		})
+		}
+		if row.Open {
+			page.Tickets = append(page.Tickets, row)
+		} else {
+			closed = append(closed, row)
+		}
 	}
-	slices.SortStableFunc(page.Tickets, func(a, b customerRow) int { return boolOrder(a.Open, b.Open) })
+	page.Tickets = append(page.Tickets, closed...)
 	p.render(w, r, http.StatusOK, page)
-}
-
-func boolOrder(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return -1
-	}
-	return 1
 }
 
 // mineTicket is the ticket of r's path if the signed-in contact may see
