@@ -469,10 +469,10 @@ func (l *loader) validatePlans() {
 			l.c.addf(path+".max_contacts", "must be 0 (no limit) or more (got %d)", p.MaxContacts)
 		}
 		if !validPriority(p.DefaultPriority) {
-			l.c.addf(path+".default_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.DefaultPriority)
+			l.c.addf(path+".default_priority", "must be empty or one of %s (got %q)", PriorityList(), p.DefaultPriority)
 		}
 		if !validPriority(p.ContactMaxPriority) {
-			l.c.addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
+			l.c.addf(path+".contact_max_priority", "must be empty or one of %s (got %q)", PriorityList(), p.ContactMaxPriority)
 		}
 		if p.Term != "" && p.Term != TermMonthly {
 			l.c.addf(path+".term", "must be empty (any dates) or %s (got %q)", TermMonthly, p.Term)
@@ -486,7 +486,7 @@ func (l *loader) validatePlans() {
 			}
 			for _, pr := range sortedKeys(p.PriorityLabels[lang]) {
 				if pr == "" || !validPriority(pr) {
-					l.c.addf(lpath+"."+pr, "priority must be one of P1, P2, P3, P4 (got %q)", pr)
+					l.c.addf(lpath+"."+pr, "priority must be one of %s (got %q)", PriorityList(), pr)
 				} else if strings.TrimSpace(p.PriorityLabels[lang][pr]) == "" {
 					l.c.add(lpath+"."+pr, "label must not be empty")
 				}
@@ -526,7 +526,7 @@ func (l *loader) validatePriority() {
 	for _, k := range keys {
 		path := "priority.words." + k
 		if k == "" || !validPriority(k) {
-			c.addf(path, "must be one of P1, P2, P3, P4 (got %q)", k)
+			c.addf(path, "must be one of %s (got %q)", PriorityList(), k)
 			continue
 		}
 		for i, w := range p.Words[k] {
