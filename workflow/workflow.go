@@ -98,6 +98,15 @@ func (s *Service) Reply(ctx context.Context, number string, by Agent, text, stat
 	return s.reply(ctx, number, by, text, status, once{mail: dedupe})
 }
 
+// ValidKey reports whether k may be the key that makes a request
+// idempotent (an API client's Idempotency-Key, a form's key, the CLI's
+// --idempotency-key): 1 to 200 printable ASCII characters without spaces.
+// Callers scope a key by putting the client's name and a space before it;
+// a key without spaces cannot make one client's scoped key another's.
+func ValidKey(k string) bool {
+	return k != "" && len(k) <= 200 && !strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r > '~' })
+}
+
 // ReplyRequest is Reply asked for by an API client; key is its
 // Idempotency-Key, scoped to the client by the caller ("" for none): a
 // retried request replies once.

@@ -282,3 +282,28 @@ func ticketTime(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 	}
 	return &s, nil
 }
+
+// requestKey is an agent's --idempotency-key scoped to the agent (--as), as
+// an API client's Idempotency-Key is scoped to its token; "" for none.
+func requestKey(as, key string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	if !workflow.ValidKey(key) {
+		return "", fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	}
+	return as + " " + key, nil
+}
+
+// atFlag is the time --at says, in the desk's zone loc (workflow.ParseAt);
+// zero when it is empty.
+func atFlag(at string, loc *time.Location) (time.Time, error) {
+	if at == "" {
+		return time.Time{}, nil
+	}
+	t, err := workflow.ParseAt(at, loc, time.Now())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--at: %w", err)
+	}
+	return t, nil
+}

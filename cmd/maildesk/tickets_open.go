@@ -48,8 +48,9 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%w: tickets open needs --%s", errUsage, f.name)
 		}
 	}
-	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
-		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	scoped, err := requestKey(*as, *key)
+	if err != nil {
+		return err
 	}
 	cfg, rdb, p, err := openWork(ctx, *path)
 	if err != nil {
@@ -58,15 +59,8 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 	defer rdb.Close()
 	o := workflow.Opening{Customer: *customer, Contact: *contact, Subject: *subject, Message: *message,
 		Priority: *priority, Type: strings.ReplaceAll(strings.ToLower(strings.TrimSpace(*typ)), "-", "_"), Channel: strings.ReplaceAll(*channel, "-", "_")}
-	if *at != "" {
-		if o.At, err = workflow.ParseAt(*at, cfg.Desk.Location, time.Now()); err != nil {
-			return fmt.Errorf("--at: %w", err)
-		}
-	}
-	// Keys are per agent, as an API client's are per token.
-	scoped := ""
-	if *key != "" {
-		scoped = *as + " " + *key
+	if o.At, err = atFlag(*at, cfg.Desk.Location); err != nil {
+		return err
 	}
 	t, created, err := p.work.Open(ctx, workflow.Agent{Name: *as}, o, scoped)
 	if err != nil {

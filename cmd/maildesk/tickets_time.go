@@ -62,8 +62,9 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	if *noBill && *bill {
 		return fmt.Errorf("%w: tickets time: --bill and --no-bill together", errUsage)
 	}
-	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
-		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	scoped, err := requestKey(*as, *key)
+	if err != nil {
+		return err
 	}
 	var entry workflow.TimeEntry
 	record := fs.NArg() == 2
@@ -108,15 +109,8 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	if record {
-		if *at != "" {
-			if entry.At, err = workflow.ParseAt(*at, loc, time.Now()); err != nil {
-				return fmt.Errorf("--at: %w", err)
-			}
-		}
-		// Keys are per agent, as an API client's are per token.
-		scoped := ""
-		if *key != "" {
-			scoped = *as + " " + *key
+		if entry.At, err = atFlag(*at, loc); err != nil {
+			return err
 		}
 		rec, created, err := p.work.RecordTimeRequest(ctx, number, workflow.Agent{Name: *as}, entry, scoped)
 		if err != nil {
