@@ -335,6 +335,11 @@ func (l *loader) resolvePath(p string) string {
 	return filepath.Join(l.dir, p)
 }
 
+// ReadFile is the config file at path as Load reads it, at most 4 MiB: for
+// a command that needs a key or two without loading the whole configuration
+// and its secrets (the health check).
+func ReadFile(path string) ([]byte, error) { return readLimited(path, maxConfigSize) }
+
 func readLimited(name string, limit int64) ([]byte, error) {
 	f, err := os.Open(name)
 	if err != nil {
