@@ -442,6 +442,24 @@ func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, prio
 
 // read returns fields of tickets numbers, nil for one that is gone.
 func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, error) {
+	hs, err := s.readHashes(ctx, numbers, fields)
+	if err != nil {
+		return nil, fmt.Errorf("read tickets: %w", err)
+	}
+	out := make([]*Ticket, len(numbers))
+	for i, m := range hs {
+		if m["number"] == "" {
+			continue
+		}
+		out[i] = fromHash(m)
+	}
+	return out, nil
+}
+
+// readHashes reads fields of the hashes of tickets numbers in one round
+// trip, in their order; a field a ticket lacks, or all of one that is gone,
+// is absent from its map.
+func (s *Store) readHashes(ctx context.Context, numbers, fields []string) ([]map[string]string, error) {
 	cmds := make([]*redis.SliceCmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
@@ -449,20 +467,11 @@ func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, 
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("read tickets: %w", err)
+		return nil, err
 	}
-	out := make([]*Ticket, len(numbers))
+	out := make([]map[string]string, len(cmds))
 	for i, c := range cmds {
-		m := make(map[string]string, len(fields))
-		for j, v := range c.Val() {
-			if str, ok := v.(string); ok {
-				m[fields[j]] = str
-			}
-		}
-		if m["number"] == "" {
-			continue
-		}
-		out[i] = fromHash(m)
+		out[i] = hmap(fields, c.Val())
 	}
 	return out, nil
 }

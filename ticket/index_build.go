@@ -254,13 +254,8 @@ func (s *Store) CheckIndexes(ctx context.Context, repair bool) (IndexReport, err
 		for i, z := range zs {
 			numbers[i], _ = z.Member.(string)
 		}
-		fields := make([]*redis.SliceCmd, len(numbers))
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, n := range numbers {
-				fields[i] = p.HMGet(ctx, s.key("t:"+n), indexFields...)
-			}
-			return nil
-		}); err != nil {
+		fields, err := s.readHashes(ctx, numbers, indexFields)
+		if err != nil {
 			return r, fmt.Errorf("check the ticket indexes: %w", err)
 		}
 		type probe struct {
@@ -271,7 +266,7 @@ func (s *Store) CheckIndexes(ctx context.Context, repair bool) (IndexReport, err
 		var broken []string
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, n := range numbers {
-				f := hmap(indexFields, fields[i].Val())
+				f := fields[i]
 				if f["status"] == "" && f["created_at"] == "" {
 					continue
 				}
@@ -350,18 +345,13 @@ func (s *Store) checkStale(ctx context.Context, r *IndexReport, repair bool) err
 				}
 				members, numbers = append(members, m), append(numbers, n)
 			}
-			fields := make([]*redis.SliceCmd, len(numbers))
-			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, n := range numbers {
-					fields[i] = p.HMGet(ctx, s.key("t:"+n), indexFields...)
-				}
-				return nil
-			}); err != nil {
+			fields, err := s.readHashes(ctx, numbers, indexFields)
+			if err != nil {
 				return fmt.Errorf("check the ticket indexes: %w", err)
 			}
 			var stale []any
 			for i, n := range numbers {
-				f := hmap(indexFields, fields[i].Val())
+				f := fields[i]
 				gone := f["status"] == "" && f["created_at"] == ""
 				ok := !gone && (name == idxSubjects && f["anonymised_at"] == "" || slices.Contains(s.expectedKeys(f), key))
 				if !ok {
