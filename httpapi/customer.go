@@ -274,14 +274,20 @@ func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code 
 	if !ok {
 		return
 	}
+	p.showTicket(w, r, code, t, d, access.StatusPath+url.PathEscape(secret), false, errMsg, typed)
+}
+
+// showTicket renders t's page, its reply form posting to action, signedIn
+// for a contact's session rather than a status link; errMsg and typed are
+// a refused reply's message and text.
+func (p *customerPages) showTicket(w http.ResponseWriter, r *http.Request, code int, t *ticket.Ticket, d authz.Decision, action string, signedIn bool, errMsg, typed string) {
 	page, err := p.ticketPage(r.Context(), t, d)
 	if err != nil {
 		p.unavailable(w, r, err)
 		return
 	}
-	page.Action = access.StatusPath + url.PathEscape(secret)
-	page.Message, page.Reply = errMsg, typed
-	page.Notice = noticeOf(r)
+	page.Action, page.SignedIn = action, signedIn
+	page.Message, page.Reply, page.Notice = errMsg, typed, noticeOf(r)
 	p.render(w, r, code, page)
 }
 
@@ -668,14 +674,7 @@ func (p *customerPages) showMine(w http.ResponseWriter, r *http.Request, code in
 	if !ok {
 		return
 	}
-	page, err := p.ticketPage(r.Context(), t, d)
-	if err != nil {
-		p.unavailable(w, r, err)
-		return
-	}
-	page.Action, page.SignedIn = access.MinePath+url.PathEscape(t.Number), true
-	page.Message, page.Reply, page.Notice = errMsg, typed, noticeOf(r)
-	p.render(w, r, code, page)
+	p.showTicket(w, r, code, t, d, access.MinePath+url.PathEscape(t.Number), true, errMsg, typed)
 }
 
 func (p *customerPages) postMineTicket(w http.ResponseWriter, r *http.Request) {
