@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -178,7 +179,7 @@ func cmdTicketsRaw(ctx context.Context, args []string, stdout, _ io.Writer) erro
 func ticketAction(sub string) runFunc {
 	return func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		fs, path := newFlags("tickets " + sub)
-		as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+		as := asFlag(fs, "the agent acting (name as it appears in the history)")
 		var message *string
 		if sub != "set" {
 			message = fs.String("message", "", "the text")
@@ -306,4 +307,10 @@ func atFlag(at string, loc *time.Location) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("--at: %w", err)
 	}
 	return t, nil
+}
+
+// asFlag is --as, who acts as the history names them: by default the
+// login name, else "cli".
+func asFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), usage)
 }

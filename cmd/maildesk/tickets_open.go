@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -34,7 +32,7 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 	typ := fs.String("type", "", "incident (default) or feature_request")
 	channel := fs.String("channel", ticket.ChannelPhone, "how the request came in: "+strings.Join(ticket.AgentChannels, " or "))
 	at := fs.String("at", "", "when the call was (the SLA clock starts there): RFC 3339, YYYY-MM-DD HH:MM or HH:MM in the desk's time zone; default now")
-	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+	as := asFlag(fs, "the agent acting (name as it appears in the history)")
 	key := fs.String("idempotency-key", "", "run again with the same key: the same ticket, nothing made twice")
 	asJSON := fs.Bool("json", false, "print the ticket as JSON")
 	if err := parseFlags(fs, path, args); err != nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +32,7 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	note := fs.String("note", "", "what was done (printed on the customer's statement)")
 	noBill := fs.Bool("no-bill", false, "not billable (default: the activity's)")
 	bill := fs.Bool("bill", false, "billable, also for an activity that is not by default")
-	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent who did the work (name as it appears in the history)")
+	as := asFlag(fs, "the agent who did the work (name as it appears in the history)")
 	key := fs.String("idempotency-key", "", "run again with the same key: the same record, nothing recorded twice")
 	asJSON := fs.Bool("json", false, "print JSON")
 	void := fs.String("void", "", "void the time record of this id (a correction; it stays, marked, and counts nowhere)")
