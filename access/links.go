@@ -3,9 +3,8 @@ package access
 import (
 	"context"
 	"errors"
-	"net/mail"
-	"strings"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/notify"
@@ -37,7 +36,7 @@ func (m *Mailer) Link(ctx context.Context, n notify.Notification) (string, error
 	if m.PublicURL == "" || !n.Kind.StatusLink() {
 		return "", nil
 	}
-	addr := bareAddress(n.To)
+	addr := address.Bare(n.To)
 	if n.Kind == notify.SignIn {
 		// The page checked who may sign in when it queued the mail; the
 		// directory may have changed since, so again.
@@ -83,13 +82,4 @@ func MayHaveLinks(d authz.Decision, plans map[string]config.Plan, customer strin
 		return d, false
 	}
 	return d, plans[d.Customer.PlanName()].StatusLinks()
-}
-
-// bareAddress is the address of a recipient as written in a notification
-// ("Jan <jan@x>" or "jan@x"), lower case.
-func bareAddress(to string) string {
-	if a, err := mail.ParseAddress(to); err == nil {
-		to = a.Address
-	}
-	return strings.ToLower(strings.TrimSpace(to))
 }

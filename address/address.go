@@ -47,6 +47,17 @@ func NormaliseDomain(domain string) (string, error) {
 	return lookup.ToASCII(d)
 }
 
+// Bare is the address part of a recipient as written in a header ("Jan
+// <jan@x>" or "jan@x"), trimmed and lower case; what does not parse stays as
+// written, trimmed and lower case. Unlike Normalise it leaves the domain as
+// it is and never fails: it is the key a recipient is recorded under.
+func Bare(to string) string {
+	if a, err := mail.ParseAddress(to); err == nil {
+		to = a.Address
+	}
+	return strings.ToLower(strings.TrimSpace(to))
+}
+
 // CheckBare accepts "desk@example.com" but not "Desk <desk@example.com>",
 // "<desk@example.com>" or anything net/mail would have to rewrite: such a
 // value is compared with addresses in mail headers and used as an SMTP

@@ -59,6 +59,20 @@ func TestCheckBare(t *testing.T) {
 	}
 }
 
+func TestBare(t *testing.T) {
+	for _, tt := range []struct{ in, want string }{
+		{"Jan <Jan@Acme.Example>", "jan@acme.example"},
+		{" jan@acme.example ", "jan@acme.example"},
+		{`"Jan, Sales" <jan@acme.example>`, "jan@acme.example"},
+		{"Not An Address", "not an address"},
+		{"", ""},
+	} {
+		if got := Bare(tt.in); got != tt.want {
+			t.Errorf("Bare(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
 // FuzzNormalise: addresses come from mail headers and imported files. No
 // input may panic, and what is accepted once is accepted again. (That the
 // canonical form is always its own canonical form does not hold yet:

@@ -1,7 +1,7 @@
 package billing
 
 import (
-	"sort"
+	"slices"
 	"time"
 
 	"github.com/maildesk/maildesk/config"
@@ -80,12 +80,6 @@ func (p *Plan) boundaries(cs []class, start, end time.Time) []time.Time {
 		}
 		day = time.Date(day.Year(), day.Month(), day.Day()+1, 0, 0, 0, 0, p.loc)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	uniq := out[:0]
-	for _, t := range out {
-		if len(uniq) == 0 || !uniq[len(uniq)-1].Equal(t) {
-			uniq = append(uniq, t)
-		}
-	}
-	return uniq
+	slices.SortFunc(out, time.Time.Compare)
+	return slices.CompactFunc(out, time.Time.Equal)
 }

@@ -404,7 +404,7 @@ func (l *loader) validatePlanBilling(path string, p Plan) {
 		for _, pr := range sortedKeys(b.Rates[typ]) {
 			switch {
 			case pr == "" || !ValidPriority(pr):
-				c.Addf(tpath+"."+pr, "must be one of P1, P2, P3, P4 (got %q)", pr)
+				c.Addf(tpath+"."+pr, "must be one of %s (got %q)", PriorityList(), pr)
 			case !p.TypeAllows(typ, pr):
 				c.Addf(tpath+"."+pr, "type %s has no priority %s (it has %s)", typ, pr, strings.Join(p.TypePriorities(typ), ", "))
 			}

@@ -351,6 +351,11 @@ func (l *loader) resolvePath(p string) string {
 	return filepath.Join(l.dir, p)
 }
 
+// ReadFile is the config file at path as Load reads it, at most 4 MiB: for
+// a command that needs a key or two without loading the whole configuration
+// and its secrets (the health check).
+func ReadFile(path string) ([]byte, error) { return ReadLimited(path, maxConfigSize) }
+
 // ReadLimited reads the file name, refusing one larger than limit bytes.
 func ReadLimited(name string, limit int64) ([]byte, error) {
 	f, err := os.Open(name)

@@ -33,6 +33,10 @@ func PriorityChoice() string {
 	return strings.Join(Priorities[:last], ", ") + " or " + Priorities[last]
 }
 
+// PriorityList lists Priorities as the configuration's problems do:
+// "P1, P2, P3, P4".
+func PriorityList() string { return strings.Join(Priorities, ", ") }
+
 // builtinTypeNames are the built-in types' names per language, for a plan
 // that does not name them itself.
 var builtinTypeNames = map[string]map[string]string{
@@ -170,7 +174,7 @@ func (l *loader) validateTypes(path string, p Plan) {
 			ppath := fmt.Sprintf("%s.priorities[%d]", tpath, i)
 			switch {
 			case pr == "" || !ValidPriority(pr):
-				c.Addf(ppath, "must be one of P1, P2, P3, P4 (got %q)", pr)
+				c.Addf(ppath, "must be one of %s (got %q)", PriorityList(), pr)
 			case slices.Contains(st.Priorities[:i], pr):
 				c.Addf(ppath, "names %s twice", pr)
 			}

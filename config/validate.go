@@ -475,10 +475,10 @@ func (l *loader) validatePlans() {
 			l.c.Addf(path+".max_contacts", "must be 0 (no limit) or more (got %d)", p.MaxContacts)
 		}
 		if !ValidPriority(p.DefaultPriority) {
-			l.c.Addf(path+".default_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.DefaultPriority)
+			l.c.Addf(path+".default_priority", "must be empty or one of %s (got %q)", PriorityList(), p.DefaultPriority)
 		}
 		if !ValidPriority(p.ContactMaxPriority) {
-			l.c.Addf(path+".contact_max_priority", "must be empty or one of P1, P2, P3, P4 (got %q)", p.ContactMaxPriority)
+			l.c.Addf(path+".contact_max_priority", "must be empty or one of %s (got %q)", PriorityList(), p.ContactMaxPriority)
 		}
 		if p.Term != "" && p.Term != TermMonthly {
 			l.c.Addf(path+".term", "must be empty (any dates) or %s (got %q)", TermMonthly, p.Term)
@@ -492,7 +492,7 @@ func (l *loader) validatePlans() {
 			}
 			for _, pr := range sortedKeys(p.PriorityLabels[lang]) {
 				if pr == "" || !ValidPriority(pr) {
-					l.c.Addf(lpath+"."+pr, "priority must be one of P1, P2, P3, P4 (got %q)", pr)
+					l.c.Addf(lpath+"."+pr, "priority must be one of %s (got %q)", PriorityList(), pr)
 				} else if strings.TrimSpace(p.PriorityLabels[lang][pr]) == "" {
 					l.c.Add(lpath+"."+pr, "label must not be empty")
 				}
@@ -532,7 +532,7 @@ func (l *loader) validatePriority() {
 	for _, k := range keys {
 		path := "priority.words." + k
 		if k == "" || !ValidPriority(k) {
-			c.Addf(path, "must be one of P1, P2, P3, P4 (got %q)", k)
+			c.Addf(path, "must be one of %s (got %q)", PriorityList(), k)
 			continue
 		}
 		for i, w := range p.Words[k] {

@@ -252,37 +252,49 @@ func (p *customerPages) expired(t *ticket.Ticket) bool {
 	return p.c.Now().Sub(closed) > p.c.Expiry
 }
 
-func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code int, errMsg, typed string) {
-	secret := r.PathValue("secret")
-	_, t, d, ok, err := p.linked(r.Context(), secret)
+// linkedTicket is linked for a handler of r's status link: when there is
+// nothing to show it has answered r (unavailable or not found) and ok is
+// false, as mineTicket does for a signed-in contact.
+func (p *customerPages) linkedTicket(w http.ResponseWriter, r *http.Request, secret string) (access.Link, *ticket.Ticket, authz.Decision, bool) {
+	l, t, d, ok, err := p.linked(r.Context(), secret)
 	if err != nil {
 		p.unavailable(w, r, err)
-		return
+		return l, nil, d, false
 	}
 	if !ok {
 		p.notFound(w, r)
+		return l, nil, d, false
+	}
+	return l, t, d, true
+}
+
+func (p *customerPages) showLinked(w http.ResponseWriter, r *http.Request, code int, errMsg, typed string) {
+	secret := r.PathValue("secret")
+	_, t, d, ok := p.linkedTicket(w, r, secret)
+	if !ok {
 		return
 	}
+	p.showTicket(w, r, code, t, d, access.StatusPath+url.PathEscape(secret), false, errMsg, typed)
+}
+
+// showTicket renders t's page, its reply form posting to action, signedIn
+// for a contact's session rather than a status link; errMsg and typed are
+// a refused reply's message and text.
+func (p *customerPages) showTicket(w http.ResponseWriter, r *http.Request, code int, t *ticket.Ticket, d authz.Decision, action string, signedIn bool, errMsg, typed string) {
 	page, err := p.ticketPage(r.Context(), t, d)
 	if err != nil {
 		p.unavailable(w, r, err)
 		return
 	}
-	page.Action = access.StatusPath + url.PathEscape(secret)
-	page.Message, page.Reply = errMsg, typed
-	page.Notice = noticeOf(r)
+	page.Action, page.SignedIn = action, signedIn
+	page.Message, page.Reply, page.Notice = errMsg, typed, noticeOf(r)
 	p.render(w, r, code, page)
 }
 
 func (p *customerPages) postStatus(w http.ResponseWriter, r *http.Request) {
 	secret := r.PathValue("secret")
-	l, t, d, ok, err := p.linked(r.Context(), secret)
-	if err != nil {
-		p.unavailable(w, r, err)
-		return
-	}
+	l, t, d, ok := p.linkedTicket(w, r, secret)
 	if !ok {
-		p.notFound(w, r)
 		return
 	}
 	p.reply(w, r, t, d, l.Contact, "link "+l.Hash, access.StatusPath+url.PathEscape(secret), func(code int, msg, typed string) {
@@ -608,6 +620,7 @@ func (p *customerPages) serveMine(w http.ResponseWriter, r *http.Request) {
 		AllOfOrg: seesAll(d), SignedIn: true}
 	names := contactNames(d.Customer)
 	// Newest first, open ones before closed ones.
+	var closed []customerRow
 	for _, t := range slices.Backward(list) {
 		if !p.mayOpen(&t, contact, d) {
 			continue
@@ -616,25 +629,20 @@ func (p *customerPages) serveMine(w http.ResponseWriter, r *http.Request) {
 		if t.UpdatedAt != nil {
 			updated = *t.UpdatedAt
 		}
-		page.Tickets = append(page.Tickets, customerRow{
+		row := customerRow{
 			Number: notify.SafeLine(t.Number), Subject: cmp.Or(notify.SafeLine(t.Subject), customerWords[lang]["noSubject"]),
 			Status: notify.StatusText(lang, t.Status), Open: ticket.Open(t.Status), Contact: who(names, t.Contact, t.ContactName),
 			Updated: notify.FormatDate(updated, lang, p.c.Location), UpdatedISO: updated.UTC().Format(time.RFC3339),
 			URL: access.MinePath + url.PathEscape(t.Number),
-		})
+		}
+		if row.Open {
+			page.Tickets = append(page.Tickets, row)
+		} else {
+			closed = append(closed, row)
+		}
 	}
-	slices.SortStableFunc(page.Tickets, func(a, b customerRow) int { return boolOrder(a.Open, b.Open) })
+	page.Tickets = append(page.Tickets, closed...)
 	p.render(w, r, http.StatusOK, page)
-}
-
-func boolOrder(a, b bool) int {
-	switch {
-	case a == b:
-		return 0
-	case a:
-		return -1
-	}
-	return 1
 }
 
 // mineTicket is the ticket of r's path if the signed-in contact may see
@@ -666,14 +674,7 @@ func (p *customerPages) showMine(w http.ResponseWriter, r *http.Request, code in
 	if !ok {
 		return
 	}
-	page, err := p.ticketPage(r.Context(), t, d)
-	if err != nil {
-		p.unavailable(w, r, err)
-		return
-	}
-	page.Action, page.SignedIn = access.MinePath+url.PathEscape(t.Number), true
-	page.Message, page.Reply, page.Notice = errMsg, typed, noticeOf(r)
-	p.render(w, r, code, page)
+	p.showTicket(w, r, code, t, d, access.MinePath+url.PathEscape(t.Number), true, errMsg, typed)
 }
 
 func (p *customerPages) postMineTicket(w http.ResponseWriter, r *http.Request) {

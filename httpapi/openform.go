@@ -99,7 +99,7 @@ func (d *dashboard) postOpenForm(w http.ResponseWriter, r *http.Request) {
 		Message: v.Get("message"), Priority: v.Get("priority"), Type: v.Get("type"), Channel: v.Get("channel"),
 		At: strings.TrimSpace(v.Get("at")), Key: v.Get("key"),
 	}
-	if f.Key == "" || len(f.Key) > 200 || strings.ContainsFunc(f.Key, func(c rune) bool { return c <= ' ' || c > '~' }) {
+	if !workflow.ValidKey(f.Key) {
 		f.Key = rand.Text()
 		d.writeOpenForm(w, r, http.StatusBadRequest, f, "", "The form was incomplete; please check it and open the ticket again.")
 		return

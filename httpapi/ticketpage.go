@@ -456,7 +456,7 @@ func (d *dashboard) postTicketAction(w http.ResponseWriter, r *http.Request) {
 	key := v.Get("key")
 	forms := actionForms{Reply: v.Get("message"), ReplyStatus: v.Get("status"), Note: v.Get("note"), Reason: v.Get("reason"), Assignee: v.Get("assignee"),
 		Duration: v.Get("duration"), Activity: v.Get("activity"), TimeNote: v.Get("time_note")}
-	if key == "" || len(key) > 200 || strings.ContainsFunc(key, func(c rune) bool { return c <= ' ' || c > '~' }) {
+	if !workflow.ValidKey(key) {
 		d.writeTicket(w, r, http.StatusBadRequest, number, "", "The form was incomplete; please check it and send it again.", forms)
 		return
 	}

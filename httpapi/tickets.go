@@ -284,7 +284,7 @@ func idempotencyKey(r *http.Request) (string, error) {
 	if k == "" {
 		return "", nil
 	}
-	if len(k) > 200 || strings.IndexFunc(k, func(c rune) bool { return c <= ' ' || c > '~' }) >= 0 {
+	if !workflow.ValidKey(k) {
 		return "", badRequest("Idempotency-Key must be 1 to 200 printable ASCII characters without spaces")
 	}
 	return agent(r).Name + " " + k, nil

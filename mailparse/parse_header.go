@@ -6,6 +6,7 @@ package mailparse
 
 import (
 	"io"
+	"iter"
 	"mime"
 	"net/mail"
 	"net/textproto"
@@ -269,19 +270,32 @@ func unquoteLocal(s string) string {
 	return b.String()
 }
 
+// outsideQuotes yields the indexes of c in s outside quoted strings, in
+// order; a backslash in a quoted string escapes the byte after it.
+func outsideQuotes(s string, c byte) iter.Seq[int] {
+	return func(yield func(int) bool) {
+		quoted := false
+		for i := 0; i < len(s); i++ {
+			switch {
+			case s[i] == '\\' && quoted:
+				i++
+			case s[i] == '"':
+				quoted = !quoted
+			case s[i] == c && !quoted:
+				if !yield(i) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // lastIndexOutsideQuotes is the index of the last c outside a quoted
 // string, -1 if none.
 func lastIndexOutsideQuotes(s string, c byte) int {
-	last, quoted := -1, false
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && quoted:
-			i++
-		case s[i] == '"':
-			quoted = !quoted
-		case s[i] == c && !quoted:
-			last = i
-		}
+	last := -1
+	for i := range outsideQuotes(s, c) {
+		last = i
 	}
 	return last
 }
@@ -792,17 +806,11 @@ func notTokenChar(r rune) bool {
 	return r <= ' ' || r >= 0x7f || strings.ContainsRune(`()<>@,;:\"/[]?=`, r)
 }
 
+// indexOutsideQuotes is the index of the first c outside a quoted string,
+// -1 if none.
 func indexOutsideQuotes(s string, c byte) int {
-	quoted := false
-	for i := 0; i < len(s); i++ {
-		switch {
-		case s[i] == '\\' && quoted:
-			i++
-		case s[i] == '"':
-			quoted = !quoted
-		case s[i] == c && !quoted:
-			return i
-		}
+	for i := range outsideQuotes(s, c) {
+		return i
 	}
 	return -1
 }

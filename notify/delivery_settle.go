@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // settle deals with the Sender's answer: a delivered notification is
@@ -88,7 +90,7 @@ func (d *Delivery) recordSentMail(ctx context.Context, p redis.Pipeliner, tag st
 	if tag == "" {
 		return
 	}
-	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", at}
 	if n.TicketKey != "" {
 		rec = append(rec, "ticket_key", n.TicketKey)
 	}

@@ -18,13 +18,7 @@ local f = entry_fields(KEYS[1], ARGV[1], ARGV[2])
 if not f then return {'gone'} end
 local who = redis.call('GET', KEYS[3])
 if who then return {'busy', who} end
-local vals = {'reason', ARGV[3], 'outbox_id', ARGV[1]}
-for i = 1, #f, 2 do
-  if f[i] ~= 'reason' and f[i] ~= 'outbox_id' then
-    vals[#vals + 1] = f[i]
-    vals[#vals + 1] = f[i + 1]
-  end
-end
+local vals = notification_fields(f, {'reason', ARGV[3], 'outbox_id', ARGV[1]})
 local dead = redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(vals))
 redis.call('XACK', KEYS[1], ARGV[4], ARGV[1])
 redis.call('XDEL', KEYS[1], ARGV[1])

@@ -17,6 +17,19 @@ local function entry_fields(stream, id, nid)
   return f
 end
 
+-- notification_fields(f, vals) appends to vals the field/value pairs of the
+-- entry fields f but a dead letter's own (reason, outbox_id), so that a
+-- record moved again does not carry them twice; returns vals.
+local function notification_fields(f, vals)
+  for i = 1, #f, 2 do
+    if f[i] ~= 'reason' and f[i] ~= 'outbox_id' then
+      vals[#vals + 1] = f[i]
+      vals[#vals + 1] = f[i + 1]
+    end
+  end
+  return vals
+end
+
 -- checks(sent, sup, lift) refuses a delivered notification (marker key
 -- sent) and, when lift is '0', a suppressed recipient (suppression key
 -- sup); with '1' it lifts the suppression; with '-' (an agent's reply,

@@ -17,7 +17,7 @@ import (
 // them, or (mentions) naming their address in any field.
 func aboutPerson(values map[string]any, who string, mentions bool) bool {
 	to, _ := values["to"].(string)
-	if a, err := address.Normalise(bareAddress(to)); err == nil && a == who {
+	if a, err := address.Normalise(address.Bare(to)); err == nil && a == who {
 		return true
 	}
 	if !mentions {
@@ -44,7 +44,7 @@ func (o *Outbox) PersonEntries(ctx context.Context, addr string) (waiting []Entr
 	}
 	waiting = []Entry{}
 	for _, e := range all {
-		if a, err := address.Normalise(bareAddress(e.Notification.To)); err == nil && a == who {
+		if a, err := address.Normalise(address.Bare(e.Notification.To)); err == nil && a == who {
 			waiting = append(waiting, e)
 		}
 	}

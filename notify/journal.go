@@ -10,6 +10,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"github.com/wneessen/go-mail"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // The trace of sent mail (issue 16): every mail the desk sends is, once the
@@ -43,7 +45,7 @@ func (m *Mailer) TraceCopy(n Notification, sentAt time.Time) ([]byte, error) {
 	msg.SetDateWithValue(sentAt)
 	for _, h := range [][2]string{
 		{TraceHeaderID, n.ID}, {TraceHeaderKind, string(n.Kind)}, {TraceHeaderTicket, n.Ticket},
-		{TraceHeaderTicketKey, n.TicketKey}, {TraceHeaderTo, bareAddress(n.To)},
+		{TraceHeaderTicketKey, n.TicketKey}, {TraceHeaderTo, address.Bare(n.To)},
 		{TraceHeaderSentAt, sentAt.UTC().Format(time.RFC3339)},
 	} {
 		if h[1] != "" {
@@ -125,7 +127,7 @@ func (o *Outbox) RestoreDelivered(ctx context.Context, n Notification, sentAt ti
 		p.SetNX(ctx, o.sentKey(n.ID), at, left)
 		p.Set(ctx, o.tracedKey(n.ID), "1", left)
 		if tag != "" && sentMailTTL-time.Since(sentAt) > 0 {
-			rec := []any{"id", n.ID, "kind", string(n.Kind), "to", bareAddress(n.To), "ticket", n.Ticket, "sent_at", at}
+			rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", at}
 			if n.TicketKey != "" {
 				rec = append(rec, "ticket_key", n.TicketKey)
 			}

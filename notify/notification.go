@@ -249,74 +249,41 @@ func (n Notification) Fields() []string {
 		"references", strings.Join(n.References, " "),
 		"customer", n.Customer,
 	}
-	for _, kv := range [][2]string{
+	// Fields that are empty (zero) are left out; decoding gives them back
+	// as empty.
+	optional := func(kvs [][2]string) {
+		for _, kv := range kvs {
+			if kv[1] != "" {
+				f = append(f, kv[0], kv[1])
+			}
+		}
+	}
+	optional([][2]string{
 		{"type", n.Type}, {"priority", n.Priority}, {"requested_priority", n.RequestedPriority},
 		{"priority_reason", n.PriorityReason}, {"main_contact", n.MainContact}, {"main_contact_name", n.MainContactName},
 		{"priority_label", n.PriorityLabel}, {"requested_priority_label", n.RequestedPriorityLabel},
 		{"channel", n.Channel},
 		{"type_label", n.TypeLabel},
-	} {
-		if kv[1] != "" {
-			f = append(f, kv[0], kv[1])
-		}
-	}
-	if n.ID != "" {
-		f = append(f, "id", n.ID)
-	}
+		{"id", n.ID},
+	})
 	if n.Size != 0 || n.Limit != 0 {
 		f = append(f, "size", strconv.FormatInt(n.Size, 10), "limit", strconv.FormatInt(n.Limit, 10))
 	}
-	if n.Ticket != "" {
-		f = append(f, "ticket", n.Ticket)
-	}
-	if n.TicketKey != "" {
-		f = append(f, "ticket_key", n.TicketKey)
-	}
-	if !n.Received.IsZero() {
-		f = append(f, "received", n.Received.Format(time.RFC3339))
-	}
-	if !n.Deadline.IsZero() {
-		f = append(f, "deadline", n.Deadline.Format(time.RFC3339))
-	}
-	if n.Target != "" {
-		f = append(f, "target", n.Target)
-	}
+	optional([][2]string{
+		{"ticket", n.Ticket}, {"ticket_key", n.TicketKey},
+		{"received", rfc3339(n.Received)}, {"deadline", rfc3339(n.Deadline)}, {"target", n.Target},
+	})
 	if n.Late {
 		f = append(f, "late", "1")
 	}
-	if n.ReportedBy != "" {
-		f = append(f, "reported_by", n.ReportedBy)
-	}
-	if n.RepliedBy != "" {
-		f = append(f, "replied_by", n.RepliedBy)
-	}
-	if !n.AsOf.IsZero() {
-		f = append(f, "as_of", n.AsOf.Format(time.RFC3339))
-	}
+	optional([][2]string{{"reported_by", n.ReportedBy}, {"replied_by", n.RepliedBy}, {"as_of", rfc3339(n.AsOf)}})
 	if len(n.Items) > 0 {
 		f = append(f, "items", encodeItems(n.Items))
 	}
-	if n.Agent != "" {
-		f = append(f, "agent", n.Agent)
-	}
-	if n.Text != "" {
-		f = append(f, "text", n.Text)
-	}
-	if n.Server != "" {
-		f = append(f, "server", n.Server)
-	}
-	if n.Term != "" {
-		f = append(f, "term", n.Term)
-	}
-	if n.Reason != "" {
-		f = append(f, "reason", n.Reason)
-	}
-	if n.Part != "" {
-		f = append(f, "part", n.Part)
-	}
-	if n.Used != "" {
-		f = append(f, "used", n.Used)
-	}
+	optional([][2]string{
+		{"agent", n.Agent}, {"text", n.Text}, {"server", n.Server}, {"term", n.Term},
+		{"reason", n.Reason}, {"part", n.Part}, {"used", n.Used},
+	})
 	if len(n.Changes) > 0 {
 		b, err := json.Marshal(n.Changes)
 		if err != nil {
@@ -325,6 +292,14 @@ func (n Notification) Fields() []string {
 		f = append(f, "changes", string(b))
 	}
 	return f
+}
+
+// rfc3339 is t as a field holds it; "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.Format(time.RFC3339)
 }
 
 // encodeItems writes items as a JSON array, deadlines in RFC 3339 UTC to

@@ -10,7 +10,6 @@ import (
 	"hash/fnv"
 	"io"
 	"log/slog"
-	"net/mail"
 	"strconv"
 	"strings"
 	"sync"
@@ -156,14 +155,6 @@ func (o *Outbox) sentTag(ctx context.Context, n Notification) (string, error) {
 		return "", err
 	}
 	return messageIDTag(secret, n.ID, n.TicketKey), nil
-}
-
-// bareAddress is the address part of to, lower case.
-func bareAddress(to string) string {
-	if a, err := mail.ParseAddress(to); err == nil {
-		to = a.Address
-	}
-	return strings.ToLower(strings.TrimSpace(to))
 }
 
 // Enqueue queues n for delivery. Its ID must be stable (the same alert

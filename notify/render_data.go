@@ -236,7 +236,10 @@ func prepare(desk Desk, n Notification) (prepared, error) {
 // cleanBody makes text someone wrote (an agent's reply) safe to put in a
 // body as written: valid UTF-8, LF line ends (a lone CR too), no control
 // characters but tab, and no blank lines before or after. Trailing spaces
-// stay (an RFC 3676 signature separator is "-- ").
+// stay (an RFC 3676 signature separator is "-- "). Unlike SafeText it keeps
+// format characters: a desk's own people write this text, and joiners
+// matter to emoji and some scripts; what someone outside wrote goes
+// through SafeText as well (kindSpec.outsideText).
 func cleanBody(s string) string {
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	s = strings.ReplaceAll(s, "\r\n", "\n")

@@ -16,13 +16,7 @@ local f = entry_fields(KEYS[1], ARGV[1], ARGV[2])
 if not f then return {'gone'} end
 local refused, lifted = checks(KEYS[3], KEYS[4], ARGV[3])
 if refused then return refused end
-local vals = {}
-for i = 1, #f, 2 do
-  if f[i] ~= 'reason' and f[i] ~= 'outbox_id' then
-    vals[#vals + 1] = f[i]
-    vals[#vals + 1] = f[i + 1]
-  end
-end
+local vals = notification_fields(f, {})
 local new = redis.call('XADD', KEYS[2], '*', unpack(vals))
 redis.call('XDEL', KEYS[1], ARGV[1])
 return {'ok', new, lifted}

@@ -54,22 +54,25 @@ func (c *fieldChecker) node(n tparse.Node, rootDot bool) {
 	case *tparse.ActionNode:
 		c.pipe(n.Pipe, rootDot)
 	case *tparse.IfNode:
-		c.pipe(n.Pipe, rootDot)
-		c.list(n.List, rootDot)
-		c.list(n.ElseList, rootDot)
+		c.branch(&n.BranchNode, rootDot, rootDot)
 	case *tparse.WithNode:
-		c.pipe(n.Pipe, rootDot)
-		c.list(n.List, false)
-		c.list(n.ElseList, rootDot)
+		c.branch(&n.BranchNode, rootDot, false)
 	case *tparse.RangeNode:
-		c.pipe(n.Pipe, rootDot)
-		c.list(n.List, false)
-		c.list(n.ElseList, rootDot)
+		c.branch(&n.BranchNode, rootDot, false)
 	case *tparse.TemplateNode:
 		c.pipe(n.Pipe, rootDot)
 	case *tparse.ListNode:
 		c.list(n, rootDot)
 	}
+}
+
+// branch walks an if, with or range: its body with bodyDot, as with and
+// range move dot into what they test; its pipeline and else part with
+// rootDot.
+func (c *fieldChecker) branch(b *tparse.BranchNode, rootDot, bodyDot bool) {
+	c.pipe(b.Pipe, rootDot)
+	c.list(b.List, bodyDot)
+	c.list(b.ElseList, rootDot)
 }
 
 func (c *fieldChecker) pipe(p *tparse.PipeNode, rootDot bool) {

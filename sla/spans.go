@@ -5,7 +5,7 @@ package sla
 // hours of a month. Pure functions of their arguments, like the rest.
 
 import (
-	"sort"
+	"slices"
 	"time"
 )
 
@@ -44,14 +44,8 @@ func (c *Calendar) Edges(a, b time.Time) []time.Time {
 			add(s.end)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Before(out[j]) })
-	uniq := out[:0]
-	for _, t := range out {
-		if len(uniq) == 0 || !uniq[len(uniq)-1].Equal(t) {
-			uniq = append(uniq, t)
-		}
-	}
-	return uniq
+	slices.SortFunc(out, time.Time.Compare)
+	return slices.CompactFunc(out, time.Time.Equal)
 }
 
 // StandbyHours are the standby hours between a and b, cut to them, in

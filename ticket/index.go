@@ -446,6 +446,42 @@ func (s *Store) keep(ctx context.Context, cands []candidate, rest []filter, prio
 
 // read returns fields of tickets numbers, nil for one that is gone.
 func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, error) {
+	vals, err := s.readValues(ctx, numbers, fields)
+	if err != nil {
+		return nil, fmt.Errorf("read tickets: %w", err)
+	}
+	out := make([]*Ticket, len(numbers))
+	// One map for all (the dashboard reads a thousand tickets a refresh):
+	// fromHash copies what it keeps.
+	m := make(map[string]string, len(fields))
+	for i, v := range vals {
+		clear(m)
+		fillHash(m, fields, v)
+		if m["number"] == "" {
+			continue
+		}
+		out[i] = fromHash(m)
+	}
+	return out, nil
+}
+
+// readHashes reads fields of the hashes of tickets numbers in one round
+// trip, in their order; a field a ticket lacks, or all of one that is gone,
+// is absent from its map.
+func (s *Store) readHashes(ctx context.Context, numbers, fields []string) ([]map[string]string, error) {
+	vals, err := s.readValues(ctx, numbers, fields)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]map[string]string, len(vals))
+	for i, v := range vals {
+		out[i] = hmap(fields, v)
+	}
+	return out, nil
+}
+
+// readValues is HMGET of fields of tickets numbers, in one round trip.
+func (s *Store) readValues(ctx context.Context, numbers, fields []string) ([][]any, error) {
 	cmds := make([]*redis.SliceCmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
@@ -453,22 +489,11 @@ func (s *Store) read(ctx context.Context, numbers, fields []string) ([]*Ticket, 
 		}
 		return nil
 	}); err != nil {
-		return nil, fmt.Errorf("read tickets: %w", err)
+		return nil, err
 	}
-	out := make([]*Ticket, len(numbers))
-	// One map for all: fromHash copies what it keeps.
-	m := make(map[string]string, len(fields))
+	out := make([][]any, len(cmds))
 	for i, c := range cmds {
-		clear(m)
-		for j, v := range c.Val() {
-			if str, ok := v.(string); ok {
-				m[fields[j]] = str
-			}
-		}
-		if m["number"] == "" {
-			continue
-		}
-		out[i] = fromHash(m)
+		out[i] = c.Val()
 	}
 	return out, nil
 }

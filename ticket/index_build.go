@@ -176,12 +176,18 @@ func (s *Store) runPipelined(ctx context.Context, sc *redis.Script, keys func(i 
 
 func hmap(fields []string, vals []any) map[string]string {
 	m := make(map[string]string, len(fields))
+	fillHash(m, fields, vals)
+	return m
+}
+
+// fillHash puts the fields HMGET answered (vals, in the order of fields)
+// into m; a field the hash lacks stays out.
+func fillHash(m map[string]string, fields []string, vals []any) {
 	for i, v := range vals {
 		if str, ok := v.(string); ok {
 			m[fields[i]] = str
 		}
 	}
-	return m
 }
 
 // msOf is an RFC 3339 time in unix ms, 0 when it is none.
@@ -262,13 +268,8 @@ func (s *Store) CheckIndexes(ctx context.Context, repair bool) (IndexReport, err
 		for i, z := range zs {
 			numbers[i], _ = z.Member.(string)
 		}
-		fields := make([]*redis.SliceCmd, len(numbers))
-		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, n := range numbers {
-				fields[i] = p.HMGet(ctx, s.key("t:"+n), indexFields...)
-			}
-			return nil
-		}); err != nil {
+		fields, err := s.readHashes(ctx, numbers, indexFields)
+		if err != nil {
 			return r, fmt.Errorf("check the ticket indexes: %w", err)
 		}
 		type probe struct {
@@ -279,7 +280,7 @@ func (s *Store) CheckIndexes(ctx context.Context, repair bool) (IndexReport, err
 		var broken []string
 		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for i, n := range numbers {
-				f := hmap(indexFields, fields[i].Val())
+				f := fields[i]
 				if f["status"] == "" && f["created_at"] == "" {
 					continue
 				}
@@ -358,18 +359,13 @@ func (s *Store) checkStale(ctx context.Context, r *IndexReport, repair bool) err
 				}
 				members, numbers = append(members, m), append(numbers, n)
 			}
-			fields := make([]*redis.SliceCmd, len(numbers))
-			if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i, n := range numbers {
-					fields[i] = p.HMGet(ctx, s.key("t:"+n), indexFields...)
-				}
-				return nil
-			}); err != nil {
+			fields, err := s.readHashes(ctx, numbers, indexFields)
+			if err != nil {
 				return fmt.Errorf("check the ticket indexes: %w", err)
 			}
 			var stale []any
 			for i, n := range numbers {
-				f := hmap(indexFields, fields[i].Val())
+				f := fields[i]
 				gone := f["status"] == "" && f["created_at"] == ""
 				ok := !gone && (name == idxSubjects && f["anonymised_at"] == "" || slices.Contains(s.expectedKeys(f), key))
 				if !ok {

@@ -61,23 +61,18 @@ local sendWarn = false
 if warn > 0 and billable >= warn then
   sendWarn = redis.call('HSETNX', KEYS[3], 'warned_at', ARGV[11]) == 1 and not sendLimit
 end
+-- The notification at ARGV[i] (its count of strings, then those) goes to
+-- the outbox when send; the next one starts at the index returned.
+local function queue(i, send)
+  local c = tonumber(ARGV[i])
+  if send then
+    local f = {}
+    for j = i + 1, i + c do f[#f + 1] = ARGV[j] end
+    redis.call('XADD', KEYS[7], '*', unpack(f))
+  end
+  return i + c + 1
+end
 local i = 14
-for n = 1, tonumber(ARGV[13]) do
-  local c = tonumber(ARGV[i])
-  if sendWarn then
-    local f = {}
-    for j = i + 1, i + c do f[#f + 1] = ARGV[j] end
-    redis.call('XADD', KEYS[7], '*', unpack(f))
-  end
-  i = i + c + 1
-end
-while i <= #ARGV do
-  local c = tonumber(ARGV[i])
-  if sendLimit then
-    local f = {}
-    for j = i + 1, i + c do f[#f + 1] = ARGV[j] end
-    redis.call('XADD', KEYS[7], '*', unpack(f))
-  end
-  i = i + c + 1
-end
+for n = 1, tonumber(ARGV[13]) do i = queue(i, sendWarn) end
+while i <= #ARGV do i = queue(i, sendLimit) end
 return {1, ''}

@@ -91,15 +91,26 @@ type Service struct {
 // action (ticket.ErrConflict): the desk itself moves a new ticket on when
 // its acknowledgement is delivered, and the agent's request still stands
 // against the ticket as it is now. The history then says from what status
-// it really went.
+// it really went. A request that no longer fits the ticket (another agent
+// closed it) stays the conflict it is.
 const conflictTries = 3
 
 func againOnConflict[T any](f func() (T, error)) (T, error) {
+	var conflict error
 	for try := 1; ; try++ {
 		v, err := f()
-		if try == conflictTries || !errors.Is(err, ticket.ErrConflict) {
-			return v, err
+		switch {
+		case errors.Is(err, ticket.ErrConflict) && try < conflictTries:
+			conflict = err
+			continue
+		case conflict != nil && errors.Is(err, ErrInvalid):
+			// Against the ticket as it is now the request makes no sense
+			// (another agent closed it): what the caller needs to know is
+			// that it changed under them.
+			var zero T
+			return zero, conflict
 		}
+		return v, err
 	}
 }
 
@@ -113,6 +124,15 @@ const MaxText = 64 << 10
 // when the reply came by mail ("" otherwise).
 func (s *Service) Reply(ctx context.Context, number string, by Agent, text, status, dedupe string) error {
 	return s.reply(ctx, number, by, text, status, once{mail: dedupe})
+}
+
+// ValidKey reports whether k may be the key that makes a request
+// idempotent (an API client's Idempotency-Key, a form's key, the CLI's
+// --idempotency-key): 1 to 200 printable ASCII characters without spaces.
+// Callers scope a key by putting the client's name and a space before it;
+// a key without spaces cannot make one client's scoped key another's.
+func ValidKey(k string) bool {
+	return k != "" && len(k) <= 200 && !strings.ContainsFunc(k, func(r rune) bool { return r <= ' ' || r > '~' })
 }
 
 // ReplyRequest is Reply asked for by an API client; key is its

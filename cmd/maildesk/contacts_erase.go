@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -43,7 +42,7 @@ func cmdContactsPerson(ctx context.Context, sub string, args []string, stdout, s
 	asJSON := fs.Bool("json", false, "print JSON")
 	var as, reference, output *string
 	if sub == "erase" {
-		as = fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "who erases (recorded, with the reference)")
+		as = asFlag(fs, "who erases (recorded, with the reference)")
 		reference = fs.String("reference", "", "the request's reference, recorded with the erasure (not the address)")
 	} else {
 		output = fs.String("output", "", "write the JSON to this file instead of stdout")

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/maildesk/maildesk/config"
 )
 
 // defaultListen is config's default for http.listen (config.defaults; a
@@ -89,7 +91,7 @@ func cmdHealthcheck(ctx context.Context, args []string, stdout, stderr io.Writer
 func healthcheckListen(cfgPath string, env func(string) (string, bool)) (listen, source string, err error) {
 	listen, source = defaultListen, "the default http.listen"
 	if cfgPath != "" {
-		data, err := readFileLimited(cfgPath, 4<<20)
+		data, err := config.ReadFile(cfgPath)
 		if err != nil {
 			return "", "", fmt.Errorf("reading config file: %w", err)
 		}
@@ -211,22 +213,4 @@ func probe(ctx context.Context, urls []string, timeout time.Duration) (string, e
 		return fmt.Sprintf("GET %s: %s", u, resp.Status), nil
 	}
 	return "", errors.New("no URL to check")
-}
-
-// readFileLimited reads at most limit bytes of name: a config file, not
-// whatever a wrong path points at.
-func readFileLimited(name string, limit int64) ([]byte, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(data)) > limit {
-		return nil, fmt.Errorf("%s is larger than %d bytes", name, limit)
-	}
-	return data, nil
 }

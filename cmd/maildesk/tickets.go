@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -178,7 +179,7 @@ func cmdTicketsRaw(ctx context.Context, args []string, stdout, _ io.Writer) erro
 func ticketAction(sub string) runFunc {
 	return func(ctx context.Context, args []string, stdout, _ io.Writer) error {
 		fs, path := newFlags("tickets " + sub)
-		as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+		as := asFlag(fs, "the agent acting (name as it appears in the history)")
 		var message *string
 		if sub != "set" {
 			message = fs.String("message", "", "the text")
@@ -281,4 +282,35 @@ func ticketTime(ctx context.Context, cfg *config.Config, rdb redis.UniversalClie
 		return nil, err
 	}
 	return &s, nil
+}
+
+// requestKey is an agent's --idempotency-key scoped to the agent (--as), as
+// an API client's Idempotency-Key is scoped to its token; "" for none.
+func requestKey(as, key string) (string, error) {
+	if key == "" {
+		return "", nil
+	}
+	if !workflow.ValidKey(key) {
+		return "", fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	}
+	return as + " " + key, nil
+}
+
+// atFlag is the time --at says, in the desk's zone loc (workflow.ParseAt);
+// zero when it is empty.
+func atFlag(at string, loc *time.Location) (time.Time, error) {
+	if at == "" {
+		return time.Time{}, nil
+	}
+	t, err := workflow.ParseAt(at, loc, time.Now())
+	if err != nil {
+		return time.Time{}, fmt.Errorf("--at: %w", err)
+	}
+	return t, nil
+}
+
+// asFlag is --as, who acts as the history names them: by default the
+// login name, else "cli".
+func asFlag(fs *flag.FlagSet, usage string) *string {
+	return fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), usage)
 }

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"time"
 
@@ -34,7 +32,7 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 	typ := fs.String("type", "", "incident (default) or feature_request")
 	channel := fs.String("channel", ticket.ChannelPhone, "how the request came in: "+strings.Join(ticket.AgentChannels, " or "))
 	at := fs.String("at", "", "when the call was (the SLA clock starts there): RFC 3339, YYYY-MM-DD HH:MM or HH:MM in the desk's time zone; default now")
-	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent acting (name as it appears in the history)")
+	as := asFlag(fs, "the agent acting (name as it appears in the history)")
 	key := fs.String("idempotency-key", "", "run again with the same key: the same ticket, nothing made twice")
 	asJSON := fs.Bool("json", false, "print the ticket as JSON")
 	if err := parseFlags(fs, path, args); err != nil {
@@ -48,8 +46,9 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("%w: tickets open needs --%s", errUsage, f.name)
 		}
 	}
-	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
-		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	scoped, err := requestKey(*as, *key)
+	if err != nil {
+		return err
 	}
 	cfg, rdb, p, err := openWork(ctx, *path)
 	if err != nil {
@@ -58,15 +57,8 @@ func cmdTicketOpen(ctx context.Context, args []string, stdout io.Writer) error {
 	defer rdb.Close()
 	o := workflow.Opening{Customer: *customer, Contact: *contact, Subject: *subject, Message: *message,
 		Priority: *priority, Type: strings.ReplaceAll(strings.ToLower(strings.TrimSpace(*typ)), "-", "_"), Channel: strings.ReplaceAll(*channel, "-", "_")}
-	if *at != "" {
-		if o.At, err = workflow.ParseAt(*at, cfg.Desk.Location, time.Now()); err != nil {
-			return fmt.Errorf("--at: %w", err)
-		}
-	}
-	// Keys are per agent, as an API client's are per token.
-	scoped := ""
-	if *key != "" {
-		scoped = *as + " " + *key
+	if o.At, err = atFlag(*at, cfg.Desk.Location); err != nil {
+		return err
 	}
 	t, created, err := p.work.Open(ctx, workflow.Agent{Name: *as}, o, scoped)
 	if err != nil {

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -34,7 +32,7 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	note := fs.String("note", "", "what was done (printed on the customer's statement)")
 	noBill := fs.Bool("no-bill", false, "not billable (default: the activity's)")
 	bill := fs.Bool("bill", false, "billable, also for an activity that is not by default")
-	as := fs.String("as", cmp.Or(os.Getenv("USER"), "cli"), "the agent who did the work (name as it appears in the history)")
+	as := asFlag(fs, "the agent who did the work (name as it appears in the history)")
 	key := fs.String("idempotency-key", "", "run again with the same key: the same record, nothing recorded twice")
 	asJSON := fs.Bool("json", false, "print JSON")
 	void := fs.String("void", "", "void the time record of this id (a correction; it stays, marked, and counts nowhere)")
@@ -62,8 +60,9 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 	if *noBill && *bill {
 		return fmt.Errorf("%w: tickets time: --bill and --no-bill together", errUsage)
 	}
-	if strings.ContainsFunc(*key, func(r rune) bool { return r <= ' ' || r > '~' }) || len(*key) > 200 {
-		return fmt.Errorf("%w: --idempotency-key must be 1 to 200 printable ASCII characters without spaces", errUsage)
+	scoped, err := requestKey(*as, *key)
+	if err != nil {
+		return err
 	}
 	var entry workflow.TimeEntry
 	record := fs.NArg() == 2
@@ -108,15 +107,8 @@ func cmdTicketTime(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 	}
 	if record {
-		if *at != "" {
-			if entry.At, err = workflow.ParseAt(*at, loc, time.Now()); err != nil {
-				return fmt.Errorf("--at: %w", err)
-			}
-		}
-		// Keys are per agent, as an API client's are per token.
-		scoped := ""
-		if *key != "" {
-			scoped = *as + " " + *key
+		if entry.At, err = atFlag(*at, loc); err != nil {
+			return err
 		}
 		rec, created, err := p.work.RecordTimeRequest(ctx, number, workflow.Agent{Name: *as}, entry, scoped)
 		if err != nil {
