@@ -21,11 +21,10 @@ import (
 
 // Watcher keeps one mailbox drained: it processes the mail waiting at start,
 // then waits for new mail with IDLE (or polls), and re-establishes a dropped
-// connection with exponential backoff and jitter.
+// connection with exponential backoff and jitter. Its optional parts
+// (Checkpoints, Observer, Gate) are given at NewWatcher (WithCheckpoints,
+// WithObserver, WithGate), or set before Run.
 type Watcher struct {
-	// Checkpoints, Observer and Gate are optional; set them at NewWatcher
-	// (WithCheckpoints, WithObserver, WithGate) or before Run.
-
 	// Checkpoints, when set, keep next across restarts.
 	Checkpoints Checkpoints
 	// Observer, when set, is told every mail's outcome (metrics).
