@@ -37,7 +37,8 @@ type Config struct {
 	Redis      redis.UniversalClient
 	KeyPrefix  string
 	Queue      Queue
-	Log        *slog.Logger
+	// Log is where alarms are logged; nil: slog.Default().
+	Log *slog.Logger
 }
 
 // Monitor decides when to raise and clear alarms. Check runs in every

@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/maildesk/maildesk/config"
@@ -49,7 +50,23 @@ type Escalator struct {
 	Agents, Managers []config.Person
 	// Language of the alerts (the desk's).
 	Language string
-	Log      *slog.Logger
+	// Log is where clocks and alerts are logged; nil: slog.Default().
+	Log *slog.Logger
+
+	// defaultsOnce sets Log when unset (settle).
+	defaultsOnce sync.Once
+}
+
+// settle sets Log, when unset, to its default, once: an Escalator is
+// written as a literal and shared, so the paths that log (dueOf, which
+// every clock goes through, Sweep and ReplanChanged) call this first, and
+// the rest reads the field as it is.
+func (e *Escalator) settle() {
+	e.defaultsOnce.Do(func() {
+		if e.Log == nil {
+			e.Log = slog.Default()
+		}
+	})
 }
 
 // Start computes the clock of a ticket of plan, type typ and priority in
@@ -73,9 +90,10 @@ func (e *Escalator) Start(plan, typ, priority, language string, arrival time.Tim
 // another plan) counts by the plan's own targets: its clock keeps running
 // until an agent gives it one of the plan's types.
 func (e *Escalator) dueOf(plan, typ, priority, language string, arrival time.Time) (sla.Due, error) {
+	e.settle()
 	d, err := e.Plans.DueOfType(plan, typ, priority, language, arrival)
 	if errors.Is(err, sla.ErrUnknownType) {
-		e.log().Warn("ticket type unknown to its plan: its plan's own targets apply", "plan", plan, "type", typ, "err", err)
+		e.Log.Warn("ticket type unknown to its plan: its plan's own targets apply", "plan", plan, "type", typ, "err", err)
 		return e.Plans.DueOfType(plan, "", priority, language, arrival)
 	}
 	return d, err
@@ -319,6 +337,7 @@ const sweepPage = 100
 // or downtime of the desk, with seventy breaches makes one mail per
 // manager, which no rate limit needs to hold back.
 func (e *Escalator) Sweep(ctx context.Context, now time.Time) (Stats, error) {
+	e.settle()
 	var st Stats
 	for {
 		var batch []dueAlert
@@ -372,7 +391,7 @@ type dueAlert struct {
 // alert overtook, nobody to tell) is recorded as done at once, and done
 // reports whether this call did that.
 func (e *Escalator) prepare(ctx context.Context, kind ticket.Escalation, d ticket.Due, now time.Time) (_ *dueAlert, done bool, _ error) {
-	log := e.log().With("ticket", d.Number, "alert", string(kind))
+	log := e.Log.With("ticket", d.Number, "alert", string(kind))
 	t, err := e.Store.Get(ctx, d.Number)
 	if errors.Is(err, ticket.ErrNotFound) {
 		done, err = e.Store.Escalate(ctx, kind, d, d.At, now, nil)
@@ -428,7 +447,7 @@ func (e *Escalator) send(ctx context.Context, batch []dueAlert, now time.Time, s
 				if a.late {
 					st.Late++
 				}
-				e.log().Info("SLA alert queued", "ticket", a.Due.Number, "alert", string(a.Kind),
+				e.Log.Info("SLA alert queued", "ticket", a.Due.Number, "alert", string(a.Kind),
 					"deadline", a.Deadline, "recipients", len(a.to), "late", a.late, "batch", len(batch))
 			}
 			return true, nil
@@ -622,11 +641,4 @@ func customerName(c *config.Customer) string {
 		return ""
 	}
 	return c.Name
-}
-
-func (e *Escalator) log() *slog.Logger {
-	if e.Log != nil {
-		return e.Log
-	}
-	return slog.Default()
 }

@@ -38,6 +38,7 @@ func changedPlans(before, after map[string]string) map[string]string {
 // (Replan). Every replica does it; the result is the same. What fails is
 // logged: the ticket keeps its old deadlines.
 func (e *Escalator) ReplanChanged(ctx context.Context, before, after map[string]string, now time.Time) {
+	e.settle()
 	moved := changedPlans(before, after)
 	if len(moved) == 0 {
 		return
@@ -45,7 +46,7 @@ func (e *Escalator) ReplanChanged(ctx context.Context, before, after map[string]
 	open := true
 	page, err := e.Store.Find(ctx, ticket.Query{Open: &open, Customer: slices.Collect(maps.Keys(moved))})
 	if err != nil {
-		e.log().Error("customers changed plan, but their tickets keep the old deadlines", "err", err)
+		e.Log.Error("customers changed plan, but their tickets keep the old deadlines", "err", err)
 		return
 	}
 	for _, t := range page.Tickets {
@@ -54,9 +55,9 @@ func (e *Escalator) ReplanChanged(ctx context.Context, before, after map[string]
 			continue
 		}
 		if err := e.Replan(ctx, t.Number, plan, now); err != nil {
-			e.log().Error("ticket keeps its old deadlines", "ticket", t.Number, "plan", plan, "err", err)
+			e.Log.Error("ticket keeps its old deadlines", "ticket", t.Number, "plan", plan, "err", err)
 			continue
 		}
-		e.log().Info("ticket moved to its customer's new plan", "ticket", t.Number, "customer", t.Customer, "plan", plan)
+		e.Log.Info("ticket moved to its customer's new plan", "ticket", t.Number, "customer", t.Customer, "plan", plan)
 	}
 }

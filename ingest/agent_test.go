@@ -238,7 +238,7 @@ func TestAgentMail(t *testing.T) {
 			}
 			number := created.Ticket
 			if tt.status != "" {
-				if _, err := store.Apply(ctx, number, ticket.Change{At: p.now(), Status: tt.status}, nil); err != nil {
+				if _, err := store.Apply(ctx, number, ticket.Change{At: p.Now(), Status: tt.status}, nil); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -464,7 +464,7 @@ func TestParseCommands(t *testing.T) {
 func TestCustomerFollowUpLifecycle(t *testing.T) {
 	p, store, rdb, clock := newDesk(t)
 	ctx := context.Background()
-	now := p.now()
+	now := p.Now()
 	day := 24 * time.Hour
 	tests := []struct {
 		name       string
@@ -583,11 +583,11 @@ func TestReopenAfterCrashBetweenSteps(t *testing.T) {
 	if _, err := p.Process(ctx, strings.NewReader("From: jan@acme.example\nSubject: Printer\nMessage-ID: <c1@acme.example>\n\nkapot\n"), ticket.Source{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := store.Apply(ctx, "SD-1", ticket.Change{At: p.now(), Status: ticket.StatusWaitingCustomer}, nil); err != nil {
+	if _, err := store.Apply(ctx, "SD-1", ticket.Change{At: p.Now(), Status: ticket.StatusWaitingCustomer}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// The append of the reply happened, the status change did not.
-	if _, err := store.Append(ctx, "r1@acme.example", "SD-1", ticket.Event{At: p.now(), Kind: ticket.EventReply, From: "jan@acme.example"}); err != nil {
+	if _, err := store.Append(ctx, "r1@acme.example", "SD-1", ticket.Event{At: p.Now(), Kind: ticket.EventReply, From: "jan@acme.example"}); err != nil {
 		t.Fatal(err)
 	}
 	res, err := p.Process(ctx, strings.NewReader("From: jan@acme.example\nSubject: Re: [SD-1] Printer\nMessage-ID: <r1@acme.example>\n\nhier\n"), ticket.Source{})

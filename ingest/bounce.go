@@ -83,10 +83,10 @@ func (p *Pipeline) bounced(ctx context.Context, m *inbound) (string, error) {
 	// bounded before they are stored.
 	status, diag := truncate(failed.Status, 40), truncate(failed.Diagnostic, 500)
 	why := strings.TrimSpace("bounced " + m.now.UTC().Format(time.RFC3339) + ": " + status + " " + diag)
-	if err := m.suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
+	if err := m.suppress.Suppress(ctx, sent.To, p.BounceSuppression, why); err != nil {
 		return "", err
 	}
-	m.log.Warn("mail to recipient bounced: automatic mail suppressed", "recipient", sent.To, "status", failed.Status, "for", p.bounceSuppression())
+	m.log.Warn("mail to recipient bounced: automatic mail suppressed", "recipient", sent.To, "status", failed.Status, "for", p.BounceSuppression)
 	text := fmt.Sprintf("Delivery failed for mail <%s> to %s (%s %s)", sent.MessageID, sent.To, status, diag)
 	if failed.Address != sent.To {
 		text += "; it was forwarded there to " + truncate(failed.Address, maxStoredAddress)
@@ -120,10 +120,10 @@ func (p *Pipeline) complained(ctx context.Context, m *inbound) (string, error) {
 	}
 	kind := truncate(cmp.Or(rep.Type, "unspecified"), 40)
 	why := "complaint " + m.now.UTC().Format(time.RFC3339) + ": feedback type " + kind + " from " + truncate(m.msg.From.Address, maxStoredAddress)
-	if err := m.suppress.Suppress(ctx, sent.To, p.bounceSuppression(), why); err != nil {
+	if err := m.suppress.Suppress(ctx, sent.To, p.BounceSuppression, why); err != nil {
 		return "", err
 	}
-	m.log.Warn("recipient reported the desk's mail (feedback report): automatic mail suppressed", "recipient", sent.To, "feedback_type", kind, "for", p.bounceSuppression())
+	m.log.Warn("recipient reported the desk's mail (feedback report): automatic mail suppressed", "recipient", sent.To, "feedback_type", kind, "for", p.BounceSuppression)
 	text := fmt.Sprintf("Complaint (feedback type %s) about mail <%s> to %s, reported by %s", kind, sent.MessageID, sent.To, truncate(m.msg.From.Address, maxStoredAddress))
 	return p.recordReport(ctx, m, sent, ticket.EventComplaint, text)
 }
@@ -176,11 +176,4 @@ func (p *Pipeline) recordReport(ctx context.Context, m *inbound, sent notify.Sen
 		return "", err
 	}
 	return sent.Ticket, nil
-}
-
-func (p *Pipeline) bounceSuppression() time.Duration {
-	if p.BounceSuppression > 0 {
-		return p.BounceSuppression
-	}
-	return 72 * time.Hour
 }

@@ -67,7 +67,7 @@ func TestReplyOnClosedFeatureRequestTellsAgents(t *testing.T) {
 		}
 	}
 	tk, err := store.Get(ctx, number)
-	if err != nil || tk.NeedsAgentSince == nil || !tk.NeedsAgentSince.Equal(p.now()) {
+	if err != nil || tk.NeedsAgentSince == nil || !tk.NeedsAgentSince.Equal(p.Now()) {
 		t.Fatalf("ticket %+v %v: not marked as needing an agent", tk, err)
 	}
 	if tk.Status != ticket.StatusClosed || tk.Type != ticket.TypeFeatureRequest {

@@ -132,7 +132,7 @@ func TestFeatureReplyChange(t *testing.T) {
 	// The pipeline applied the mark with the reply: applying it again, as
 	// a crash's replay would, changes nothing.
 	for i, want := range []bool{false, false} {
-		applied, err := store.Apply(ctx, number, featureReplyChange(tk, "jan@acme.example", "fq2@acme.example", "fq2@acme.example", p.now()), nil)
+		applied, err := store.Apply(ctx, number, featureReplyChange(tk, "jan@acme.example", "fq2@acme.example", "fq2@acme.example", p.Now()), nil)
 		if err != nil || applied != want {
 			t.Fatalf("apply %d: %v %v, want %v", i, applied, err, want)
 		}

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -33,9 +34,22 @@ type JournalConfig struct {
 	// RejectionRetention is how long Redis keeps a refusal (older ones are
 	// not missing).
 	RejectionRetention time.Duration
-	Log                *slog.Logger
+	// Log is where the journal logs; nil: slog.Default().
+	Log *slog.Logger
 	// Changed, when set, is told every new status (metrics, the alarm).
 	Changed func(JournalStatus)
+}
+
+// withDefaults is cfg with its unset fields at the defaults above.
+func (cfg JournalConfig) withDefaults() JournalConfig {
+	if cfg.Window <= 0 {
+		cfg.Window = 500
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = time.Minute
+	}
+	cfg.Log = cmp.Or(cfg.Log, slog.Default())
+	return cfg
 }
 
 // JournalStatus is how Redis compares with the mailbox journal.
@@ -115,15 +129,7 @@ func (j *Journal) wasReplayed(e entry) bool {
 // NewJournal returns the journal of the desk whose Redis is store (and
 // outbox) and whose mail pipe judges; it becomes pipe's Store.
 func NewJournal(cfg JournalConfig, store *ticket.Store, outbox *notify.Outbox, pipe *Pipeline) *Journal {
-	if cfg.Window <= 0 {
-		cfg.Window = 500
-	}
-	if cfg.Interval <= 0 {
-		cfg.Interval = time.Minute
-	}
-	if cfg.Log == nil {
-		cfg.Log = slog.Default()
-	}
+	cfg = cfg.withDefaults()
 	host, _ := os.Hostname()
 	j := &Journal{
 		cfg: cfg, store: store, outbox: outbox, pipe: pipe, log: cfg.Log.With("part", "journal"),

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -65,16 +66,15 @@ type Mailbox struct {
 	answered func()
 }
 
-// NewMailbox returns the client of cfg.Mailbox.
+// NewMailbox returns the client of cfg.Mailbox; log nil: slog.Default().
 func NewMailbox(cfg WatcherConfig, log *slog.Logger) *Mailbox {
-	return newMailbox(cfg, log, nil)
+	return newMailbox(cfg.withDefaults(), cmp.Or(log, slog.Default()), nil)
 }
 
+// newMailbox is NewMailbox of a cfg with its defaults and a log (the
+// watcher's, which has applied them already).
 func newMailbox(cfg WatcherConfig, log *slog.Logger, answered func()) *Mailbox {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Mailbox{cfg: cfg.withDefaults(), log: log.With("mailbox", cfg.Mailbox), answered: answered}
+	return &Mailbox{cfg: cfg, log: log.With("mailbox", cfg.Mailbox), answered: answered}
 }
 
 // withDefaults fills in what cfg leaves unset.

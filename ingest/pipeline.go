@@ -80,7 +80,7 @@ type Pipeline struct {
 	RequireAuth     bool
 	TrustedAuthserv []string
 	// Suppress stops automatic mail to addresses whose mail bounced, for
-	// BounceSuppression; nil: bounces are only recorded.
+	// BounceSuppression (0: 72 h); nil: bounces are only recorded.
 	Suppress          Suppressor
 	BounceSuppression time.Duration
 	// Clock starts the SLA clock of a new ticket; nil: no deadlines. When
@@ -107,8 +107,13 @@ type Pipeline struct {
 	// Language and Priority are the desk's defaults.
 	Language string
 	Priority string
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Log is where mail is logged; nil: slog.Default().
+	Log *slog.Logger
+	// Now is the business clock; nil: time.Now.
+	Now func() time.Time
+
+	// defaultsOnce sets the defaults of the fields left unset (settle).
+	defaultsOnce sync.Once
 
 	tagOnce sync.Once
 	tag     *regexp.Regexp
@@ -188,6 +193,7 @@ type Order interface {
 // when o is not nil. A mail that cannot be parsed is not an error: it is
 // Quarantined. An error means the outcome could not be committed.
 func (p *Pipeline) Decide(ctx context.Context, rm *ReadMail, o Order) (Result, error) {
+	p.settle()
 	if rm.limit > 0 {
 		return p.decideTooLarge(ctx, rm, o)
 	}
@@ -204,7 +210,7 @@ func (p *Pipeline) Decide(ctx context.Context, rm *ReadMail, o Order) (Result, e
 		return Result{Outcome: Quarantined, Reason: reason}, nil
 	}
 	truncated := boundHeader(msg)
-	log := p.log().With("message_id", msg.MessageID, "from", storedAddress(msg.From.Address), "uid", src.UID)
+	log := p.Log.With("message_id", msg.MessageID, "from", storedAddress(msg.From.Address), "uid", src.UID)
 	if len(truncated) > 0 {
 		log.Info("header fields over their limits are kept truncated", "fields", truncated)
 	}
@@ -213,7 +219,7 @@ func (p *Pipeline) Decide(ctx context.Context, rm *ReadMail, o Order) (Result, e
 		// unknown charset) is worth knowing when a ticket looks wrong.
 		log.Info("mail parsed with repairs", "warnings", msg.Warnings)
 	}
-	m := &inbound{msg: msg, src: src, now: p.now(), log: log, dedupe: msg.MessageID, order: o, truncated: truncated, web: rm.web}
+	m := &inbound{msg: msg, src: src, now: p.Now(), log: log, dedupe: msg.MessageID, order: o, truncated: truncated, web: rm.web}
 	if m.dedupe == "" {
 		m.dedupe = "sha256:" + msg.ContentHash
 	}
@@ -481,18 +487,22 @@ func (p *Pipeline) requireAuth(c *config.Customer) bool {
 	return p.RequireAuth
 }
 
-func (p *Pipeline) now() time.Time {
-	if p.Now != nil {
-		return p.Now()
-	}
-	return time.Now()
-}
-
-func (p *Pipeline) log() *slog.Logger {
-	if p.Log != nil {
-		return p.Log
-	}
-	return slog.Default()
+// settle sets the fields left unset to the defaults their comments give,
+// once: a Pipeline is written as a literal and shared by the watcher's
+// goroutines, so its entry points (Decide, SubmitWeb) call this before
+// anything reads them, and the rest reads the fields as they are.
+func (p *Pipeline) settle() {
+	p.defaultsOnce.Do(func() {
+		if p.Now == nil {
+			p.Now = time.Now
+		}
+		if p.Log == nil {
+			p.Log = slog.Default()
+		}
+		if p.BounceSuppression <= 0 {
+			p.BounceSuppression = 72 * time.Hour
+		}
+	})
 }
 
 // headLimit is how much of an oversized mail is read to learn its sender
@@ -548,7 +558,7 @@ func (p *Pipeline) decideTooLarge(ctx context.Context, rm *ReadMail, o Order) (R
 		Language: cmp.Or(d.Contact.Language, language.Detect(msg.Subject), p.Language), Subject: msg.Subject,
 		InReplyTo: msg.MessageID, References: msg.References, Customer: d.Customer.Name, Size: size, Limit: limit,
 	}.Fields()
-	cr, err := p.commit(ctx, o, ticket.Commit{Dedupe: rejectionKey(dedupe), Rejection: rejection(msg, reason, truncated, p.now()), Note: note})
+	cr, err := p.commit(ctx, o, ticket.Commit{Dedupe: rejectionKey(dedupe), Rejection: rejection(msg, reason, truncated, p.Now()), Note: note})
 	if err != nil {
 		return res, err
 	}

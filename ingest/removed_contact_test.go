@@ -22,7 +22,7 @@ func TestRemovedContactCannotFollowUp(t *testing.T) {
 		t.Fatalf("opening: %+v %v", res, err)
 	}
 	number := res.Ticket
-	if _, err := store.Apply(ctx, number, ticket.Change{At: p.now(), Status: ticket.StatusResolved}, nil); err != nil {
+	if _, err := store.Apply(ctx, number, ticket.Change{At: p.Now(), Status: ticket.StatusResolved}, nil); err != nil {
 		t.Fatal(err)
 	}
 	// Piet leaves Acme: the directory no longer lists him.

@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -20,7 +21,9 @@ import (
 
 // Watcher keeps one mailbox drained: it processes the mail waiting at start,
 // then waits for new mail with IDLE (or polls), and re-establishes a dropped
-// connection with exponential backoff and jitter.
+// connection with exponential backoff and jitter. Its optional parts
+// (Checkpoints, Observer, Gate) are given at NewWatcher (WithCheckpoints,
+// WithObserver, WithGate), or set before Run.
 type Watcher struct {
 	// Checkpoints, when set, keep next across restarts.
 	Checkpoints Checkpoints
@@ -103,20 +106,34 @@ type Status struct {
 	OldestWaiting time.Time `json:"oldest_waiting,omitzero"`
 }
 
-// NewWatcher returns a watcher of cfg.Mailbox that hands each mail to pipe.
-func NewWatcher(cfg WatcherConfig, pipe *Pipeline, log *slog.Logger) *Watcher {
+// NewWatcher returns a watcher of cfg.Mailbox that hands each mail to
+// pipe; log nil: slog.Default().
+func NewWatcher(cfg WatcherConfig, pipe *Pipeline, log *slog.Logger, opts ...WatcherOption) *Watcher {
 	cfg = cfg.withDefaults()
-	if log == nil {
-		log = slog.Default()
-	}
+	log = cmp.Or(log, slog.Default())
 	w := &Watcher{cfg: cfg, pipe: pipe, log: log.With("mailbox", cfg.Mailbox), next: 1,
 		slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+	for _, o := range opts {
+		o(w)
+	}
 	w.client = newMailbox(cfg, log, w.answered)
 	w.mb = w.client
 	now := time.Now()
 	w.status = Status{Mailbox: cfg.Mailbox, State: "connecting", Since: now, Answered: now}
 	return w
 }
+
+// WatcherOption sets one of a Watcher's optional parts at NewWatcher.
+type WatcherOption func(*Watcher)
+
+// WithCheckpoints sets Watcher.Checkpoints.
+func WithCheckpoints(c Checkpoints) WatcherOption { return func(w *Watcher) { w.Checkpoints = c } }
+
+// WithObserver sets Watcher.Observer.
+func WithObserver(o Observer) WatcherOption { return func(w *Watcher) { w.Observer = o } }
+
+// WithGate sets Watcher.Gate.
+func WithGate(g Gate) WatcherOption { return func(w *Watcher) { w.Gate = g } }
 
 // Mailbox is the client of the watched mailbox (for the originals of mail
 // the ticket page shows): what it asks of the server counts as the

@@ -38,6 +38,7 @@ var webSource = ticket.Source{Mailbox: "(status page)"}
 // to their address. It is idempotent on Key: its Message-ID derives from
 // it, and a second submission is a replay (Result.Replay).
 func (p *Pipeline) SubmitWeb(ctx context.Context, r WebReply) (Result, error) {
+	p.settle()
 	if strings.TrimSpace(r.Key) == "" {
 		return Result{}, fmt.Errorf("reply from the status page of %s: no key", r.Ticket)
 	}
@@ -49,7 +50,7 @@ func (p *Pipeline) SubmitWeb(ctx context.Context, r WebReply) (Result, error) {
 	id := "web." + hex.EncodeToString(sum[:20]) + "@" + domain
 	subject := "Re: [" + r.Ticket + "] " + r.Subject
 	text := strings.ReplaceAll(strings.TrimSpace(r.Text), "\r\n", "\n")
-	now := p.now()
+	now := p.Now()
 	msg := &mailparse.Message{
 		MessageID: id,
 		Subject:   subject,

@@ -65,7 +65,7 @@ func TestSubmitWeb(t *testing.T) {
 
 	// Closed: a new ticket that links to it, acknowledged.
 	closed := ticket.StatusClosed
-	if _, err := store.Apply(ctx, number, ticket.Change{At: p.now(), Status: closed}, nil); err != nil {
+	if _, err := store.Apply(ctx, number, ticket.Change{At: p.Now(), Status: closed}, nil); err != nil {
 		t.Fatal(err)
 	}
 	reply.From, reply.Key, reply.Text = mail.Address{Address: "jan@acme.example"}, "k4", "Weer kapot."

@@ -52,7 +52,8 @@ type Manager struct {
 }
 
 // NewManager returns the lease manager of this process, named replica in
-// the registry; ttl is the lease time (takeover after a crash within it).
+// the registry; ttl is the lease time (takeover after a crash within it);
+// log nil: slog.Default().
 func NewManager(rdb redis.UniversalClient, replica string, ttl time.Duration, log *slog.Logger) *Manager {
 	if log == nil {
 		log = slog.Default()

@@ -62,7 +62,7 @@ func (o *outgoing) end() {
 // The send itself runs under sendCtx, which ends StopGrace after ctx.
 func (d *Delivery) deliver(ctx, sendCtx context.Context, m redis.XMessage, attempt int64, st *Stats) error {
 	ctx = context.WithoutCancel(ctx)
-	o := &outgoing{m: m, attempt: attempt, st: st, sendCtx: sendCtx, log: d.log().With("outbox_entry", m.ID)}
+	o := &outgoing{m: m, attempt: attempt, st: st, sendCtx: sendCtx, log: d.Log.With("outbox_entry", m.ID)}
 	defer o.end()
 	for _, stage := range deliveryStages {
 		if done, err := stage(d, ctx, o); done || err != nil {

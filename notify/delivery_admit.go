@@ -17,7 +17,7 @@ func (d *Delivery) admit(ctx context.Context, o *outgoing) (bool, error) {
 	o.tag = tag
 	var verdict verdict
 	if o.n.Kind.Automatic() {
-		if verdict, err = d.Limits.admit(ctx, d.Outbox, o.n, d.now()); err != nil {
+		if verdict, err = d.Limits.admit(ctx, d.Outbox, o.n, d.Now()); err != nil {
 			return true, err
 		}
 	}

@@ -60,7 +60,7 @@ func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 			return true, err
 		}
 	}
-	if o.uncertain && !d.resendDue(o.unc, d.now()) {
+	if o.uncertain && !d.resendDue(o.unc, d.Now()) {
 		o.log.Info("notification's delivery is uncertain; waiting for an operator or the automatic resend")
 		return true, nil
 	}
@@ -84,7 +84,7 @@ func (d *Delivery) keepClaim(ctx context.Context, claim string) (stop func()) {
 				return
 			case <-t.C:
 				if err := extendScript.Run(ctx, d.Outbox.rdb, []string{claim}, d.Consumer, ttl.Milliseconds()).Err(); err != nil {
-					d.log().Warn("could not renew the claim of a notification being sent", "claim", claim, "err", err)
+					d.Log.Warn("could not renew the claim of a notification being sent", "claim", claim, "err", err)
 				}
 			}
 		}

@@ -36,7 +36,7 @@ func (d *Delivery) outcome(ctx context.Context, o *outgoing) error {
 		// the entry goes, so that nothing of it is lost to a crash between.
 		// The record of what went to whom comes with it: a bounce of this
 		// mail may suppress its recipient and nobody else.
-		at := d.now().UTC().Format(time.RFC3339)
+		at := d.Now().UTC().Format(time.RFC3339)
 		recordTx := func(p redis.Pipeliner) error {
 			p.Set(ctx, sentKey, at, sentTTL)
 			d.recordSentMail(ctx, p, tag, n, at, why)
@@ -72,11 +72,11 @@ func (d *Delivery) outcome(ctx context.Context, o *outgoing) error {
 		st.Uncertain++
 		log.Error("notification delivery uncertain: the relay did not answer the end of the message; not sending it again by itself",
 			"err", err, "attempt", attempt, "resend_after", d.ResendUncertain, "resent_before", unc.Resent)
-		return d.markUncertain(ctx, m, n, attempt, uncertainty{At: d.now(), Reason: err.Error(), Resent: unc.Resent}, tag, why)
-	case d.now().Sub(streamTime(m.ID)) > d.maxAge():
+		return d.markUncertain(ctx, m, n, attempt, uncertainty{At: d.Now(), Reason: err.Error(), Resent: unc.Resent}, tag, why)
+	case d.Now().Sub(streamTime(m.ID)) > d.MaxAge:
 		st.Dead++
 		log.Error("notification still failing after max age, dead-lettered", "err", err, "attempt", attempt)
-		return d.finish(ctx, m, n, "gave up after "+d.maxAge().String()+": "+err.Error())
+		return d.finish(ctx, m, n, "gave up after "+d.MaxAge.String()+": "+err.Error())
 	default:
 		st.Failed++
 		log.Warn("notification delivery failed, will retry", "err", err, "attempt", attempt, "next_in", d.wait(m.ID, attempt))

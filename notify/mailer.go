@@ -17,6 +17,12 @@ import (
 	"github.com/maildesk/maildesk/signin"
 )
 
+// DefaultDataTimeout is how long the reply to the end of DATA is waited
+// for when SMTPConfig.DataTimeout is 0: RFC 5321 4.5.3.2.6 gives the
+// server 10 minutes, because it may be filtering or relaying the message
+// before it answers.
+const DefaultDataTimeout = 10 * time.Minute
+
 // SMTPConfig says how to reach the outgoing relay.
 type SMTPConfig struct {
 	Address       string // host:port
@@ -76,6 +82,9 @@ func (m *Mailer) SetSecret(secret []byte) { m.desk.Secret = secret }
 // they are classified as temporary so nothing is dead-lettered while the
 // configuration is being fixed.
 func NewMailer(cfg SMTPConfig, desk Desk) *Mailer {
+	if cfg.DataTimeout <= 0 {
+		cfg.DataTimeout = DefaultDataTimeout
+	}
 	return &Mailer{cfg: cfg, desk: desk, now: time.Now}
 }
 

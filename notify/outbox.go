@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -267,9 +268,11 @@ type Delivery struct {
 	Outbox   *Outbox
 	Sender   Sender
 	Consumer string // this replica's name in the consumer group
-	Log      *slog.Logger
-	// Retry is the first backoff after a temporary failure; it doubles per
-	// attempt up to MaxBackoff.
+	// Log is where deliveries are logged; nil: slog.Default().
+	Log *slog.Logger
+	// Retry is the first backoff after a temporary failure (0: 30 s); it
+	// doubles per attempt up to MaxBackoff (0: 1 h). A temporary failure
+	// older than MaxAge (0: 48 h) is dead-lettered.
 	Retry      time.Duration
 	MaxBackoff time.Duration
 	MaxAge     time.Duration
@@ -289,7 +292,8 @@ type Delivery struct {
 	// each send: "" for none (the plan gives none, the recipient may not
 	// have one). An error holds the mail back for a retry. nil: no links.
 	StatusLink func(ctx context.Context, n Notification) (string, error)
-	Now        func() time.Time
+	// Now is the clock of the delivery records; nil: time.Now.
+	Now func() time.Time
 	// SendTimeout is the SMTP timeout (smtp.timeout); the claim that keeps
 	// other replicas from sending a notification being sent lasts a few of
 	// it, and is renewed while the send goes on.
@@ -318,6 +322,30 @@ type Delivery struct {
 	// Poll is how often Drain looks for new and due entries while a send
 	// is still in progress; 0 is 1 s.
 	Poll time.Duration
+}
+
+// withDefaults is a copy of d with its unset fields at the defaults their
+// comments give: Drain works on it, so that a Delivery written as a
+// literal needs none of them, and the methods read the fields as they are.
+func (d *Delivery) withDefaults() *Delivery {
+	c := *d
+	c.Log = cmp.Or(c.Log, slog.Default())
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	positive := func(v *time.Duration, def time.Duration) {
+		if *v <= 0 {
+			*v = def
+		}
+	}
+	positive(&c.Retry, 30*time.Second)
+	positive(&c.MaxBackoff, time.Hour)
+	positive(&c.MaxAge, 48*time.Hour)
+	positive(&c.Overtake, time.Second)
+	positive(&c.StopGrace, 5*time.Second)
+	positive(&c.Poll, time.Second)
+	c.Workers = max(c.Workers, 1)
+	return &c
 }
 
 // Stats counts what one Drain did.
@@ -363,6 +391,7 @@ func (d *Delivery) resendDue(u uncertainty, now time.Time) bool {
 // while a send is in progress it keeps looking for new and due entries, so
 // that a relay slow to answer one mail does not hold back the next.
 func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
+	d = d.withDefaults()
 	// The Sender may keep its connections open across the burst; the burst
 	// ends here.
 	if c, ok := d.Sender.(io.Closer); ok {
@@ -376,10 +405,6 @@ func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
 // produce hands the due entries to the workers until none is due and none
 // is being sent, ctx ends or a worker failed.
 func (d *Delivery) produce(ctx context.Context, p *workers) error {
-	poll := d.Poll
-	if poll <= 0 {
-		poll = time.Second
-	}
 	for {
 		if err := d.retryDue(ctx, p); err != nil {
 			return err
@@ -392,7 +417,7 @@ func (d *Delivery) produce(ctx context.Context, p *workers) error {
 		}
 		// Looked at again when the sends in progress are all done (one more
 		// round finds what came meanwhile), and every poll while one lasts.
-		t := time.NewTimer(poll)
+		t := time.NewTimer(d.Poll)
 		select {
 		case <-ctx.Done():
 		case <-p.fail:
@@ -442,17 +467,16 @@ func (d *Delivery) readNew(ctx context.Context, p *workers) error {
 // ones an operator retried or whose automatic resend is due. Pending
 // entries of a replica that died are claimed the same way.
 func (d *Delivery) retryDue(ctx context.Context, p *workers) error {
-	retry := d.retry()
 	unc, err := d.Outbox.uncertainties(ctx)
 	if err != nil {
 		return err
 	}
-	now := d.now()
+	now := d.Now()
 	// Paged, so that a long queue of failures (a relay down for an hour)
 	// cannot hide the entries behind its first page.
 	for start := "-"; ; {
 		pend, err := d.Outbox.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
-			Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: retry, Start: start, End: "+", Count: 100,
+			Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: d.Retry, Start: start, End: "+", Count: 100,
 		}).Result()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -524,16 +548,12 @@ func (d *Delivery) startWorkers(ctx context.Context) *workers {
 	// Sends run on after ctx ends, for StopGrace: a mail whose reply is
 	// about to come should not become uncertain because of a shutdown.
 	sendCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	grace := d.StopGrace
-	if grace <= 0 {
-		grace = 5 * time.Second
-	}
 	p := &workers{
 		d: d, jobs: make(chan job), sendCtx: sendCtx, cancel: cancel,
 		idle: make(chan struct{}, 1), fail: make(chan struct{}), inflight: map[string]bool{},
 	}
-	p.stopSend = context.AfterFunc(ctx, func() { time.AfterFunc(grace, cancel) })
-	for range max(d.Workers, 1) {
+	p.stopSend = context.AfterFunc(ctx, func() { time.AfterFunc(d.StopGrace, cancel) })
+	for range d.Workers {
 		p.wg.Go(func() {
 			for j := range p.jobs {
 				p.run(ctx, j)
@@ -573,7 +593,7 @@ func (p *workers) submit(ctx context.Context, m redis.XMessage, attempt int64) b
 	// record (sent twice). One that takes longer than Overtake (a relay
 	// slow to answer the end of DATA) is left to its worker and the next
 	// begins.
-	t := time.NewTimer(p.d.overtake())
+	t := time.NewTimer(p.d.Overtake)
 	defer t.Stop()
 	select {
 	case <-j.done:
@@ -646,7 +666,7 @@ func (p *workers) finish(err error) (Stats, error) {
 // noteFailure keeps the latest temporary failure of a pending entry for
 // `maildesk outbox list`.
 func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt int64, reason string) error {
-	v := failureNote(attempt, d.now(), reason)
+	v := failureNote(attempt, d.Now(), reason)
 	if err := d.Outbox.rdb.HSet(ctx, d.Outbox.errors, m.ID, v).Err(); err != nil {
 		return fmt.Errorf("record failure of outbox entry %s: %w", m.ID, err)
 	}
@@ -718,53 +738,11 @@ func (d *Delivery) wait(id string, attempt int64) time.Duration {
 }
 
 func (d *Delivery) backoff(attempt int64) time.Duration {
-	b := d.retry()
-	for i := int64(1); i < attempt && b < d.maxBackoff(); i++ {
+	b := d.Retry
+	for i := int64(1); i < attempt && b < d.MaxBackoff; i++ {
 		b *= 2
 	}
-	return min(b, d.maxBackoff())
-}
-
-func (d *Delivery) overtake() time.Duration {
-	if d.Overtake > 0 {
-		return d.Overtake
-	}
-	return time.Second
-}
-
-func (d *Delivery) retry() time.Duration {
-	if d.Retry > 0 {
-		return d.Retry
-	}
-	return 30 * time.Second
-}
-
-func (d *Delivery) maxBackoff() time.Duration {
-	if d.MaxBackoff > 0 {
-		return d.MaxBackoff
-	}
-	return time.Hour
-}
-
-func (d *Delivery) maxAge() time.Duration {
-	if d.MaxAge > 0 {
-		return d.MaxAge
-	}
-	return 48 * time.Hour
-}
-
-func (d *Delivery) now() time.Time {
-	if d.Now != nil {
-		return d.Now()
-	}
-	return time.Now()
-}
-
-func (d *Delivery) log() *slog.Logger {
-	if d.Log != nil {
-		return d.Log
-	}
-	return slog.Default()
+	return min(b, d.MaxBackoff)
 }
 
 // streamTime is the time Redis gave a stream entry id ("ms-seq").

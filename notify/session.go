@@ -51,12 +51,6 @@ type session struct {
 	broken bool
 }
 
-// DefaultDataTimeout is how long the reply to the end of DATA is waited
-// for when SMTPConfig.DataTimeout is 0: RFC 5321 4.5.3.2.6 gives the
-// server 10 minutes, because it may be filtering or relaying the message
-// before it answers.
-const DefaultDataTimeout = 10 * time.Minute
-
 // send runs one transaction. from "" is the null reverse-path. Each step
 // has its own deadline: timeout for the commands and for writing the
 // message, dataTimeout for the reply to the end of DATA, which a server may
@@ -96,9 +90,6 @@ func (s *session) send(ctx context.Context, from, to string, msg *mail.Msg, time
 		return stageErr(StageData, fmt.Errorf("writing message: %w", err))
 	}
 	// Close writes what is buffered and the final dot, and reads the reply.
-	if dataTimeout <= 0 {
-		dataTimeout = DefaultDataTimeout
-	}
 	if err := s.deadline(dataTimeout); err != nil {
 		return stageErr(StageData, err)
 	}

@@ -37,7 +37,8 @@ type Scheduler struct {
 }
 
 // New returns a scheduler whose specs are read in loc. rdb and keyPrefix
-// (the desk's key namespace) are used for the per-tick claims of Once jobs.
+// (the desk's key namespace) are used for the per-tick claims of Once jobs;
+// log nil: slog.Default().
 func New(loc *time.Location, rdb redis.UniversalClient, keyPrefix string, log *slog.Logger) *Scheduler {
 	if log == nil {
 		log = slog.Default()

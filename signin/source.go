@@ -80,8 +80,10 @@ type Options struct {
 	// Redis and KeyPrefix keep delegated grants (config.KeyPrefix).
 	Redis     redis.UniversalClient
 	KeyPrefix string
-	Log       *slog.Logger
-	Now       func() time.Time
+	// Log is where sign-ins are logged; nil: slog.Default().
+	Log *slog.Logger
+	// Now is the clock of the tokens' lifetimes; nil: time.Now.
+	Now func() time.Time
 	// HTTPClient makes the token requests; a zero Timeout becomes 30 s.
 	HTTPClient *http.Client
 }

@@ -43,13 +43,15 @@ type Options struct {
 	TicketPrefix string
 	// OutboxKey is the stream notifications are queued on (notify.Outbox.Key).
 	OutboxKey string
-	// NoticeInterval is the least time between two rejection notices to one sender.
+	// NoticeInterval is the least time between two rejection notices to
+	// one sender; 0: 24 h.
 	NoticeInterval time.Duration
 	// DomainNoticeLimit notices at most go to one sender domain per
-	// DomainNoticeInterval.
+	// DomainNoticeInterval; 0: 10 per hour.
 	DomainNoticeInterval time.Duration
 	DomainNoticeLimit    int
-	// RejectionRetention is how long rejection records are kept.
+	// RejectionRetention is how long rejection records are kept; 0: 90
+	// days.
 	RejectionRetention time.Duration
 	// Now is the clock for retention; time.Now when nil.
 	Now func() time.Time
@@ -58,8 +60,8 @@ type Options struct {
 	SearchWindow int
 }
 
-// NewStore returns the store of one desk.
-func NewStore(rdb redis.UniversalClient, o Options) *Store {
+// withDefaults is o with its unset fields at the defaults above.
+func (o Options) withDefaults() Options {
 	if o.NoticeInterval <= 0 {
 		o.NoticeInterval = 24 * time.Hour
 	}
@@ -78,6 +80,12 @@ func NewStore(rdb redis.UniversalClient, o Options) *Store {
 	if o.SearchWindow <= 0 {
 		o.SearchWindow = DefaultSearchWindow
 	}
+	return o
+}
+
+// NewStore returns the store of one desk.
+func NewStore(rdb redis.UniversalClient, o Options) *Store {
+	o = o.withDefaults()
 	return &Store{rdb: rdb, kp: config.KeyPrefix(o.DeskID), prefix: o.TicketPrefix, outbox: o.OutboxKey, o: o}
 }
 

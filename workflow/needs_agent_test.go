@@ -24,7 +24,7 @@ func TestAgentActionClearsNeedsAgent(t *testing.T) {
 		{"reply", func() error { return f.s.Reply(ctx, n, alice, "Dank u, wij bekijken het.", "", "") }},
 		{"set", func() error { _, err := f.s.Set(ctx, n, alice, Change{Assignee: &assignee}, ""); return err }},
 	} {
-		if _, err := f.st.Apply(ctx, n, ticket.Change{At: f.s.now(), NeedsAgent: true}, nil); err != nil {
+		if _, err := f.st.Apply(ctx, n, ticket.Change{At: f.s.Now(), NeedsAgent: true}, nil); err != nil {
 			t.Fatal(err)
 		}
 		if tk, _ := f.st.Get(ctx, n); tk.NeedsAgentSince == nil {

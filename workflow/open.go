@@ -118,7 +118,8 @@ const maxSubject = 500
 // nothing twice (created is false); another request under the same key is
 // ErrKeyReused.
 func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t *ticket.Ticket, created bool, err error) {
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	sum := o.sum()
 	o, err = s.checkOpening(o, now)
 	if err != nil {
@@ -144,7 +145,7 @@ func (s *Service) Open(ctx context.Context, by Agent, o Opening, key string) (t 
 	// the language of the request (Kwikqy's Dutch requests).
 	written := language.Detect(o.Subject + "\n\n" + o.Message)
 	lang := cmp.Or(contact.Language, written, s.Language)
-	log := s.log().With("customer", c.ID, "contact", contact.Email, "agent", by.String(), "channel", o.Channel)
+	log := s.Log.With("customer", c.ID, "contact", contact.Email, "agent", by.String(), "channel", o.Channel)
 	var clock *ticket.Clock
 	if starter, ok := s.Clock.(ClockStarter); ok && config.HasClock(o.Type) {
 		// A ticket without deadlines is better than no ticket; the log says

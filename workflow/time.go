@@ -118,7 +118,8 @@ func (s *Service) recordTime(ctx context.Context, number string, by Agent, e Tim
 	if err != nil {
 		return ticket.TimeRecord{}, false, err
 	}
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	planName, plan := s.plan(t)
 	r, err := checkTime(t.Number, planName, plan, e, now)
 	if err != nil {
@@ -138,7 +139,7 @@ func (s *Service) recordTime(ctx context.Context, number string, by Agent, e Tim
 		s.TimeRecorded(rec)
 	}
 	if created {
-		s.log().Info("time recorded", "ticket", t.Number, "agent", by.String(), "minutes", rec.Minutes,
+		s.Log.Info("time recorded", "ticket", t.Number, "agent", by.String(), "minutes", rec.Minutes,
 			"activity", rec.Activity, "billable", rec.Billable, "start", rec.Start, "via", rec.Via)
 	}
 	return rec, created, nil
@@ -295,7 +296,8 @@ func (s *Service) SetTimeBudget(ctx context.Context, number string, by Agent, d 
 	}
 	_, plan := s.plan(t)
 	tot.Budget = int(d / time.Minute)
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	text := "time budget set to " + FormatMinutes(tot.Budget)
 	if tot.Budget == 0 {
 		text = "time budget back to the plan's"
@@ -310,7 +312,7 @@ func (s *Service) SetTimeBudget(ctx context.Context, number string, by Agent, d 
 		budgetMarks(plan, tot)); err != nil {
 		return TimeSummary{}, err
 	}
-	s.log().Info("time budget set", "ticket", t.Number, "agent", by.String(), "minutes", tot.Budget)
+	s.Log.Info("time budget set", "ticket", t.Number, "agent", by.String(), "minutes", tot.Budget)
 	return s.TimeOf(ctx, t.Number)
 }
 
@@ -409,7 +411,8 @@ func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, rea
 	if err != nil {
 		return ticket.TimeRecord{}, false, err
 	}
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	text := "voided the time record " + prev.ID + " (" + describeTime(prev, s.Location) + ")"
 	if reason != "" {
 		text += ": " + reason
@@ -426,7 +429,7 @@ func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, rea
 		return r, false, fmt.Errorf("void time on %s: %w: %w", t.Number, ErrInvalid, err)
 	}
 	if err == nil && voided {
-		s.log().Info("time record voided", "ticket", t.Number, "agent", by.String(), "record", r.ID, "minutes", r.Minutes)
+		s.Log.Info("time record voided", "ticket", t.Number, "agent", by.String(), "record", r.ID, "minutes", r.Minutes)
 	}
 	return r, voided, err
 }

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/maildesk/maildesk/authz"
@@ -82,8 +83,28 @@ type Service struct {
 	Agents []config.Person
 	// TimeRecorded, when set, is told of each time record made (metrics).
 	TimeRecorded func(ticket.TimeRecord)
-	Log          *slog.Logger
-	Now          func() time.Time
+	// Log is where agents' actions are logged; nil: slog.Default().
+	Log *slog.Logger
+	// Now is the business clock; nil: time.Now.
+	Now func() time.Time
+
+	// defaultsOnce sets the defaults of Log and Now (settle).
+	defaultsOnce sync.Once
+}
+
+// settle sets Log and Now, when unset, to their defaults, once: a Service
+// is written as a literal and shared by the API, the pages and the
+// pipeline, so every action calls this before it reads its clock, and the
+// rest reads the fields as they are.
+func (s *Service) settle() {
+	s.defaultsOnce.Do(func() {
+		if s.Log == nil {
+			s.Log = slog.Default()
+		}
+		if s.Now == nil {
+			s.Now = time.Now
+		}
+	})
 }
 
 // conflictTries is how often an agent's action is worked out again when
@@ -169,7 +190,8 @@ func (s *Service) replyOnce(ctx context.Context, number string, by Agent, text, 
 	if err != nil {
 		return err
 	}
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	if status == "" && (t.Status == ticket.StatusNew || t.Status == ticket.StatusAcknowledged) {
 		status = ticket.StatusInProgress
 	}
@@ -195,7 +217,7 @@ func (s *Service) replyOnce(ctx context.Context, number string, by Agent, text, 
 		// made the first time (a crash between).
 		return s.clock(ctx, t, ch, true, now)
 	}
-	s.log().Info("agent replied", "ticket", t.Number, "agent", by.String(), "recipients", len(notes), "status", t.Status+"->"+cmp.Or(ch.Status, t.Status))
+	s.Log.Info("agent replied", "ticket", t.Number, "agent", by.String(), "recipients", len(notes), "status", t.Status+"->"+cmp.Or(ch.Status, t.Status))
 	return s.clock(ctx, t, ch, true, now)
 }
 
@@ -212,7 +234,8 @@ func (s *Service) NoteRequest(ctx context.Context, number string, by Agent, text
 	if text == "" || len(text) > MaxText {
 		return fmt.Errorf("note on %s: %w: the note must have 1 to %d bytes", number, ErrInvalid, MaxText)
 	}
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	_, err := s.Store.Apply(ctx, strings.ToUpper(number), ticket.Change{
 		At: now, Event: &ticket.Event{At: now, Kind: ticket.EventNote, From: by.String(), Text: text}, Handled: true,
 		Request: key,
@@ -268,7 +291,8 @@ func (s *Service) setOnce(ctx context.Context, number string, by Agent, c Change
 	if err != nil {
 		return nil, err
 	}
-	now := s.now()
+	s.settle()
+	now := s.Now()
 	ch, changes, err := s.change(t, by, now, c)
 	if err != nil {
 		return nil, err
@@ -311,7 +335,7 @@ func (s *Service) setOnce(ctx context.Context, number string, by Agent, c Change
 		return nil, err
 	}
 	if applied {
-		s.log().Info("ticket changed", "ticket", t.Number, "agent", by.String(), "changes", changes)
+		s.Log.Info("ticket changed", "ticket", t.Number, "agent", by.String(), "changes", changes)
 	}
 	// Also on a replay: the clock calls are idempotent, and may not have
 	// been made the first time (a crash between).
@@ -589,18 +613,4 @@ func (s *Service) customer(t *ticket.Ticket) *config.Customer {
 // (config.PriorityLabel), "" for the code.
 func (s *Service) priorityLabel(t *ticket.Ticket, lang, priority string) string {
 	return config.PriorityLabel(s.Plans, s.customer(t), lang, priority)
-}
-
-func (s *Service) now() time.Time {
-	if s.Now != nil {
-		return s.Now()
-	}
-	return time.Now()
-}
-
-func (s *Service) log() *slog.Logger {
-	if s.Log != nil {
-		return s.Log
-	}
-	return slog.Default()
 }

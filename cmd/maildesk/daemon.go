@@ -147,6 +147,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		Language:          cfg.Desk.Language,
 		Priority:          cfg.Desk.DefaultPriority,
 		Now:               now,
+		Clock:             d.esc,
 		Agents:            d.work,
 		AgentAddresses:    cfg.Desk.Agents,
 		AgentDomains:      cfg.Desk.AgentDomains,
@@ -160,7 +161,6 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	for _, w := range pipe.Warnings() {
 		log.Warn(w)
 	}
-	pipe.Clock = d.esc
 	d.metrics = httpapi.NewMetrics(cfg.Desk.ID)
 	d.work.TimeRecorded = d.metrics.TimeMetrics()
 	var tokens *signin.Source
@@ -192,20 +192,18 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	if cfg.IMAP.Auth == config.AuthOAuth2 {
 		wc.OAuth2, wc.Mechanism = tokens, cfg.OAuth2.Mechanism
 	}
-	wc.Connected = func(err error) { d.imapPart.Record(err, time.Now()) }
-	d.watcher = ingest.NewWatcher(wc, pipe, log)
-	d.watcher.Checkpoints = d.store
 	// The journal signs in on its own connection (also on a standby): its
 	// attempts are not the watcher's, whose record is the mailbox's health.
 	jc := wc
-	jc.Connected = nil
+	wc.Connected = func(err error) { d.imapPart.Record(err, time.Now()) }
 	d.journalPart = alarm.NewPart(alarm.Journal, "Redis (it lost writes; being repaired from the mailbox)", nil)
 	d.journal = ingest.NewJournal(ingest.JournalConfig{
 		Mailbox: jc, Sent: cfg.IMAP.SentMailbox, Interval: cfg.Redis.JournalCheckInterval.D(),
 		RejectionRetention: cfg.Authz.RejectionRetention.D(), Log: log, Changed: d.journalChanged,
 	}, d.store, d.outbox, pipe)
 	journal.Store(d.journal)
-	d.watcher.Gate = d.journal
+	d.watcher = ingest.NewWatcher(wc, pipe, log, ingest.WithCheckpoints(d.store), ingest.WithGate(d.journal),
+		ingest.WithObserver(observer{m: d.metrics, kick: d.kickOutbox}))
 	// Tickets agents open are numbered as mail's: above the journal's floor,
 	// never while Redis is not known to be in step.
 	d.work.Creator = d.journal.Opener()
@@ -213,7 +211,6 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		st := d.journal.Status()
 		return httpapi.JournalStatus{InStep: st.State == "ok", Missing: st.Missing, Repairs: st.Repairs}
 	})
-	d.watcher.Observer = observer{m: d.metrics, kick: d.kickOutbox}
 	d.metrics.OutboxDepth(func() float64 {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
@@ -250,6 +247,12 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 	host, _ := os.Hostname()
 	trace := ingest.SentTrace{Journal: d.journal, Copies: mailer, Log: log}
 	sent := notify.SentBook{Tickets: d.store, IDs: mailer, Now: now, Log: log}
+	var statusLink func(ctx context.Context, n notify.Notification) (string, error)
+	if cfg.HTTP.PublicURL != "" {
+		// The customers' mails carry their status links, made at the send.
+		m := &access.Mailer{Store: d.links, PublicURL: cfg.HTTP.PublicURL, Plans: cfg.Plans, Tickets: d.store, Authz: d.dir}
+		statusLink = m.Link
+	}
 	d.delivery = &notify.Delivery{
 		Outbox: d.outbox, Sender: notify.Held{Sender: mailer, Hold: d.journal.Hold}, Consumer: fmt.Sprintf("%s-%d", host, os.Getpid()), Log: log,
 		SendTimeout: sm.Timeout.D(), Workers: cfg.Outbox.Workers, ResendUncertain: cfg.Outbox.ResendUncertainAfter.D(),
@@ -258,6 +261,7 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 			PerRecipient: rates(cfg.Outbox.RecipientLimits), Desk: rates(cfg.Outbox.DeskLimits),
 		},
 		RefusedSuppression: cfg.Desk.BounceSuppression.D(),
+		StatusLink:         statusLink,
 		// The trace of a sent mail is kept at once, before Redis records
 		// the delivery, and again (if that failed) when it is finished.
 		Accepted: trace.Accepted,
@@ -267,11 +271,6 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 			}
 			return trace.Keep(ctx, n)
 		},
-	}
-	if cfg.HTTP.PublicURL != "" {
-		// The customers' mails carry their status links, made at the send.
-		m := &access.Mailer{Store: d.links, PublicURL: cfg.HTTP.PublicURL, Plans: cfg.Plans, Tickets: d.store, Authz: d.dir}
-		d.delivery.StatusLink = m.Link
 	}
 	d.send = notify.NewSendLoop(notify.SendLoopConfig{
 		Delivery: d.delivery, Outbox: d.outbox, Secret: mailer, Hold: d.journal.HoldsOutbox, Log: log,
