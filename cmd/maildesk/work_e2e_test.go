@@ -44,6 +44,12 @@ func TestWorkingTicketsEndToEnd(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
+	// The mail is in the mailbox a moment before the desk records it as
+	// delivered (new -> acknowledged, the history's first change).
+	eventually(t, 15*time.Second, "SD-1 acknowledged", func() bool {
+		_, body := call("GET", "/api/v1/tickets/SD-1", "")
+		return strings.Contains(body, `"status":"acknowledged"`)
+	})
 	if code, body := call("POST", "/api/v1/tickets/SD-1/reply", `{"message": "We vervangen de toner vandaag."}`); code != 200 {
 		t.Fatalf("reply: %d %s", code, body)
 	}
