@@ -117,7 +117,7 @@ func (m *Manager) Hold(ctx context.Context, key string, work func(ctx context.Co
 			if !errors.Is(err, redislock.ErrNotObtained) && ctx.Err() == nil {
 				m.log.Warn("cannot take mailbox lease, retrying", "lease", key, "err", err)
 			}
-			sleep(ctx, poll)
+			sleep(ctx, m.nextTry(ctx, key, poll))
 			continue
 		}
 		m.held.Add(1)
@@ -142,6 +142,18 @@ func (m *Manager) Hold(ctx context.Context, key string, work func(ctx context.Co
 			m.stepping.Store(false)
 		}
 	}
+}
+
+// nextTry is how long a replica that did not get the lease waits before it
+// tries again: poll, or less when the lease runs out sooner. A holder that
+// died stops renewing, and its lease is taken over the moment it expires
+// rather than up to a poll later (a third of a lease time of deaf mailbox).
+func (m *Manager) nextTry(ctx context.Context, key string, poll time.Duration) time.Duration {
+	left, err := m.rdb.PTTL(ctx, key).Result()
+	if err != nil || left <= 0 || left >= poll {
+		return poll
+	}
+	return left + 10*time.Millisecond
 }
 
 // obtain takes the lease if this replica is below its share, or if the

@@ -406,13 +406,25 @@ func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
 // is being sent, ctx ends or a worker failed.
 func (d *Delivery) produce(ctx context.Context, p *workers) error {
 	for {
-		if err := d.retryDue(ctx, p); err != nil {
+		// Rounds of at most fairRound retries and fairRound new entries:
+		// a flood of new mail (an outage at a customer) does not keep the
+		// mail that failed before it waiting beyond its backoff, nor a
+		// long queue of retries the new mail.
+		moreDue, err := d.retryDue(ctx, p, fairRound)
+		if err != nil {
 			return err
 		}
-		if err := d.readNew(ctx, p); err != nil {
+		moreNew, err := d.readNew(ctx, p, fairRound)
+		if err != nil {
 			return err
 		}
-		if ctx.Err() != nil || p.failed() || p.busy() == 0 {
+		if ctx.Err() != nil || p.failed() {
+			return nil
+		}
+		if moreDue || moreNew {
+			continue
+		}
+		if p.busy() == 0 {
 			return nil
 		}
 		// Looked at again when the sends in progress are all done (one more
@@ -428,11 +440,16 @@ func (d *Delivery) produce(ctx context.Context, p *workers) error {
 	}
 }
 
-// readNew hands the entries no sender has read yet to the workers.
-func (d *Delivery) readNew(ctx context.Context, p *workers) error {
-	for {
+// fairRound is how many retries, and how many new entries, one round of
+// produce hands out before it turns to the other.
+const fairRound = 50
+
+// readNew hands up to limit entries no sender has read yet to the workers;
+// more: there may be more.
+func (d *Delivery) readNew(ctx context.Context, p *workers, limit int) (more bool, _ error) {
+	for range limit {
 		if ctx.Err() != nil || p.failed() {
-			return nil
+			return false, nil
 		}
 		streams, err := d.Outbox.rdb.XReadGroup(ctx, &redis.XReadGroupArgs{
 			Group: d.Outbox.group, Consumer: d.Consumer,
@@ -443,34 +460,37 @@ func (d *Delivery) readNew(ctx context.Context, p *workers) error {
 			Streams: []string{d.Outbox.stream, ">"}, Count: 1, Block: -1,
 		}).Result()
 		if errors.Is(err, redis.Nil) {
-			return nil
+			return false, nil
 		}
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("read outbox %s: %w", d.Outbox.stream, err)
+			return false, fmt.Errorf("read outbox %s: %w", d.Outbox.stream, err)
 		}
 		if len(streams) == 0 || len(streams[0].Messages) == 0 {
-			return nil
+			return false, nil
 		}
 		for _, m := range streams[0].Messages {
 			// On shutdown the rest stays pending and is claimed again later.
 			if !p.submit(ctx, m, 1) {
-				return nil
+				return false, nil
 			}
 		}
 	}
+	return true, nil
 }
 
 // retryDue claims failed entries whose backoff has passed, and uncertain
 // ones an operator retried or whose automatic resend is due. Pending
-// entries of a replica that died are claimed the same way.
-func (d *Delivery) retryDue(ctx context.Context, p *workers) error {
+// entries of a replica that died are claimed the same way. It hands out
+// up to limit; more: there may be more due.
+func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int) (more bool, _ error) {
 	unc, err := d.Outbox.uncertainties(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
+	handed := 0
 	now := d.Now()
 	// Paged, so that a long queue of failures (a relay down for an hour)
 	// cannot hide the entries behind its first page.
@@ -480,13 +500,16 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers) error {
 		}).Result()
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil
+				return false, nil
 			}
-			return fmt.Errorf("list pending outbox entries: %w", err)
+			return false, fmt.Errorf("list pending outbox entries: %w", err)
 		}
 		for _, pe := range pend {
 			if ctx.Err() != nil || p.failed() {
-				return nil
+				return false, nil
+			}
+			if handed == limit {
+				return true, nil
 			}
 			if p.inFlight(pe.ID) {
 				continue
@@ -504,18 +527,19 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers) error {
 			}).Result()
 			if err != nil {
 				if ctx.Err() != nil {
-					return nil
+					return false, nil
 				}
-				return fmt.Errorf("claim outbox entry %s: %w", pe.ID, err)
+				return false, fmt.Errorf("claim outbox entry %s: %w", pe.ID, err)
 			}
 			for _, m := range msgs {
 				if !p.submit(ctx, m, pe.RetryCount+1) {
-					return nil
+					return false, nil
 				}
+				handed++
 			}
 		}
 		if len(pend) < 100 {
-			return nil
+			return false, nil
 		}
 		start = "(" + pend[len(pend)-1].ID
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -754,5 +755,48 @@ func TestNotedAttempt(t *testing.T) {
 		if got := notedAttempt(tc.v); got != tc.want {
 			t.Errorf("notedAttempt(%q) = %d, want %d", tc.v, got, tc.want)
 		}
+	}
+}
+
+// slowSender takes a while for every send, as a relay does.
+type slowSender struct {
+	scripted
+	each time.Duration
+}
+
+func (s *slowSender) Send(ctx context.Context, n Notification) error {
+	time.Sleep(s.each)
+	return s.scripted.Send(ctx, n)
+}
+
+// A flood of new mail does not keep a mail that failed before it waiting
+// beyond its backoff: retries and new entries take turns, fairRound each.
+// (TestSMTPOutage found none retried half-way through a relay's outage:
+// every round read all new entries before it looked at the due ones.)
+func TestDrainRetriesBetweenNewMail(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	sender := &slowSender{scripted: scripted{reply: map[string][]error{"a@x": {errTemp, nil}}}, each: time.Millisecond}
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "a@x", Ticket: "SD-1"})
+	const flood = 3 * fairRound
+	for i := 2; i <= flood+1; i++ {
+		enqueue(t, rdb, ob, "", Notification{ID: fmt.Sprintf("SD-%d/ack", i), Kind: Ack, To: "n@x", Ticket: fmt.Sprintf("SD-%d", i)})
+	}
+	// SD-1's backoff (1 to 1.5 ms) is over long before a round of new
+	// mail (fairRound sends of at least 1 ms each) is.
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond}
+	if _, err := d.Drain(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	sender.mu.Lock()
+	sent := slices.Clone(sender.sent)
+	sender.mu.Unlock()
+	second := -1
+	for i, id := range sent {
+		if id == "SD-1/ack" && i > 0 {
+			second = i
+		}
+	}
+	if second < 0 || second > 2*fairRound+1 {
+		t.Errorf("SD-1 sent again as send %d of %d, want within the first rounds (fairRound %d): retries waited for all new mail", second, len(sent), fairRound)
 	}
 }
