@@ -405,12 +405,16 @@ func (d *Delivery) Drain(ctx context.Context) (Stats, error) {
 // produce hands the due entries to the workers until none is due and none
 // is being sent, ctx ends or a worker failed.
 func (d *Delivery) produce(ctx context.Context, p *workers) error {
+	// Where the last round's look through the pending entries stopped: the
+	// next goes on from there, so that a long queue of failures is paged
+	// through once, not once per round.
+	resume := "-"
 	for {
 		// Rounds of at most fairRound retries and fairRound new entries:
 		// a flood of new mail (an outage at a customer) does not keep the
 		// mail that failed before it waiting beyond its backoff, nor a
 		// long queue of retries the new mail.
-		moreDue, err := d.retryDue(ctx, p, fairRound)
+		moreDue, err := d.retryDue(ctx, p, fairRound, &resume)
 		if err != nil {
 			return err
 		}
@@ -484,8 +488,10 @@ func (d *Delivery) readNew(ctx context.Context, p *workers, limit int) (more boo
 // retryDue claims failed entries whose backoff has passed, and uncertain
 // ones an operator retried or whose automatic resend is due. Pending
 // entries of a replica that died are claimed the same way. It hands out
-// up to limit; more: there may be more due.
-func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int) (more bool, _ error) {
+// up to limit, looking from *resume on (a stream id, or "-"), and leaves
+// in *resume where it stopped ("-" when it got to the end); more: there
+// may be more due.
+func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int, resume *string) (more bool, _ error) {
 	unc, err := d.Outbox.uncertainties(ctx)
 	if err != nil {
 		return false, err
@@ -494,7 +500,7 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int) (more bo
 	now := d.Now()
 	// Paged, so that a long queue of failures (a relay down for an hour)
 	// cannot hide the entries behind its first page.
-	for start := "-"; ; {
+	for start := *resume; ; {
 		pend, err := d.Outbox.rdb.XPendingExt(ctx, &redis.XPendingExtArgs{
 			Stream: d.Outbox.stream, Group: d.Outbox.group, Idle: d.Retry, Start: start, End: "+", Count: 100,
 		}).Result()
@@ -509,6 +515,7 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int) (more bo
 				return false, nil
 			}
 			if handed == limit {
+				*resume = pe.ID
 				return true, nil
 			}
 			if p.inFlight(pe.ID) {
@@ -539,6 +546,11 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int) (more bo
 			}
 		}
 		if len(pend) < 100 {
+			if *resume != "-" {
+				// Begun midway: what was due before it is looked at next.
+				*resume = "-"
+				return true, nil
+			}
 			return false, nil
 		}
 		start = "(" + pend[len(pend)-1].ID
