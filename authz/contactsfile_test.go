@@ -9,32 +9,12 @@ import (
 	"testing"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testconfig"
 )
 
-// base is the smallest valid config, as config's tests have it: desk is
-// line 1, contacts_file line 12, a section appended at the end starts on
-// line 13.
-const base = `desk:
-  id: acme-it
-  address: servicedesk@desk.example
-imap:
-  address: 127.0.0.1:143
-  security: none
-  username: servicedesk@desk.example
-  password: secret
-smtp:
-  address: 127.0.0.1:25
-  security: none
-contacts_file: contacts.yaml
-`
+const base = testconfig.Base
 
-const baseContacts = `customers:
-  - id: acme
-    name: Acme BV
-    contacts:
-      - {email: Jan@Acme.example, name: Jan Jansen, main: true, language: nl}
-      - {email: piet@acme.example, name: Piet Pieters}
-`
+const baseContacts = testconfig.Contacts
 
 // withPlans is base with a plans section, appended at line 13.
 const withPlans = base + `plans:
@@ -44,21 +24,7 @@ const withPlans = base + `plans:
   oxineo: {max_contacts: 2}
 `
 
-// testDir makes a directory holding the given files.
-func testDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func testDir(t *testing.T, files map[string]string) string { return testconfig.Dir(t, files) }
 
 func envOf(m map[string]string) func(string) (string, bool) {
 	return func(k string) (string, bool) {

@@ -8,46 +8,14 @@ import (
 	"testing"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testconfig"
 )
 
-// base is the smallest valid config, as config's tests have it.
-const base = `desk:
-  id: acme-it
-  address: servicedesk@desk.example
-imap:
-  address: 127.0.0.1:143
-  security: none
-  username: servicedesk@desk.example
-  password: secret
-smtp:
-  address: 127.0.0.1:25
-  security: none
-contacts_file: contacts.yaml
-`
+const base = testconfig.Base
 
-const baseContacts = `customers:
-  - id: acme
-    name: Acme BV
-    contacts:
-      - {email: Jan@Acme.example, name: Jan Jansen, main: true, language: nl}
-      - {email: piet@acme.example, name: Piet Pieters}
-`
+const baseContacts = testconfig.Contacts
 
-// testDir makes a directory holding the given files.
-func testDir(t *testing.T, files map[string]string) string {
-	t.Helper()
-	dir := t.TempDir()
-	for name, content := range files {
-		p := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
+func testDir(t *testing.T, files map[string]string) string { return testconfig.Dir(t, files) }
 
 func TestLoad(t *testing.T) {
 	dir := testDir(t, map[string]string{

@@ -1,11 +1,9 @@
 package ingest
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -17,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maildesk/maildesk/internal/testmail"
 	"github.com/maildesk/maildesk/mailparse"
 )
 
@@ -29,35 +28,15 @@ type corpusRecord struct {
 	TagBasis map[string]string `json:"tag_basis"`
 }
 
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("MAILDESK_CORPUS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "corpus")
-}
-
 func loadCorpus(t *testing.T, dir string) []corpusRecord {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "expected.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("no corpus at %s (set MAILDESK_CORPUS)", dir)
-	}
-	if err != nil {
-		t.Fatalf("opening corpus: %v", err)
-	}
-	defer f.Close()
 	var recs []corpusRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+	for _, line := range testmail.CorpusRecords(t, dir) {
 		var r corpusRecord
-		if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
+		if err := json.Unmarshal(line, &r); err != nil {
 			t.Fatalf("corpus record %d: %v", len(recs)+1, err)
 		}
 		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("reading corpus: %v", err)
 	}
 	return recs
 }
@@ -105,7 +84,7 @@ func parseWithTimeout(path string, timeout time.Duration) (parseOutcome, bool) {
 // the floors, which are what the parser achieves (issue 17 item 8; the
 // figures are in docs/troubleshooting.md).
 func TestCorpusClassification(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testmail.CorpusDir()
 	recs := loadCorpus(t, dir)
 	classes := []string{"bounce", "auto-reply", "arf", "mdn", "dsn failed recipients"}
 	tallies := map[string]*tally{}

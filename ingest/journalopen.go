@@ -18,8 +18,8 @@ func (j *Journal) Opener() workflow.Creator { return journalOpener{j} }
 type journalOpener struct{ j *Journal }
 
 func (o journalOpener) Create(ctx context.Context, dedupe string, t ticket.New, note []string) (ticket.Result, error) {
-	if st := o.j.Status(); st.State != "ok" {
-		return ticket.Result{}, fmt.Errorf("%w: Redis is not yet compared with the mailbox journal (%s); try again in a minute", workflow.ErrUnavailable, st.State)
+	if o.j.Holding() {
+		return ticket.Result{}, fmt.Errorf("%w: Redis is not yet compared with the mailbox journal (%s); try again in a minute", workflow.ErrUnavailable, o.j.Status().State)
 	}
 	return o.j.Create(ctx, dedupe, t, note)
 }

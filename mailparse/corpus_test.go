@@ -1,7 +1,6 @@
 package mailparse
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,6 +12,8 @@ import (
 	"testing"
 	"time"
 	"unicode"
+
+	"github.com/maildesk/maildesk/internal/testmail"
 )
 
 // corpusRecord holds the expectation fields of corpus/expected.jsonl that
@@ -56,30 +57,13 @@ func nullableString(rec map[string]json.RawMessage, key string) (val *string, pr
 	return &s, true, nil
 }
 
-func corpusDir(t *testing.T) string {
-	if d := os.Getenv("MAILDESK_CORPUS"); d != "" {
-		return d
-	}
-	return filepath.Join("..", "..", "shared", "corpus")
-}
-
 func loadCorpus(t *testing.T, dir string) []corpusRecord {
 	t.Helper()
-	f, err := os.Open(filepath.Join(dir, "expected.jsonl"))
-	if errors.Is(err, os.ErrNotExist) {
-		t.Skipf("no corpus at %s (set MAILDESK_CORPUS)", dir)
-	}
-	if err != nil {
-		t.Fatalf("opening corpus: %v", err)
-	}
-	defer f.Close()
 	var recs []corpusRecord
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 16<<20)
-	for sc.Scan() {
+	for _, line := range testmail.CorpusRecords(t, dir) {
 		var r corpusRecord
 		var raw map[string]json.RawMessage
-		if err := errors.Join(json.Unmarshal(sc.Bytes(), &r), json.Unmarshal(sc.Bytes(), &raw)); err != nil {
+		if err := errors.Join(json.Unmarshal(line, &r), json.Unmarshal(line, &raw)); err != nil {
 			t.Fatalf("corpus record %d: %v", len(recs)+1, err)
 		}
 		var errs [4]error
@@ -92,9 +76,6 @@ func loadCorpus(t *testing.T, dir string) []corpusRecord {
 		}
 		r.hasAttachmentNames = r.Attachments != nil
 		recs = append(recs, r)
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatalf("reading corpus: %v", err)
 	}
 	return recs
 }
@@ -153,7 +134,7 @@ func parseWithTimeout(path string, timeout time.Duration) (parseOutcome, bool) {
 }
 
 func TestCorpus(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testmail.CorpusDir()
 	recs := loadCorpus(t, dir)
 	fields := []string{"parse", "subject", "from_address", "from_name", "message_id",
 		"body (messages)", "body (substrings)", "attachments (names)", "attachment_sha256s", "attachment_count (policy)"}

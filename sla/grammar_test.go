@@ -10,23 +10,10 @@ import (
 	"time"
 
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/internal/testconfig"
 )
 
-// base is the smallest valid config, as config's tests have it: a section
-// appended at the end starts on line 13.
-const base = `desk:
-  id: acme-it
-  address: servicedesk@desk.example
-imap:
-  address: 127.0.0.1:143
-  security: none
-  username: servicedesk@desk.example
-  password: secret
-smtp:
-  address: 127.0.0.1:25
-  security: none
-contacts_file: contacts.yaml
-`
+const base = testconfig.Base
 
 // parseWith parses config as config.Parse does and checks it with Check,
 // with the files given next to it; it returns the config or the problems

@@ -1,6 +1,7 @@
 // Package testmail holds the machine mail the tests of several packages
 // feed the desk: delivery status reports and abuse reports as other mail
-// systems write them. All of it is written for the tests.
+// systems write them. All of it is written for the tests. It also reads
+// the shared corpus of real-world mail (corpus.go).
 package testmail
 
 import (
