@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -350,6 +351,14 @@ func (s *Store) PersonData(ctx context.Context, addr string) ([]PersonTicket, []
 	if err != nil {
 		return nil, nil, fmt.Errorf("export a person: list their tickets: %w", err)
 	}
+	// The index is scored by creation time, and mails committed in one batch
+	// can be created out of their numbers' order: an export lists tickets
+	// by number, the same every time.
+	slices.SortFunc(numbers, func(a, b string) int {
+		x, _ := s.Seq(a)
+		y, _ := s.Seq(b)
+		return cmp.Compare(x, y)
+	})
 	out := []PersonTicket{}
 	for _, n := range numbers {
 		t, err := s.Get(ctx, n)

@@ -186,3 +186,31 @@ func TestErasePersonBeforeTheIndexBuild(t *testing.T) {
 		t.Fatalf("erasure of jan = %+v, %v", r, err)
 	}
 }
+
+// An export lists a person's tickets by number even when they were created
+// out of their numbers' order: mails of one batch commit in parallel, and a
+// phone ticket is created at the call's time (TestContactsEraseEndToEnd
+// failed in CI with SD-2 first).
+func TestPersonDataInNumberOrder(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	for i, n := range []New{{Subject: "first", Contact: "jan@acme.example"}, {Subject: "second", Contact: "piet@acme.example", Participants: []string{"jan@acme.example"}}, {Subject: "third", Contact: "jan@acme.example"}} {
+		n.CreatedAt, n.Customer = at.Add(-time.Duration(i)*time.Millisecond), "acme"
+		n.MessageID = fmt.Sprintf("m%d@acme.example", i)
+		if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts, _, err := s.PersonData(ctx, "jan@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, pt := range ts {
+		got = append(got, pt.Ticket.Number)
+	}
+	if strings.Join(got, " ") != "SD-1 SD-2 SD-3" {
+		t.Errorf("export order = %v, want SD-1 SD-2 SD-3", got)
+	}
+}
