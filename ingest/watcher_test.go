@@ -256,14 +256,26 @@ func TestWatcherNewMailNotStarved(t *testing.T) {
 	}
 	store, _ := runWatcher(t, srv, 0) // batches of 2
 	waitFor(t, "the backlog to start", func() bool { ts, _ := store.List(context.Background()); return len(ts) > 0 })
+	// How far the backlog got before the new mail arrived is up to the
+	// machine's speed (under -race on a loaded machine hundreds of mails
+	// go by between two polls): what counts is how many backlog mails
+	// were handled after it arrived.
+	before, _ := store.List(context.Background())
 	srv.Append(t, "INBOX", testMail("jan@acme.example", "arrived during the backlog", "new@acme.example"))
+	if len(before) > backlog/2 {
+		t.Logf("the machine handled %d of %d backlog mails before the new mail was appended", len(before), backlog)
+	}
 	waitFor(t, "all handled", func() bool { ts, _ := store.List(context.Background()); return len(ts) == backlog+1 })
 	ts, _ := store.List(context.Background())
 	for i, tk := range ts {
 		if tk.Subject == "arrived during the backlog" {
-			t.Logf("new mail was ticket %d of %d", i+1, backlog+1)
-			if i > backlog/4 {
-				t.Fatalf("new mail was ticket %d of %d: it waited for the backlog", i+1, backlog+1)
+			// The drain fetches at most maxAheadBatches batches ahead of
+			// new mail, and a list taken before the append may miss a
+			// few commits in flight.
+			after := i - len(before)
+			t.Logf("new mail was ticket %d of %d, %d after it arrived", i+1, backlog+1, after)
+			if after > backlog/10 {
+				t.Fatalf("new mail was ticket %d of %d, %d backlog mails after it arrived: it waited for the backlog", i+1, backlog+1, after)
 			}
 			return
 		}
