@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"net/mail"
 	"strings"
+	"unicode/utf8"
 
 	"golang.org/x/net/idna"
 )
@@ -20,10 +21,18 @@ import (
 // leaves out: "acme..example" is no host name.
 var lookup = idna.New(idna.MapForLookup(), idna.BidiRule(), idna.Transitional(false), idna.VerifyDNSLength(true))
 
+// errNotUTF8: lower-casing and IDNA mapping would turn each invalid byte
+// into U+FFFD, so two different addresses would become one contact.
+var errNotUTF8 = errors.New("not valid UTF-8")
+
 // Normalise returns addr in canonical form: trimmed, lower case, the domain
 // converted to ASCII. It does not check the local part beyond its being
-// non-empty; CheckBare does that for the files. Errors do not repeat addr.
+// non-empty and UTF-8; CheckBare does that for the files. The canonical
+// form is its own canonical form. Errors do not repeat addr.
 func Normalise(addr string) (string, error) {
+	if !utf8.ValidString(addr) {
+		return "", errNotUTF8
+	}
 	addr = strings.TrimSpace(addr)
 	i := strings.LastIndexByte(addr, '@')
 	if i <= 0 || i == len(addr)-1 {
@@ -37,14 +46,29 @@ func Normalise(addr string) (string, error) {
 }
 
 // NormaliseDomain returns the lower-case ASCII form of a host name, or an
-// error saying what is wrong with it (not repeating the name).
+// error saying what is wrong with it (not repeating the name). One final
+// dot is the DNS root ("acme.example.") and is dropped; two are an empty
+// label, refused as in "acme..example".
 func NormaliseDomain(domain string) (string, error) {
-	d := strings.TrimSuffix(strings.TrimSpace(domain), ".") // the root, as in "acme.example."
-	if d == "" {
+	if !utf8.ValidString(domain) {
+		return "", errNotUTF8
+	}
+	d := strings.TrimSpace(domain)
+	if d == "" || d == "." {
 		return "", errors.New("empty domain")
 	}
 	// The errors of idna name the offending rune or label well enough.
-	return lookup.ToASCII(d)
+	a, err := lookup.ToASCII(d)
+	if err != nil {
+		return "", err
+	}
+	// The root dot is looked for after the mapping, which makes one of
+	// "。" and "．" too; idna lets empty labels at the end through.
+	a = strings.TrimSuffix(a, ".")
+	if a == "" || strings.HasSuffix(a, ".") {
+		return "", errors.New("empty label at the end (one final dot is the root, two are one too many)")
+	}
+	return a, nil
 }
 
 // Bare is the address part of a recipient as written in a header ("Jan

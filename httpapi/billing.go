@@ -5,7 +5,6 @@ package httpapi
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
@@ -112,9 +111,6 @@ func (a *API) voidTime(w http.ResponseWriter, r *http.Request) error {
 	}
 	rec, _, err := a.c.Time.VoidTime(r.Context(), r.PathValue("number"), agent(r), r.PathValue("id"), q.Get("reason"))
 	if err != nil {
-		if errors.Is(err, workflow.ErrInvalid) && strings.Contains(err.Error(), "no time record") {
-			return &apiError{status: http.StatusNotFound, msg: err.Error()}
-		}
 		return err
 	}
 	return writeJSON(w, http.StatusOK, rec)
@@ -180,9 +176,6 @@ func (a *API) statement(w http.ResponseWriter, r *http.Request) error {
 	customer := r.PathValue("customer")
 	s, lang, err := a.c.Statements.Make(r.Context(), customer, m)
 	if err != nil {
-		if errors.Is(err, workflow.ErrInvalid) && strings.Contains(err.Error(), "unknown customer") {
-			return &apiError{status: http.StatusNotFound, msg: err.Error()}
-		}
 		return err
 	}
 	if format == billing.FormatJSON {

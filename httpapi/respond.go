@@ -79,6 +79,8 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &typ):
 		return badRequest("the body must be a JSON object, not %s", typ.Value)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json has no error type for DisallowUnknownFields:
+		// its message is the only mark (the one text match left).
 		return badRequest("unknown field %s", strings.TrimPrefix(err.Error(), "json: unknown field "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return badRequest("the body ends in the middle of the JSON")
@@ -105,7 +107,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &ae):
 		return ae.status
-	case errors.Is(err, ticket.ErrNotFound), errors.Is(err, authz.ErrNotFound), errors.Is(err, notify.ErrUnknownEntry):
+	case errors.Is(err, ticket.ErrNotFound), errors.Is(err, workflow.ErrNotFound), errors.Is(err, authz.ErrNotFound), errors.Is(err, notify.ErrUnknownEntry):
 		return http.StatusNotFound
 	case errors.Is(err, workflow.ErrInvalid), errors.As(err, &ps):
 		return http.StatusBadRequest

@@ -27,15 +27,15 @@ type Statements struct {
 }
 
 // Make is customer's statement for month m, and the language to write it
-// in: its main contact's, else the desk's. An unknown customer, or one
-// whose plan has no billing, is ErrInvalid.
+// in: its main contact's, else the desk's. An unknown customer is
+// ErrNotFound, one whose plan has no billing ErrInvalid.
 func (s *Statements) Make(ctx context.Context, customer string, m billing.Month) (billing.Statement, string, error) {
 	var c *config.Customer
 	if s.Customer != nil {
 		c = s.Customer(customer)
 	}
 	if c == nil {
-		return billing.Statement{}, "", fmt.Errorf("statement: %w: unknown customer %q", ErrInvalid, customer)
+		return billing.Statement{}, "", fmt.Errorf("statement: %w: unknown customer %q", ErrNotFound, customer)
 	}
 	p, err := s.Rules.Plan(c.PlanName())
 	if errors.Is(err, billing.ErrNoBilling) {

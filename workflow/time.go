@@ -406,7 +406,7 @@ func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, rea
 	}
 	prev, err := s.Store.TimeRecord(ctx, t.Number, strings.TrimSpace(id))
 	if errors.Is(err, ticket.ErrNotFound) {
-		return ticket.TimeRecord{}, false, fmt.Errorf("void time on %s: %w: it has no time record %q (maildesk tickets time %s lists them)", t.Number, ErrInvalid, id, t.Number)
+		return ticket.TimeRecord{}, false, fmt.Errorf("void time on %s: %w: it has no time record %q (maildesk tickets time %s lists them)", t.Number, ErrNotFound, id, t.Number)
 	}
 	if err != nil {
 		return ticket.TimeRecord{}, false, err
@@ -426,7 +426,8 @@ func (s *Service) VoidTime(ctx context.Context, number string, by Agent, id, rea
 	r, voided, err := s.Store.VoidTime(ctx, t.Number, t.Customer, prev.ID, by.String(), reason, now,
 		ticket.Event{At: now, Kind: ticket.EventTime, From: by.String(), Text: text}, marks)
 	if errors.Is(err, ticket.ErrNoRecord) {
-		return r, false, fmt.Errorf("void time on %s: %w: %w", t.Number, ErrInvalid, err)
+		// Gone since it was read (its ticket erased by retention).
+		return r, false, fmt.Errorf("void time on %s: %w: %w", t.Number, ErrNotFound, err)
 	}
 	if err == nil && voided {
 		s.Log.Info("time record voided", "ticket", t.Number, "agent", by.String(), "record", r.ID, "minutes", r.Minutes)

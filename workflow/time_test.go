@@ -263,8 +263,10 @@ func TestVoidTime(t *testing.T) {
 	if last := events[len(events)-1]; last.From != "Lisa" || !strings.Contains(last.Text, "voided the time record "+wrong.ID) || !strings.Contains(last.Text, "meant 40m") {
 		t.Errorf("history %+v", last)
 	}
-	if _, _, err := f.s.VoidTime(ctx, number, by, "nope", ""); !errors.Is(err, ErrInvalid) {
-		t.Errorf("unknown record: %v", err)
+	// Not found, not invalid: the API answers 404 by errors.Is, and the
+	// message names the record.
+	if _, _, err := f.s.VoidTime(ctx, number, by, "nope", ""); !errors.Is(err, ErrNotFound) || errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), `no time record "nope"`) {
+		t.Errorf("unknown record: %v, want ErrNotFound", err)
 	}
 	// The wrong record had reached the budget; voided, the ticket is below
 	// it again, and reaching it for real is told again.

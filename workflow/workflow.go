@@ -27,6 +27,12 @@ import (
 // reply); the message says what and why.
 var ErrInvalid = errors.New("invalid request")
 
+// ErrNotFound marks a request naming something the desk does not have
+// besides a ticket (that is ticket.ErrNotFound): a time record of a
+// ticket, the customer of a statement. Callers tell it from ErrInvalid by
+// errors.Is, never by the message, which says what was looked for.
+var ErrNotFound = errors.New("not found")
+
 // Clock is the SLA clock of tickets (escalation.Escalator).
 type Clock interface {
 	Pause(ctx context.Context, number string, at time.Time) error

@@ -28,21 +28,13 @@ var authCommand = &command{name: "auth", subs: []*command{
 }}
 
 // cmdAuth signs the desk in (auth login) and shows its sign-in (auth status).
-func cmdAuth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: auth needs login or status", errUsage)
-	}
-	sub := args[0]
+func cmdAuth(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("auth " + sub)
 	var asJSON *bool
-	switch sub {
-	case "login":
-	case "status":
+	if sub == "status" {
 		asJSON = fs.Bool("json", false, "print JSON")
-	default:
-		return fmt.Errorf("%w: unknown auth command %q", errUsage, sub)
 	}
-	if err := parseFlags(fs, path, args[1:]); err != nil {
+	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
 	if len(fs.Args()) != 0 {

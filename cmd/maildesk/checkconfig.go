@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/configload"
@@ -77,8 +76,7 @@ func loadConfig(path string) (*config.Config, *notify.Templates, error) {
 	// database number) is a problem of the config, found here too.
 	if cfg.Redis.Mode() == "url" {
 		if _, err := singleOptions(cfg.Redis); err != nil {
-			reason := strings.TrimPrefix(err.Error(), "redis.url: ")
-			return nil, nil, config.Problems{{File: cfg.Path, Path: "redis.url", Reason: reason}}
+			return nil, nil, config.Problems{{File: cfg.Path, Path: "redis.url", Reason: err.Error()}}
 		}
 	}
 	return cfg, tpl, nil

@@ -249,10 +249,11 @@ func flagError(fs *flag.FlagSet, err error) error {
 	return &flagProblem{fs: fs, err: err}
 }
 
-// withSub runs f with sub as its first argument: the subcommands of a
-// command whose run picks them itself.
-func withSub(sub string, f runFunc) runFunc {
+// withSub runs f for the subcommand sub: subcommands that share one run
+// (their flags, their Redis). The table has matched sub, so f is never
+// without one nor given one it does not know.
+func withSub(sub string, f func(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error) runFunc {
 	return func(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-		return f(ctx, append([]string{sub}, args...), stdout, stderr)
+		return f(ctx, sub, args, stdout, stderr)
 	}
 }

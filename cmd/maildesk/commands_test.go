@@ -120,3 +120,30 @@ func TestUsageFromTable(t *testing.T) {
 		}
 	}
 }
+
+// A group without its subcommand, or with one it does not have, is a usage
+// mistake answered by the table (dispatch): exit 2, the mistake naming the
+// subcommands, and the group's usage with each of them on stderr. The
+// commands behind the table never see it.
+func TestGroupWithoutSubcommand(t *testing.T) {
+	for full, c := range everyCommand() {
+		if c.run != nil || len(c.subs) == 0 {
+			continue
+		}
+		for _, extra := range [][]string{nil, {"nonsense"}, {"--config", "nowhere.yaml"}} {
+			args := append(strings.Fields(full), extra...)
+			var out, errOut bytes.Buffer
+			code := run(args, &out, &errOut)
+			got := errOut.String()
+			if code != 2 || out.Len() != 0 || !strings.Contains(got, "Usage:\n  maildesk "+full+" ") {
+				t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and the usage of %s", args, code, out.String(), got, full)
+				continue
+			}
+			for _, s := range c.subs {
+				if !strings.Contains(got, "maildesk "+full+" "+s.name) {
+					t.Errorf("%q: usage lacks the subcommand %s:\n%s", args, s.name, got)
+				}
+			}
+		}
+	}
+}

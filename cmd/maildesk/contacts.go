@@ -88,21 +88,13 @@ var contactsCommand = &command{name: "contacts", subs: []*command{
 	{name: "import", flags: "--config FILE PATH", summary: "replace all contacts by a YAML or CSV file\n(validated whole: on any problem nothing changes)",
 		run: withSub("import", cmdContacts)},
 	{name: "erase", flags: "--config FILE EMAIL [--reference TEXT] [--as NAME] [--json]",
-		summary: "remove a person's data from tickets, history, rejections, outbox\nand their mails from the IMAP folders (GDPR erasure)", run: withSub("erase", cmdContacts)},
+		summary: "remove a person's data from tickets, history, rejections, outbox\nand their mails from the IMAP folders (GDPR erasure)", run: withSub("erase", cmdContactsPerson)},
 	{name: "export", flags: "--config FILE EMAIL [--output FILE]",
-		summary: "everything held about a person, as JSON (GDPR access request)", run: withSub("export", cmdContacts)},
+		summary: "everything held about a person, as JSON (GDPR access request)", run: withSub("export", cmdContactsPerson)},
 }}
 
-const contactsUsage = "contacts needs list, add, remove, import, erase or export"
-
-func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: %s", errUsage, contactsUsage)
-	}
-	sub := args[0]
-	if sub == "erase" || sub == "export" {
-		return cmdContactsPerson(ctx, sub, args[1:], stdout, stderr)
-	}
+// cmdContacts is contacts list, add, remove and import.
+func cmdContacts(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("contacts " + sub)
 	var (
 		asJSON      = fs.Bool("json", false, "print JSON")
@@ -114,12 +106,7 @@ func cmdContacts(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		maxPriority = fs.String("max-priority", "", "highest priority the contact may ask for, P1..P4")
 		noProgress  = fs.Bool("no-progress", false, "send this contact no progress mails")
 	)
-	switch sub {
-	case "list", "add", "remove", "import":
-	default:
-		return fmt.Errorf("%w: unknown contacts command %q (%s)", errUsage, sub, contactsUsage)
-	}
-	if err := parseFlags(fs, path, args[1:]); err != nil {
+	if err := parseFlags(fs, path, args); err != nil {
 		return err
 	}
 	// Flags of other subcommands are accepted by the shared set; refuse

@@ -23,11 +23,7 @@ var outboxCommand = &command{name: "outbox", subs: []*command{
 }}
 
 // cmdOutbox inspects the outgoing mail and acts on single entries.
-func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return fmt.Errorf("%w: outbox needs list, retry or drop", errUsage)
-	}
-	sub := args[0]
+func cmdOutbox(ctx context.Context, sub string, args []string, stdout, stderr io.Writer) error {
 	fs, path := newFlags("outbox " + sub)
 	var (
 		asJSON, dead, skipped, allDead, unsuppress *bool
@@ -43,10 +39,8 @@ func cmdOutbox(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		unsuppress = fs.Bool("unsuppress", false, "lift the recipient's suppression")
 	case "drop":
 		reason = fs.String("reason", "", "why (recorded with a dropped entry)")
-	default:
-		return fmt.Errorf("%w: unknown outbox command %q", errUsage, sub)
 	}
-	err := parseFlags(fs, path, args[1:])
+	err := parseFlags(fs, path, args)
 	ids := fs.Args()
 	if err != nil {
 		return err

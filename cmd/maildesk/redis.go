@@ -50,7 +50,7 @@ func openRedisObserved(_ context.Context, c config.Redis, server func(runID stri
 	}
 	opt, err := singleOptions(c)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("redis.url: %w", err)
 	}
 	opt.OnConnect = onConnect
 	return redis.NewClient(opt), nil
@@ -58,14 +58,15 @@ func openRedisObserved(_ context.Context, c config.Redis, server func(runID stri
 
 // singleOptions are the options of redis.url, with redis.username and
 // redis.password (validation makes sure the URL has none of its own then).
+// Its errors are the reason alone, to follow the field's name.
 func singleOptions(c config.Redis) (*redis.Options, error) {
 	opt, err := redis.ParseURL(c.URL)
 	if err != nil {
 		// net/url's errors quote the URL, password and all.
 		if ue := (*url.Error)(nil); errors.As(err, &ue) {
-			return nil, errors.New("redis.url: not a valid URL")
+			return nil, errors.New("not a valid URL")
 		}
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, err
 	}
 	if c.Username != "" {
 		opt.Username = c.Username

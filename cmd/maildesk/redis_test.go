@@ -67,6 +67,11 @@ func TestRedisOptions(t *testing.T) {
 	if _, err := singleOptions(config.Redis{URL: "redis://:secret@[::1"}); err == nil || strings.Contains(err.Error(), "secret") {
 		t.Errorf("bad URL: err = %v", err)
 	}
+	// The daemon's error names the field; check-config puts the same
+	// reason after it (TestCheckConfigRedisURL).
+	if _, err := openRedis(context.Background(), config.Redis{URL: "redis://:secret@[::1"}); err == nil || err.Error() != "redis.url: not a valid URL" {
+		t.Errorf("openRedis with a bad URL: err = %v", err)
+	}
 
 	c := config.Redis{
 		Cluster:  []string{"10.0.0.1:6379", "10.0.0.2:6379"},
