@@ -196,7 +196,7 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 			e.RetryRequested = p.Idle > retryNowIdle/2
 		}
 		if v, ok := unc.Val()[m.ID]; ok {
-			u := decodeUncertainty(v)
+			u := decodeUncertainty(v, e.LastError)
 			e.Uncertain, e.Resent, e.Resending, e.UncertainSince = true, u.Resent, u.Retry, u.At
 		}
 		out = append(out, e)
@@ -420,7 +420,7 @@ func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action,
 	var res []any
 	if f.queue == QueueOutbox {
 		res, err = retryPendingScript.Run(ctx, o.rdb,
-			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To), o.uncertain},
+			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To), o.uncertain, o.errors},
 			f.msg.ID, f.n.ID, lift, o.group, retryNowIdle.Milliseconds()).Slice()
 	} else {
 		res, err = requeueScript.Run(ctx, o.rdb,

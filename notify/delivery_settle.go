@@ -111,7 +111,7 @@ func (d *Delivery) markUncertain(ctx context.Context, m redis.XMessage, n Notifi
 		return fmt.Errorf("record uncertain delivery of %s: %w", n.ID, err)
 	}
 	at := u.At.UTC().Format(time.RFC3339)
-	last := failureNote(attempt, u.At, "delivery uncertain: "+u.Reason)
+	last := failureNote(attempt, u.At, uncertainNote+u.Reason)
 	if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, d.Outbox.uncertain, m.ID, string(b))
 		p.HSet(ctx, d.Outbox.errors, m.ID, last)
