@@ -238,22 +238,45 @@ func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, err
 	return out, nil
 }
 
-// uncertaintyOf returns the uncertainty of entry id; ok is false when its
-// delivery is not uncertain.
-func (o *Outbox) uncertaintyOf(ctx context.Context, id string) (_ uncertainty, ok bool, _ error) {
-	var v, note *redis.StringCmd
+// uncertaintyOf returns the uncertainty of entry id, of notification nid,
+// at its attempt-th try; ok is false when its delivery is not uncertain. An uncertainty of the
+// notification a repair put back (RestoreUncertain) becomes the entry's
+// here, once: the mail may have gone out before Redis lost its record.
+func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int64) (_ uncertainty, ok bool, _ error) {
+	var v, note, restored *redis.StringCmd
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		v = p.HGet(ctx, o.uncertain, id)
 		note = p.HGet(ctx, o.errors, id)
+		restored = p.Get(ctx, o.restoredKey(nid))
 		return nil
 	})
-	if errors.Is(v.Err(), redis.Nil) {
-		return uncertainty{}, false, nil
-	}
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return uncertainty{}, false, fmt.Errorf("read uncertain delivery of %s: %w", id, err)
 	}
-	return decodeUncertainty(v.Val(), note.Val()), true, nil
+	if v.Err() == nil {
+		return decodeUncertainty(v.Val(), note.Val()), true, nil
+	}
+	if restored.Err() != nil {
+		return uncertainty{}, false, nil
+	}
+	at, err := time.Parse(time.RFC3339, restored.Val())
+	if err != nil {
+		at = time.Now()
+	}
+	u := uncertainty{At: at, Reason: "the relay did not answer the end of the message (restored from the mailbox journal)"}
+	b, err := json.Marshal(u)
+	if err == nil {
+		_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSetNX(ctx, o.uncertain, id, string(b))
+			p.HSetNX(ctx, o.errors, id, failureNote(attempt, at, uncertainNote+u.Reason))
+			p.Del(ctx, o.restoredKey(nid))
+			return nil
+		})
+	}
+	if err != nil {
+		return uncertainty{}, false, fmt.Errorf("restore uncertain delivery of %s to %s: %w", nid, id, err)
+	}
+	return u, true, nil
 }
 
 // decodeUncertainty reads the uncertainty record v of an entry whose
@@ -330,6 +353,12 @@ type Delivery struct {
 	// trace outside Redis then (issue 16), so that a Redis losing this
 	// moment does not lose that it was sent. Best effort: Delivered follows.
 	Accepted func(ctx context.Context, n Notification)
+	// Uncertain, when set, is told of a notification the server took in
+	// full without answering (DeliveryUncertain), before its uncertainty
+	// is recorded in Redis: the journal keeps its trace, marked uncertain,
+	// so that a repair after Redis lost the record does not send it again
+	// blindly (Outbox.RestoreUncertain). Best effort.
+	Uncertain func(ctx context.Context, n Notification)
 	// StatusLink makes the recipient's link to the ticket's status page
 	// for a notification of a kind that carries one (Kind.StatusLink), at
 	// each send: "" for none (the plan gives none, the recipient may not
