@@ -534,7 +534,7 @@ func testJournalKeepsUncertainDelivery(t *testing.T, queued bool) {
 		return err == nil && len(es) == 1 && es[0].State() == notify.StateUncertain
 	})
 	es, _ := r.outbox.List(ctx)
-	if e := es[0]; e.Notification.ID != "SD-1/ack" || !e.UncertainSince.Equal(since) {
+	if e := es[0]; e.Notification.ID != "SD-1/ack" || !e.UncertainSince.Equal(since) || !strings.Contains(e.LastError, "delivery uncertain") {
 		t.Errorf("after the repair: %+v, want SD-1/ack uncertain since %s", e, since)
 	}
 	if n := r.sender.count("SD-1/ack"); n != 1 {

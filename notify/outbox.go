@@ -239,9 +239,10 @@ func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, err
 }
 
 // uncertaintyOf returns the uncertainty of entry id, of notification nid,
-// at its attempt-th try; ok is false when its delivery is not uncertain. An uncertainty of the
-// notification a repair put back (RestoreUncertain) becomes the entry's
-// here, once: the mail may have gone out before Redis lost its record.
+// at its attempt-th try; ok is false when its delivery is not uncertain.
+// An uncertainty of the notification a repair put back (RestoreUncertain)
+// becomes the entry's here, once, with its failure note (the latest fact
+// about the entry): the mail may have gone out before Redis lost its record.
 func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int64) (_ uncertainty, ok bool, _ error) {
 	var v, note, restored *redis.StringCmd
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -268,7 +269,7 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 	if err == nil {
 		_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSetNX(ctx, o.uncertain, id, string(b))
-			p.HSetNX(ctx, o.errors, id, failureNote(attempt, at, uncertainNote+u.Reason))
+			p.HSet(ctx, o.errors, id, failureNote(attempt, at, uncertainNote+u.Reason))
 			p.Del(ctx, o.restoredKey(nid))
 			return nil
 		})
