@@ -148,9 +148,11 @@ type entry struct {
 	// MessageID is the mail's Message-ID as the pipeline reads it ("" when
 	// it has none: then Dedupe needs the whole mail).
 	MessageID string
-	// Sent: the trace's notification.
-	Sent   notify.Notification
-	SentAt time.Time
+	// Sent: the trace's notification. Uncertain: the relay took it without
+	// answering (notify.TraceUncertain); SentAt is then when that was.
+	Sent      notify.Notification
+	SentAt    time.Time
+	Uncertain bool
 
 	// Filled in by the journal's scan and comparison.
 	dedupe   string // the key the mail was committed under
@@ -165,7 +167,8 @@ var journalFetch = &imap.FetchOptions{
 	BodySection: []*imap.FetchItemBodySection{{
 		Specifier: imap.PartSpecifierHeader, Peek: true,
 		HeaderFields: []string{"Message-Id", "In-Reply-To", "To", notify.TraceHeaderID, notify.TraceHeaderKind,
-			notify.TraceHeaderTicket, notify.TraceHeaderTicketKey, notify.TraceHeaderTo, notify.TraceHeaderSentAt},
+			notify.TraceHeaderTicket, notify.TraceHeaderTicketKey, notify.TraceHeaderTo, notify.TraceHeaderSentAt,
+			notify.TraceHeaderDelivery},
 	}},
 }
 
@@ -226,6 +229,7 @@ func scanFolder(c *imapclient.Client, mb *Mailbox, folder string, window int, si
 				Ticket: h.Get(notify.TraceHeaderTicket), TicketKey: h.Get(notify.TraceHeaderTicketKey),
 				InReplyTo: strings.Trim(strings.TrimSpace(h.Get("In-Reply-To")), "<>"),
 			}
+			e.Uncertain = strings.EqualFold(strings.TrimSpace(h.Get(notify.TraceHeaderDelivery)), notify.TraceUncertain)
 			e.SentAt, _ = time.Parse(time.RFC3339, h.Get(notify.TraceHeaderSentAt))
 			if e.SentAt.IsZero() {
 				e.SentAt = e.Arrived
@@ -277,8 +281,12 @@ func journalMessageID(raw string) string {
 func (e entry) describe(prefix string) string {
 	switch e.Kind {
 	case entrySent:
-		return fmt.Sprintf("%s uid %d: %s %s to %s, sent %s", e.Folder, e.UID, e.Sent.Kind, e.Sent.ID,
-			notify.SafeLine(e.Sent.To), e.SentAt.UTC().Format(time.RFC3339))
+		sent := "sent"
+		if e.Uncertain {
+			sent = "delivery uncertain since"
+		}
+		return fmt.Sprintf("%s uid %d: %s %s to %s, %s %s", e.Folder, e.UID, e.Sent.Kind, e.Sent.ID,
+			notify.SafeLine(e.Sent.To), sent, e.SentAt.UTC().Format(time.RFC3339))
 	case entryRejected:
 		return fmt.Sprintf("%s uid %d: refused mail <%s>, arrived %s", e.Folder, e.UID, notify.SafeLine(e.MessageID),
 			e.Arrived.UTC().Format(time.RFC3339))

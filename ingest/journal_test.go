@@ -65,11 +65,13 @@ func dovecotServer(t *testing.T) mailServer {
 		mailbox: func(f string) []testserver.Message { return dc.Mailbox(t, user, f) }}
 }
 
-// countingSender records what was sent; it can be paused.
+// countingSender records what was sent; it can be paused, and made to
+// take mail without answering the end of DATA (unanswered).
 type countingSender struct {
-	mu     sync.Mutex
-	sent   map[string]int
-	paused bool
+	mu         sync.Mutex
+	sent       map[string]int
+	paused     bool
+	unanswered bool
 }
 
 func (s *countingSender) Send(_ context.Context, n notify.Notification) error {
@@ -79,7 +81,17 @@ func (s *countingSender) Send(_ context.Context, n notify.Notification) error {
 		return fmt.Errorf("relay paused by the test")
 	}
 	s.sent[n.ID]++
+	if s.unanswered {
+		return fmt.Errorf("sending: delivery uncertain: %w",
+			&notify.SMTPError{Stage: notify.StageDataEnd, Err: errors.New("read tcp 127.0.0.1:25: i/o timeout")})
+	}
 	return nil
+}
+
+func (s *countingSender) answer(a bool) {
+	s.mu.Lock()
+	s.unanswered = !a
+	s.mu.Unlock()
 }
 
 func (s *countingSender) count(id string) int {
@@ -156,10 +168,11 @@ func newJournalRig(t *testing.T, ms mailServer) *journalRig {
 			return nil
 		}},
 		Accepted: func(ctx context.Context, n notify.Notification) {
-			if raw, err := mailer.TraceCopy(n, time.Now()); err == nil {
-				_ = j.Trace(ctx, n, raw, time.Now())
+			if raw, err := mailer.TraceCopy(n, time.Now(), false); err == nil {
+				_ = j.Trace(ctx, n, raw, time.Now(), false)
 			}
 		},
+		Uncertain: SentTrace{Journal: j, Copies: mailer, Log: log}.Uncertain,
 		Delivered: func(ctx context.Context, n notify.Notification) error {
 			if n.Kind == notify.Ack {
 				if err := r.store.MarkAcknowledged(ctx, n.Ticket, time.Now()); err != nil {
@@ -167,11 +180,11 @@ func newJournalRig(t *testing.T, ms mailServer) *journalRig {
 				}
 			}
 			at := time.Now()
-			raw, err := mailer.TraceCopy(n, at)
+			raw, err := mailer.TraceCopy(n, at, false)
 			if err != nil {
 				return err
 			}
-			return j.Trace(ctx, n, raw, at)
+			return j.Trace(ctx, n, raw, at, false)
 		},
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -463,4 +476,82 @@ func TestJournalOpenerNumbersAboveTheJournal(t *testing.T) {
 	if !strings.Contains(r.logs.String(), "Redis is behind the mailbox journal") {
 		t.Error("the repair is not in the log")
 	}
+}
+
+// Issue 16 items 1 and 4: a mail the relay took without answering the end
+// of DATA may have been delivered. It leaves its trace in the Sent folder,
+// marked uncertain; when Redis then loses the record of that uncertainty
+// (restored from a backup taken while the mail was still queued), the
+// repair puts it back and the outbox keeps the mail waiting for an
+// operator, as before the loss, instead of sending it again blindly: the
+// entry left from before the loss, or the one the re-created ticket
+// queues when the backup is older than the ticket.
+func TestJournalKeepsUncertainDelivery(t *testing.T) {
+	for _, queued := range []bool{true, false} {
+		t.Run(map[bool]string{true: "queued at the backup", false: "ticket made after the backup"}[queued], func(t *testing.T) {
+			testJournalKeepsUncertainDelivery(t, queued)
+		})
+	}
+}
+
+func testJournalKeepsUncertainDelivery(t *testing.T, queued bool) {
+	ms := memServer(t)
+	r := newJournalRig(t, ms)
+	ctx := context.Background()
+	waitFor(t, "the first comparison", func() bool { return r.journal.Status().State == "ok" })
+	var backup string
+	if !queued {
+		backup = r.redis.Snapshot(t)
+	}
+	r.sender.pause(true)
+	ms.deliver(testMail("jan@acme.example", "printer", "t1@acme.example"))
+	waitFor(t, "SD-1 filed", func() bool { return len(ms.mailbox("Processed")) == 1 })
+	if queued {
+		backup = r.redis.Snapshot(t)
+	}
+	r.sender.answer(false)
+	r.sender.pause(false)
+	waitFor(t, "the uncertain delivery's trace", func() bool { return len(ms.mailbox("Sent")) == 1 })
+	waitFor(t, "the outbox entry uncertain", func() bool {
+		es, err := r.outbox.List(ctx)
+		return err == nil && len(es) == 1 && es[0].State() == notify.StateUncertain
+	})
+	sent := ms.mailbox("Sent")[0]
+	h := parseJournalHeader(sent.Raw)
+	if h.Get(notify.TraceHeaderID) != "SD-1/ack" || h.Get(notify.TraceHeaderDelivery) != notify.TraceUncertain {
+		t.Fatalf("trace of the uncertain delivery:\n%s", sent.Raw)
+	}
+	since, err := time.Parse(time.RFC3339, h.Get(notify.TraceHeaderSentAt))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r.sender.answer(true)
+	r.redis.RestoreSnapshot(t, backup)
+	waitFor(t, "the repair", func() bool { st := r.journal.Status(); return st.State == "ok" && st.Repairs >= 1 })
+	waitFor(t, "the outbox entry uncertain again", func() bool {
+		es, err := r.outbox.List(ctx)
+		return err == nil && len(es) == 1 && es[0].State() == notify.StateUncertain
+	})
+	es, _ := r.outbox.List(ctx)
+	if e := es[0]; e.Notification.ID != "SD-1/ack" || !e.UncertainSince.Equal(since) || !strings.Contains(e.LastError, "delivery uncertain") {
+		t.Errorf("after the repair: %+v, want SD-1/ack uncertain since %s", e, since)
+	}
+	if n := r.sender.count("SD-1/ack"); n != 1 {
+		t.Errorf("SD-1/ack sent %d times, want 1 (the uncertain send)", n)
+	}
+	if tk, err := r.store.Get(ctx, "SD-1"); err != nil || tk.AcknowledgedAt != nil {
+		t.Errorf("SD-1 after the repair: %+v %v; its acknowledgement is not known to have gone out", tk, err)
+	}
+	// The comparison after the repair finds Redis in step: the trace is
+	// known by the uncertainty's record.
+	p, err := r.journal.Plan(ctx, time.Time{})
+	if err != nil || p.Behind() {
+		t.Errorf("plan after the repair: %v %v", p.Steps(), err)
+	}
+	// An operator's retry sends it once more.
+	if _, err := r.outbox.Retry(ctx, "SD-1/ack", false); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the operator's resend", func() bool { return r.sender.count("SD-1/ack") == 2 })
 }

@@ -396,12 +396,13 @@ func (j *Journal) Repair(ctx context.Context, p *RepairPlan) (RepairResult, erro
 	return res, err
 }
 
-// Trace keeps the copy raw of the sent notification n in the trace folder,
-// once: a delivery finished again keeps no second copy.
-func (j *Journal) Trace(ctx context.Context, n notify.Notification, raw []byte, sentAt time.Time) error {
+// Trace keeps the copy raw of the sent notification n (of its uncertain
+// delivery: uncertain) in the trace folder, once: a delivery finished
+// again keeps no second copy.
+func (j *Journal) Trace(ctx context.Context, n notify.Notification, raw []byte, sentAt time.Time, uncertain bool) error {
 	// Without Redis's answer the copy is kept anyway: a second copy is
 	// harmless, a missing one is not.
-	if done, err := j.outbox.Traced(ctx, n.ID); err == nil && done {
+	if done, err := j.outbox.Traced(ctx, n.ID, uncertain); err == nil && done {
 		return nil
 	}
 	_, err := j.withConn(ctx, func(c *imapclient.Client) (*RepairPlan, error) {
@@ -421,7 +422,7 @@ func (j *Journal) Trace(ctx context.Context, n notify.Notification, raw []byte, 
 	if err != nil {
 		return fmt.Errorf("keeping the trace of %s in %s: %w", n.ID, j.cfg.Sent, err)
 	}
-	return j.outbox.MarkTraced(ctx, n.ID)
+	return j.outbox.MarkTraced(ctx, n.ID, uncertain)
 }
 
 // withConn runs f on the journal's IMAP connection, connecting (and

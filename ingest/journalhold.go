@@ -36,7 +36,7 @@ func (j *Journal) Hold(n notify.Notification) error {
 // TraceCopier renders the copy of a sent mail kept in the journal
 // (notify.Mailer).
 type TraceCopier interface {
-	TraceCopy(n notify.Notification, sentAt time.Time) ([]byte, error)
+	TraceCopy(n notify.Notification, sentAt time.Time, uncertain bool) ([]byte, error)
 }
 
 // SentTrace keeps a copy of each delivered mail in imap.sent_mailbox: what
@@ -51,16 +51,29 @@ type SentTrace struct {
 // not retried (it was rendered for sending: a retry changes nothing); a
 // failure to store it is returned.
 func (t SentTrace) Keep(ctx context.Context, n notify.Notification) error {
+	return t.keep(ctx, n, false)
+}
+
+func (t SentTrace) keep(ctx context.Context, n notify.Notification, uncertain bool) error {
 	at := time.Now()
-	raw, err := t.Copies.TraceCopy(n, at)
+	raw, err := t.Copies.TraceCopy(n, at, uncertain)
 	if err != nil {
 		t.Log.Warn("no trace of a sent mail: cannot render its copy", "notification", n.ID, "ticket", n.Ticket, "err", err)
 		return nil
 	}
-	if err := t.Journal.Trace(ctx, n, raw, at); err != nil {
+	if err := t.Journal.Trace(ctx, n, raw, at, uncertain); err != nil {
 		return fmt.Errorf("mail %s sent, its trace not kept yet: %w", n.ID, err)
 	}
 	return nil
+}
+
+// Uncertain keeps the trace of a mail the server took in full without
+// answering, marked uncertain (notify.Delivery.Uncertain): it may have been
+// delivered, so a repair must not send it again blindly.
+func (t SentTrace) Uncertain(ctx context.Context, n notify.Notification) {
+	if err := t.keep(ctx, n, true); err != nil {
+		t.Log.Warn("mail's delivery uncertain, its trace not kept", "notification", n.ID, "ticket", n.Ticket, "err", err)
+	}
 }
 
 // Accepted keeps the trace of a mail the server just accepted, before

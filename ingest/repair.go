@@ -78,7 +78,11 @@ func (p *RepairPlan) Steps() []string {
 		out = append(out, fmt.Sprintf("raise the ticket sequence from %d to %d", p.Sequence, p.RaiseTo))
 	}
 	for _, e := range p.Sent {
-		out = append(out, "restore the delivery record: "+e.describe(p.prefix))
+		what := "restore the delivery record: "
+		if e.Uncertain {
+			what = "restore the uncertain delivery (not sent again by itself): "
+		}
+		out = append(out, what+e.describe(p.prefix))
 	}
 	for _, e := range p.Tickets {
 		out = append(out, "re-create the ticket: "+e.describe(p.prefix))
@@ -276,6 +280,7 @@ func (j *Journal) known(ctx context.Context, es []entry) ([]bool, error) {
 	out := make([]bool, len(es))
 	var keys, ids []string
 	var keyAt, idAt []int
+	var uncertain []bool
 	horizon := time.Now().Add(-notify.DeliveryRecordAge + time.Hour)
 	retention := time.Now().Add(-j.cfg.RejectionRetention + time.Hour)
 	for i, e := range es {
@@ -285,7 +290,7 @@ func (j *Journal) known(ctx context.Context, es []entry) ([]bool, error) {
 				out[i] = true // the record would have expired by now
 				continue
 			}
-			ids, idAt = append(ids, e.Sent.ID), append(idAt, i)
+			ids, idAt, uncertain = append(ids, e.Sent.ID), append(idAt, i), append(uncertain, e.Uncertain)
 		case entryRejected:
 			if j.cfg.RejectionRetention > 0 && e.Arrived.Before(retention) {
 				out[i] = true
@@ -317,7 +322,7 @@ func (j *Journal) known(ctx context.Context, es []entry) ([]bool, error) {
 			}
 		}
 	}
-	sent, err := j.outbox.Delivered(ctx, ids)
+	sent, err := j.outbox.Delivered(ctx, ids, uncertain)
 	if err != nil {
 		return nil, err
 	}
@@ -363,7 +368,13 @@ func (j *Journal) run(ctx context.Context, c *imapclient.Client, p *RepairPlan) 
 	j.raise(p.Highest)
 	// 2. What was sent, before anything is queued again.
 	for _, e := range p.Sent {
-		if err := j.outbox.RestoreDelivered(ctx, e.Sent, e.SentAt); err != nil {
+		if e.Uncertain {
+			// It may have gone out: waits for an operator (or the one
+			// automatic resend) as before the loss; a notice counts as given.
+			if err := j.outbox.RestoreUncertain(ctx, e.Sent, e.SentAt); err != nil {
+				return res, err
+			}
+		} else if err := j.outbox.RestoreDelivered(ctx, e.Sent, e.SentAt); err != nil {
 			return res, err
 		}
 		if e.Sent.Kind.IsNotice() && e.Sent.Kind != notify.TooLarge {
@@ -371,7 +382,7 @@ func (j *Journal) run(ctx context.Context, c *imapclient.Client, p *RepairPlan) 
 				return res, err
 			}
 		}
-		if e.Sent.Ticket != "" && e.MessageID != "" {
+		if e.Sent.Ticket != "" && e.MessageID != "" && !e.Uncertain {
 			if err := j.store.RecordSent(ctx, e.MessageID, e.Sent.Ticket); err != nil {
 				return res, err
 			}
@@ -437,7 +448,7 @@ func (j *Journal) run(ctx context.Context, c *imapclient.Client, p *RepairPlan) 
 	}
 	// 5. Acknowledged as of when the acknowledgement went out.
 	for _, e := range p.Sent {
-		if e.Sent.Kind != notify.Ack || e.Sent.Ticket == "" {
+		if e.Sent.Kind != notify.Ack || e.Sent.Ticket == "" || e.Uncertain {
 			continue
 		}
 		if err := j.store.MarkAcknowledged(ctx, e.Sent.Ticket, e.SentAt); err != nil && !errors.Is(err, ticket.ErrNotFound) {

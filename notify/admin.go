@@ -128,6 +128,14 @@ func (o *Outbox) sendingKey(id string) string  { return o.kp + "sending:" + id }
 func (o *Outbox) suppressKey(to string) string { return o.kp + "suppress:" + strings.ToLower(to) }
 func (o *Outbox) secretKey() string            { return o.kp + "secret" }
 
+// uncertainKey records, for the mailbox journal, that the delivery of
+// notification id became uncertain (markUncertain): the uncertainty
+// hash is by stream id, the journal knows notification ids. restoredKey is
+// such a record put back by a repair (RestoreUncertain), taken over by
+// the next outbox entry of the notification (uncertaintyOf).
+func (o *Outbox) uncertainKey(id string) string { return o.kp + "uncertain:" + id }
+func (o *Outbox) restoredKey(id string) string  { return o.kp + "uncertain-restored:" + id }
+
 // sentMailKey is the delivery record of a mail for its bounces, under the
 // HMAC atom of its Message-ID: the one part of the id only the desk can
 // compute, and the only part the delivery knows without the desk's domain.
@@ -196,7 +204,7 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 			e.RetryRequested = p.Idle > retryNowIdle/2
 		}
 		if v, ok := unc.Val()[m.ID]; ok {
-			u := decodeUncertainty(v)
+			u := decodeUncertainty(v, e.LastError)
 			e.Uncertain, e.Resent, e.Resending, e.UncertainSince = true, u.Resent, u.Retry, u.At
 		}
 		out = append(out, e)
@@ -420,7 +428,7 @@ func (o *Outbox) Retry(ctx context.Context, id string, unsuppress bool) (Action,
 	var res []any
 	if f.queue == QueueOutbox {
 		res, err = retryPendingScript.Run(ctx, o.rdb,
-			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To), o.uncertain},
+			[]string{o.stream, o.sentKey(f.n.ID), o.suppressKey(f.n.To), o.uncertain, o.errors},
 			f.msg.ID, f.n.ID, lift, o.group, retryNowIdle.Milliseconds()).Slice()
 	} else {
 		res, err = requeueScript.Run(ctx, o.rdb,

@@ -43,6 +43,7 @@ type outgoing struct {
 	// unc is the entry's uncertainty when uncertain (claim).
 	unc       uncertainty
 	uncertain bool
+	restored  bool   // a repair restored an uncertainty of n (alreadySent)
 	why       string // why mail to n.To is suppressed, for a reply sent anyway (suppress)
 	tag       string // the HMAC atom of its Message-ID (admit)
 	sendErr   error  // the Sender's answer (send)
@@ -92,11 +93,18 @@ func (d *Delivery) decode(ctx context.Context, o *outgoing) (bool, error) {
 // sender's claim may still stand. The claim stage asks again under the
 // claim.
 func (d *Delivery) alreadySent(ctx context.Context, o *outgoing) (bool, error) {
-	done, err := d.Outbox.rdb.Exists(ctx, d.Outbox.sentKey(o.n.ID)).Result()
-	if err != nil {
+	var done, restored *redis.IntCmd
+	// With the delivery record, in the same round trip: whether a repair
+	// restored an uncertainty of it (claim).
+	if _, err := d.Outbox.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		done = p.Exists(ctx, d.Outbox.sentKey(o.n.ID))
+		restored = p.Exists(ctx, d.Outbox.restoredKey(o.n.ID))
+		return nil
+	}); err != nil {
 		return true, fmt.Errorf("check delivery record of %s: %w", o.n.ID, err)
 	}
-	if done != 1 {
+	o.restored = restored.Val() == 1
+	if done.Val() != 1 {
 		return false, nil
 	}
 	if err := d.delivered(ctx, o.n); err != nil {

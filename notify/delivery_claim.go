@@ -54,9 +54,10 @@ func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 	// Whether to send an uncertain one again is decided here, under the
 	// claim, on what Redis holds now: another replica may have just sent
 	// it again (and used up the automatic resend). Only an entry tried
-	// before (attempt > 1, claimed from the pending ones) can be uncertain.
-	if o.attempt > 1 {
-		if o.unc, o.uncertain, err = d.Outbox.uncertaintyOf(ctx, o.m.ID); err != nil {
+	// before (attempt > 1, claimed from the pending ones) can be uncertain,
+	// or one of a notification whose uncertainty a repair restored.
+	if o.attempt > 1 || o.restored {
+		if o.unc, o.uncertain, err = d.Outbox.uncertaintyOf(ctx, o.m.ID, o.n.ID, o.attempt); err != nil {
 			return true, err
 		}
 	}

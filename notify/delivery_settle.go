@@ -72,6 +72,9 @@ func (d *Delivery) outcome(ctx context.Context, o *outgoing) error {
 		st.Uncertain++
 		log.Error("notification delivery uncertain: the relay did not answer the end of the message; not sending it again by itself",
 			"err", err, "attempt", attempt, "resend_after", d.ResendUncertain, "resent_before", unc.Resent)
+		if d.Uncertain != nil {
+			d.Uncertain(ctx, n)
+		}
 		return d.markUncertain(ctx, m, n, attempt, uncertainty{At: d.Now(), Reason: err.Error(), Resent: unc.Resent}, tag, why)
 	case d.Now().Sub(streamTime(m.ID)) > d.MaxAge:
 		st.Dead++
@@ -111,10 +114,11 @@ func (d *Delivery) markUncertain(ctx context.Context, m redis.XMessage, n Notifi
 		return fmt.Errorf("record uncertain delivery of %s: %w", n.ID, err)
 	}
 	at := u.At.UTC().Format(time.RFC3339)
-	last := failureNote(attempt, u.At, "delivery uncertain: "+u.Reason)
+	last := failureNote(attempt, u.At, uncertainNote+u.Reason)
 	if _, err := d.Outbox.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, d.Outbox.uncertain, m.ID, string(b))
 		p.HSet(ctx, d.Outbox.errors, m.ID, last)
+		p.Set(ctx, d.Outbox.uncertainKey(n.ID), at, sentTTL)
 		d.recordSentMail(ctx, p, tag, n, at, suppressed)
 		return nil
 	}); err != nil {

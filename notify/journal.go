@@ -30,23 +30,34 @@ const (
 	TraceHeaderTicketKey = "X-Maildesk-Ticket-Key"
 	// TraceHeaderTo is the recipient's bare address.
 	TraceHeaderTo = "X-Maildesk-To"
-	// TraceHeaderSentAt is when the relay accepted it (RFC 3339).
+	// TraceHeaderSentAt is when the relay accepted it (RFC 3339), or when
+	// its delivery became uncertain.
 	TraceHeaderSentAt = "X-Maildesk-Sent-At"
+	// TraceHeaderDelivery is TraceUncertain on the copy of a mail the relay
+	// took in full without answering (DeliveryUncertain): it may have been
+	// delivered, or not. Absent on the copy of a mail the relay accepted.
+	TraceHeaderDelivery = "X-Maildesk-Delivery"
+	TraceUncertain      = "uncertain"
 )
 
 // TraceCopy is the mail n as the relay accepted it at sentAt (rendered again:
 // the same Message-ID, subject and text), with the trace header fields on
-// top, to be kept in the desk's mailbox.
-func (m *Mailer) TraceCopy(n Notification, sentAt time.Time) ([]byte, error) {
+// top, to be kept in the desk's mailbox. uncertain: the relay did not
+// answer it (sentAt is when that was found), and the copy says so.
+func (m *Mailer) TraceCopy(n Notification, sentAt time.Time, uncertain bool) ([]byte, error) {
 	msg, err := m.buildMsg(n)
 	if err != nil {
 		return nil, err
 	}
 	msg.SetDateWithValue(sentAt)
+	delivery := ""
+	if uncertain {
+		delivery = TraceUncertain
+	}
 	for _, h := range [][2]string{
 		{TraceHeaderID, n.ID}, {TraceHeaderKind, string(n.Kind)}, {TraceHeaderTicket, n.Ticket},
 		{TraceHeaderTicketKey, n.TicketKey}, {TraceHeaderTo, address.Bare(n.To)},
-		{TraceHeaderSentAt, sentAt.UTC().Format(time.RFC3339)},
+		{TraceHeaderSentAt, sentAt.UTC().Format(time.RFC3339)}, {TraceHeaderDelivery, delivery},
 	} {
 		if h[1] != "" {
 			msg.SetGenHeader(mail.Header(h[0]), h[1])
@@ -59,21 +70,31 @@ func (m *Mailer) TraceCopy(n Notification, sentAt time.Time) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-func (o *Outbox) tracedKey(id string) string { return o.kp + "traced:" + id }
+// tracedKey marks that the trace of notification id is kept; the copy of
+// an uncertain delivery has its own, so that the copy of the same mail
+// accepted later is kept too.
+func (o *Outbox) tracedKey(id string, uncertain bool) string {
+	if uncertain {
+		return o.kp + "traced-uncertain:" + id
+	}
+	return o.kp + "traced:" + id
+}
 
-// Traced reports whether the trace of notification id was kept already: a
-// delivery finished again (Delivered after a retry) keeps no second copy.
-func (o *Outbox) Traced(ctx context.Context, id string) (bool, error) {
-	n, err := o.rdb.Exists(ctx, o.tracedKey(id)).Result()
+// Traced reports whether the trace of notification id (of its uncertain
+// delivery: uncertain) was kept already: a delivery finished again
+// (Delivered after a retry) keeps no second copy.
+func (o *Outbox) Traced(ctx context.Context, id string, uncertain bool) (bool, error) {
+	n, err := o.rdb.Exists(ctx, o.tracedKey(id, uncertain)).Result()
 	if err != nil {
 		return false, fmt.Errorf("check trace of %s: %w", id, err)
 	}
 	return n == 1, nil
 }
 
-// MarkTraced records that the trace of notification id is kept.
-func (o *Outbox) MarkTraced(ctx context.Context, id string) error {
-	if err := o.rdb.Set(ctx, o.tracedKey(id), "1", sentTTL).Err(); err != nil {
+// MarkTraced records that the trace of notification id (of its uncertain
+// delivery: uncertain) is kept.
+func (o *Outbox) MarkTraced(ctx context.Context, id string, uncertain bool) error {
+	if err := o.rdb.Set(ctx, o.tracedKey(id, uncertain), "1", sentTTL).Err(); err != nil {
 		return fmt.Errorf("record trace of %s: %w", id, err)
 	}
 	return nil
@@ -84,8 +105,10 @@ func (o *Outbox) MarkTraced(ctx context.Context, id string) error {
 const DeliveryRecordAge = sentTTL
 
 // Delivered reports, for each notification id, whether the outbox has its
-// delivery on record, in one round trip.
-func (o *Outbox) Delivered(ctx context.Context, ids []string) ([]bool, error) {
+// delivery on record, in one round trip. uncertain (nil: none) says which
+// ids the journal holds the trace of an uncertain delivery of: for those
+// the record of that uncertainty counts too.
+func (o *Outbox) Delivered(ctx context.Context, ids []string, uncertain []bool) ([]bool, error) {
 	out := make([]bool, len(ids))
 	if len(ids) == 0 {
 		return out, nil
@@ -93,7 +116,11 @@ func (o *Outbox) Delivered(ctx context.Context, ids []string) ([]bool, error) {
 	cmds := make([]*redis.IntCmd, len(ids))
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, id := range ids {
-			cmds[i] = p.Exists(ctx, o.sentKey(id))
+			if i < len(uncertain) && uncertain[i] {
+				cmds[i] = p.Exists(ctx, o.sentKey(id), o.uncertainKey(id))
+			} else {
+				cmds[i] = p.Exists(ctx, o.sentKey(id))
+			}
 		}
 		return nil
 	})
@@ -101,7 +128,7 @@ func (o *Outbox) Delivered(ctx context.Context, ids []string) ([]bool, error) {
 		return nil, fmt.Errorf("check deliveries of %d notifications: %w", len(ids), err)
 	}
 	for i, c := range cmds {
-		out[i] = c.Val() == 1
+		out[i] = c.Val() >= 1
 	}
 	return out, nil
 }
@@ -125,21 +152,61 @@ func (o *Outbox) RestoreDelivered(ctx context.Context, n Notification, sentAt ti
 	}
 	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.SetNX(ctx, o.sentKey(n.ID), at, left)
-		p.Set(ctx, o.tracedKey(n.ID), "1", left)
-		if tag != "" && sentMailTTL-time.Since(sentAt) > 0 {
-			rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", at}
-			if n.TicketKey != "" {
-				rec = append(rec, "ticket_key", n.TicketKey)
-			}
-			p.HSet(ctx, o.sentMailKey(tag), rec...)
-			p.Expire(ctx, o.sentMailKey(tag), sentMailTTL-time.Since(sentAt))
-		}
+		p.Set(ctx, o.tracedKey(n.ID, false), "1", left)
+		o.restoreSentMail(ctx, p, tag, n, sentAt)
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("restore delivery record of %s: %w", n.ID, err)
 	}
 	return nil
+}
+
+// RestoreUncertain puts back the record of a mail whose delivery became
+// uncertain at at (found in the trace): the next outbox entry of it,
+// queued again by the repair or left from before the loss, waits as
+// uncertain from at (for an operator, or resend_uncertain_after) instead
+// of being sent blindly, and a bounce of it is still recognised. Its
+// trace is marked kept.
+func (o *Outbox) RestoreUncertain(ctx context.Context, n Notification, at time.Time) error {
+	left := sentTTL - time.Since(at)
+	if left <= 0 {
+		return nil
+	}
+	if n.ID == "" {
+		return errors.New("restore uncertain delivery: notification without id")
+	}
+	tag, err := o.sentTag(ctx, n)
+	if err != nil {
+		return err
+	}
+	stamp := at.UTC().Format(time.RFC3339)
+	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, o.uncertainKey(n.ID), stamp, left)
+		p.SetNX(ctx, o.restoredKey(n.ID), stamp, left)
+		p.Set(ctx, o.tracedKey(n.ID, true), "1", left)
+		o.restoreSentMail(ctx, p, tag, n, at)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore uncertain delivery record of %s: %w", n.ID, err)
+	}
+	return nil
+}
+
+// restoreSentMail adds to p the record of a mail sent at sentAt for its
+// bounces (SentMail), while it would still be kept; nothing without a tag.
+func (o *Outbox) restoreSentMail(ctx context.Context, p redis.Pipeliner, tag string, n Notification, sentAt time.Time) {
+	left := sentMailTTL - time.Since(sentAt)
+	if tag == "" || left <= 0 {
+		return
+	}
+	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", sentAt.UTC().Format(time.RFC3339)}
+	if n.TicketKey != "" {
+		rec = append(rec, "ticket_key", n.TicketKey)
+	}
+	p.HSet(ctx, o.sentMailKey(tag), rec...)
+	p.Expire(ctx, o.sentMailKey(tag), left)
 }
 
 // Held is a Sender that lets Hold keep mail back: while Hold returns an

@@ -207,39 +207,106 @@ func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
 }
 
 // uncertainties returns the entries whose delivery is uncertain, by stream
-// id. An unreadable record counts as uncertain since now: it is kept from
-// being resent blindly, and an operator sees it.
+// id (decodeUncertainty).
 func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, error) {
 	all, err := o.rdb.HGetAll(ctx, o.uncertain).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read uncertain deliveries %s: %w", o.uncertain, err)
 	}
+	// The failure notes are read only for records that lack their moment
+	// (rare): the whole errors hash may be long.
+	var short []string
+	for id, v := range all {
+		if !hasMoment(v) {
+			short = append(short, id)
+		}
+	}
+	notes := make([]any, len(short))
+	if len(short) > 0 {
+		if notes, err = o.rdb.HMGet(ctx, o.errors, short...).Result(); err != nil {
+			return nil, fmt.Errorf("read outbox errors %s: %w", o.errors, err)
+		}
+	}
 	out := make(map[string]uncertainty, len(all))
 	for id, v := range all {
-		out[id] = decodeUncertainty(v)
+		out[id] = decodeUncertainty(v, "")
+	}
+	for i, id := range short {
+		note, _ := notes[i].(string)
+		out[id] = decodeUncertainty(all[id], note)
 	}
 	return out, nil
 }
 
-// uncertaintyOf returns the uncertainty of entry id; ok is false when its
-// delivery is not uncertain.
-func (o *Outbox) uncertaintyOf(ctx context.Context, id string) (_ uncertainty, ok bool, _ error) {
-	v, err := o.rdb.HGet(ctx, o.uncertain, id).Result()
-	if errors.Is(err, redis.Nil) {
-		return uncertainty{}, false, nil
-	}
-	if err != nil {
+// uncertaintyOf returns the uncertainty of entry id, of notification nid,
+// at its attempt-th try; ok is false when its delivery is not uncertain.
+// An uncertainty of the notification a repair put back (RestoreUncertain)
+// becomes the entry's here, once, with its failure note (the latest fact
+// about the entry): the mail may have gone out before Redis lost its record.
+func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int64) (_ uncertainty, ok bool, _ error) {
+	var v, note, restored *redis.StringCmd
+	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		v = p.HGet(ctx, o.uncertain, id)
+		note = p.HGet(ctx, o.errors, id)
+		restored = p.Get(ctx, o.restoredKey(nid))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
 		return uncertainty{}, false, fmt.Errorf("read uncertain delivery of %s: %w", id, err)
 	}
-	return decodeUncertainty(v), true, nil
+	if v.Err() == nil {
+		return decodeUncertainty(v.Val(), note.Val()), true, nil
+	}
+	if restored.Err() != nil {
+		return uncertainty{}, false, nil
+	}
+	at, err := time.Parse(time.RFC3339, restored.Val())
+	if err != nil {
+		at = time.Now()
+	}
+	u := uncertainty{At: at, Reason: "the relay did not answer the end of the message (restored from the mailbox journal)"}
+	b, err := json.Marshal(u)
+	if err == nil {
+		_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.HSetNX(ctx, o.uncertain, id, string(b))
+			p.HSet(ctx, o.errors, id, failureNote(attempt, at, uncertainNote+u.Reason))
+			p.Del(ctx, o.restoredKey(nid))
+			return nil
+		})
+	}
+	if err != nil {
+		return uncertainty{}, false, fmt.Errorf("restore uncertain delivery of %s to %s: %w", nid, id, err)
+	}
+	return u, true, nil
 }
 
-func decodeUncertainty(v string) uncertainty {
+// decodeUncertainty reads the uncertainty record v of an entry whose
+// latest failure note (errors hash) is note. A record without its moment
+// (not the JSON markUncertain writes: made by hand, damaged) takes it from
+// the note markUncertain wrote with it, so that `outbox list` and
+// resend_uncertain_after count from when the delivery became uncertain;
+// without such a note it counts as uncertain since now: kept from being
+// resent blindly, and an operator sees it. retry_pending.lua reads the
+// moment the same way.
+func decodeUncertainty(v, note string) uncertainty {
 	var u uncertainty
 	if err := json.Unmarshal([]byte(v), &u); err != nil {
-		return uncertainty{At: time.Now(), Reason: "unreadable record: " + v}
+		u = uncertainty{Reason: "unreadable record: " + v}
+	}
+	if u.At.IsZero() {
+		if at, ok := notedUncertainty(note); ok {
+			u.At = at
+		} else {
+			u.At = time.Now()
+		}
 	}
 	return u
+}
+
+// hasMoment reports whether the uncertainty record v carries its moment.
+func hasMoment(v string) bool {
+	var u uncertainty
+	return json.Unmarshal([]byte(v), &u) == nil && !u.At.IsZero()
 }
 
 func (o *Outbox) setUncertainty(ctx context.Context, id string, u uncertainty) error {
@@ -287,6 +354,12 @@ type Delivery struct {
 	// trace outside Redis then (issue 16), so that a Redis losing this
 	// moment does not lose that it was sent. Best effort: Delivered follows.
 	Accepted func(ctx context.Context, n Notification)
+	// Uncertain, when set, is told of a notification the server took in
+	// full without answering (DeliveryUncertain), before its uncertainty
+	// is recorded in Redis: the journal keeps its trace, marked uncertain,
+	// so that a repair after Redis lost the record does not send it again
+	// blindly (Outbox.RestoreUncertain). Best effort.
+	Uncertain func(ctx context.Context, n Notification)
 	// StatusLink makes the recipient's link to the ticket's status page
 	// for a notification of a kind that carries one (Kind.StatusLink), at
 	// each send: "" for none (the plan gives none, the recipient may not
@@ -714,6 +787,29 @@ func (d *Delivery) noteFailure(ctx context.Context, m redis.XMessage, attempt in
 // (notedAttempt) to tell a try that ended from one still going on.
 func failureNote(attempt int64, at time.Time, reason string) string {
 	return fmt.Sprintf("attempt %d at %s: %s", attempt, at.UTC().Format(time.RFC3339), reason)
+}
+
+// uncertainNote starts the reason of the failure note of a delivery that
+// became uncertain (markUncertain); notedUncertainty and
+// retry_pending.lua find it by it.
+const uncertainNote = "delivery uncertain: "
+
+// notedUncertainty is the moment of failure note v when it is the note of
+// a delivery that became uncertain; ok is false otherwise.
+func notedUncertainty(v string) (at time.Time, ok bool) {
+	rest, ok := strings.CutPrefix(v, "attempt ")
+	if !ok {
+		return time.Time{}, false
+	}
+	if _, rest, ok = strings.Cut(rest, " at "); !ok {
+		return time.Time{}, false
+	}
+	stamp, reason, ok := strings.Cut(rest, ": ")
+	if !ok || !strings.HasPrefix(reason, uncertainNote) {
+		return time.Time{}, false
+	}
+	at, err := time.Parse(time.RFC3339, stamp)
+	return at, err == nil
 }
 
 // notedAttempt is the attempt number of a failureNote; 0 when v is none.

@@ -800,3 +800,61 @@ func TestDrainRetriesBetweenNewMail(t *testing.T) {
 		t.Errorf("SD-1 sent again as send %d of %d, want within the first rounds (fairRound %d): retries waited for all new mail", second, len(sent), fairRound)
 	}
 }
+
+// An uncertainty record that is not the JSON the delivery writes (a
+// record written by hand, or damaged) still counts from the moment the
+// delivery became uncertain, which the failure note written with it keeps:
+// `outbox list` shows that moment, resend_uncertain_after counts from it,
+// and an operator's retry keeps it.
+func TestUncertainSinceOfUnreadableRecord(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain, errUncertain}}}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	now := t0
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond,
+		MaxAge: 1000 * time.Hour, ResendUncertain: time.Hour, Now: func() time.Time { return now }}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	es := mustList(t, ob)
+	if len(es) != 1 {
+		t.Fatalf("outbox %+v", es)
+	}
+	id := es[0].StreamID
+	plain := func() {
+		t.Helper()
+		if err := rdb.HSet(ctx, ob.uncertain, id, "no answer to DATA").Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	since := func(want time.Time, what string) {
+		t.Helper()
+		es := mustList(t, ob)
+		if len(es) != 1 || !es[0].Uncertain || !es[0].UncertainSince.Equal(want) {
+			t.Fatalf("%s: %+v, want it uncertain since %s", what, es, want)
+		}
+	}
+	plain()
+	since(t0, "a record in plain text")
+	now = t0.Add(30 * time.Minute)
+	time.Sleep(5 * time.Millisecond) // past the backoff
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+		t.Fatalf("drain before the resend delay %+v %v", st, err)
+	}
+	now = t0.Add(61 * time.Minute)
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain an hour after the uncertainty %+v %v, want the automatic resend", st, err)
+	}
+	resent := now
+	since(resent, "after the automatic resend")
+	plain()
+	if _, err := ob.Retry(ctx, "SD-1/ack", false); err != nil {
+		t.Fatal(err)
+	}
+	since(resent, "after an operator's retry of a record in plain text")
+	if n := sender.count("SD-1/ack"); n != 2 {
+		t.Fatalf("sent %d times, want 2", n)
+	}
+}

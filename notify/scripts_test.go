@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -295,7 +298,7 @@ func TestRetryPendingLua(t *testing.T) {
 	id := add(ob, "id", "SD-1/ack", "to", "jan@x")
 	sup := ob.suppressKey("jan@x")
 	retry := func(o *Outbox, id, nid, lift string) func() (any, error) {
-		return reply(ctx, rdb, retryPendingScript, []string{o.stream, o.sentKey(nid), o.suppressKey("jan@x"), o.uncertain}, nil,
+		return reply(ctx, rdb, retryPendingScript, []string{o.stream, o.sentKey(nid), o.suppressKey("jan@x"), o.uncertain, o.errors}, nil,
 			id, nid, lift, o.group, retryNowIdle.Milliseconds())
 	}
 	set := func(key, v string) func() (any, error) {
@@ -342,7 +345,16 @@ func TestRetryPendingLua(t *testing.T) {
 			want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "no answer to DATA", "resent": true, "retry": true}},
 		{name: "an unreadable uncertainty", run: func() (any, error) { return rdb.HSet(ctx, ob.uncertain, id, "timeout").Result() }, want: int64(0)},
 		{name: "made due all the same", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
-		{name: "kept as the reason", run: uncertainty, want: map[string]any{"reason": "timeout", "retry": true}},
+		{name: "kept as the reason", run: uncertainty, want: map[string]any{"reason": "unreadable record: timeout", "retry": true}},
+		{name: "unreadable again, its failure note kept", run: func() (any, error) {
+			if err := rdb.HSet(ctx, ob.uncertain, id, "timeout").Err(); err != nil {
+				return nil, err
+			}
+			return rdb.HSet(ctx, ob.errors, id, failureNote(1, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), uncertainNote+"timeout")).Result()
+		}, want: int64(1)},
+		{name: "made due with its note", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
+		{name: "the moment taken from the note", run: uncertainty,
+			want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "unreadable record: timeout", "retry": true}},
 		{name: "recipient suppressed", run: set(sup, "hard bounce"), want: "OK"},
 		{name: "refused while suppressed", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"suppressed", "hard bounce"}},
 		{name: "lifted", run: retry(ob, id, "SD-1/ack", "1"), want: []any{"due", int64(1), "r1", int64(1), int64(1)}},
@@ -411,4 +423,24 @@ func TestDropPendingLua(t *testing.T) {
 		{name: "its failure forgotten", run: check(func() (int64, error) { return rdb.HLen(ctx, ob.errors).Result() }), want: int64(0)},
 		{name: "its uncertainty forgotten", run: check(func() (int64, error) { return rdb.HLen(ctx, ob.uncertain).Result() }), want: int64(0)},
 	})
+}
+
+// The scripts never tell Redis's errors apart by their text: a reply's code
+// is read in one place (internal/rediserr), and a script asks Redis what
+// it needs to know (XINFO GROUPS) instead of catching an error to read it.
+func TestScriptsReadNoErrorText(t *testing.T) {
+	files, err := filepath.Glob("*.lua")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no scripts found: %v", err)
+	}
+	caught := regexp.MustCompile(`redis\.pcall\(|\.err\b`)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := caught.FindIndex(b); loc != nil {
+			t.Errorf("%s reads a Redis error reply (%q): ask Redis instead, or let the error reach Go (rediserr)", f, b[loc[0]:loc[1]])
+		}
+	}
 }

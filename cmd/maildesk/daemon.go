@@ -265,6 +265,9 @@ func newDaemonAt(cfg *config.Config, log *slog.Logger, now func() time.Time) (_ 
 		// The trace of a sent mail is kept at once, before Redis records
 		// the delivery, and again (if that failed) when it is finished.
 		Accepted: trace.Accepted,
+		// An uncertain delivery leaves its trace too, marked: a repair
+		// then does not send it again blindly.
+		Uncertain: trace.Uncertain,
 		Delivered: func(ctx context.Context, n notify.Notification) error {
 			if err := sent.Record(ctx, n); err != nil {
 				return err
