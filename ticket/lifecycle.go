@@ -146,7 +146,7 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 		}
 	}
 	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox, s.key("requests"),
-		s.key(RequestKeysKey(number))}
+		s.key(requestKeysKey(number))}
 	done, err := changeScript.Run(ctx, s.rdb, keys, args...).Int()
 	err = scriptErr(err)
 	switch {

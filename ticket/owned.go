@@ -21,10 +21,10 @@ func StatusLinksKey(number string) string { return "t:" + number + ":links" }
 // ticket) are the ticket's too: each ticket lists its fields of them, so
 // that deleting it (retention.keep) removes them.
 
-// TimeKeysKey is the set of ticket number's fields of timekeys (its time
+// timeKeysKey is the set of ticket number's fields of timekeys (its time
 // requests).
-func TimeKeysKey(number string) string { return "t:" + number + ":timekeys" }
+func timeKeysKey(number string) string { return "t:" + number + ":timekeys" }
 
-// RequestKeysKey is the set of ticket number's fields of requests (its
+// requestKeysKey is the set of ticket number's fields of requests (its
 // changes asked for with an idempotency key).
-func RequestKeysKey(number string) string { return "t:" + number + ":requests" }
+func requestKeysKey(number string) string { return "t:" + number + ":requests" }

@@ -288,7 +288,7 @@ func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action stri
 }
 
 // requestKeysListed is set once every field of timekeys and requests is
-// in its ticket's set (TimeKeysKey, RequestKeysKey), which versions before
+// in its ticket's set (timeKeysKey, requestKeysKey), which versions before
 // it did not keep.
 const requestKeysListed = "requests:listed"
 
@@ -320,7 +320,7 @@ func (s *Store) listRequestKeys(ctx context.Context) error {
 	for _, h := range []struct {
 		hash string
 		set  func(string) string
-	}{{"timekeys", TimeKeysKey}, {"requests", RequestKeysKey}} {
+	}{{"timekeys", timeKeysKey}, {"requests", requestKeysKey}} {
 		// A ticket's set is pre + number + post.
 		pre, post, _ := strings.Cut(s.key(h.set("\x00")), "\x00")
 		var cursor uint64
@@ -351,7 +351,7 @@ func (s *Store) retireOne(ctx context.Context, action, n string, cutoff int64, n
 	links := []any{s.key(StatusLinkPrefix), s.key(ContactLinksPrefix)}
 	if action == ActionDelete {
 		keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"),
-			s.key(StatusLinksKey(n)), s.key(TimeKeysKey(n)), s.key("timekeys"), s.key(RequestKeysKey(n)), s.key("requests"))
+			s.key(StatusLinksKey(n)), s.key(timeKeysKey(n)), s.key("timekeys"), s.key(requestKeysKey(n)), s.key("requests"))
 		return deleteScript.Run(ctx, s.rdb, keys, append([]any{s.kp, n, cutoff, now.UnixMilli()}, links...)...).Int()
 	}
 	keys = append(keys, s.key(StatusLinksKey(n)))

@@ -513,7 +513,7 @@ func (f *fakeTrimmer) TrimRecords(_ context.Context, t time.Time, dry bool) (int
 }
 
 // Time and change requests recorded before tickets listed their
-// idempotency keys (TimeKeysKey, RequestKeysKey): the first retention run
+// idempotency keys (timeKeysKey, requestKeysKey): the first retention run
 // that may delete lists them, so that deleting SD-5 removes its fields of
 // timekeys and requests; those of a ticket deleted by an older version
 // (SD-99) go then too, SD-2's stay.
@@ -534,7 +534,7 @@ func TestRetentionDeletesLegacyTimeKeys(t *testing.T) {
 		}
 	}
 	// As an older version left them.
-	rdb.Del(ctx, s.key(TimeKeysKey("SD-2")), s.key(TimeKeysKey("SD-5")), s.key(RequestKeysKey("SD-2")), s.key(RequestKeysKey("SD-5")))
+	rdb.Del(ctx, s.key(timeKeysKey("SD-2")), s.key(timeKeysKey("SD-5")), s.key(requestKeysKey("SD-2")), s.key(requestKeysKey("SD-5")))
 	rdb.HSet(ctx, s.key("timekeys"), "request k-SD-99", "SD-99 0123456789ab")
 	rdb.HSet(ctx, s.key("requests"), "note k-SD-99", "SD-99")
 	p := RetentionPolicy{Keep: 7 * 365 * 24 * time.Hour, Batch: 100}
@@ -545,16 +545,16 @@ func TestRetentionDeletesLegacyTimeKeys(t *testing.T) {
 	if keys, _ := rdb.HKeys(ctx, s.key("timekeys")).Result(); strings.Join(keys, ",") != "request k-SD-2" {
 		t.Errorf("timekeys after deleting SD-5 = %v", keys)
 	}
-	if m, _ := rdb.SMembers(ctx, s.key(TimeKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "request k-SD-2" {
+	if m, _ := rdb.SMembers(ctx, s.key(timeKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "request k-SD-2" {
 		t.Errorf("SD-2's time request keys = %v", m)
 	}
 	if keys, _ := rdb.HKeys(ctx, s.key("requests")).Result(); strings.Join(keys, ",") != "note k-SD-2" {
 		t.Errorf("requests after deleting SD-5 = %v", keys)
 	}
-	if m, _ := rdb.SMembers(ctx, s.key(RequestKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "note k-SD-2" {
+	if m, _ := rdb.SMembers(ctx, s.key(requestKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "note k-SD-2" {
 		t.Errorf("SD-2's change request keys = %v", m)
 	}
-	if n, _ := rdb.Exists(ctx, s.key(TimeKeysKey("SD-5")), s.key(TimeKeysKey("SD-99")), s.key(RequestKeysKey("SD-5")), s.key(RequestKeysKey("SD-99"))).Result(); n != 0 {
+	if n, _ := rdb.Exists(ctx, s.key(timeKeysKey("SD-5")), s.key(timeKeysKey("SD-99")), s.key(requestKeysKey("SD-5")), s.key(requestKeysKey("SD-99"))).Result(); n != 0 {
 		t.Errorf("%d time request key sets of deleted tickets", n)
 	}
 }
