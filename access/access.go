@@ -15,12 +15,15 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
+	"github.com/maildesk/maildesk/ticket"
 )
 
 // ErrNotFound: the secret is unknown, used, expired or revoked. Callers
@@ -99,19 +102,39 @@ func wellFormed(secret string) bool {
 	return true
 }
 
-func (s *Store) linkKey(h string) string          { return s.kp + "link:" + h }
-func (s *Store) ticketLinks(number string) string { return s.kp + "t:" + number + ":links" }
+// The keys are the ticket's (package ticket defines them): retention and
+// erasure remove them with the ticket or the person.
+func (s *Store) linkKey(h string) string          { return s.kp + ticket.StatusLinkPrefix + h }
+func (s *Store) ticketLinks(number string) string { return s.kp + ticket.StatusLinksKey(number) }
+func (s *Store) contactLinks(who string) string   { return s.kp + ticket.ContactLinksPrefix + who }
+
+// who is how a link names its contact, and the key of the contact's links:
+// canonical (address.Normalise) where it can be, so that erasure of any
+// spelling finds it.
+func who(contact string) string {
+	if a, err := address.Normalise(contact); err == nil {
+		return a
+	}
+	return strings.ToLower(contact)
+}
 
 // Mint makes a new status link showing ticket number to contact and
 // returns its secret.
 func (s *Store) Mint(ctx context.Context, number, contact string) (string, error) {
 	secret := NewSecret()
 	h := hash(secret)
+	c := who(contact)
+	now := s.now()
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, s.linkKey(h), "ticket", number, "contact", strings.ToLower(contact), "created", s.now().UTC().Format(time.RFC3339))
+		p.HSet(ctx, s.linkKey(h), "ticket", number, "contact", c, "created", now.UTC().Format(time.RFC3339))
 		p.Expire(ctx, s.linkKey(h), LinkTTL)
 		p.SAdd(ctx, s.ticketLinks(number), h)
 		p.Expire(ctx, s.ticketLinks(number), LinkTTL)
+		// The contact's set outlives none of its links; those expired by
+		// now leave it here.
+		p.ZAdd(ctx, s.contactLinks(c), redis.Z{Score: float64(now.UnixMilli()), Member: h})
+		p.ZRemRangeByScore(ctx, s.contactLinks(c), "-inf", "("+strconv.FormatInt(now.Add(-LinkTTL).UnixMilli(), 10))
+		p.Expire(ctx, s.contactLinks(c), LinkTTL)
 		return nil
 	})
 	if err != nil {
@@ -143,6 +166,9 @@ func (s *Store) Forget(ctx context.Context, l Link) error {
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		p.Del(ctx, s.linkKey(l.Hash))
 		p.SRem(ctx, s.ticketLinks(l.Ticket), l.Hash)
+		if l.Contact != "" {
+			p.ZRem(ctx, s.contactLinks(l.Contact), l.Hash)
+		}
 		return nil
 	})
 	if err != nil {
@@ -160,20 +186,68 @@ func (s *Store) Count(ctx context.Context, number string) (int, error) {
 	return int(n), nil
 }
 
-// revokeScript deletes every link of a ticket and the set that lists them,
-// in one step.
+// revokeScript deletes every link of a ticket, their entries in their
+// contacts' sets and the set that lists them, in one step.
 var revokeScript = redis.NewScript(`
 local hs = redis.call('SMEMBERS', KEYS[1])
-for _, h in ipairs(hs) do redis.call('DEL', ARGV[1] .. h) end
+for _, h in ipairs(hs) do
+  local c = redis.call('HGET', ARGV[1] .. h, 'contact')
+  if c and c ~= '' then redis.call('ZREM', ARGV[2] .. c, h) end
+  redis.call('DEL', ARGV[1] .. h)
+end
 redis.call('DEL', KEYS[1])
 return #hs`)
 
 // Revoke ends every status link of ticket number and says how many; the
 // next mail about it carries a new one.
 func (s *Store) Revoke(ctx context.Context, number string) (int, error) {
-	n, err := revokeScript.Run(ctx, s.rdb, []string{s.ticketLinks(number)}, s.kp+"link:").Int()
+	n, err := revokeScript.Run(ctx, s.rdb, []string{s.ticketLinks(number)}, s.linkKey(""), s.contactLinks("")).Int()
 	if err != nil {
 		return 0, fmt.Errorf("revoke the status links of %s: %w", number, err)
+	}
+	return n, nil
+}
+
+// revokeContactScript deletes every link of one contact: those in the
+// contact's set, and those of the tickets given that name the contact
+// (links minted before the contact's set existed), with their entries in
+// their tickets' sets.
+//
+// KEYS[1] the contact's set; ARGV[1] the contact; ARGV[2] a link's key
+// prefix; ARGV[3] that of a ticket's set of links (ARGV[3] .. number ..
+// ARGV[4]); ARGV[5...] ticket numbers.
+var revokeContactScript = redis.NewScript(`
+local n = 0
+local function drop(h, number)
+  if redis.call('DEL', ARGV[2] .. h) == 1 then n = n + 1 end
+  if number then redis.call('SREM', ARGV[3] .. number .. ARGV[4], h) end
+end
+for _, h in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  drop(h, redis.call('HGET', ARGV[2] .. h, 'ticket'))
+end
+redis.call('DEL', KEYS[1])
+for i = 5, #ARGV do
+  for _, h in ipairs(redis.call('SMEMBERS', ARGV[3] .. ARGV[i] .. ARGV[4])) do
+    if redis.call('HGET', ARGV[2] .. h, 'contact') == ARGV[1] then drop(h, ARGV[i]) end
+  end
+end
+return n`)
+
+// RevokeContact ends every status link showing a ticket to contact (an
+// erasure: a link holds the address) and says how many. tickets are the
+// contact's tickets (ticket.Store.PersonTickets), searched too for links
+// minted before links were listed per contact.
+func (s *Store) RevokeContact(ctx context.Context, contact string, tickets []string) (int, error) {
+	c := who(contact)
+	// A ticket's set of links is pre + number + post.
+	pre, post, _ := strings.Cut(s.ticketLinks("\x00"), "\x00")
+	args := []any{c, s.linkKey(""), pre, post}
+	for _, t := range tickets {
+		args = append(args, t)
+	}
+	n, err := revokeContactScript.Run(ctx, s.rdb, []string{s.contactLinks(c)}, args...).Int()
+	if err != nil {
+		return 0, fmt.Errorf("revoke the status links of a contact: %w", err)
 	}
 	return n, nil
 }

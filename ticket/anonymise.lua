@@ -1,16 +1,20 @@
 -- Removes a done ticket's personal data (retention.closed_after) and keeps
 -- an anonymous record for reports: number, customer, type, status,
 -- priority, dates and the SLA outcome. Its history goes; its mails are
--- queued for deletion from the IMAP folders.
+-- queued for deletion from the IMAP folders; its status links end (an
+-- anonymous record has no contact to show it to, and a link holds the
+-- contact's address).
 --
 -- KEYS[1] ticket hash
 -- KEYS[2] events list
+-- KEYS[3] the ticket's status links set
 -- ARGV[1] key prefix "md:{desk}:"
 -- ARGV[2] ticket number
 -- ARGV[3] cutoff (ms): only a ticket in idx:closed at or before it, so that
 --         one reopened or changed since it was listed stays as it is
 -- ARGV[4] now (RFC 3339)
 -- ARGV[5] now (ms)
+-- ARGV[6] key prefix of a status link, ARGV[7] of a contact's links
 -- Returns 1 when it anonymised the ticket, 0 when that was not (or no
 -- longer) due.
 local kp, number = ARGV[1], ARGV[2]
@@ -44,6 +48,7 @@ end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'anonymised_at', ARGV[4], unpack(rec))
 redis.call('DEL', KEYS[2])
+drop_links(KEYS[3], ARGV[6], ARGV[7])
 reindex(kp, number, before, nil)
 local score = redis.call('ZSCORE', kp .. 'idx:created', number)
 if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end

@@ -7,6 +7,7 @@
 -- KEYS[3] events list
 -- KEYS[4] outbox stream
 -- KEYS[5] requests hash  API idempotency key -> ticket number
+-- KEYS[6] the ticket's set of its fields of KEYS[5] (deleting it removes them)
 -- ARGV[1] ticket number
 -- ARGV[2] dedupe key, "" for none (a change made by mail is idempotent on
 --         the mail's Message-ID)
@@ -72,6 +73,7 @@ if ARGV[2] ~= '' then
 end
 if ARGV[6] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[6], number)
+  redis.call('SADD', KEYS[6], ARGV[6])
 end
 reindex(ARGV[7], number, before, ARGV[8])
 -- Tickets waiting for an agent's judgement, whatever their status (a

@@ -337,6 +337,31 @@ type PersonTicket struct {
 	Events []Event `json:"events"`
 }
 
+// PersonTickets returns the numbers of addr's tickets, by number: those
+// they are the contact of, a participant in, or wrote a follow-up on.
+func (s *Store) PersonTickets(ctx context.Context, addr string) ([]string, error) {
+	who := personKey(addr)
+	if who == "" {
+		return nil, fmt.Errorf("the tickets of %q: not an e-mail address", addr)
+	}
+	if err := s.EnsureIndexes(ctx, nil); err != nil {
+		return nil, fmt.Errorf("the tickets of a person: %w", err)
+	}
+	numbers, err := s.rdb.ZRange(ctx, s.key("idx:contact:"+who), 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list the tickets of a person: %w", err)
+	}
+	// The index is scored by creation time, and mails committed in one batch
+	// can be created out of their numbers' order: by number, the same every
+	// time.
+	slices.SortFunc(numbers, func(a, b string) int {
+		x, _ := s.Seq(a)
+		y, _ := s.Seq(b)
+		return cmp.Compare(x, y)
+	})
+	return numbers, nil
+}
+
 // PersonData returns what the desk holds about addr in tickets and
 // rejection records (an access request's answer).
 func (s *Store) PersonData(ctx context.Context, addr string) ([]PersonTicket, []Rejection, error) {
@@ -344,21 +369,10 @@ func (s *Store) PersonData(ctx context.Context, addr string) ([]PersonTicket, []
 	if who == "" {
 		return nil, nil, fmt.Errorf("export %q: not an e-mail address", addr)
 	}
-	if err := s.EnsureIndexes(ctx, nil); err != nil {
+	numbers, err := s.PersonTickets(ctx, who)
+	if err != nil {
 		return nil, nil, fmt.Errorf("export a person: %w", err)
 	}
-	numbers, err := s.rdb.ZRange(ctx, s.key("idx:contact:"+who), 0, -1).Result()
-	if err != nil {
-		return nil, nil, fmt.Errorf("export a person: list their tickets: %w", err)
-	}
-	// The index is scored by creation time, and mails committed in one batch
-	// can be created out of their numbers' order: an export lists tickets
-	// by number, the same every time.
-	slices.SortFunc(numbers, func(a, b string) int {
-		x, _ := s.Seq(a)
-		y, _ := s.Seq(b)
-		return cmp.Compare(x, y)
-	})
 	out := []PersonTicket{}
 	for _, n := range numbers {
 		t, err := s.Get(ctx, n)

@@ -9,43 +9,14 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/internal/testserver"
 )
 
-// holding returns every place in the desk's Redis data where re matches:
-// keys and values of every type.
+// holding returns every place in the desk's Redis data where re matches.
 func holding(t *testing.T, rdb *redis.Client, kp string, re *regexp.Regexp) []string {
 	t.Helper()
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, kp+"*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, k := range keys {
-		var vals []string
-		switch typ, _ := rdb.Type(ctx, k).Result(); typ {
-		case "string":
-			vals = []string{rdb.Get(ctx, k).Val()}
-		case "hash":
-			for f, v := range rdb.HGetAll(ctx, k).Val() {
-				vals = append(vals, f, v)
-			}
-		case "list":
-			vals = rdb.LRange(ctx, k, 0, -1).Val()
-		case "zset":
-			vals = rdb.ZRange(ctx, k, 0, -1).Val()
-		case "stream":
-			for _, m := range rdb.XRange(ctx, k, "-", "+").Val() {
-				vals = append(vals, fmt.Sprint(m.Values))
-			}
-		}
-		for _, v := range append(vals, k) {
-			if re.MatchString(v) {
-				out = append(out, k+": "+v)
-			}
-		}
-	}
-	return out
+	return testserver.Holding(t, rdb, kp, re)
 }
 
 func TestErasePerson(t *testing.T) {

@@ -145,7 +145,8 @@ func (s *Store) Apply(ctx context.Context, number string, c Change, notes [][]st
 			args = append(args, v)
 		}
 	}
-	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox, s.key("requests")}
+	keys := []string{s.key("seen"), s.key("t:" + number), s.key("t:" + number + ":events"), s.outbox, s.key("requests"),
+		s.key(requestKeysKey(number))}
 	done, err := changeScript.Run(ctx, s.rdb, keys, args...).Int()
 	err = scriptErr(err)
 	switch {

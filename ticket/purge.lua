@@ -18,3 +18,16 @@ local function purge_ticket(kp, t, ev, now)
     end
   end
 end
+
+-- drop_links ends every status link of a ticket (package access mints
+-- them; their contact's address is personal data): the links, their
+-- entries in their contacts' sets, and the ticket's set of them.
+-- linkp and contactp are the key prefixes of a link and of a contact's set.
+local function drop_links(set, linkp, contactp)
+  for _, h in ipairs(redis.call('SMEMBERS', set)) do
+    local c = redis.call('HGET', linkp .. h, 'contact')
+    if c and c ~= '' then redis.call('ZREM', contactp .. c, h) end
+    redis.call('DEL', linkp .. h)
+  end
+  redis.call('DEL', set)
+end

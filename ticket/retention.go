@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -140,15 +141,20 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 	batch := max(p.Batch, 1)
 	nowMS := now.UnixMilli()
 	if p.Keep > 0 {
+		if !dry {
+			if err := s.listRequestKeys(ctx); err != nil {
+				return r, fmt.Errorf("retention: %w", err)
+			}
+		}
 		cutoff := now.Add(-p.Keep).UnixMilli()
 		for _, set := range []string{idxAnon, idxClosed} {
-			if err := s.retire(ctx, &r, set, ActionDelete, cutoff, nowMS, now, batch, dry); err != nil {
+			if err := s.retire(ctx, &r, set, ActionDelete, cutoff, now, batch, dry); err != nil {
 				return r, err
 			}
 		}
 	}
 	if p.ClosedAfter > 0 {
-		if err := s.retire(ctx, &r, idxClosed, ActionAnonymise, now.Add(-p.ClosedAfter).UnixMilli(), nowMS, now, batch, dry); err != nil {
+		if err := s.retire(ctx, &r, idxClosed, ActionAnonymise, now.Add(-p.ClosedAfter).UnixMilli(), now, batch, dry); err != nil {
 			return r, err
 		}
 	}
@@ -237,7 +243,7 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 
 // retire lists the tickets of set done at or before cutoff and anonymises
 // or deletes them (dry: lists them).
-func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action string, cutoff, nowMS int64, now time.Time, batch int, dry bool) error {
+func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action string, cutoff int64, now time.Time, batch int, dry bool) error {
 	left := batch - len(r.Tickets)
 	if left <= 0 {
 		r.More = r.More || s.due(ctx, set, cutoff)
@@ -268,15 +274,7 @@ func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action stri
 			rt.Customer, rt.Status = ts[i].Customer, ts[i].Status
 		}
 		if !dry {
-			var done int
-			var err error
-			keys := []string{s.key("t:" + n), s.key("t:" + n + ":events")}
-			if action == ActionDelete {
-				keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"))
-				done, err = deleteScript.Run(ctx, s.rdb, keys, s.kp, n, cutoff, nowMS).Int()
-			} else {
-				done, err = anonymiseScript.Run(ctx, s.rdb, keys, s.kp, n, cutoff, now.UTC().Format(time.RFC3339Nano), nowMS).Int()
-			}
+			done, err := s.retireOne(ctx, action, n, cutoff, now)
 			if err != nil {
 				return fmt.Errorf("retention: %s %s: %w", action, n, err)
 			}
@@ -287,6 +285,78 @@ func (s *Store) retire(ctx context.Context, r *RetentionReport, set, action stri
 		r.Tickets = append(r.Tickets, rt)
 	}
 	return nil
+}
+
+// requestKeysListed is set once every field of timekeys and requests is
+// in its ticket's set (timeKeysKey, requestKeysKey), which versions before
+// it did not keep.
+const requestKeysListed = "requests:listed"
+
+// listRequestKeysScript puts fields of a hash of request keys (KEYS[1];
+// ARGV[4...]: field, value "number" or "number id") into their tickets'
+// sets (ARGV[2] .. number .. ARGV[3]); a field of a ticket deleted before
+// (no hash ARGV[1] .. number) goes: numbers are never given again, and
+// agents act only on tickets that exist.
+var listRequestKeysScript = redis.NewScript(`
+for i = 4, #ARGV - 1, 2 do
+  local number = string.match(ARGV[i + 1], '^(%S+)')
+  if number and redis.call('EXISTS', ARGV[1] .. number) == 1 then
+    redis.call('SADD', ARGV[2] .. number .. ARGV[3], ARGV[i])
+  elseif number then
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return 1`)
+
+// listRequestKeys puts the idempotency keys of agents' requests recorded
+// before tickets listed their own into those tickets' sets, once, so that
+// deleting a ticket finds them. Idempotent: an interrupted pass is done
+// again.
+func (s *Store) listRequestKeys(ctx context.Context) error {
+	n, err := s.rdb.Exists(ctx, s.key(requestKeysListed)).Result()
+	if err != nil || n == 1 {
+		return err
+	}
+	for _, h := range []struct {
+		hash string
+		set  func(string) string
+	}{{"timekeys", timeKeysKey}, {"requests", requestKeysKey}} {
+		// A ticket's set is pre + number + post.
+		pre, post, _ := strings.Cut(s.key(h.set("\x00")), "\x00")
+		var cursor uint64
+		for {
+			kvs, next, err := s.rdb.HScan(ctx, s.key(h.hash), cursor, "", 1000).Result()
+			if err != nil {
+				return fmt.Errorf("list the request keys of %s per ticket: %w", h.hash, err)
+			}
+			args := []any{s.key("t:"), pre, post}
+			for _, kv := range kvs {
+				args = append(args, kv)
+			}
+			if err := listRequestKeysScript.Run(ctx, s.rdb, []string{s.key(h.hash)}, args...).Err(); err != nil {
+				return fmt.Errorf("list the request keys of %s per ticket: %w", h.hash, err)
+			}
+			if cursor = next; cursor == 0 {
+				break
+			}
+		}
+	}
+	return s.rdb.Set(ctx, s.key(requestKeysListed), "1", 0).Err()
+}
+
+// retireOne anonymises or deletes ticket n when it is done at or before
+// cutoff (ms) and reports 1, else 0.
+func (s *Store) retireOne(ctx context.Context, action, n string, cutoff int64, now time.Time) (int, error) {
+	keys := []string{s.key("t:" + n), s.key("t:" + n + ":events")}
+	links := []any{s.key(StatusLinkPrefix), s.key(ContactLinksPrefix)}
+	if action == ActionDelete {
+		keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"),
+			s.key(StatusLinksKey(n)), s.key(timeKeysKey(n)), s.key("timekeys"), s.key(requestKeysKey(n)), s.key("requests"))
+		return deleteScript.Run(ctx, s.rdb, keys, append([]any{s.kp, n, cutoff, now.UnixMilli()}, links...)...).Int()
+	}
+	keys = append(keys, s.key(StatusLinksKey(n)))
+	return anonymiseScript.Run(ctx, s.rdb, keys,
+		append([]any{s.kp, n, cutoff, now.UTC().Format(time.RFC3339Nano), now.UnixMilli()}, links...)...).Int()
 }
 
 func (s *Store) due(ctx context.Context, set string, cutoff int64) bool {

@@ -511,3 +511,50 @@ func (f *fakeTrimmer) TrimRecords(_ context.Context, t time.Time, dry bool) (int
 	f.before, f.dry = append(f.before, t), append(f.dry, dry)
 	return 3, 4, nil
 }
+
+// Time and change requests recorded before tickets listed their
+// idempotency keys (timeKeysKey, requestKeysKey): the first retention run
+// that may delete lists them, so that deleting SD-5 removes its fields of
+// timekeys and requests; those of a ticket deleted by an older version
+// (SD-99) go then too, SD-2's stay.
+func TestRetentionDeletesLegacyTimeKeys(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	retentionDesk(t, s)
+	at := retNow.Add(-8 * 365 * 24 * time.Hour)
+	for _, n := range []string{"SD-2", "SD-5"} {
+		r := TimeRecord{Ticket: n, Customer: "acme", Agent: "alice", Start: at, Minutes: 30, Activity: "remote", RecordedAt: at, Via: "cli"}
+		if _, _, err := s.AddTime(ctx, r, "request k-"+n, "", Event{At: at, Kind: EventTime}, BudgetNotes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, n := range []string{"SD-2", "SD-5"} {
+		if _, err := s.Apply(ctx, n, Change{At: at, Event: &Event{At: at, Kind: EventNote, Text: "n"}, Request: "note k-" + n}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// As an older version left them.
+	rdb.Del(ctx, s.key(timeKeysKey("SD-2")), s.key(timeKeysKey("SD-5")), s.key(requestKeysKey("SD-2")), s.key(requestKeysKey("SD-5")))
+	rdb.HSet(ctx, s.key("timekeys"), "request k-SD-99", "SD-99 0123456789ab")
+	rdb.HSet(ctx, s.key("requests"), "note k-SD-99", "SD-99")
+	p := RetentionPolicy{Keep: 7 * 365 * 24 * time.Hour, Batch: 100}
+	r, err := s.RunRetention(ctx, p, &fakeMail{}, retNow, false)
+	if err != nil || len(r.Tickets) != 1 || r.Tickets[0].Number != "SD-5" {
+		t.Fatalf("retention = %+v, %v", r, err)
+	}
+	if keys, _ := rdb.HKeys(ctx, s.key("timekeys")).Result(); strings.Join(keys, ",") != "request k-SD-2" {
+		t.Errorf("timekeys after deleting SD-5 = %v", keys)
+	}
+	if m, _ := rdb.SMembers(ctx, s.key(timeKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "request k-SD-2" {
+		t.Errorf("SD-2's time request keys = %v", m)
+	}
+	if keys, _ := rdb.HKeys(ctx, s.key("requests")).Result(); strings.Join(keys, ",") != "note k-SD-2" {
+		t.Errorf("requests after deleting SD-5 = %v", keys)
+	}
+	if m, _ := rdb.SMembers(ctx, s.key(requestKeysKey("SD-2"))).Result(); strings.Join(m, ",") != "note k-SD-2" {
+		t.Errorf("SD-2's change request keys = %v", m)
+	}
+	if n, _ := rdb.Exists(ctx, s.key(timeKeysKey("SD-5")), s.key(timeKeysKey("SD-99")), s.key(requestKeysKey("SD-5")), s.key(requestKeysKey("SD-99"))).Result(); n != 0 {
+		t.Errorf("%d time request key sets of deleted tickets", n)
+	}
+}

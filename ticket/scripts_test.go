@@ -505,12 +505,11 @@ func TestRotateSeenLua(t *testing.T) {
 // retire runs anonymise.lua or delete.lua on ticket n as RunRetention does.
 func retire(s *Store, rdb *redis.Client, sc *redis.Script, n string, cutoff, now time.Time) func() (any, error) {
 	return func() (any, error) {
-		keys := []string{s.key("t:" + n), s.key("t:" + n + ":events")}
+		action := ActionAnonymise
 		if sc == deleteScript {
-			keys = append(keys, s.key("tickets"), s.key("t:"+n+":time"), s.key("t:"+n+":timesum"))
-			return sc.Run(context.Background(), rdb, keys, s.kp, n, cutoff.UnixMilli(), now.UnixMilli()).Int()
+			action = ActionDelete
 		}
-		return sc.Run(context.Background(), rdb, keys, s.kp, n, cutoff.UnixMilli(), now.Format(time.RFC3339Nano), now.UnixMilli()).Int()
+		return s.retireOne(context.Background(), action, n, cutoff.UnixMilli(), now)
 	}
 }
 

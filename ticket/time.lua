@@ -11,6 +11,8 @@
 -- KEYS[6] events list
 -- KEYS[7] outbox stream
 -- KEYS[8] seen hash (Message-IDs of mail -> ticket number)
+-- KEYS[9] the ticket's request keys set (its fields of KEYS[5], which
+--         deleting the ticket removes)
 -- ARGV[1] ticket number
 -- ARGV[2] record id
 -- ARGV[3] record JSON
@@ -46,6 +48,7 @@ if ARGV[7] == '1' then
 end
 if ARGV[4] ~= '' then
   redis.call('HSET', KEYS[5], ARGV[4], member)
+  redis.call('SADD', KEYS[9], ARGV[4])
 end
 if ARGV[12] ~= '' then
   redis.call('HSETNX', KEYS[8], ARGV[12], ARGV[1])

@@ -140,7 +140,8 @@ func (s *Store) VoidTime(ctx context.Context, number, customer, id, by, reason s
 
 func (s *Store) timeKeys(number, customer string) []string {
 	return []string{s.key("t:" + number), s.key("t:" + number + ":time"), s.key("t:" + number + ":timesum"),
-		s.key("time:c:" + customer), s.key("timekeys"), s.key("t:" + number + ":events"), s.outbox, s.key("seen")}
+		s.key("time:c:" + customer), s.key("timekeys"), s.key("t:" + number + ":events"), s.outbox, s.key("seen"),
+		s.key(timeKeysKey(number))}
 }
 
 // AddTime records r on its ticket with the history event ev, and queues

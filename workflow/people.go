@@ -21,6 +21,7 @@ import (
 type PersonStore interface {
 	ErasePerson(ctx context.Context, addr string) (ticket.PersonErasure, error)
 	PersonData(ctx context.Context, addr string) ([]ticket.PersonTicket, []ticket.Rejection, error)
+	PersonTickets(ctx context.Context, addr string) ([]string, error)
 	PurgeQueuedMails(ctx context.Context, mail ticket.MailPurger, limit int) (int, error)
 	RecordErasure(ctx context.Context, at time.Time, by, reference string, counts map[string]int) error
 }
@@ -29,6 +30,14 @@ type PersonStore interface {
 type PersonOutbox interface {
 	ErasePerson(ctx context.Context, addr string) (int, error)
 	PersonEntries(ctx context.Context, addr string) (waiting []notify.Entry, dead, skipped []notify.Record, err error)
+}
+
+// PersonLinks ends a person's status links (access.Store): each holds
+// their address.
+type PersonLinks interface {
+	// RevokeContact ends every link showing a ticket to addr; tickets are
+	// addr's tickets.
+	RevokeContact(ctx context.Context, addr string, tickets []string) (int, error)
 }
 
 // PersonMail deletes mails from the IMAP folders (ingest.Mailbox).
@@ -50,7 +59,10 @@ type People struct {
 	// (the report says so).
 	Mail      PersonMail
 	Directory Directory
-	Now       func() time.Time
+	// Links may be nil: a desk without status links (no http.public_url
+	// ever) has none to end.
+	Links PersonLinks
+	Now   func() time.Time
 }
 
 // Erasure is what Erase removed.
@@ -59,6 +71,8 @@ type Erasure struct {
 	// Outbox entries deleted (mail waiting to go to them, dead letters
 	// and skipped mail about them).
 	Outbox int `json:"outbox"`
+	// Links are the status links that showed a ticket to them, ended.
+	Links int `json:"links"`
 	// Mails deleted from the IMAP folders: those they sent, and the
 	// originals and follow-ups of their tickets.
 	Mails int `json:"mails"`
@@ -89,6 +103,17 @@ func (p *People) Erase(ctx context.Context, addr string, by Agent, reference str
 		return Erasure{}, fmt.Errorf("%w: %q is not an e-mail address", ErrInvalid, addr)
 	}
 	var r Erasure
+	// The links first: their tickets are found by the contact index,
+	// which the erasure of the tickets removes.
+	if p.Links != nil {
+		numbers, err := p.Store.PersonTickets(ctx, who)
+		if err != nil {
+			return r, err
+		}
+		if r.Links, err = p.Links.RevokeContact(ctx, who, numbers); err != nil {
+			return r, err
+		}
+	}
 	if r.PersonErasure, err = p.Store.ErasePerson(ctx, who); err != nil {
 		return r, err
 	}
@@ -113,7 +138,7 @@ func (p *People) Erase(ctx context.Context, addr string, by Agent, reference str
 	}
 	err = p.Store.RecordErasure(ctx, p.now(), by.String(), reference, map[string]int{
 		"tickets": r.Tickets, "other_tickets": r.Others, "events": r.Events, "rejections": r.Rejections,
-		"outbox": r.Outbox, "mails": r.Mails,
+		"outbox": r.Outbox, "mails": r.Mails, "links": r.Links,
 	})
 	return r, err
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/access"
 	"github.com/maildesk/maildesk/authz"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/ingest"
@@ -27,12 +28,13 @@ func newPeople(cfg *config.Config, rdb redis.UniversalClient, mail workflow.Pers
 		Outbox:    ob,
 		Mail:      mail,
 		Directory: authz.NewStore(rdb, cfg.Desk.ID),
+		Links:     access.NewStore(rdb, cfg.Desk.ID, nil),
 	}
 }
 
 // people is the daemon's erasure and export, for the API.
 func (d *daemon) people() *workflow.People {
-	return &workflow.People{Store: d.store, Outbox: d.outbox, Mail: d.watcher.Mailbox(), Directory: authz.NewStore(d.rdb, d.cfg.Desk.ID), Now: d.now}
+	return &workflow.People{Store: d.store, Outbox: d.outbox, Mail: d.watcher.Mailbox(), Directory: authz.NewStore(d.rdb, d.cfg.Desk.ID), Links: d.links, Now: d.now}
 }
 
 // cmdContactsPerson is contacts erase and contacts export: a person's
@@ -101,8 +103,8 @@ func cmdContactsPerson(ctx context.Context, sub string, args []string, stdout, s
 		}
 	} else {
 		fmt.Fprintf(stdout, "erased from %d tickets as their contact and %d as a participant or writer (%d history entries), "+
-			"%d rejection records, %d outbox entries; %d mails deleted from the IMAP folders\n",
-			r.Tickets, r.Others, r.Events, r.Rejections, r.Outbox, r.Mails)
+			"%d rejection records, %d outbox entries, %d status links; %d mails deleted from the IMAP folders\n",
+			r.Tickets, r.Others, r.Events, r.Rejections, r.Outbox, r.Links, r.Mails)
 		if len(r.ContactOf) > 0 {
 			fmt.Fprintf(stdout, "still a contact of %s: remove them with `maildesk contacts remove`, or they may open tickets again\n",
 				strings.Join(r.ContactOf, ", "))
