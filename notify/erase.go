@@ -2,10 +2,13 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/maildesk/maildesk/address"
+	"github.com/maildesk/maildesk/ticket"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -92,6 +95,7 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 			if stream == o.stream {
 				p.XAck(ctx, o.stream, o.group, ids...)
 				p.HDel(ctx, o.errors, ids...)
+				p.HDel(ctx, o.uncertain, ids...)
 			}
 			p.XDel(ctx, stream, ids...)
 			return nil
@@ -104,5 +108,87 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 	if err := o.rdb.Del(ctx, o.suppressKey(who)).Err(); err != nil {
 		return n, fmt.Errorf("erase a person's suppression: %w", err)
 	}
+	if err := o.eraseMarkers(ctx, who); err != nil {
+		return n, err
+	}
 	return n, nil
+}
+
+// markerPrefixes are the per-notification records whose key is named by
+// the notification id, which ends in its recipient's address (ids.go):
+// delivered, being sent, traced, uncertain.
+var markerPrefixes = []string{"sent:", "sending:", "traced:", "traced-uncertain:", "uncertain:", "uncertain-restored:"}
+
+// eraseMarkers deletes the delivery records that name who: the markers
+// whose notification id ends in their address, and the records kept for
+// bounces (sentMailKey) of mail sent to them. They would expire within
+// weeks; an erasure removes them now. The scan walks the desk's keys, as
+// an erasure is rare and these records have no index by person.
+func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
+	node := ticket.SlotNode(ctx, o.rdb, o.stream)
+	var doomed []string
+	iter := node.Scan(ctx, 0, o.kp+"*/"+globEscape(who), 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		for _, pre := range markerPrefixes {
+			if strings.HasPrefix(k, o.kp+pre) {
+				doomed = append(doomed, k)
+				break
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("erase a person's delivery records: list them: %w", err)
+	}
+	var records []string
+	iter = node.Scan(ctx, 0, o.kp+"sentmail:*", 1000).Iterator()
+	for iter.Next(ctx) {
+		records = append(records, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		return fmt.Errorf("erase a person's delivery records: list the bounce records: %w", err)
+	}
+	for chunk := range slices.Chunk(records, 500) {
+		cmds, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range chunk {
+				p.HGet(ctx, k, "to")
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return fmt.Errorf("erase a person's delivery records: read the bounce records: %w", err)
+		}
+		for i, c := range cmds {
+			to, _ := c.(*redis.StringCmd).Result()
+			if a, err := address.Normalise(to); err == nil && a == who {
+				doomed = append(doomed, chunk[i])
+			}
+		}
+	}
+	for chunk := range slices.Chunk(doomed, 500) {
+		// One key per command: on a cluster a multi-key DEL must stay in
+		// one slot, and these do, but a pipeline of single DELs also
+		// works where the prefix is not a hash tag.
+		if _, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for _, k := range chunk {
+				p.Del(ctx, k)
+			}
+			return nil
+		}); err != nil {
+			return fmt.Errorf("erase a person's delivery records: %w", err)
+		}
+	}
+	return nil
+}
+
+// globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[]\^`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }

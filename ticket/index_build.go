@@ -389,11 +389,16 @@ func (s *Store) checkStale(ctx context.Context, r *IndexReport, repair bool) err
 
 // slotNode is the client of the node holding the desk's keys: SCAN walks
 // one node, and in a Redis Cluster the desk's keys are all on one.
-func (s *Store) slotNode(ctx context.Context) redis.Cmdable {
-	if c, ok := s.rdb.(*redis.ClusterClient); ok {
-		if n, err := c.MasterForKey(ctx, s.key("seq")); err == nil {
+func (s *Store) slotNode(ctx context.Context) redis.Cmdable { return SlotNode(ctx, s.rdb, s.key("seq")) }
+
+// SlotNode is the Redis node that holds key: on a cluster, SCAN lists one
+// node's keys, and all of a desk's keys share one hash slot (their prefix
+// is a hash tag), so a scan of the desk's keys goes to key's master.
+func SlotNode(ctx context.Context, rdb redis.UniversalClient, key string) redis.Cmdable {
+	if c, ok := rdb.(*redis.ClusterClient); ok {
+		if n, err := c.MasterForKey(ctx, key); err == nil {
 			return n
 		}
 	}
-	return s.rdb
+	return rdb
 }
