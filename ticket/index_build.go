@@ -389,7 +389,9 @@ func (s *Store) checkStale(ctx context.Context, r *IndexReport, repair bool) err
 
 // slotNode is the client of the node holding the desk's keys: SCAN walks
 // one node, and in a Redis Cluster the desk's keys are all on one.
-func (s *Store) slotNode(ctx context.Context) redis.Cmdable { return SlotNode(ctx, s.rdb, s.key("seq")) }
+func (s *Store) slotNode(ctx context.Context) redis.Cmdable {
+	return SlotNode(ctx, s.rdb, s.key("seq"))
+}
 
 // SlotNode is the Redis node that holds key: on a cluster, SCAN lists one
 // node's keys, and all of a desk's keys share one hash slot (their prefix
