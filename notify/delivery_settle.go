@@ -93,6 +93,13 @@ func (d *Delivery) recordSentMail(ctx context.Context, p redis.Pipeliner, tag st
 	if tag == "" {
 		return
 	}
+	p.HSet(ctx, d.Outbox.sentMailKey(tag), sentMailRecord(n, at, suppressed)...)
+	p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
+}
+
+// sentMailRecord is the record of n sent at at (RFC 3339) for its bounces
+// (SentMail reads it); suppressed: the suppression it was sent despite.
+func sentMailRecord(n Notification, at, suppressed string) []any {
 	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", at}
 	if n.TicketKey != "" {
 		rec = append(rec, "ticket_key", n.TicketKey)
@@ -100,8 +107,7 @@ func (d *Delivery) recordSentMail(ctx context.Context, p redis.Pipeliner, tag st
 	if suppressed != "" {
 		rec = append(rec, "sent_while_suppressed", suppressed)
 	}
-	p.HSet(ctx, d.Outbox.sentMailKey(tag), rec...)
-	p.Expire(ctx, d.Outbox.sentMailKey(tag), sentMailTTL)
+	return rec
 }
 
 // markUncertain keeps an entry whose send went out without an answer in

@@ -3,7 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -138,28 +137,7 @@ func (o *Outbox) Delivered(ctx context.Context, ids []string, uncertain []bool) 
 // without sending it again, and a bounce of it is still recognised. Its
 // trace is marked kept.
 func (o *Outbox) RestoreDelivered(ctx context.Context, n Notification, sentAt time.Time) error {
-	left := sentTTL - time.Since(sentAt)
-	if left <= 0 {
-		return nil
-	}
-	if n.ID == "" {
-		return errors.New("restore delivery: notification without id")
-	}
-	at := sentAt.UTC().Format(time.RFC3339)
-	tag, err := o.sentTag(ctx, n)
-	if err != nil {
-		return err
-	}
-	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, o.sentKey(n.ID), at, left)
-		p.Set(ctx, o.tracedKey(n.ID, false), "1", left)
-		o.restoreSentMail(ctx, p, tag, n, sentAt)
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("restore delivery record of %s: %w", n.ID, err)
-	}
-	return nil
+	return o.restore(ctx, n, sentAt, false)
 }
 
 // RestoreUncertain puts back the record of a mail whose delivery became
@@ -169,12 +147,22 @@ func (o *Outbox) RestoreDelivered(ctx context.Context, n Notification, sentAt ti
 // of being sent blindly, and a bounce of it is still recognised. Its
 // trace is marked kept.
 func (o *Outbox) RestoreUncertain(ctx context.Context, n Notification, at time.Time) error {
+	return o.restore(ctx, n, at, true)
+}
+
+// restore is RestoreDelivered and RestoreUncertain: the records of a
+// delivery (uncertain or not) at at, while they would still be kept.
+func (o *Outbox) restore(ctx context.Context, n Notification, at time.Time, uncertain bool) error {
+	what := "delivery"
+	if uncertain {
+		what = "uncertain delivery"
+	}
 	left := sentTTL - time.Since(at)
 	if left <= 0 {
 		return nil
 	}
 	if n.ID == "" {
-		return errors.New("restore uncertain delivery: notification without id")
+		return fmt.Errorf("restore %s: notification without id", what)
 	}
 	tag, err := o.sentTag(ctx, n)
 	if err != nil {
@@ -182,31 +170,23 @@ func (o *Outbox) RestoreUncertain(ctx context.Context, n Notification, at time.T
 	}
 	stamp := at.UTC().Format(time.RFC3339)
 	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SetNX(ctx, o.uncertainKey(n.ID), stamp, left)
-		p.SetNX(ctx, o.restoredKey(n.ID), stamp, left)
-		p.Set(ctx, o.tracedKey(n.ID, true), "1", left)
-		o.restoreSentMail(ctx, p, tag, n, at)
+		if uncertain {
+			p.SetNX(ctx, o.uncertainKey(n.ID), stamp, left)
+			p.SetNX(ctx, o.restoredKey(n.ID), stamp, left)
+		} else {
+			p.SetNX(ctx, o.sentKey(n.ID), stamp, left)
+		}
+		p.Set(ctx, o.tracedKey(n.ID, uncertain), "1", left)
+		if mailLeft := sentMailTTL - time.Since(at); tag != "" && mailLeft > 0 {
+			p.HSet(ctx, o.sentMailKey(tag), sentMailRecord(n, stamp, "")...)
+			p.Expire(ctx, o.sentMailKey(tag), mailLeft)
+		}
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("restore uncertain delivery record of %s: %w", n.ID, err)
+		return fmt.Errorf("restore %s record of %s: %w", what, n.ID, err)
 	}
 	return nil
-}
-
-// restoreSentMail adds to p the record of a mail sent at sentAt for its
-// bounces (SentMail), while it would still be kept; nothing without a tag.
-func (o *Outbox) restoreSentMail(ctx context.Context, p redis.Pipeliner, tag string, n Notification, sentAt time.Time) {
-	left := sentMailTTL - time.Since(sentAt)
-	if tag == "" || left <= 0 {
-		return
-	}
-	rec := []any{"id", n.ID, "kind", string(n.Kind), "to", address.Bare(n.To), "ticket", n.Ticket, "sent_at", sentAt.UTC().Format(time.RFC3339)}
-	if n.TicketKey != "" {
-		rec = append(rec, "ticket_key", n.TicketKey)
-	}
-	p.HSet(ctx, o.sentMailKey(tag), rec...)
-	p.Expire(ctx, o.sentMailKey(tag), left)
 }
 
 // Held is a Sender that lets Hold keep mail back: while Hold returns an
