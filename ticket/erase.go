@@ -55,17 +55,9 @@ type PersonErasure struct {
 func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, error) {
 	var r PersonErasure
 	who := personKey(addr)
-	if who == "" {
-		return r, fmt.Errorf("erase %q: not an e-mail address", addr)
-	}
-	// The contact index is how their tickets are found: on a desk just
-	// upgraded it must be complete first.
-	if err := s.EnsureIndexes(ctx, nil); err != nil {
-		return r, fmt.Errorf("erase a person: %w", err)
-	}
-	numbers, err := s.rdb.ZRange(ctx, s.key("idx:contact:"+who), 0, -1).Result()
+	numbers, err := s.PersonTickets(ctx, addr)
 	if err != nil {
-		return r, fmt.Errorf("erase a person: list their tickets: %w", err)
+		return r, fmt.Errorf("erase a person: %w", err)
 	}
 	count := func(e erased) {
 		if e.contact {
@@ -344,6 +336,8 @@ func (s *Store) PersonTickets(ctx context.Context, addr string) ([]string, error
 	if who == "" {
 		return nil, fmt.Errorf("the tickets of %q: not an e-mail address", addr)
 	}
+	// The contact index is how their tickets are found: on a desk just
+	// upgraded it must be complete first.
 	if err := s.EnsureIndexes(ctx, nil); err != nil {
 		return nil, fmt.Errorf("the tickets of a person: %w", err)
 	}
