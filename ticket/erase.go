@@ -177,6 +177,34 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 	if ps := strings.Fields(f["people"]); slices.Contains(ps, who) {
 		set = append(set, "people", strings.Join(slices.DeleteFunc(ps, func(p string) bool { return p == who }), " "))
 	}
+	// The ticket's own free text is someone else's where the person is not
+	// its contact (or an agent's, as priority_reason): their address (and,
+	// on their own tickets, name) goes from it as from the events'. A
+	// closed ticket's text may be packed (z).
+	subject := ""
+	for _, k := range []string{"subject", "text", "quoted", "priority_reason"} {
+		if v, ok := f[k]; ok && !slices.Contains(del, k) {
+			if r := redactAll(words, v); r != v {
+				set = append(set, k, r)
+				if k == "subject" {
+					subject = searchText(r)
+				}
+			}
+		}
+	}
+	if z := f["z"]; z != "" && !slices.Contains(del, "z") {
+		text, quoted, err := unpackText(z)
+		if err != nil {
+			return nil, e, fmt.Errorf("erase a person from %s: its packed text: %w", n, err)
+		}
+		if rt, rq := redactAll(words, text), redactAll(words, quoted); rt != text || rq != quoted {
+			packed, err := packText(rt, rq)
+			if err != nil {
+				return nil, e, fmt.Errorf("erase a person from %s: pack its text: %w", n, err)
+			}
+			set = append(set, "z", packed)
+		}
+	}
 	newEvents := make([]string, len(raw))
 	changed := false
 	for i, r := range raw {
@@ -186,15 +214,21 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 			continue
 		}
 		before := ev
+		// The reasons agents gave for changes are free text too.
+		reasons := false
+		ev.Changes = slices.Clone(ev.Changes)
+		for j, c := range ev.Changes {
+			if r := redactAll(words, c.Reason); r != c.Reason {
+				ev.Changes[j].Reason, reasons = r, true
+			}
+		}
 		if sender(ev.From) == who {
 			ids = append(ids, ev.MessageID)
 			ev = Event{At: ev.At, Kind: ev.Kind, From: Erased, Changes: ev.Changes}
 		} else {
-			for _, w := range words {
-				ev.From, ev.Subject, ev.Text, ev.Quoted = redact(w, ev.From), redact(w, ev.Subject), redact(w, ev.Text), redact(w, ev.Quoted)
-			}
+			ev.From, ev.Subject, ev.Text, ev.Quoted = redactAll(words, ev.From), redactAll(words, ev.Subject), redactAll(words, ev.Text), redactAll(words, ev.Quoted)
 		}
-		if ev.From == before.From && ev.Subject == before.Subject && ev.Text == before.Text && ev.Quoted == before.Quoted && ev.MessageID == before.MessageID {
+		if !reasons && ev.From == before.From && ev.Subject == before.Subject && ev.Text == before.Text && ev.Quoted == before.Quoted && ev.MessageID == before.MessageID {
 			continue
 		}
 		b, err := json.Marshal(ev)
@@ -226,6 +260,7 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 	for _, v := range ids {
 		args = append(args, v)
 	}
+	args = append(args, subject)
 	return args, e, nil
 }
 
@@ -254,6 +289,14 @@ func (p patterns) of(w string) *regexp.Regexp {
 // or word ("jan@acme.example" not in "bojan@acme.example").
 func wordPattern(w string) *regexp.Regexp {
 	return regexp.MustCompile(`(?i)(^|[^\pL\pN._%+-])` + regexp.QuoteMeta(w) + `($|[^\pL\pN_-])`)
+}
+
+// redactAll redacts every one of words in s.
+func redactAll(words []*regexp.Regexp, s string) string {
+	for _, w := range words {
+		s = redact(w, s)
+	}
+	return s
 }
 
 // redact replaces what w matches by Erased, keeping the characters around

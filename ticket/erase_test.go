@@ -185,3 +185,73 @@ func TestPersonDataInNumberOrder(t *testing.T) {
 		t.Errorf("export order = %v, want SD-1 SD-2 SD-3", got)
 	}
 }
+
+// On a ticket of someone else's that the person is on (a participant, a
+// follow-up), the ticket's own subject and text are free text written by
+// others like its events: the person's address goes from them too, also
+// when a closed ticket's text is packed (z), from the subject search, and
+// from the reasons agents gave for changes. Erase redacted only the
+// events' text and left the address in the ticket's subject, text, quoted,
+// packed text, search entry and change reasons.
+func TestErasePersonRedactsOthersTickets(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	long := strings.Repeat("The printer on the third floor jams again. ", 10)
+	for i, n := range []New{
+		{Subject: "Mailbox of jan@acme.example full", Contact: "piet@acme.example", Participants: []string{"jan@acme.example"},
+			Text: "Please help JAN@acme.example, his mailbox is full.", Quoted: "> From: jan@acme.example"},
+		{Subject: "Printer", Contact: "kees@acme.example", Participants: []string{"jan@acme.example"},
+			Text: long + "Ask jan@acme.example too.", Quoted: "> kees"},
+	} {
+		n.CreatedAt, n.Customer, n.MessageID = at.Add(time.Duration(i)*time.Second), "acme", fmt.Sprintf("o%d@acme.example", i)
+		if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Apply(ctx, "SD-1", Change{At: at.Add(time.Minute), Priority: "high",
+		Event: &Event{At: at.Add(time.Minute), Kind: EventChange, From: "Alice", Changes: []FieldChange{{Field: "priority", Old: "normal", New: "high", Reason: "jan@acme.example is the CFO"}}}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, "SD-2", Change{At: at.Add(time.Minute), Status: StatusClosed}, nil); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := s.CompactClosed(ctx, at.Add(time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("compacted %d, %v", n, err)
+	}
+	if p, _ := s.Find(ctx, Query{Search: "jan@acme"}); len(p.Tickets) != 1 {
+		t.Fatalf("search before the erasure finds %v", numbers(p.Tickets))
+	}
+	if _, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	jan := regexp.MustCompile(`(?i)jan@acme\.example`)
+	if left := holding(t, rdb, s.kp, jan); len(left) > 0 {
+		t.Errorf("jan's address is still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+	if p, _ := s.Find(ctx, Query{Search: "jan@acme"}); len(p.Tickets) != 0 {
+		t.Errorf("search finds the erased address: %v", numbers(p.Tickets))
+	}
+	if p, _ := s.Find(ctx, Query{Search: "mailbox of (erased)"}); len(p.Tickets) != 1 {
+		t.Errorf("search does not find the redacted subject: %v", numbers(p.Tickets))
+	}
+	one, err := s.Get(ctx, "SD-1")
+	if err != nil || one.Subject != "Mailbox of (erased) full" || one.Text != "Please help (erased), his mailbox is full." ||
+		one.Quoted != "> From: (erased)" || one.Contact != "piet@acme.example" {
+		t.Errorf("SD-1 = %+v, %v", one, err)
+	}
+	two, err := s.Get(ctx, "SD-2")
+	if err != nil || two.Text != long+"Ask (erased) too." || two.Quoted != "> kees" {
+		t.Errorf("SD-2 text = %q, quoted %q, %v", two.Text, two.Quoted, err)
+	}
+	if z, _ := rdb.HGet(ctx, s.key("t:SD-2"), "z").Result(); z == "" {
+		t.Error("SD-2's text is no longer packed")
+	}
+	es, _ := s.Events(ctx, "SD-1")
+	if len(es) == 0 || len(es[len(es)-1].Changes) != 1 || es[len(es)-1].Changes[0].Reason != "(erased) is the CFO" {
+		t.Errorf("SD-1 events = %+v", es)
+	}
+	if c, err := s.CheckIndexes(ctx, false); err != nil || c.Missing+c.Stale != 0 {
+		t.Errorf("check after erasure = %+v, %v", c, err)
+	}
+}

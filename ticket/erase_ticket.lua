@@ -15,6 +15,7 @@
 -- then e, then the e events replacing the history (e = -1: history unchanged)
 -- then k, then k Message-IDs of the person's mails: forgotten by seen and
 --         queued for deletion from the IMAP folders
+-- then the subject's new search text (searchText) when it was redacted, or ""
 -- Returns 1, or 0 when the ticket changed meanwhile or is gone.
 local kp, number = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -22,6 +23,16 @@ if redis.call('EXISTS', KEYS[1]) == 0 then
 end
 if (redis.call('HGET', KEYS[1], 'updated_at') or '') ~= ARGV[3] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[4]) then
   return 0
+end
+-- Text redacted as read while it was packed since (CompactClosed): read
+-- again, or the packed text would keep what was redacted.
+do
+  local j = 7 + tonumber(ARGV[6])
+  for k = j + 1, j + 2 * tonumber(ARGV[j]), 2 do
+    if (ARGV[k] == 'text' or ARGV[k] == 'quoted') and redis.call('HEXISTS', KEYS[1], 'z') == 1 then
+      return 0
+    end
+  end
 end
 local before = idx_fields(KEYS[1])
 local hadSubject = redis.call('HEXISTS', KEYS[1], 'subject') == 1
@@ -54,9 +65,17 @@ for j = i + 1, i + n do
   redis.call('HDEL', KEYS[4], ARGV[j])
   purge_queue(kp, ARGV[j], ARGV[5])
 end
+i = i + n + 1
+local searchText = ARGV[i] or ''
 reindex(kp, number, before, nil)
-if hadSubject and redis.call('HEXISTS', KEYS[1], 'subject') == 0 then
+if hadSubject then
   local score = redis.call('ZSCORE', kp .. 'idx:created', number)
-  if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end
+  if score and redis.call('HEXISTS', KEYS[1], 'subject') == 0 then
+    redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score)
+  elseif score and searchText ~= '' and redis.call('ZCOUNT', kp .. 'idx:subjects', score, score) > 0 then
+    -- Redacted: replaced where it is, in the search window only if it was.
+    redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score)
+    redis.call('ZADD', kp .. 'idx:subjects', score, number .. ' ' .. searchText)
+  end
 end
 return 1
