@@ -6,6 +6,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/mail"
 	"regexp"
 	"slices"
@@ -50,8 +51,10 @@ type PersonErasure struct {
 // and their mails queued for deletion (PurgeQueuedMails). Tickets of other
 // people keep working: a participant is taken off, a follow-up's words
 // and sender are replaced by Erased. Free text written by others (an
-// agent's reply naming the person) is searched for the address and, on
-// the tickets the person was the contact of, for their name.
+// agent's reply, the subject and text of a ticket someone else opened, a
+// reason given for a change, a time record's note) is searched for the
+// address and, on the tickets the person was the contact of, for their
+// name.
 func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, error) {
 	var r PersonErasure
 	who := personKey(addr)
@@ -110,10 +113,12 @@ type erased struct {
 func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pats patterns) ([]erased, error) {
 	hs := make([]*redis.MapStringStringCmd, len(numbers))
 	raws := make([]*redis.StringSliceCmd, len(numbers))
+	times := make([]*redis.MapStringStringCmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
 			hs[i] = p.HGetAll(ctx, s.key("t:"+n))
 			raws[i] = p.LRange(ctx, s.key("t:"+n+":events"), 0, -1)
+			times[i] = p.HGetAll(ctx, s.key("t:"+n+":time"))
 		}
 		return nil
 	}); err != nil {
@@ -121,6 +126,7 @@ func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pa
 	}
 	out := make([]erased, len(numbers))
 	args := make([][]any, len(numbers))
+	targs := make([][]any, len(numbers))
 	for i, n := range numbers {
 		if len(hs[i].Val()) == 0 {
 			out[i].done = true // gone meanwhile
@@ -130,16 +136,25 @@ func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pa
 		if args[i], out[i], err = s.eraseArgs(n, hs[i].Val(), raws[i].Val(), who, pats); err != nil {
 			return nil, err
 		}
+		if targs[i], err = timeNoteArgs(times[i].Val(), eraseWords(hs[i].Val(), who, pats)); err != nil {
+			return nil, fmt.Errorf("erase a person from %s: %w", n, err)
+		}
 	}
-	if err := eraseTicketScript.Load(ctx, s.rdb).Err(); err != nil {
-		return nil, err
+	for _, sc := range []*redis.Script{eraseTicketScript, eraseTimeNotesScript} {
+		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
+			return nil, err
+		}
 	}
 	cmds := make([]*redis.Cmd, len(numbers))
+	tcmds := make([]*redis.Cmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
 			if args[i] != nil {
 				keys := []string{s.key("t:" + n), s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev)}
 				cmds[i] = eraseTicketScript.EvalSha(ctx, p, keys, args[i]...)
+			}
+			if targs[i] != nil {
+				tcmds[i] = eraseTimeNotesScript.EvalSha(ctx, p, []string{s.key("t:" + n + ":time")}, targs[i]...)
 			}
 		}
 		return nil
@@ -151,8 +166,87 @@ func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pa
 			ok, _ := c.Int()
 			out[i].done = ok == 1
 		}
+		if tc := tcmds[i]; tc != nil {
+			if ok, _ := tc.Int(); ok != 1 {
+				// A record changed meanwhile (voided): its notes again.
+				if err := s.eraseTimeNotes(ctx, numbers[i], eraseWords(hs[i].Val(), who, pats)); err != nil {
+					return nil, err
+				}
+			}
+		}
 	}
 	return out, nil
+}
+
+// eraseTimeNotes redacts words from the notes of ticket n's time records,
+// reading them again while they change.
+func (s *Store) eraseTimeNotes(ctx context.Context, n string, words []*regexp.Regexp) error {
+	for range 10 {
+		records, err := s.rdb.HGetAll(ctx, s.key("t:"+n+":time")).Result()
+		if err != nil {
+			return fmt.Errorf("erase a person from the time records of %s: %w", n, err)
+		}
+		args, err := timeNoteArgs(records, words)
+		if err != nil || args == nil {
+			return err
+		}
+		ok, err := eraseTimeNotesScript.Run(ctx, s.rdb, []string{s.key("t:" + n + ":time")}, args...).Int()
+		if err != nil {
+			return fmt.Errorf("erase a person from the time records of %s: %w", n, err)
+		}
+		if ok == 1 {
+			return nil
+		}
+	}
+	return fmt.Errorf("erase a person from the time records of %s: they keep changing; try again", n)
+}
+
+// eraseTimeNotesScript replaces time records (KEYS[1]; ARGV: id, record
+// as read, record redacted) only if none changed since it was read:
+// returns 1, or 0 having changed nothing.
+var eraseTimeNotesScript = redis.NewScript(`
+for i = 1, #ARGV, 3 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
+end
+for i = 1, #ARGV, 3 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) end
+return 1`)
+
+// timeNoteArgs are eraseTimeNotesScript's arguments redacting words from
+// the free text of a ticket's time records (id -> JSON): the agents'
+// notes and void reasons. Only those fields are rewritten; nil when none
+// names the person.
+func timeNoteArgs(records map[string]string, words []*regexp.Regexp) ([]any, error) {
+	var args []any
+	for _, id := range slices.Sorted(maps.Keys(records)) {
+		raw := records[id]
+		var m map[string]json.RawMessage
+		if json.Unmarshal([]byte(raw), &m) != nil {
+			continue
+		}
+		changed := false
+		for _, k := range []string{"note", "void_reason"} {
+			var v string
+			if json.Unmarshal(m[k], &v) != nil || v == "" {
+				continue
+			}
+			if r := redactAll(words, v); r != v {
+				b, err := json.Marshal(r)
+				if err != nil {
+					return nil, err
+				}
+				m[k], changed = b, true
+			}
+		}
+		if !changed {
+			continue
+		}
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("time record %s: %w", id, err)
+		}
+		args = append(args, id, raw, string(b))
+	}
+	return args, nil
 }
 
 // eraseArgs are erase_ticket.lua's arguments taking who out of ticket n,
@@ -161,14 +255,11 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 	var e erased
 	e.contact = personKey(f["contact"]) == who
 	var del, set, ids []string
-	words := []*regexp.Regexp{pats.of(who)}
+	words := eraseWords(f, who, pats)
 	if e.contact {
 		del = append(del, "subject", "text", "quoted", "z", "contact", "contact_name", "message_id",
 			"src_mailbox", "src_uidvalidity", "src_uid")
 		ids = append(ids, f["message_id"])
-		if name := strings.TrimSpace(f["contact_name"]); len([]rune(name)) >= 4 {
-			words = append(words, pats.of(name))
-		}
 	}
 	if ps := strings.Fields(f["participants"]); slices.ContainsFunc(ps, func(p string) bool { return personKey(p) == who }) {
 		ps = slices.DeleteFunc(ps, func(p string) bool { return personKey(p) == who })
@@ -262,6 +353,20 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 	}
 	args = append(args, subject)
 	return args, e, nil
+}
+
+// eraseWords are what is taken out of others' free text on the ticket
+// whose fields are f: who's address, and on a ticket they are the contact
+// of their name (four letters at least: a shorter one is too likely a
+// part of other words).
+func eraseWords(f map[string]string, who string, pats patterns) []*regexp.Regexp {
+	words := []*regexp.Regexp{pats.of(who)}
+	if personKey(f["contact"]) == who {
+		if name := strings.TrimSpace(f["contact_name"]); len([]rune(name)) >= 4 {
+			words = append(words, pats.of(name))
+		}
+	}
+	return words
 }
 
 // sender is the address an event's From names, "" when it names none.

@@ -255,3 +255,60 @@ func TestErasePersonRedactsOthersTickets(t *testing.T) {
 		t.Errorf("check after erasure = %+v, %v", c, err)
 	}
 }
+
+// The notes agents write on time records (and the reasons they give for
+// voiding one) are free text on the person's tickets like an agent's reply:
+// their address goes from them, and on their own tickets their name.
+// Statements keep the records' minutes. Erase left the notes as written.
+func TestErasePersonRedactsTimeNotes(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	for i, n := range []New{
+		{Subject: "Laptop", Contact: "jan@acme.example", ContactName: "Jan Jansen"},
+		{Subject: "VPN", Contact: "piet@acme.example", Participants: []string{"jan@acme.example"}},
+	} {
+		n.CreatedAt, n.Customer, n.MessageID = at.Add(time.Duration(i)*time.Second), "acme", fmt.Sprintf("t%d@acme.example", i)
+		if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, r := range []TimeRecord{
+		{ID: "r1", Ticket: "SD-1", Note: "Called Jan Jansen about his laptop"},
+		{ID: "r2", Ticket: "SD-2", Note: "Set up the VPN for jan@acme.example and Piet"},
+		{ID: "r3", Ticket: "SD-2", Note: "Piet's VPN"},
+	} {
+		r.Customer, r.Agent, r.Start, r.Minutes, r.Activity, r.Billable, r.RecordedAt, r.Via = "acme", "Alice", at, 30, "remote", true, at, "cli"
+		if _, _, err := s.AddTime(ctx, r, "", "", Event{At: at.Add(time.Minute), Kind: EventTime, From: "Alice"}, BudgetNotes{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, _, err := s.VoidTime(ctx, "SD-2", "acme", "r3", "Alice", "jan@acme.example did it himself", at.Add(2*time.Minute),
+		Event{At: at.Add(2 * time.Minute), Kind: EventTime, From: "Alice"}, BudgetNotes{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if left := holding(t, rdb, s.kp, regexp.MustCompile(`(?i)jan@acme\.example|Jan Jansen`)); len(left) > 0 {
+		t.Errorf("jan is still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+	want := map[string]string{"r1": "Called (erased) about his laptop", "r2": "Set up the VPN for (erased) and Piet", "r3": "Piet's VPN"}
+	for _, n := range []string{"SD-1", "SD-2"} {
+		rs, err := s.TimeRecords(ctx, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Note != want[r.ID] || r.Minutes != 30 {
+				t.Errorf("%s record %s: note %q, %d minutes", n, r.ID, r.Note, r.Minutes)
+			}
+			if r.ID == "r3" && (r.VoidReason != "(erased) did it himself" || r.VoidedAt == nil) {
+				t.Errorf("r3 void reason %q, voided %v", r.VoidReason, r.VoidedAt)
+			}
+		}
+	}
+	if tot, err := s.TimeTotals(ctx, "SD-2"); err != nil || tot.Minutes != 30 {
+		t.Errorf("SD-2 totals %+v, %v", tot, err)
+	}
+}
