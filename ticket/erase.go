@@ -126,35 +126,25 @@ func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pa
 	}
 	out := make([]erased, len(numbers))
 	args := make([][]any, len(numbers))
-	targs := make([][]any, len(numbers))
 	for i, n := range numbers {
 		if len(hs[i].Val()) == 0 {
 			out[i].done = true // gone meanwhile
 			continue
 		}
 		var err error
-		if args[i], out[i], err = s.eraseArgs(n, hs[i].Val(), raws[i].Val(), who, pats); err != nil {
+		if args[i], out[i], err = s.eraseArgs(n, hs[i].Val(), raws[i].Val(), times[i].Val(), who, pats); err != nil {
 			return nil, err
-		}
-		if targs[i], err = timeNoteArgs(times[i].Val(), eraseWords(hs[i].Val(), who, pats)); err != nil {
-			return nil, fmt.Errorf("erase a person from %s: %w", n, err)
 		}
 	}
-	for _, sc := range []*redis.Script{eraseTicketScript, eraseTimeNotesScript} {
-		if err := sc.Load(ctx, s.rdb).Err(); err != nil {
-			return nil, err
-		}
+	if err := eraseTicketScript.Load(ctx, s.rdb).Err(); err != nil {
+		return nil, err
 	}
 	cmds := make([]*redis.Cmd, len(numbers))
-	tcmds := make([]*redis.Cmd, len(numbers))
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, n := range numbers {
 			if args[i] != nil {
-				keys := []string{s.key("t:" + n), s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev)}
+				keys := []string{s.key("t:" + n), s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev), s.key("t:" + n + ":time")}
 				cmds[i] = eraseTicketScript.EvalSha(ctx, p, keys, args[i]...)
-			}
-			if targs[i] != nil {
-				tcmds[i] = eraseTimeNotesScript.EvalSha(ctx, p, []string{s.key("t:" + n + ":time")}, targs[i]...)
 			}
 		}
 		return nil
@@ -166,55 +156,14 @@ func (s *Store) eraseChunk(ctx context.Context, numbers []string, who string, pa
 			ok, _ := c.Int()
 			out[i].done = ok == 1
 		}
-		if tc := tcmds[i]; tc != nil {
-			if ok, _ := tc.Int(); ok != 1 {
-				// A record changed meanwhile (voided): its notes again.
-				if err := s.eraseTimeNotes(ctx, numbers[i], eraseWords(hs[i].Val(), who, pats)); err != nil {
-					return nil, err
-				}
-			}
-		}
 	}
 	return out, nil
 }
 
-// eraseTimeNotes redacts words from the notes of ticket n's time records,
-// reading them again while they change.
-func (s *Store) eraseTimeNotes(ctx context.Context, n string, words []*regexp.Regexp) error {
-	for range 10 {
-		records, err := s.rdb.HGetAll(ctx, s.key("t:"+n+":time")).Result()
-		if err != nil {
-			return fmt.Errorf("erase a person from the time records of %s: %w", n, err)
-		}
-		args, err := timeNoteArgs(records, words)
-		if err != nil || args == nil {
-			return err
-		}
-		ok, err := eraseTimeNotesScript.Run(ctx, s.rdb, []string{s.key("t:" + n + ":time")}, args...).Int()
-		if err != nil {
-			return fmt.Errorf("erase a person from the time records of %s: %w", n, err)
-		}
-		if ok == 1 {
-			return nil
-		}
-	}
-	return fmt.Errorf("erase a person from the time records of %s: they keep changing; try again", n)
-}
-
-// eraseTimeNotesScript replaces time records (KEYS[1]; ARGV: id, record
-// as read, record redacted) only if none changed since it was read:
-// returns 1, or 0 having changed nothing.
-var eraseTimeNotesScript = redis.NewScript(`
-for i = 1, #ARGV, 3 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) ~= ARGV[i + 1] then return 0 end
-end
-for i = 1, #ARGV, 3 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 2]) end
-return 1`)
-
-// timeNoteArgs are eraseTimeNotesScript's arguments redacting words from
-// the free text of a ticket's time records (id -> JSON): the agents'
-// notes and void reasons. Only those fields are rewritten; nil when none
-// names the person.
+// timeNoteArgs are the time records of erase_ticket.lua (id, record as
+// read, record redacted) redacting words from the free text of a ticket's
+// time records (id -> JSON): the agents' notes and void reasons. Only
+// those fields are rewritten; nil when none names the person.
 func timeNoteArgs(records map[string]string, words []*regexp.Regexp) ([]any, error) {
 	var args []any
 	for _, id := range slices.Sorted(maps.Keys(records)) {
@@ -250,8 +199,8 @@ func timeNoteArgs(records map[string]string, words []*regexp.Regexp) ([]any, err
 }
 
 // eraseArgs are erase_ticket.lua's arguments taking who out of ticket n,
-// whose fields are f and history raw.
-func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who string, pats patterns) ([]any, erased, error) {
+// whose fields are f, history raw and time records times.
+func (s *Store) eraseArgs(n string, f map[string]string, raw []string, times map[string]string, who string, pats patterns) ([]any, erased, error) {
 	var e erased
 	e.contact = personKey(f["contact"]) == who
 	var del, set, ids []string
@@ -352,7 +301,12 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, who strin
 		args = append(args, v)
 	}
 	args = append(args, subject)
-	return args, e, nil
+	trecs, err := timeNoteArgs(times, words)
+	if err != nil {
+		return nil, e, fmt.Errorf("erase a person from %s: %w", n, err)
+	}
+	args = append(args, len(trecs)/3)
+	return append(args, trecs...), e, nil
 }
 
 // eraseWords are what is taken out of others' free text on the ticket

@@ -5,6 +5,7 @@
 -- KEYS[1] ticket hash
 -- KEYS[2] events list
 -- KEYS[3] seen hash, KEYS[4] seen:prev hash
+-- KEYS[5] time records hash
 -- ARGV[1] key prefix "md:{desk}:"
 -- ARGV[2] ticket number
 -- ARGV[3] updated_at as read ("" for none)
@@ -16,6 +17,8 @@
 -- then k, then k Message-IDs of the person's mails: forgotten by seen and
 --         queued for deletion from the IMAP folders
 -- then the subject's new search text (searchText) when it was redacted, or ""
+-- then r, then r triples: a time record's id, the record as read, the record
+--         redacted (applied only if none of them changed since)
 -- Returns 1, or 0 when the ticket changed meanwhile or is gone.
 local kp, number = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -32,6 +35,18 @@ do
     if (ARGV[k] == 'text' or ARGV[k] == 'quoted') and redis.call('HEXISTS', KEYS[1], 'z') == 1 then
       return 0
     end
+  end
+end
+-- The time records' offsets: checked before anything is written, so
+-- that the ticket and its records are redacted together or not at all.
+local ti = 7 + tonumber(ARGV[6])
+ti = ti + 2 * tonumber(ARGV[ti]) + 1
+ti = ti + math.max(tonumber(ARGV[ti]), 0) + 1
+ti = ti + tonumber(ARGV[ti]) + 2
+local nt = tonumber(ARGV[ti] or '0')
+for j = ti + 1, ti + 3 * nt, 3 do
+  if redis.call('HGET', KEYS[5], ARGV[j]) ~= ARGV[j + 1] then
+    return 0
   end
 end
 local before = idx_fields(KEYS[1])
@@ -67,6 +82,9 @@ for j = i + 1, i + n do
 end
 i = i + n + 1
 local searchText = ARGV[i] or ''
+for j = ti + 1, ti + 3 * nt, 3 do
+  redis.call('HSET', KEYS[5], ARGV[j], ARGV[j + 2])
+end
 reindex(kp, number, before, nil)
 if hadSubject then
   local score = redis.call('ZSCORE', kp .. 'idx:created', number)

@@ -598,8 +598,8 @@ func TestEraseTicketLua(t *testing.T) {
 	// and events history entries: the ContactName field and the mail.
 	erase := func(number, updated string, events int) func() (any, error) {
 		return func() (any, error) {
-			return eraseTicketScript.Run(ctx, rdb, []string{s.key("t:" + number), s.key("t:" + number + ":events"), s.key("seen"), s.key(seenPrev)},
-				s.kp, number, updated, events, t0.UnixMilli(), 1, "text", 1, "contact", "erased", -1, 1, "m1@x").Int()
+			return eraseTicketScript.Run(ctx, rdb, []string{s.key("t:" + number), s.key("t:" + number + ":events"), s.key("seen"), s.key(seenPrev), s.key("t:" + number + ":time")},
+				s.kp, number, updated, events, t0.UnixMilli(), 1, "text", 1, "contact", "erased", -1, 1, "m1@x", "", 0).Int()
 		}
 	}
 	runSteps(t, []step{
@@ -677,5 +677,31 @@ func TestUnlockScript(t *testing.T) {
 		{name: "b releases", run: unlock},
 		{name: "its replay", run: unlock},
 		{name: "free", run: lock("c"), want: true},
+	})
+}
+
+// erase_ticket.lua redacts a ticket and its time records together: a
+// record changed since it was read (voided) changes nothing, so that a
+// retry reads both again (a crash between two steps would leave the
+// record's note with the ticket no longer listed under the person).
+func TestEraseTicketLuaTimeRecords(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	n := mustCreate(t, s, "m1@x")
+	key, times := s.key("t:"+n), s.key("t:"+n+":time")
+	rdb.HSet(ctx, times, "r1", `{"note":"voided"}`)
+	erase := func(asRead string) func() (any, error) {
+		return func() (any, error) {
+			return eraseTicketScript.Run(ctx, rdb, []string{key, s.key("t:" + n + ":events"), s.key("seen"), s.key(seenPrev), times},
+				s.kp, n, "", 0, t0.UnixMilli(), 1, "text", 0, -1, 0, "", 1, "r1", asRead, `{"note":"(erased)"}`).Int()
+		}
+	}
+	runSteps(t, []step{
+		{name: "the record changed since it was read", run: erase(`{"note":"jan"}`), want: 0},
+		{name: "nothing written", run: func() (any, error) { return rdb.HExists(ctx, key, "text").Result() }, want: true},
+		{name: "as it is", run: erase(`{"note":"voided"}`), want: 1},
+		{name: "both written", run: func() (any, error) {
+			return [2]string{field(t, rdb, key, "text"), field(t, rdb, times, "r1")}, nil
+		}, want: [2]string{"", `{"note":"(erased)"}`}},
 	})
 }
