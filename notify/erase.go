@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/ticket"
@@ -66,6 +67,25 @@ func (o *Outbox) PersonEntries(ctx context.Context, addr string) (waiting []Entr
 		}
 	}
 	return waiting, dead, skipped, nil
+}
+
+// PersonSuppression returns why mail to addr is suppressed (a bounce, or
+// the relay refusing it) and for how much longer; "" when it is not.
+func (o *Outbox) PersonSuppression(ctx context.Context, addr string) (string, time.Duration, error) {
+	who, err := address.Normalise(addr)
+	if err != nil {
+		return "", 0, fmt.Errorf("suppression of %q: not an e-mail address", addr)
+	}
+	var reason *redis.StringCmd
+	var ttl *redis.DurationCmd
+	if _, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		reason = p.Get(ctx, o.suppressKey(who))
+		ttl = p.PTTL(ctx, o.suppressKey(who))
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return "", 0, fmt.Errorf("read the suppression of a person: %w", err)
+	}
+	return reason.Val(), max(ttl.Val(), 0), nil
 }
 
 // ErasePerson deletes what PersonEntries returns: mail waiting to go to

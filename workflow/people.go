@@ -30,6 +30,9 @@ type PersonStore interface {
 type PersonOutbox interface {
 	ErasePerson(ctx context.Context, addr string) (int, error)
 	PersonEntries(ctx context.Context, addr string) (waiting []notify.Entry, dead, skipped []notify.Record, err error)
+	// PersonSuppression is why mail to addr is suppressed and for how
+	// much longer ("" when it is not).
+	PersonSuppression(ctx context.Context, addr string) (string, time.Duration, error)
 }
 
 // PersonLinks ends a person's status links (access.Store): each holds
@@ -170,10 +173,19 @@ type PersonExport struct {
 	Tickets    []ticket.PersonTicket `json:"tickets"`
 	Rejections []RejectionEntry      `json:"rejections"`
 	Outbox     []OutboxEntry         `json:"outbox"`
+	// Suppression: mail to them is not sent for a while, and why (their
+	// server bounced or refused it); absent when it is sent.
+	Suppression *Suppression `json:"suppression,omitempty"`
 	// Mails: the original mails are in the desk's IMAP folders; each
 	// ticket and event names its Message-ID, by which `maildesk tickets
 	// raw` reads one.
 	Mails string `json:"mails"`
+}
+
+// Suppression is why mail to the person is suppressed, until when.
+type Suppression struct {
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until"`
 }
 
 // ContactEntry is the person as a customer's contact.
@@ -240,6 +252,13 @@ func (p *People) Export(ctx context.Context, addr string) (PersonExport, error) 
 		n := e.Notification
 		x.Outbox = append(x.Outbox, OutboxEntry{Queue: "pending", ID: n.ID, Kind: string(n.Kind), Ticket: n.Ticket, To: n.To,
 			Subject: n.Subject, At: e.QueuedAt.UTC(), Attempts: e.Attempts})
+	}
+	why, left, err := p.Outbox.PersonSuppression(ctx, who)
+	if err != nil {
+		return x, err
+	}
+	if why != "" {
+		x.Suppression = &Suppression{Reason: why, Until: p.now().UTC().Add(left).Truncate(time.Second)}
 	}
 	for _, q := range []struct {
 		name string
