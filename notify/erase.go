@@ -140,10 +140,11 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 var markerPrefixes = []string{"sent:", "sending:", "traced:", "traced-uncertain:", "uncertain:", "uncertain-restored:"}
 
 // eraseMarkers deletes the delivery records that name who: the markers
-// whose notification id ends in their address, and the records kept for
-// bounces (sentMailKey) of mail sent to them. They would expire within
-// weeks; an erasure removes them now. The scan walks the desk's keys, as
-// an erasure is rare and these records have no index by person.
+// whose notification id ends in their address, the records kept for
+// bounces (sentMailKey) of mail sent to them, and their counts in the rate
+// windows. They would expire within weeks; an erasure removes them now.
+// The scan walks the desk's keys, as an erasure is rare and these records
+// have no index by person.
 func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 	node := ticket.SlotNode(ctx, o.rdb, o.stream)
 	var doomed []string
@@ -183,6 +184,26 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 			if a, err := address.Normalise(to); err == nil && a == who {
 				doomed = append(doomed, chunk[i])
 			}
+		}
+	}
+	// The rate windows: theirs is named by their address, the desk's
+	// counts ids that end in it (as long as its longest window).
+	doomed = append(doomed, o.kp+"rate:"+who)
+	desk, err := o.rdb.ZRange(ctx, o.kp+"rate:desk", 0, -1).Result()
+	if err != nil {
+		return fmt.Errorf("erase a person's delivery records: read the desk's rate window: %w", err)
+	}
+	var counted []any
+	for _, id := range desk {
+		if i := strings.LastIndexByte(id, '/'); i >= 0 {
+			if a, err := address.Normalise(id[i+1:]); err == nil && a == who {
+				counted = append(counted, id)
+			}
+		}
+	}
+	if len(counted) > 0 {
+		if err := o.rdb.ZRem(ctx, o.kp+"rate:desk", counted...).Err(); err != nil {
+			return fmt.Errorf("erase a person's delivery records: the desk's rate window: %w", err)
 		}
 	}
 	for chunk := range slices.Chunk(doomed, 500) {

@@ -56,3 +56,40 @@ func TestErasePersonLeavesNoDeliveryRecords(t *testing.T) {
 		t.Errorf("piet's records = %v, want his sent marker and bounce record", left)
 	}
 }
+
+// The rate limit windows name the person too: their own window's key is
+// their address, and the desk's window counts notification ids ending in
+// it. They expire with the longest window; an erasure removes them now,
+// and leaves others' counts alone.
+func TestErasePersonLeavesNoRateWindows(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	for _, n := range []Notification{
+		{ID: SLAAlertID("SD-1", SLAWarning, "jan@acme.example"), Kind: SLAWarning, To: "jan@acme.example", Ticket: "SD-1"},
+		{ID: SLAAlertID("SD-1", SLAWarning, "piet@acme.example"), Kind: SLAWarning, To: "piet@acme.example", Ticket: "SD-1"},
+	} {
+		enqueue(t, rdb, ob, "", n)
+	}
+	d := &Delivery{Outbox: ob, Sender: &scripted{}, Consumer: "t",
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 10}}, Desk: []Rate{{Window: time.Hour, Max: 10}}}}
+	if st, err := d.Drain(ctx); err != nil || st.Sent != 2 {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	if n := rdb.ZCard(ctx, ob.kp+"rate:desk").Val(); n != 2 {
+		t.Fatalf("desk window counts %d", n)
+	}
+	if _, err := ob.ErasePerson(ctx, "Jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range rdb.Keys(ctx, ob.kp+"*").Val() {
+		if strings.Contains(k, "jan@") {
+			t.Errorf("key %s names jan", k)
+		}
+	}
+	if ids := rdb.ZRange(ctx, ob.kp+"rate:desk", 0, -1).Val(); len(ids) != 1 || !strings.HasSuffix(ids[0], "/piet@acme.example") {
+		t.Errorf("desk window = %v, want piet's only", ids)
+	}
+	if rdb.Exists(ctx, ob.kp+"rate:piet@acme.example").Val() != 1 {
+		t.Error("piet's window went")
+	}
+}
