@@ -206,8 +206,9 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, times map
 	var del, set, ids []string
 	words := eraseWords(f, who, pats)
 	if e.contact {
+		// The attachments' names are their mail's, which goes.
 		del = append(del, "subject", "text", "quoted", "z", "contact", "contact_name", "message_id",
-			"src_mailbox", "src_uidvalidity", "src_uid")
+			"src_mailbox", "src_uidvalidity", "src_uid", "attachments")
 		ids = append(ids, f["message_id"])
 	}
 	if ps := strings.Fields(f["participants"]); slices.ContainsFunc(ps, func(p string) bool { return personKey(p) == who }) {

@@ -312,3 +312,29 @@ func TestErasePersonRedactsTimeNotes(t *testing.T) {
 		t.Errorf("SD-2 totals %+v, %v", tot, err)
 	}
 }
+
+// The attachments of the mail that made the person's ticket are theirs:
+// their names ("paspoort-jan.jpg") go with the mail. Erase kept the
+// ticket's list of them (a follow-up of theirs lost its list).
+func TestErasePersonDropsTheirAttachments(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	n := New{Subject: "ID", Contact: "jan@acme.example", Customer: "acme", MessageID: "a1@acme.example",
+		CreatedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC),
+		Attachments: []Attachment{{Name: "paspoort-jan-jansen.jpg", Type: "image/jpeg", Size: 1000}}}
+	if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := s.Get(ctx, "SD-1"); err != nil || len(tk.Attachments) != 1 {
+		t.Fatalf("SD-1 = %+v, %v", tk, err)
+	}
+	if _, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if left := holding(t, rdb, s.kp, regexp.MustCompile(`paspoort`)); len(left) > 0 {
+		t.Errorf("the attachment's name is still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+	if tk, err := s.Get(ctx, "SD-1"); err != nil || len(tk.Attachments) != 0 {
+		t.Errorf("SD-1 attachments = %+v, %v", tk.Attachments, err)
+	}
+}
