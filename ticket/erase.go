@@ -307,7 +307,8 @@ func (s *Store) eraseArgs(n string, f map[string]string, raw []string, times map
 		return nil, e, fmt.Errorf("erase a person from %s: %w", n, err)
 	}
 	args = append(args, len(trecs)/3)
-	return append(args, trecs...), e, nil
+	args = append(args, trecs...)
+	return append(args, f["erased"]), e, nil
 }
 
 // eraseWords are what is taken out of others' free text on the ticket

@@ -338,3 +338,52 @@ func TestErasePersonDropsTheirAttachments(t *testing.T) {
 		t.Errorf("SD-1 attachments = %+v, %v", tk.Attachments, err)
 	}
 }
+
+// Two erasures at once on one ticket (two people on it, two operators):
+// each writes the history it computed from what it read, and an erasure
+// changes neither updated_at nor the number of events, so the second
+// wrote back the first person's words. The second must read again.
+func TestEraseTwoPeopleAtOnce(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	n := New{Subject: "VPN", Contact: "kees@acme.example", Participants: []string{"jan@acme.example", "piet@acme.example"},
+		Customer: "acme", MessageID: "k1@acme.example", CreatedAt: at}
+	if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	for i, from := range []string{"jan@acme.example", "piet@acme.example"} {
+		e := Event{At: at.Add(time.Duration(i+1) * time.Minute), Kind: EventReply, From: from, MessageID: fmt.Sprintf("r%d@acme.example", i), Text: "words of " + from}
+		if _, err := s.Append(ctx, e.MessageID, "SD-1", e); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Both erasures read the ticket before either writes.
+	f := rdb.HGetAll(ctx, s.key("t:SD-1")).Val()
+	raw := rdb.LRange(ctx, s.key("t:SD-1:events"), 0, -1).Val()
+	run := func(who string) int {
+		t.Helper()
+		args, _, err := s.eraseArgs("SD-1", f, raw, nil, who, patterns{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys := []string{s.key("t:SD-1"), s.key("t:SD-1:events"), s.key("seen"), s.key(seenPrev), s.key("t:SD-1:time")}
+		ok, err := eraseTicketScript.Run(ctx, rdb, keys, args...).Int()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok
+	}
+	if ok := run("jan@acme.example"); ok != 1 {
+		t.Fatalf("jan's erasure = %d", ok)
+	}
+	if ok := run("piet@acme.example"); ok != 0 {
+		t.Errorf("piet's erasure from what was read before jan's = %d, want 0 (read again)", ok)
+	}
+	if _, err := s.ErasePerson(ctx, "piet@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if left := holding(t, rdb, s.kp, regexp.MustCompile(`(?i)jan@acme\.example|piet@acme\.example`)); len(left) > 0 {
+		t.Errorf("still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+}

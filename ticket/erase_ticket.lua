@@ -19,6 +19,9 @@
 -- then the subject's new search text (searchText) when it was redacted, or ""
 -- then r, then r triples: a time record's id, the record as read, the record
 --         redacted (applied only if none of them changed since)
+-- then the ticket's field erased as read ("" for none): how many erasures
+--         changed it, as neither updated_at nor the number of events tells
+--         that another erasure wrote it since it was read
 -- Returns 1, or 0 when the ticket changed meanwhile or is gone.
 local kp, number = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[1]) == 0 then
@@ -44,6 +47,9 @@ ti = ti + 2 * tonumber(ARGV[ti]) + 1
 ti = ti + math.max(tonumber(ARGV[ti]), 0) + 1
 ti = ti + tonumber(ARGV[ti]) + 2
 local nt = tonumber(ARGV[ti] or '0')
+if (redis.call('HGET', KEYS[1], 'erased') or '') ~= (ARGV[ti + 3 * nt + 1] or '') then
+  return 0
+end
 for j = ti + 1, ti + 3 * nt, 3 do
   if redis.call('HGET', KEYS[5], ARGV[j]) ~= ARGV[j + 1] then
     return 0
@@ -85,6 +91,7 @@ local searchText = ARGV[i] or ''
 for j = ti + 1, ti + 3 * nt, 3 do
   redis.call('HSET', KEYS[5], ARGV[j], ARGV[j + 2])
 end
+redis.call('HINCRBY', KEYS[1], 'erased', 1)
 reindex(kp, number, before, nil)
 if hadSubject then
   local score = redis.call('ZSCORE', kp .. 'idx:created', number)
