@@ -320,7 +320,7 @@ func TestErasePersonDropsTheirAttachments(t *testing.T) {
 	s, rdb := newStore(t)
 	ctx := context.Background()
 	n := New{Subject: "ID", Contact: "jan@acme.example", Customer: "acme", MessageID: "a1@acme.example",
-		CreatedAt: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC),
+		CreatedAt:   time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC),
 		Attachments: []Attachment{{Name: "paspoort-jan-jansen.jpg", Type: "image/jpeg", Size: 1000}}}
 	if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
 		t.Fatal(err)
