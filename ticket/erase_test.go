@@ -387,3 +387,45 @@ func TestEraseTwoPeopleAtOnce(t *testing.T) {
 		t.Errorf("still in Redis:\n%s", strings.Join(left, "\n"))
 	}
 }
+
+// A ticket anonymised by retention between an erasure's read and its
+// write: the anonymous record must stay anonymous. Without follow-ups the
+// history's length (0) did not tell, and the erasure wrote the redacted
+// subject and the other people back into the record.
+func TestEraseAfterAnonymised(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	n := New{Subject: "Printer of jan@acme.example", Contact: "kees@acme.example", Participants: []string{"jan@acme.example"},
+		Customer: "acme", MessageID: "k1@acme.example", CreatedAt: at}
+	if _, err := s.Create(ctx, n.MessageID, n, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Apply(ctx, "SD-1", Change{At: at, Status: StatusClosed}, nil); err != nil {
+		t.Fatal(err)
+	}
+	f := rdb.HGetAll(ctx, s.key("t:SD-1")).Val()
+	raw := rdb.LRange(ctx, s.key("t:SD-1:events"), 0, -1).Val()
+	if r, err := s.RunRetention(ctx, RetentionPolicy{ClosedAfter: time.Hour, Batch: 10}, nil, at.Add(2*time.Hour), false); err != nil || len(r.Tickets) != 1 {
+		t.Fatalf("retention = %+v, %v", r, err)
+	}
+	args, _, err := s.eraseArgs("SD-1", f, raw, nil, "jan@acme.example", patterns{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []string{s.key("t:SD-1"), s.key("t:SD-1:events"), s.key("seen"), s.key(seenPrev), s.key("t:SD-1:time")}
+	if err := eraseTicketScript.Run(ctx, rdb, keys, args...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var left []string
+	for _, h := range holding(t, rdb, s.kp, regexp.MustCompile(`(?i)acme\.example|printer`)) {
+		// The Message-ID stays in seen until retention.seen, and waits
+		// in purge:mail for its mail's deletion.
+		if !strings.HasPrefix(h, s.key("seen")+":") && !strings.HasPrefix(h, s.key(purgeMail)+":") {
+			left = append(left, h)
+		}
+	}
+	if len(left) > 0 {
+		t.Errorf("the anonymous record got personal data back:\n%s", strings.Join(left, "\n"))
+	}
+}

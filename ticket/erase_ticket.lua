@@ -22,10 +22,16 @@
 -- then the ticket's field erased as read ("" for none): how many erasures
 --         changed it, as neither updated_at nor the number of events tells
 --         that another erasure wrote it since it was read
--- Returns 1, or 0 when the ticket changed meanwhile or is gone.
+-- Returns 1 (also for a ticket anonymised since: nothing of anyone is left),
+-- or 0 when the ticket changed meanwhile or is gone.
 local kp, number = ARGV[1], ARGV[2]
 if redis.call('EXISTS', KEYS[1]) == 0 then
   return 0
+end
+-- Anonymised by retention since it was read: nobody's data is left in it
+-- to take out, and what was computed from before must not be written.
+if redis.call('HEXISTS', KEYS[1], 'anonymised_at') == 1 then
+  return 1
 end
 if (redis.call('HGET', KEYS[1], 'updated_at') or '') ~= ARGV[3] or redis.call('LLEN', KEYS[2]) ~= tonumber(ARGV[4]) then
   return 0
