@@ -93,7 +93,21 @@ func (s *Store) ErasePerson(ctx context.Context, addr string) (PersonErasure, er
 			count(e)
 		}
 	}
-	if err := s.rdb.Del(ctx, s.key("idx:contact:"+who), s.key("notice:"+who)).Err(); err != nil {
+	// Only the tickets read are taken off the person's index: a ticket of
+	// theirs opened meanwhile was not erased and must stay findable by the
+	// next export or erasure.
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for chunk := range slices.Chunk(numbers, 1000) {
+			members := make([]any, len(chunk))
+			for i, n := range chunk {
+				members[i] = n
+			}
+			p.ZRem(ctx, s.key("idx:contact:"+who), members...)
+		}
+		p.Del(ctx, s.key("notice:"+who))
+		return nil
+	})
+	if err != nil {
 		return r, fmt.Errorf("erase a person: %w", err)
 	}
 	if r.Rejections, err = s.eraseRejections(ctx, who); err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -427,5 +428,63 @@ func TestEraseAfterAnonymised(t *testing.T) {
 	}
 	if len(left) > 0 {
 		t.Errorf("the anonymous record got personal data back:\n%s", strings.Join(left, "\n"))
+	}
+}
+
+// midErasure is a go-redis hook that runs fn once, before the first erase
+// script the erasure sends: a mail of the person committed while the
+// erasure works through the tickets it read.
+type midErasure struct {
+	once sync.Once
+	fn   func()
+}
+
+func (h *midErasure) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *midErasure) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			h.see(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+func (h *midErasure) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		h.see(cmd)
+		return next(ctx, cmd)
+	}
+}
+
+func (h *midErasure) see(cmd redis.Cmder) {
+	if n := cmd.Name(); n == "evalsha" || n == "eval" {
+		h.once.Do(h.fn)
+	}
+}
+
+// A ticket of the person opened while an erasure runs is not erased (the
+// erasure was computed before it) and must stay findable: the erasure used
+// to delete the person's whole index, so a later export or erasure never
+// found the new ticket.
+func TestErasureKeepsTicketsOpenedMeanwhile(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	if _, err := s.Create(ctx, "m1@acme.example", New{CreatedAt: at, Customer: "acme", MessageID: "m1@acme.example", Contact: "jan@acme.example"}, nil); err != nil {
+		t.Fatal(err)
+	}
+	other := redis.NewClient(rdb.Options())
+	defer other.Close()
+	meanwhile := NewStore(other, s.o)
+	rdb.AddHook(&midErasure{fn: func() {
+		if _, err := meanwhile.Create(ctx, "m2@acme.example", New{CreatedAt: at, Customer: "acme", MessageID: "m2@acme.example", Contact: "jan@acme.example"}, nil); err != nil {
+			t.Error(err)
+		}
+	}})
+	if _, err := s.ErasePerson(ctx, "jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	numbers, err := s.PersonTickets(ctx, "jan@acme.example")
+	if err != nil || strings.Join(numbers, " ") != "SD-2" {
+		t.Fatalf("jan's tickets after the erasure = %v, %v; want SD-2, opened meanwhile", numbers, err)
 	}
 }
