@@ -538,8 +538,12 @@ var retryPendingSrc string
 //go:embed drop_pending.lua
 var dropPendingSrc string
 
+//go:embed uncertain_traced.lua
+var uncertainTracedSrc string
+
 var (
-	requeueScript      = redis.NewScript(entrySrc + requeueSrc)
-	retryPendingScript = redis.NewScript(entrySrc + retryPendingSrc)
-	dropPendingScript  = redis.NewScript(entrySrc + dropPendingSrc)
+	uncertainTracedScript = redis.NewScript(uncertainTracedSrc)
+	requeueScript         = redis.NewScript(entrySrc + requeueSrc)
+	retryPendingScript    = redis.NewScript(entrySrc + retryPendingSrc)
+	dropPendingScript     = redis.NewScript(entrySrc + dropPendingSrc)
 )

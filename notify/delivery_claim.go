@@ -61,6 +61,18 @@ func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 			return true, err
 		}
 	}
+	if o.uncertain && o.unc.Untraced {
+		// Its trace could not be kept when the delivery became uncertain
+		// (the mailbox away): without it a repair after Redis lost writes
+		// would send it again blindly. Still waiting after this, unless
+		// its resend is due.
+		if d.Uncertain == nil || d.Uncertain(ctx, o.n, o.unc.At) == nil {
+			if err := uncertainTracedScript.Run(ctx, d.Outbox.rdb, []string{d.Outbox.uncertain}, o.m.ID).Err(); err != nil {
+				return true, fmt.Errorf("record the trace of uncertain delivery %s: %w", o.n.ID, err)
+			}
+			o.unc.Untraced = false
+		}
+	}
 	if o.uncertain && !d.resendDue(o.unc, d.Now()) {
 		o.log.Info("notification's delivery is uncertain; waiting for an operator or the automatic resend")
 		return true, nil

@@ -858,3 +858,45 @@ func TestUncertainSinceOfUnreadableRecord(t *testing.T) {
 		t.Fatalf("sent %d times, want 2", n)
 	}
 }
+
+// The trace of an uncertain delivery (Delivery.Uncertain) is what keeps a
+// repair after Redis lost writes from sending the mail again blindly. When
+// it cannot be kept at once (the mailbox away, as it often is when the
+// relay is), it is kept when the waiting entry is looked at again, with the
+// moment the delivery became uncertain; once kept, never again.
+func TestUncertainTraceKeptLater(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain}}}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	now := t0
+	var tries []time.Time
+	mailboxUp := false
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond,
+		MaxAge: 1000 * time.Hour, ResendUncertain: 24 * time.Hour, Now: func() time.Time { return now },
+		Uncertain: func(ctx context.Context, n Notification, at time.Time) error {
+			tries = append(tries, at)
+			if !mailboxUp {
+				return errors.New("dial tcp 127.0.0.1:993: connection refused")
+			}
+			return ob.MarkTraced(ctx, n.ID, true)
+		}}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	mailboxUp = true
+	for range 3 {
+		now = now.Add(10 * time.Minute)
+		time.Sleep(5 * time.Millisecond) // past the backoff
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+			t.Fatalf("drain while it waits %+v %v", st, err)
+		}
+	}
+	if len(tries) != 2 || !tries[0].Equal(t0) || !tries[1].Equal(t0) {
+		t.Fatalf("trace kept at %v, want twice at %s: once failed, once kept when the entry was looked at again", tries, t0)
+	}
+	if n := sender.count("SD-1/ack"); n != 1 {
+		t.Fatalf("sent %d times, want 1", n)
+	}
+}
