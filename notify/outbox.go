@@ -264,7 +264,7 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 	if err != nil {
 		at = time.Now()
 	}
-	u := uncertainty{At: at, Reason: "the relay did not answer the end of the message (restored from the mailbox journal)"}
+	u := uncertainty{At: at, Reason: restoredReason}
 	b, err := json.Marshal(u)
 	if err == nil {
 		_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -279,6 +279,10 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 	}
 	return u, true, nil
 }
+
+// restoredReason is the reason of an uncertainty a repair put back from
+// the mailbox journal (Outbox.RestoreUncertain).
+const restoredReason = "the relay did not answer the end of the message (restored from the mailbox journal)"
 
 // decodeUncertainty reads the uncertainty record v of an entry whose
 // latest failure note (errors hash) is note. A record without its moment

@@ -900,3 +900,39 @@ func TestUncertainTraceKeptLater(t *testing.T) {
 		t.Fatalf("sent %d times, want 1", n)
 	}
 }
+
+// An uncertainty a repair put back (RestoreUncertain) for an entry left
+// from before the loss, still waiting out the backoff of an earlier
+// temporary failure, is the entry's at once: `outbox list` shows it
+// uncertain since the moment on the trace, and an operator's retry sends
+// it (not swallowed by the takeover at the next claim).
+func TestRestoredUncertaintyBeforeItsEntryIsClaimed(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	n := Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"}
+	enqueue(t, rdb, ob, "", n)
+	sender := &scripted{reply: map[string][]error{"jan@x": {errTemp, nil}}}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour, MaxBackoff: time.Hour,
+		MaxAge: 1000 * time.Hour, ResendUncertain: 24 * time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Failed: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := ob.RestoreUncertain(ctx, n, at); err != nil {
+		t.Fatal(err)
+	}
+	es := mustList(t, ob)
+	if len(es) != 1 || es[0].State() != StateUncertain || !es[0].UncertainSince.Equal(at) {
+		t.Fatalf("after the repair: %+v (state %s), want it uncertain since %s", es, es[0].State(), at)
+	}
+	a, err := ob.Retry(ctx, "SD-1/ack", false)
+	if err != nil || !a.Uncertain {
+		t.Fatalf("Retry = %+v, %v; want it to say the delivery was uncertain", a, err)
+	}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("drain after the operator's retry %+v %v, want it sent", st, err)
+	}
+	if c := sender.count("SD-1/ack"); c != 2 {
+		t.Fatalf("sent %d times, want 2 (the failed try and the operator's)", c)
+	}
+}
