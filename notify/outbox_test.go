@@ -936,3 +936,28 @@ func TestRestoredUncertaintyBeforeItsEntryIsClaimed(t *testing.T) {
 		t.Fatalf("sent %d times, want 2 (the failed try and the operator's)", c)
 	}
 }
+
+// A claim in Redis under this replica's own name that this process does not
+// hold was not taken by it: restored with a backup of Redis (issue 16 item
+// 1: the backup caught a send in progress), or left by a process of the
+// same name that died. No send of it is in progress, so it does not hold
+// the mail back until it expires; another replica's claim still does.
+func TestStaleOwnClaimDoesNotHoldBack(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "piet@x", Ticket: "SD-2"})
+	rdb.Set(ctx, ob.sendingKey("SD-1/ack"), "t1", time.Hour)
+	rdb.Set(ctx, ob.sendingKey("SD-2/ack"), "t2", time.Hour)
+	sender := &scripted{}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("drain %+v %v, want SD-1 sent, SD-2 left to t2", st, err)
+	}
+	if sender.count("SD-1/ack") != 1 || sender.count("SD-2/ack") != 0 {
+		t.Fatalf("sent %v", sender.sent)
+	}
+	if n, _ := rdb.Exists(ctx, ob.sendingKey("SD-1/ack")).Result(); n != 0 {
+		t.Error("the claim taken over was not released")
+	}
+}
