@@ -554,4 +554,18 @@ func testJournalKeepsUncertainDelivery(t *testing.T, queued bool) {
 		t.Fatal(err)
 	}
 	waitFor(t, "the operator's resend", func() bool { return r.sender.count("SD-1/ack") == 2 })
+	// Delivered this time: its own trace, without the mark, and the
+	// ticket acknowledged; the journal still finds Redis in step.
+	waitFor(t, "the trace of the delivery", func() bool { return len(ms.mailbox("Sent")) == 2 })
+	h = parseJournalHeader(ms.mailbox("Sent")[1].Raw)
+	if h.Get(notify.TraceHeaderID) != "SD-1/ack" || h.Get(notify.TraceHeaderDelivery) != "" {
+		t.Errorf("trace of the resend:\n%s", ms.mailbox("Sent")[1].Raw)
+	}
+	waitFor(t, "SD-1 acknowledged", func() bool {
+		tk, err := r.store.Get(ctx, "SD-1")
+		return err == nil && tk.AcknowledgedAt != nil
+	})
+	if p, err := r.journal.Plan(ctx, time.Time{}); err != nil || p.Behind() {
+		t.Errorf("plan after the resend: %v %v", p.Steps(), err)
+	}
 }

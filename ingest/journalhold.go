@@ -51,11 +51,10 @@ type SentTrace struct {
 // not retried (it was rendered for sending: a retry changes nothing); a
 // failure to store it is returned.
 func (t SentTrace) Keep(ctx context.Context, n notify.Notification) error {
-	return t.keep(ctx, n, false)
+	return t.keep(ctx, n, time.Now(), false)
 }
 
-func (t SentTrace) keep(ctx context.Context, n notify.Notification, uncertain bool) error {
-	at := time.Now()
+func (t SentTrace) keep(ctx context.Context, n notify.Notification, at time.Time, uncertain bool) error {
 	raw, err := t.Copies.TraceCopy(n, at, uncertain)
 	if err != nil {
 		t.Log.Warn("no trace of a sent mail: cannot render its copy", "notification", n.ID, "ticket", n.Ticket, "err", err)
@@ -68,12 +67,15 @@ func (t SentTrace) keep(ctx context.Context, n notify.Notification, uncertain bo
 }
 
 // Uncertain keeps the trace of a mail the server took in full without
-// answering, marked uncertain (notify.Delivery.Uncertain): it may have been
-// delivered, so a repair must not send it again blindly.
-func (t SentTrace) Uncertain(ctx context.Context, n notify.Notification) {
-	if err := t.keep(ctx, n, true); err != nil {
-		t.Log.Warn("mail's delivery uncertain, its trace not kept", "notification", n.ID, "ticket", n.Ticket, "err", err)
+// answering at at, marked uncertain (notify.Delivery.Uncertain): it may
+// have been delivered, so a repair must not send it again blindly. The
+// outbox tells it again while it returns an error.
+func (t SentTrace) Uncertain(ctx context.Context, n notify.Notification, at time.Time) error {
+	err := t.keep(ctx, n, at, true)
+	if err != nil {
+		t.Log.Warn("mail's delivery uncertain, its trace not kept yet; trying again after the entry's backoff", "notification", n.ID, "ticket", n.Ticket, "err", err)
 	}
+	return err
 }
 
 // Accepted keeps the trace of a mail the server just accepted, before

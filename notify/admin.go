@@ -132,7 +132,8 @@ func (o *Outbox) secretKey() string            { return o.kp + "secret" }
 // notification id became uncertain (markUncertain): the uncertainty
 // hash is by stream id, the journal knows notification ids. restoredKey is
 // such a record put back by a repair (RestoreUncertain), taken over by
-// the next outbox entry of the notification (uncertaintyOf).
+// an outbox entry of the notification queued after it (uncertaintyOf);
+// the entries there were already get theirs at once (adoptRestored).
 func (o *Outbox) uncertainKey(id string) string { return o.kp + "uncertain:" + id }
 func (o *Outbox) restoredKey(id string) string  { return o.kp + "uncertain-restored:" + id }
 
@@ -538,8 +539,12 @@ var retryPendingSrc string
 //go:embed drop_pending.lua
 var dropPendingSrc string
 
+//go:embed uncertain_traced.lua
+var uncertainTracedSrc string
+
 var (
-	requeueScript      = redis.NewScript(entrySrc + requeueSrc)
-	retryPendingScript = redis.NewScript(entrySrc + retryPendingSrc)
-	dropPendingScript  = redis.NewScript(entrySrc + dropPendingSrc)
+	uncertainTracedScript = redis.NewScript(uncertainTracedSrc)
+	requeueScript         = redis.NewScript(entrySrc + requeueSrc)
+	retryPendingScript    = redis.NewScript(entrySrc + retryPendingSrc)
+	dropPendingScript     = redis.NewScript(entrySrc + dropPendingSrc)
 )

@@ -3,7 +3,9 @@ package notify
 import (
 	"context"
 	_ "embed"
+	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -32,13 +34,34 @@ var (
 // a claim per notification keeps the second one from sending too.
 func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 	claim := d.Outbox.sendingKey(o.n.ID)
+	held := claim + " " + d.Consumer
+	if _, busy := heldClaims.LoadOrStore(held, struct{}{}); busy {
+		o.log.Info("notification being sent by this replica already, leaving it")
+		return true, nil
+	}
+	// Forgotten last: the claim in Redis is released first.
+	o.release = append(o.release, func() { heldClaims.Delete(held) })
 	got, err := d.Outbox.rdb.SetNX(ctx, claim, d.Consumer, d.claimTTL()).Result()
 	if err != nil {
 		return true, fmt.Errorf("claim notification %s: %w", o.n.ID, err)
 	}
 	if !got {
-		o.log.Info("notification being sent by another replica, leaving it")
-		return true, nil
+		// A claim under this replica's name that this process does not
+		// hold is no send in progress: a backup of Redis restored with it
+		// (it would hold the mail back for claimTTL), or a process of the
+		// same name that died. It is this one's now.
+		holder, err := d.Outbox.rdb.Get(ctx, claim).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			return true, fmt.Errorf("read the claim of notification %s: %w", o.n.ID, err)
+		}
+		if holder != d.Consumer {
+			o.log.Info("notification being sent by another replica, leaving it")
+			return true, nil
+		}
+		if err := d.Outbox.rdb.Set(ctx, claim, d.Consumer, d.claimTTL()).Err(); err != nil {
+			return true, fmt.Errorf("claim notification %s: %w", o.n.ID, err)
+		}
+		o.log.Info("notification's claim under this replica's name was left from before (a restored Redis, or a restart); taking it")
 	}
 	// Released only while still ours: an expired claim may be another's.
 	o.release = append(o.release, func() { releaseScript.Run(context.WithoutCancel(ctx), d.Outbox.rdb, []string{claim}, d.Consumer) })
@@ -61,12 +84,29 @@ func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 			return true, err
 		}
 	}
+	if o.uncertain && o.unc.Untraced {
+		// Its trace could not be kept when the delivery became uncertain
+		// (the mailbox away): without it a repair after Redis lost writes
+		// would send it again blindly. Still waiting after this, unless
+		// its resend is due.
+		if d.Uncertain == nil || d.Uncertain(ctx, o.n, o.unc.At) == nil {
+			if err := uncertainTracedScript.Run(ctx, d.Outbox.rdb, []string{d.Outbox.uncertain}, o.m.ID).Err(); err != nil {
+				return true, fmt.Errorf("record the trace of uncertain delivery %s: %w", o.n.ID, err)
+			}
+			o.unc.Untraced = false
+		}
+	}
 	if o.uncertain && !d.resendDue(o.unc, d.Now()) {
 		o.log.Info("notification's delivery is uncertain; waiting for an operator or the automatic resend")
 		return true, nil
 	}
 	return false, nil
 }
+
+// heldClaims are the claims this process holds, as "claim consumer":
+// one in Redis under a consumer name of this process that is not among
+// them was not taken by this process (claim).
+var heldClaims sync.Map
 
 // keepClaim renews claim every third of its lifetime until the returned
 // stop is called. A renewal that fails (Redis away) is retried at the next

@@ -72,10 +72,11 @@ func (d *Delivery) outcome(ctx context.Context, o *outgoing) error {
 		st.Uncertain++
 		log.Error("notification delivery uncertain: the relay did not answer the end of the message; not sending it again by itself",
 			"err", err, "attempt", attempt, "resend_after", d.ResendUncertain, "resent_before", unc.Resent)
+		u := uncertainty{At: d.Now(), Reason: err.Error(), Resent: unc.Resent}
 		if d.Uncertain != nil {
-			d.Uncertain(ctx, n)
+			u.Untraced = d.Uncertain(ctx, n, u.At) != nil
 		}
-		return d.markUncertain(ctx, m, n, attempt, uncertainty{At: d.Now(), Reason: err.Error(), Resent: unc.Resent}, tag, why)
+		return d.markUncertain(ctx, m, n, attempt, u, tag, why)
 	case d.Now().Sub(streamTime(m.ID)) > d.MaxAge:
 		st.Dead++
 		log.Error("notification still failing after max age, dead-lettered", "err", err, "attempt", attempt)

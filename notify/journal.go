@@ -3,6 +3,7 @@ package notify
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"time"
@@ -185,6 +186,55 @@ func (o *Outbox) restore(ctx context.Context, n Notification, at time.Time, unce
 	})
 	if err != nil {
 		return fmt.Errorf("restore %s record of %s: %w", what, n.ID, err)
+	}
+	if uncertain {
+		return o.adoptRestored(ctx, n.ID, at)
+	}
+	return nil
+}
+
+// adoptRestored makes an uncertainty of notification nid that a repair put
+// back (at: when it became uncertain) the record of each outbox entry of
+// it left from before the loss, now rather than at its next claim: an
+// entry waiting out the backoff of an earlier failure shows as uncertain
+// in `outbox list` meanwhile, and an operator's retry of it is a resend
+// (retry_pending.lua), not taken back by that claim. The entry the repair
+// queues later takes it over at its claim (uncertaintyOf), which
+// restoredKey, kept, tells it. The outbox is read whole: a repair is rare.
+func (o *Outbox) adoptRestored(ctx context.Context, nid string, at time.Time) error {
+	var ids []string
+	if err := o.scan(ctx, o.stream, func(m redis.XMessage) bool {
+		if id, _ := m.Values["id"].(string); id == nid {
+			ids = append(ids, m.ID)
+		}
+		return true
+	}); err != nil {
+		return fmt.Errorf("find the outbox entries of %s: %w", nid, err)
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	notes, err := o.rdb.HMGet(ctx, o.errors, ids...).Result()
+	if err != nil {
+		return fmt.Errorf("read outbox errors %s: %w", o.errors, err)
+	}
+	b, err := json.Marshal(uncertainty{At: at, Reason: restoredReason})
+	if err != nil {
+		return fmt.Errorf("restore uncertain delivery of %s: %w", nid, err)
+	}
+	_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			p.HSetNX(ctx, o.uncertain, id, string(b))
+			// The failure note of its last try gives way, as at the claim;
+			// the attempt it counts stays (Entry.Sending).
+			if note, _ := notes[i].(string); note != "" {
+				p.HSet(ctx, o.errors, id, failureNote(notedAttempt(note), at, uncertainNote+restoredReason))
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("restore uncertain delivery of %s to its outbox entries: %w", nid, err)
 	}
 	return nil
 }

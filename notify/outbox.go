@@ -264,7 +264,7 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 	if err != nil {
 		at = time.Now()
 	}
-	u := uncertainty{At: at, Reason: "the relay did not answer the end of the message (restored from the mailbox journal)"}
+	u := uncertainty{At: at, Reason: restoredReason}
 	b, err := json.Marshal(u)
 	if err == nil {
 		_, err = o.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
@@ -279,6 +279,10 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 	}
 	return u, true, nil
 }
+
+// restoredReason is the reason of an uncertainty a repair put back from
+// the mailbox journal (Outbox.RestoreUncertain).
+const restoredReason = "the relay did not answer the end of the message (restored from the mailbox journal)"
 
 // decodeUncertainty reads the uncertainty record v of an entry whose
 // latest failure note (errors hash) is note. A record without its moment
@@ -358,8 +362,11 @@ type Delivery struct {
 	// full without answering (DeliveryUncertain), before its uncertainty
 	// is recorded in Redis: the journal keeps its trace, marked uncertain,
 	// so that a repair after Redis lost the record does not send it again
-	// blindly (Outbox.RestoreUncertain). Best effort.
-	Uncertain func(ctx context.Context, n Notification)
+	// blindly (Outbox.RestoreUncertain). at is when the delivery became
+	// uncertain. An error (the trace not kept) marks the record untraced:
+	// Uncertain is then told again when the entry's backoff has passed,
+	// until the trace is kept.
+	Uncertain func(ctx context.Context, n Notification, at time.Time) error
 	// StatusLink makes the recipient's link to the ticket's status page
 	// for a notification of a kind that carries one (Kind.StatusLink), at
 	// each send: "" for none (the plan gives none, the recipient may not
@@ -451,6 +458,10 @@ type uncertainty struct {
 	// Retry: it is being sent again (an operator's retry, or the automatic
 	// resend), with the usual retries; until then it waits.
 	Retry bool `json:"retry,omitempty"`
+	// Untraced: its trace could not be kept (Delivery.Uncertain failed);
+	// the entry is looked at again with the usual backoff to keep it
+	// (uncertain_traced.lua takes the mark out).
+	Untraced bool `json:"untraced,omitempty"`
 }
 
 // resendDue reports whether an entry with uncertainty u is to be sent now.
@@ -594,7 +605,7 @@ func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int, resume *
 			if p.inFlight(pe.ID) {
 				continue
 			}
-			if u, ok := unc[pe.ID]; ok && !d.resendDue(u, now) {
+			if u, ok := unc[pe.ID]; ok && !d.resendDue(u, now) && !u.Untraced {
 				continue
 			}
 			wait := d.wait(pe.ID, pe.RetryCount)

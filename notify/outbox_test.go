@@ -858,3 +858,106 @@ func TestUncertainSinceOfUnreadableRecord(t *testing.T) {
 		t.Fatalf("sent %d times, want 2", n)
 	}
 }
+
+// The trace of an uncertain delivery (Delivery.Uncertain) is what keeps a
+// repair after Redis lost writes from sending the mail again blindly. When
+// it cannot be kept at once (the mailbox away, as it often is when the
+// relay is), it is kept when the waiting entry is looked at again, with the
+// moment the delivery became uncertain; once kept, never again.
+func TestUncertainTraceKeptLater(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	sender := &scripted{reply: map[string][]error{"jan@x": {errUncertain}}}
+	t0 := time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
+	now := t0
+	var tries []time.Time
+	mailboxUp := false
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Millisecond, MaxBackoff: time.Millisecond,
+		MaxAge: 1000 * time.Hour, ResendUncertain: 24 * time.Hour, Now: func() time.Time { return now },
+		Uncertain: func(ctx context.Context, n Notification, at time.Time) error {
+			tries = append(tries, at)
+			if !mailboxUp {
+				return errors.New("dial tcp 127.0.0.1:993: connection refused")
+			}
+			return ob.MarkTraced(ctx, n.ID, true)
+		}}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Uncertain: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	mailboxUp = true
+	for range 3 {
+		now = now.Add(10 * time.Minute)
+		time.Sleep(5 * time.Millisecond) // past the backoff
+		if st, err := d.Drain(ctx); err != nil || st != (Stats{}) {
+			t.Fatalf("drain while it waits %+v %v", st, err)
+		}
+	}
+	if len(tries) != 2 || !tries[0].Equal(t0) || !tries[1].Equal(t0) {
+		t.Fatalf("trace kept at %v, want twice at %s: once failed, once kept when the entry was looked at again", tries, t0)
+	}
+	if n := sender.count("SD-1/ack"); n != 1 {
+		t.Fatalf("sent %d times, want 1", n)
+	}
+}
+
+// An uncertainty a repair put back (RestoreUncertain) for an entry left
+// from before the loss, still waiting out the backoff of an earlier
+// temporary failure, is the entry's at once: `outbox list` shows it
+// uncertain since the moment on the trace, and an operator's retry sends
+// it (not swallowed by the takeover at the next claim).
+func TestRestoredUncertaintyBeforeItsEntryIsClaimed(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	n := Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"}
+	enqueue(t, rdb, ob, "", n)
+	sender := &scripted{reply: map[string][]error{"jan@x": {errTemp, nil}}}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour, MaxBackoff: time.Hour,
+		MaxAge: 1000 * time.Hour, ResendUncertain: 24 * time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Failed: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	at := time.Now().Add(-time.Hour).Truncate(time.Second)
+	if err := ob.RestoreUncertain(ctx, n, at); err != nil {
+		t.Fatal(err)
+	}
+	es := mustList(t, ob)
+	if len(es) != 1 || es[0].State() != StateUncertain || !es[0].UncertainSince.Equal(at) {
+		t.Fatalf("after the repair: %+v (state %s), want it uncertain since %s", es, es[0].State(), at)
+	}
+	a, err := ob.Retry(ctx, "SD-1/ack", false)
+	if err != nil || !a.Uncertain {
+		t.Fatalf("Retry = %+v, %v; want it to say the delivery was uncertain", a, err)
+	}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("drain after the operator's retry %+v %v, want it sent", st, err)
+	}
+	if c := sender.count("SD-1/ack"); c != 2 {
+		t.Fatalf("sent %d times, want 2 (the failed try and the operator's)", c)
+	}
+}
+
+// A claim in Redis under this replica's own name that this process does not
+// hold was not taken by it: restored with a backup of Redis (issue 16 item
+// 1: the backup caught a send in progress), or left by a process of the
+// same name that died. No send of it is in progress, so it does not hold
+// the mail back until it expires; another replica's claim still does.
+func TestStaleOwnClaimDoesNotHoldBack(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"})
+	enqueue(t, rdb, ob, "", Notification{ID: "SD-2/ack", Kind: Ack, To: "piet@x", Ticket: "SD-2"})
+	rdb.Set(ctx, ob.sendingKey("SD-1/ack"), "t1", time.Hour)
+	rdb.Set(ctx, ob.sendingKey("SD-2/ack"), "t2", time.Hour)
+	sender := &scripted{}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Sent: 1}) {
+		t.Fatalf("drain %+v %v, want SD-1 sent, SD-2 left to t2", st, err)
+	}
+	if sender.count("SD-1/ack") != 1 || sender.count("SD-2/ack") != 0 {
+		t.Fatalf("sent %v", sender.sent)
+	}
+	if n, _ := rdb.Exists(ctx, ob.sendingKey("SD-1/ack")).Result(); n != 0 {
+		t.Error("the claim taken over was not released")
+	}
+}
