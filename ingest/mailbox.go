@@ -30,6 +30,9 @@ type WatcherConfig struct {
 	Mailbox       string
 	// Folders the mail is moved to once its outcome is committed.
 	Processed, Rejected, Quarantine string
+	// Sent is where the desk keeps a copy of each mail it sent
+	// (imap.sent_mailbox): an erasure deletes the person's copies there.
+	Sent string
 	PollInterval                    time.Duration // used when the server has no IDLE
 	CommandTimeout                  time.Duration // no IMAP command may take longer
 	IdleRestart                     time.Duration // IDLE is renewed this often

@@ -59,25 +59,34 @@ func (mb *Mailbox) PurgeMessageIDs(ctx context.Context, ids []string) (int, erro
 }
 
 // PurgeFrom deletes the mails from addr in the processed, rejected and
-// quarantine folders (erasure of a person); dry only counts them.
+// quarantine folders, and the desk's copies of the mail it sent them in
+// the sent folder (erasure of a person); dry only counts them. The copies
+// go too because they hold the person's data, and because the erasure
+// removes their delivery records: a copy left behind would make the
+// mailbox journal find Redis behind and write those records back.
 func (mb *Mailbox) PurgeFrom(ctx context.Context, addr string, dry bool) (int, error) {
 	want, err := address.Normalise(addr)
 	if err != nil {
 		return 0, fmt.Errorf("delete mails from %q: %w", addr, err)
 	}
-	search := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: want}}}
-	match := func(e *imap.Envelope) bool {
-		if e == nil {
-			return false
-		}
-		for _, a := range e.From {
+	is := func(as []imap.Address) bool {
+		for _, a := range as {
 			if got, err := address.Normalise(a.Addr()); err == nil && got == want {
 				return true
 			}
 		}
 		return false
 	}
-	return mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected, mb.cfg.Quarantine}, []*imap.SearchCriteria{search}, match, dry)
+	search := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: want}}}
+	n, err := mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected, mb.cfg.Quarantine}, []*imap.SearchCriteria{search},
+		func(e *imap.Envelope) bool { return e != nil && is(e.From) }, dry)
+	if err != nil || mb.cfg.Sent == "" {
+		return n, err
+	}
+	search = &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: want}}}
+	sent, err := mb.purge(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search},
+		func(e *imap.Envelope) bool { return e != nil && is(e.To) }, dry)
+	return n + sent, err
 }
 
 // PurgeRejectedBefore deletes the refused mails that reached the server

@@ -389,7 +389,7 @@ func watcherConfig(im config.IMAP) ingest.WatcherConfig {
 	return ingest.WatcherConfig{
 		Address: im.Address, Security: im.Security, TLSSkipVerify: im.TLSSkipVerify,
 		Username: im.Username, Password: im.Password, Mailbox: im.Mailbox,
-		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox,
+		Processed: im.ProcessedMailbox, Rejected: im.RejectedMailbox, Quarantine: im.QuarantineMailbox, Sent: im.SentMailbox,
 		PollInterval: im.PollInterval.D(), CommandTimeout: im.CommandTimeout.D(), IdleRestart: im.IdleRestart.D(),
 		CheckInterval: im.CheckInterval.D(), BatchSize: im.BatchSize, MaxMessageSize: int64(im.MaxMessageSize),
 	}
