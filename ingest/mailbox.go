@@ -32,13 +32,13 @@ type WatcherConfig struct {
 	Processed, Rejected, Quarantine string
 	// Sent is where the desk keeps a copy of each mail it sent
 	// (imap.sent_mailbox): an erasure deletes the person's copies there.
-	Sent string
-	PollInterval                    time.Duration // used when the server has no IDLE
-	CommandTimeout                  time.Duration // no IMAP command may take longer
-	IdleRestart                     time.Duration // IDLE is renewed this often
-	CheckInterval                   time.Duration // a waiting session is checked this often (checkMailbox)
-	BatchSize                       int
-	MaxMessageSize                  int64
+	Sent           string
+	PollInterval   time.Duration // used when the server has no IDLE
+	CommandTimeout time.Duration // no IMAP command may take longer
+	IdleRestart    time.Duration // IDLE is renewed this often
+	CheckInterval  time.Duration // a waiting session is checked this often (checkMailbox)
+	BatchSize      int
+	MaxMessageSize int64
 	// OAuth2, when set, signs in as Username with an access token over
 	// Mechanism (signin.MechXOAuth2 or MechOAuthBearer) instead of Password.
 	OAuth2    Tokens
