@@ -33,6 +33,10 @@ type Retention struct {
 	// As long as the rejection records: what went wrong with a mail, in or
 	// out, is looked into within a quarter or not at all.
 	Quarantine Age `yaml:"quarantine" default:"90d"`
+	// Sent is how long the desk's copies of the mail it sent stay in
+	// imap.sent_mailbox (they hold recipients and texts). 0: for ever.
+	// The mailbox journal compares the last 7 days of them with Redis.
+	Sent Age `yaml:"sent" default:"90d"`
 	// Outbox is how long the outbox's dead letters and skipped entries
 	// (recipients, subjects, texts) are kept. 0: for ever.
 	Outbox Age `yaml:"outbox" default:"90d"`
@@ -114,7 +118,7 @@ func (l *loader) validateRetention() {
 		path string
 		v    Age
 	}{{"retention.closed_after", r.ClosedAfter}, {"retention.keep", r.Keep}, {"retention.seen", r.Seen},
-		{"retention.quarantine", r.Quarantine}, {"retention.outbox", r.Outbox}} {
+		{"retention.quarantine", r.Quarantine}, {"retention.sent", r.Sent}, {"retention.outbox", r.Outbox}} {
 		if k.v < 0 {
 			c.Addf(k.path, "must not be negative (got %s)", k.v.D())
 		}
@@ -123,6 +127,9 @@ func (l *loader) validateRetention() {
 	// must not go before anybody could have looked at it.
 	if r.Quarantine > 0 && r.Quarantine < Age(7*24*time.Hour) {
 		c.Addf("retention.quarantine", "must be at least 7d, or 0 for never: an operator must have time to look at an unreadable mail (got %s)", r.Quarantine)
+	}
+	if r.Sent > 0 && r.Sent < Age(7*24*time.Hour) {
+		c.Addf("retention.sent", "must be at least 7d, or 0 for never: the mailbox journal compares the last 7 days of sent mail with Redis (got %s)", r.Sent)
 	}
 	if r.Outbox > 0 && r.Outbox < Age(7*24*time.Hour) {
 		c.Addf("retention.outbox", "must be at least 7d, or 0 for never: an operator must have time to retry a dead letter (got %s)", r.Outbox)

@@ -15,6 +15,7 @@ const (
 	retainedMail             = "mail"
 	retainedRefusedMail      = "refused_mail"
 	retainedQuarantinedMail  = "quarantined_mail"
+	retainedSentCopy         = "sent_copy"
 	retainedDeadLetter       = "dead_letter"
 	retainedSkippedEntry     = "skipped_entry"
 )
@@ -29,7 +30,7 @@ func (m *Metrics) RetentionMetrics() func(ticket.RetentionReport) {
 		Name: "maildesk_retention_runs_total", Help: "Retention runs this process made.", ConstLabels: m.labels,
 	})
 	removed := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "maildesk_retention_removed_total", Help: "What retention runs removed, by kind: ticket_anonymised, ticket_deleted, message_id, rejection_record, mail, refused_mail, quarantined_mail, dead_letter, skipped_entry.",
+		Name: "maildesk_retention_removed_total", Help: "What retention runs removed, by kind: ticket_anonymised, ticket_deleted, message_id, rejection_record, mail, refused_mail, quarantined_mail, sent_copy, dead_letter, skipped_entry.",
 		ConstLabels: m.labels,
 	}, []string{"kind"})
 	queued := prometheus.NewGauge(prometheus.GaugeOpts{
@@ -37,7 +38,7 @@ func (m *Metrics) RetentionMetrics() func(ticket.RetentionReport) {
 		ConstLabels: m.labels,
 	})
 	for _, k := range []string{retainedTicketAnonymised, retainedTicketDeleted, retainedMessageID, retainedRejection, retainedMail,
-		retainedRefusedMail, retainedQuarantinedMail, retainedDeadLetter, retainedSkippedEntry} {
+		retainedRefusedMail, retainedQuarantinedMail, retainedSentCopy, retainedDeadLetter, retainedSkippedEntry} {
 		removed.WithLabelValues(k) // every kind from the start: a rate needs its zero
 	}
 	m.Registry.MustRegister(runs, removed, queued)
@@ -54,7 +55,7 @@ func (m *Metrics) RetentionMetrics() func(ticket.RetentionReport) {
 			}
 		}
 		for k, n := range map[string]int64{retainedMessageID: r.SeenExpired, retainedRejection: r.Rejections, retainedMail: int64(r.Mails),
-			retainedRefusedMail: int64(r.RejectedMails), retainedQuarantinedMail: int64(r.QuarantinedMails),
+			retainedRefusedMail: int64(r.RejectedMails), retainedQuarantinedMail: int64(r.QuarantinedMails), retainedSentCopy: int64(r.SentMails),
 			retainedDeadLetter: r.DeadLetters, retainedSkippedEntry: r.SkippedEntries} {
 			removed.WithLabelValues(k).Add(float64(n))
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/maildesk/maildesk/address"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // Retention and erasure delete original mails from the desk's archive
@@ -106,6 +107,17 @@ func (mb *Mailbox) PurgeRejectedBefore(ctx context.Context, t time.Time, dry boo
 func (mb *Mailbox) PurgeQuarantinedBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
 	search := &imap.SearchCriteria{Before: t}
 	return mb.purge(ctx, []string{mb.cfg.Quarantine}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
+}
+
+// PurgeSentBefore deletes the desk's copies of the mail it sent that
+// reached the sent folder before t (retention.sent); dry only counts them.
+// Only the desk's copies go: a copy carries its outbox id.
+func (mb *Mailbox) PurgeSentBefore(ctx context.Context, t time.Time, dry bool) (int, error) {
+	if mb.cfg.Sent == "" {
+		return 0, nil
+	}
+	search := &imap.SearchCriteria{Before: t, Header: []imap.SearchCriteriaHeaderField{{Key: notify.TraceHeaderID, Value: ""}}}
+	return mb.purge(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
 }
 
 // anyOf is an OR of cs as a balanced tree: servers limit the nesting.

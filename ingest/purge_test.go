@@ -14,6 +14,7 @@ import (
 	"github.com/emersion/go-imap/v2/imapclient"
 
 	"github.com/maildesk/maildesk/internal/testserver"
+	"github.com/maildesk/maildesk/notify"
 )
 
 // purgeMail is a mail for the purge tests.
@@ -23,7 +24,8 @@ func purgeMail(from, id string) []byte {
 
 // Retention and erasure delete exactly the mails meant, on a real Dovecot:
 // by Message-ID (not one whose id merely contains it), by sender, and
-// refused and quarantined mails by arrival date; the inbox is never touched, and another
+// refused and quarantined mails and the desk's copies of sent mail by
+// arrival date, the copies of mail to a person with their mails; the inbox is never touched, and another
 // client's \Deleted mail is not expunged with them.
 func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	dc := testserver.Dovecot(t)
@@ -62,9 +64,20 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	put("Rejected", purgeMail("JAN@acme.example", "s2@acme.example"), now)
 	put("Quarantine", purgeMail("jan@acme.example", "q1@acme.example"), old)
 	put("Quarantine", purgeMail("jan@acme.example", "q3@acme.example"), now)
+	// The desk's copies of its mail (the journal's trace), and a mail
+	// someone else filed in the same folder, which is not the desk's.
+	copyTo := func(to, id string) []byte {
+		return fmt.Appendf(nil, "From: servicedesk@desk.example\r\nTo: %s\r\nSubject: ack %s\r\nMessage-ID: <%s>\r\n%s: %s/ack\r\n\r\nbody\r\n",
+			to, id, id, notify.TraceHeaderID, id)
+	}
+	put("Sent", copyTo("jan@acme.example", "c1@desk.example"), old)
+	put("Sent", copyTo("Jan <JAN@acme.example>", "c2@desk.example"), now)
+	put("Sent", copyTo("piet@acme.example", "c3@desk.example"), old)
+	put("Sent", copyTo("piet@acme.example", "c4@desk.example"), now)
+	put("Sent", purgeMail("servicedesk@desk.example", "own@desk.example"), old)
 
 	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
-		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine",
+		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine", Sent: "Sent",
 		CommandTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	ids := func(folder string) string {
@@ -111,11 +124,27 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 		t.Errorf("Quarantine|Rejected|INBOX after purge by date: %s", got)
 	}
 
-	if n, err := w.PurgeFrom(ctx, "Jan@ACME.example", true); err != nil || n != 3 {
+	// retention.sent: the desk's old copies go (c1 and c3), not a mail
+	// of someone else's in the folder, nor the new copies.
+	if n, err := w.PurgeSentBefore(ctx, now.Add(-24*time.Hour), true); err != nil || n != 2 {
+		t.Fatalf("dry purge of old copies of sent mail = %d, %v", n, err)
+	}
+	if n, err := w.PurgeSentBefore(ctx, now.Add(-24*time.Hour), false); err != nil || n != 2 {
+		t.Fatalf("purge of old copies of sent mail = %d, %v", n, err)
+	}
+	if got := ids("Sent"); got != "c2@desk.example c4@desk.example own@desk.example" {
+		t.Errorf("Sent after purge by date: %s", got)
+	}
+
+	// Erasure: jan's mails, and the copies of the desk's mail to jan (c2).
+	if n, err := w.PurgeFrom(ctx, "Jan@ACME.example", true); err != nil || n != 4 {
 		t.Fatalf("dry purge from jan = %d, %v", n, err)
 	}
-	if n, err := w.PurgeFrom(ctx, "Jan@ACME.example", false); err != nil || n != 3 {
+	if n, err := w.PurgeFrom(ctx, "Jan@ACME.example", false); err != nil || n != 4 {
 		t.Fatalf("purge from jan = %d, %v", n, err)
+	}
+	if got := ids("Sent"); got != "c4@desk.example own@desk.example" {
+		t.Errorf("Sent after purge from jan: %s", got)
 	}
 	if got := ids("Processed"); got != "m3@acme.example m4@acme.example" {
 		t.Errorf("Processed after purge from jan: %s", got)

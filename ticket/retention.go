@@ -57,6 +57,8 @@ type RetentionPolicy struct {
 	Rejections time.Duration
 	// Quarantine: mails in the quarantine folder are kept this long.
 	Quarantine time.Duration
+	// Sent: the desk's copies of the mail it sent are kept this long.
+	Sent time.Duration
 	// Records: the outbox's dead letters and skipped entries are kept
 	// this long, trimmed by Outbox (notify.Outbox; nil: not trimmed here).
 	Records time.Duration
@@ -78,6 +80,9 @@ type MailPurger interface {
 	// PurgeQuarantinedBefore deletes (dry: counts) the quarantined mails
 	// that arrived before t.
 	PurgeQuarantinedBefore(ctx context.Context, t time.Time, dry bool) (int, error)
+	// PurgeSentBefore deletes (dry: counts) the copies of sent mail that
+	// were filed before t.
+	PurgeSentBefore(ctx context.Context, t time.Time, dry bool) (int, error)
 }
 
 // RecordTrimmer removes the outbox's records of mail given up on or
@@ -121,6 +126,8 @@ type RetentionReport struct {
 	RejectedMails int   `json:"rejected_mails"`
 	// QuarantinedMails were deleted from the quarantine folder.
 	QuarantinedMails int `json:"quarantined_mails"`
+	// SentMails were deleted from the sent folder (copies of sent mail).
+	SentMails int `json:"sent_mails"`
 	// DeadLetters and SkippedEntries are the outbox's records removed.
 	DeadLetters    int64 `json:"dead_letters"`
 	SkippedEntries int64 `json:"skipped_entries"`
@@ -222,6 +229,13 @@ func (s *Store) RunRetention(ctx context.Context, p RetentionPolicy, mail MailPu
 			r.QuarantinedMails = n
 			if err != nil {
 				errs = append(errs, fmt.Errorf("retention: delete quarantined mails: %w", err))
+			}
+		}
+		if p.Sent > 0 {
+			n, err := mail.PurgeSentBefore(ctx, now.Add(-p.Sent), dry)
+			r.SentMails = n
+			if err != nil {
+				errs = append(errs, fmt.Errorf("retention: delete copies of sent mail: %w", err))
 			}
 		}
 		if !dry {

@@ -13,9 +13,9 @@ import (
 
 // fakeMail records what retention asked the mailbox to delete.
 type fakeMail struct {
-	ids                   []string
-	rejected, quarantined []time.Time
-	fail                  error
+	ids                         []string
+	rejected, quarantined, sent []time.Time
+	fail                        error
 }
 
 func (f *fakeMail) PurgeMessageIDs(_ context.Context, ids []string) (int, error) {
@@ -38,6 +38,13 @@ func (f *fakeMail) PurgeQuarantinedBefore(_ context.Context, t time.Time, dry bo
 		f.quarantined = append(f.quarantined, t)
 	}
 	return 1, nil
+}
+
+func (f *fakeMail) PurgeSentBefore(_ context.Context, t time.Time, dry bool) (int, error) {
+	if !dry {
+		f.sent = append(f.sent, t)
+	}
+	return 2, nil
 }
 
 var retNow = time.Date(2030, 6, 1, 12, 0, 0, 0, time.UTC)
@@ -458,7 +465,8 @@ func TestRetentionDeletesTimeRecordsAndWaiting(t *testing.T) {
 }
 
 // The Message-IDs an aging forgets are counted; the quarantined mails go
-// after retention.quarantine, and the outbox's records after
+// after retention.quarantine, the copies of sent mail after
+// retention.sent, and the outbox's records after
 // retention.outbox (RecordTrimmer), each in the dry run too.
 func TestRetentionCountsAndNewKinds(t *testing.T) {
 	s, _ := newStore(t)
@@ -470,7 +478,7 @@ func TestRetentionCountsAndNewKinds(t *testing.T) {
 	}
 	year := 365 * 24 * time.Hour
 	trim := &fakeTrimmer{}
-	p := RetentionPolicy{Seen: year, Quarantine: 90 * 24 * time.Hour, Records: 30 * 24 * time.Hour, Outbox: trim, Batch: 10}
+	p := RetentionPolicy{Seen: year, Quarantine: 90 * 24 * time.Hour, Sent: 60 * 24 * time.Hour, Records: 30 * 24 * time.Hour, Outbox: trim, Batch: 10}
 	t0 := time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)
 	mail := &fakeMail{}
 	for i, at := range []time.Time{t0, t0.Add(year), t0.Add(2 * year)} {
@@ -490,6 +498,9 @@ func TestRetentionCountsAndNewKinds(t *testing.T) {
 		}
 		if dry.QuarantinedMails != 1 || r.QuarantinedMails != 1 || !mail.quarantined[i].Equal(at.Add(-90*24*time.Hour)) {
 			t.Errorf("run %d: quarantined mails %d (dry %d), before %v", i, r.QuarantinedMails, dry.QuarantinedMails, mail.quarantined)
+		}
+		if dry.SentMails != 2 || r.SentMails != 2 || !mail.sent[i].Equal(at.Add(-60*24*time.Hour)) {
+			t.Errorf("run %d: copies of sent mail %d (dry %d), before %v", i, r.SentMails, dry.SentMails, mail.sent)
 		}
 		if dry.DeadLetters != 3 || dry.SkippedEntries != 4 || r.DeadLetters != 3 || r.SkippedEntries != 4 {
 			t.Errorf("run %d: outbox records %+v (dry %+v)", i, r, dry)

@@ -22,7 +22,7 @@ func retentionPolicy(cfg *config.Config, ob *notify.Outbox) ticket.RetentionPoli
 	return ticket.RetentionPolicy{
 		ClosedAfter: r.ClosedAfter.D(), Keep: r.Keep.D(), Seen: r.Seen.D(),
 		Rejections: cfg.Authz.RejectionRetention.D(), Batch: r.Batch,
-		Quarantine: r.Quarantine.D(), Records: r.Outbox.D(), Outbox: ob,
+		Quarantine: r.Quarantine.D(), Sent: r.Sent.D(), Records: r.Outbox.D(), Outbox: ob,
 	}
 }
 
@@ -50,11 +50,12 @@ func logRetention(log *slog.Logger, r ticket.RetentionReport) {
 		}
 	}
 	if anon+del == 0 && r.Rejections == 0 && r.Mails == 0 && r.RejectedMails == 0 && !r.SeenRotated &&
-		r.QuarantinedMails == 0 && r.DeadLetters+r.SkippedEntries == 0 {
+		r.QuarantinedMails == 0 && r.SentMails == 0 && r.DeadLetters+r.SkippedEntries == 0 {
 		return
 	}
 	log.Info("retention", "anonymised", anon, "deleted", del, "more_due", r.More, "rejection_records", r.Rejections,
 		"mails_deleted", r.Mails, "refused_mails_deleted", r.RejectedMails, "quarantined_mails_deleted", r.QuarantinedMails,
+		"sent_copies_deleted", r.SentMails,
 		"mails_queued", r.MailsQueued, "message_ids_aged", r.SeenRotated, "message_ids_forgotten", r.SeenExpired,
 		"dead_letters", r.DeadLetters, "skipped_entries", r.SkippedEntries)
 }
@@ -116,6 +117,10 @@ func cmdRetentionRun(ctx context.Context, args []string, stdout, _ io.Writer) er
 	if cfg.Retention.Quarantine > 0 {
 		fmt.Fprintf(stdout, "%d quarantined mails older than retention.quarantine (%s) %s deleted from %s\n",
 			r.QuarantinedMails, cfg.Retention.Quarantine, verb, cfg.IMAP.QuarantineMailbox)
+	}
+	if cfg.Retention.Sent > 0 {
+		fmt.Fprintf(stdout, "%d copies of sent mail older than retention.sent (%s) %s deleted from %s\n",
+			r.SentMails, cfg.Retention.Sent, verb, cfg.IMAP.SentMailbox)
 	}
 	if cfg.Retention.Outbox > 0 {
 		fmt.Fprintf(stdout, "%d dead letters and %d skipped outbox entries older than retention.outbox (%s) %s removed\n",
