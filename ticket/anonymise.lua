@@ -8,6 +8,7 @@
 -- KEYS[1] ticket hash
 -- KEYS[2] events list
 -- KEYS[3] the ticket's status links set
+-- KEYS[4] the ticket's time records hash
 -- ARGV[1] key prefix "md:{desk}:"
 -- ARGV[2] ticket number
 -- ARGV[3] cutoff (ms): only a ticket in idx:closed at or before it, so that
@@ -15,6 +16,9 @@
 -- ARGV[4] now (RFC 3339)
 -- ARGV[5] now (ms)
 -- ARGV[6] key prefix of a status link, ARGV[7] of a contact's links
+-- Its time records stay, for statements of old periods, without their
+-- free text: agents write customers' names in a note or a reason for
+-- voiding. Minutes, dates, activity and billing flags stay.
 -- Returns 1 when it anonymised the ticket, 0 when that was not (or no
 -- longer) due.
 local kp, number = ARGV[1], ARGV[2]
@@ -49,6 +53,14 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'anonymised_at', ARGV[4], unpack(rec))
 redis.call('DEL', KEYS[2])
 drop_links(KEYS[3], ARGV[6], ARGV[7])
+local times = redis.call('HGETALL', KEYS[4])
+for j = 1, #times, 2 do
+  local ok, r = pcall(cjson.decode, times[j + 1])
+  if ok and type(r) == 'table' and (r.note ~= nil or r.void_reason ~= nil) then
+    r.note, r.void_reason = nil, nil
+    redis.call('HSET', KEYS[4], times[j], cjson.encode(r))
+  end
+end
 reindex(kp, number, before, nil)
 local score = redis.call('ZSCORE', kp .. 'idx:created', number)
 if score then redis.call('ZREMRANGEBYSCORE', kp .. 'idx:subjects', score, score) end

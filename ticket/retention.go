@@ -368,7 +368,7 @@ func (s *Store) retireOne(ctx context.Context, action, n string, cutoff int64, n
 			s.key(StatusLinksKey(n)), s.key(timeKeysKey(n)), s.key("timekeys"), s.key(requestKeysKey(n)), s.key("requests"))
 		return deleteScript.Run(ctx, s.rdb, keys, append([]any{s.kp, n, cutoff, now.UnixMilli()}, links...)...).Int()
 	}
-	keys = append(keys, s.key(StatusLinksKey(n)))
+	keys = append(keys, s.key(StatusLinksKey(n)), s.key("t:"+n+":time"))
 	return anonymiseScript.Run(ctx, s.rdb, keys,
 		append([]any{s.kp, n, cutoff, now.UTC().Format(time.RFC3339Nano), now.UnixMilli()}, links...)...).Int()
 }

@@ -3,6 +3,7 @@ package ticket
 import (
 	"context"
 	"errors"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -567,5 +568,67 @@ func TestRetentionDeletesLegacyTimeKeys(t *testing.T) {
 	}
 	if n, _ := rdb.Exists(ctx, s.key(timeKeysKey("SD-5")), s.key(timeKeysKey("SD-99")), s.key(requestKeysKey("SD-5")), s.key(requestKeysKey("SD-99"))).Result(); n != 0 {
 		t.Errorf("%d time request key sets of deleted tickets", n)
+	}
+}
+
+// Anonymisation (retention.closed_after) keeps a ticket's time records, so
+// that statements of old periods still add up, but not their free text:
+// agents write customers' names in a note or a reason for voiding.
+func TestRetentionAnonymisesTimeRecords(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	retentionDesk(t, s)
+	at := retNow.Add(-3 * 365 * 24 * time.Hour)
+	var ids []string
+	for i, note := range []string{"called Jan Jansen back on 06-12345678", "fixed Jan's printer"} {
+		r := TimeRecord{Ticket: "SD-1", Customer: "acme", Agent: "alice", Start: at.Add(time.Duration(i) * time.Hour), Minutes: 30 + i,
+			Activity: "remote", Billable: i == 0, Note: note, RecordedAt: at, Via: "cli"}
+		got, _, err := s.AddTime(ctx, r, "", "", Event{At: at, Kind: EventTime}, BudgetNotes{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, got.ID)
+	}
+	if _, _, err := s.VoidTime(ctx, "SD-1", "acme", ids[1], "alice", "Jan Jansen said it was free", at, Event{At: at, Kind: EventTime}, BudgetNotes{}); err != nil {
+		t.Fatal(err)
+	}
+	before, err := s.TimeRecords(ctx, "SD-1")
+	if err != nil || len(before) != 2 {
+		t.Fatalf("time records before = %v, %v", before, err)
+	}
+	sumBefore, _ := rdb.HGetAll(ctx, s.key("t:SD-1:timesum")).Result()
+	indexBefore, _ := rdb.ZRange(ctx, s.key("time:c:acme"), 0, -1).Result()
+	p := RetentionPolicy{ClosedAfter: 2 * 365 * 24 * time.Hour, Keep: 7 * 365 * 24 * time.Hour, Batch: 100}
+	if _, err := s.RunRetention(ctx, p, &fakeMail{}, retNow, false); err != nil {
+		t.Fatal(err)
+	}
+	if tk, err := s.Get(ctx, "SD-1"); err != nil || tk.AnonymisedAt == nil {
+		t.Fatalf("SD-1 not anonymised: %+v, %v", tk, err)
+	}
+	raw, err := rdb.HGetAll(ctx, s.key("t:SD-1:time")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, v := range raw {
+		if strings.Contains(v, "Jan") {
+			t.Errorf("anonymised time record %s still holds free text: %s", id, v)
+		}
+	}
+	after, err := s.TimeRecords(ctx, "SD-1")
+	if err != nil || len(after) != len(before) {
+		t.Fatalf("time records after = %v, %v", after, err)
+	}
+	for i, r := range after {
+		want := before[i]
+		want.Note, want.VoidReason = "", ""
+		if !reflect.DeepEqual(r, want) {
+			t.Errorf("anonymised time record\n got %+v\nwant %+v", r, want)
+		}
+	}
+	if sum, _ := rdb.HGetAll(ctx, s.key("t:SD-1:timesum")).Result(); !reflect.DeepEqual(sum, sumBefore) {
+		t.Errorf("time totals after anonymisation = %v, want %v", sum, sumBefore)
+	}
+	if index, _ := rdb.ZRange(ctx, s.key("time:c:acme"), 0, -1).Result(); !reflect.DeepEqual(index, indexBefore) {
+		t.Errorf("customer's time index after anonymisation = %v, want %v", index, indexBefore)
 	}
 }
