@@ -109,14 +109,8 @@ func (s *Store) ticketLinks(number string) string { return s.kp + ticket.StatusL
 func (s *Store) contactLinks(who string) string   { return s.kp + ticket.ContactLinksPrefix + who }
 
 // who is how a link names its contact, and the key of the contact's links:
-// canonical (address.Normalise) where it can be, so that erasure of any
-// spelling finds it.
-func who(contact string) string {
-	if a, err := address.Normalise(contact); err == nil {
-		return a
-	}
-	return strings.ToLower(contact)
-}
+// canonical where it can be, so that erasure of any spelling finds it.
+func who(contact string) string { return address.Key(contact) }
 
 // Mint makes a new status link showing ticket number to contact and
 // returns its secret.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/internal/rediserr"
 )
 
@@ -123,9 +124,12 @@ type Record struct {
 
 // The keys delivery and the admin scripts share: one definition each, so
 // that they cannot drift apart.
-func (o *Outbox) sentKey(id string) string     { return o.kp + "sent:" + id }
-func (o *Outbox) sendingKey(id string) string  { return o.kp + "sending:" + id }
-func (o *Outbox) suppressKey(to string) string { return o.kp + "suppress:" + strings.ToLower(to) }
+func (o *Outbox) sentKey(id string) string    { return o.kp + "sent:" + id }
+func (o *Outbox) sendingKey(id string) string { return o.kp + "sending:" + id }
+
+// suppressKey is the key of to's suppression: canonical (address.Key),
+// so that every spelling, and the erasure, finds it.
+func (o *Outbox) suppressKey(to string) string { return o.kp + "suppress:" + address.Key(to) }
 func (o *Outbox) secretKey() string            { return o.kp + "secret" }
 
 // uncertainKey records, for the mailbox journal, that the delivery of

@@ -93,3 +93,37 @@ func TestErasePersonLeavesNoRateWindows(t *testing.T) {
 		t.Error("piet's window went")
 	}
 }
+
+// A recipient's suppression and rate window are keyed by the canonical
+// address (package address), whichever spelling the mail had, so that the
+// erasure and the export, which look them up by that address, find them.
+// Lower-casing alone kept "jan@bücher.example." apart from
+// jan@xn--bcher-kva.example.
+func TestPersonKeysCanonical(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	if err := ob.Suppress(ctx, "Jan <Jan@Bücher.example>", time.Hour, "bounced"); err != nil {
+		t.Fatal(err)
+	}
+	if why, left, err := ob.PersonSuppression(ctx, "jan@xn--bcher-kva.example"); err != nil || why != "bounced" || left <= 0 {
+		t.Errorf("suppression found by the canonical address = %q, %s, %v", why, left, err)
+	}
+	if why, err := ob.suppressed(ctx, "JAN@BÜCHER.EXAMPLE"); err != nil || why != "bounced" {
+		t.Errorf("suppression of another spelling = %q, %v", why, err)
+	}
+	enqueue(t, rdb, ob, "", Notification{ID: SLAAlertID("SD-1", SLAWarning, "Jan@Bücher.example."), Kind: SLAWarning,
+		To: "Jan@Bücher.example.", Ticket: "SD-1"})
+	d := &Delivery{Outbox: ob, Sender: &scripted{}, Consumer: "t",
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 10}}, Desk: []Rate{{Window: time.Hour, Max: 10}}}}
+	if _, err := d.Drain(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ob.ErasePerson(ctx, "jan@bücher.example"); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range rdb.Keys(ctx, ob.kp+"*").Val() {
+		if strings.Contains(k, "suppress:") || strings.HasPrefix(k, ob.kp+"rate:") && k != ob.kp+"rate:desk" {
+			t.Errorf("key %s left after the erasure", k)
+		}
+	}
+}

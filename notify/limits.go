@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // Rate is at most Max mails per Window.
@@ -52,7 +54,7 @@ func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.T
 	for _, r := range append(append([]Rate(nil), l.PerRecipient...), l.Desk...) {
 		args = append(args, r.Window.Milliseconds(), r.Max)
 	}
-	keys := []string{o.kp + "rate:" + strings.ToLower(n.To), o.kp + "rate:desk"}
+	keys := []string{o.kp + "rate:" + address.Key(n.To), o.kp + "rate:desk"}
 	res, err := admitScript.Run(ctx, o.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return verdict{}, fmt.Errorf("check rate limits for %s: %w", n.ID, err)

@@ -13,7 +13,7 @@
 -- ARGV[4] ticket prefix   "SD"
 -- ARGV[5] notify          "1" to queue the notification
 -- ARGV[6] notice window   seconds between two rejection notices to one sender
--- ARGV[7] sender          lower-case address, for the notice rate limit
+-- ARGV[7] sender          canonical address (address.Key), for the notice rate limit
 -- ARGV[8] sender domain   for the per-domain notice limit
 -- ARGV[9] domain window   seconds
 -- ARGV[10] domain limit   notices per domain per window

@@ -488,3 +488,29 @@ func TestErasureKeepsTicketsOpenedMeanwhile(t *testing.T) {
 		t.Fatalf("jan's tickets after the erasure = %v, %v; want SD-2, opened meanwhile", numbers, err)
 	}
 }
+
+// The notice record of a refused sender is keyed by the canonical address
+// (package address), whichever spelling the mail had: one notice per
+// person per interval, and their erasure finds the record. Lower-casing
+// alone left "jan@bücher.example." apart from jan@xn--bcher-kva.example.
+func TestNoticeRecordCanonical(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	r, err := s.Reject(ctx, "n1@bücher.example", Rejection{Sender: "Jan@Bücher.example.", Reason: "unknown sender", MessageID: "n1@bücher.example", At: time.Now()}, note)
+	if err != nil || !r.Notified {
+		t.Fatalf("first notice: %+v, %v", r, err)
+	}
+	r, err = s.Reject(ctx, "n2@bücher.example", Rejection{Sender: "jan@xn--bcher-kva.example", Reason: "unknown sender", MessageID: "n2@bücher.example", At: time.Now()}, note)
+	if err != nil || r.Notified {
+		t.Errorf("second notice to another spelling of the same address within the interval: %+v, %v", r, err)
+	}
+	if err := s.RestoreNotice(ctx, "JAN@BÜCHER.EXAMPLE", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.ErasePerson(ctx, "jan@bücher.example"); err != nil {
+		t.Fatal(err)
+	}
+	if left := holding(t, rdb, s.kp, regexp.MustCompile(`(?i)jan@(b|xn--b)`)); len(left) > 0 {
+		t.Errorf("after the erasure Redis still holds %v", left)
+	}
+}

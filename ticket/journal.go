@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // What the store offers the mailbox journal (ingest's journal and repair):
@@ -142,7 +144,7 @@ func (s *Store) RestoreNotice(ctx context.Context, sender string, at time.Time) 
 	if left <= 0 {
 		return nil
 	}
-	if err := s.rdb.SetNX(ctx, s.key("notice:"+strings.ToLower(sender)), "1", left).Err(); err != nil {
+	if err := s.rdb.SetNX(ctx, s.key("notice:"+address.Key(sender)), "1", left).Err(); err != nil {
 		return fmt.Errorf("restore notice record of %s: %w", sender, err)
 	}
 	return nil

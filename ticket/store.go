@@ -14,6 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/config"
 	"github.com/maildesk/maildesk/internal/rediserr"
 )
@@ -249,7 +250,7 @@ func (s *Store) commitCall(c Commit) (commitCall, error) {
 			"message_id", r.MessageID,
 			"subject", r.Subject,
 		}
-		return s.call("reject", c.Dedupe, strings.ToLower(r.Sender), [2]string{}, index{}, rec, c.Note, c.Floor, "")
+		return s.call("reject", c.Dedupe, address.Key(r.Sender), [2]string{}, index{}, rec, c.Note, c.Floor, "")
 	}
 	return commitCall{}, fmt.Errorf("commit mail %q: neither a ticket nor a rejection", c.Dedupe)
 }
