@@ -246,10 +246,55 @@ func (s *Store) RevokeContact(ctx context.Context, contact string, tickets []str
 	return n, nil
 }
 
+// personSecrets is the key of a contact's sessions and unused sign-in
+// links: their keys' suffixes ("session:HASH", "signin:HASH") scored by
+// when they expire. Each holds the contact's address; an erasure ends them
+// through it (EndSessions) rather than by a scan of every key of the desk.
+func (s *Store) personSecrets(c string) string { return s.kp + "secrets:c:" + c }
+
+// keep stores what a secret opens (name is "session:HASH" or
+// "signin:HASH") for ttl and lists it under its contact.
+func (s *Store) keep(ctx context.Context, name, contact string, ttl time.Duration) error {
+	idx := s.personSecrets(who(contact))
+	now := s.now()
+	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, s.kp+name, strings.ToLower(contact), ttl)
+		p.ZAdd(ctx, idx, redis.Z{Score: float64(now.Add(ttl).UnixMilli()), Member: name})
+		p.ZRemRangeByScore(ctx, idx, "-inf", "("+strconv.FormatInt(now.UnixMilli(), 10))
+		// Nothing listed lives longer than a session.
+		p.Expire(ctx, idx, SessionTTL)
+		return nil
+	})
+	return err
+}
+
+// endSecretsScript deletes what a contact's list names, and the list.
+// KEYS[1] the list; ARGV[1] the key prefix.
+var endSecretsScript = redis.NewScript(`
+local n = 0
+for _, name in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  n = n + redis.call('DEL', ARGV[1] .. name)
+end
+redis.call('DEL', KEYS[1])
+return n`)
+
+// EndSessions ends every session of contact and their unused sign-in
+// links (an erasure: each holds the address), whatever spelling of the
+// address they were opened with, and says how many. Those opened before
+// sessions were listed per contact are not found; they end within
+// SessionTTL.
+func (s *Store) EndSessions(ctx context.Context, contact string) (int, error) {
+	n, err := endSecretsScript.Run(ctx, s.rdb, []string{s.personSecrets(who(contact))}, s.kp).Int()
+	if err != nil {
+		return 0, fmt.Errorf("end the sessions of a contact: %w", err)
+	}
+	return n, nil
+}
+
 // SignIn makes a one-time sign-in link for contact and returns its secret.
 func (s *Store) SignIn(ctx context.Context, contact string) (string, error) {
 	secret := NewSecret()
-	if err := s.rdb.Set(ctx, s.kp+"signin:"+hash(secret), strings.ToLower(contact), SignInTTL).Err(); err != nil {
+	if err := s.keep(ctx, "signin:"+hash(secret), contact, SignInTTL); err != nil {
 		return "", fmt.Errorf("make a sign-in link: %w", err)
 	}
 	return secret, nil
@@ -260,13 +305,16 @@ func (s *Store) UseSignIn(ctx context.Context, secret string) (string, error) {
 	if !wellFormed(secret) {
 		return "", ErrNotFound
 	}
-	contact, err := s.rdb.GetDel(ctx, s.kp+"signin:"+hash(secret)).Result()
+	name := "signin:" + hash(secret)
+	contact, err := s.rdb.GetDel(ctx, s.kp+name).Result()
 	switch {
 	case errors.Is(err, redis.Nil):
 		return "", ErrNotFound
 	case err != nil:
 		return "", fmt.Errorf("use a sign-in link: %w", err)
 	}
+	// Best effort: a name left in the list names nothing and expires.
+	_ = s.rdb.ZRem(ctx, s.personSecrets(who(contact)), name).Err()
 	return contact, nil
 }
 
@@ -274,7 +322,7 @@ func (s *Store) UseSignIn(ctx context.Context, secret string) (string, error) {
 // secret (the cookie's value).
 func (s *Store) NewSession(ctx context.Context, contact string) (string, error) {
 	secret := NewSecret()
-	if err := s.rdb.Set(ctx, s.kp+"session:"+hash(secret), strings.ToLower(contact), SessionTTL).Err(); err != nil {
+	if err := s.keep(ctx, "session:"+hash(secret), contact, SessionTTL); err != nil {
 		return "", fmt.Errorf("open a session: %w", err)
 	}
 	return secret, nil

@@ -35,12 +35,15 @@ type PersonOutbox interface {
 	PersonSuppression(ctx context.Context, addr string) (string, time.Duration, error)
 }
 
-// PersonLinks ends a person's status links (access.Store): each holds
-// their address.
+// PersonLinks ends a person's status links, sessions and sign-in links
+// (access.Store): each holds their address.
 type PersonLinks interface {
 	// RevokeContact ends every link showing a ticket to addr; tickets are
 	// addr's tickets.
 	RevokeContact(ctx context.Context, addr string, tickets []string) (int, error)
+	// EndSessions ends addr's sessions of "My tickets" and unused sign-in
+	// links.
+	EndSessions(ctx context.Context, addr string) (int, error)
 }
 
 // PersonMail deletes mails from the IMAP folders (ingest.Mailbox).
@@ -76,6 +79,9 @@ type Erasure struct {
 	Outbox int `json:"outbox"`
 	// Links are the status links that showed a ticket to them, ended.
 	Links int `json:"links"`
+	// Sessions are their sessions of "My tickets" and unused sign-in
+	// links, ended.
+	Sessions int `json:"sessions"`
 	// Mails deleted from the IMAP folders: those they sent, and the
 	// originals and follow-ups of their tickets.
 	Mails int `json:"mails"`
@@ -116,6 +122,9 @@ func (p *People) Erase(ctx context.Context, addr string, by Agent, reference str
 		if r.Links, err = p.Links.RevokeContact(ctx, who, numbers); err != nil {
 			return r, err
 		}
+		if r.Sessions, err = p.Links.EndSessions(ctx, who); err != nil {
+			return r, err
+		}
 	}
 	if r.PersonErasure, err = p.Store.ErasePerson(ctx, who); err != nil {
 		return r, err
@@ -141,7 +150,7 @@ func (p *People) Erase(ctx context.Context, addr string, by Agent, reference str
 	}
 	err = p.Store.RecordErasure(ctx, p.now(), by.String(), reference, map[string]int{
 		"tickets": r.Tickets, "other_tickets": r.Others, "events": r.Events, "rejections": r.Rejections,
-		"outbox": r.Outbox, "mails": r.Mails, "links": r.Links,
+		"outbox": r.Outbox, "mails": r.Mails, "links": r.Links, "sessions": r.Sessions,
 	})
 	return r, err
 }

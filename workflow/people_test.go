@@ -2,9 +2,14 @@ package workflow
 
 import (
 	"context"
+	"errors"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/maildesk/maildesk/access"
+	"github.com/maildesk/maildesk/internal/testserver"
 	"github.com/maildesk/maildesk/notify"
 )
 
@@ -38,5 +43,59 @@ func TestExportListsSuppression(t *testing.T) {
 	}
 	if x, err := p.Export(ctx, "jan@acme.example"); err != nil || x.Suppression != nil {
 		t.Errorf("export after the erasure = %+v, %v", x.Suppression, err)
+	}
+}
+
+// Erasing a person ends their sessions of "My tickets" and their unused
+// sign-in links, whatever spelling of the address they were opened with:
+// each holds the address (up to access.SessionTTL). Others' stay. Erase
+// left them (session 6, room E).
+func TestEraseEndsTheirSessions(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	links := access.NewStore(f.rdb, "d", nil)
+	session := func(contact string) string {
+		t.Helper()
+		in, err := links.SignIn(ctx, contact)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := links.UseSignIn(ctx, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := links.NewSession(ctx, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	jan := []string{session("jan@acme.example"), session("JAN@Acme.Example.")}
+	piet := session("piet@acme.example")
+	pending, err := links.SignIn(ctx, "Jan@acme.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &People{Store: f.st, Outbox: notify.NewOutbox(f.rdb, "d"), Links: links}
+	r, err := p.Erase(ctx, "jan@acme.example", Agent{Name: "Alice"}, "GDPR-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, s := range jan {
+		if c, err := links.Session(ctx, s); !errors.Is(err, access.ErrNotFound) {
+			t.Errorf("jan's session %d still open for %q, %v", i, c, err)
+		}
+	}
+	if c, err := links.UseSignIn(ctx, pending); !errors.Is(err, access.ErrNotFound) {
+		t.Errorf("jan's sign-in link still signs in %q, %v", c, err)
+	}
+	if c, err := links.Session(ctx, piet); err != nil || c != "piet@acme.example" {
+		t.Errorf("piet's session = %q, %v", c, err)
+	}
+	if left := testserver.Holding(t, f.rdb, "md:{d}:", regexp.MustCompile(`(?i)jan@acme\.example`)); len(left) > 0 {
+		t.Errorf("jan's address is still in Redis:\n%s", strings.Join(left, "\n"))
+	}
+	if r.Sessions != 3 {
+		t.Errorf("erasure ended %d sessions and sign-in links, want 3", r.Sessions)
 	}
 }

@@ -103,8 +103,8 @@ func cmdContactsPerson(ctx context.Context, sub string, args []string, stdout, s
 		}
 	} else {
 		fmt.Fprintf(stdout, "erased from %d tickets as their contact and %d as a participant or writer (%d history entries), "+
-			"%d rejection records, %d outbox entries, %d status links; %d mails deleted from the IMAP folders\n",
-			r.Tickets, r.Others, r.Events, r.Rejections, r.Outbox, r.Links, r.Mails)
+			"%d rejection records, %d outbox entries, %d status links, %d sessions and sign-in links; %d mails deleted from the IMAP folders\n",
+			r.Tickets, r.Others, r.Events, r.Rejections, r.Outbox, r.Links, r.Sessions, r.Mails)
 		if len(r.ContactOf) > 0 {
 			fmt.Fprintf(stdout, "still a contact of %s: remove them with `maildesk contacts remove`, or they may open tickets again\n",
 				strings.Join(r.ContactOf, ", "))
