@@ -139,23 +139,44 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 // delivered, being sent, traced, uncertain.
 var markerPrefixes = []string{"sent:", "sending:", "traced:", "traced-uncertain:", "uncertain:", "uncertain-restored:"}
 
+// recordOf reports whether key k (without the desk's prefix) is a
+// delivery record of mail to who: a marker whose notification id ends in
+// their address, or their rate window. The address is compared in its
+// canonical form: ids keep it as given (TimeBudgetID keeps its case, an
+// international domain stays as written), and rate windows written before
+// rateKey was canonical kept the recipient's name.
+func recordOf(k, who string) bool {
+	if rest, ok := strings.CutPrefix(k, "rate:"); ok {
+		a, err := address.Normalise(address.Bare(rest))
+		return err == nil && a == who
+	}
+	for _, pre := range markerPrefixes {
+		if strings.HasPrefix(k, pre) {
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				return false
+			}
+			a, err := address.Normalise(address.Bare(k[i+1:]))
+			return err == nil && a == who
+		}
+	}
+	return false
+}
+
 // eraseMarkers deletes the delivery records that name who: the markers
 // whose notification id ends in their address, the records kept for
 // bounces (sentMailKey) of mail sent to them, and their counts in the rate
 // windows. They would expire within weeks; an erasure removes them now.
 // The scan walks the desk's keys, as an erasure is rare and these records
-// have no index by person.
+// have no index by person; the match is done here, as the address may be
+// spelled in the key otherwise than who (recordOf).
 func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 	node := ticket.SlotNode(ctx, o.rdb, o.stream)
-	var doomed []string
-	iter := node.Scan(ctx, 0, o.kp+"*/"+globEscape(who), 1000).Iterator()
+	doomed := []string{o.rateKey(who)}
+	iter := node.Scan(ctx, 0, o.kp+"*@*", 1000).Iterator()
 	for iter.Next(ctx) {
-		k := iter.Val()
-		for _, pre := range markerPrefixes {
-			if strings.HasPrefix(k, o.kp+pre) {
-				doomed = append(doomed, k)
-				break
-			}
+		if k := iter.Val(); recordOf(strings.TrimPrefix(k, o.kp), who) {
+			doomed = append(doomed, k)
 		}
 	}
 	if err := iter.Err(); err != nil {
@@ -186,9 +207,8 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 			}
 		}
 	}
-	// The rate windows: theirs is named by their address, the desk's
-	// counts ids that end in it (as long as its longest window).
-	doomed = append(doomed, o.kp+"rate:"+who)
+	// The desk's rate window counts ids that end in their address (as
+	// long as its longest window).
 	desk, err := o.rdb.ZRange(ctx, o.kp+"rate:desk", 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("erase a person's delivery records: read the desk's rate window: %w", err)
@@ -220,16 +240,4 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 		}
 	}
 	return nil
-}
-
-// globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\^`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/maildesk/maildesk/address"
 )
 
 // Rate is at most Max mails per Window.
@@ -43,6 +45,17 @@ var admitSrc string
 // admitScript counts a notification in the rate windows (admit.lua).
 var admitScript = redis.NewScript(admitSrc)
 
+// rateKey is the rate window of recipient to, by its canonical address:
+// one window however the address is written ("Jan <Jan@Acme.example>",
+// an international domain in either form), and the key erasure finds.
+func (o *Outbox) rateKey(to string) string {
+	a := address.Bare(to)
+	if c, err := address.Normalise(a); err == nil {
+		a = c
+	}
+	return o.kp + "rate:" + a
+}
+
 // admit decides whether n may be sent now, and counts it if so.
 func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.Time) (verdict, error) {
 	if len(l.PerRecipient) == 0 && len(l.Desk) == 0 {
@@ -52,7 +65,7 @@ func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.T
 	for _, r := range append(append([]Rate(nil), l.PerRecipient...), l.Desk...) {
 		args = append(args, r.Window.Milliseconds(), r.Max)
 	}
-	keys := []string{o.kp + "rate:" + strings.ToLower(n.To), o.kp + "rate:desk"}
+	keys := []string{o.rateKey(n.To), o.kp + "rate:desk"}
 	res, err := admitScript.Run(ctx, o.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return verdict{}, fmt.Errorf("check rate limits for %s: %w", n.ID, err)
