@@ -91,7 +91,8 @@ func (o *Outbox) PersonSuppression(ctx context.Context, addr string) (string, ti
 // ErasePerson deletes what PersonEntries returns: mail waiting to go to
 // addr is never sent (it leaves the consumer group too), dead letters and
 // skipped mail about them go, and so does their bounce suppression. It
-// returns how many entries it deleted.
+// returns how many entries it deleted. The records of mail delivered to
+// them go with EraseDeliveryRecords.
 func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 	who, err := address.Normalise(addr)
 	if err != nil {
@@ -128,10 +129,20 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 	if err := o.rdb.Del(ctx, o.suppressKey(who)).Err(); err != nil {
 		return n, fmt.Errorf("erase a person's suppression: %w", err)
 	}
-	if err := o.eraseMarkers(ctx, who); err != nil {
-		return n, err
-	}
 	return n, nil
+}
+
+// EraseDeliveryRecords deletes the records of mail delivered to addr
+// (eraseMarkers). Erasure calls it once the desk's copies of that mail are
+// gone from imap.sent_mailbox, not before: the mailbox journal takes a copy
+// without its record for Redis having lost writes, holds intake and writes
+// the record back.
+func (o *Outbox) EraseDeliveryRecords(ctx context.Context, addr string) error {
+	who, err := address.Normalise(addr)
+	if err != nil {
+		return fmt.Errorf("erase delivery records of %q: not an e-mail address", addr)
+	}
+	return o.eraseMarkers(ctx, who)
 }
 
 // markerPrefixes are the per-notification records whose key is named by

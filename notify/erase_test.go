@@ -49,6 +49,9 @@ func TestErasePersonLeavesNoDeliveryRecords(t *testing.T) {
 	if _, err := ob.ErasePerson(ctx, "JAN@acme.example"); err != nil {
 		t.Fatal(err)
 	}
+	if err := ob.EraseDeliveryRecords(ctx, "JAN@acme.example"); err != nil {
+		t.Fatal(err)
+	}
 	if left := mentions("jan@acme.example"); len(left) > 0 {
 		t.Errorf("records naming jan after the erasure: %v", left)
 	}
@@ -79,6 +82,9 @@ func TestErasePersonLeavesNoRateWindows(t *testing.T) {
 		t.Fatalf("desk window counts %d", n)
 	}
 	if _, err := ob.ErasePerson(ctx, "Jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.EraseDeliveryRecords(ctx, "Jan@acme.example"); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range rdb.Keys(ctx, ob.kp+"*").Val() {
@@ -132,6 +138,9 @@ func TestErasePersonFindsRecordsOfAnySpelling(t *testing.T) {
 	}
 	for _, who := range []string{"JAN@acme.example", "jan@xn--bcher-kva.example"} {
 		if _, err := ob.ErasePerson(ctx, who); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.EraseDeliveryRecords(ctx, who); err != nil {
 			t.Fatal(err)
 		}
 	}
