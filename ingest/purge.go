@@ -78,14 +78,21 @@ func (mb *Mailbox) PurgeFrom(ctx context.Context, addr string, dry bool) (int, e
 		}
 		return false
 	}
-	search := &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "From", Value: want}}}
-	n, err := mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected, mb.cfg.Quarantine}, []*imap.SearchCriteria{search},
+	// The header says the address as the sender wrote it: an
+	// international domain in ASCII or in Unicode (address.Spellings).
+	search := func(header string) *imap.SearchCriteria {
+		var cs []imap.SearchCriteria
+		for _, s := range address.Spellings(want) {
+			cs = append(cs, imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: header, Value: s}}})
+		}
+		return anyOf(cs)
+	}
+	n, err := mb.purge(ctx, []string{mb.cfg.Processed, mb.cfg.Rejected, mb.cfg.Quarantine}, []*imap.SearchCriteria{search("From")},
 		func(e *imap.Envelope) bool { return e != nil && is(e.From) }, dry)
 	if err != nil || mb.cfg.Sent == "" {
 		return n, err
 	}
-	search = &imap.SearchCriteria{Header: []imap.SearchCriteriaHeaderField{{Key: "To", Value: want}}}
-	sent, err := mb.purge(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search},
+	sent, err := mb.purge(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search("To")},
 		func(e *imap.Envelope) bool { return e != nil && is(e.To) }, dry)
 	return n + sent, err
 }

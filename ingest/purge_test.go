@@ -153,3 +153,61 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 		t.Errorf("Rejected|Quarantine|INBOX after purge from jan: %s", got)
 	}
 }
+
+// An address with an international domain is erased however its mails
+// write it: the canonical (ASCII) form erasure is given, or the Unicode
+// form the desk's own copies keep (the mailer writes the recipient as
+// given) and customers' mail clients send.
+func TestPurgeFromInternationalDomain(t *testing.T) {
+	dc := testserver.Dovecot(t)
+	const user = "desk@desk.example"
+	c, err := imapclient.DialInsecure(dc.IMAPAddr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, dc.Password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	put := func(folder string, raw []byte) {
+		t.Helper()
+		_ = c.Create(folder, nil).Wait()
+		cmd := c.Append(folder, int64(len(raw)), nil)
+		if _, err := cmd.Write(raw); err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cmd.Wait(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyTo := func(to, id string) []byte {
+		return fmt.Appendf(nil, "From: servicedesk@desk.example\r\nTo: %s\r\nSubject: ack\r\nMessage-ID: <%s>\r\n%s: %s/ack\r\n\r\nbody\r\n",
+			to, id, notify.TraceHeaderID, id)
+	}
+	put("Processed", purgeMail("Jan <jan@bücher.example>", "m1@bücher.example"))
+	put("Processed", purgeMail("jan@xn--bcher-kva.example", "m2@bücher.example"))
+	put("Processed", purgeMail("piet@bücher.example", "m3@bücher.example"))
+	put("Sent", copyTo("jan@bücher.example", "c1@desk.example"))
+	put("Sent", copyTo("Jan <jan@xn--bcher-kva.example>", "c2@desk.example"))
+	put("Sent", copyTo("piet@bücher.example", "c3@desk.example"))
+
+	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
+		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine", Sent: "Sent",
+		CommandTimeout: 10 * time.Second}, slog.New(slog.DiscardHandler))
+	for _, who := range []string{"jan@xn--bcher-kva.example", "Jan@Bücher.example"} {
+		if n, err := w.PurgeFrom(context.Background(), who, true); err != nil || n != 4 {
+			t.Errorf("dry purge from %s = %d, %v; want jan's 2 mails and 2 copies", who, n, err)
+		}
+	}
+	if n, err := w.PurgeFrom(context.Background(), "jan@xn--bcher-kva.example", false); err != nil || n != 4 {
+		t.Fatalf("purge from jan = %d, %v", n, err)
+	}
+	for folder, want := range map[string]int{"Processed": 1, "Sent": 1} {
+		if got := len(dc.Mailbox(t, user, folder)); got != want {
+			t.Errorf("%s holds %d mails after the purge, want %d (piet's)", folder, got, want)
+		}
+	}
+}

@@ -209,7 +209,8 @@ func (o *Outbox) List(ctx context.Context) ([]Entry, error) {
 			e.RetryRequested = p.Idle > retryNowIdle/2
 		}
 		if v, ok := unc.Val()[m.ID]; ok {
-			u := decodeUncertainty(v, e.LastError)
+			// The list has no clock of its own: it is read now.
+			u := decodeUncertainty(v, e.LastError, time.Now())
 			e.Uncertain, e.Resent, e.Resending, e.UncertainSince = true, u.Resent, u.Retry, u.At
 		}
 		out = append(out, e)

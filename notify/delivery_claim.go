@@ -80,7 +80,7 @@ func (d *Delivery) claim(ctx context.Context, o *outgoing) (bool, error) {
 	// before (attempt > 1, claimed from the pending ones) can be uncertain,
 	// or one of a notification whose uncertainty a repair restored.
 	if o.attempt > 1 || o.restored {
-		if o.unc, o.uncertain, err = d.Outbox.uncertaintyOf(ctx, o.m.ID, o.n.ID, o.attempt); err != nil {
+		if o.unc, o.uncertain, err = d.Outbox.uncertaintyOf(ctx, o.m.ID, o.n.ID, o.attempt, d.Now()); err != nil {
 			return true, err
 		}
 	}

@@ -91,7 +91,8 @@ func (o *Outbox) PersonSuppression(ctx context.Context, addr string) (string, ti
 // ErasePerson deletes what PersonEntries returns: mail waiting to go to
 // addr is never sent (it leaves the consumer group too), dead letters and
 // skipped mail about them go, and so does their bounce suppression. It
-// returns how many entries it deleted.
+// returns how many entries it deleted. The records of mail delivered to
+// them go with EraseDeliveryRecords.
 func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 	who, err := address.Normalise(addr)
 	if err != nil {
@@ -128,10 +129,20 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 	if err := o.rdb.Del(ctx, o.suppressKey(who)).Err(); err != nil {
 		return n, fmt.Errorf("erase a person's suppression: %w", err)
 	}
-	if err := o.eraseMarkers(ctx, who); err != nil {
-		return n, err
-	}
 	return n, nil
+}
+
+// EraseDeliveryRecords deletes the records of mail delivered to addr
+// (eraseMarkers). Erasure calls it once the desk's copies of that mail are
+// gone from imap.sent_mailbox, not before: the mailbox journal takes a copy
+// without its record for Redis having lost writes, holds intake and writes
+// the record back.
+func (o *Outbox) EraseDeliveryRecords(ctx context.Context, addr string) error {
+	who, err := address.Normalise(addr)
+	if err != nil {
+		return fmt.Errorf("erase delivery records of %q: not an e-mail address", addr)
+	}
+	return o.eraseMarkers(ctx, who)
 }
 
 // markerPrefixes are the per-notification records whose key is named by
@@ -139,23 +150,44 @@ func (o *Outbox) ErasePerson(ctx context.Context, addr string) (int, error) {
 // delivered, being sent, traced, uncertain.
 var markerPrefixes = []string{"sent:", "sending:", "traced:", "traced-uncertain:", "uncertain:", "uncertain-restored:"}
 
+// recordOf reports whether key k (without the desk's prefix) is a
+// delivery record of mail to who: a marker whose notification id ends in
+// their address, or their rate window. The address is compared in its
+// canonical form: ids keep it as given (TimeBudgetID keeps its case, an
+// international domain stays as written), and rate windows written before
+// rateKey was canonical kept the recipient's name.
+func recordOf(k, who string) bool {
+	if rest, ok := strings.CutPrefix(k, "rate:"); ok {
+		a, err := address.Normalise(address.Bare(rest))
+		return err == nil && a == who
+	}
+	for _, pre := range markerPrefixes {
+		if strings.HasPrefix(k, pre) {
+			i := strings.LastIndexByte(k, '/')
+			if i < 0 {
+				return false
+			}
+			a, err := address.Normalise(address.Bare(k[i+1:]))
+			return err == nil && a == who
+		}
+	}
+	return false
+}
+
 // eraseMarkers deletes the delivery records that name who: the markers
 // whose notification id ends in their address, the records kept for
 // bounces (sentMailKey) of mail sent to them, and their counts in the rate
 // windows. They would expire within weeks; an erasure removes them now.
 // The scan walks the desk's keys, as an erasure is rare and these records
-// have no index by person.
+// have no index by person; the match is done here, as the address may be
+// spelled in the key otherwise than who (recordOf).
 func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 	node := ticket.SlotNode(ctx, o.rdb, o.stream)
-	var doomed []string
-	iter := node.Scan(ctx, 0, o.kp+"*/"+globEscape(who), 1000).Iterator()
+	doomed := []string{o.rateKey(who)}
+	iter := node.Scan(ctx, 0, o.kp+"*@*", 1000).Iterator()
 	for iter.Next(ctx) {
-		k := iter.Val()
-		for _, pre := range markerPrefixes {
-			if strings.HasPrefix(k, o.kp+pre) {
-				doomed = append(doomed, k)
-				break
-			}
+		if k := iter.Val(); recordOf(strings.TrimPrefix(k, o.kp), who) {
+			doomed = append(doomed, k)
 		}
 	}
 	if err := iter.Err(); err != nil {
@@ -186,9 +218,8 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 			}
 		}
 	}
-	// The rate windows: theirs is named by their address, the desk's
-	// counts ids that end in it (as long as its longest window).
-	doomed = append(doomed, o.kp+"rate:"+who)
+	// The desk's rate window counts ids that end in their address (as
+	// long as its longest window).
 	desk, err := o.rdb.ZRange(ctx, o.kp+"rate:desk", 0, -1).Result()
 	if err != nil {
 		return fmt.Errorf("erase a person's delivery records: read the desk's rate window: %w", err)
@@ -220,16 +251,4 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 		}
 	}
 	return nil
-}
-
-// globEscape quotes the characters SCAN's MATCH pattern gives a meaning.
-func globEscape(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if strings.ContainsRune(`*?[]\^`, r) {
-			b.WriteByte('\\')
-		}
-		b.WriteRune(r)
-	}
-	return b.String()
 }

@@ -49,6 +49,9 @@ func TestErasePersonLeavesNoDeliveryRecords(t *testing.T) {
 	if _, err := ob.ErasePerson(ctx, "JAN@acme.example"); err != nil {
 		t.Fatal(err)
 	}
+	if err := ob.EraseDeliveryRecords(ctx, "JAN@acme.example"); err != nil {
+		t.Fatal(err)
+	}
 	if left := mentions("jan@acme.example"); len(left) > 0 {
 		t.Errorf("records naming jan after the erasure: %v", left)
 	}
@@ -79,6 +82,9 @@ func TestErasePersonLeavesNoRateWindows(t *testing.T) {
 		t.Fatalf("desk window counts %d", n)
 	}
 	if _, err := ob.ErasePerson(ctx, "Jan@acme.example"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.EraseDeliveryRecords(ctx, "Jan@acme.example"); err != nil {
 		t.Fatal(err)
 	}
 	for _, k := range rdb.Keys(ctx, ob.kp+"*").Val() {
@@ -125,5 +131,62 @@ func TestPersonKeysCanonical(t *testing.T) {
 		if strings.Contains(k, "suppress:") || strings.HasPrefix(k, ob.kp+"rate:") && k != ob.kp+"rate:desk" {
 			t.Errorf("key %s left after the erasure", k)
 		}
+	}
+}
+
+// The records of mail to a person are found however the address was
+// written in the notification: a time budget id keeps the recipient's case
+// (TimeBudgetID), ids keep an international domain as written while
+// erasure looks for its ASCII form, and the rate window of a recipient
+// given with their name is theirs too.
+func TestErasePersonFindsRecordsOfAnySpelling(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	if _, err := ob.Secret(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []Notification{
+		{ID: "SD-1/ack", Kind: Ack, To: "Jan <Jan@Acme.example>", Ticket: "SD-1"},
+		{ID: TimeBudgetID("SD-1", BudgetWarning, "Jan@Acme.example"), Kind: TimeBudget, To: "Jan@Acme.example", Ticket: "SD-1"},
+		{ID: TicketEventID("SD-2", AgentReply, time.Unix(1, 0), "jan@bücher.example"), Kind: AgentReply, To: "jan@bücher.example", Ticket: "SD-2"},
+		{ID: "SD-3/ack", Kind: Ack, To: "jan@bücher.example", Ticket: "SD-3"},
+		{ID: TimeBudgetID("SD-4", BudgetWarning, "Piet@Acme.example"), Kind: TimeBudget, To: "Piet@Acme.example", Ticket: "SD-4"},
+	} {
+		enqueue(t, rdb, ob, "", n)
+	}
+	d := &Delivery{Outbox: ob, Sender: &scripted{}, Consumer: "t",
+		Limits: Limits{PerRecipient: []Rate{{Window: time.Hour, Max: 10}}, Desk: []Rate{{Window: time.Hour, Max: 10}}}}
+	if st, err := d.Drain(ctx); err != nil || st.Sent != 5 {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	naming := func(spellings ...string) []string {
+		var out []string
+		for _, k := range rdb.Keys(ctx, ob.kp+"*").Val() {
+			for _, s := range spellings {
+				if strings.Contains(strings.ToLower(k), s) {
+					out = append(out, k)
+				}
+			}
+		}
+		return out
+	}
+	for _, who := range []string{"JAN@acme.example", "jan@xn--bcher-kva.example"} {
+		if _, err := ob.ErasePerson(ctx, who); err != nil {
+			t.Fatal(err)
+		}
+		if err := ob.EraseDeliveryRecords(ctx, who); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := naming("jan@acme.example", "jan@bücher.example", "jan@xn--bcher-kva.example"); len(left) > 0 {
+		t.Errorf("records naming jan after the erasure: %v", left)
+	}
+	for _, id := range rdb.ZRange(ctx, ob.kp+"rate:desk", 0, -1).Val() {
+		if !strings.HasSuffix(id, "Piet@Acme.example") && !strings.HasSuffix(id, "/ack") {
+			t.Errorf("desk window still counts %s", id)
+		}
+	}
+	if len(naming("piet@acme.example")) == 0 {
+		t.Error("piet's records went")
 	}
 }

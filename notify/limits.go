@@ -45,6 +45,11 @@ var admitSrc string
 // admitScript counts a notification in the rate windows (admit.lua).
 var admitScript = redis.NewScript(admitSrc)
 
+// rateKey is the rate window of recipient to, by its canonical address:
+// one window however the address is written ("Jan <Jan@Acme.example>",
+// an international domain in either form), and the key erasure finds.
+func (o *Outbox) rateKey(to string) string { return o.kp + "rate:" + address.Key(to) }
+
 // admit decides whether n may be sent now, and counts it if so.
 func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.Time) (verdict, error) {
 	if len(l.PerRecipient) == 0 && len(l.Desk) == 0 {
@@ -54,7 +59,7 @@ func (l Limits) admit(ctx context.Context, o *Outbox, n Notification, now time.T
 	for _, r := range append(append([]Rate(nil), l.PerRecipient...), l.Desk...) {
 		args = append(args, r.Window.Milliseconds(), r.Max)
 	}
-	keys := []string{o.kp + "rate:" + address.Key(n.To), o.kp + "rate:desk"}
+	keys := []string{o.rateKey(n.To), o.kp + "rate:desk"}
 	res, err := admitScript.Run(ctx, o.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return verdict{}, fmt.Errorf("check rate limits for %s: %w", n.ID, err)

@@ -208,7 +208,7 @@ func (o *Outbox) suppressed(ctx context.Context, addr string) (string, error) {
 
 // uncertainties returns the entries whose delivery is uncertain, by stream
 // id (decodeUncertainty).
-func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, error) {
+func (o *Outbox) uncertainties(ctx context.Context, now time.Time) (map[string]uncertainty, error) {
 	all, err := o.rdb.HGetAll(ctx, o.uncertain).Result()
 	if err != nil {
 		return nil, fmt.Errorf("read uncertain deliveries %s: %w", o.uncertain, err)
@@ -229,11 +229,11 @@ func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, err
 	}
 	out := make(map[string]uncertainty, len(all))
 	for id, v := range all {
-		out[id] = decodeUncertainty(v, "")
+		out[id] = decodeUncertainty(v, "", now)
 	}
 	for i, id := range short {
 		note, _ := notes[i].(string)
-		out[id] = decodeUncertainty(all[id], note)
+		out[id] = decodeUncertainty(all[id], note, now)
 	}
 	return out, nil
 }
@@ -243,7 +243,7 @@ func (o *Outbox) uncertainties(ctx context.Context) (map[string]uncertainty, err
 // An uncertainty of the notification a repair put back (RestoreUncertain)
 // becomes the entry's here, once, with its failure note (the latest fact
 // about the entry): the mail may have gone out before Redis lost its record.
-func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int64) (_ uncertainty, ok bool, _ error) {
+func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int64, now time.Time) (_ uncertainty, ok bool, _ error) {
 	var v, note, restored *redis.StringCmd
 	_, err := o.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		v = p.HGet(ctx, o.uncertain, id)
@@ -255,14 +255,14 @@ func (o *Outbox) uncertaintyOf(ctx context.Context, id, nid string, attempt int6
 		return uncertainty{}, false, fmt.Errorf("read uncertain delivery of %s: %w", id, err)
 	}
 	if v.Err() == nil {
-		return decodeUncertainty(v.Val(), note.Val()), true, nil
+		return decodeUncertainty(v.Val(), note.Val(), now), true, nil
 	}
 	if restored.Err() != nil {
 		return uncertainty{}, false, nil
 	}
 	at, err := time.Parse(time.RFC3339, restored.Val())
 	if err != nil {
-		at = time.Now()
+		at = now
 	}
 	u := uncertainty{At: at, Reason: restoredReason}
 	b, err := json.Marshal(u)
@@ -289,10 +289,11 @@ const restoredReason = "the relay did not answer the end of the message (restore
 // (not the JSON markUncertain writes: made by hand, damaged) takes it from
 // the note markUncertain wrote with it, so that `outbox list` and
 // resend_uncertain_after count from when the delivery became uncertain;
-// without such a note it counts as uncertain since now: kept from being
+// without such a note it counts as uncertain since now (the caller's
+// clock, the Delivery's in the sender): kept from being
 // resent blindly, and an operator sees it. retry_pending.lua reads the
 // moment the same way.
-func decodeUncertainty(v, note string) uncertainty {
+func decodeUncertainty(v, note string, now time.Time) uncertainty {
 	var u uncertainty
 	if err := json.Unmarshal([]byte(v), &u); err != nil {
 		u = uncertainty{Reason: "unreadable record: " + v}
@@ -301,7 +302,7 @@ func decodeUncertainty(v, note string) uncertainty {
 		if at, ok := notedUncertainty(note); ok {
 			u.At = at
 		} else {
-			u.At = time.Now()
+			u.At = now
 		}
 	}
 	return u
@@ -576,12 +577,12 @@ func (d *Delivery) readNew(ctx context.Context, p *workers, limit int) (more boo
 // in *resume where it stopped ("-" when it got to the end); more: there
 // may be more due.
 func (d *Delivery) retryDue(ctx context.Context, p *workers, limit int, resume *string) (more bool, _ error) {
-	unc, err := d.Outbox.uncertainties(ctx)
+	now := d.Now()
+	unc, err := d.Outbox.uncertainties(ctx, now)
 	if err != nil {
 		return false, err
 	}
 	handed := 0
-	now := d.Now()
 	// Paged, so that a long queue of failures (a relay down for an hour)
 	// cannot hide the entries behind its first page.
 	for start := *resume; ; {

@@ -961,3 +961,48 @@ func TestStaleOwnClaimDoesNotHoldBack(t *testing.T) {
 		t.Error("the claim taken over was not released")
 	}
 }
+
+// An uncertainty record without its moment and without the failure note
+// that would give it counts from now on the Delivery's clock, not the
+// machine's: with the clock three days ahead of the machine and
+// resend_uncertain_after one day, it is not resent at once (it counted
+// from the machine's time, three days "before"), and a restored
+// uncertainty whose moment does not parse is recorded at the Delivery's
+// now.
+func TestUncertaintyWithoutMomentCountsOnDeliveryClock(t *testing.T) {
+	ob, rdb := newOutbox(t)
+	ctx := context.Background()
+	clock := time.Now().Add(72 * time.Hour).Truncate(time.Second)
+	n := Notification{ID: "SD-1/ack", Kind: Ack, To: "jan@x", Ticket: "SD-1"}
+	enqueue(t, rdb, ob, "", n)
+	sender := &scripted{reply: map[string][]error{"jan@x": {errTemp, nil}}}
+	d := &Delivery{Outbox: ob, Sender: sender, Consumer: "t1", Retry: time.Hour, MaxBackoff: time.Hour,
+		MaxAge: 1000 * time.Hour, ResendUncertain: 24 * time.Hour, Now: func() time.Time { return clock }}
+	if st, err := d.Drain(ctx); err != nil || st != (Stats{Failed: 1}) {
+		t.Fatalf("drain %+v %v", st, err)
+	}
+	id := mustList(t, ob)[0].StreamID
+	// Due for a retry by its idle time; uncertain with no moment and no note.
+	rdb.HDel(ctx, ob.errors, id)
+	rdb.HSet(ctx, ob.uncertain, id, `{"reason":"made by hand"}`)
+	if err := rdb.Do(ctx, "XCLAIM", ob.stream, ob.group, "t1", 0, id, "IDLE", (10 * time.Hour).Milliseconds()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := d.Drain(ctx); err != nil || st.Sent != 0 {
+		t.Fatalf("drain %+v %v: an uncertainty of unknown age was resent at once", st, err)
+	}
+	if c := sender.count("SD-1/ack"); c != 1 {
+		t.Fatalf("sent %d times, want 1 (the failed try)", c)
+	}
+
+	// A restored uncertainty whose moment is damaged.
+	rdb.HDel(ctx, ob.uncertain, id)
+	rdb.Set(ctx, ob.restoredKey(n.ID), "garbage", time.Hour)
+	u, ok, err := ob.uncertaintyOf(ctx, id, n.ID, 2, clock)
+	if err != nil || !ok || !u.At.Equal(clock) {
+		t.Fatalf("uncertaintyOf = %+v, %v, %v; want uncertain since %s", u, ok, err, clock)
+	}
+	if es := mustList(t, ob); !es[0].UncertainSince.Equal(clock) {
+		t.Errorf("outbox list: uncertain since %s, want %s", es[0].UncertainSince, clock)
+	}
+}

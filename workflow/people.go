@@ -29,6 +29,8 @@ type PersonStore interface {
 // PersonOutbox is the outbox's part (notify.Outbox).
 type PersonOutbox interface {
 	ErasePerson(ctx context.Context, addr string) (int, error)
+	// EraseDeliveryRecords deletes the records of mail delivered to addr.
+	EraseDeliveryRecords(ctx context.Context, addr string) error
 	PersonEntries(ctx context.Context, addr string) (waiting []notify.Entry, dead, skipped []notify.Record, err error)
 	// PersonSuppression is why mail to addr is suppressed and for how
 	// much longer ("" when it is not).
@@ -86,7 +88,9 @@ type Erasure struct {
 	// originals and follow-ups of their tickets.
 	Mails int `json:"mails"`
 	// MailError: the mailbox could not be reached or refused; the data in
-	// Redis is gone, the mails are not: erase again later.
+	// Redis is gone, the mails are not, nor the records of mail delivered
+	// to the person (their copies are in the sent folder): erase again
+	// later.
 	MailError string `json:"mail_error,omitempty"`
 	// ContactOf are customers whose contacts still list the person: the
 	// directory is the operator's (contacts remove), and while listed the
@@ -132,17 +136,29 @@ func (p *People) Erase(ctx context.Context, addr string, by Agent, reference str
 	if r.Outbox, err = p.Outbox.ErasePerson(ctx, who); err != nil {
 		return r, err
 	}
+	// The records of mail delivered to them go once the desk's copies of
+	// that mail in the sent folder are gone (PurgeFrom): the mailbox
+	// journal takes a copy without its record for Redis having lost
+	// writes, holds intake and writes the record back. Without a mailbox
+	// there are no copies.
+	copiesGone := p.Mail == nil
 	if p.Mail == nil {
 		r.MailError = "no mailbox configured here"
 	} else {
 		n, err := p.Mail.PurgeFrom(ctx, who, false)
 		r.Mails += n
 		if err == nil {
+			copiesGone = true
 			n, err = p.Store.PurgeQueuedMails(ctx, p.Mail, 100_000)
 			r.Mails += n
 		}
 		if err != nil {
 			r.MailError = err.Error()
+		}
+	}
+	if copiesGone {
+		if err := p.Outbox.EraseDeliveryRecords(ctx, who); err != nil {
+			return r, err
 		}
 	}
 	if r.ContactOf, err = p.contactOf(ctx, who); err != nil {

@@ -99,3 +99,56 @@ func TestEraseEndsTheirSessions(t *testing.T) {
 		t.Errorf("erasure ended %d sessions and sign-in links, want 3", r.Sessions)
 	}
 }
+
+// awayMail is a mailbox that cannot be reached (PersonMail).
+type awayMail struct{ away bool }
+
+var errAway = errors.New("the IMAP server is away")
+
+func (m *awayMail) err() error {
+	if m.away {
+		return errAway
+	}
+	return nil
+}
+func (m *awayMail) PurgeFrom(context.Context, string, bool) (int, error) { return 0, m.err() }
+func (m *awayMail) PurgeMessageIDs(context.Context, []string) (int, error) {
+	return 0, m.err()
+}
+func (m *awayMail) PurgeRejectedBefore(context.Context, time.Time, bool) (int, error) {
+	return 0, m.err()
+}
+func (m *awayMail) PurgeQuarantinedBefore(context.Context, time.Time, bool) (int, error) {
+	return 0, m.err()
+}
+func (m *awayMail) PurgeSentBefore(context.Context, time.Time, bool) (int, error) {
+	return 0, m.err()
+}
+
+// The delivery records of mail to a person go only once the desk's copies
+// of that mail are deleted from the sent folder: the mailbox journal takes
+// a copy without its record for Redis having lost writes, holds intake and
+// writes the record back. With the mailbox away the erasure says so and
+// leaves the records; run again, it removes both.
+func TestEraseKeepsDeliveryRecordsWhileTheirCopiesStay(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	marker := "md:{d}:sent:" + notify.TicketEventID("SD-1", notify.AgentReply, time.Unix(1, 0), "jan@acme.example")
+	f.rdb.Set(ctx, marker, "1", time.Hour)
+	mail := &awayMail{away: true}
+	p := &People{Store: f.st, Outbox: notify.NewOutbox(f.rdb, "d"), Mail: mail}
+	r, err := p.Erase(ctx, "jan@acme.example", Agent{Name: "Alice"}, "GDPR-1")
+	if err != nil || r.MailError == "" {
+		t.Fatalf("erasure with the mailbox away = %+v, %v; want its mail error", r, err)
+	}
+	if f.rdb.Exists(ctx, marker).Val() != 1 {
+		t.Fatal("the delivery record went while the copy of the mail stays in the sent folder")
+	}
+	mail.away = false
+	if r, err = p.Erase(ctx, "jan@acme.example", Agent{Name: "Alice"}, "GDPR-1"); err != nil || r.MailError != "" {
+		t.Fatalf("erasure again = %+v, %v", r, err)
+	}
+	if f.rdb.Exists(ctx, marker).Val() != 0 {
+		t.Error("the delivery record stays after the copies went")
+	}
+}
