@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -123,8 +124,14 @@ func (mb *Mailbox) PurgeSentBefore(ctx context.Context, t time.Time, dry bool) (
 	if mb.cfg.Sent == "" {
 		return 0, nil
 	}
-	search := &imap.SearchCriteria{Before: t, Header: []imap.SearchCriteriaHeaderField{{Key: notify.TraceHeaderID, Value: ""}}}
-	return mb.purge(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search}, func(e *imap.Envelope) bool { return e != nil }, dry)
+	// SEARCH BEFORE counts whole days in the server's time zone: a day
+	// earlier keeps every copy younger than t, whatever the zone.
+	search := &imap.SearchCriteria{Before: t.Add(-24 * time.Hour), Header: []imap.SearchCriteriaHeaderField{{Key: notify.TraceHeaderID, Value: ""}}}
+	// The folder may be shared with people's own sent mail, and a server
+	// that ignored the HEADER criterion would find all of it: each mail's
+	// field is read back before it goes.
+	return mb.purgeWith(ctx, []string{mb.cfg.Sent}, []*imap.SearchCriteria{search}, notify.TraceHeaderID,
+		func(e *imap.Envelope, field []byte) bool { return e != nil && len(bytes.TrimSpace(field)) > 0 }, dry)
 }
 
 // anyOf is an OR of cs as a balanced tree: servers limit the nesting.
@@ -139,6 +146,13 @@ func anyOf(cs []imap.SearchCriteria) *imap.SearchCriteria {
 // purge deletes (or with dry counts) the mails of folders that a search
 // finds and whose envelope match accepts.
 func (mb *Mailbox) purge(ctx context.Context, folders []string, searches []*imap.SearchCriteria, match func(*imap.Envelope) bool, dry bool) (int, error) {
+	return mb.purgeWith(ctx, folders, searches, "", func(e *imap.Envelope, _ []byte) bool { return match(e) }, dry)
+}
+
+// purgeWith is purge whose match also sees the header field named field
+// ("": none), as the server returns it (name and value; empty when the
+// mail has none).
+func (mb *Mailbox) purgeWith(ctx context.Context, folders []string, searches []*imap.SearchCriteria, field string, match func(*imap.Envelope, []byte) bool, dry bool) (int, error) {
 	c, err := mb.connect(ctx, make(chan struct{}, 1))
 	if err != nil {
 		return 0, err
@@ -184,7 +198,7 @@ func (mb *Mailbox) purge(ctx context.Context, folders []string, searches []*imap
 			if len(uids) == 0 {
 				continue
 			}
-			hits, err := mb.matching(c, f, uids, match)
+			hits, err := mb.matching(c, f, uids, field, match)
 			if err != nil {
 				return n, err
 			}
@@ -209,19 +223,34 @@ func (mb *Mailbox) purge(ctx context.Context, folders []string, searches []*imap
 	return n, nil
 }
 
-// matching returns the uids whose envelope match accepts.
-func (mb *Mailbox) matching(c *imapclient.Client, folder string, uids []imap.UID, match func(*imap.Envelope) bool) ([]imap.UID, error) {
+// matching returns the uids whose envelope (and header field, when
+// field is not "") match accepts.
+func (mb *Mailbox) matching(c *imapclient.Client, folder string, uids []imap.UID, field string, match func(*imap.Envelope, []byte) bool) ([]imap.UID, error) {
 	var hits []imap.UID
+	opts := &imap.FetchOptions{UID: true, Envelope: true}
+	var section *imap.FetchItemBodySection
+	if field != "" {
+		section = &imap.FetchItemBodySection{Specifier: imap.PartSpecifierHeader, HeaderFields: []string{field}, Peek: true}
+		opts.BodySection = []*imap.FetchItemBodySection{section}
+	}
 	for chunk := range slices.Chunk(uids, 500) {
 		var set imap.UIDSet
 		set.AddNum(chunk...)
 		if err := mb.guarded(c, "fetch envelopes in "+folder, func() error {
-			msgs, err := c.Fetch(set, &imap.FetchOptions{UID: true, Envelope: true}).Collect()
+			msgs, err := c.Fetch(set, opts).Collect()
 			if err != nil {
 				return err
 			}
 			for _, m := range msgs {
-				if match(m.Envelope) {
+				var value []byte
+				if section != nil {
+					// The server sends the field's line (or nothing) and a
+					// blank line: what follows the colon is the value.
+					if _, v, ok := bytes.Cut(m.FindBodySection(section), []byte(":")); ok {
+						value = v
+					}
+				}
+				if match(m.Envelope, value) {
 					hits = append(hits, m.UID)
 				}
 			}

@@ -469,7 +469,9 @@ func (s *Store) PersonTickets(ctx context.Context, addr string) ([]string, error
 	slices.SortFunc(numbers, func(a, b string) int {
 		x, _ := s.Seq(a)
 		y, _ := s.Seq(b)
-		return cmp.Compare(x, y)
+		// Numbers of another prefix (an earlier ticket_prefix) have no
+		// sequence here: by their text, so the order is still fixed.
+		return cmp.Or(cmp.Compare(x, y), strings.Compare(a, b))
 	})
 	return numbers, nil
 }
