@@ -22,24 +22,26 @@ func purgeMail(from, id string) []byte {
 	return fmt.Appendf(nil, "From: %s\r\nTo: servicedesk@desk.example\r\nSubject: test %s\r\nMessage-ID: <%s>\r\n\r\nbody\r\n", from, id, id)
 }
 
-// Retention and erasure delete exactly the mails meant, on a real Dovecot:
-// by Message-ID (not one whose id merely contains it), by sender, and
-// refused and quarantined mails and the desk's copies of sent mail by
-// arrival date, the copies of mail to a person with their mails; the inbox is never touched, and another
-// client's \Deleted mail is not expunged with them.
-func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
-	dc := testserver.Dovecot(t)
-	const user = "desk@desk.example"
+// sentCopy is the desk's copy of its mail to to in the sent folder (the
+// journal's trace).
+func sentCopy(to, id string) []byte {
+	return fmt.Appendf(nil, "From: servicedesk@desk.example\r\nTo: %s\r\nSubject: ack %s\r\nMessage-ID: <%s>\r\n%s: %s/ack\r\n\r\nbody\r\n",
+		to, id, id, notify.TraceHeaderID, id)
+}
+
+// filer signs in to dc as user and returns what files raw in folder
+// (created when missing), arrived at at with flags.
+func filer(t *testing.T, dc *testserver.DovecotServer, user string) func(folder string, raw []byte, at time.Time, flags ...imap.Flag) {
+	t.Helper()
 	c, err := imapclient.DialInsecure(dc.IMAPAddr, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
+	t.Cleanup(func() { c.Close() })
 	if err := c.Login(user, dc.Password).Wait(); err != nil {
 		t.Fatal(err)
 	}
-	old := time.Date(2020, 3, 1, 10, 0, 0, 0, time.UTC)
-	put := func(folder string, raw []byte, at time.Time, flags ...imap.Flag) {
+	return func(folder string, raw []byte, at time.Time, flags ...imap.Flag) {
 		t.Helper()
 		_ = c.Create(folder, nil).Wait()
 		cmd := c.Append(folder, int64(len(raw)), &imap.AppendOptions{Time: at, Flags: flags})
@@ -53,6 +55,18 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Retention and erasure delete exactly the mails meant, on a real Dovecot:
+// by Message-ID (not one whose id merely contains it), by sender, and
+// refused and quarantined mails and the desk's copies of sent mail by
+// arrival date, the copies of mail to a person with their mails; the inbox is never touched, and another
+// client's \Deleted mail is not expunged with them.
+func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
+	dc := testserver.Dovecot(t)
+	const user = "desk@desk.example"
+	put := filer(t, dc, user)
+	old := time.Date(2020, 3, 1, 10, 0, 0, 0, time.UTC)
 	now := time.Now()
 	put("INBOX", purgeMail("jan@acme.example", "m1@acme.example"), now)
 	put("Processed", purgeMail("Jan <jan@acme.example>", "m1@acme.example"), now)
@@ -66,14 +80,10 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 	put("Quarantine", purgeMail("jan@acme.example", "q3@acme.example"), now)
 	// The desk's copies of its mail (the journal's trace), and a mail
 	// someone else filed in the same folder, which is not the desk's.
-	copyTo := func(to, id string) []byte {
-		return fmt.Appendf(nil, "From: servicedesk@desk.example\r\nTo: %s\r\nSubject: ack %s\r\nMessage-ID: <%s>\r\n%s: %s/ack\r\n\r\nbody\r\n",
-			to, id, id, notify.TraceHeaderID, id)
-	}
-	put("Sent", copyTo("jan@acme.example", "c1@desk.example"), old)
-	put("Sent", copyTo("Jan <JAN@acme.example>", "c2@desk.example"), now)
-	put("Sent", copyTo("piet@acme.example", "c3@desk.example"), old)
-	put("Sent", copyTo("piet@acme.example", "c4@desk.example"), now)
+	put("Sent", sentCopy("jan@acme.example", "c1@desk.example"), old)
+	put("Sent", sentCopy("Jan <JAN@acme.example>", "c2@desk.example"), now)
+	put("Sent", sentCopy("piet@acme.example", "c3@desk.example"), old)
+	put("Sent", sentCopy("piet@acme.example", "c4@desk.example"), now)
 	put("Sent", purgeMail("servicedesk@desk.example", "own@desk.example"), old)
 
 	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
@@ -161,38 +171,14 @@ func TestPurgeDeletesOnlyThoseMails(t *testing.T) {
 func TestPurgeFromInternationalDomain(t *testing.T) {
 	dc := testserver.Dovecot(t)
 	const user = "desk@desk.example"
-	c, err := imapclient.DialInsecure(dc.IMAPAddr, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, dc.Password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	put := func(folder string, raw []byte) {
-		t.Helper()
-		_ = c.Create(folder, nil).Wait()
-		cmd := c.Append(folder, int64(len(raw)), nil)
-		if _, err := cmd.Write(raw); err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Close(); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := cmd.Wait(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyTo := func(to, id string) []byte {
-		return fmt.Appendf(nil, "From: servicedesk@desk.example\r\nTo: %s\r\nSubject: ack\r\nMessage-ID: <%s>\r\n%s: %s/ack\r\n\r\nbody\r\n",
-			to, id, notify.TraceHeaderID, id)
-	}
+	file := filer(t, dc, user)
+	put := func(folder string, raw []byte) { t.Helper(); file(folder, raw, time.Now()) }
 	put("Processed", purgeMail("Jan <jan@bücher.example>", "m1@bücher.example"))
 	put("Processed", purgeMail("jan@xn--bcher-kva.example", "m2@bücher.example"))
 	put("Processed", purgeMail("piet@bücher.example", "m3@bücher.example"))
-	put("Sent", copyTo("jan@bücher.example", "c1@desk.example"))
-	put("Sent", copyTo("Jan <jan@xn--bcher-kva.example>", "c2@desk.example"))
-	put("Sent", copyTo("piet@bücher.example", "c3@desk.example"))
+	put("Sent", sentCopy("jan@bücher.example", "c1@desk.example"))
+	put("Sent", sentCopy("Jan <jan@xn--bcher-kva.example>", "c2@desk.example"))
+	put("Sent", sentCopy("piet@bücher.example", "c3@desk.example"))
 
 	w := NewMailbox(WatcherConfig{Address: dc.IMAPAddr, Security: "none", Username: user, Password: dc.Password,
 		Mailbox: "INBOX", Processed: "Processed", Rejected: "Rejected", Quarantine: "Quarantine", Sent: "Sent",
