@@ -33,6 +33,16 @@ plans:
 `)
 	stop := e.start()
 	defer stop()
+	// The daemon starts in its own goroutine: on a loaded machine the
+	// CLI below is done before it listens.
+	eventually(t, 20*time.Second, "the daemon's HTTP listener", func() bool {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return true
+	})
 
 	cli := func(args ...string) (int, string, string) {
 		t.Helper()
