@@ -6,11 +6,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"testing"
 	"time"
 
+	"github.com/maildesk/maildesk/internal/scripttest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,31 +22,6 @@ import (
 // admin_test.go); these call each script directly, with the keys its
 // caller passes, and check its reply and what it left in Redis. Each step
 // runs on the state the steps before it left.
-
-// step is one call of a script and what it must answer: got is compared
-// with want (reflect.DeepEqual), err with the error's whole text ("" for
-// none).
-type step struct {
-	name string
-	run  func() (any, error)
-	want any
-	err  string
-}
-
-func runSteps(t *testing.T, steps []step) {
-	t.Helper()
-	for i, st := range steps {
-		got, err := st.run()
-		switch {
-		case st.err == "" && err != nil:
-			t.Fatalf("step %d (%s): %v", i, st.name, err)
-		case st.err != "" && (err == nil || err.Error() != st.err):
-			t.Fatalf("step %d (%s): error %v, want %q", i, st.name, err, st.err)
-		case st.err == "" && !reflect.DeepEqual(got, st.want):
-			t.Fatalf("step %d (%s): got %#v, want %#v", i, st.name, got, st.want)
-		}
-	}
-}
 
 // newID stands for a stream id a script made (XADD *) in a wanted reply.
 const newID = "<new stream id>"
@@ -93,16 +68,16 @@ func TestClaimReleaseLua(t *testing.T) {
 		return func() (any, error) { return rdb.SetNX(ctx, claim, consumer, time.Hour).Result() }
 	}
 	holder := check(func() (string, error) { return rdb.Get(ctx, claim).Result() })
-	runSteps(t, []step{
-		{name: "nothing claimed", run: release("r1"), want: int64(0)},
-		{name: "r1 claims", run: take("r1"), want: true},
-		{name: "r2 cannot release r1's claim", run: release("r2"), want: int64(0)},
-		{name: "r1 still holds it", run: holder, want: "r1"},
-		{name: "r1 releases", run: release("r1"), want: int64(1)},
-		{name: "its replay", run: release("r1"), want: int64(0)},
-		{name: "r2 claims after r1's claim is gone (expired)", run: take("r2"), want: true},
-		{name: "r1's late release leaves r2's claim", run: release("r1"), want: int64(0)},
-		{name: "r2 holds it", run: holder, want: "r2"},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "nothing claimed", Run: release("r1"), Want: int64(0)},
+		{Name: "r1 claims", Run: take("r1"), Want: true},
+		{Name: "r2 cannot release r1's claim", Run: release("r2"), Want: int64(0)},
+		{Name: "r1 still holds it", Run: holder, Want: "r1"},
+		{Name: "r1 releases", Run: release("r1"), Want: int64(1)},
+		{Name: "its replay", Run: release("r1"), Want: int64(0)},
+		{Name: "r2 claims after r1's claim is gone (expired)", Run: take("r2"), Want: true},
+		{Name: "r1's late release leaves r2's claim", Run: release("r1"), Want: int64(0)},
+		{Name: "r2 holds it", Run: holder, Want: "r2"},
 	})
 }
 
@@ -121,18 +96,18 @@ func TestClaimExtendLua(t *testing.T) {
 		ttl, err := rdb.PTTL(ctx, claim).Result()
 		return ttl > 30*time.Minute, err
 	}
-	runSteps(t, []step{
-		{name: "nothing claimed", run: extend("r1"), want: int64(0)},
-		{name: "no claim made by it", run: check(func() (int64, error) { return rdb.Exists(ctx, claim).Result() }), want: int64(0)},
-		{name: "r1 claims for a minute", run: func() (any, error) { return rdb.SetNX(ctx, claim, "r1", time.Minute).Result() }, want: true},
-		{name: "r2 cannot extend r1's claim", run: extend("r2"), want: int64(0)},
-		{name: "still a minute", run: extended, want: false},
-		{name: "r1 extends", run: extend("r1"), want: int64(1)},
-		{name: "its replay", run: extend("r1"), want: int64(1)},
-		{name: "now an hour", run: extended, want: true},
-		{name: "r1 releases", run: func() (any, error) { return releaseScript.Run(ctx, rdb, []string{claim}, "r1").Int64() }, want: int64(1)},
-		{name: "a renewal after the release does not bring the claim back", run: extend("r1"), want: int64(0)},
-		{name: "the claim stays gone", run: check(func() (int64, error) { return rdb.Exists(ctx, claim).Result() }), want: int64(0)},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "nothing claimed", Run: extend("r1"), Want: int64(0)},
+		{Name: "no claim made by it", Run: check(func() (int64, error) { return rdb.Exists(ctx, claim).Result() }), Want: int64(0)},
+		{Name: "r1 claims for a minute", Run: func() (any, error) { return rdb.SetNX(ctx, claim, "r1", time.Minute).Result() }, Want: true},
+		{Name: "r2 cannot extend r1's claim", Run: extend("r2"), Want: int64(0)},
+		{Name: "still a minute", Run: extended, Want: false},
+		{Name: "r1 extends", Run: extend("r1"), Want: int64(1)},
+		{Name: "its replay", Run: extend("r1"), Want: int64(1)},
+		{Name: "now an hour", Run: extended, Want: true},
+		{Name: "r1 releases", Run: func() (any, error) { return releaseScript.Run(ctx, rdb, []string{claim}, "r1").Int64() }, Want: int64(1)},
+		{Name: "a renewal after the release does not bring the claim back", Run: extend("r1"), Want: int64(0)},
+		{Name: "the claim stays gone", Run: check(func() (int64, error) { return rdb.Exists(ctx, claim).Result() }), Want: int64(0)},
 	})
 }
 
@@ -155,23 +130,23 @@ func TestAdmitLua(t *testing.T) {
 		return check(func() (int64, error) { return rdb.ZCard(ctx, key).Result() })
 	}
 	later := at.Add(time.Hour + time.Second)
-	runSteps(t, []step{
-		{name: "first to jan", run: admit("jan@x", "SD-1/ack", at), want: []int64{0, 0}},
-		{name: "its replay (a retry)", run: admit("jan@x", "SD-1/ack", at.Add(time.Minute)), want: []int64{0, 0}},
-		{name: "counted once for jan", run: count(rcpt("jan@x")), want: int64(1)},
-		{name: "counted once for the desk", run: count(ob.kp + "rate:desk"), want: int64(1)},
-		{name: "second to jan", run: admit("jan@x", "SD-2/ack", at.Add(time.Minute)), want: []int64{0, 0}},
-		{name: "third to jan: the hourly rate is full", run: admit("jan@x", "SD-3/ack", at.Add(2*time.Minute)), want: []int64{1, 1}},
-		{name: "not counted", run: count(rcpt("jan@x")), want: int64(2)},
-		{name: "a retry of one counted before is admitted over the full rate", run: admit("jan@x", "SD-1/ack", at.Add(3*time.Minute)), want: []int64{0, 0}},
-		{name: "to piet", run: admit("piet@x", "SD-4/ack", at.Add(3*time.Minute)), want: []int64{0, 0}},
-		{name: "to kees", run: admit("kees@x", "SD-5/ack", at.Add(3*time.Minute)), want: []int64{0, 0}},
-		{name: "the desk's rate is full", run: admit("anna@x", "SD-6/ack", at.Add(4*time.Minute)), want: []int64{2, 1}},
-		{name: "not counted for anna", run: count(rcpt("anna@x")), want: int64(0)},
-		{name: "an hour on, jan's third goes", run: admit("jan@x", "SD-3/ack", later), want: []int64{0, 0}},
-		{name: "jan's fourth: the daily rate is full", run: admit("jan@x", "SD-7/ack", later.Add(time.Minute)), want: []int64{1, 2}},
-		{name: "the desk window dropped the one older than an hour", run: count(ob.kp + "rate:desk"), want: int64(4)},
-		{name: "jan's day keeps all three", run: count(rcpt("jan@x")), want: int64(3)},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "first to jan", Run: admit("jan@x", "SD-1/ack", at), Want: []int64{0, 0}},
+		{Name: "its replay (a retry)", Run: admit("jan@x", "SD-1/ack", at.Add(time.Minute)), Want: []int64{0, 0}},
+		{Name: "counted once for jan", Run: count(rcpt("jan@x")), Want: int64(1)},
+		{Name: "counted once for the desk", Run: count(ob.kp + "rate:desk"), Want: int64(1)},
+		{Name: "second to jan", Run: admit("jan@x", "SD-2/ack", at.Add(time.Minute)), Want: []int64{0, 0}},
+		{Name: "third to jan: the hourly rate is full", Run: admit("jan@x", "SD-3/ack", at.Add(2*time.Minute)), Want: []int64{1, 1}},
+		{Name: "not counted", Run: count(rcpt("jan@x")), Want: int64(2)},
+		{Name: "a retry of one counted before is admitted over the full rate", Run: admit("jan@x", "SD-1/ack", at.Add(3*time.Minute)), Want: []int64{0, 0}},
+		{Name: "to piet", Run: admit("piet@x", "SD-4/ack", at.Add(3*time.Minute)), Want: []int64{0, 0}},
+		{Name: "to kees", Run: admit("kees@x", "SD-5/ack", at.Add(3*time.Minute)), Want: []int64{0, 0}},
+		{Name: "the desk's rate is full", Run: admit("anna@x", "SD-6/ack", at.Add(4*time.Minute)), Want: []int64{2, 1}},
+		{Name: "not counted for anna", Run: count(rcpt("anna@x")), Want: int64(0)},
+		{Name: "an hour on, jan's third goes", Run: admit("jan@x", "SD-3/ack", later), Want: []int64{0, 0}},
+		{Name: "jan's fourth: the daily rate is full", Run: admit("jan@x", "SD-7/ack", later.Add(time.Minute)), Want: []int64{1, 2}},
+		{Name: "the desk window dropped the one older than an hour", Run: count(ob.kp + "rate:desk"), Want: int64(4)},
+		{Name: "jan's day keeps all three", Run: count(rcpt("jan@x")), Want: int64(3)},
 	})
 }
 
@@ -210,23 +185,23 @@ func TestEntryLua(t *testing.T) {
 	set := func(key, v string) func() (any, error) {
 		return func() (any, error) { return rdb.Set(ctx, key, v, 0).Result() }
 	}
-	runSteps(t, []step{
-		{name: "the entry by stream id and notification id", run: fields(good, "SD-1/ack"), want: []any{"id", "SD-1/ack", "to", "jan@x"}},
-		{name: "its replay", run: fields(good, "SD-1/ack"), want: []any{"id", "SD-1/ack", "to", "jan@x"}},
-		{name: "another notification under that stream id", run: fields(good, "SD-2/ack"), want: []any{"gone"}},
-		{name: "an unreadable entry, named without id", run: fields(bad, ""), want: []any{"garbage", "1"}},
-		{name: "a readable one named without id", run: fields(good, ""), want: []any{"gone"}},
-		{name: "an id never used", run: fields("1-1", "SD-1/ack"), want: []any{"gone"}},
-		{name: "nothing refuses", run: checks("0"), want: []any{"pass", int64(0)}},
-		{name: "recipient suppressed", run: set(sup, "hard bounce"), want: "OK"},
-		{name: "refused while suppressed", run: checks("0"), want: []any{"suppressed", "hard bounce"}},
-		{name: "an agent's reply leaves the suppression", run: checks("-"), want: []any{"pass", int64(0)}},
-		{name: "still suppressed", run: checks("0"), want: []any{"suppressed", "hard bounce"}},
-		{name: "lifted", run: checks("1"), want: []any{"pass", int64(1)}},
-		{name: "lifting again lifts nothing", run: checks("1"), want: []any{"pass", int64(0)}},
-		{name: "delivered", run: set(sent, "2026-11-23T09:00:00Z"), want: "OK"},
-		{name: "refused once delivered, whatever lift says", run: checks("1"), want: []any{"sent", "2026-11-23T09:00:00Z"}},
-		{name: "also for an agent's reply", run: checks("-"), want: []any{"sent", "2026-11-23T09:00:00Z"}},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "the entry by stream id and notification id", Run: fields(good, "SD-1/ack"), Want: []any{"id", "SD-1/ack", "to", "jan@x"}},
+		{Name: "its replay", Run: fields(good, "SD-1/ack"), Want: []any{"id", "SD-1/ack", "to", "jan@x"}},
+		{Name: "another notification under that stream id", Run: fields(good, "SD-2/ack"), Want: []any{"gone"}},
+		{Name: "an unreadable entry, named without id", Run: fields(bad, ""), Want: []any{"garbage", "1"}},
+		{Name: "a readable one named without id", Run: fields(good, ""), Want: []any{"gone"}},
+		{Name: "an id never used", Run: fields("1-1", "SD-1/ack"), Want: []any{"gone"}},
+		{Name: "nothing refuses", Run: checks("0"), Want: []any{"pass", int64(0)}},
+		{Name: "recipient suppressed", Run: set(sup, "hard bounce"), Want: "OK"},
+		{Name: "refused while suppressed", Run: checks("0"), Want: []any{"suppressed", "hard bounce"}},
+		{Name: "an agent's reply leaves the suppression", Run: checks("-"), Want: []any{"pass", int64(0)}},
+		{Name: "still suppressed", Run: checks("0"), Want: []any{"suppressed", "hard bounce"}},
+		{Name: "lifted", Run: checks("1"), Want: []any{"pass", int64(1)}},
+		{Name: "lifting again lifts nothing", Run: checks("1"), Want: []any{"pass", int64(0)}},
+		{Name: "delivered", Run: set(sent, "2026-11-23T09:00:00Z"), Want: "OK"},
+		{Name: "refused once delivered, whatever lift says", Run: checks("1"), Want: []any{"sent", "2026-11-23T09:00:00Z"}},
+		{Name: "also for an agent's reply", Run: checks("-"), Want: []any{"sent", "2026-11-23T09:00:00Z"}},
 	})
 }
 
@@ -254,31 +229,31 @@ func TestRequeueLua(t *testing.T) {
 	length := func(stream string) func() (any, error) {
 		return check(func() (int64, error) { return rdb.XLen(ctx, stream).Result() })
 	}
-	runSteps(t, []step{
-		{name: "another notification under that stream id", run: requeue(ob.dead, dead, "SD-9/ack", "0"), want: []any{"gone"}},
-		{name: "delivered meanwhile", run: set(ob.sentKey("SD-1/ack"), "2026-11-23T09:00:00Z"), want: "OK"},
-		{name: "refused", run: requeue(ob.dead, dead, "SD-1/ack", "1"), want: []any{"sent", "2026-11-23T09:00:00Z"}},
-		{name: "the dead letter stays", run: length(ob.dead), want: int64(2)},
-		{name: "the record gone again", run: func() (any, error) { return rdb.Del(ctx, ob.sentKey("SD-1/ack")).Result() }, want: int64(1)},
-		{name: "recipient suppressed", run: set(sup, "hard bounce"), want: "OK"},
-		{name: "refused while suppressed", run: requeue(ob.dead, dead, "SD-1/ack", "0"), want: []any{"suppressed", "hard bounce"}},
-		{name: "requeued, lifting the suppression", run: requeue(ob.dead, dead, "SD-1/ack", "1"), want: []any{"ok", newID, int64(1)}},
-		{name: "its replay queues no second copy", run: requeue(ob.dead, dead, "SD-1/ack", "1"), want: []any{"gone"}},
-		{name: "one entry in the outbox", run: length(ob.stream), want: int64(1)},
-		{name: "its fields without the record's own", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "another notification under that stream id", Run: requeue(ob.dead, dead, "SD-9/ack", "0"), Want: []any{"gone"}},
+		{Name: "delivered meanwhile", Run: set(ob.sentKey("SD-1/ack"), "2026-11-23T09:00:00Z"), Want: "OK"},
+		{Name: "refused", Run: requeue(ob.dead, dead, "SD-1/ack", "1"), Want: []any{"sent", "2026-11-23T09:00:00Z"}},
+		{Name: "the dead letter stays", Run: length(ob.dead), Want: int64(2)},
+		{Name: "the record gone again", Run: func() (any, error) { return rdb.Del(ctx, ob.sentKey("SD-1/ack")).Result() }, Want: int64(1)},
+		{Name: "recipient suppressed", Run: set(sup, "hard bounce"), Want: "OK"},
+		{Name: "refused while suppressed", Run: requeue(ob.dead, dead, "SD-1/ack", "0"), Want: []any{"suppressed", "hard bounce"}},
+		{Name: "requeued, lifting the suppression", Run: requeue(ob.dead, dead, "SD-1/ack", "1"), Want: []any{"ok", newID, int64(1)}},
+		{Name: "its replay queues no second copy", Run: requeue(ob.dead, dead, "SD-1/ack", "1"), Want: []any{"gone"}},
+		{Name: "one entry in the outbox", Run: length(ob.stream), Want: int64(1)},
+		{Name: "its fields without the record's own", Run: func() (any, error) {
 			m, err := rdb.XRange(ctx, ob.stream, made[0], made[0]).Result()
 			if err != nil || len(m) != 1 {
 				return m, err
 			}
 			return m[0].Values, nil
-		}, want: map[string]any{"id": "SD-1/ack", "to": "jan@x"}},
-		{name: "suppressed again", run: set(sup, "complaint"), want: "OK"},
-		{name: "an agent's reply is requeued and leaves the suppression", run: requeue(ob.skipped, skipped, "SD-2/ack", "-"), want: []any{"ok", newID, int64(0)}},
-		{name: "still suppressed", run: check(func() (string, error) { return rdb.Get(ctx, sup).Result() }), want: "complaint"},
-		{name: "the skipped stream is empty", run: length(ob.skipped), want: int64(0)},
-		{name: "an unreadable dead letter, named without id", run: requeue(ob.dead, unreadable, "", "-"), want: []any{"ok", newID, int64(0)}},
-		{name: "three in the outbox", run: length(ob.stream), want: int64(3)},
-		{name: "none dead", run: length(ob.dead), want: int64(0)},
+		}, Want: map[string]any{"id": "SD-1/ack", "to": "jan@x"}},
+		{Name: "suppressed again", Run: set(sup, "complaint"), Want: "OK"},
+		{Name: "an agent's reply is requeued and leaves the suppression", Run: requeue(ob.skipped, skipped, "SD-2/ack", "-"), Want: []any{"ok", newID, int64(0)}},
+		{Name: "still suppressed", Run: check(func() (string, error) { return rdb.Get(ctx, sup).Result() }), Want: "complaint"},
+		{Name: "the skipped stream is empty", Run: length(ob.skipped), Want: int64(0)},
+		{Name: "an unreadable dead letter, named without id", Run: requeue(ob.dead, unreadable, "", "-"), Want: []any{"ok", newID, int64(0)}},
+		{Name: "three in the outbox", Run: length(ob.stream), Want: int64(3)},
+		{Name: "none dead", Run: length(ob.dead), Want: int64(0)},
 	})
 }
 
@@ -322,53 +297,53 @@ func TestRetryPendingLua(t *testing.T) {
 		err = json.Unmarshal([]byte(v), &m)
 		return m, err
 	}
-	runSteps(t, []step{
-		{name: "no group yet: new, due anyway", run: retry(fresh, first, "SD-1/ack", "0"), want: []any{"new", int64(0)}},
-		{name: "not read by a sender yet", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"new", int64(0)}},
-		{name: "r1 reads it", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "no group yet: new, due anyway", Run: retry(fresh, first, "SD-1/ack", "0"), Want: []any{"new", int64(0)}},
+		{Name: "not read by a sender yet", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"new", int64(0)}},
+		{Name: "r1 reads it", Run: func() (any, error) {
 			s, err := rdb.XReadGroup(ctx, &redis.XReadGroupArgs{Group: ob.group, Consumer: "r1", Streams: []string{ob.stream, ">"}, Count: 1}).Result()
 			return len(s), err
-		}, want: 1},
-		{name: "pending with r1, not due", run: pending, want: []any{"r1", int64(1), false}},
-		{name: "made due", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(0)}},
-		{name: "due, its delivery count left alone", run: pending, want: []any{"r1", int64(1), true}},
-		{name: "its replay", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(0)}},
-		{name: "still one delivery", run: pending, want: []any{"r1", int64(1), true}},
-		{name: "its delivery uncertain", run: func() (any, error) {
+		}, Want: 1},
+		{Name: "pending with r1, not due", Run: pending, Want: []any{"r1", int64(1), false}},
+		{Name: "made due", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(0)}},
+		{Name: "due, its delivery count left alone", Run: pending, Want: []any{"r1", int64(1), true}},
+		{Name: "its replay", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(0)}},
+		{Name: "still one delivery", Run: pending, Want: []any{"r1", int64(1), true}},
+		{Name: "its delivery uncertain", Run: func() (any, error) {
 			return rdb.HSet(ctx, ob.uncertain, id, `{"at":"2026-11-23T09:00:00Z","reason":"no answer to DATA","resent":true}`).Result()
-		}, want: int64(1)},
-		{name: "made due, to be sent again", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
-		{name: "marked retry, the rest kept", run: uncertainty,
-			want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "no answer to DATA", "resent": true, "retry": true}},
-		{name: "its replay", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
-		{name: "still one record", run: uncertainty,
-			want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "no answer to DATA", "resent": true, "retry": true}},
-		{name: "an unreadable uncertainty", run: func() (any, error) { return rdb.HSet(ctx, ob.uncertain, id, "timeout").Result() }, want: int64(0)},
-		{name: "made due all the same", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
-		{name: "kept as the reason", run: uncertainty, want: map[string]any{"reason": "unreadable record: timeout", "retry": true}},
-		{name: "unreadable again, its failure note kept", run: func() (any, error) {
+		}, Want: int64(1)},
+		{Name: "made due, to be sent again", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
+		{Name: "marked retry, the rest kept", Run: uncertainty,
+			Want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "no answer to DATA", "resent": true, "retry": true}},
+		{Name: "its replay", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
+		{Name: "still one record", Run: uncertainty,
+			Want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "no answer to DATA", "resent": true, "retry": true}},
+		{Name: "an unreadable uncertainty", Run: func() (any, error) { return rdb.HSet(ctx, ob.uncertain, id, "timeout").Result() }, Want: int64(0)},
+		{Name: "made due all the same", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
+		{Name: "kept as the reason", Run: uncertainty, Want: map[string]any{"reason": "unreadable record: timeout", "retry": true}},
+		{Name: "unreadable again, its failure note kept", Run: func() (any, error) {
 			if err := rdb.HSet(ctx, ob.uncertain, id, "timeout").Err(); err != nil {
 				return nil, err
 			}
 			return rdb.HSet(ctx, ob.errors, id, failureNote(1, time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), uncertainNote+"timeout")).Result()
-		}, want: int64(1)},
-		{name: "made due with its note", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
-		{name: "the moment taken from the note", run: uncertainty,
-			want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "unreadable record: timeout", "retry": true}},
-		{name: "recipient suppressed", run: set(sup, "hard bounce"), want: "OK"},
-		{name: "refused while suppressed", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"suppressed", "hard bounce"}},
-		{name: "lifted", run: retry(ob, id, "SD-1/ack", "1"), want: []any{"due", int64(1), "r1", int64(1), int64(1)}},
-		{name: "r2 claims it from r1 (retryDue)", run: func() (any, error) {
+		}, Want: int64(1)},
+		{Name: "made due with its note", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r1", int64(1), int64(1)}},
+		{Name: "the moment taken from the note", Run: uncertainty,
+			Want: map[string]any{"at": "2026-11-23T09:00:00Z", "reason": "unreadable record: timeout", "retry": true}},
+		{Name: "recipient suppressed", Run: set(sup, "hard bounce"), Want: "OK"},
+		{Name: "refused while suppressed", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"suppressed", "hard bounce"}},
+		{Name: "lifted", Run: retry(ob, id, "SD-1/ack", "1"), Want: []any{"due", int64(1), "r1", int64(1), int64(1)}},
+		{Name: "r2 claims it from r1 (retryDue)", Run: func() (any, error) {
 			ids, err := rdb.XClaimJustID(ctx, &redis.XClaimArgs{Stream: ob.stream, Group: ob.group, Consumer: "r2", Messages: []string{id}}).Result()
 			return len(ids), err
-		}, want: 1},
-		{name: "made due where it is, with r2", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"due", int64(0), "r2", int64(1), int64(1)}},
-		{name: "r2 holds it, due", run: pending, want: []any{"r2", int64(1), true}},
-		{name: "delivered meanwhile", run: set(ob.sentKey("SD-1/ack"), "2026-11-23T09:00:00Z"), want: "OK"},
-		{name: "refused once delivered", run: retry(ob, id, "SD-1/ack", "1"), want: []any{"sent", "2026-11-23T09:00:00Z"}},
-		{name: "another notification under that stream id", run: retry(ob, id, "SD-9/ack", "0"), want: []any{"gone"}},
-		{name: "dropped meanwhile", run: func() (any, error) { return rdb.XDel(ctx, ob.stream, id).Result() }, want: int64(1)},
-		{name: "gone", run: retry(ob, id, "SD-1/ack", "0"), want: []any{"gone"}},
+		}, Want: 1},
+		{Name: "made due where it is, with r2", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"due", int64(0), "r2", int64(1), int64(1)}},
+		{Name: "r2 holds it, due", Run: pending, Want: []any{"r2", int64(1), true}},
+		{Name: "delivered meanwhile", Run: set(ob.sentKey("SD-1/ack"), "2026-11-23T09:00:00Z"), Want: "OK"},
+		{Name: "refused once delivered", Run: retry(ob, id, "SD-1/ack", "1"), Want: []any{"sent", "2026-11-23T09:00:00Z"}},
+		{Name: "another notification under that stream id", Run: retry(ob, id, "SD-9/ack", "0"), Want: []any{"gone"}},
+		{Name: "dropped meanwhile", Run: func() (any, error) { return rdb.XDel(ctx, ob.stream, id).Result() }, Want: int64(1)},
+		{Name: "gone", Run: retry(ob, id, "SD-1/ack", "0"), Want: []any{"gone"}},
 	})
 }
 
@@ -396,32 +371,32 @@ func TestDropPendingLua(t *testing.T) {
 	length := func(stream string) func() (any, error) {
 		return check(func() (int64, error) { return rdb.XLen(ctx, stream).Result() })
 	}
-	runSteps(t, []step{
-		{name: "r2 is sending it", run: func() (any, error) { return rdb.SetNX(ctx, claim, "r2", time.Hour).Result() }, want: true},
-		{name: "refused while being sent", run: drop("SD-1/ack"), want: []any{"busy", "r2"}},
-		{name: "the entry stays", run: length(ob.stream), want: int64(1)},
-		{name: "r2's send is over", run: func() (any, error) { return rdb.Del(ctx, claim).Result() }, want: int64(1)},
-		{name: "another notification under that stream id", run: drop("SD-9/ack"), want: []any{"gone"}},
-		{name: "dropped", run: drop("SD-1/ack"), want: []any{"ok", newID}},
-		{name: "its replay keeps no second dead letter", run: drop("SD-1/ack"), want: []any{"gone"}},
-		{name: "one dead letter", run: length(ob.dead), want: int64(1)},
-		{name: "with the fields, the operator's reason and where it was", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "r2 is sending it", Run: func() (any, error) { return rdb.SetNX(ctx, claim, "r2", time.Hour).Result() }, Want: true},
+		{Name: "refused while being sent", Run: drop("SD-1/ack"), Want: []any{"busy", "r2"}},
+		{Name: "the entry stays", Run: length(ob.stream), Want: int64(1)},
+		{Name: "r2's send is over", Run: func() (any, error) { return rdb.Del(ctx, claim).Result() }, Want: int64(1)},
+		{Name: "another notification under that stream id", Run: drop("SD-9/ack"), Want: []any{"gone"}},
+		{Name: "dropped", Run: drop("SD-1/ack"), Want: []any{"ok", newID}},
+		{Name: "its replay keeps no second dead letter", Run: drop("SD-1/ack"), Want: []any{"gone"}},
+		{Name: "one dead letter", Run: length(ob.dead), Want: int64(1)},
+		{Name: "with the fields, the operator's reason and where it was", Run: func() (any, error) {
 			m, err := rdb.XRange(ctx, ob.dead, made[0], made[0]).Result()
 			if err != nil || len(m) != 1 {
 				return m, err
 			}
 			return m[0].Values, nil
-		}, want: map[string]any{"id": "SD-1/ack", "to": "jan@x", "reason": "dropped by operator: wrong address", "outbox_id": id}},
-		{name: "gone from the outbox", run: length(ob.stream), want: int64(0)},
-		{name: "acknowledged", run: func() (any, error) {
+		}, Want: map[string]any{"id": "SD-1/ack", "to": "jan@x", "reason": "dropped by operator: wrong address", "outbox_id": id}},
+		{Name: "gone from the outbox", Run: length(ob.stream), Want: int64(0)},
+		{Name: "acknowledged", Run: func() (any, error) {
 			p, err := rdb.XPending(ctx, ob.stream, ob.group).Result()
 			if err != nil {
 				return nil, err
 			}
 			return p.Count, nil
-		}, want: int64(0)},
-		{name: "its failure forgotten", run: check(func() (int64, error) { return rdb.HLen(ctx, ob.errors).Result() }), want: int64(0)},
-		{name: "its uncertainty forgotten", run: check(func() (int64, error) { return rdb.HLen(ctx, ob.uncertain).Result() }), want: int64(0)},
+		}, Want: int64(0)},
+		{Name: "its failure forgotten", Run: check(func() (int64, error) { return rdb.HLen(ctx, ob.errors).Result() }), Want: int64(0)},
+		{Name: "its uncertainty forgotten", Run: check(func() (int64, error) { return rdb.HLen(ctx, ob.uncertain).Result() }), Want: int64(0)},
 	})
 }
 

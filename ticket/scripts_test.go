@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/maildesk/maildesk/internal/scripttest"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -19,34 +20,6 @@ import (
 // journal_test.go, retention_test.go, erase_test.go, index_test.go); these
 // add the cases those leave out. Each step runs on the state the steps
 // before it left.
-
-// step is one call of a script and what it must answer: got is compared
-// with want (reflect.DeepEqual), err with the error's whole text ("" for
-// none), and is (when set) with errors.Is.
-type step struct {
-	name string
-	run  func() (any, error)
-	want any
-	err  string
-	is   error
-}
-
-func runSteps(t *testing.T, steps []step) {
-	t.Helper()
-	for i, st := range steps {
-		got, err := st.run()
-		switch {
-		case st.err == "" && err != nil:
-			t.Fatalf("step %d (%s): %v", i, st.name, err)
-		case st.err != "" && (err == nil || err.Error() != st.err):
-			t.Fatalf("step %d (%s): error %v, want %q", i, st.name, err, st.err)
-		case st.is != nil && !errors.Is(err, st.is):
-			t.Fatalf("step %d (%s): error %v is not %v", i, st.name, err, st.is)
-		case st.err == "" && !reflect.DeepEqual(got, st.want):
-			t.Fatalf("step %d (%s): got %#v, want %#v", i, st.name, got, st.want)
-		}
-	}
-}
 
 var t0 = time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC)
 
@@ -97,27 +70,27 @@ func TestCommitLua(t *testing.T) {
 			return s.Reject(ctx, dedupe, Rejection{Sender: "eve@elsewhere.example", MessageID: dedupe, At: t0}, note)
 		}
 	}
-	runSteps(t, []step{
-		{name: "a stranger's mail", run: reject("r1@x"), want: Result{Number: "rejected", Created: true, Notified: true}},
-		{name: "its replay", run: reject("r1@x"), want: Result{Number: "rejected"}},
-		{name: "moved back once the sender is authorised", run: create("r1@x", 0), want: Result{Number: "SD-1", Created: true, Notified: true}},
-		{name: "replay of that", run: create("r1@x", 0), want: Result{Number: "SD-1"}},
-		{name: "a rejection replayed after it made a ticket", run: reject("r1@x"), want: Result{Number: "SD-1"}},
-		{name: "a mail Redis knows from the previous generation of seen", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a stranger's mail", Run: reject("r1@x"), Want: Result{Number: "rejected", Created: true, Notified: true}},
+		{Name: "its replay", Run: reject("r1@x"), Want: Result{Number: "rejected"}},
+		{Name: "moved back once the sender is authorised", Run: create("r1@x", 0), Want: Result{Number: "SD-1", Created: true, Notified: true}},
+		{Name: "replay of that", Run: create("r1@x", 0), Want: Result{Number: "SD-1"}},
+		{Name: "a rejection replayed after it made a ticket", Run: reject("r1@x"), Want: Result{Number: "SD-1"}},
+		{Name: "a mail Redis knows from the previous generation of seen", Run: func() (any, error) {
 			if err := rdb.HSet(ctx, s.key(seenPrev), "old@x", "SD-1").Err(); err != nil {
 				return nil, err
 			}
 			return s.Create(ctx, "old@x", New{Subject: "s"}, note)
-		}, want: Result{Number: "SD-1"}},
-		{name: "re-created under its number", run: create("m7@x", 7), want: Result{Number: "SD-7", Created: true, Notified: true}},
-		{name: "another mail under a number that is taken", run: create("other@x", 7),
-			err: `commit ticket for "other@x": ticket number taken: SD-7 belongs to another mail`, is: ErrNumberTaken},
-		{name: "replay of the mail under its number", run: create("m7@x", 7), want: Result{Number: "SD-7"}},
-		{name: "a new mail takes the number after the highest", run: create("m8@x", 0), want: Result{Number: "SD-8", Created: true, Notified: true}},
-		{name: "below the floor", run: func() (any, error) {
+		}, Want: Result{Number: "SD-1"}},
+		{Name: "re-created under its number", Run: create("m7@x", 7), Want: Result{Number: "SD-7", Created: true, Notified: true}},
+		{Name: "another mail under a number that is taken", Run: create("other@x", 7),
+			Err: `commit ticket for "other@x": ticket number taken: SD-7 belongs to another mail`, Is: ErrNumberTaken},
+		{Name: "replay of the mail under its number", Run: create("m7@x", 7), Want: Result{Number: "SD-7"}},
+		{Name: "a new mail takes the number after the highest", Run: create("m8@x", 0), Want: Result{Number: "SD-8", Created: true, Notified: true}},
+		{Name: "below the floor", Run: func() (any, error) {
 			r := s.CommitBatch(ctx, []Commit{{Dedupe: "m9@x", Ticket: &New{Subject: "s"}, Floor: 12}})
 			return r[0].Result, r[0].Err
-		}, err: `commit ticket for "m9@x": redis is behind the mailbox journal: sequence 8 is below 12`, is: ErrBehind},
+		}, Err: `commit ticket for "m9@x": redis is behind the mailbox journal: sequence 8 is below 12`, Is: ErrBehind},
 	})
 	// Acknowledgements: one per ticket made, none for a replay; a notice
 	// for the one rejection.
@@ -135,23 +108,23 @@ func TestAppendLua(t *testing.T) {
 			return s.Append(ctx, dedupe, number, Event{At: t0.Add(time.Hour), Kind: EventReply, From: from, MessageID: dedupe, Text: "still"})
 		}
 	}
-	runSteps(t, []step{
-		{name: "a follow-up", run: appendMail("m2@x", n, "Piet <piet@acme.example>"), want: Result{Number: n, Created: true}},
-		{name: "its replay", run: appendMail("m2@x", n, "Piet <piet@acme.example>"), want: Result{Number: n}},
-		{name: "the same sender again", run: appendMail("m3@x", n, "piet@acme.example"), want: Result{Number: n, Created: true}},
-		{name: "a replay known from the previous generation of seen", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a follow-up", Run: appendMail("m2@x", n, "Piet <piet@acme.example>"), Want: Result{Number: n, Created: true}},
+		{Name: "its replay", Run: appendMail("m2@x", n, "Piet <piet@acme.example>"), Want: Result{Number: n}},
+		{Name: "the same sender again", Run: appendMail("m3@x", n, "piet@acme.example"), Want: Result{Number: n, Created: true}},
+		{Name: "a replay known from the previous generation of seen", Run: func() (any, error) {
 			if err := rdb.HSet(ctx, s.key(seenPrev), "m0@x", n).Err(); err != nil {
 				return nil, err
 			}
 			return appendMail("m0@x", n, "piet@acme.example")()
-		}, want: Result{Number: n}},
-		{name: "a mail rejected before (old versions kept it in seen)", run: func() (any, error) {
+		}, Want: Result{Number: n}},
+		{Name: "a mail rejected before (old versions kept it in seen)", Run: func() (any, error) {
 			if err := rdb.HSet(ctx, s.key("seen"), "r1@x", "rejected").Err(); err != nil {
 				return nil, err
 			}
 			return appendMail("r1@x", n, "piet@acme.example")()
-		}, want: Result{Number: n, Created: true}},
-		{name: "no such ticket", run: appendMail("m4@x", "SD-9", "piet@acme.example"), err: "append to SD-9: ticket not found", is: ErrNotFound},
+		}, Want: Result{Number: n, Created: true}},
+		{Name: "no such ticket", Run: appendMail("m4@x", "SD-9", "piet@acme.example"), Err: "append to SD-9: ticket not found", Is: ErrNotFound},
 	})
 	if evs, _ := s.Events(ctx, n); len(evs) != 3 {
 		t.Errorf("%d events, want 3", len(evs))
@@ -170,23 +143,23 @@ func TestChangeLua(t *testing.T) {
 		return func() (any, error) { return s.Apply(ctx, number, c, notes) }
 	}
 	at := func(h int) time.Time { return t0.Add(time.Duration(h) * time.Hour) }
-	runSteps(t, []step{
-		{name: "an agent's reply by mail", run: apply(n, Change{At: at(1), ExpectStatus: StatusNew, Status: StatusInProgress, FirstResponse: true, Dedupe: "a1@x"}), want: true},
-		{name: "its replay", run: apply(n, Change{At: at(2), ExpectStatus: StatusNew, Status: StatusInProgress, FirstResponse: true, Dedupe: "a1@x"}), want: false},
-		{name: "a change validated against a status that is gone", run: apply(n, Change{At: at(2), ExpectStatus: StatusNew, Status: StatusResolved}),
-			err: "change SD-1: ticket changed meanwhile: it is in_progress now, not new", is: ErrConflict},
-		{name: "a second reply: the first response stays", run: apply(n, Change{At: at(3), FirstResponse: true}), want: true},
-		{name: "an API request", run: apply(n, Change{At: at(4), Priority: "P2", Request: "key-1"}), want: true},
-		{name: "its replay", run: apply(n, Change{At: at(5), Priority: "P1", Request: "key-1"}), want: false},
-		{name: "a customer's reply on the ticket needs an agent", run: apply(n, Change{At: at(6), NeedsAgent: true}), want: true},
-		{name: "another: the first one's time stays", run: apply(n, Change{At: at(7), NeedsAgent: true}), want: true},
-		{name: "a mail rejected before (old versions kept it in seen)", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "an agent's reply by mail", Run: apply(n, Change{At: at(1), ExpectStatus: StatusNew, Status: StatusInProgress, FirstResponse: true, Dedupe: "a1@x"}), Want: true},
+		{Name: "its replay", Run: apply(n, Change{At: at(2), ExpectStatus: StatusNew, Status: StatusInProgress, FirstResponse: true, Dedupe: "a1@x"}), Want: false},
+		{Name: "a change validated against a status that is gone", Run: apply(n, Change{At: at(2), ExpectStatus: StatusNew, Status: StatusResolved}),
+			Err: "change SD-1: ticket changed meanwhile: it is in_progress now, not new", Is: ErrConflict},
+		{Name: "a second reply: the first response stays", Run: apply(n, Change{At: at(3), FirstResponse: true}), Want: true},
+		{Name: "an API request", Run: apply(n, Change{At: at(4), Priority: "P2", Request: "key-1"}), Want: true},
+		{Name: "its replay", Run: apply(n, Change{At: at(5), Priority: "P1", Request: "key-1"}), Want: false},
+		{Name: "a customer's reply on the ticket needs an agent", Run: apply(n, Change{At: at(6), NeedsAgent: true}), Want: true},
+		{Name: "another: the first one's time stays", Run: apply(n, Change{At: at(7), NeedsAgent: true}), Want: true},
+		{Name: "a mail rejected before (old versions kept it in seen)", Run: func() (any, error) {
 			if err := rdb.HSet(ctx, s.key("seen"), "r1@x", "rejected").Err(); err != nil {
 				return nil, err
 			}
 			return s.Apply(ctx, n, Change{At: at(8), Handled: true, Dedupe: "r1@x"}, notes)
-		}, want: true},
-		{name: "no such ticket", run: apply("SD-9", Change{At: at(9), Status: StatusResolved}), err: "change SD-9: ticket not found", is: ErrNotFound},
+		}, Want: true},
+		{Name: "no such ticket", Run: apply("SD-9", Change{At: at(9), Status: StatusResolved}), Err: "change SD-9: ticket not found", Is: ErrNotFound},
 	})
 	tk, err := s.Get(ctx, n)
 	if err != nil {
@@ -223,19 +196,19 @@ func TestClockLua(t *testing.T) {
 		}
 		return out, nil
 	}
-	runSteps(t, []step{
-		{name: "set", run: set(n, clock(due.Add(-time.Hour), due))},
-		{name: "scheduled", run: sched, want: [4]string{ms(due.Add(-time.Hour)), ms(due), "", ""}},
-		{name: "set again", run: set(n, clock(due.Add(-time.Hour), due))},
-		{name: "scheduled once", run: sched, want: [4]string{ms(due.Add(-time.Hour)), ms(due), "", ""}},
-		{name: "the warning is sent", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "set", Run: set(n, clock(due.Add(-time.Hour), due))},
+		{Name: "scheduled", Run: sched, Want: [4]string{ms(due.Add(-time.Hour)), ms(due), "", ""}},
+		{Name: "set again", Run: set(n, clock(due.Add(-time.Hour), due))},
+		{Name: "scheduled once", Run: sched, Want: [4]string{ms(due.Add(-time.Hour)), ms(due), "", ""}},
+		{Name: "the warning is sent", Run: func() (any, error) {
 			return s.Escalate(ctx, Warning, Due{Number: n, At: due.Add(-time.Hour)}, due, due.Add(-time.Hour), nil)
-		}, want: true},
-		{name: "a later deadline (lower priority)", run: set(n, clock(due.Add(time.Hour), due.Add(2*time.Hour)))},
-		{name: "no second warning; at risk with the new deadline", run: sched, want: [4]string{"", ms(due.Add(2 * time.Hour)), ms(due.Add(2 * time.Hour)), ""}},
-		{name: "paused", run: set(n, &Clock{Plan: "standard", Priority: "P3", Start: t0, FirstResponseDue: due, PausedAt: t0.Add(time.Hour)})},
-		{name: "nothing scheduled while paused", run: sched, want: [4]string{"", "", "", ""}},
-		{name: "no such ticket", run: set("SD-9", clock(due, due)), err: "set SLA clock of SD-9: ticket not found", is: ErrNotFound},
+		}, Want: true},
+		{Name: "a later deadline (lower priority)", Run: set(n, clock(due.Add(time.Hour), due.Add(2*time.Hour)))},
+		{Name: "no second warning; at risk with the new deadline", Run: sched, Want: [4]string{"", ms(due.Add(2 * time.Hour)), ms(due.Add(2 * time.Hour)), ""}},
+		{Name: "paused", Run: set(n, &Clock{Plan: "standard", Priority: "P3", Start: t0, FirstResponseDue: due, PausedAt: t0.Add(time.Hour)})},
+		{Name: "nothing scheduled while paused", Run: sched, Want: [4]string{"", "", "", ""}},
+		{Name: "no such ticket", Run: set("SD-9", clock(due, due)), Err: "set SLA clock of SD-9: ticket not found", Is: ErrNotFound},
 	})
 }
 
@@ -256,21 +229,21 @@ func TestEscalateLua(t *testing.T) {
 		w, b, err := s.AtRisk(ctx)
 		return [2][]string{w, b}, err
 	}
-	runSteps(t, []step{
-		{name: "a warning listed at another time (the clock changed)", run: escalate(Warning, n, warn.Add(time.Minute)), want: false},
-		{name: "the warning", run: escalate(Warning, n, warn), want: true},
-		{name: "its replay (another replica, a repeated sweep)", run: escalate(Warning, n, warn), want: false},
-		{name: "at risk", run: atRisk, want: [2][]string{{n}, {}}},
-		{name: "the breach", run: escalate(Breach, n, due), want: true},
-		{name: "its replay", run: escalate(Breach, n, due), want: false},
-		{name: "breached, no longer at risk", run: atRisk, want: [2][]string{{}, {n}}},
-		{name: "an alert of a ticket that is gone", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a warning listed at another time (the clock changed)", Run: escalate(Warning, n, warn.Add(time.Minute)), Want: false},
+		{Name: "the warning", Run: escalate(Warning, n, warn), Want: true},
+		{Name: "its replay (another replica, a repeated sweep)", Run: escalate(Warning, n, warn), Want: false},
+		{Name: "at risk", Run: atRisk, Want: [2][]string{{n}, {}}},
+		{Name: "the breach", Run: escalate(Breach, n, due), Want: true},
+		{Name: "its replay", Run: escalate(Breach, n, due), Want: false},
+		{Name: "breached, no longer at risk", Run: atRisk, Want: [2][]string{{}, {n}}},
+		{Name: "an alert of a ticket that is gone", Run: func() (any, error) {
 			if err := rdb.ZAdd(ctx, s.key(warnSet), redis.Z{Score: float64(warn.UnixMilli()), Member: "SD-9"}).Err(); err != nil {
 				return nil, err
 			}
 			return escalate(Warning, "SD-9", warn)()
-		}, want: false},
-		{name: "it is no longer due", run: func() (any, error) { return s.DueNow(ctx, Warning, due, 10) }, want: []Due{}},
+		}, Want: false},
+		{Name: "it is no longer due", Run: func() (any, error) { return s.DueNow(ctx, Warning, due, 10) }, Want: []Due{}},
 	})
 	if v := field(t, rdb, s.key("t:"+n), "sla_warned_at"); v != warn.Format(time.RFC3339Nano) {
 		t.Errorf("sla_warned_at %q, want the first warning's time", v)
@@ -299,18 +272,18 @@ func TestEscalateAllLua(t *testing.T) {
 			return s.EscalateAll(ctx, as, warn, [][]string{{"id", "digest"}})
 		}
 	}
-	runSteps(t, []step{
-		{name: "one alert listed at another time: nothing sent", run: escalate(alerts[0], stale, alerts[1]), want: []int{1}},
-		{name: "and one of a ticket that is gone", run: escalate(gone, alerts[0], alerts[1]), want: []int{0}},
-		{name: "outbox untouched", run: func() (any, error) { return outboxLen(t, rdb), nil }, want: int64(0)},
-		{name: "without them", run: escalate(alerts...), want: []int(nil)},
-		{name: "the replay", run: escalate(alerts...), want: []int{0, 1}},
-		{name: "sent once", run: func() (any, error) { return outboxLen(t, rdb), nil }, want: int64(1)},
-		{name: "the breach of one", run: escalate(Alert{Kind: Breach, Due: Due{Number: "SD-2", At: due}, Deadline: due}), want: []int(nil)},
-		{name: "at risk and breached", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "one alert listed at another time: nothing sent", Run: escalate(alerts[0], stale, alerts[1]), Want: []int{1}},
+		{Name: "and one of a ticket that is gone", Run: escalate(gone, alerts[0], alerts[1]), Want: []int{0}},
+		{Name: "outbox untouched", Run: func() (any, error) { return outboxLen(t, rdb), nil }, Want: int64(0)},
+		{Name: "without them", Run: escalate(alerts...), Want: []int(nil)},
+		{Name: "the replay", Run: escalate(alerts...), Want: []int{0, 1}},
+		{Name: "sent once", Run: func() (any, error) { return outboxLen(t, rdb), nil }, Want: int64(1)},
+		{Name: "the breach of one", Run: escalate(Alert{Kind: Breach, Due: Due{Number: "SD-2", At: due}, Deadline: due}), Want: []int(nil)},
+		{Name: "at risk and breached", Run: func() (any, error) {
 			w, b, err := s.AtRisk(ctx)
 			return [2][]string{w, b}, err
-		}, want: [2][]string{{"SD-1"}, {"SD-2"}}},
+		}, Want: [2][]string{{"SD-1"}, {"SD-2"}}},
 	})
 }
 
@@ -335,19 +308,19 @@ func TestTimeLua(t *testing.T) {
 			return fmt.Sprint(tt.Billable, !tt.WarnedAt.IsZero(), !tt.ReachedAt.IsZero(), outboxLen(t, rdb)), err
 		}
 	}
-	runSteps(t, []step{
-		{name: "30 minutes", run: add(n1, "k1", 30), want: "30 true"},
-		{name: "the replay, changed: the first record", run: add(n1, "k1", 45), want: "30 false"},
-		{name: "counted once", run: told(n1), want: "30 false false 0"},
-		{name: "to 45: the warning", run: add(n1, "k2", 15), want: "15 true"},
-		{name: "warned", run: told(n1), want: "45 true false 1"},
-		{name: "to 55: no second warning", run: add(n1, "k3", 10), want: "10 true"},
-		{name: "to 75: reached", run: add(n1, "k4", 20), want: "20 true"},
-		{name: "to 85: nothing more", run: add(n1, "k5", 10), want: "10 true"},
-		{name: "told once each", run: told(n1), want: "85 true true 2"},
-		{name: "past both at once", run: add(n2, "k6", 90), want: "90 true"},
-		{name: "only the reaching is told", run: told(n2), want: "90 true true 3"},
-		{name: "no such ticket", run: add("SD-9", "k7", 5), err: "time on SD-9: ticket not found", is: ErrNotFound},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "30 minutes", Run: add(n1, "k1", 30), Want: "30 true"},
+		{Name: "the replay, changed: the first record", Run: add(n1, "k1", 45), Want: "30 false"},
+		{Name: "counted once", Run: told(n1), Want: "30 false false 0"},
+		{Name: "to 45: the warning", Run: add(n1, "k2", 15), Want: "15 true"},
+		{Name: "warned", Run: told(n1), Want: "45 true false 1"},
+		{Name: "to 55: no second warning", Run: add(n1, "k3", 10), Want: "10 true"},
+		{Name: "to 75: reached", Run: add(n1, "k4", 20), Want: "20 true"},
+		{Name: "to 85: nothing more", Run: add(n1, "k5", 10), Want: "10 true"},
+		{Name: "told once each", Run: told(n1), Want: "85 true true 2"},
+		{Name: "past both at once", Run: add(n2, "k6", 90), Want: "90 true"},
+		{Name: "only the reaching is told", Run: told(n2), Want: "90 true true 3"},
+		{Name: "no such ticket", Run: add("SD-9", "k7", 5), Err: "time on SD-9: ticket not found", Is: ErrNotFound},
 	})
 	if got, err := s.FindByMessageID(ctx, "k1@mail"); err != nil || got != n1 {
 		t.Errorf("the agent's mail threads to %q, %v", got, err)
@@ -376,17 +349,17 @@ func TestTimeBudgetLua(t *testing.T) {
 		tt, err := s.TimeTotals(ctx, n)
 		return fmt.Sprint(tt.Budget, !tt.WarnedAt.IsZero(), !tt.ReachedAt.IsZero()), err
 	}
-	runSteps(t, []step{
-		{name: "the plan's budget was reached", run: totals, want: "0 true true"},
-		{name: "a budget of 80: warned, not reached", run: set(n, 80)},
-		{name: "marks", run: totals, want: "80 true false"},
-		{name: "the same again", run: set(n, 80)},
-		{name: "marks unchanged", run: totals, want: "80 true false"},
-		{name: "a budget of 120", run: set(n, 120)},
-		{name: "neither: both are told again", run: totals, want: "120 false false"},
-		{name: "back to the plan's", run: set(n, 0)},
-		{name: "marks of the plan's stay", run: totals, want: "0 false false"},
-		{name: "no such ticket", run: set("SD-9", 80), err: "time budget of SD-9: ticket not found", is: ErrNotFound},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "the plan's budget was reached", Run: totals, Want: "0 true true"},
+		{Name: "a budget of 80: warned, not reached", Run: set(n, 80)},
+		{Name: "marks", Run: totals, Want: "80 true false"},
+		{Name: "the same again", Run: set(n, 80)},
+		{Name: "marks unchanged", Run: totals, Want: "80 true false"},
+		{Name: "a budget of 120", Run: set(n, 120)},
+		{Name: "neither: both are told again", Run: totals, Want: "120 false false"},
+		{Name: "back to the plan's", Run: set(n, 0)},
+		{Name: "marks of the plan's stay", Run: totals, Want: "0 false false"},
+		{Name: "no such ticket", Run: set("SD-9", 80), Err: "time budget of SD-9: ticket not found", Is: ErrNotFound},
 	})
 	if evs, _ := rdb.LLen(ctx, s.key("t:"+n+":events")).Result(); evs != 5 {
 		t.Errorf("%d events, want 5 (a record, four budgets)", evs)
@@ -419,13 +392,13 @@ func TestTimeVoidLua(t *testing.T) {
 		tt, err := s.TimeTotals(ctx, n)
 		return fmt.Sprint(tt.Billable, !tt.WarnedAt.IsZero(), !tt.ReachedAt.IsZero()), err
 	}
-	runSteps(t, []step{
-		{name: "warned and reached", run: totals, want: "70 true true"},
-		{name: "void 20", run: void(ids[1], t0), want: "9:00AM true"},
-		{name: "below the limit: told again when reached", run: totals, want: "50 true false"},
-		{name: "void it again", run: void(ids[1], t0.Add(time.Hour)), want: "9:00AM false"},
-		{name: "counted once", run: totals, want: "50 true false"},
-		{name: "no such record", run: void("nope", t0), err: "void time record nope of SD-1: no such time record", is: ErrNoRecord},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "warned and reached", Run: totals, Want: "70 true true"},
+		{Name: "void 20", Run: void(ids[1], t0), Want: "9:00AM true"},
+		{Name: "below the limit: told again when reached", Run: totals, Want: "50 true false"},
+		{Name: "void it again", Run: void(ids[1], t0.Add(time.Hour)), Want: "9:00AM false"},
+		{Name: "counted once", Run: totals, Want: "50 true false"},
+		{Name: "no such record", Run: void("nope", t0), Err: "void time record nope of SD-1: no such time record", Is: ErrNoRecord},
 	})
 	if got, _ := s.TimeTickets(ctx, "acme", t0, t0.Add(time.Hour)); !reflect.DeepEqual(got, []string{n}) {
 		t.Errorf("statement tickets %v", got)
@@ -444,19 +417,19 @@ func TestCompactLua(t *testing.T) {
 	compact := func(text, quoted int) func() (any, error) {
 		return func() (any, error) { return compactScript.Run(ctx, rdb, []string{key}, text, quoted, packed).Int() }
 	}
-	runSteps(t, []step{
-		{name: "not closed", run: compact(9, 0), want: 0},
-		{name: "closed", run: func() (any, error) { return s.Apply(ctx, n, Change{At: t0, Status: StatusClosed}, nil) }, want: true},
-		{name: "text changed since it was read", run: compact(8, 0), want: 0},
-		{name: "compact", run: compact(9, 0), want: 1},
-		{name: "the replay", run: compact(9, 0), want: 0},
-		{name: "the text reads as before", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "not closed", Run: compact(9, 0), Want: 0},
+		{Name: "closed", Run: func() (any, error) { return s.Apply(ctx, n, Change{At: t0, Status: StatusClosed}, nil) }, Want: true},
+		{Name: "text changed since it was read", Run: compact(8, 0), Want: 0},
+		{Name: "compact", Run: compact(9, 0), Want: 1},
+		{Name: "the replay", Run: compact(9, 0), Want: 0},
+		{Name: "the text reads as before", Run: func() (any, error) {
 			tk, err := s.Get(ctx, n)
 			if err != nil {
 				return nil, err
 			}
 			return tk.Text, nil
-		}, want: "It burns."},
+		}, Want: "It burns."},
 	})
 }
 
@@ -485,20 +458,20 @@ func TestRotateSeenLua(t *testing.T) {
 	add := func(id string) func() (any, error) {
 		return func() (any, error) { return nil, rdb.HSet(ctx, s.key("seen"), id, "SD-1").Err() }
 	}
-	runSteps(t, []step{
-		{name: "a", run: add("a@x")},
-		{name: "first run, dry: starts nothing", run: rotate(t0, true), want: []int64{0, 0}},
-		{name: "first run: the period starts", run: rotate(t0, false), want: []int64{0, 0}},
-		{name: "within the period", run: rotate(t0.Add(period-time.Millisecond), false), want: []int64{0, 0}},
-		{name: "due, dry", run: rotate(t0.Add(period), true), want: []int64{1, 0}},
-		{name: "nothing moved", run: seen, want: [2][]string{{"a@x"}, {}}},
-		{name: "due", run: rotate(t0.Add(period), false), want: []int64{1, 0}},
-		{name: "its replay", run: rotate(t0.Add(period), false), want: []int64{0, 0}},
-		{name: "b", run: add("b@x")},
-		{name: "a generation on", run: seen, want: [2][]string{{"b@x"}, {"a@x"}}},
-		{name: "again, dry: a would be forgotten", run: rotate(t0.Add(2*period), true), want: []int64{1, 1}},
-		{name: "again", run: rotate(t0.Add(2*period), false), want: []int64{1, 1}},
-		{name: "a is forgotten", run: seen, want: [2][]string{{}, {"b@x"}}},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a", Run: add("a@x")},
+		{Name: "first run, dry: starts nothing", Run: rotate(t0, true), Want: []int64{0, 0}},
+		{Name: "first run: the period starts", Run: rotate(t0, false), Want: []int64{0, 0}},
+		{Name: "within the period", Run: rotate(t0.Add(period-time.Millisecond), false), Want: []int64{0, 0}},
+		{Name: "due, dry", Run: rotate(t0.Add(period), true), Want: []int64{1, 0}},
+		{Name: "nothing moved", Run: seen, Want: [2][]string{{"a@x"}, {}}},
+		{Name: "due", Run: rotate(t0.Add(period), false), Want: []int64{1, 0}},
+		{Name: "its replay", Run: rotate(t0.Add(period), false), Want: []int64{0, 0}},
+		{Name: "b", Run: add("b@x")},
+		{Name: "a generation on", Run: seen, Want: [2][]string{{"b@x"}, {"a@x"}}},
+		{Name: "again, dry: a would be forgotten", Run: rotate(t0.Add(2*period), true), Want: []int64{1, 1}},
+		{Name: "again", Run: rotate(t0.Add(2*period), false), Want: []int64{1, 1}},
+		{Name: "a is forgotten", Run: seen, Want: [2][]string{{}, {"b@x"}}},
 	})
 }
 
@@ -522,19 +495,19 @@ func TestAnonymiseLua(t *testing.T) {
 	set := func(status string, at time.Time) func() (any, error) {
 		return func() (any, error) { return s.Apply(ctx, n, Change{At: at, Status: status}, nil) }
 	}
-	runSteps(t, []step{
-		{name: "open", run: anonymise(now), want: 0},
-		{name: "resolved", run: set(StatusResolved, closed), want: true},
-		{name: "resolved after the cutoff", run: anonymise(closed.Add(-time.Millisecond)), want: 0},
-		{name: "reopened since it was listed", run: set(StatusInProgress, closed.Add(time.Hour)), want: true},
-		{name: "not done any more", run: anonymise(now), want: 0},
-		{name: "resolved again", run: set(StatusResolved, closed.Add(2*time.Hour)), want: true},
-		{name: "anonymise", run: anonymise(now), want: 1},
-		{name: "the replay", run: anonymise(now), want: 0},
-		{name: "what is left", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "open", Run: anonymise(now), Want: 0},
+		{Name: "resolved", Run: set(StatusResolved, closed), Want: true},
+		{Name: "resolved after the cutoff", Run: anonymise(closed.Add(-time.Millisecond)), Want: 0},
+		{Name: "reopened since it was listed", Run: set(StatusInProgress, closed.Add(time.Hour)), Want: true},
+		{Name: "not done any more", Run: anonymise(now), Want: 0},
+		{Name: "resolved again", Run: set(StatusResolved, closed.Add(2*time.Hour)), Want: true},
+		{Name: "anonymise", Run: anonymise(now), Want: 1},
+		{Name: "the replay", Run: anonymise(now), Want: 0},
+		{Name: "what is left", Run: func() (any, error) {
 			return [3]string{field(t, rdb, s.key("t:"+n), "subject"), field(t, rdb, s.key("t:"+n), "customer"), zscore(t, rdb, s.key("idx:anon"), n)}, nil
-		}, want: [3]string{"", "acme", ms(closed.Add(2 * time.Hour))}},
-		{name: "its mail queued for deletion once", run: func() (any, error) { return rdb.ZCard(ctx, s.key("purge:mail")).Result() }, want: int64(1)},
+		}, Want: [3]string{"", "acme", ms(closed.Add(2 * time.Hour))}},
+		{Name: "its mail queued for deletion once", Run: func() (any, error) { return rdb.ZCard(ctx, s.key("purge:mail")).Result() }, Want: int64(1)},
 	})
 }
 
@@ -544,17 +517,17 @@ func TestDeleteLua(t *testing.T) {
 	n := mustCreate(t, s, "m1@x")
 	closed, now := t0.Add(time.Hour), t0.Add(48*time.Hour)
 	del := func(cutoff time.Time) func() (any, error) { return retire(s, rdb, deleteScript, n, cutoff, now) }
-	runSteps(t, []step{
-		{name: "open", run: del(now), want: 0},
-		{name: "closed", run: func() (any, error) { return s.Apply(ctx, n, Change{At: closed, Status: StatusClosed}, nil) }, want: true},
-		{name: "anonymised", run: retire(s, rdb, anonymiseScript, n, now, now), want: 1},
-		{name: "done after the cutoff", run: del(closed.Add(-time.Millisecond)), want: 0},
-		{name: "delete", run: del(now), want: 1},
-		{name: "the replay", run: del(now), want: 0},
-		{name: "gone", run: func() (any, error) { _, err := s.Get(ctx, n); return nil, err }, err: "ticket " + n + ": ticket not found", is: ErrNotFound},
-		{name: "its number is not given again", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "open", Run: del(now), Want: 0},
+		{Name: "closed", Run: func() (any, error) { return s.Apply(ctx, n, Change{At: closed, Status: StatusClosed}, nil) }, Want: true},
+		{Name: "anonymised", Run: retire(s, rdb, anonymiseScript, n, now, now), Want: 1},
+		{Name: "done after the cutoff", Run: del(closed.Add(-time.Millisecond)), Want: 0},
+		{Name: "delete", Run: del(now), Want: 1},
+		{Name: "the replay", Run: del(now), Want: 0},
+		{Name: "gone", Run: func() (any, error) { _, err := s.Get(ctx, n); return nil, err }, Err: "ticket " + n + ": ticket not found", Is: ErrNotFound},
+		{Name: "its number is not given again", Run: func() (any, error) {
 			return s.Create(ctx, "m2@x", New{Subject: "s"}, nil)
-		}, want: Result{Number: "SD-2", Created: true}},
+		}, Want: Result{Number: "SD-2", Created: true}},
 	})
 }
 
@@ -577,15 +550,15 @@ func TestIndexOneLua(t *testing.T) {
 		return fmt.Sprint(out, c), err
 	}
 	want := fmt.Sprint([]string{ms(t0), ms(t0), ms(t0), ms(t0)}, 1)
-	runSteps(t, []step{
-		{name: "a ticket made before the indexes", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a ticket made before the indexes", Run: func() (any, error) {
 			return nil, rdb.ZRem(ctx, s.key("idx:created"), n).Err()
 		}},
-		{name: "index it", run: index(n), want: 1},
-		{name: "in every index", run: indexes, want: want},
-		{name: "again", run: index(n), want: 1},
-		{name: "unchanged", run: indexes, want: want},
-		{name: "no such ticket", run: index("SD-9"), want: 0},
+		{Name: "index it", Run: index(n), Want: 1},
+		{Name: "in every index", Run: indexes, Want: want},
+		{Name: "again", Run: index(n), Want: 1},
+		{Name: "unchanged", Run: indexes, Want: want},
+		{Name: "no such ticket", Run: index("SD-9"), Want: 0},
 	})
 }
 
@@ -602,22 +575,22 @@ func TestEraseTicketLua(t *testing.T) {
 				s.kp, number, updated, events, t0.UnixMilli(), 1, "text", 1, "contact", "erased", -1, 1, "m1@x", "", 0).Int()
 		}
 	}
-	runSteps(t, []step{
-		{name: "a reply came since the ticket was read", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a reply came since the ticket was read", Run: func() (any, error) {
 			return s.Append(ctx, "m2@x", n, Event{At: t0.Add(time.Hour), Kind: EventReply, From: "jan@acme.example", Text: "more"})
-		}, want: Result{Number: n, Created: true}},
-		{name: "read before it", run: erase(n, "", 0), want: 0},
-		{name: "history read before it", run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 0), want: 0},
-		{name: "as it is", run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 1), want: 1},
+		}, Want: Result{Number: n, Created: true}},
+		{Name: "read before it", Run: erase(n, "", 0), Want: 0},
+		{Name: "history read before it", Run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 0), Want: 0},
+		{Name: "as it is", Run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 1), Want: 1},
 		// What was read before an erasure wrote is read again (another
 		// erasure's writing is not told by updated_at or the history's
 		// length: TestEraseTwoPeopleAtOnce); the replay changes nothing.
-		{name: "the replay changes nothing more", run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 1), want: 0},
-		{name: "no such ticket", run: erase("SD-9", "", 0), want: 0},
-		{name: "what is left", run: func() (any, error) {
+		{Name: "the replay changes nothing more", Run: erase(n, t0.Add(time.Hour).Format(time.RFC3339Nano), 1), Want: 0},
+		{Name: "no such ticket", Run: erase("SD-9", "", 0), Want: 0},
+		{Name: "what is left", Run: func() (any, error) {
 			return [3]string{field(t, rdb, key, "text"), field(t, rdb, key, "contact"), field(t, rdb, s.key("seen"), "m1@x")}, nil
-		}, want: [3]string{"", "erased", ""}},
-		{name: "its mail queued for deletion once", run: func() (any, error) { return rdb.ZCard(ctx, s.key("purge:mail")).Result() }, want: int64(1)},
+		}, Want: [3]string{"", "erased", ""}},
+		{Name: "its mail queued for deletion once", Run: func() (any, error) { return rdb.ZCard(ctx, s.key("purge:mail")).Result() }, Want: int64(1)},
 	})
 }
 
@@ -632,12 +605,12 @@ func TestAckedScript(t *testing.T) {
 			return nil, ackedScript.Run(ctx, rdb, []string{s.key("t:" + number)}, at.Format(time.RFC3339Nano)).Err()
 		}
 	}
-	runSteps(t, []step{
-		{name: "the first delivery", run: acked(n, t0)},
-		{name: "a resend", run: acked(n, t0.Add(time.Hour))},
-		{name: "the first time stays", run: func() (any, error) { return field(t, rdb, s.key("t:"+n), "acknowledged_at"), nil }, want: t0.Format(time.RFC3339Nano)},
-		{name: "a ticket Redis lost", run: acked("SD-9", t0)},
-		{name: "is not made a hash that looks like a ticket", run: func() (any, error) { return rdb.Exists(ctx, s.key("t:SD-9")).Result() }, want: int64(0)},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "the first delivery", Run: acked(n, t0)},
+		{Name: "a resend", Run: acked(n, t0.Add(time.Hour))},
+		{Name: "the first time stays", Run: func() (any, error) { return field(t, rdb, s.key("t:"+n), "acknowledged_at"), nil }, Want: t0.Format(time.RFC3339Nano)},
+		{Name: "a ticket Redis lost", Run: acked("SD-9", t0)},
+		{Name: "is not made a hash that looks like a ticket", Run: func() (any, error) { return rdb.Exists(ctx, s.key("t:SD-9")).Result() }, Want: int64(0)},
 	})
 }
 
@@ -645,12 +618,12 @@ func TestRaiseScript(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
 	raise := func(seq int64) func() (any, error) { return func() (any, error) { return s.RaiseSequence(ctx, seq) } }
-	runSteps(t, []step{
-		{name: "to 5", run: raise(5), want: true},
-		{name: "the replay", run: raise(5), want: false},
-		{name: "never lowered", run: raise(3), want: false},
-		{name: "to 9", run: raise(9), want: true},
-		{name: "the sequence", run: func() (any, error) { return s.Sequence(ctx) }, want: int64(9)},
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "to 5", Run: raise(5), Want: true},
+		{Name: "the replay", Run: raise(5), Want: false},
+		{Name: "never lowered", Run: raise(3), Want: false},
+		{Name: "to 9", Run: raise(9), Want: true},
+		{Name: "the sequence", Run: func() (any, error) { return s.Sequence(ctx) }, Want: int64(9)},
 	})
 }
 
@@ -668,18 +641,18 @@ func TestUnlockScript(t *testing.T) {
 		}
 	}
 	unlock := func() (any, error) { release(); return nil, nil }
-	runSteps(t, []step{
-		{name: "a takes it", run: lock("a"), want: true},
-		{name: "b cannot", run: lock("b"), want: false},
-		{name: "a releases", run: unlock},
-		{name: "b takes it", run: lock("b"), want: true},
-		{name: "a's release again (a replay) leaves b's lock", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "a takes it", Run: lock("a"), Want: true},
+		{Name: "b cannot", Run: lock("b"), Want: false},
+		{Name: "a releases", Run: unlock},
+		{Name: "b takes it", Run: lock("b"), Want: true},
+		{Name: "a's release again (a replay) leaves b's lock", Run: func() (any, error) {
 			return nil, unlockScript.Run(ctx, s.rdb, []string{s.key("lock:repair")}, "a").Err()
 		}},
-		{name: "a cannot", run: lock("a"), want: false},
-		{name: "b releases", run: unlock},
-		{name: "its replay", run: unlock},
-		{name: "free", run: lock("c"), want: true},
+		{Name: "a cannot", Run: lock("a"), Want: false},
+		{Name: "b releases", Run: unlock},
+		{Name: "its replay", Run: unlock},
+		{Name: "free", Run: lock("c"), Want: true},
 	})
 }
 
@@ -699,12 +672,12 @@ func TestEraseTicketLuaTimeRecords(t *testing.T) {
 				s.kp, n, "", 0, t0.UnixMilli(), 1, "text", 0, -1, 0, "", 1, "r1", asRead, `{"note":"(erased)"}`).Int()
 		}
 	}
-	runSteps(t, []step{
-		{name: "the record changed since it was read", run: erase(`{"note":"jan"}`), want: 0},
-		{name: "nothing written", run: func() (any, error) { return rdb.HExists(ctx, key, "text").Result() }, want: true},
-		{name: "as it is", run: erase(`{"note":"voided"}`), want: 1},
-		{name: "both written", run: func() (any, error) {
+	scripttest.Run(t, []scripttest.Step{
+		{Name: "the record changed since it was read", Run: erase(`{"note":"jan"}`), Want: 0},
+		{Name: "nothing written", Run: func() (any, error) { return rdb.HExists(ctx, key, "text").Result() }, Want: true},
+		{Name: "as it is", Run: erase(`{"note":"voided"}`), Want: 1},
+		{Name: "both written", Run: func() (any, error) {
 			return [2]string{field(t, rdb, key, "text"), field(t, rdb, times, "r1")}, nil
-		}, want: [2]string{"", `{"note":"(erased)"}`}},
+		}, Want: [2]string{"", `{"note":"(erased)"}`}},
 	})
 }
