@@ -210,17 +210,24 @@ func TestCustomerRules(t *testing.T) {
 				conf = withPlans
 			}
 			_, ps := parseWith(t, conf, map[string]string{"contacts.yaml": tt.contacts}, nil)
-			for _, p := range ps {
-				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
-					if len(ps) > 1 {
-						t.Errorf("one mistake gave more than one problem:\n%v", ps)
-					}
-					return
-				}
-			}
-			t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", tt.line, tt.path, tt.reason, ps)
+			wantOneProblem(t, ps, tt.line, tt.path, tt.reason)
 		})
 	}
+}
+
+// wantOneProblem checks that ps is the one problem at contacts.yaml:line,
+// path, whose reason contains reason.
+func wantOneProblem(t *testing.T, ps config.Problems, line int, path, reason string) {
+	t.Helper()
+	for _, p := range ps {
+		if p.File == "contacts.yaml" && p.Path == path && p.Line == line && strings.Contains(p.Reason, reason) {
+			if len(ps) > 1 {
+				t.Errorf("one mistake gave more than one problem:\n%v", ps)
+			}
+			return
+		}
+	}
+	t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", line, path, reason, ps)
 }
 
 func TestCustomerNormalisation(t *testing.T) {
@@ -628,15 +635,7 @@ func TestContactsProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			_, ps := parseWith(t, base, map[string]string{"contacts.yaml": tt.contacts}, nil)
-			for _, p := range ps {
-				if p.File == "contacts.yaml" && p.Path == tt.path && p.Line == tt.line && strings.Contains(p.Reason, tt.reason) {
-					if len(ps) > 1 {
-						t.Errorf("one mistake gave more than one problem:\n%v", ps)
-					}
-					return
-				}
-			}
-			t.Errorf("want problem contacts.yaml:%d: %s: ...%s...; got:\n%v", tt.line, tt.path, tt.reason, ps)
+			wantOneProblem(t, ps, tt.line, tt.path, tt.reason)
 		})
 	}
 }
