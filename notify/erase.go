@@ -162,13 +162,8 @@ func recordOf(k, who string) bool {
 		return err == nil && a == who
 	}
 	for _, pre := range markerPrefixes {
-		if strings.HasPrefix(k, pre) {
-			i := strings.LastIndexByte(k, '/')
-			if i < 0 {
-				return false
-			}
-			a, err := address.Normalise(address.Bare(k[i+1:]))
-			return err == nil && a == who
+		if id, ok := strings.CutPrefix(k, pre); ok {
+			return recipientOf(id) == who
 		}
 	}
 	return false
@@ -226,10 +221,8 @@ func (o *Outbox) eraseMarkers(ctx context.Context, who string) error {
 	}
 	var counted []any
 	for _, id := range desk {
-		if i := strings.LastIndexByte(id, '/'); i >= 0 {
-			if a, err := address.Normalise(id[i+1:]); err == nil && a == who {
-				counted = append(counted, id)
-			}
+		if recipientOf(id) == who {
+			counted = append(counted, id)
 		}
 	}
 	if len(counted) > 0 {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/maildesk/maildesk/address"
 	"github.com/maildesk/maildesk/ticket"
 )
 
@@ -15,6 +16,21 @@ import (
 // how often the mail may go: once per ticket, per recipient, per day, per
 // event. Recipients are lower-cased except where the id has always kept
 // them as given (TimeBudgetID): changing that would send a mail again.
+
+// recipientOf is the canonical address an id ends in, its recipient's
+// (SLAAlertID, TicketEventID, TimeBudgetID and the others that name one);
+// "" for an id that names none (AckID, RejectionID).
+func recipientOf(id string) string {
+	i := strings.LastIndexByte(id, '/')
+	if i < 0 {
+		return ""
+	}
+	a, err := address.Normalise(address.Bare(id[i+1:]))
+	if err != nil {
+		return ""
+	}
+	return a
+}
 
 // AckID is the id of the acknowledgement of ticket number: "SD-4/ack".
 // The commit script that creates the ticket queues it (ticket.AckID).
